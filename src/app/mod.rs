@@ -1,0 +1,87 @@
+//! Composition root: loads configuration, builds the concrete backends and runs the chosen role.
+
+mod admin;
+mod output;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::store::Database;
+use output::Output;
+
+/// Runs the parsed command line to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let output = Output { json: cli.json };
+    match cli.command {
+        Command::Migrate => {
+            let mut config = config;
+            config.database.auto_migrate = false;
+            with_database(&config, async |database| {
+                let applied = database.migrate().await?;
+                output.done(&format!(
+                    "{applied} migration(s) applied; schema is current ({})",
+                    database.target()
+                ))
+            })
+            .await
+        }
+        Command::Tenant(command) => {
+            with_database(&config, async |database| {
+                admin::tenant(&database.pool, output, command).await
+            })
+            .await
+        }
+        Command::Integration(command) => {
+            with_database(&config, async |database| {
+                admin::integration(&database.pool, &config, output, command).await
+            })
+            .await
+        }
+        Command::User(command) => {
+            with_database(&config, async |database| {
+                admin::user(&database.pool, output, command).await
+            })
+            .await
+        }
+        Command::All(_)
+        | Command::Serve
+        | Command::Scheduler
+        | Command::Worker(_)
+        | Command::RunJob(_)
+        | Command::Simulate(_) => anyhow::bail!(
+            "`pulse-etl {}` is not available in this version yet (only migrate, tenant, integration and user are)",
+            role_name(&cli.command)
+        ),
+    }
+}
+
+fn role_name(command: &Command) -> &'static str {
+    match command {
+        Command::All(_) => "all",
+        Command::Serve => "serve",
+        Command::Scheduler => "scheduler",
+        Command::Worker(_) => "worker",
+        Command::RunJob(_) => "run-job",
+        Command::Migrate => "migrate",
+        Command::Simulate(_) => "simulate",
+        Command::Tenant(_) => "tenant",
+        Command::Integration(_) => "integration",
+        Command::User(_) => "user",
+    }
+}
+
+/// Opens the database, runs `work`, and always closes it afterwards (stopping a private
+/// cluster this process started), whether or not `work` succeeded.
+async fn with_database(
+    config: &Config,
+    work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let database = Database::open(&config.database, &config.data_dir())
+        .await
+        .context("opening the database")?;
+    let result = work(&database).await;
+    let closed = database.close().await.context("closing the database");
+    result.and(closed)
+}

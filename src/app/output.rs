@@ -1,0 +1,57 @@
+//! Prints command results: an aligned table for people, JSON for scripts.
+
+use comfy_table::presets::UTF8_BORDERS_ONLY;
+use comfy_table::Table;
+use serde::Serialize;
+
+/// A row type that can be shown as a table.
+pub trait Tabular {
+    const HEADERS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+/// How results are printed on stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn list<T: Serialize + Tabular>(&self, rows: &[T]) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(rows)?);
+            return Ok(());
+        }
+        if rows.is_empty() {
+            println!("(none)");
+            return Ok(());
+        }
+        let mut table = Table::new();
+        table.load_preset(UTF8_BORDERS_ONLY).set_header(T::HEADERS);
+        for row in rows {
+            table.add_row(row.cells());
+        }
+        println!("{table}");
+        Ok(())
+    }
+
+    /// A created entity: its id alone for people (easy to capture in shell), `{"id": N}` as JSON.
+    pub fn created(&self, id: i64) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::json!({ "id": id }));
+        } else {
+            println!("{id}");
+        }
+        Ok(())
+    }
+
+    /// A confirmation line for an action that returns nothing.
+    pub fn done(&self, message: &str) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::json!({ "ok": true, "message": message }));
+        } else {
+            println!("{message}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Command-line interface (clap derive); the doc comments are the `--help` text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::{Provider, Tier, UserRole};
+
+/// pulse-etl keeps an up-to-date, queryable copy of many tenants' Jira and GitHub data:
+/// extract (raw API responses stored verbatim) → transform → load (PostgreSQL) → embed (Qdrant).
+///
+/// Configuration: embedded defaults < config/<PULSE_PROFILE>.toml < environment
+/// (DATABASE_URL, RABBITMQ_URL, QDRANT_URL, PULSE_HTTP_ADDR, PULSE_JWT_SECRET, PULSE_SECRET_KEY,
+/// PULSE_DATA_DIR, or PULSE_<SECTION>__<KEY>).
+#[derive(Debug, Parser)]
+#[command(name = "pulse-etl", version, max_term_width = 100)]
+pub struct Cli {
+    /// Log format on stderr: human on a terminal, json for log shippers. Filter with RUST_LOG.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "PULSE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Print results as JSON instead of a table (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every role (API, scheduler, all stages) as tasks in one process over in-process queues.
+    All(AllArgs),
+    /// Serve the HTTP API, the web UI and WebSocket job status.
+    Serve,
+    /// Detect due jobs, drive the job state machine and recover stuck jobs.
+    Scheduler,
+    /// Consume one stage's RabbitMQ queues for the given tiers.
+    Worker(WorkerArgs),
+    /// Sync one tenant once, in-process, with progress; the exit code says whether it succeeded.
+    RunJob(RunJobArgs),
+    /// Apply database migrations (a no-op when the schema is current).
+    Migrate,
+    /// Serve the built-in Jira Cloud and GitHub API simulator on localhost.
+    Simulate(SimulateArgs),
+    /// Create and list tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Create, list and disable a tenant's source integrations (credentials are encrypted at rest).
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+    /// Create API users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct AllArgs {
+    /// Also start the source simulator and a demo tenant wired to it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Queue backend between the stages.
+    #[arg(long, value_enum, default_value_t = QueueBackend::Memory)]
+    pub queue: QueueBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueBackend {
+    /// In-process tokio channels.
+    Memory,
+    /// RabbitMQ at RABBITMQ_URL.
+    Rabbitmq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    Extract,
+    Transform,
+    Load,
+    Embed,
+}
+
+/// A tier selection: one tier, or every tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierSelection {
+    Free,
+    Basic,
+    Premium,
+    Enterprise,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The stage whose queues to consume.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+    /// Tier queues to consume; repeat the flag or pass `all`.
+    #[arg(long, value_enum, required = true)]
+    pub tier: Vec<TierSelection>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunJobArgs {
+    /// The source to sync.
+    #[arg(value_enum)]
+    pub provider: Provider,
+    /// Tenant id.
+    #[arg(long)]
+    pub tenant: i64,
+    /// Integration id (default: every active integration of that provider).
+    #[arg(long)]
+    pub integration: Option<i64>,
+    /// Re-read everything instead of only what changed since the last sync.
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Seed for the generated data; the same seed serves the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print its id.
+    Create {
+        /// Unique name (case-insensitive).
+        #[arg(long)]
+        name: String,
+        /// Service tier: picks the queues the tenant's work runs on.
+        #[arg(long, value_enum)]
+        tier: Tier,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration (and its sync job) and print its id.
+    Create(IntegrationCreateArgs),
+    /// List a tenant's integrations (never shows credentials).
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+    },
+    /// Disable an integration: its jobs are skipped until it is enabled again.
+    Disable {
+        /// Integration id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IntegrationCreateArgs {
+    /// Tenant id.
+    #[arg(long)]
+    pub tenant: i64,
+    /// Source system.
+    #[arg(long, value_enum)]
+    pub provider: Provider,
+    /// API base URL, e.g. https://acme.atlassian.net or https://api.github.com.
+    #[arg(long)]
+    pub base_url: String,
+    /// Account e-mail for Jira Basic auth (optional for GitHub).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// API token; repeat to give several tokens that rotate under rate limits.
+    #[arg(long, required = true)]
+    pub token: Vec<String>,
+    /// Jira project keys to sync, comma-separated (default: all visible projects).
+    #[arg(long, value_delimiter = ',', conflicts_with = "repos")]
+    pub projects: Vec<String>,
+    /// GitHub repositories as owner/name, comma-separated (default: all visible repositories).
+    #[arg(long, value_delimiter = ',')]
+    pub repos: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its id; the password is read from standard input.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+        /// Sign-in address, unique across the service.
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// What the user may do.
+        #[arg(long, value_enum)]
+        role: UserRole,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

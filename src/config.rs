@@ -1,0 +1,425 @@
+//! Configuration: embedded defaults < `config/<profile>.toml` < environment, validated at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer};
+
+use crate::security::SecretKey;
+
+/// The embedded defaults; every key is documented there.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Fixed environment names (DESIGN §2) and the keys they set.
+const FIXED_ENV_KEYS: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("RABBITMQ_URL", "queue.rabbitmq_url"),
+    ("QDRANT_URL", "vectors.qdrant_url"),
+    ("PULSE_HTTP_ADDR", "http.addr"),
+    ("PULSE_JWT_SECRET", "auth.jwt_secret"),
+    ("PULSE_SECRET_KEY", "security.secret_key"),
+    ("PULSE_DATA_DIR", "data_dir"),
+];
+
+/// Selects `config/<profile>.toml`.
+pub const PROFILE_ENV: &str = "PULSE_PROFILE";
+/// Where profile files are looked up (default `config`).
+pub const CONFIG_DIR_ENV: &str = "PULSE_CONFIG_DIR";
+
+/// Why the configuration could not be used; each variant names the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("profile '{profile}' (from {PROFILE_ENV}) has no file at {}", path.display())]
+    MissingProfile { profile: String, path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    /// One line per problem: the key, what is wrong, and where the value came from.
+    fn from(error: figment::Error) -> Self {
+        let problems: Vec<String> = error
+            .into_iter()
+            .map(|problem| {
+                let key = problem.path.join(".").to_lowercase();
+                let origin = match &problem.metadata {
+                    Some(metadata) if metadata.name.contains("environment") => {
+                        format!(" (environment variable {})", env_name(&key))
+                    }
+                    Some(metadata) => match &metadata.source {
+                        Some(source) => format!(" (in {source})"),
+                        None => format!(" (in {})", metadata.name),
+                    },
+                    None => String::new(),
+                };
+                if key.is_empty() {
+                    format!("{}{origin}", problem.kind)
+                } else {
+                    format!("{key}: {}{origin}", problem.kind)
+                }
+            })
+            .collect();
+        ConfigError::Parse(problems.join("; "))
+    }
+}
+
+/// The environment variable that sets `key`.
+fn env_name(key: &str) -> String {
+    FIXED_ENV_KEYS
+        .iter()
+        .find(|(_, fixed)| *fixed == key)
+        .map(|(env, _)| (*env).to_owned())
+        .unwrap_or_else(|| format!("PULSE_{}", key.replace('.', "__").to_uppercase()))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub queue: QueueConfig,
+    pub vectors: VectorsConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseMode {
+    Auto,
+    Server,
+    Embedded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub mode: DatabaseMode,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub auto_migrate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub rabbitmq_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorsConfig {
+    pub qdrant_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(deserialize_with = "text")]
+    pub jwt_secret: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    #[serde(deserialize_with = "text")]
+    pub secret_key: String,
+}
+
+impl Config {
+    /// Loads from the real process environment and the working directory.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment()?)
+    }
+
+    /// The layered sources, without extraction: defaults, then the profile file, then env.
+    pub fn figment() -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(profile) = std::env::var(PROFILE_ENV).ok().filter(|p| !p.is_empty()) {
+            let dir = std::env::var_os(CONFIG_DIR_ENV)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("config"));
+            let path = dir.join(format!("{profile}.toml"));
+            if !path.is_file() {
+                return Err(ConfigError::MissingProfile { profile, path });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let fixed = Env::raw()
+            .only(
+                &FIXED_ENV_KEYS
+                    .iter()
+                    .map(|(env, _)| *env)
+                    .collect::<Vec<_>>(),
+            )
+            .map(|name| {
+                FIXED_ENV_KEYS
+                    .iter()
+                    .find(|(env, _)| name == *env)
+                    .map(|(_, key)| (*key).into())
+                    .unwrap_or_else(|| name.into())
+            });
+        let sectioned = Env::prefixed("PULSE_")
+            .filter(|name| name.as_str().contains("__"))
+            .split("__");
+        Ok(figment.merge(fixed).merge(sectioned))
+    }
+
+    /// Extracts and validates.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_url(
+            "database.url",
+            &self.database.url,
+            &["postgres", "postgresql"],
+        )?;
+        check_url(
+            "queue.rabbitmq_url",
+            &self.queue.rabbitmq_url,
+            &["amqp", "amqps"],
+        )?;
+        check_url(
+            "vectors.qdrant_url",
+            &self.vectors.qdrant_url,
+            &["http", "https"],
+        )?;
+        if self.database.mode == DatabaseMode::Server && self.database.url.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: "database.mode is 'server' but no URL is set (DATABASE_URL)".into(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        if !self.security.secret_key.is_empty() {
+            SecretKey::parse(&self.security.secret_key).map_err(|error| ConfigError::Invalid {
+                key: "security.secret_key",
+                message: format!("{error} (env PULSE_SECRET_KEY)"),
+            })?;
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                key: "auth.jwt_secret",
+                message: "must be at least 32 characters (env PULSE_JWT_SECRET)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The key that seals integration credentials; an error names the missing setting.
+    pub fn secret_key(&self) -> Result<SecretKey, ConfigError> {
+        if self.security.secret_key.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "security.secret_key",
+                message: "not set: PULSE_SECRET_KEY is needed to encrypt and decrypt integration \
+                          credentials (generate one with `openssl rand -base64 32`)"
+                    .into(),
+            });
+        }
+        SecretKey::parse(&self.security.secret_key).map_err(|error| ConfigError::Invalid {
+            key: "security.secret_key",
+            message: error.to_string(),
+        })
+    }
+
+    /// The data directory made absolute against the working directory.
+    pub fn data_dir(&self) -> PathBuf {
+        std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone())
+    }
+}
+
+fn check_url(key: &'static str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let url = url::Url::parse(value).map_err(|error| ConfigError::Invalid {
+        key,
+        message: format!("not a URL ({error})"),
+    })?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(ConfigError::Invalid {
+            key,
+            message: format!(
+                "scheme '{}' is not one of {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Accepts any scalar as text: the environment provider types `123` as a number and
+/// `true` as a boolean, but secrets are always strings.
+fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Text(text) => text,
+        Scalar::Unsigned(n) => n.to_string(),
+        Scalar::Signed(n) => n.to_string(),
+        Scalar::Float(n) => n.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load() -> Result<Config, ConfigError> {
+        Config::from_figment(Config::figment()?)
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        Jail::expect_with(|_jail| {
+            let config = load().unwrap();
+            assert_eq!(config.database.mode, DatabaseMode::Auto);
+            assert_eq!(config.http.addr.port(), 8080);
+            assert!(config.database.url.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn profile_file_overrides_defaults_and_env_overrides_both() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/staging.toml",
+                "[database]\nmax_connections = 3\nurl = \"postgres://file/db\"\n[http]\naddr = \"0.0.0.0:9000\"\n",
+            )?;
+            jail.set_env(PROFILE_ENV, "staging");
+            let config = load().unwrap();
+            assert_eq!(config.database.max_connections, 3);
+            assert_eq!(config.database.url, "postgres://file/db");
+            assert_eq!(config.http.addr.port(), 9000);
+
+            jail.set_env("DATABASE_URL", "postgres://env/db");
+            jail.set_env("PULSE_DATABASE__MAX_CONNECTIONS", "7");
+            let config = load().unwrap();
+            assert_eq!(config.database.url, "postgres://env/db");
+            assert_eq!(config.database.max_connections, 7);
+            assert_eq!(
+                config.http.addr.port(),
+                9000,
+                "untouched keys keep the file value"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn fixed_env_names_set_their_keys() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PULSE_HTTP_ADDR", "127.0.0.1:9999");
+            jail.set_env("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+            jail.set_env("QDRANT_URL", "http://127.0.0.1:6334");
+            jail.set_env("PULSE_DATA_DIR", "/tmp/somewhere");
+            jail.set_env("PULSE_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+            let config = load().unwrap();
+            assert_eq!(config.http.addr.port(), 9999);
+            assert_eq!(
+                config.queue.rabbitmq_url,
+                "amqp://guest:guest@127.0.0.1:5672/%2f"
+            );
+            assert_eq!(config.vectors.qdrant_url, "http://127.0.0.1:6334");
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/somewhere"));
+            assert_eq!(config.auth.jwt_secret.len(), 32);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PULSE_HTTP_ADDR", "not-an-address");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("http.addr"), "{error}");
+            assert!(error.contains("PULSE_HTTP_ADDR"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://x/y");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("database.url"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("PULSE_SECRET_KEY", "too-short");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("security.secret_key"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("PULSE_DATABASE__MAX_CONECTIONS", "3");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("max_conections"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/bad.toml",
+                "[database]\nmax_connections = \"many\"\n",
+            )?;
+            jail.set_env(PROFILE_ENV, "bad");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("database.max_connections"), "{error}");
+            assert!(error.contains("bad.toml"), "{error}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env(PROFILE_ENV, "nowhere");
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("nowhere.toml"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secret_key_is_required_only_when_asked_for() {
+        Jail::expect_with(|jail| {
+            let config = load().unwrap();
+            let error = config.secret_key().unwrap_err().to_string();
+            assert!(error.contains("PULSE_SECRET_KEY"), "{error}");
+            jail.set_env(
+                "PULSE_SECRET_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            );
+            assert!(load().unwrap().secret_key().is_ok());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,169 @@
+//! ETL job lifecycle: the fixed job states, the steps of each provider, and the status JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::Provider;
+
+/// The fixed lifecycle states of an `etl_jobs` row (DESIGN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    NotStarted,
+    Ready,
+    Running,
+    Finished,
+    Failed,
+}
+
+impl JobState {
+    /// The stored spelling, e.g. `NOT_STARTED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::NotStarted => "NOT_STARTED",
+            JobState::Ready => "READY",
+            JobState::Running => "RUNNING",
+            JobState::Finished => "FINISHED",
+            JobState::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one stage of one step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageState {
+    Idle,
+    Running,
+    Finished,
+    Failed,
+}
+
+/// One extraction step of a provider's job, in run order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStep {
+    pub name: &'static str,
+    pub display_name: &'static str,
+}
+
+const JIRA_STEPS: &[JobStep] = &[
+    JobStep {
+        name: "jira_projects_and_issue_types",
+        display_name: "Projects & Types",
+    },
+    JobStep {
+        name: "jira_statuses_and_relationships",
+        display_name: "Statuses & Relations",
+    },
+    JobStep {
+        name: "jira_issues_with_changelogs",
+        display_name: "Issues & Changelogs",
+    },
+    JobStep {
+        name: "jira_dev_status",
+        display_name: "Development Status",
+    },
+];
+
+const GITHUB_STEPS: &[JobStep] = &[
+    JobStep {
+        name: "github_repositories",
+        display_name: "Repositories",
+    },
+    JobStep {
+        name: "github_pull_requests",
+        display_name: "Pull Requests",
+    },
+];
+
+impl Provider {
+    /// The steps a job of this provider runs, in order.
+    pub fn job_steps(self) -> &'static [JobStep] {
+        match self {
+            Provider::Jira => JIRA_STEPS,
+            Provider::Github => GITHUB_STEPS,
+        }
+    }
+}
+
+/// The status of one step: its order, label and the state of each stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepStatus {
+    pub order: usize,
+    pub display_name: String,
+    pub extraction: StageState,
+    pub transform: StageState,
+    pub load: StageState,
+    pub embedding: StageState,
+}
+
+/// The `etl_jobs.status` JSON document that the API and WebSocket channels send whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub overall: JobState,
+    pub steps: BTreeMap<String, StepStatus>,
+}
+
+impl JobStatus {
+    /// A status with every stage of every step idle.
+    pub fn initial(provider: Provider, overall: JobState) -> Self {
+        let steps = provider
+            .job_steps()
+            .iter()
+            .enumerate()
+            .map(|(index, step)| {
+                let status = StepStatus {
+                    order: index + 1,
+                    display_name: step.display_name.to_owned(),
+                    extraction: StageState::Idle,
+                    transform: StageState::Idle,
+                    load: StageState::Idle,
+                    embedding: StageState::Idle,
+                };
+                (step.name.to_owned(), status)
+            })
+            .collect();
+        JobStatus { overall, steps }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_status_matches_the_design_shape() {
+        let status = JobStatus::initial(Provider::Jira, JobState::NotStarted);
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["overall"], "NOT_STARTED");
+        let step = &json["steps"]["jira_issues_with_changelogs"];
+        assert_eq!(step["order"], 3);
+        assert_eq!(step["display_name"], "Issues & Changelogs");
+        assert_eq!(step["extraction"], "idle");
+        assert_eq!(json["steps"].as_object().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn job_state_serializes_to_its_stored_spelling() {
+        for state in [
+            JobState::NotStarted,
+            JobState::Ready,
+            JobState::Running,
+            JobState::Finished,
+            JobState::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! pulse-etl: a multi-tenant Jira and GitHub extract → transform → load → embed pipeline.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod security;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,146 @@
+//! `integrations`: a tenant's connection to one source, with credentials sealed at rest.
+//!
+//! Reads for display return [`IntegrationSummary`], which has no credential field at all;
+//! only [`credentials`] opens the sealed blob, for the connectors.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::error::StoreError;
+use super::{jobs, tenants};
+use crate::domain::Provider;
+use crate::security::CredentialCipher;
+
+/// What a connector needs to authenticate. Never serialized to the API.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// API tokens; several rotate when the source limits each token.
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({} token(s), redacted)", self.tokens.len())
+    }
+}
+
+/// Provider settings kept in the `settings` JSONB column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationSettings {
+    /// Jira project keys to sync (empty: every project the account sees).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+    /// GitHub repositories as `owner/name` (empty: every repository the token sees).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<String>,
+}
+
+pub struct NewIntegration<'a> {
+    pub tenant_id: i64,
+    pub provider: Provider,
+    pub base_url: &'a str,
+    pub username: Option<&'a str>,
+    pub credentials: &'a Credentials,
+    pub settings: &'a IntegrationSettings,
+}
+
+/// An integration as shown to people and the API: no credentials.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IntegrationSummary {
+    pub id: i64,
+    pub tenant_id: i64,
+    #[sqlx(try_from = "String")]
+    pub provider: Provider,
+    pub base_url: String,
+    pub username: Option<String>,
+    #[sqlx(json)]
+    pub settings: IntegrationSettings,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Associated data binding a sealed blob to its tenant.
+fn associated_data(tenant_id: i64) -> Vec<u8> {
+    format!("pulse-etl/integration-credentials/tenant/{tenant_id}").into_bytes()
+}
+
+/// Creates the integration and its sync job in one transaction; returns the integration id.
+pub async fn create(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    new: NewIntegration<'_>,
+) -> Result<i64, StoreError> {
+    tenants::ensure_exists(pool, new.tenant_id).await?;
+    let plaintext = serde_json::to_vec(new.credentials)
+        .map_err(|error| StoreError::CorruptCredentials(error.to_string()))?;
+    let sealed = cipher.seal(&plaintext, &associated_data(new.tenant_id))?;
+    let mut transaction = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO integrations (tenant_id, provider, base_url, username, credentials_encrypted, settings)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(new.tenant_id)
+    .bind(new.provider.as_str())
+    .bind(new.base_url)
+    .bind(new.username)
+    .bind(sealed)
+    .bind(Json(new.settings))
+    .fetch_one(&mut *transaction)
+    .await?;
+    jobs::create_for_integration(&mut transaction, new.tenant_id, id, new.provider).await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+/// A tenant's integrations, oldest first.
+pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<IntegrationSummary>, StoreError> {
+    tenants::ensure_exists(pool, tenant_id).await?;
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, provider, base_url, username, settings, active, created_at
+         FROM integrations WHERE tenant_id = $1 ORDER BY id",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks an integration inactive: its jobs are skipped from now on. Idempotent.
+pub async fn disable(pool: &PgPool, integration_id: i64) -> Result<(), StoreError> {
+    let updated =
+        sqlx::query("UPDATE integrations SET active = FALSE, updated_at = now() WHERE id = $1")
+            .bind(integration_id)
+            .execute(pool)
+            .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound {
+            entity: "integration",
+            id: integration_id,
+        });
+    }
+    Ok(())
+}
+
+/// Opens the sealed credentials of one of the tenant's integrations.
+pub async fn credentials(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<Credentials, StoreError> {
+    let sealed: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT credentials_encrypted FROM integrations WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_optional(pool)
+    .await?;
+    let sealed = sealed.ok_or(StoreError::NotFound {
+        entity: "integration",
+        id: integration_id,
+    })?;
+    let plaintext = cipher.open(&sealed, &associated_data(tenant_id))?;
+    serde_json::from_slice(&plaintext)
+        .map_err(|error| StoreError::CorruptCredentials(error.to_string()))
+}

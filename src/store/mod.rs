@@ -1,0 +1,35 @@
+//! All SQL: connecting (server or private cluster), migrations, and one file per table family.
+
+mod connect;
+mod embedded_postgres;
+mod error;
+pub mod integrations;
+pub mod jobs;
+pub mod tenants;
+pub mod users;
+
+pub use connect::{ConnectError, Database};
+pub use embedded_postgres::{EmbeddedError, EmbeddedPostgres};
+pub use error::StoreError;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::PgPool;
+
+/// The schema, embedded at build time from `migrations/`.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Applies pending migrations; already-applied ones are skipped, so a second run is a no-op.
+/// Returns how many were applied now.
+pub async fn migrate(pool: &PgPool) -> Result<usize, MigrateError> {
+    let applied_before: i64 = applied_migrations(pool).await;
+    MIGRATOR.run(pool).await?;
+    let applied_after = applied_migrations(pool).await;
+    Ok(usize::try_from(applied_after - applied_before).unwrap_or(0))
+}
+
+async fn applied_migrations(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}
