@@ -20,11 +20,11 @@ const DEFAULT_SERVER: (&str, u16) = ("127.0.0.1", 5432);
 pub enum ConnectError {
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
-    #[error("cannot connect to PostgreSQL ({target}): {source}")]
+    #[error("cannot connect to PostgreSQL ({target})")]
     Connect { target: String, source: sqlx::Error },
     #[error("invalid database URL: {0}")]
     Url(sqlx::Error),
-    #[error("applying migrations failed: {0}")]
+    #[error("applying migrations failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
@@ -64,6 +64,15 @@ impl Database {
             (options, None)
         };
         let target = describe(&options, embedded.as_ref());
+        // One direct connection first: it fails at once with the real reason, where the
+        // pool would retry until its acquire timeout and report only the timeout.
+        let probe = PgConnection::connect_with(&options)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                target: target.clone(),
+                source,
+            })?;
+        probe.close().await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
@@ -160,6 +169,7 @@ fn describe(options: &PgConnectOptions, embedded: Option<&EmbeddedPostgres>) -> 
         None => {
             let mut url = options.to_url_lossy();
             let _ = url.set_password(None);
+            url.set_query(None);
             url.to_string()
         }
     }

@@ -18,6 +18,8 @@ use tokio::process::Command;
 const SOCKET_PORT: u16 = 5432;
 /// Unix socket paths are limited to 107 bytes on Linux.
 const MAX_SOCKET_PATH: usize = 100;
+/// Where Debian-style packages install one `bin/` per major version.
+const DEBIAN_VERSIONS_ROOT: &str = "/usr/lib/postgresql";
 /// The superuser created by `initdb`.
 const SUPERUSER: &str = "postgres";
 
@@ -35,8 +37,12 @@ pub enum EmbeddedError {
     NoUnprivilegedUser,
     #[error("{action} failed: {detail}")]
     Command { action: String, detail: String },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,23 +65,7 @@ impl EmbeddedPostgres {
     /// The directory holding `initdb` and `pg_ctl`: first on `PATH`, else the newest
     /// `/usr/lib/postgresql/<version>/bin`.
     pub fn find_binaries() -> Option<PathBuf> {
-        let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-        if let Some(path) = std::env::var_os("PATH") {
-            if let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir)) {
-                return Some(dir);
-            }
-        }
-        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|entry| {
-                let entry = entry.ok()?;
-                let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-                Some((version, entry.path().join("bin")))
-            })
-            .filter(|(_, dir)| has_tools(dir))
-            .collect();
-        versions.sort();
-        versions.pop().map(|(_, dir)| dir)
+        find_binaries_in(std::env::var_os("PATH"), Path::new(DEBIAN_VERSIONS_ROOT))
     }
 
     /// Initialises the cluster on first use and starts it unless it already runs
@@ -220,6 +210,7 @@ impl EmbeddedPostgres {
 
     fn io_error(&self, source: io::Error) -> EmbeddedError {
         EmbeddedError::Io {
+            action: "running PostgreSQL tools from",
             path: self.bin_dir.clone(),
             source,
         }
@@ -246,6 +237,25 @@ impl Drop for EmbeddedPostgres {
             tracing::warn!(%error, "could not stop the private PostgreSQL cluster");
         }
     }
+}
+
+fn find_binaries_in(path: Option<std::ffi::OsString>, versions_root: &Path) -> Option<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = path.and_then(|path| std::env::split_paths(&path).find(|dir| has_tools(dir)))
+    {
+        return Some(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(versions_root)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_tools(dir))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir)
 }
 
 fn check(action: &str, output: &Output) -> Result<(), EmbeddedError> {
@@ -288,6 +298,7 @@ fn unprivileged_account() -> Result<Option<RunAs>, EmbeddedError> {
 
 fn create_owned_dir(dir: &Path, run_as: Option<RunAs>) -> Result<(), EmbeddedError> {
     let io = |source| EmbeddedError::Io {
+        action: "preparing directory",
         path: dir.to_path_buf(),
         source,
     };
@@ -312,4 +323,43 @@ fn socket_dir_for(cluster_dir: &Path, run_as: Option<RunAs>) -> Result<PathBuf, 
     let dir = std::env::temp_dir().join(format!("pulse-etl-pg-{:016x}", hasher.finish()));
     create_owned_dir(&dir, run_as)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_bin(root: &Path, version: &str) -> PathBuf {
+        let bin = root.join(version).join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in ["initdb", "pg_ctl"] {
+            std::fs::write(bin.join(tool), "").unwrap();
+        }
+        bin
+    }
+
+    #[test]
+    fn no_binaries_anywhere_is_none() {
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(find_binaries_in(None, empty.path()), None);
+        assert_eq!(
+            find_binaries_in(Some("".into()), &empty.path().join("missing")),
+            None
+        );
+        assert!(EmbeddedError::NoBinaries
+            .to_string()
+            .contains("set DATABASE_URL"));
+    }
+
+    #[test]
+    fn path_wins_then_the_newest_version() {
+        let root = tempfile::tempdir().unwrap();
+        fake_bin(root.path(), "9");
+        let newest = fake_bin(root.path(), "15");
+        std::fs::create_dir_all(root.path().join("16/bin")).unwrap(); // no tools inside
+        assert_eq!(find_binaries_in(None, root.path()), Some(newest));
+        let on_path = fake_bin(&root.path().join("elsewhere"), "x");
+        let path = std::env::join_paths([root.path().join("nothing"), on_path.clone()]).unwrap();
+        assert_eq!(find_binaries_in(Some(path), root.path()), Some(on_path));
+    }
 }

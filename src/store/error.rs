@@ -12,7 +12,7 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
     #[error("stored credentials are unreadable: {0}")]
     CorruptCredentials(String),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
 }
 

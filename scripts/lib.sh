@@ -1,0 +1,75 @@
+# Shared set-up for scripts/test, scripts/demo and .ci/run: installs and starts what
+# pulse-etl needs, idempotently. Source it; call the ensure_* functions.
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1
+  fi
+}
+
+_apt_updated=0
+apt_install() {
+  if [ "$_apt_updated" = 0 ]; then
+    log "apt-get update"
+    as_root apt-get update -qq
+    _apt_updated=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Waits up to $2 seconds for command $1 (a string) to succeed.
+wait_for() {
+  local what=$1 seconds=$2
+  for _ in $(seq "$seconds"); do
+    if eval "$what" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  log "timed out after ${seconds}s waiting for: $what"
+  return 1
+}
+
+# PostgreSQL server binaries (initdb, pg_ctl) for the embedded cluster and the test server.
+ensure_postgres_binaries() {
+  if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then return 0; fi
+  apt_install postgresql postgresql-client
+}
+
+# A PostgreSQL server on 127.0.0.1:5432 where postgres/postgres can sign in.
+ensure_postgres_server() {
+  ensure_postgres_binaries
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    local version
+    version=$(ls /etc/postgresql | sort -n | tail -n 1)
+    log "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for "pg_isready -q -h 127.0.0.1 -p 5432" 60
+  fi
+  # Trust auth (as on the dev machines) ignores the password; a stock install asks for one.
+  if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; then
+    log "setting the postgres role's password for TCP sign-in"
+    as_root su postgres -c "psql -q -c \"ALTER ROLE postgres PASSWORD 'postgres'\""
+  fi
+}
+
+# RabbitMQ on 127.0.0.1:5672 (guest/guest).
+ensure_rabbitmq() {
+  if ! command -v rabbitmq-server >/dev/null; then apt_install rabbitmq-server; fi
+  if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    as_root rabbitmq-server -detached
+    wait_for "as_root rabbitmqctl -q await_startup" 120
+  fi
+}
+
+# The Rust toolchain cannot be installed from here; say so plainly.
+ensure_cargo() {
+  if ! command -v cargo >/dev/null; then
+    log "cargo is not installed: install Rust (rustup) first"
+    return 1
+  fi
+  # One shared target directory keeps rebuilds of clean clones incremental.
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/pulse-etl-target}"
+}
