@@ -521,3 +521,35 @@ async fn roles_not_built_yet_say_so() {
     let output = db.cli(dir.path(), &["scheduler"], None);
     assert_clear_failure(&output, "not available in this version yet");
 }
+
+#[tokio::test]
+async fn json_log_format_writes_one_json_object_per_line() {
+    let db = TestDb::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = common::run_cli(
+        dir.path(),
+        &[("DATABASE_URL", &db.url), ("RUST_LOG", "info")],
+        &[
+            "--log-format",
+            "json",
+            "tenant",
+            "create",
+            "--name",
+            "Logged",
+            "--tier",
+            "free",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let lines: Vec<serde_json::Value> = common::stderr(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let created = lines
+        .iter()
+        .find(|line| line["message"] == "tenant created")
+        .expect("a 'tenant created' event");
+    assert_eq!(created["level"], "INFO");
+    assert!(created["tenant_id"].is_i64());
+}
