@@ -122,12 +122,24 @@ pub struct RunJobArgs {
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Port to listen on (127.0.0.1).
+    /// Port to listen on (127.0.0.1); 0 picks a free one.
     #[arg(long, default_value_t = 8089)]
     pub port: u16,
     /// Seed for the generated data; the same seed serves the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Number of Jira projects.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub jira_projects: u16,
+    /// Number of Jira issues (generated lazily: memory stays flat).
+    #[arg(long, default_value_t = 2_000)]
+    pub jira_issues: u32,
+    /// Jira account e-mail accepted for Basic auth.
+    #[arg(long, default_value = "sim@example.com")]
+    pub jira_user: String,
+    /// Jira API token accepted for Basic auth.
+    #[arg(long, default_value = "sim-token")]
+    pub jira_token: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod security;
+pub mod simulator;
 pub mod store;
 pub mod telemetry;

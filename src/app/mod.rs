@@ -2,6 +2,7 @@
 
 mod admin;
 mod output;
+mod simulate;
 
 use anyhow::Context;
 
@@ -45,13 +46,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Simulate(args) => simulate::run(args).await,
         Command::All(_)
         | Command::Serve
         | Command::Scheduler
         | Command::Worker(_)
-        | Command::RunJob(_)
-        | Command::Simulate(_) => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (only migrate, tenant, integration and user are)",
+        | Command::RunJob(_) => anyhow::bail!(
+            "`pulse-etl {}` is not available in this version yet (only migrate, simulate, tenant, integration and user are)",
             role_name(&cli.command)
         ),
     }

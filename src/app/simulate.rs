@@ -1,0 +1,75 @@
+//! `pulse-etl simulate`: serves the source simulator until Ctrl-C or SIGTERM.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::cli::SimulateArgs;
+use crate::simulator::{RunningSimulator, SimulatorConfig};
+
+pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let config = SimulatorConfig {
+        seed: args.seed,
+        jira_projects: usize::from(args.jira_projects),
+        jira_issues: args.jira_issues,
+        jira_user: args.jira_user,
+        jira_token: args.jira_token,
+    };
+    let started = Instant::now();
+    let mut simulator = RunningSimulator::start(
+        config.clone(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+    )
+    .await
+    .with_context(|| format!("starting the simulator on 127.0.0.1:{}", args.port))?;
+    tracing::info!(
+        base_url = %simulator.base_url(),
+        seed = config.seed,
+        jira_issues = config.jira_issues,
+        jira_projects = config.jira_projects,
+        startup_ms = started.elapsed().as_millis() as u64,
+        rss_mib = resident_mib(),
+        "simulator ready: Jira Basic auth {}:{}",
+        config.jira_user,
+        config.jira_token
+    );
+    tokio::select! {
+        served = simulator.wait() => served.context("simulator stopped")?,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            simulator.stop().await.context("stopping the simulator")?;
+        }
+    }
+    Ok(())
+}
+
+/// Resident memory of this process, from /proc (None where unavailable).
+fn resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,8 @@
+//! The simulated Jira Cloud site: catalogue, lazy issue generation, JQL, JSON and routes.
+
+pub mod catalog;
+pub mod issues;
+pub mod jql;
+pub mod render;
+pub mod routes;
+pub mod site;
