@@ -216,18 +216,20 @@ impl Population {
             histories: Vec::new(),
         };
         let mut history = Stream::new(self.seed, &[purpose::HISTORY, u64::from(index)]);
-        let count = if index % 997 == 13 {
+        // A few long-lived issues collect more histories than `expand=changelog` embeds.
+        let long_lived = index % 997 == 13;
+        let count = if long_lived {
             101 + history.below(150) as usize
         } else {
             2 + history.below(17) as usize
         };
         let mut clock = issue.created_ms;
         for _ in 0..count {
-            clock += history.between(HOUR_MS / 2, 4 * 24 * HOUR_MS);
+            clock += history.between(HOUR_MS / 2, if long_lived { 24 * HOUR_MS } else { 4 * 24 * HOUR_MS });
             if clock >= EPOCH_END_MS {
                 break;
             }
-            if !advance(&mut issue, &mut history, clock) {
+            if !advance(&mut issue, &mut history, clock, !long_lived) {
                 break;
             }
         }
@@ -242,7 +244,7 @@ impl Population {
                 if is_final(&issue) {
                     reopen(&mut issue, &mut stream, at);
                 } else {
-                    advance(&mut issue, &mut stream, at);
+                    advance(&mut issue, &mut stream, at, false);
                 }
             }
         }
@@ -296,19 +298,21 @@ fn reopen(issue: &mut Issue, stream: &mut Stream, at: i64) {
     move_to(issue, stream, at, workflow.reopen);
 }
 
-/// One step of activity; false when the issue has settled and nothing more happens.
-fn advance(issue: &mut Issue, stream: &mut Stream, at: i64) -> bool {
+/// One step of activity; false when the issue has settled (only when `may_settle`) and
+/// nothing more happens.
+fn advance(issue: &mut Issue, stream: &mut Stream, at: i64, may_settle: bool) -> bool {
     let workflow: Workflow = ISSUE_TYPES[issue.issue_type].workflow;
-    if is_final(issue) {
-        if stream.chance(0.75) {
+    let settled = is_final(issue);
+    if settled {
+        if may_settle && stream.chance(0.75) {
             return false;
         }
-        if stream.chance(0.5) {
+        if stream.chance(0.3) {
             reopen(issue, stream, at);
             return true;
         }
     }
-    if stream.chance(0.65) {
+    if !settled && stream.chance(0.65) {
         let position = workflow
             .steps
             .iter()
