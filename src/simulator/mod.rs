@@ -169,7 +169,7 @@ async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
     let jira = shared.jira.clone();
     let truth = tokio::task::spawn_blocking(move || jira.site.truth()).await;
-    let Ok((histories, transitions)) = truth else {
+    let Ok(jira) = truth else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let (requests, responses) = shared.stats.snapshot();
@@ -177,9 +177,9 @@ async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
         "requests": requests,
         "responses": responses,
         "truth": {
-            "issues": shared.jira.site.issue_count(),
-            "histories": histories,
-            "status_transitions": transitions,
+            "issues": jira.issues,
+            "histories": jira.histories,
+            "status_transitions": jira.status_transitions,
         },
     }))
     .into_response()

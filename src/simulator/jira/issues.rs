@@ -14,12 +14,13 @@ pub const SPAN_MS: i64 = 2 * 365 * 24 * 3_600_000;
 const HOUR_MS: i64 = 3_600_000;
 
 /// Purposes that key independent random streams.
-mod purpose {
+pub mod purpose {
     pub const TYPE: u64 = 1;
     pub const BODY: u64 = 2;
     pub const HISTORY: u64 = 3;
     pub const FIELDS: u64 = 4;
     pub const MUTATION: u64 = 5;
+    pub const PICK: u64 = 6;
 }
 
 /// One changelog entry.
@@ -174,9 +175,15 @@ impl Population {
         EPOCH_END_MS - SPAN_MS + i64::from(index) * slot + stream.below(slot.max(1) as u64) as i64
     }
 
-    /// Generates issue `index` after `mutations` rounds of simulated activity; each round
-    /// given in `mutation_times_ms` adds histories at that time.
+    /// Generates issue `index` of the initial population after the given rounds of
+    /// simulated activity; each round in `mutation_times_ms` adds histories at that time.
     pub fn issue(&self, index: u32, mutation_times_ms: &[i64]) -> Issue {
+        self.issue_created_at(index, self.created_ms(index), mutation_times_ms)
+    }
+
+    /// Generates issue `index` created at `created_ms` (issues added after start-up are
+    /// created when they are added).
+    pub fn issue_created_at(&self, index: u32, created_ms: i64, mutation_times_ms: &[i64]) -> Issue {
         let issue_type = self.issue_type(index);
         let project = self.project_of(index);
         let mut body = Stream::new(self.seed, &[purpose::BODY, u64::from(index), 1]);
@@ -203,7 +210,7 @@ impl Population {
             issue_type,
             parent,
             epic,
-            created_ms: self.created_ms(index),
+            created_ms,
             reporter,
             assignee: body.chance(0.8).then(|| body.below(USER_COUNT)),
             priority: body.weighted(&[1, 3, 8, 3, 1]),

@@ -211,7 +211,7 @@ fn search(state: &JiraState, body: SearchBody) -> Response {
         },
     };
     let limit = body.max_results.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let (indexes, more) = match state.site.search(&query, after, limit) {
+    let (found, cursor, more) = match state.site.search(&query, after, limit) {
         Ok(page) => page,
         Err(error) => return jira_error(StatusCode::BAD_REQUEST, error.to_string()),
     };
@@ -221,24 +221,13 @@ fn search(state: &JiraState, body: SearchBody) -> Response {
         .as_ref()
         .is_some_and(|e| e.contains("changelog"));
     let population = &state.site.population;
-    let issues: Vec<Value> = indexes
+    let issues: Vec<Value> = found
         .iter()
-        .map(|index| {
-            render::issue(
-                &state.base_url,
-                population,
-                &state.site.issue(*index),
-                &wanted,
-                with_changelog,
-            )
-        })
+        .map(|issue| render::issue(&state.base_url, population, issue, &wanted, with_changelog))
         .collect();
     let mut page = json!({"issues": issues, "isLast": !more});
-    if more {
-        if let Some(last) = indexes.last() {
-            page["nextPageToken"] =
-                Value::from(encode_token(&body.jql, state.site.cursor_of(*last)));
-        }
+    if let (true, Some(cursor)) = (more, cursor) {
+        page["nextPageToken"] = Value::from(encode_token(&body.jql, cursor));
     }
     Json(page).into_response()
 }
@@ -263,7 +252,7 @@ async fn issue(
     Path(id_or_key): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(index) = state.site.find(&id_or_key) else {
+    let Some(issue) = state.site.find(&id_or_key) else {
         return not_found_issue();
     };
     let params = Params::from(raw);
@@ -274,7 +263,7 @@ async fn issue(
     Json(render::issue(
         &state.base_url,
         &state.site.population,
-        &state.site.issue(index),
+        &issue,
         &wanted,
         with_changelog,
     ))
@@ -286,7 +275,7 @@ async fn changelog(
     Path(id_or_key): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(index) = state.site.find(&id_or_key) else {
+    let Some(issue) = state.site.find(&id_or_key) else {
         return not_found_issue();
     };
     let params = Params::from(raw);
@@ -297,7 +286,7 @@ async fn changelog(
         ),
         (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
     };
-    let issue = state.site.issue(index);
+    let index = issue.index;
     let total = issue.histories.len();
     let values: Vec<Value> = issue
         .histories
@@ -416,13 +405,13 @@ async fn createmeta_fields(
 
 async fn dev_status(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
     let params = Params::from(raw);
-    let Some(index) = params.one("issueId").and_then(|id| state.site.find(id)) else {
+    let Some(issue) = params.one("issueId").and_then(|id| state.site.find(id)) else {
         return jira_error(
             StatusCode::BAD_REQUEST,
             "issueId is required and must name an existing issue.",
         );
     };
-    let issue = state.site.issue(index);
+    let index = issue.index;
     let pull_requests: Vec<Value> = if issue.has_code {
         let number = u64::from(index) % 1_000 + 1;
         let repository = format!("sim-org/repo-{}", index % 3);
