@@ -140,6 +140,49 @@ pub struct SimulateArgs {
     /// Jira API token accepted for Basic auth.
     #[arg(long, default_value = "sim-token")]
     pub jira_token: String,
+    /// Number of GitHub repositories (sim-org/repo-0, ...).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub github_repos: u16,
+    /// Number of GitHub pull requests, spread over the repositories.
+    #[arg(long, default_value_t = 500)]
+    pub github_prs: u32,
+    /// GitHub token accepted as `Authorization: Bearer <token>`; repeat for several, each
+    /// with its own budget.
+    #[arg(long = "github-token", default_value = "sim-gh-token")]
+    pub github_tokens: Vec<String>,
+    /// Jira requests allowed per second, e.g. `20/s`; more answer 429 with Retry-After.
+    #[arg(long, value_parser = parse_per_second)]
+    pub jira_rate: Option<u32>,
+    /// GitHub requests per token per window; past it, 403 with x-ratelimit-remaining: 0.
+    #[arg(long, default_value_t = 5_000)]
+    pub github_budget: u64,
+    /// Length of GitHub's rate-limit window in seconds (GitHub's is one hour).
+    #[arg(long, default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub github_window_secs: u64,
+    /// GitHub requests in flight before the secondary limit answers 429.
+    #[arg(long, default_value_t = 32)]
+    pub github_max_concurrency: usize,
+    /// `retry-after` seconds sent with secondary-limit answers.
+    #[arg(long, default_value_t = 60)]
+    pub github_secondary_retry_after: u64,
+    /// Share of requests that fail: 500/502/503, dropped connections, slow answers, truncated JSON.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub fault_rate: f64,
+}
+
+fn parse_per_second(text: &str) -> Result<u32, String> {
+    let number = text.trim().trim_end_matches("/s");
+    match number.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{text}' is not a rate like 20/s")),
+    }
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a probability between 0 and 1")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

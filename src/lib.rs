@@ -1,4 +1,5 @@
 //! pulse-etl: a multi-tenant Jira and GitHub extract → transform → load → embed pipeline.
+#![recursion_limit = "256"] // serde_json::json! for GitHub's ~80-key repository objects
 
 pub mod app;
 pub mod cli;

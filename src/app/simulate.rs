@@ -1,7 +1,7 @@
 //! `pulse-etl simulate`: serves the source simulator until Ctrl-C or SIGTERM.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -15,6 +15,16 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         jira_issues: args.jira_issues,
         jira_user: args.jira_user,
         jira_token: args.jira_token,
+        github_repos: usize::from(args.github_repos),
+        github_prs: args.github_prs,
+        github_tokens: args.github_tokens,
+        jira_rate: args.jira_rate,
+        github_budget: args.github_budget,
+        github_window: Duration::from_secs(args.github_window_secs),
+        github_max_concurrency: args.github_max_concurrency,
+        github_secondary_retry_after_secs: args.github_secondary_retry_after,
+        fault_rate: args.fault_rate,
+        ..SimulatorConfig::default()
     };
     let started = Instant::now();
     let mut simulator = RunningSimulator::start(
@@ -28,6 +38,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed = config.seed,
         jira_issues = config.jira_issues,
         jira_projects = config.jira_projects,
+        github_prs = config.github_prs,
+        github_repos = config.github_repos,
         startup_ms = started.elapsed().as_millis() as u64,
         rss_mib = resident_mib(),
         "simulator ready: Jira Basic auth {}:{}",

@@ -1,35 +1,44 @@
-//! The built-in source simulator: Jira Cloud REST v3 on localhost, deterministic from a
-//! seed, generated lazily so large sites stay small in memory. Started by
-//! `pulse-etl simulate` and, in-process on a random port, by tests and demos.
+//! The built-in source simulator: Jira Cloud REST v3 and GitHub REST v3 on localhost,
+//! deterministic from a seed and generated lazily, so large sites stay small in memory.
+//! Started by `pulse-etl simulate` and, in-process on a random port, by tests and demos.
 //!
-//! Served now: the Jira endpoints of DESIGN §8 with Basic auth, and `/_sim/stats`.
-//! Not yet: the GitHub API, rate-limit and fault knobs, `/_sim/mutate` and `/_sim/delete`.
+//! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
+//! Control API: `GET /_sim/stats`, `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
 
+mod auth;
+mod faults;
+pub mod github;
 pub mod jira;
+mod quota;
 mod rng;
 mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
+use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use jira::issues::Population;
-use jira::routes::{jira_error, JiraState};
+use auth::Credentials;
+use faults::Faults;
+use github::routes::GithubState;
+use github::site::GithubSite;
+use jira::routes::JiraState;
 use jira::site::JiraSite;
+use quota::{GithubQuota, JiraRate};
 use stats::Stats;
 
-/// What to generate and whom to let in.
+/// What to generate, whom to let in, and how the sources misbehave.
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
     pub seed: u64,
@@ -38,6 +47,21 @@ pub struct SimulatorConfig {
     /// Jira Basic auth: account e-mail and API token.
     pub jira_user: String,
     pub jira_token: String,
+    pub github_repos: usize,
+    pub github_prs: u32,
+    /// Tokens GitHub accepts (`Authorization: Bearer|token <t>`), each with its own budget.
+    pub github_tokens: Vec<String>,
+    /// Jira requests allowed per second (None: unlimited).
+    pub jira_rate: Option<u32>,
+    /// GitHub requests per token per window.
+    pub github_budget: u64,
+    pub github_window: Duration,
+    /// GitHub requests in flight before the secondary limit answers 429.
+    pub github_max_concurrency: usize,
+    pub github_secondary_retry_after_secs: u64,
+    /// Share of requests that fail (500/502/503, reset, slow, truncated JSON).
+    pub fault_rate: f64,
+    pub slow_response: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -48,14 +72,24 @@ impl Default for SimulatorConfig {
             jira_issues: 2_000,
             jira_user: "sim@example.com".into(),
             jira_token: "sim-token".into(),
+            github_repos: 3,
+            github_prs: 500,
+            github_tokens: vec!["sim-gh-token".into()],
+            jira_rate: None,
+            github_budget: 5_000,
+            github_window: Duration::from_secs(3_600),
+            github_max_concurrency: 32,
+            github_secondary_retry_after_secs: 60,
+            fault_rate: 0.0,
+            slow_response: Duration::from_millis(1_500),
         }
     }
 }
 
-struct Shared {
+struct Control {
     jira: Arc<JiraState>,
-    stats: Stats,
-    jira_basic: String,
+    github: Arc<GithubState>,
+    stats: Arc<Stats>,
 }
 
 /// A simulator serving on a local port until stopped.
@@ -66,33 +100,80 @@ pub struct RunningSimulator {
 }
 
 impl RunningSimulator {
-    /// Binds `addr` (port 0 picks a free port), generates the site and starts serving.
+    /// Binds `addr` (port 0 picks a free port), generates the sites and starts serving.
     pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
-        let population = Population {
+        let jira_population = jira::issues::Population {
             seed: config.seed,
             issues: config.jira_issues,
             projects: config.jira_projects.max(1),
         };
-        let site = tokio::task::spawn_blocking(move || JiraSite::new(population))
-            .await
-            .map_err(std::io::Error::other)?;
-        let jira = Arc::new(JiraState { site, base_url });
-        let jira_basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", config.jira_user, config.jira_token));
-        let shared = Arc::new(Shared {
-            jira: jira.clone(),
-            stats: Stats::default(),
-            jira_basic,
+        let github_population = github::pulls::Population {
+            seed: config.seed,
+            repos: config.github_repos.max(1),
+            pulls: config.github_prs,
+        };
+        let (jira_site, github_site) = tokio::task::spawn_blocking(move || {
+            (
+                JiraSite::new(jira_population),
+                GithubSite::new(github_population),
+            )
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        let jira = Arc::new(JiraState {
+            site: jira_site,
+            github: github_population,
+            base_url: base_url.clone(),
         });
-        let api = jira::routes::router(jira)
-            .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
-            .layer(middleware::from_fn_with_state(shared.clone(), count));
+        let github = Arc::new(GithubState {
+            site: github_site,
+            base_url,
+        });
+        let stats = Arc::new(Stats::default());
+        let credentials = Arc::new(Credentials::new(&config));
+        let faults = Arc::new(Faults::new(
+            config.fault_rate,
+            config.seed,
+            config.slow_response,
+        ));
+
+        let mut jira_api = jira::routes::router(jira.clone());
+        if let Some(per_second) = config.jira_rate {
+            jira_api = jira_api.layer(middleware::from_fn_with_state(
+                Arc::new(JiraRate::new(per_second)),
+                quota::jira_rate,
+            ));
+        }
+        let jira_api = jira_api.layer(middleware::from_fn_with_state(
+            credentials.clone(),
+            auth::jira,
+        ));
+        let quota = Arc::new(GithubQuota::new(
+            config.github_budget,
+            config.github_window.as_millis() as i64,
+            config.github_max_concurrency,
+            config.github_secondary_retry_after_secs,
+        ));
+        let github_api = github::routes::router(github.clone())
+            .layer(middleware::from_fn(github::etag::conditional))
+            .layer(middleware::from_fn_with_state(quota, quota::github_quota))
+            .layer(middleware::from_fn_with_state(credentials, auth::github));
+        let api = jira_api
+            .merge(github_api)
+            .layer(middleware::from_fn_with_state(faults, faults::inject))
+            .layer(middleware::from_fn_with_state(stats.clone(), stats::count));
         let control = Router::new()
             .route("/_sim/stats", get(stats_handler))
-            .with_state(shared);
+            .route("/_sim/mutate", post(mutate_handler))
+            .route("/_sim/delete", post(delete_handler))
+            .with_state(Arc::new(Control {
+                jira,
+                github,
+                stats,
+            }));
         let app = api.merge(control);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -113,7 +194,7 @@ impl RunningSimulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`: the base URL for a Jira integration.
+    /// `http://127.0.0.1:<port>`: the base URL for Jira and GitHub integrations alike.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -126,53 +207,19 @@ impl RunningSimulator {
         (&mut self.task).await.map_err(std::io::Error::other)?
     }
 
-    /// Serves until the task ends (for `pulse-etl simulate`, which stops on Ctrl-C).
+    /// Serves until the server task ends.
     pub async fn wait(&mut self) -> std::io::Result<()> {
         (&mut self.task).await.map_err(std::io::Error::other)?
     }
 }
 
-/// Jira Basic auth on every `/rest/` request; 401 with Jira's error shape otherwise.
-async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
-        .map(str::trim);
-    if presented == Some(shared.jira_basic.as_str()) {
-        return next.run(request).await;
-    }
-    let mut response = jira_error(
-        StatusCode::UNAUTHORIZED,
-        "You are not authenticated. Authentication required to perform this operation.",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Basic realm=\"protected-area\""),
-    );
-    response
-}
-
-/// Counts every API request by route and every response by status.
-async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let route = format!("{} {route}", request.method());
-    let response = next.run(request).await;
-    shared.stats.record(&route, response.status().as_u16());
-    response
-}
-
-async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
-    let jira = shared.jira.clone();
-    let truth = tokio::task::spawn_blocking(move || jira.site.truth()).await;
-    let Ok(jira) = truth else {
+async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
+    let (jira, github) = (control.jira.clone(), control.github.clone());
+    let truth = tokio::task::spawn_blocking(move || (jira.site.truth(), github.site.truth())).await;
+    let Ok((jira, github)) = truth else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let (requests, responses) = shared.stats.snapshot();
+    let (requests, responses) = control.stats.snapshot();
     Json(json!({
         "requests": requests,
         "responses": responses,
@@ -180,7 +227,75 @@ async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
             "issues": jira.issues,
             "histories": jira.histories,
             "status_transitions": jira.status_transitions,
+            "prs": github.prs,
+            "reviews": github.reviews,
+            "commits": github.commits,
+            "comments": github.comments,
         },
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FractionBody {
+    fraction: f64,
+}
+
+/// A control request without a usable `{"fraction": <0..1>}` body.
+struct BadFraction;
+
+impl IntoResponse for BadFraction {
+    fn into_response(self) -> Response {
+        let message = json!({"message": "body must be {\"fraction\": <number from 0 to 1>}"});
+        (StatusCode::BAD_REQUEST, Json(message)).into_response()
+    }
+}
+
+fn fraction(body: Option<Json<FractionBody>>) -> Result<f64, BadFraction> {
+    match body {
+        Some(Json(FractionBody { fraction })) if (0.0..=1.0).contains(&fraction) => Ok(fraction),
+        _ => Err(BadFraction),
+    }
+}
+
+async fn mutate_handler(
+    State(control): State<Arc<Control>>,
+    body: Option<Json<FractionBody>>,
+) -> Response {
+    let fraction = match fraction(body) {
+        Ok(fraction) => fraction,
+        Err(bad) => return bad.into_response(),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let (jira, github) = (control.jira.clone(), control.github.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        (
+            jira.site.mutate(fraction, now),
+            github.site.mutate(fraction, now),
+        )
+    })
+    .await;
+    match outcome {
+        Ok(((issues_changed, issues_added), (prs_changed, prs_added))) => Json(json!({
+            "issues_changed": issues_changed, "issues_added": issues_added,
+            "prs_changed": prs_changed, "prs_added": prs_added,
+        }))
+        .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn delete_handler(
+    State(control): State<Arc<Control>>,
+    body: Option<Json<FractionBody>>,
+) -> Response {
+    let fraction = match fraction(body) {
+        Ok(fraction) => fraction,
+        Err(bad) => return bad.into_response(),
+    };
+    let jira = control.jira.clone();
+    match tokio::task::spawn_blocking(move || jira.site.delete(fraction)).await {
+        Ok(deleted) => Json(json!({"issues_deleted": deleted})).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

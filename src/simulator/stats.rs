@@ -1,7 +1,11 @@
 //! Request and response counters behind `/_sim/stats`.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 
 #[derive(Default)]
 pub struct Stats {
@@ -32,4 +36,16 @@ impl Stats {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         (counts.requests.clone(), counts.responses.clone())
     }
+}
+
+/// Counts every API request by method and route template, and every response by status.
+pub async fn count(State(stats): State<Arc<Stats>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = format!("{} {route}", request.method());
+    let response = next.run(request).await;
+    stats.record(&route, response.status().as_u16());
+    response
 }

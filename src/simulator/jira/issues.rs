@@ -183,7 +183,12 @@ impl Population {
 
     /// Generates issue `index` created at `created_ms` (issues added after start-up are
     /// created when they are added).
-    pub fn issue_created_at(&self, index: u32, created_ms: i64, mutation_times_ms: &[i64]) -> Issue {
+    pub fn issue_created_at(
+        &self,
+        index: u32,
+        created_ms: i64,
+        mutation_times_ms: &[i64],
+    ) -> Issue {
         let issue_type = self.issue_type(index);
         let project = self.project_of(index);
         let mut body = Stream::new(self.seed, &[purpose::BODY, u64::from(index), 1]);
@@ -232,7 +237,14 @@ impl Population {
         };
         let mut clock = issue.created_ms;
         for _ in 0..count {
-            clock += history.between(HOUR_MS / 2, if long_lived { 24 * HOUR_MS } else { 4 * 24 * HOUR_MS });
+            clock += history.between(
+                HOUR_MS / 2,
+                if long_lived {
+                    24 * HOUR_MS
+                } else {
+                    4 * 24 * HOUR_MS
+                },
+            );
             if clock >= EPOCH_END_MS {
                 break;
             }

@@ -22,6 +22,8 @@ const MAX_PAGE: usize = 100;
 
 pub struct JiraState {
     pub site: JiraSite,
+    /// The simulated GitHub, which dev-status details point into.
+    pub github: crate::simulator::github::pulls::Population,
     pub base_url: String,
 }
 
@@ -412,9 +414,12 @@ async fn dev_status(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
         );
     };
     let index = issue.index;
-    let pull_requests: Vec<Value> = if issue.has_code {
-        let number = u64::from(index) % 1_000 + 1;
-        let repository = format!("sim-org/repo-{}", index % 3);
+    let github = &state.github;
+    let pull_requests: Vec<Value> = if issue.has_code && github.pulls > 0 {
+        // The linked pull request exists in the simulated GitHub.
+        let pull = index % github.pulls;
+        let number = github.number_of(pull);
+        let repository = crate::simulator::github::site::repo_full_name(github.repo_of(pull));
         vec![json!({
             "author": {"name": format!("User {:03}", issue.reporter + 1), "avatar": "https://avatar.example.com/48x48"},
             "id": format!("#{number}"),

@@ -50,7 +50,11 @@ impl JiraSite {
         let updated_ms: Vec<i64> = (0..population.issues)
             .map(|index| population.issue(index, &[]).updated_ms())
             .collect();
-        let by_updated = updated_ms.iter().enumerate().map(|(index, ms)| (*ms, index as u32)).collect();
+        let by_updated = updated_ms
+            .iter()
+            .enumerate()
+            .map(|(index, ms)| (*ms, index as u32))
+            .collect();
         JiraSite {
             population,
             state: RwLock::new(Activity {
@@ -66,11 +70,15 @@ impl JiraSite {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Activity> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Activity> {
-        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn generate(&self, activity: &Activity, index: u32) -> Issue {
@@ -81,7 +89,11 @@ impl JiraSite {
             .unwrap_or_default();
         match index.checked_sub(self.population.issues) {
             None => self.population.issue(index, &rounds),
-            Some(added) => self.population.issue_created_at(index, activity.added_created_ms[added as usize], &rounds),
+            Some(added) => self.population.issue_created_at(
+                index,
+                activity.added_created_ms[added as usize],
+                &rounds,
+            ),
         }
     }
 
@@ -92,22 +104,31 @@ impl JiraSite {
             id.checked_sub(10_000)?
         } else {
             let (key, number) = id_or_key.rsplit_once('-')?;
-            let project = (0..self.population.projects).find(|p| render::project_key(*p).eq_ignore_ascii_case(key))?;
+            let project = (0..self.population.projects)
+                .find(|p| render::project_key(*p).eq_ignore_ascii_case(key))?;
             let number: u64 = number.parse().ok()?;
             (number.checked_sub(1)?) * self.population.projects as u64 + project as u64
         };
-        let index = u32::try_from(index).ok().filter(|i| *i < activity.count && !activity.deleted.contains(i))?;
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|i| *i < activity.count && !activity.deleted.contains(i))?;
         Some(self.generate(&activity, index))
     }
 
     /// Project indexes for the query's keys; an unknown key is Jira's 400.
     fn project_filter(&self, query: &Query) -> Result<Option<Vec<usize>>, JqlError> {
-        let Some(keys) = &query.projects else { return Ok(None) };
+        let Some(keys) = &query.projects else {
+            return Ok(None);
+        };
         keys.iter()
             .map(|key| {
                 (0..self.population.projects)
                     .find(|p| render::project_key(*p) == *key)
-                    .ok_or_else(|| JqlError(format!("The value '{key}' does not exist for the field 'project'.")))
+                    .ok_or_else(|| {
+                        JqlError(format!(
+                            "The value '{key}' does not exist for the field 'project'."
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
@@ -115,7 +136,12 @@ impl JiraSite {
 
     /// One page of matching live issues after `after`, the cursor of its last issue, and
     /// whether more follow.
-    pub fn search(&self, query: &Query, after: Option<Cursor>, limit: usize) -> Result<(Vec<Issue>, Option<Cursor>, bool), JqlError> {
+    pub fn search(
+        &self,
+        query: &Query,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<Issue>, Option<Cursor>, bool), JqlError> {
         let projects = self.project_filter(query)?;
         let activity = self.read();
         let updated_from = query.updated_from_ms.unwrap_or(i64::MIN);
@@ -127,7 +153,9 @@ impl JiraSite {
         let matches = |index: u32| {
             !activity.deleted.contains(&index)
                 && activity.updated_ms[index as usize] >= updated_from
-                && projects.as_ref().is_none_or(|p| p.contains(&self.population.project_of(index)))
+                && projects
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&self.population.project_of(index)))
                 && (created_from == i64::MIN || created_ms(index) >= created_from)
         };
         let take = limit + 1;
@@ -146,11 +174,21 @@ impl JiraSite {
             }
             Order::UpdatedDesc => {
                 let end = after.map_or((i64::MAX, u32::MAX), |c| (c.updated_ms, c.index));
-                activity.by_updated.range(..end).rev().map(|(_, index)| *index).filter(|i| matches(*i)).take(take).collect()
+                activity
+                    .by_updated
+                    .range(..end)
+                    .rev()
+                    .map(|(_, index)| *index)
+                    .filter(|i| matches(*i))
+                    .take(take)
+                    .collect()
             }
             Order::CreatedAsc => {
                 let start = after.map_or(0, |c| c.index + 1);
-                (start..activity.count).filter(|i| matches(*i)).take(take).collect()
+                (start..activity.count)
+                    .filter(|i| matches(*i))
+                    .take(take)
+                    .collect()
             }
             Order::CreatedDesc => {
                 let end = after.map_or(activity.count, |c| c.index);
@@ -163,7 +201,10 @@ impl JiraSite {
             updated_ms: activity.updated_ms[*index as usize],
             index: *index,
         });
-        let issues = found.iter().map(|index| self.generate(&activity, *index)).collect();
+        let issues = found
+            .iter()
+            .map(|index| self.generate(&activity, *index))
+            .collect();
         Ok((issues, cursor, more))
     }
 
@@ -172,14 +213,20 @@ impl JiraSite {
     pub fn mutate(&self, fraction: f64, now_ms: i64) -> (u64, u64) {
         let mut activity = self.write();
         let round = activity.rounds_ms.len();
-        let at = activity.rounds_ms.last().map_or(now_ms, |last| now_ms.max(last + 1_000));
+        let at = activity
+            .rounds_ms
+            .last()
+            .map_or(now_ms, |last| now_ms.max(last + 1_000));
         activity.rounds_ms.push(at);
         let mut changed = 0;
         for index in 0..activity.count {
             if activity.deleted.contains(&index) {
                 continue;
             }
-            let mut pick = Stream::new(self.population.seed, &[purpose::PICK, round as u64, u64::from(index)]);
+            let mut pick = Stream::new(
+                self.population.seed,
+                &[purpose::PICK, round as u64, u64::from(index)],
+            );
             if !pick.chance(fraction) {
                 continue;
             }
@@ -191,7 +238,11 @@ impl JiraSite {
             changed += 1;
         }
         let live = u64::from(activity.count) - activity.deleted.len() as u64;
-        let added = if fraction > 0.0 { ((live as f64 * fraction / 10.0).round() as u64).max(1) } else { 0 };
+        let added = if fraction > 0.0 {
+            ((live as f64 * fraction / 10.0).round() as u64).max(1)
+        } else {
+            0
+        };
         for _ in 0..added {
             let index = activity.count;
             activity.count += 1;
@@ -206,8 +257,12 @@ impl JiraSite {
     pub fn delete(&self, fraction: f64) -> u64 {
         let mut activity = self.write();
         let round = activity.rounds_ms.len() as u64 + activity.deleted.len() as u64;
-        let live: Vec<u32> = (0..activity.count).filter(|i| !activity.deleted.contains(i)).collect();
-        let wanted = ((live.len() as f64 * fraction).round() as usize).max(usize::from(!live.is_empty())).min(live.len());
+        let live: Vec<u32> = (0..activity.count)
+            .filter(|i| !activity.deleted.contains(i))
+            .collect();
+        let wanted = ((live.len() as f64 * fraction).round() as usize)
+            .max(usize::from(!live.is_empty()))
+            .min(live.len());
         let mut pick = Stream::new(self.population.seed, &[purpose::PICK, u64::MAX, round]);
         let mut removed = 0;
         while removed < wanted {
@@ -224,13 +279,16 @@ impl JiraSite {
     /// Counts over the live issues, for `/_sim/stats`.
     pub fn truth(&self) -> JiraTruth {
         let activity = self.read();
-        (0..activity.count).filter(|i| !activity.deleted.contains(i)).fold(JiraTruth::default(), |truth, index| {
-            let issue = self.generate(&activity, index);
-            JiraTruth {
-                issues: truth.issues + 1,
-                histories: truth.histories + issue.histories.len() as u64,
-                status_transitions: truth.status_transitions + issue.status_transitions() as u64,
-            }
-        })
+        (0..activity.count)
+            .filter(|i| !activity.deleted.contains(i))
+            .fold(JiraTruth::default(), |truth, index| {
+                let issue = self.generate(&activity, index);
+                JiraTruth {
+                    issues: truth.issues + 1,
+                    histories: truth.histories + issue.histories.len() as u64,
+                    status_transitions: truth.status_transitions
+                        + issue.status_transitions() as u64,
+                }
+            })
     }
 }

@@ -1,0 +1,190 @@
+//! Source rate limits as the real APIs enforce them: Jira's per-second limit (429 with
+//! `Retry-After`) and GitHub's hourly budget per token (403 with `x-ratelimit-remaining: 0`),
+//! GitHub's secondary limit on concurrent requests (429 with `retry-after`), and the
+//! `x-ratelimit-*` headers on every GitHub response.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::github::routes::github_error;
+use super::jira::routes::jira_error;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Jira: at most `per_second` requests in each wall-clock second.
+pub struct JiraRate {
+    pub per_second: u32,
+    window: Mutex<(i64, u32)>,
+}
+
+impl JiraRate {
+    pub fn new(per_second: u32) -> Self {
+        JiraRate {
+            per_second,
+            window: Mutex::new((0, 0)),
+        }
+    }
+}
+
+pub async fn jira_rate(
+    State(rate): State<Arc<JiraRate>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let second = now_ms() / 1_000;
+    let admitted = {
+        let mut window = rate.window.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        window.1 <= rate.per_second
+    };
+    if admitted {
+        return next.run(request).await;
+    }
+    let mut response = jira_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    insert(headers, "x-ratelimit-limit", rate.per_second);
+    insert(headers, "x-ratelimit-remaining", 0);
+    response
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: impl ToString) {
+    if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+        headers.insert(name, value);
+    }
+}
+
+/// GitHub: `budget` requests per `window_ms` per token, and at most `max_concurrent`
+/// requests in flight before the secondary limit answers.
+pub struct GithubQuota {
+    pub budget: u64,
+    pub window_ms: i64,
+    pub max_concurrent: usize,
+    pub secondary_retry_after_secs: u64,
+    windows: Mutex<HashMap<String, (i64, u64)>>,
+    in_flight: AtomicUsize,
+}
+
+impl GithubQuota {
+    pub fn new(
+        budget: u64,
+        window_ms: i64,
+        max_concurrent: usize,
+        secondary_retry_after_secs: u64,
+    ) -> Self {
+        GithubQuota {
+            budget,
+            window_ms,
+            max_concurrent,
+            secondary_retry_after_secs,
+            windows: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// Charges one request to `token`; returns (allowed, used, reset epoch seconds).
+    fn charge(&self, token: &str, now: i64) -> (bool, u64, i64) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let window = windows.entry(token.to_owned()).or_insert((now, 0));
+        if now >= window.0 + self.window_ms {
+            *window = (now, 0);
+        }
+        let reset = (window.0 + self.window_ms) / 1_000;
+        if window.1 >= self.budget {
+            return (false, window.1, reset);
+        }
+        window.1 += 1;
+        (true, window.1, reset)
+    }
+
+    /// A 304 costs nothing: give the charge back.
+    fn refund(&self, token: &str) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(window) = windows.get_mut(token) {
+            window.1 = window.1.saturating_sub(1);
+        }
+    }
+
+    fn used(&self, token: &str) -> u64 {
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        windows.get(token).map_or(0, |w| w.1)
+    }
+}
+
+/// Decrements the in-flight count however the request ends.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The token a GitHub request presents (auth has already checked it).
+pub fn github_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))
+        .map(str::trim)
+}
+
+pub async fn github_quota(
+    State(quota): State<Arc<GithubQuota>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = github_token(request.headers())
+        .unwrap_or_default()
+        .to_owned();
+    let _in_flight = InFlight(&quota.in_flight);
+    let concurrent = quota.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let now = now_ms();
+    if concurrent > quota.max_concurrent {
+        let mut response = github_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        );
+        insert(
+            response.headers_mut(),
+            "retry-after",
+            quota.secondary_retry_after_secs,
+        );
+        return response;
+    }
+    let (allowed, used, reset) = quota.charge(&token, now);
+    let mut response = if allowed {
+        next.run(request).await
+    } else {
+        github_error(
+            StatusCode::FORBIDDEN,
+            "API rate limit exceeded for this token.",
+        )
+    };
+    if response.status() == StatusCode::NOT_MODIFIED {
+        quota.refund(&token);
+    }
+    let used = if allowed { quota.used(&token) } else { used };
+    let headers = response.headers_mut();
+    insert(headers, "x-ratelimit-limit", quota.budget);
+    insert(
+        headers,
+        "x-ratelimit-remaining",
+        quota.budget.saturating_sub(used),
+    );
+    insert(headers, "x-ratelimit-used", used);
+    insert(headers, "x-ratelimit-reset", reset);
+    insert(headers, "x-ratelimit-resource", "core");
+    response
+}
