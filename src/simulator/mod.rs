@@ -5,10 +5,12 @@
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
 //! Control API: `GET /_sim/stats`, `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
 
+mod activity;
 mod auth;
 mod faults;
 pub mod github;
 pub mod jira;
+mod params;
 mod quota;
 mod rng;
 mod stats;
@@ -276,9 +278,9 @@ async fn mutate_handler(
     })
     .await;
     match outcome {
-        Ok(((issues_changed, issues_added), (prs_changed, prs_added))) => Json(json!({
-            "issues_changed": issues_changed, "issues_added": issues_added,
-            "prs_changed": prs_changed, "prs_added": prs_added,
+        Ok((issues, prs)) => Json(json!({
+            "issues_changed": issues.changed, "issues_added": issues.added,
+            "prs_changed": prs.changed, "prs_added": prs.added,
         }))
         .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::pulls::{Comment, Pull};
 use super::render;
 use super::site::{GithubSite, Sort, StateFilter, ORG};
+use crate::simulator::params::Params;
 
 const DEFAULT_PER_PAGE: usize = 30;
 const MAX_PER_PAGE: usize = 100;
@@ -70,58 +71,39 @@ impl IntoResponse for GithubError {
 
 type Answer = Result<Response, GithubError>;
 
-struct Params(Vec<(String, String)>);
+/// `since` as epoch ms; malformed is GitHub's 422.
+fn since(params: &Params) -> Result<Option<i64>, GithubError> {
+    params
+        .one("since")
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|at| at.timestamp_millis())
+                .map_err(|_| {
+                    GithubError::Invalid("Validation Failed: since must be an ISO 8601 timestamp")
+                })
+        })
+        .transpose()
+}
 
-impl Params {
-    fn from(raw: &Option<String>) -> Self {
-        Params(
-            url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `since` as epoch ms; malformed is GitHub's 422.
-    fn since(&self) -> Result<Option<i64>, GithubError> {
-        self.one("since")
-            .map(|text| {
-                chrono::DateTime::parse_from_rfc3339(text)
-                    .map(|at| at.timestamp_millis())
-                    .map_err(|_| {
-                        GithubError::Invalid(
-                            "Validation Failed: since must be an ISO 8601 timestamp",
-                        )
-                    })
-            })
-            .transpose()
-    }
-
-    fn page(&self) -> (usize, usize) {
-        let page = self
-            .one("page")
-            .and_then(|p| p.parse().ok())
-            .filter(|p| *p >= 1)
-            .unwrap_or(1);
-        let per_page = self
-            .one("per_page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(DEFAULT_PER_PAGE)
-            .clamp(1, MAX_PER_PAGE);
-        (page, per_page)
-    }
+/// (page, per_page) with GitHub's defaults and cap.
+fn page(params: &Params) -> (usize, usize) {
+    let page = params
+        .one("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let per_page = params
+        .one("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    (page, per_page)
 }
 
 /// One page of `items` with GitHub's `Link` header (`next`, `last`, `first`, `prev`).
 fn paged(base: &str, path: &str, raw: &Option<String>, items: Vec<Value>) -> Response {
-    let params = Params::from(raw);
-    let (page, per_page) = params.page();
+    let params = Params::parse(raw.as_deref());
+    let (page, per_page) = page(&params);
     let total_pages = items.len().div_ceil(per_page).max(1);
     let body: Vec<Value> = items
         .into_iter()
@@ -193,7 +175,7 @@ async fn pulls(
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let index = repo_index(&state, &owner, &repo)?;
-    let params = Params::from(&raw);
+    let params = Params::parse(raw.as_deref());
     let filter = match params.one("state").unwrap_or("open") {
         "open" => StateFilter::Open,
         "closed" => StateFilter::Closed,
@@ -295,7 +277,7 @@ fn comments(
     render: fn(&str, &Pull, &Comment) -> Value,
 ) -> Answer {
     let index = repo_index(state, owner, repo)?;
-    let since = Params::from(raw).since()?;
+    let since = since(&Params::parse(raw.as_deref()))?;
     let pulls = state.site.touched_since(index, since);
     let base = state.base_url.as_str();
     let mut found: Vec<(i64, u64, Value)> = pulls
@@ -353,7 +335,7 @@ async fn repo_commits(
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let index = repo_index(&state, &owner, &repo)?;
-    let since = Params::from(&raw).since()?;
+    let since = since(&Params::parse(raw.as_deref()))?;
     let pulls = state.site.touched_since(index, since);
     let base = state.base_url.as_str();
     let mut found: Vec<(i64, &str, Value)> = pulls

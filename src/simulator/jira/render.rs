@@ -63,16 +63,11 @@ pub fn status_category(base: &str, category: Category) -> Value {
     })
 }
 
+/// A status as `/status` lists it: the in-issue form plus `untranslatedName`.
 pub fn status(base: &str, status: &Status) -> Value {
-    json!({
-        "self": format!("{base}/rest/api/3/status/{}", status.id),
-        "description": status.description,
-        "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
-        "name": status.name,
-        "untranslatedName": status.untranslated_name,
-        "id": status.id,
-        "statusCategory": status_category(base, status.category),
-    })
+    let mut value = issue_status(base, status);
+    value["untranslatedName"] = Value::from(status.untranslated_name);
+    value
 }
 
 /// A status inside an issue: like `/status` without `untranslatedName`.

@@ -15,6 +15,7 @@ use super::catalog::{CUSTOM_FIELDS, ISSUE_TYPES, STATUSES};
 use super::jql;
 use super::render::{self, FieldSelection};
 use super::site::{Cursor, JiraSite};
+use crate::simulator::params::Params;
 use crate::simulator::rng::mix;
 
 const DEFAULT_PAGE: usize = 50;
@@ -63,44 +64,15 @@ pub fn jira_error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// Query parameters as Jira reads them: repeated keys and comma lists both work.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn from(raw: Option<String>) -> Self {
-        Params(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn list(&self, name: &str) -> Option<Vec<String>> {
-        let values: Vec<String> = self
-            .0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_owned()))
-            .filter(|s| !s.is_empty())
-            .collect();
-        (!values.is_empty()).then_some(values)
-    }
-
-    fn number(&self, name: &str) -> Result<Option<usize>, BadParam> {
-        self.one(name)
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| BadParam(format!("The value '{v}' of '{name}' is not a number.")))
-            })
-            .transpose()
-    }
+/// A page window from `startAt` and `maxResults`, or Jira's 400.
+fn window(params: &Params, default: usize, max: usize) -> Result<(usize, usize), BadParam> {
+    let start = params.number("startAt").map_err(BadParam)?.unwrap_or(0);
+    let limit = params
+        .number("maxResults")
+        .map_err(BadParam)?
+        .unwrap_or(default)
+        .clamp(1, max);
+    Ok((start, limit))
 }
 
 /// A query parameter Jira would refuse with 400.
@@ -141,10 +113,10 @@ impl StringOrList {
 }
 
 async fn search_get(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
-    let params = Params::from(raw);
+    let params = Params::parse(raw.as_deref());
     let max_results = match params.number("maxResults") {
         Ok(n) => n,
-        Err(bad) => return bad.into_response(),
+        Err(message) => return BadParam(message).into_response(),
     };
     let body = SearchBody {
         jql: params.one("jql").unwrap_or_default().to_owned(),
@@ -257,7 +229,7 @@ async fn issue(
     let Some(issue) = state.site.find(&id_or_key) else {
         return not_found_issue();
     };
-    let params = Params::from(raw);
+    let params = Params::parse(raw.as_deref());
     let wanted = FieldSelection::parse(params.list("fields").as_deref());
     let with_changelog = params
         .list("expand")
@@ -280,13 +252,10 @@ async fn changelog(
     let Some(issue) = state.site.find(&id_or_key) else {
         return not_found_issue();
     };
-    let params = Params::from(raw);
-    let (start, limit) = match (params.number("startAt"), params.number("maxResults")) {
-        (Ok(start), Ok(limit)) => (
-            start.unwrap_or(0),
-            limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
-        ),
-        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
+    let params = Params::parse(raw.as_deref());
+    let (start, limit) = match window(&params, MAX_PAGE, MAX_PAGE) {
+        Ok(window) => window,
+        Err(bad) => return bad.into_response(),
     };
     let index = issue.index;
     let total = issue.histories.len();
@@ -316,10 +285,10 @@ async fn changelog(
 }
 
 async fn projects(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
-    let params = Params::from(raw);
-    let (start, limit) = match (params.number("startAt"), params.number("maxResults")) {
-        (Ok(start), Ok(limit)) => (start.unwrap_or(0), limit.unwrap_or(50).clamp(1, 100)),
-        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
+    let params = Params::parse(raw.as_deref());
+    let (start, limit) = match window(&params, 50, MAX_PAGE) {
+        Ok(window) => window,
+        Err(bad) => return bad.into_response(),
     };
     let keys = params.list("keys");
     let all: Vec<usize> = (0..state.site.population.projects)
@@ -406,7 +375,7 @@ async fn createmeta_fields(
 }
 
 async fn dev_status(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
-    let params = Params::from(raw);
+    let params = Params::parse(raw.as_deref());
     let Some(issue) = params.one("issueId").and_then(|id| state.site.find(id)) else {
         return jira_error(
             StatusCode::BAD_REQUEST,
