@@ -1,8 +1,10 @@
-//! Pure domain types shared by every role: tiers, providers, roles, job states and steps.
+//! Pure domain types shared by every role: tiers, providers, roles, job states and steps,
+//! input checks and workflow metrics.
 
 pub mod input;
 mod job;
 mod tenancy;
+pub mod workflow;
 
 pub use job::{JobState, JobStatus, JobStep, StageState};
 pub use tenancy::{Provider, Tier, UnknownValue, UserRole};
