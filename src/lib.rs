@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod pipeline;
 pub mod security;
 pub mod simulator;
 pub mod store;

@@ -1,0 +1,3 @@
+//! The pipeline stages: extract, transform, load, embed.
+
+pub mod transform;

@@ -1,0 +1,4 @@
+//! Transform stage: raw API entities to typed rows, without I/O.
+
+pub mod fields;
+pub mod jira_issue;
