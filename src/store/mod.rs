@@ -1,9 +1,11 @@
 //! All SQL: connecting (server or private cluster), migrations, and one file per table family.
 
+mod bulk;
 mod connect;
 mod embedded_postgres;
 mod error;
 pub mod integrations;
+pub mod jira;
 pub mod jobs;
 pub mod tenants;
 pub mod users;

@@ -5,6 +5,16 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+/// Text as PostgreSQL can store it: NUL characters (which real payloads contain now and
+/// then) are dropped; `text` and `jsonb` both refuse them.
+pub fn clean(text: &str) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// A custom field value as stored: options, users and sprints reduced to their names;
 /// arrays keep their shape. None for null and empty arrays.
 pub fn flatten(value: &Value) -> Option<Value> {
@@ -21,21 +31,26 @@ pub fn flatten(value: &Value) -> Option<Value> {
                     .get("child")
                     .and_then(|c| c.get("value"))
                     .and_then(Value::as_str);
-                return Some(Value::from(match child {
+                return Some(Value::from(clean(&match child {
                     Some(child) => format!("{name} / {child}"),
                     None => name.to_owned(),
-                }));
+                })));
             }
             for key in ["displayName", "name", "key"] {
                 if let Some(text) = object.get(key).and_then(Value::as_str) {
-                    return Some(Value::from(text));
+                    return Some(Value::from(clean(text)));
                 }
             }
             if object.get("type").and_then(Value::as_str) == Some("doc") {
                 return Some(Value::from(document_text(value)));
             }
-            Some(value.clone())
+            let cleaned: serde_json::Map<String, Value> = object
+                .iter()
+                .filter_map(|(k, v)| flatten(v).map(|v| (clean(k), v)))
+                .collect();
+            Some(Value::Object(cleaned))
         }
+        Value::String(text) => Some(Value::from(clean(text))),
         other => Some(other.clone()),
     }
 }
@@ -78,7 +93,7 @@ pub fn as_flag(value: &Value) -> Option<bool> {
 pub fn document_text(value: &Value) -> String {
     fn collect(node: &Value, out: &mut String) {
         if let Some(text) = node.get("text").and_then(Value::as_str) {
-            out.push_str(text);
+            out.push_str(&clean(text));
         }
         if let Some(children) = node.get("content").and_then(Value::as_array) {
             for child in children {
@@ -94,7 +109,7 @@ pub fn document_text(value: &Value) -> String {
         }
     }
     match value {
-        Value::String(text) => text.clone(),
+        Value::String(text) => clean(text),
         Value::Null => String::new(),
         other => {
             let mut out = String::new();
@@ -148,6 +163,18 @@ mod tests {
             ),
             Some(json!("Hi"))
         );
+    }
+
+    #[test]
+    fn nul_characters_are_dropped_everywhere() {
+        assert_eq!(clean("a\0b"), "ab");
+        assert_eq!(flatten(&json!("x\0")), Some(json!("x")));
+        assert_eq!(flatten(&json!({"value": "o\0"})), Some(json!("o")));
+        assert_eq!(
+            flatten(&json!({"weird\0": "v\0", "n": null})),
+            Some(json!({"weird": "v"}))
+        );
+        assert_eq!(document_text(&json!("d\0")), "d");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::fields::{as_flag, as_number, as_text, document_text, flatten, jira_time};
+use super::fields::{as_flag, as_number, as_text, clean, document_text, flatten, jira_time};
 use crate::domain::workflow::{workflow_metrics, StatusClass, Transition, WorkflowMetrics};
 
 /// Number of dedicated custom-field columns on `work_items`.
@@ -39,8 +41,23 @@ pub struct IssueContext<'a> {
     pub mapping: &'a FieldMapping,
 }
 
+/// The values of `custom_field_01 .. custom_field_20`, serialized under those names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomFieldValues(pub [Option<String>; CUSTOM_FIELD_SLOTS]);
+
+impl Serialize for CustomFieldValues {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(CUSTOM_FIELD_SLOTS))?;
+        for (slot, value) in self.0.iter().enumerate() {
+            map.serialize_entry(&format!("custom_field_{:02}", slot + 1), value)?;
+        }
+        map.end()
+    }
+}
+
 /// A `work_items` row, keyed by external ids; the load stage resolves them to row ids.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized field names are the column names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkItemRow {
     pub external_id: String,
     pub key: String,
@@ -60,13 +77,15 @@ pub struct WorkItemRow {
     pub story_points: Option<f64>,
     pub team: Option<String>,
     pub code_changed: Option<bool>,
-    pub custom_fields: [Option<String>; CUSTOM_FIELD_SLOTS],
+    #[serde(flatten)]
+    pub custom_fields: CustomFieldValues,
     pub custom_fields_overflow: Map<String, Value>,
+    #[serde(flatten)]
     pub metrics: WorkflowMetrics,
 }
 
 /// A `changelogs` row: one status transition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChangelogRow {
     pub external_id: String,
     pub work_item_external_id: String,
@@ -94,7 +113,7 @@ fn text_at(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |node, key| node.get(key))
         .and_then(Value::as_str)
-        .map(str::to_owned)
+        .map(clean)
 }
 
 fn time_at(
@@ -258,7 +277,7 @@ pub fn transform_issue(
         team: field(&mapping.team).and_then(flatten).map(|v| as_text(&v)),
         code_changed: field(&mapping.code_changed)
             .and_then(|v| flatten(v).as_ref().and_then(as_flag)),
-        custom_fields,
+        custom_fields: CustomFieldValues(custom_fields),
         custom_fields_overflow,
         metrics,
     };
@@ -327,7 +346,11 @@ mod tests {
         assert_eq!(row.story_points, Some(3.0), "a string becomes a number");
         assert_eq!(row.team.as_deref(), Some("Platform"));
         assert_eq!(row.code_changed, Some(true));
-        assert_eq!(row.custom_fields[0].as_deref(), Some("[\"x\"]"));
+        assert_eq!(row.custom_fields.0[0].as_deref(), Some("[\"x\"]"));
+        let record = serde_json::to_value(&row).unwrap();
+        assert_eq!(record["custom_field_01"], json!("[\"x\"]"));
+        assert_eq!(record["custom_field_20"], Value::Null);
+        assert_eq!(record["total_work_starts"], json!(1));
         assert!(
             row.custom_fields_overflow.is_empty(),
             "mapped fields and nulls are not overflow"

@@ -2,3 +2,4 @@
 
 pub mod fields;
 pub mod jira_issue;
+pub mod jira_meta;

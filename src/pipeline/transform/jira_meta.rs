@@ -1,0 +1,173 @@
+//! Jira metadata to rows: statuses, projects, issue types (deduplicated per integration)
+//! and which project uses which issue type.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::clean;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusRow {
+    pub external_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Jira's statusCategory.key: new | indeterminate | done.
+    pub category: String,
+    pub category_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectRow {
+    pub external_id: String,
+    pub key: String,
+    pub name: String,
+    pub project_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitRow {
+    pub external_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub hierarchy_level: Option<i64>,
+    pub subtask: bool,
+}
+
+/// A project's use of an issue type, by external ids.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ProjectWit {
+    pub project_external_id: String,
+    pub wit_external_id: String,
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(clean)
+}
+
+/// Statuses from `/status`; entries without an id or name are skipped.
+pub fn statuses(raw: &Value) -> Vec<StatusRow> {
+    raw.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|status| {
+            let category = status.get("statusCategory");
+            Some(StatusRow {
+                external_id: text(status, "id")?,
+                name: text(status, "name")?,
+                description: text(status, "description").filter(|d| !d.is_empty()),
+                category: category
+                    .and_then(|c| text(c, "key"))
+                    .filter(|k| matches!(k.as_str(), "new" | "indeterminate" | "done"))
+                    .unwrap_or_else(|| "undefined".into()),
+                category_name: category.and_then(|c| text(c, "name")),
+            })
+        })
+        .collect()
+}
+
+fn wit(issue_type: &Value) -> Option<WitRow> {
+    Some(WitRow {
+        external_id: text(issue_type, "id")?,
+        name: text(issue_type, "untranslatedName").or_else(|| text(issue_type, "name"))?,
+        description: text(issue_type, "description").filter(|d| !d.is_empty()),
+        hierarchy_level: issue_type.get("hierarchyLevel").and_then(Value::as_i64),
+        subtask: issue_type
+            .get("subtask")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+/// Issue types from `/issuetype` (an array).
+pub fn issue_types(raw: &Value) -> Vec<WitRow> {
+    raw.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(wit)
+        .collect()
+}
+
+/// Projects from a `/project/search` page, with their issue types deduplicated across
+/// projects (one row per type, however many projects use it) and the links between them.
+pub fn projects(page: &Value) -> (Vec<ProjectRow>, Vec<WitRow>, Vec<ProjectWit>) {
+    let mut projects = Vec::new();
+    let mut wits = BTreeMap::new();
+    let mut links = Vec::new();
+    for project in page
+        .get("values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(external_id), Some(key)) = (text(project, "id"), text(project, "key")) else {
+            continue;
+        };
+        for issue_type in project
+            .get("issueTypes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(row) = wit(issue_type) {
+                links.push(ProjectWit {
+                    project_external_id: external_id.clone(),
+                    wit_external_id: row.external_id.clone(),
+                });
+                wits.entry(row.external_id.clone()).or_insert(row);
+            }
+        }
+        projects.push(ProjectRow {
+            name: text(project, "name").unwrap_or_else(|| key.clone()),
+            project_type: text(project, "projectTypeKey"),
+            external_id,
+            key,
+        });
+    }
+    links.sort();
+    links.dedup();
+    (projects, wits.into_values().collect(), links)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn issue_types_are_deduplicated_across_projects() {
+        let story = json!({"id": "1", "name": "故事", "untranslatedName": "Story", "subtask": false, "hierarchyLevel": 0});
+        let bug = json!({"id": "2", "name": "Bug", "subtask": false});
+        let page = json!({"values": [
+            {"id": "10", "key": "A", "name": "Alpha", "projectTypeKey": "software", "issueTypes": [story, bug]},
+            {"id": "11", "key": "B", "name": "Beta", "issueTypes": [story]},
+            {"key": "NOID"}
+        ]});
+        let (projects, wits, links) = projects(&page);
+        assert_eq!(projects.len(), 2);
+        assert_eq!(wits.len(), 2);
+        assert_eq!(
+            wits[0].name, "Story",
+            "the untranslated name is the stable one"
+        );
+        assert_eq!(links.len(), 3);
+    }
+
+    #[test]
+    fn statuses_keep_their_names_and_categories() {
+        let raw = json!([
+            {"id": "10068", "name": "已完成", "statusCategory": {"key": "new", "name": "新建"}},
+            {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+            {"id": "9", "name": "Odd", "statusCategory": {"key": "weird"}},
+            {"name": "no id"}
+        ]);
+        let rows = statuses(&raw);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].category.as_str()),
+            ("已完成", "new")
+        );
+        assert_eq!(rows[2].category, "undefined");
+    }
+}

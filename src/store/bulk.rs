@@ -1,0 +1,139 @@
+//! Set-based idempotent upserts: a whole batch travels as one JSONB array (one bind
+//! parameter however many rows), is expanded with `jsonb_to_recordset`, joined to resolve
+//! external ids, and merged with `INSERT ... ON CONFLICT DO UPDATE`. A row is rewritten only
+//! when a value differs, so replaying a batch leaves the table byte-for-byte unchanged.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// One target column: its name and the SELECT expression that fills it.
+pub struct Column {
+    pub name: &'static str,
+    pub value: &'static str,
+}
+
+/// An upsert into a table keyed by `(tenant_id, integration_id, <key columns>)`.
+pub struct Upsert {
+    pub table: &'static str,
+    /// Fields of each JSON record with their SQL types, e.g. `("key", "text")`.
+    pub record: &'static [(&'static str, &'static str)],
+    pub columns: &'static [Column],
+    /// Extra FROM clause after the record set, e.g. LEFT JOINs resolving external ids.
+    pub joins: &'static str,
+    pub conflict_key: &'static [&'static str],
+    /// Extra condition for updating an existing row, e.g. never older over newer.
+    pub guard: Option<&'static str>,
+}
+
+impl Upsert {
+    /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSONB array of records.
+    pub fn sql(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        let values: Vec<&str> = self.columns.iter().map(|c| c.value).collect();
+        let record: Vec<String> = self
+            .record
+            .iter()
+            .map(|(name, kind)| format!("{name} {kind}"))
+            .collect();
+        let updated: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !self.conflict_key.contains(n))
+            .collect();
+        let set: Vec<String> = updated
+            .iter()
+            .map(|n| format!("{n} = excluded.{n}"))
+            .collect();
+        let old: Vec<String> = updated
+            .iter()
+            .map(|n| format!("{}.{n}", self.table))
+            .collect();
+        let new: Vec<String> = updated.iter().map(|n| format!("excluded.{n}")).collect();
+        let guard = self
+            .guard
+            .map(|g| format!(" AND ({g})"))
+            .unwrap_or_default();
+        format!(
+            "INSERT INTO {table} (tenant_id, integration_id, {names}) \
+             SELECT $1, $2, {values} FROM jsonb_to_recordset($3) AS r({record}) {joins} \
+             ON CONFLICT (tenant_id, integration_id, {key}) DO UPDATE SET {set}, updated_at = now() \
+             WHERE ({old}) IS DISTINCT FROM ({new}){guard}",
+            table = self.table,
+            names = names.join(", "),
+            values = values.join(", "),
+            record = record.join(", "),
+            joins = self.joins,
+            key = self.conflict_key.join(", "),
+            set = set.join(", "),
+            old = old.join(", "),
+            new = new.join(", "),
+        )
+    }
+
+    /// Runs the upsert for `rows`; returns how many rows were inserted or changed. PostgreSQL
+    /// refuses to update one row twice in a statement, so of rows with the same `key` only
+    /// the last is sent.
+    pub async fn run<R: Serialize>(
+        &self,
+        pool: &PgPool,
+        (tenant_id, integration_id): (i64, i64),
+        rows: &[R],
+        key: impl Fn(&R) -> &str,
+    ) -> Result<u64, sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        for (position, row) in rows.iter().enumerate() {
+            last.insert(key(row), position);
+        }
+        let mut positions: Vec<usize> = last.into_values().collect();
+        positions.sort_unstable();
+        let unique: Vec<&R> = positions.into_iter().map(|p| &rows[p]).collect();
+        let batch = sqlx::types::Json(unique);
+        let done = sqlx::query(&self.sql())
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(batch)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_updates_only_changed_rows() {
+        let upsert = Upsert {
+            table: "things",
+            record: &[("external_id", "text"), ("name", "text")],
+            columns: &[
+                Column {
+                    name: "external_id",
+                    value: "r.external_id",
+                },
+                Column {
+                    name: "name",
+                    value: "r.name",
+                },
+            ],
+            joins: "",
+            conflict_key: &["external_id"],
+            guard: Some("excluded.name <> ''"),
+        };
+        let sql = upsert.sql();
+        assert!(sql.contains("SELECT $1, $2, r.external_id, r.name FROM jsonb_to_recordset($3) AS r(external_id text, name text)"), "{sql}");
+        assert!(sql.contains("ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE SET name = excluded.name, updated_at = now()"), "{sql}");
+        assert!(
+            sql.ends_with(
+                "WHERE (things.name) IS DISTINCT FROM (excluded.name) AND (excluded.name <> '')"
+            ),
+            "{sql}"
+        );
+    }
+}

@@ -1,0 +1,641 @@
+//! Jira tables: statuses, projects, issue types and their links, default workflows and
+//! status mappings, work items and changelogs; plus the reads the transform needs.
+
+use std::collections::HashMap;
+
+use sqlx::PgPool;
+
+use super::bulk::{Column, Upsert};
+use super::error::StoreError;
+use crate::domain::workflow::{StatusClass, StepCategory};
+use crate::pipeline::transform::jira_issue::{
+    ChangelogRow, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
+};
+use crate::pipeline::transform::jira_meta::{ProjectRow, ProjectWit, StatusRow, WitRow};
+
+const STATUSES: Upsert = Upsert {
+    table: "statuses",
+    record: &[
+        ("external_id", "text"),
+        ("name", "text"),
+        ("description", "text"),
+        ("category", "text"),
+        ("category_name", "text"),
+    ],
+    columns: &[
+        Column {
+            name: "external_id",
+            value: "r.external_id",
+        },
+        Column {
+            name: "name",
+            value: "r.name",
+        },
+        Column {
+            name: "description",
+            value: "r.description",
+        },
+        Column {
+            name: "category",
+            value: "r.category",
+        },
+        Column {
+            name: "category_name",
+            value: "r.category_name",
+        },
+    ],
+    joins: "",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+const PROJECTS: Upsert = Upsert {
+    table: "projects",
+    record: &[
+        ("external_id", "text"),
+        ("key", "text"),
+        ("name", "text"),
+        ("project_type", "text"),
+    ],
+    columns: &[
+        Column {
+            name: "external_id",
+            value: "r.external_id",
+        },
+        Column {
+            name: "key",
+            value: "r.key",
+        },
+        Column {
+            name: "name",
+            value: "r.name",
+        },
+        Column {
+            name: "project_type",
+            value: "r.project_type",
+        },
+    ],
+    joins: "",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+const WITS: Upsert = Upsert {
+    table: "wits",
+    record: &[
+        ("external_id", "text"),
+        ("name", "text"),
+        ("description", "text"),
+        ("hierarchy_level", "integer"),
+        ("subtask", "boolean"),
+    ],
+    columns: &[
+        Column {
+            name: "external_id",
+            value: "r.external_id",
+        },
+        Column {
+            name: "name",
+            value: "r.name",
+        },
+        Column {
+            name: "description",
+            value: "r.description",
+        },
+        Column {
+            name: "hierarchy_level",
+            value: "r.hierarchy_level",
+        },
+        Column {
+            name: "subtask",
+            value: "coalesce(r.subtask, false)",
+        },
+    ],
+    joins: "",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+const WORK_ITEM_RECORD: &[(&str, &str)] = &[
+    ("external_id", "text"),
+    ("key", "text"),
+    ("project_external_id", "text"),
+    ("wit_external_id", "text"),
+    ("status_external_id", "text"),
+    ("summary", "text"),
+    ("description", "text"),
+    ("priority", "text"),
+    ("parent_external_id", "text"),
+    ("assignee", "text"),
+    ("reporter", "text"),
+    ("labels", "text[]"),
+    ("created", "timestamptz"),
+    ("updated", "timestamptz"),
+    ("resolved", "timestamptz"),
+    ("story_points", "float8"),
+    ("team", "text"),
+    ("code_changed", "boolean"),
+    ("custom_field_01", "text"),
+    ("custom_field_02", "text"),
+    ("custom_field_03", "text"),
+    ("custom_field_04", "text"),
+    ("custom_field_05", "text"),
+    ("custom_field_06", "text"),
+    ("custom_field_07", "text"),
+    ("custom_field_08", "text"),
+    ("custom_field_09", "text"),
+    ("custom_field_10", "text"),
+    ("custom_field_11", "text"),
+    ("custom_field_12", "text"),
+    ("custom_field_13", "text"),
+    ("custom_field_14", "text"),
+    ("custom_field_15", "text"),
+    ("custom_field_16", "text"),
+    ("custom_field_17", "text"),
+    ("custom_field_18", "text"),
+    ("custom_field_19", "text"),
+    ("custom_field_20", "text"),
+    ("custom_fields_overflow", "jsonb"),
+    ("work_first_committed_at", "timestamptz"),
+    ("work_first_started_at", "timestamptz"),
+    ("work_last_started_at", "timestamptz"),
+    ("work_first_completed_at", "timestamptz"),
+    ("work_last_completed_at", "timestamptz"),
+    ("total_work_starts", "integer"),
+    ("total_completions", "integer"),
+    ("total_backlog_returns", "integer"),
+    ("total_work_time_seconds", "float8"),
+    ("total_review_time_seconds", "float8"),
+    ("total_cycle_time_seconds", "float8"),
+    ("total_lead_time_seconds", "float8"),
+    ("workflow_complexity_score", "integer"),
+    ("rework_indicator", "boolean"),
+    ("direct_completion", "boolean"),
+];
+
+const WORK_ITEM_COLUMNS: &[Column] = &[
+    Column {
+        name: "external_id",
+        value: "r.external_id",
+    },
+    Column {
+        name: "key",
+        value: "r.key",
+    },
+    Column {
+        name: "project_id",
+        value: "p.id",
+    },
+    Column {
+        name: "wit_id",
+        value: "w.id",
+    },
+    Column {
+        name: "status_id",
+        value: "s.id",
+    },
+    Column {
+        name: "summary",
+        value: "r.summary",
+    },
+    Column {
+        name: "description",
+        value: "r.description",
+    },
+    Column {
+        name: "priority",
+        value: "r.priority",
+    },
+    Column {
+        name: "parent_external_id",
+        value: "r.parent_external_id",
+    },
+    Column {
+        name: "assignee",
+        value: "r.assignee",
+    },
+    Column {
+        name: "reporter",
+        value: "r.reporter",
+    },
+    Column {
+        name: "labels",
+        value: "coalesce(r.labels, '{}')",
+    },
+    Column {
+        name: "created",
+        value: "r.created",
+    },
+    Column {
+        name: "updated",
+        value: "r.updated",
+    },
+    Column {
+        name: "resolved",
+        value: "r.resolved",
+    },
+    Column {
+        name: "story_points",
+        value: "r.story_points",
+    },
+    Column {
+        name: "team",
+        value: "r.team",
+    },
+    Column {
+        name: "code_changed",
+        value: "r.code_changed",
+    },
+    Column {
+        name: "custom_field_01",
+        value: "r.custom_field_01",
+    },
+    Column {
+        name: "custom_field_02",
+        value: "r.custom_field_02",
+    },
+    Column {
+        name: "custom_field_03",
+        value: "r.custom_field_03",
+    },
+    Column {
+        name: "custom_field_04",
+        value: "r.custom_field_04",
+    },
+    Column {
+        name: "custom_field_05",
+        value: "r.custom_field_05",
+    },
+    Column {
+        name: "custom_field_06",
+        value: "r.custom_field_06",
+    },
+    Column {
+        name: "custom_field_07",
+        value: "r.custom_field_07",
+    },
+    Column {
+        name: "custom_field_08",
+        value: "r.custom_field_08",
+    },
+    Column {
+        name: "custom_field_09",
+        value: "r.custom_field_09",
+    },
+    Column {
+        name: "custom_field_10",
+        value: "r.custom_field_10",
+    },
+    Column {
+        name: "custom_field_11",
+        value: "r.custom_field_11",
+    },
+    Column {
+        name: "custom_field_12",
+        value: "r.custom_field_12",
+    },
+    Column {
+        name: "custom_field_13",
+        value: "r.custom_field_13",
+    },
+    Column {
+        name: "custom_field_14",
+        value: "r.custom_field_14",
+    },
+    Column {
+        name: "custom_field_15",
+        value: "r.custom_field_15",
+    },
+    Column {
+        name: "custom_field_16",
+        value: "r.custom_field_16",
+    },
+    Column {
+        name: "custom_field_17",
+        value: "r.custom_field_17",
+    },
+    Column {
+        name: "custom_field_18",
+        value: "r.custom_field_18",
+    },
+    Column {
+        name: "custom_field_19",
+        value: "r.custom_field_19",
+    },
+    Column {
+        name: "custom_field_20",
+        value: "r.custom_field_20",
+    },
+    Column {
+        name: "custom_fields_overflow",
+        value: "coalesce(r.custom_fields_overflow, '{}')",
+    },
+    Column {
+        name: "work_first_committed_at",
+        value: "r.work_first_committed_at",
+    },
+    Column {
+        name: "work_first_started_at",
+        value: "r.work_first_started_at",
+    },
+    Column {
+        name: "work_last_started_at",
+        value: "r.work_last_started_at",
+    },
+    Column {
+        name: "work_first_completed_at",
+        value: "r.work_first_completed_at",
+    },
+    Column {
+        name: "work_last_completed_at",
+        value: "r.work_last_completed_at",
+    },
+    Column {
+        name: "total_work_starts",
+        value: "r.total_work_starts",
+    },
+    Column {
+        name: "total_completions",
+        value: "r.total_completions",
+    },
+    Column {
+        name: "total_backlog_returns",
+        value: "r.total_backlog_returns",
+    },
+    Column {
+        name: "total_work_time_seconds",
+        value: "r.total_work_time_seconds",
+    },
+    Column {
+        name: "total_review_time_seconds",
+        value: "r.total_review_time_seconds",
+    },
+    Column {
+        name: "total_cycle_time_seconds",
+        value: "r.total_cycle_time_seconds",
+    },
+    Column {
+        name: "total_lead_time_seconds",
+        value: "r.total_lead_time_seconds",
+    },
+    Column {
+        name: "workflow_complexity_score",
+        value: "r.workflow_complexity_score",
+    },
+    Column {
+        name: "rework_indicator",
+        value: "r.rework_indicator",
+    },
+    Column {
+        name: "direct_completion",
+        value: "r.direct_completion",
+    },
+    Column {
+        name: "deleted_at",
+        value: "NULL::timestamptz",
+    },
+];
+
+const WORK_ITEMS: Upsert = Upsert {
+    table: "work_items",
+    record: WORK_ITEM_RECORD,
+    columns: WORK_ITEM_COLUMNS,
+    joins: "LEFT JOIN projects p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.project_external_id \
+            LEFT JOIN wits w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.external_id = r.wit_external_id \
+            LEFT JOIN statuses s ON s.tenant_id = $1 AND s.integration_id = $2 AND s.external_id = r.status_external_id",
+    conflict_key: &["external_id"],
+    // An older copy of an issue never overwrites a newer one (messages may arrive late).
+    guard: Some("excluded.updated IS NULL OR work_items.updated IS NULL OR excluded.updated >= work_items.updated"),
+};
+
+const CHANGELOGS: Upsert = Upsert {
+    table: "changelogs",
+    record: &[
+        ("external_id", "text"),
+        ("work_item_external_id", "text"),
+        ("from_status_external_id", "text"),
+        ("to_status_external_id", "text"),
+        ("transition_start_date", "timestamptz"),
+        ("transition_change_date", "timestamptz"),
+        ("time_in_status_seconds", "float8"),
+        ("author", "text"),
+    ],
+    columns: &[
+        Column { name: "external_id", value: "r.external_id" },
+        Column { name: "work_item_id", value: "wi.id" },
+        Column { name: "from_status_id", value: "fs.id" },
+        Column { name: "to_status_id", value: "ts.id" },
+        Column { name: "transition_start_date", value: "r.transition_start_date" },
+        Column { name: "transition_change_date", value: "r.transition_change_date" },
+        Column { name: "time_in_status_seconds", value: "r.time_in_status_seconds" },
+        Column { name: "author", value: "r.author" },
+    ],
+    joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id \
+            LEFT JOIN statuses fs ON fs.tenant_id = $1 AND fs.integration_id = $2 AND fs.external_id = r.from_status_external_id \
+            LEFT JOIN statuses ts ON ts.tenant_id = $1 AND ts.integration_id = $2 AND ts.external_id = r.to_status_external_id",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+pub async fn upsert_statuses(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[StatusRow],
+) -> Result<u64, StoreError> {
+    let changed = STATUSES
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?;
+    ensure_default_workflows(pool, tenant_id, integration_id).await?;
+    Ok(changed)
+}
+
+pub async fn upsert_projects(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[ProjectRow],
+) -> Result<u64, StoreError> {
+    Ok(PROJECTS
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?)
+}
+
+pub async fn upsert_wits(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[WitRow],
+) -> Result<u64, StoreError> {
+    Ok(WITS
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?)
+}
+
+/// Links projects to the issue types they use (both must be loaded already).
+pub async fn link_projects_wits(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    links: &[ProjectWit],
+) -> Result<u64, StoreError> {
+    if links.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "INSERT INTO projects_wits (tenant_id, project_id, wit_id)
+         SELECT $1, p.id, w.id FROM jsonb_to_recordset($3) AS r(project_external_id text, wit_external_id text)
+         JOIN projects p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.project_external_id
+         JOIN wits w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.external_id = r.wit_external_id
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(sqlx::types::Json(links))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// One workflow step per status name (category from Jira's, "To Do" the commitment point)
+/// and a mapping for every status not mapped yet; steps and mappings the tenant edited stay.
+async fn ensure_default_workflows(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO workflows (tenant_id, integration_id, step_name, step_number, step_category, is_commitment_point)
+         SELECT $1, $2, s.name,
+                row_number() OVER (ORDER BY CASE s.category WHEN 'indeterminate' THEN 2 WHEN 'done' THEN 3 ELSE 1 END, s.name),
+                CASE s.category WHEN 'indeterminate' THEN 'in progress' WHEN 'done' THEN 'done' ELSE 'to do' END,
+                lower(s.name) = 'to do'
+         FROM (SELECT DISTINCT ON (name) name, category FROM statuses
+               WHERE tenant_id = $1 AND integration_id = $2 ORDER BY name, external_id) s
+         ON CONFLICT (tenant_id, integration_id, step_name) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .execute(&mut *transaction)
+    .await?;
+    sqlx::query(
+        "INSERT INTO status_mappings (tenant_id, integration_id, status_id, workflow_id)
+         SELECT $1, $2, s.id, w.id FROM statuses s
+         JOIN workflows w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.step_name = s.name
+         WHERE s.tenant_id = $1 AND s.integration_id = $2
+         ON CONFLICT (tenant_id, status_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// How each status of the integration counts in workflow metrics, by status external id.
+pub async fn status_classes(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<HashMap<String, StatusClass>, StoreError> {
+    let rows: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT s.external_id, w.step_category, w.is_commitment_point
+         FROM statuses s
+         JOIN status_mappings m ON m.status_id = s.id AND m.tenant_id = s.tenant_id
+         JOIN workflows w ON w.id = m.workflow_id
+         WHERE s.tenant_id = $1 AND s.integration_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, category, commitment)| {
+            let category = match category.as_str() {
+                "in progress" => StepCategory::InProgress,
+                "done" => StepCategory::Done,
+                _ => StepCategory::ToDo,
+            };
+            (
+                id,
+                StatusClass {
+                    category,
+                    commitment,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The integration's custom-field mapping (empty when none was configured).
+pub async fn field_mapping(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<FieldMapping, StoreError> {
+    let slots: String = (1..=CUSTOM_FIELD_SLOTS)
+        .map(|slot| format!(", ('{slot:02}', m.custom_field_{slot:02}_id)"))
+        .collect();
+    let sql = format!(
+        "SELECT v.slot, f.external_id FROM custom_fields_mapping m
+         CROSS JOIN LATERAL (VALUES ('team', m.team_field_id), ('story_points', m.story_points_field_id),
+                                    ('code_changed', m.code_changed_field_id){slots}) AS v(slot, field_id)
+         JOIN custom_fields f ON f.id = v.field_id AND f.tenant_id = m.tenant_id
+         WHERE m.tenant_id = $1 AND m.integration_id = $2 AND m.active"
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await?;
+    let mut mapping = FieldMapping::default();
+    for (slot, field) in rows {
+        match slot.as_str() {
+            "team" => mapping.team = Some(field),
+            "story_points" => mapping.story_points = Some(field),
+            "code_changed" => mapping.code_changed = Some(field),
+            number => {
+                if let Some(target) = number
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| mapping.slots.get_mut(n.wrapping_sub(1)))
+                {
+                    *target = Some(field);
+                }
+            }
+        }
+    }
+    Ok(mapping)
+}
+
+/// Upserts work items; a batch holding one issue twice keeps the most recently updated copy.
+pub async fn upsert_work_items(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[WorkItemRow],
+) -> Result<u64, StoreError> {
+    let mut ordered: Vec<&WorkItemRow> = rows.iter().collect();
+    // Stable: among equal `updated`, the later row stays last and wins.
+    ordered.sort_by_key(|row| row.updated);
+    Ok(WORK_ITEMS
+        .run(pool, (tenant_id, integration_id), &ordered, |r| {
+            &r.external_id
+        })
+        .await?)
+}
+
+/// Upserts status transitions; their work items must be loaded already.
+pub async fn upsert_changelogs(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[ChangelogRow],
+) -> Result<u64, StoreError> {
+    Ok(CHANGELOGS
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?)
+}
