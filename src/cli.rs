@@ -240,6 +240,21 @@ pub struct IntegrationCreateArgs {
     /// GitHub repositories as owner/name, comma-separated (default: all visible repositories).
     #[arg(long, value_delimiter = ',')]
     pub repos: Vec<String>,
+    /// Client-side rate limit for this source, in requests per second (default 20).
+    #[arg(long, value_parser = parse_positive_rate)]
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight at once to this source (default 8).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+}
+
+fn parse_positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err(format!(
+            "'{text}' is not a positive number of requests per second"
+        )),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -116,7 +116,7 @@ fn validate_integration(
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty());
-    let settings = match args.provider {
+    let (projects, repos) = match args.provider {
         Provider::Jira => {
             if !args.repos.is_empty() {
                 bail!(
@@ -126,28 +126,22 @@ fn validate_integration(
             if username.is_none() {
                 bail!("--username: Jira needs the account e-mail for Basic auth");
             }
-            IntegrationSettings {
-                projects: args
-                    .projects
-                    .iter()
-                    .map(|p| input::project_key(p))
-                    .collect::<Result<_, _>>()?,
-                repos: Vec::new(),
-            }
+            let projects = args.projects.iter().map(|p| input::project_key(p));
+            (projects.collect::<Result<_, _>>()?, Vec::new())
         }
         Provider::Github => {
             if !args.projects.is_empty() {
                 bail!("--projects: only Jira integrations have projects (use --repos for GitHub)");
             }
-            IntegrationSettings {
-                projects: Vec::new(),
-                repos: args
-                    .repos
-                    .iter()
-                    .map(|r| input::repository(r))
-                    .collect::<Result<_, _>>()?,
-            }
+            let repos = args.repos.iter().map(|r| input::repository(r));
+            (Vec::new(), repos.collect::<Result<_, _>>()?)
         }
+    };
+    let settings = IntegrationSettings {
+        projects,
+        repos,
+        requests_per_second: args.requests_per_second,
+        concurrency: args.concurrency.map(usize::from),
     };
     Ok((settings, username.map(str::to_owned)))
 }

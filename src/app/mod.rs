@@ -2,6 +2,7 @@
 
 mod admin;
 mod output;
+mod run_job;
 mod simulate;
 
 use anyhow::Context;
@@ -47,12 +48,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Simulate(args) => simulate::run(args).await,
+        Command::RunJob(args) => {
+            with_database(&config, async |database| {
+                run_job::run(&database.pool, &config, output, args).await
+            })
+            .await
+        }
         Command::All(_)
         | Command::Serve
         | Command::Scheduler
-        | Command::Worker(_)
-        | Command::RunJob(_) => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (only migrate, simulate, tenant, integration and user are)",
+        | Command::Worker(_) => anyhow::bail!(
+            "`pulse-etl {}` is not available in this version yet (only migrate, run-job jira, simulate, tenant, integration and user are)",
             role_name(&cli.command)
         ),
     }

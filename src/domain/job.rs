@@ -47,6 +47,26 @@ pub enum StageState {
     Failed,
 }
 
+/// The pipeline stages a step goes through, as named in the status JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Extraction,
+    Transform,
+    Load,
+    Embedding,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Extraction => "extraction",
+            Stage::Transform => "transform",
+            Stage::Load => "load",
+            Stage::Embedding => "embedding",
+        }
+    }
+}
+
 /// One extraction step of a provider's job, in run order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobStep {

@@ -4,7 +4,8 @@
 pub mod input;
 mod job;
 mod tenancy;
+pub mod text;
 pub mod workflow;
 
-pub use job::{JobState, JobStatus, JobStep, StageState};
+pub use job::{JobState, JobStatus, JobStep, Stage, StageState};
 pub use tenancy::{Provider, Tier, UnknownValue, UserRole};

@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Provider settings kept in the `settings` JSONB column.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationSettings {
     /// Jira project keys to sync (empty: every project the account sees).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -35,6 +35,12 @@ pub struct IntegrationSettings {
     /// GitHub repositories as `owner/name` (empty: every repository the token sees).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repos: Vec<String>,
+    /// Client-side limit on requests per second to this source (None: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight at once to this source (None: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
 }
 
 pub struct NewIntegration<'a> {
@@ -143,4 +149,24 @@ pub async fn credentials(
     let plaintext = cipher.open(&sealed, &associated_data(tenant_id))?;
     serde_json::from_slice(&plaintext)
         .map_err(|error| StoreError::CorruptCredentials(error.to_string()))
+}
+
+/// One of the tenant's integrations, without credentials.
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<IntegrationSummary, StoreError> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, provider, base_url, username, settings, active, created_at
+         FROM integrations WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound {
+        entity: "integration",
+        id: integration_id,
+    })
 }

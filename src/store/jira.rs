@@ -11,7 +11,7 @@ use crate::domain::workflow::{StatusClass, StepCategory};
 use crate::pipeline::transform::jira_issue::{
     ChangelogRow, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
 };
-use crate::pipeline::transform::jira_meta::{ProjectRow, ProjectWit, StatusRow, WitRow};
+use crate::pipeline::transform::jira_meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
 
 const STATUSES: Upsert = Upsert {
     table: "statuses",
@@ -636,6 +636,64 @@ pub async fn upsert_changelogs(
     rows: &[ChangelogRow],
 ) -> Result<u64, StoreError> {
     Ok(CHANGELOGS
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?)
+}
+
+/// Marks the integration's live work items whose external id is not in `seen` as deleted
+/// (after a full run); returns how many.
+pub async fn mark_missing_deleted(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    seen: &std::collections::HashSet<String>,
+) -> Result<u64, StoreError> {
+    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    let done = sqlx::query(
+        "UPDATE work_items SET deleted_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND integration_id = $2 AND deleted_at IS NULL AND NOT (external_id = ANY($3))",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(&seen)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+const PR_LINKS: Upsert = Upsert {
+    table: "work_item_pr_links",
+    record: &[
+        ("external_id", "text"),
+        ("work_item_external_id", "text"),
+        ("repository_full_name", "text"),
+        ("pr_number", "integer"),
+        ("pr_url", "text"),
+        ("pr_status", "text"),
+        ("last_update", "timestamptz"),
+    ],
+    columns: &[
+        Column { name: "external_id", value: "r.external_id" },
+        Column { name: "work_item_id", value: "wi.id" },
+        Column { name: "repository_full_name", value: "r.repository_full_name" },
+        Column { name: "pr_number", value: "r.pr_number" },
+        Column { name: "pr_url", value: "r.pr_url" },
+        Column { name: "pr_status", value: "r.pr_status" },
+        Column { name: "last_update", value: "r.last_update" },
+    ],
+    joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+/// Upserts pull-request links; their work items must be loaded already.
+pub async fn upsert_pr_links(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[PrLinkRow],
+) -> Result<u64, StoreError> {
+    Ok(PR_LINKS
         .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
         .await?)
 }

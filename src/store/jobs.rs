@@ -1,10 +1,11 @@
 //! `etl_jobs`: one row per (tenant, integration, job type) with state, cursor and status JSON.
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
-use crate::domain::{JobState, JobStatus, Provider};
+use crate::domain::{JobState, JobStatus, Provider, Stage, StageState};
 
 /// Creates the job that syncs a new integration: `NOT_STARTED`, active, every step idle.
 pub async fn create_for_integration(
@@ -27,4 +28,105 @@ pub async fn create_for_integration(
     .bind(Json(status))
     .fetch_one(connection)
     .await?)
+}
+
+/// A job as a run needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRun {
+    pub id: i64,
+    pub integration_id: i64,
+    pub active: bool,
+    pub last_sync_date: Option<DateTime<Utc>>,
+}
+
+/// The tenant's jobs of `provider`, for one integration or all of them, with the
+/// integration active.
+pub async fn for_run(
+    pool: &PgPool,
+    tenant_id: i64,
+    provider: Provider,
+    integration_id: Option<i64>,
+) -> Result<Vec<JobRun>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT j.id, j.integration_id, j.active AND i.active AS active, j.last_sync_date
+         FROM etl_jobs j JOIN integrations i ON i.id = j.integration_id AND i.tenant_id = j.tenant_id
+         WHERE j.tenant_id = $1 AND j.job_type = $2 AND ($3::bigint IS NULL OR j.integration_id = $3)
+         ORDER BY j.id",
+    )
+    .bind(tenant_id)
+    .bind(provider.as_str())
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks the job RUNNING with every stage of every step idle.
+pub async fn start_run(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    provider: Provider,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE etl_jobs SET state = 'RUNNING', status = $3, last_run_started_at = now(),
+                last_progress_at = now(), error_message = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(Json(JobStatus::initial(provider, JobState::Running)))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records one stage of one step changing state (and that the job made progress).
+pub async fn set_stage(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    step: &str,
+    stage: Stage,
+    state: StageState,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE etl_jobs SET status = jsonb_set(status, ARRAY['steps', $3, $4], to_jsonb($5::text)),
+                last_progress_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND status->'steps' ? $3",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(step)
+    .bind(stage.as_str())
+    .bind(serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends the run: FINISHED with the new incremental cursor, or FAILED with the error.
+pub async fn finish_run(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    outcome: Result<DateTime<Utc>, &str>,
+) -> Result<(), StoreError> {
+    let (state, cursor, error) = match outcome {
+        Ok(cursor) => (JobState::Finished, Some(cursor), None),
+        Err(error) => (JobState::Failed, None, Some(error)),
+    };
+    sqlx::query(
+        "UPDATE etl_jobs SET state = $3, status = jsonb_set(status, '{overall}', to_jsonb($3::text)),
+                last_sync_date = coalesce($4, last_sync_date), error_message = $5,
+                last_run_finished_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(state.as_str())
+    .bind(cursor)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod integrations;
 pub mod jira;
 pub mod jobs;
+pub mod raw;
 pub mod tenants;
 pub mod users;
 

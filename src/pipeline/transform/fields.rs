@@ -5,15 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// Text as PostgreSQL can store it: NUL characters (which real payloads contain now and
-/// then) are dropped; `text` and `jsonb` both refuse them.
-pub fn clean(text: &str) -> String {
-    if text.contains('\0') {
-        text.replace('\0', "")
-    } else {
-        text.to_owned()
-    }
-}
+pub use crate::domain::text::clean;
 
 /// A custom field value as stored: options, users and sprints reduced to their names;
 /// arrays keep their shape. None for null and empty arrays.
@@ -167,7 +159,6 @@ mod tests {
 
     #[test]
     fn nul_characters_are_dropped_everywhere() {
-        assert_eq!(clean("a\0b"), "ab");
         assert_eq!(flatten(&json!("x\0")), Some(json!("x")));
         assert_eq!(flatten(&json!({"value": "o\0"})), Some(json!("o")));
         assert_eq!(

@@ -171,3 +171,70 @@ mod tests {
         assert_eq!(rows[2].category, "undefined");
     }
 }
+
+/// A pull request linked to a work item (from `/rest/dev-status/.../detail`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrLinkRow {
+    pub external_id: String,
+    pub work_item_external_id: String,
+    pub repository_full_name: Option<String>,
+    pub pr_number: Option<i64>,
+    pub pr_url: String,
+    pub pr_status: Option<String>,
+    pub last_update: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The pull requests of one issue's development details.
+pub fn pr_links(issue_id: &str, detail: &Value) -> Vec<PrLinkRow> {
+    detail
+        .get("detail")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|instance| {
+            instance
+                .get("pullRequests")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|pull| {
+            let url = text(pull, "url")?;
+            let number = text(pull, "id")
+                .and_then(|id| id.trim_start_matches('#').parse().ok())
+                .or_else(|| url.rsplit('/').next().and_then(|n| n.parse().ok()));
+            Some(PrLinkRow {
+                external_id: format!("{issue_id}:{url}"),
+                work_item_external_id: issue_id.to_owned(),
+                repository_full_name: text(pull, "repositoryName"),
+                pr_number: number,
+                pr_status: text(pull, "status"),
+                last_update: text(pull, "lastUpdate").and_then(|t| super::fields::jira_time(&t)),
+                pr_url: url,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod pr_link_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pull_requests_of_the_development_panel() {
+        let detail = json!({"errors": [], "detail": [{"pullRequests": [
+            {"id": "#12", "url": "https://github.com/o/r/pull/12", "status": "MERGED", "repositoryName": "o/r", "lastUpdate": "2025-01-01T00:00:00.000+0000"},
+            {"url": "https://github.com/o/r/pull/13"},
+            {"id": "#14"}
+        ]}]});
+        let links = pr_links("10001", &detail);
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            (links[0].pr_number, links[0].repository_full_name.as_deref()),
+            (Some(12), Some("o/r"))
+        );
+        assert_eq!(links[1].pr_number, Some(13), "number from the URL");
+        assert!(pr_links("1", &json!({"errors": []})).is_empty());
+    }
+}

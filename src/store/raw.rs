@@ -1,0 +1,147 @@
+//! `raw_extraction_data`: every API entity exactly as the source sent it (NUL characters
+//! aside, which PostgreSQL cannot hold; such rows say so in their metadata), with its
+//! processing state.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::error::StoreError;
+use crate::domain::text::clean_json;
+
+/// Who extracted a batch: the scope every raw row carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub tenant_id: i64,
+    pub integration_id: i64,
+    pub job_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Entity<'a> {
+    external_id: Option<&'a str>,
+    raw: &'a Value,
+    sanitized: bool,
+}
+
+/// A stored raw row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RawRecord {
+    pub id: i64,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub external_id: Option<String>,
+    pub raw_data: Value,
+    pub extraction_metadata: Value,
+}
+
+/// Stores a batch of entities of one kind in one round trip; returns their ids in order.
+pub async fn insert(
+    pool: &PgPool,
+    scope: Scope,
+    kind: &str,
+    entities: Vec<(Option<String>, Value)>,
+    metadata: &Value,
+) -> Result<Vec<i64>, StoreError> {
+    if entities.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cleaned = entities;
+    let sanitized: Vec<bool> = cleaned.iter_mut().map(|(_, raw)| clean_json(raw)).collect();
+    let batch: Vec<Entity<'_>> = cleaned
+        .iter()
+        .zip(&sanitized)
+        .map(|((external_id, raw), sanitized)| Entity {
+            external_id: external_id.as_deref(),
+            raw,
+            sanitized: *sanitized,
+        })
+        .collect();
+    let ids = sqlx::query_scalar(
+        "INSERT INTO raw_extraction_data (tenant_id, integration_id, job_id, type, external_id, raw_data, extraction_metadata)
+         SELECT $1, $2, $3, $4, e.doc->>'external_id', e.doc->'raw',
+                CASE WHEN (e.doc->>'sanitized')::boolean THEN $6 || '{\"nul_removed\": true}'::jsonb ELSE $6 END
+         FROM jsonb_array_elements($5) WITH ORDINALITY AS e(doc, ord)
+         ORDER BY e.ord
+         RETURNING id",
+    )
+    .bind(scope.tenant_id)
+    .bind(scope.integration_id)
+    .bind(scope.job_id)
+    .bind(kind)
+    .bind(sqlx::types::Json(&batch))
+    .bind(sqlx::types::Json(metadata))
+    .fetch_all(pool)
+    .await?;
+    Ok(ids)
+}
+
+/// Raw rows by id, within the tenant's integration.
+pub async fn fetch(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    ids: &[i64],
+) -> Result<Vec<RawRecord>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, type, external_id, raw_data, extraction_metadata FROM raw_extraction_data
+         WHERE tenant_id = $1 AND integration_id = $2 AND id = ANY($3) ORDER BY id",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The newest stored pages of one kind for one entity, in page order (`startAt`).
+pub async fn latest_pages(
+    pool: &PgPool,
+    scope: Scope,
+    kind: &str,
+    external_id: &str,
+) -> Result<Vec<Value>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT ON ((extraction_metadata->>'startAt')::bigint) raw_data FROM raw_extraction_data
+         WHERE tenant_id = $1 AND integration_id = $2 AND type = $3 AND external_id = $4
+           AND job_id IS NOT DISTINCT FROM $5
+         ORDER BY (extraction_metadata->>'startAt')::bigint, id DESC",
+    )
+    .bind(scope.tenant_id)
+    .bind(scope.integration_id)
+    .bind(kind)
+    .bind(external_id)
+    .bind(scope.job_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn mark_processed(pool: &PgPool, tenant_id: i64, ids: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE raw_extraction_data SET status = 'processed', error = NULL, processed_at = now()
+         WHERE tenant_id = $1 AND id = ANY($2)",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE raw_extraction_data SET status = 'failed', error = $3, processed_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

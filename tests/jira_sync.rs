@@ -1,0 +1,280 @@
+//! `run-job jira` end to end: the real binary syncs the simulator into a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{run_cli, stdout, TestDb};
+use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+use serde_json::{json, Value};
+
+async fn simulator(issues: u32, fault_rate: f64) -> RunningSimulator {
+    let config = SimulatorConfig {
+        seed: 11,
+        jira_issues: issues,
+        fault_rate,
+        slow_response: Duration::from_millis(20),
+        ..SimulatorConfig::default()
+    };
+    RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+async fn cli(db: &TestDb, args: Vec<String>) -> std::process::Output {
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(
+            dir.path(),
+            &[
+                ("DATABASE_URL", &url),
+                ("PULSE_SECRET_KEY", common::TEST_SECRET_KEY),
+                ("RUST_LOG", "warn"),
+            ],
+            &args,
+            None,
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
+async fn tenant_for(db: &TestDb, sim: &RunningSimulator, token: &str) -> String {
+    let tenant = stdout(
+        &cli(
+            db,
+            strings(&["tenant", "create", "--name", "Sync", "--tier", "premium"]),
+        )
+        .await,
+    )
+    .trim()
+    .to_owned();
+    let created = cli(
+        db,
+        strings(&[
+            "integration",
+            "create",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "jira",
+            "--base-url",
+            &sim.base_url(),
+            "--username",
+            "sim@example.com",
+            "--token",
+            token,
+            "--requests-per-second",
+            "2000",
+            "--concurrency",
+            "16",
+        ]),
+    )
+    .await;
+    assert!(created.status.success(), "{}", common::stderr(&created));
+    tenant
+}
+
+async fn stats(sim: &RunningSimulator) -> Value {
+    reqwest::get(format!("{}/_sim/stats", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn requests(stats: &Value) -> u64 {
+    stats["requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
+}
+
+async fn control(sim: &RunningSimulator, path: &str, fraction: f64) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/_sim/{path}", sim.base_url()))
+        .json(&json!({"fraction": fraction}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Work items and transitions by natural keys, without surrogate ids or bookkeeping times.
+async fn canonical(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
+    let items = sqlx::query_scalar(
+        "SELECT to_jsonb(w) - ARRAY['id', 'tenant_id', 'integration_id', 'project_id', 'wit_id', 'status_id', 'created_at', 'updated_at']
+                || jsonb_build_object('status', s.external_id)
+         FROM work_items w LEFT JOIN statuses s ON s.id = w.status_id ORDER BY w.external_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let changelogs = sqlx::query_scalar(
+        "SELECT to_jsonb(c) - ARRAY['id', 'tenant_id', 'integration_id', 'work_item_id', 'from_status_id', 'to_status_id', 'created_at', 'updated_at']
+                || jsonb_build_object('item', w.external_id, 'from', f.external_id, 'to', t.external_id)
+         FROM changelogs c JOIN work_items w ON w.id = c.work_item_id
+         LEFT JOIN statuses f ON f.id = c.from_status_id LEFT JOIN statuses t ON t.id = c.to_status_id
+         ORDER BY c.external_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    (items, changelogs)
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_then_incremental_sync_matches_the_source() {
+    let sim = simulator(1_500, 0.0).await;
+    let db = TestDb::migrated().await;
+    let tenant = tenant_for(&db, &sim, "sim-token").await;
+
+    let first = cli(
+        &db,
+        strings(&["--json", "run-job", "jira", "--tenant", &tenant]),
+    )
+    .await;
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    let summary: Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(summary[2]["step"], "jira_issues_with_changelogs");
+    assert_eq!(summary[2]["loaded"], 1_500);
+    let truth = stats(&sim).await;
+    let first_requests = requests(&truth);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM work_items").await as u64,
+        truth["truth"]["issues"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM changelogs").await as u64,
+        truth["truth"]["status_transitions"].as_u64().unwrap()
+    );
+    assert!(count(&db, "SELECT count(*) FROM work_item_pr_links").await > 100);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM raw_extraction_data WHERE status <> 'processed'"
+        )
+        .await,
+        0,
+        "every raw row went through"
+    );
+    let (state, status, cursor): (String, Value, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT state, status, last_sync_date FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "FINISHED");
+    assert_eq!(status["overall"], "FINISHED");
+    assert!(cursor.is_some());
+    for (step, stages) in status["steps"].as_object().unwrap() {
+        for stage in ["extraction", "transform", "load"] {
+            assert_eq!(stages[stage], "finished", "{step} {stage}");
+        }
+    }
+
+    // 1 % of issues move on: the next run asks only for what changed.
+    control(&sim, "mutate", 0.01).await;
+    let second = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(second.status.success(), "{}", common::stderr(&second));
+    let second_requests = requests(&stats(&sim).await) - first_requests;
+    assert!(
+        second_requests * 100 <= first_requests * 5,
+        "incremental run made {second_requests} requests, the full one {first_requests}"
+    );
+
+    // ... and ends where a fresh full sync of the changed source ends.
+    let fresh = TestDb::migrated().await;
+    let fresh_tenant = tenant_for(&fresh, &sim, "sim-token").await;
+    let full = cli(
+        &fresh,
+        strings(&["run-job", "jira", "--tenant", &fresh_tenant, "--full"]),
+    )
+    .await;
+    assert!(full.status.success(), "{}", common::stderr(&full));
+    let (items, changelogs) = canonical(&db).await;
+    let (fresh_items, fresh_changelogs) = canonical(&fresh).await;
+    assert_eq!(items.len(), fresh_items.len());
+    assert_eq!(items, fresh_items);
+    assert_eq!(changelogs, fresh_changelogs);
+
+    // A full run marks what the source deleted instead of keeping ghosts.
+    let deleted = control(&sim, "delete", 0.02).await["issues_deleted"]
+        .as_u64()
+        .unwrap();
+    let full = cli(
+        &db,
+        strings(&["run-job", "jira", "--tenant", &tenant, "--full"]),
+    )
+    .await;
+    assert!(full.status.success(), "{}", common::stderr(&full));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE deleted_at IS NOT NULL"
+        )
+        .await as u64,
+        deleted
+    );
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_source_still_syncs_completely() {
+    let sim = simulator(300, 0.08).await;
+    let db = TestDb::migrated().await;
+    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    let truth = stats(&sim).await;
+    let faults: u64 = ["500", "502", "503"]
+        .iter()
+        .filter_map(|s| truth["responses"][s].as_u64())
+        .sum();
+    assert!(faults > 0, "faults were served: {}", truth["responses"]);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM work_items").await as u64,
+        truth["truth"]["issues"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM changelogs").await as u64,
+        truth["truth"]["status_transitions"].as_u64().unwrap()
+    );
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_fail_the_job_with_a_clear_error() {
+    let sim = simulator(50, 0.0).await;
+    let db = TestDb::migrated().await;
+    let tenant = tenant_for(&db, &sim, "wrong-token").await;
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    common::assert_clear_failure(&run, "401");
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error_message FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "FAILED");
+    assert!(error.unwrap().contains("401"));
+    let missing = cli(&db, strings(&["run-job", "jira", "--tenant", "999"])).await;
+    common::assert_clear_failure(&missing, "no jira integration");
+    sim.stop().await.unwrap();
+}
