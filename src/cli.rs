@@ -43,6 +43,9 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Sync one tenant once, in-process, with progress; the exit code says whether it succeeded.
     RunJob(RunJobArgs),
+    /// Re-run transform and load from stored raw data, with no API call (e.g. after a
+    /// custom-field mapping changed).
+    Reprocess(ReprocessArgs),
     /// Apply database migrations (a no-op when the schema is current).
     Migrate,
     /// Serve the built-in Jira Cloud and GitHub API simulator on localhost.
@@ -56,6 +59,50 @@ pub enum Command {
     /// Create API users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Discover a Jira integration's custom fields and choose which feed work-item columns.
+    #[command(subcommand)]
+    CustomFields(CustomFieldsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomFieldsCommand {
+    /// Discover the fields (`/field` and createmeta) into `custom_fields`.
+    Sync {
+        /// Integration id (Jira).
+        #[arg(long)]
+        integration: i64,
+    },
+    /// List discovered fields and the column each is mapped to.
+    List {
+        /// Integration id (Jira).
+        #[arg(long)]
+        integration: i64,
+    },
+    /// Map fields to work-item columns; run `reprocess` afterwards to apply it to stored data.
+    Map(MapArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).multiple(true).args(["slot", "team", "story_points", "code_changed"])))]
+pub struct MapArgs {
+    /// Integration id (Jira).
+    #[arg(long)]
+    pub integration: i64,
+    /// Column custom_field_NN to fill (1-20), with --field.
+    #[arg(long, requires = "field", value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub slot: Option<u8>,
+    /// The Jira field for --slot, e.g. customfield_10021.
+    #[arg(long, requires = "slot")]
+    pub field: Option<String>,
+    /// The Jira field that names the team.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// The Jira field that holds story points.
+    #[arg(long)]
+    pub story_points: Option<String>,
+    /// The Jira field that says whether code changed.
+    #[arg(long)]
+    pub code_changed: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +165,16 @@ pub struct RunJobArgs {
     /// Re-read everything instead of only what changed since the last sync.
     #[arg(long)]
     pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// Tenant id.
+    #[arg(long)]
+    pub tenant: i64,
+    /// Integration id (Jira).
+    #[arg(long)]
+    pub integration: i64,
 }
 
 #[derive(Debug, Args)]

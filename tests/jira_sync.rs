@@ -278,3 +278,137 @@ async fn bad_credentials_fail_the_job_with_a_clear_error() {
     common::assert_clear_failure(&missing, "no jira integration");
     sim.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_mapped_after_a_sync_apply_on_reprocess_without_api_calls() {
+    let sim = simulator(200, 0.0).await;
+    let db = TestDb::migrated().await;
+    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE story_points IS NOT NULL"
+        )
+        .await,
+        0,
+        "nothing mapped yet"
+    );
+    let overflow = count(
+        &db,
+        "SELECT count(*) FROM work_items WHERE custom_fields_overflow ? 'customfield_10010'",
+    )
+    .await;
+    assert!(overflow > 0, "unmapped custom fields land in the overflow");
+
+    let integration: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let integration = integration.to_string();
+    let synced = cli(
+        &db,
+        strings(&[
+            "--json",
+            "custom-fields",
+            "sync",
+            "--integration",
+            &integration,
+        ]),
+    )
+    .await;
+    assert!(synced.status.success(), "{}", common::stderr(&synced));
+    let fields: Value = serde_json::from_str(&stdout(&synced)).unwrap();
+    assert!(fields.as_array().unwrap().len() >= 30);
+    let unknown = cli(
+        &db,
+        strings(&[
+            "custom-fields",
+            "map",
+            "--integration",
+            &integration,
+            "--team",
+            "customfield_99999",
+        ]),
+    )
+    .await;
+    common::assert_clear_failure(&unknown, "custom-fields sync");
+    let nothing = cli(
+        &db,
+        strings(&["custom-fields", "map", "--integration", &integration]),
+    )
+    .await;
+    assert_eq!(nothing.status.code(), Some(2), "a target is required");
+    let mapped = cli(
+        &db,
+        strings(&[
+            "custom-fields",
+            "map",
+            "--integration",
+            &integration,
+            "--story-points",
+            "customfield_10010",
+            "--team",
+            "customfield_10012",
+            "--slot",
+            "1",
+            "--field",
+            "customfield_10016",
+        ]),
+    )
+    .await;
+    assert!(mapped.status.success(), "{}", common::stderr(&mapped));
+
+    let before = requests(&stats(&sim).await);
+    let again = cli(
+        &db,
+        strings(&[
+            "reprocess",
+            "--tenant",
+            &tenant,
+            "--integration",
+            &integration,
+        ]),
+    )
+    .await;
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    assert_eq!(
+        requests(&stats(&sim).await),
+        before,
+        "reprocess makes no API call"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE story_points IS NOT NULL"
+        )
+        .await,
+        overflow
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE custom_fields_overflow ? 'customfield_10010'"
+        )
+        .await,
+        0
+    );
+    assert!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE team IS NOT NULL"
+        )
+        .await
+            > 0
+    );
+    assert!(
+        count(
+            &db,
+            "SELECT count(*) FROM work_items WHERE custom_field_01 IN ('S1', 'S2', 'S3', 'S4')"
+        )
+        .await
+            > 0
+    );
+    sim.stop().await.unwrap();
+}

@@ -1,9 +1,12 @@
 //! Composition root: loads configuration, builds the concrete backends and runs the chosen role.
 
 mod admin;
+mod custom_fields;
 mod output;
+mod reprocess;
 mod run_job;
 mod simulate;
+mod sources;
 
 use anyhow::Context;
 
@@ -48,6 +51,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Simulate(args) => simulate::run(args).await,
+        Command::CustomFields(command) => {
+            with_database(&config, async |database| {
+                custom_fields::run(&database.pool, &config, output, command).await
+            })
+            .await
+        }
+        Command::Reprocess(args) => {
+            with_database(&config, async |database| reprocess::run(&database.pool, output, args).await).await
+        }
         Command::RunJob(args) => {
             with_database(&config, async |database| {
                 run_job::run(&database.pool, &config, output, args).await
@@ -58,7 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Serve
         | Command::Scheduler
         | Command::Worker(_) => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (only migrate, run-job jira, simulate, tenant, integration and user are)",
+            "`pulse-etl {}` is not available in this version yet (only migrate, run-job jira, reprocess, simulate, tenant, integration and user are)",
             role_name(&cli.command)
         ),
     }
@@ -72,10 +84,12 @@ fn role_name(command: &Command) -> &'static str {
         Command::Worker(_) => "worker",
         Command::RunJob(_) => "run-job",
         Command::Migrate => "migrate",
+        Command::Reprocess(_) => "reprocess",
         Command::Simulate(_) => "simulate",
         Command::Tenant(_) => "tenant",
         Command::Integration(_) => "integration",
         Command::User(_) => "user",
+        Command::CustomFields(_) => "custom-fields",
     }
 }
 

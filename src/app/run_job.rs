@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -11,25 +11,35 @@ use sqlx::PgPool;
 use super::output::{Output, Tabular};
 use crate::cli::RunJobArgs;
 use crate::config::Config;
-use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
-use crate::connectors::jira::JiraClient;
 use crate::domain::Provider;
 use crate::pipeline::jira::{steps, JiraRun, INCREMENTAL_OVERLAP};
 use crate::pipeline::StepReport;
 use crate::security::CredentialCipher;
-use crate::store::integrations;
 use crate::store::jobs::{self, JobRun};
 use crate::store::raw::Scope;
 
 /// One line of the summary.
 #[derive(Debug, Serialize)]
-struct StepLine {
-    job_id: i64,
-    step: &'static str,
-    extracted: u64,
-    transformed: u64,
-    loaded: u64,
-    failed: u64,
+pub(super) struct StepLine {
+    pub job_id: Option<i64>,
+    pub step: &'static str,
+    pub extracted: u64,
+    pub transformed: u64,
+    pub loaded: u64,
+    pub failed: u64,
+}
+
+impl StepLine {
+    pub fn new(job_id: Option<i64>, step: &'static str, report: StepReport) -> Self {
+        StepLine {
+            job_id,
+            step,
+            extracted: report.extracted,
+            transformed: report.transformed,
+            loaded: report.loaded,
+            failed: report.failed,
+        }
+    }
 }
 
 impl Tabular for StepLine {
@@ -44,7 +54,7 @@ impl Tabular for StepLine {
 
     fn cells(&self) -> Vec<String> {
         vec![
-            self.job_id.to_string(),
+            self.job_id.map(|id| id.to_string()).unwrap_or_default(),
             self.step.to_owned(),
             self.extracted.to_string(),
             self.transformed.to_string(),
@@ -106,31 +116,8 @@ async fn run_jira_job(
     full: bool,
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
-    let integration = integrations::get(pool, tenant_id, job.integration_id).await?;
-    let credentials =
-        integrations::credentials(pool, cipher, tenant_id, job.integration_id).await?;
-    let token = credentials
-        .tokens
-        .first()
-        .cloned()
-        .context("the integration has no token")?;
-    let auth = Auth::Basic {
-        username: integration.username.clone().unwrap_or_default(),
-        token,
-    };
-    let defaults = ClientPolicy::default();
-    let policy = ClientPolicy {
-        requests_per_second: integration
-            .settings
-            .requests_per_second
-            .unwrap_or(defaults.requests_per_second),
-        concurrency: integration
-            .settings
-            .concurrency
-            .unwrap_or(defaults.concurrency),
-        ..defaults
-    };
-    let client = JiraClient::new(HttpClient::new(auth, policy)?, &integration.base_url);
+    let (integration, client) =
+        super::sources::jira_client(pool, cipher, tenant_id, job.integration_id).await?;
     let since = if full {
         None
     } else {
@@ -161,7 +148,7 @@ async fn run_jira_job(
     );
     let failed_items: u64 = lines
         .iter()
-        .filter(|l| l.job_id == job.id)
+        .filter(|l| l.job_id == Some(job.id))
         .map(|l| l.failed)
         .sum();
     let result = match outcome {
@@ -204,14 +191,7 @@ async fn run_steps(
             failed = report.failed,
             "step done"
         );
-        lines.push(StepLine {
-            job_id,
-            step,
-            extracted: report.extracted,
-            transformed: report.transformed,
-            loaded: report.loaded,
-            failed: report.failed,
-        });
+        lines.push(StepLine::new(Some(job_id), step, report));
     };
     record(steps::PROJECTS, run.projects_and_issue_types().await?);
     record(steps::STATUSES, run.statuses().await?);
@@ -225,8 +205,8 @@ async fn run_steps(
             "progress"
         );
     };
-    let (issues, _, with_code) = run.issues(&progress).await?;
-    record(steps::ISSUES, issues);
-    record(steps::DEV_STATUS, run.dev_status(&with_code).await?);
+    let issues = run.issues(&progress).await?;
+    record(steps::ISSUES, issues.report);
+    record(steps::DEV_STATUS, run.dev_status(&issues.with_code).await?);
     Ok(())
 }

@@ -84,6 +84,40 @@ impl JiraClient {
             .await
     }
 
+    /// Every field of the site, system and custom.
+    pub async fn fields(&self) -> Result<Fetched, ConnectorError> {
+        self.http.get(&self.url("/rest/api/3/field"), &[]).await
+    }
+
+    /// The issue types a project can create.
+    pub async fn createmeta_issue_types(&self, project: &str) -> Result<Fetched, ConnectorError> {
+        self.http
+            .get(
+                &self.url(&format!(
+                    "/rest/api/3/issue/createmeta/{project}/issuetypes"
+                )),
+                &[],
+            )
+            .await
+    }
+
+    /// The fields (with operations) of one project's issue type.
+    pub async fn createmeta_fields(
+        &self,
+        project: &str,
+        issue_type: &str,
+    ) -> Result<Fetched, ConnectorError> {
+        let query = [("maxResults", "200".to_owned())];
+        self.http
+            .get(
+                &self.url(&format!(
+                    "/rest/api/3/issue/createmeta/{project}/issuetypes/{issue_type}"
+                )),
+                &query,
+            )
+            .await
+    }
+
     /// Pull requests linked to an issue through the development panel.
     pub async fn dev_status(&self, issue_id: &str) -> Result<Fetched, ConnectorError> {
         let query = [

@@ -170,3 +170,15 @@ pub async fn get(
         id: integration_id,
     })
 }
+
+/// The tenant an integration belongs to (operator commands name only the integration).
+pub async fn tenant_of(pool: &PgPool, integration_id: i64) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT tenant_id FROM integrations WHERE id = $1")
+        .bind(integration_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "integration",
+            id: integration_id,
+        })
+}

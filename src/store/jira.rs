@@ -697,3 +697,16 @@ pub async fn upsert_pr_links(
         .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
         .await?)
 }
+
+/// Keys of the integration's loaded projects.
+pub async fn project_keys(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT key FROM projects WHERE tenant_id = $1 AND integration_id = $2 AND active ORDER BY key")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await?)
+}

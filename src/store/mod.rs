@@ -2,6 +2,7 @@
 
 mod bulk;
 mod connect;
+pub mod custom_fields;
 mod embedded_postgres;
 mod error;
 pub mod integrations;

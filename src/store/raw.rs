@@ -97,23 +97,58 @@ pub async fn fetch(
 /// The newest stored pages of one kind for one entity, in page order (`startAt`).
 pub async fn latest_pages(
     pool: &PgPool,
-    scope: Scope,
+    (tenant_id, integration_id): (i64, i64),
     kind: &str,
     external_id: &str,
-) -> Result<Vec<Value>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT ON ((extraction_metadata->>'startAt')::bigint) raw_data FROM raw_extraction_data
+) -> Result<Vec<RawRecord>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT ON ((extraction_metadata->>'startAt')::bigint)
+                id, type, external_id, raw_data, extraction_metadata
+         FROM raw_extraction_data
          WHERE tenant_id = $1 AND integration_id = $2 AND type = $3 AND external_id = $4
-           AND job_id IS NOT DISTINCT FROM $5
          ORDER BY (extraction_metadata->>'startAt')::bigint, id DESC",
     )
-    .bind(scope.tenant_id)
-    .bind(scope.integration_id)
+    .bind(tenant_id)
+    .bind(integration_id)
     .bind(kind)
     .bind(external_id)
-    .bind(scope.job_id)
     .fetch_all(pool)
     .await?)
+}
+
+/// The newest stored row of one kind per external id (per page for answers without one),
+/// `limit` at a time in key order after `after` (the last key of the previous batch).
+pub async fn latest_of_kind(
+    pool: &PgPool,
+    (tenant_id, integration_id): (i64, i64),
+    kind: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, RawRecord)>, StoreError> {
+    let rows: Vec<LatestRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (key) key, id, type, external_id, raw_data, extraction_metadata
+         FROM (SELECT coalesce(external_id, '') || '#' || coalesce(extraction_metadata->>'startAt', '') AS key, *
+               FROM raw_extraction_data
+               WHERE tenant_id = $1 AND integration_id = $2 AND type = $3) r
+         WHERE key > $4
+         ORDER BY key, id DESC
+         LIMIT $5",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(kind)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.key, row.record)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct LatestRow {
+    key: String,
+    #[sqlx(flatten)]
+    record: RawRecord,
 }
 
 pub async fn mark_processed(pool: &PgPool, tenant_id: i64, ids: &[i64]) -> Result<(), StoreError> {

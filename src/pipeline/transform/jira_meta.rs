@@ -238,3 +238,86 @@ mod pr_link_tests {
         assert!(pr_links("1", &json!({"errors": []})).is_empty());
     }
 }
+
+/// A custom field as discovered from `/field` and createmeta.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomFieldRow {
+    pub external_id: String,
+    pub name: String,
+    /// schema.type: string, number, option, array, user, date, ...
+    pub field_type: String,
+    pub field_schema: Value,
+    pub operations: Value,
+}
+
+/// Custom fields from the `/field` list, with the operations createmeta reports (the first
+/// occurrence across projects and issue types wins; fields only createmeta knows are kept).
+pub fn custom_fields(field_list: &Value, createmeta_pages: &[Value]) -> Vec<CustomFieldRow> {
+    let mut found: BTreeMap<String, CustomFieldRow> = BTreeMap::new();
+    let mut remember = |field: &Value, id: Option<String>, operations: Option<&Value>| {
+        let Some(id) = id.filter(|id| id.starts_with("customfield_")) else {
+            return;
+        };
+        let entry = found.entry(id.clone()).or_insert_with(|| CustomFieldRow {
+            name: text(field, "name").unwrap_or_else(|| id.clone()),
+            field_type: field["schema"]
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("string")
+                .to_owned(),
+            field_schema: field.get("schema").cloned().unwrap_or(Value::Null),
+            operations: Value::Array(Vec::new()),
+            external_id: id,
+        });
+        if let Some(operations) = operations.filter(|o| o.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            if entry.operations.as_array().is_some_and(Vec::is_empty) {
+                entry.operations = operations.clone();
+            }
+        }
+    };
+    for field in field_list.as_array().into_iter().flatten() {
+        remember(field, text(field, "id"), None);
+    }
+    for page in createmeta_pages {
+        for field in page
+            .get("fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            remember(
+                field,
+                text(field, "fieldId").or_else(|| text(field, "key")),
+                field.get("operations"),
+            );
+        }
+    }
+    found.into_values().collect()
+}
+
+#[cfg(test)]
+mod custom_field_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_merge_with_createmeta_operations() {
+        let list = json!([
+            {"id": "summary", "name": "Summary", "custom": false, "schema": {"type": "string"}},
+            {"id": "customfield_1", "name": "Team", "custom": true, "schema": {"type": "option", "customId": 1}}
+        ]);
+        let meta = json!({"fields": [
+            {"fieldId": "customfield_1", "name": "Team", "operations": ["set"], "schema": {"type": "option"}},
+            {"fieldId": "customfield_2", "name": "Points", "operations": ["set"], "schema": {"type": "number"}}
+        ]});
+        let rows = custom_fields(&list, &[meta]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].field_type.as_str()),
+            ("Team", "option")
+        );
+        assert_eq!(rows[0].operations, json!(["set"]));
+        assert_eq!(rows[1].external_id, "customfield_2");
+    }
+}

@@ -1,0 +1,194 @@
+//! Transform and load of stored raw Jira entities, shared by a sync (right after
+//! extraction) and by `reprocess` (from stored raw data, with no API call).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::transform::jira_issue::{transform_issue, FieldMapping, IssueContext};
+use super::transform::jira_meta;
+use super::StepReport;
+use crate::domain::workflow::StatusClass;
+use crate::store::{jira, raw, StoreError};
+
+/// An issue as stored raw, with its separately paged changelog when it had one.
+pub struct RawIssue {
+    pub raw_id: i64,
+    pub issue: Value,
+    /// Full history list and the raw ids of its pages.
+    pub pages: Option<(Vec<Value>, Vec<i64>)>,
+}
+
+/// What loading a batch of issues found.
+#[derive(Debug, Default)]
+pub struct IssuesLoaded {
+    pub report: StepReport,
+    /// External ids of the issues loaded.
+    pub seen: HashSet<String>,
+    /// Those whose development field says code is linked.
+    pub with_code: Vec<String>,
+}
+
+/// Transforms and loads for one tenant's integration.
+pub struct JiraLoader<'a> {
+    pub pool: &'a PgPool,
+    pub tenant_id: i64,
+    pub integration_id: i64,
+    pub job_id: Option<i64>,
+}
+
+/// What issue transforms read from the database, loaded once per step.
+pub struct IssueLookups {
+    statuses: HashMap<String, StatusClass>,
+    mapping: FieldMapping,
+}
+
+/// Whether an issue's development field says code is linked (so dev status is worth asking).
+pub fn has_linked_code(issue: &Value) -> bool {
+    issue["fields"].as_object().is_some_and(|fields| {
+        fields.iter().any(|(id, value)| {
+            id.starts_with("customfield_")
+                && value
+                    .as_str()
+                    .is_some_and(|text| text.contains("pullrequest="))
+        })
+    })
+}
+
+impl JiraLoader<'_> {
+    /// One `/project/search` page: projects, their issue types and the links between them.
+    pub async fn project_page(&self, raw_id: i64, page: &Value) -> Result<StepReport, StoreError> {
+        let (projects, wits, links) = jira_meta::projects(page);
+        jira::upsert_projects(self.pool, self.tenant_id, self.integration_id, &projects).await?;
+        jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &wits).await?;
+        jira::link_projects_wits(self.pool, self.tenant_id, self.integration_id, &links).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        let count = projects.len() as u64;
+        Ok(StepReport {
+            extracted: count,
+            transformed: count,
+            loaded: count,
+            failed: 0,
+        })
+    }
+
+    /// The site's `/issuetype` list.
+    pub async fn issue_types(&self, raw_id: i64, types: &Value) -> Result<u64, StoreError> {
+        let rows = jira_meta::issue_types(types);
+        jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &rows).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// The `/status` list, with default workflow steps and mappings.
+    pub async fn statuses(&self, raw_id: i64, statuses: &Value) -> Result<StepReport, StoreError> {
+        let rows = jira_meta::statuses(statuses);
+        jira::upsert_statuses(self.pool, self.tenant_id, self.integration_id, &rows).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        let count = rows.len() as u64;
+        Ok(StepReport {
+            extracted: count,
+            transformed: count,
+            loaded: count,
+            failed: 0,
+        })
+    }
+
+    /// Status classes and the custom-field mapping, as the issue transform needs them.
+    pub async fn issue_lookups(&self) -> Result<IssueLookups, StoreError> {
+        Ok(IssueLookups {
+            statuses: jira::status_classes(self.pool, self.tenant_id, self.integration_id).await?,
+            mapping: jira::field_mapping(self.pool, self.tenant_id, self.integration_id).await?,
+        })
+    }
+
+    /// A batch of issues: transformed, then work items and changelogs loaded; a malformed
+    /// issue is marked failed on its raw row and the rest of the batch goes on.
+    pub async fn issues(
+        &self,
+        batch: &[RawIssue],
+        lookups: &IssueLookups,
+    ) -> Result<IssuesLoaded, StoreError> {
+        let context = IssueContext {
+            statuses: &lookups.statuses,
+            mapping: &lookups.mapping,
+        };
+        let mut loaded = IssuesLoaded::default();
+        let mut items = Vec::with_capacity(batch.len());
+        let mut changelogs = Vec::new();
+        let mut done = Vec::with_capacity(batch.len());
+        for entry in batch {
+            let histories = entry
+                .pages
+                .as_ref()
+                .map(|(histories, _)| histories.as_slice());
+            match transform_issue(&entry.issue, histories, &context) {
+                Ok((item, rows)) => {
+                    loaded.seen.insert(item.external_id.clone());
+                    if has_linked_code(&entry.issue) {
+                        loaded.with_code.push(item.external_id.clone());
+                    }
+                    items.push(item);
+                    changelogs.extend(rows);
+                    done.push(entry.raw_id);
+                    done.extend(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
+                }
+                Err(error) => {
+                    tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id = entry.raw_id, %error, "issue failed to transform");
+                    raw::mark_failed(self.pool, self.tenant_id, entry.raw_id, &error.to_string())
+                        .await?;
+                    loaded.report.failed += 1;
+                }
+            }
+        }
+        loaded.report.extracted = batch.len() as u64;
+        loaded.report.transformed = items.len() as u64;
+        jira::upsert_work_items(self.pool, self.tenant_id, self.integration_id, &items).await?;
+        jira::upsert_changelogs(self.pool, self.tenant_id, self.integration_id, &changelogs)
+            .await?;
+        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
+        loaded.report.loaded = items.len() as u64;
+        Ok(loaded)
+    }
+
+    /// Development details `(raw id, issue id, detail)` to pull-request links.
+    pub async fn dev_status(
+        &self,
+        batch: &[(i64, String, Value)],
+    ) -> Result<StepReport, StoreError> {
+        let links: Vec<_> = batch
+            .iter()
+            .flat_map(|(_, issue, detail)| jira_meta::pr_links(issue, detail))
+            .collect();
+        jira::upsert_pr_links(self.pool, self.tenant_id, self.integration_id, &links).await?;
+        let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+        raw::mark_processed(self.pool, self.tenant_id, &ids).await?;
+        let count = links.len() as u64;
+        Ok(StepReport {
+            extracted: batch.len() as u64,
+            transformed: count,
+            loaded: count,
+            failed: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn linked_code_is_read_from_the_development_field() {
+        assert!(has_linked_code(
+            &json!({"fields": {"customfield_10000": "{pullrequest={dataType=pullrequest, state=OPEN}}"}})
+        ));
+        assert!(!has_linked_code(
+            &json!({"fields": {"customfield_10000": "{}"}})
+        ));
+        assert!(!has_linked_code(
+            &json!({"fields": {"summary": "pullrequest="}})
+        ));
+    }
+}

@@ -1,0 +1,156 @@
+//! `custom_fields` (what a Jira site has) and `custom_fields_mapping` (which field feeds
+//! which work-item column), per integration.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::bulk::{Column, Upsert};
+use super::error::StoreError;
+use crate::pipeline::transform::jira_issue::CUSTOM_FIELD_SLOTS;
+use crate::pipeline::transform::jira_meta::CustomFieldRow;
+
+const CUSTOM_FIELDS: Upsert = Upsert {
+    table: "custom_fields",
+    record: &[
+        ("external_id", "text"),
+        ("name", "text"),
+        ("field_type", "text"),
+        ("field_schema", "jsonb"),
+        ("operations", "jsonb"),
+    ],
+    columns: &[
+        Column {
+            name: "external_id",
+            value: "r.external_id",
+        },
+        Column {
+            name: "name",
+            value: "r.name",
+        },
+        Column {
+            name: "field_type",
+            value: "r.field_type",
+        },
+        Column {
+            name: "field_schema",
+            value: "coalesce(r.field_schema, '{}')",
+        },
+        Column {
+            name: "operations",
+            value: "coalesce(r.operations, '[]')",
+        },
+    ],
+    joins: "",
+    conflict_key: &["external_id"],
+    guard: None,
+};
+
+pub async fn upsert(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    rows: &[CustomFieldRow],
+) -> Result<u64, StoreError> {
+    Ok(CUSTOM_FIELDS
+        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await?)
+}
+
+/// A mapping column: a numbered slot or one of the special fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Slot(usize),
+    Team,
+    StoryPoints,
+    CodeChanged,
+}
+
+impl Target {
+    fn column(self) -> Result<String, StoreError> {
+        Ok(match self {
+            Target::Slot(n) if (1..=CUSTOM_FIELD_SLOTS).contains(&n) => {
+                format!("custom_field_{n:02}_id")
+            }
+            Target::Slot(n) => {
+                return Err(StoreError::Conflict(format!(
+                    "slot {n} is not between 1 and {CUSTOM_FIELD_SLOTS}"
+                )))
+            }
+            Target::Team => "team_field_id".into(),
+            Target::StoryPoints => "story_points_field_id".into(),
+            Target::CodeChanged => "code_changed_field_id".into(),
+        })
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Target::Slot(n) => format!("custom_field_{n:02}"),
+            Target::Team => "team".into(),
+            Target::StoryPoints => "story_points".into(),
+            Target::CodeChanged => "code_changed".into(),
+        }
+    }
+}
+
+/// Points `target` at the integration's field `field` (e.g. `customfield_10021`).
+pub async fn map(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    target: Target,
+    field: &str,
+) -> Result<(), StoreError> {
+    let column = target.column()?;
+    let field_id: Option<i64> = sqlx::query_scalar("SELECT id FROM custom_fields WHERE tenant_id = $1 AND integration_id = $2 AND external_id = $3")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(field)
+        .fetch_optional(pool)
+        .await?;
+    let field_id = field_id.ok_or_else(|| {
+        StoreError::Conflict(format!("field '{field}' is not known for integration {integration_id}: run `pulse-etl custom-fields sync` first"))
+    })?;
+    sqlx::query(&format!(
+        "INSERT INTO custom_fields_mapping (tenant_id, integration_id, {column}) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, integration_id) DO UPDATE SET {column} = excluded.{column}, updated_at = now()"
+    ))
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(field_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A discovered field and the column it is mapped to, if any.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FieldListing {
+    pub external_id: String,
+    pub name: String,
+    pub field_type: String,
+    pub mapped_to: Option<String>,
+}
+
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+) -> Result<Vec<FieldListing>, StoreError> {
+    let slots: String = (1..=CUSTOM_FIELD_SLOTS)
+        .map(|slot| format!(", ('custom_field_{slot:02}', m.custom_field_{slot:02}_id)"))
+        .collect();
+    Ok(sqlx::query_as(&format!(
+        "SELECT f.external_id, f.name, f.field_type, string_agg(v.target, ', ') AS mapped_to
+         FROM custom_fields f
+         LEFT JOIN custom_fields_mapping m ON m.tenant_id = f.tenant_id AND m.integration_id = f.integration_id
+         LEFT JOIN LATERAL (VALUES ('team', m.team_field_id), ('story_points', m.story_points_field_id),
+                                   ('code_changed', m.code_changed_field_id){slots}) AS v(target, field_id)
+                ON v.field_id = f.id
+         WHERE f.tenant_id = $1 AND f.integration_id = $2
+         GROUP BY f.id ORDER BY f.external_id"
+    ))
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?)
+}
