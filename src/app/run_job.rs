@@ -27,6 +27,9 @@ pub(super) struct StepLine {
     pub transformed: u64,
     pub loaded: u64,
     pub failed: u64,
+    pub extract_seconds: f64,
+    pub transform_seconds: f64,
+    pub load_seconds: f64,
 }
 
 impl StepLine {
@@ -38,6 +41,9 @@ impl StepLine {
             transformed: report.transformed,
             loaded: report.loaded,
             failed: report.failed,
+            extract_seconds: report.extract_seconds,
+            transform_seconds: report.transform_seconds,
+            load_seconds: report.load_seconds,
         }
     }
 }
@@ -60,6 +66,9 @@ impl Tabular for StepLine {
             self.transformed.to_string(),
             self.loaded.to_string(),
             self.failed.to_string(),
+            format!("{:.2}", self.extract_seconds),
+            format!("{:.2}", self.transform_seconds),
+            format!("{:.2}", self.load_seconds),
         ]
     }
 }

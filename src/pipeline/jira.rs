@@ -2,13 +2,13 @@
 //! transformed and loaded. A malformed entity fails alone, recorded on its raw row.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::jira_load::{IssuesLoaded, JiraLoader, RawIssue};
+use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader, RawIssue};
 use super::StepReport;
 use crate::connectors::http::ConnectorError;
 use crate::connectors::jira::JiraClient;
@@ -202,61 +202,92 @@ impl JiraRun<'_> {
         }
     }
 
-    /// Issues with full changelogs, stored raw, transformed and loaded page by page.
+    /// One search page: issues stored raw, partial changelogs paged and stored, then all
+    /// transformed and loaded.
+    async fn issue_page(
+        &self,
+        page: &Value,
+        jql: &str,
+        lookups: &IssueLookups,
+    ) -> Result<IssuesLoaded, PipelineError> {
+        let clock = Instant::now();
+        let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
+        let entities = issues
+            .iter()
+            .map(|i| (i["id"].as_str().map(str::to_owned), i.clone()))
+            .collect();
+        let raw_ids = raw::insert(
+            self.pool,
+            self.scope,
+            kinds::ISSUE,
+            entities,
+            &json!({"jql": jql}),
+        )
+        .await?;
+        let mut paged: HashMap<usize, (Vec<Value>, Vec<i64>)> = HashMap::new();
+        for (position, issue) in issues.iter().enumerate() {
+            let embedded = issue["changelog"]["histories"]
+                .as_array()
+                .map_or(0, Vec::len) as u64;
+            let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
+            if let (true, Some(id)) = (total > embedded, issue["id"].as_str()) {
+                paged.insert(position, self.full_changelog(id).await?);
+            }
+        }
+        let batch: Vec<RawIssue> = raw_ids
+            .into_iter()
+            .zip(issues)
+            .enumerate()
+            .map(|(position, (raw_id, issue))| RawIssue {
+                raw_id,
+                issue,
+                pages: paged.remove(&position),
+            })
+            .collect();
+        let extract_seconds = clock.elapsed().as_secs_f64();
+        let mut loaded = self.loader().issues(&batch, lookups).await?;
+        loaded.report.extract_seconds += extract_seconds;
+        Ok(loaded)
+    }
+
+    /// Issues with full changelogs, page by page; the next page is fetched while the
+    /// current one is stored, transformed and loaded.
     pub async fn issues(
         &self,
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<IssuesLoaded, PipelineError> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
         self.stages(steps::ISSUES, StageState::Running).await?;
-        let loader = self.loader();
-        let lookups = loader.issue_lookups().await?;
+        let lookups = self.loader().issue_lookups().await?;
         let jql = issues_jql(&self.projects, self.since);
         let mut all = IssuesLoaded::default();
-        let mut token: Option<String> = None;
+        let clock = Instant::now();
+        let mut page = self.client.search_page(&jql, None).await?.body;
+        all.report.extract_seconds += clock.elapsed().as_secs_f64();
         loop {
-            let page = self.client.search_page(&jql, token.as_deref()).await?.body;
-            let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
-            let entities = issues
-                .iter()
-                .map(|i| (i["id"].as_str().map(str::to_owned), i.clone()))
-                .collect();
-            let raw_ids = raw::insert(
-                self.pool,
-                self.scope,
-                kinds::ISSUE,
-                entities,
-                &json!({"jql": jql}),
-            )
-            .await?;
-            let mut paged: HashMap<usize, (Vec<Value>, Vec<i64>)> = HashMap::new();
-            for (position, issue) in issues.iter().enumerate() {
-                let embedded = issue["changelog"]["histories"]
-                    .as_array()
-                    .map_or(0, Vec::len) as u64;
-                let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
-                if let (true, Some(id)) = (total > embedded, issue["id"].as_str()) {
-                    paged.insert(position, self.full_changelog(id).await?);
+            let next_token = match page["nextPageToken"].as_str() {
+                Some(next) if page["isLast"] == false => Some(next.to_owned()),
+                _ => None,
+            };
+            let fetch_next = async {
+                match &next_token {
+                    Some(token) => self
+                        .client
+                        .search_page(&jql, Some(token))
+                        .await
+                        .map(|f| Some(f.body)),
+                    None => Ok(None),
                 }
-            }
-            let batch: Vec<RawIssue> = raw_ids
-                .into_iter()
-                .zip(issues)
-                .enumerate()
-                .map(|(position, (raw_id, issue))| RawIssue {
-                    raw_id,
-                    issue,
-                    pages: paged.remove(&position),
-                })
-                .collect();
-            let loaded = loader.issues(&batch, &lookups).await?;
+            };
+            let (next, loaded) = tokio::join!(fetch_next, self.issue_page(&page, &jql, &lookups));
+            let loaded = loaded?;
             all.report += loaded.report;
             all.seen.extend(loaded.seen);
             all.with_code.extend(loaded.with_code);
             progress(&all.report);
-            match page["nextPageToken"].as_str() {
-                Some(next) if page["isLast"] == false => token = Some(next.to_owned()),
-                _ => break,
+            match next? {
+                Some(next) => page = next,
+                None => break,
             }
         }
         if self.full {
@@ -279,6 +310,7 @@ impl JiraRun<'_> {
         self.stages(steps::DEV_STATUS, StageState::Running).await?;
         let mut report = StepReport::default();
         for ids in issue_ids.chunks(DEV_STATUS_BATCH) {
+            let clock = Instant::now();
             let fetched =
                 futures_util::future::try_join_all(ids.iter().map(|id| self.client.dev_status(id)))
                     .await?;
@@ -301,7 +333,10 @@ impl JiraRun<'_> {
                 .zip(fetched)
                 .map(|((raw_id, id), answer)| (raw_id, id.clone(), answer.body))
                 .collect();
+            report.extract_seconds += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
             report += self.loader().dev_status(&batch).await?;
+            report.load_seconds += clock.elapsed().as_secs_f64();
         }
         self.stages(steps::DEV_STATUS, StageState::Finished).await?;
         Ok(report)

@@ -2,6 +2,7 @@
 //! extraction) and by `reprocess` (from stored raw data, with no API call).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -70,6 +71,7 @@ impl JiraLoader<'_> {
             transformed: count,
             loaded: count,
             failed: 0,
+            ..StepReport::default()
         })
     }
 
@@ -92,6 +94,7 @@ impl JiraLoader<'_> {
             transformed: count,
             loaded: count,
             failed: 0,
+            ..StepReport::default()
         })
     }
 
@@ -115,6 +118,7 @@ impl JiraLoader<'_> {
             mapping: &lookups.mapping,
         };
         let mut loaded = IssuesLoaded::default();
+        let clock = Instant::now();
         let mut items = Vec::with_capacity(batch.len());
         let mut changelogs = Vec::new();
         let mut done = Vec::with_capacity(batch.len());
@@ -144,11 +148,14 @@ impl JiraLoader<'_> {
         }
         loaded.report.extracted = batch.len() as u64;
         loaded.report.transformed = items.len() as u64;
+        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         jira::upsert_work_items(self.pool, self.tenant_id, self.integration_id, &items).await?;
         jira::upsert_changelogs(self.pool, self.tenant_id, self.integration_id, &changelogs)
             .await?;
         raw::mark_processed(self.pool, self.tenant_id, &done).await?;
         loaded.report.loaded = items.len() as u64;
+        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
         Ok(loaded)
     }
 
@@ -170,6 +177,7 @@ impl JiraLoader<'_> {
             transformed: count,
             loaded: count,
             failed: 0,
+            ..StepReport::default()
         })
     }
 }

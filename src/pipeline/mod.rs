@@ -6,13 +6,17 @@ pub mod jira_load;
 pub mod jira_reprocess;
 pub mod transform;
 
-/// Counts for one step of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts and time spent per stage for one step of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StepReport {
     pub extracted: u64,
     pub transformed: u64,
     pub loaded: u64,
     pub failed: u64,
+    /// Waiting for the source and storing its answers raw.
+    pub extract_seconds: f64,
+    pub transform_seconds: f64,
+    pub load_seconds: f64,
 }
 
 impl std::ops::AddAssign for StepReport {
@@ -21,5 +25,8 @@ impl std::ops::AddAssign for StepReport {
         self.transformed += other.transformed;
         self.loaded += other.loaded;
         self.failed += other.failed;
+        self.extract_seconds += other.extract_seconds;
+        self.transform_seconds += other.transform_seconds;
+        self.load_seconds += other.load_seconds;
     }
 }
