@@ -82,6 +82,13 @@ fn page_is_last(page: &Value, key: &str) -> bool {
     page["isLast"] != false || page[key].as_array().is_none_or(Vec::is_empty)
 }
 
+/// True when a load crossed 1,000 rows or a doubling after that: the moments the tables'
+/// planner statistics go stale enough to matter.
+fn statistics_are_due(before: u64, after: u64) -> bool {
+    const FIRST: u64 = 1_000;
+    after >= FIRST && (before < FIRST || (before / FIRST).ilog2() != (after / FIRST).ilog2())
+}
+
 /// Issues whose development details are fetched together.
 const DEV_STATUS_BATCH: usize = 100;
 
@@ -281,7 +288,11 @@ impl JiraRun<'_> {
             };
             let (next, loaded) = tokio::join!(fetch_next, self.issue_page(&page, &jql, &lookups));
             let loaded = loaded?;
+            let before = all.report.loaded;
             all.report += loaded.report;
+            if statistics_are_due(before, all.report.loaded) {
+                jira::analyze_growing_tables(self.pool).await?;
+            }
             all.seen.extend(loaded.seen);
             all.with_code.extend(loaded.with_code);
             progress(&all.report);
@@ -346,6 +357,17 @@ impl JiraRun<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_refresh_at_a_thousand_and_each_doubling() {
+        assert!(!statistics_are_due(0, 999));
+        assert!(statistics_are_due(900, 1_000));
+        assert!(!statistics_are_due(1_000, 1_900));
+        assert!(statistics_are_due(1_900, 2_000));
+        assert!(!statistics_are_due(2_000, 3_900));
+        assert!(statistics_are_due(3_900, 4_000));
+        assert!(statistics_are_due(7_950, 8_050));
+    }
 
     #[test]
     fn jql_for_full_and_incremental_runs() {

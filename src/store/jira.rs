@@ -710,3 +710,13 @@ pub async fn project_keys(
         .fetch_all(pool)
         .await?)
 }
+
+/// Refreshes planner statistics of the tables a sync grows. Upserts join on them by
+/// external id; with statistics from when a table was empty the planner scans it whole
+/// for every batch, so a first large sync slows down as it goes.
+pub async fn analyze_growing_tables(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("ANALYZE work_items, changelogs, raw_extraction_data")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
