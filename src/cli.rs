@@ -113,6 +113,10 @@ pub struct AllArgs {
     /// Queue backend between the stages.
     #[arg(long, value_enum, default_value_t = QueueBackend::Memory)]
     pub queue: QueueBackend,
+    /// Seconds from the end of a job's run until it is due again (default: scheduler.interval_secs,
+    /// or 30 with --demo).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -86,6 +86,15 @@ pub struct Config {
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub security: SecurityConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub poll_secs: u64,
+    pub interval_secs: u64,
+    pub stuck_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -204,6 +213,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "database.url",
                 message: "database.mode is 'server' but no URL is set (DATABASE_URL)".into(),
+            });
+        }
+        if [
+            self.scheduler.poll_secs,
+            self.scheduler.interval_secs,
+            self.scheduler.stuck_after_secs,
+        ]
+        .contains(&0)
+        {
+            return Err(ConfigError::Invalid {
+                key: "scheduler",
+                message: "poll_secs, interval_secs and stuck_after_secs must be at least 1".into(),
             });
         }
         if self.database.max_connections == 0 {

@@ -1,10 +1,12 @@
 //! Composition root: loads configuration, builds the concrete backends and runs the chosen role.
 
 mod admin;
+mod all;
 mod custom_fields;
 mod output;
 mod reprocess;
 mod run_job;
+mod signals;
 mod simulate;
 mod sources;
 
@@ -66,11 +68,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::All(_)
-        | Command::Serve
+        Command::All(args) => {
+            with_database(&config, async |database| all::run(&database.pool, &config, args).await).await
+        }
+        Command::Serve
         | Command::Scheduler
         | Command::Worker(_) => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (only migrate, run-job jira, reprocess, simulate, tenant, integration and user are)",
+            "`pulse-etl {}` is not available in this version yet (available: all (in-process scheduler + Jira sync), migrate, run-job jira, reprocess, custom-fields, simulate, tenant, integration, user)",
             role_name(&cli.command)
         ),
     }

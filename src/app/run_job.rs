@@ -117,7 +117,8 @@ pub async fn run(
     Ok(())
 }
 
-async fn run_jira_job(
+/// Runs one Jira job: RUNNING, the steps, then FINISHED (cursor advanced) or FAILED.
+pub(super) async fn run_jira_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
     tenant_id: i64,

@@ -48,7 +48,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     );
     tokio::select! {
         served = simulator.wait() => served.context("simulator stopped")?,
-        _ = shutdown_signal() => {
+        _ = super::signals::shutdown() => {
             tracing::info!("shutting down");
             simulator.stop().await.context("stopping the simulator")?;
         }
@@ -68,20 +68,4 @@ fn resident_mib() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib / 1024)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }

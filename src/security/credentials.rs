@@ -39,6 +39,13 @@ pub enum CryptoError {
 }
 
 impl SecretKey {
+    /// A new random key and its base64 spelling (for `PULSE_SECRET_KEY` or a key file).
+    pub fn generate() -> (Self, String) {
+        let key = Aes256Gcm::generate_key(&mut OsRng);
+        let text = base64::engine::general_purpose::STANDARD.encode(key);
+        (SecretKey(key.into()), text)
+    }
+
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let bytes = if text.len() == 2 * KEY_LEN && text.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -166,6 +173,14 @@ mod tests {
             Err(CryptoError::Malformed)
         );
         assert_eq!(cipher(KEY_B64).open(&[], b""), Err(CryptoError::Malformed));
+    }
+
+    #[test]
+    fn generated_keys_parse_back_and_differ() {
+        let (key, text) = SecretKey::generate();
+        let parsed = SecretKey::parse(&text).unwrap();
+        assert_eq!(key.0, parsed.0);
+        assert_ne!(SecretKey::generate().1, text);
     }
 
     #[test]

@@ -182,3 +182,19 @@ pub async fn tenant_of(pool: &PgPool, integration_id: i64) -> Result<i64, StoreE
             id: integration_id,
         })
 }
+
+/// Points an integration at another base URL (the demo simulator's port changes per start).
+pub async fn set_base_url(
+    pool: &PgPool,
+    tenant_id: i64,
+    integration_id: i64,
+    base_url: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE integrations SET base_url = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(base_url)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

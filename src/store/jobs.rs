@@ -130,3 +130,57 @@ pub async fn finish_run(
     .await?;
     Ok(())
 }
+
+/// Claims up to `limit` due Jira jobs (active, integration active, `next_run` passed, and
+/// not running — or running without progress for `stuck_after`, i.e. its runner died) and
+/// marks them RUNNING. `FOR UPDATE SKIP LOCKED`: two schedulers never claim the same job.
+pub async fn claim_due(
+    pool: &PgPool,
+    limit: i64,
+    stuck_after: std::time::Duration,
+) -> Result<Vec<(i64, JobRun)>, StoreError> {
+    let rows: Vec<Claimed> = sqlx::query_as(
+        "UPDATE etl_jobs j SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now(), updated_at = now()
+         FROM (SELECT j2.id FROM etl_jobs j2
+               JOIN integrations i ON i.id = j2.integration_id AND i.tenant_id = j2.tenant_id
+               WHERE j2.active AND i.active AND j2.job_type = 'jira'
+                 AND (j2.state <> 'RUNNING' OR j2.last_progress_at < now() - make_interval(secs => $2))
+                 AND (j2.next_run IS NULL OR j2.next_run <= now())
+               ORDER BY j2.next_run NULLS FIRST, j2.id
+               LIMIT $1
+               FOR UPDATE OF j2 SKIP LOCKED) due
+         WHERE j.id = due.id
+         RETURNING j.tenant_id, j.id, j.integration_id, j.active, j.last_sync_date",
+    )
+    .bind(limit)
+    .bind(stuck_after.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|claimed| (claimed.tenant_id, claimed.job))
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    tenant_id: i64,
+    #[sqlx(flatten)]
+    job: JobRun,
+}
+
+/// Sets when the job is due next.
+pub async fn schedule_next(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    after: std::time::Duration,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE etl_jobs SET next_run = now() + make_interval(secs => $3), updated_at = now() WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(job_id)
+        .bind(after.as_secs_f64())
+        .execute(pool)
+        .await?;
+    Ok(())
+}

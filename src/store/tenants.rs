@@ -57,3 +57,13 @@ pub async fn ensure_exists(pool: &PgPool, tenant_id: i64) -> Result<(), StoreErr
         })
     }
 }
+
+/// The id of the tenant with this name (case-insensitive), if any.
+pub async fn find_by_name(pool: &PgPool, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM tenants WHERE lower(name) = lower($1)")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

@@ -1,0 +1,178 @@
+//! `pulse-etl all [--demo]`: the roles of this version in one process — the scheduler
+//! claiming due Jira jobs and running them in-process — and, with `--demo`, the source
+//! simulator and a demo tenant wired to it. Stops on Ctrl-C or SIGTERM.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use sqlx::PgPool;
+
+use crate::cli::{AllArgs, QueueBackend};
+use crate::config::Config;
+use crate::domain::{Provider, Tier};
+use crate::security::{CredentialCipher, SecretKey};
+use crate::simulator::{RunningSimulator, SimulatorConfig};
+use crate::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
+use crate::store::{jobs, tenants};
+
+const DEMO_TENANT: &str = "Demo";
+/// Jobs claimed per look.
+const CLAIM_BATCH: i64 = 4;
+
+pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Result<()> {
+    if args.queue == QueueBackend::Rabbitmq {
+        bail!("`all --queue rabbitmq` is not available in this version yet (in-process only)");
+    }
+    let key = if args.demo && config.security.secret_key.is_empty() {
+        demo_key(&config.data_dir())?
+    } else {
+        config.secret_key()?
+    };
+    let cipher = CredentialCipher::new(&key);
+    let simulator = match args.demo {
+        true => Some(start_demo(pool, &cipher).await?),
+        false => None,
+    };
+    let interval = Duration::from_secs(args.interval_secs.unwrap_or(if args.demo {
+        30
+    } else {
+        config.scheduler.interval_secs
+    }));
+    let timing = Timing {
+        interval,
+        poll: Duration::from_secs(config.scheduler.poll_secs),
+        stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
+    };
+    tracing::info!(
+        interval_secs = interval.as_secs(),
+        poll_secs = timing.poll.as_secs(),
+        "scheduler running; Ctrl-C stops"
+    );
+    let outcome = tokio::select! {
+        outcome = schedule(pool, &cipher, timing, simulator.as_ref()) => outcome,
+        _ = super::signals::shutdown() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    };
+    if let Some(simulator) = simulator {
+        simulator.stop().await.context("stopping the simulator")?;
+    }
+    outcome
+}
+
+/// How often the scheduler looks, reschedules and recovers.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    interval: Duration,
+    poll: Duration,
+    stuck_after: Duration,
+}
+
+/// Claims due jobs and runs them, forever. With the demo simulator, each round of runs is
+/// followed by a little source activity so the next incremental sync has something to do.
+async fn schedule(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    timing: Timing,
+    simulator: Option<&RunningSimulator>,
+) -> anyhow::Result<()> {
+    loop {
+        let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
+        for (tenant_id, job) in &due {
+            let mut lines = Vec::new();
+            match super::run_job::run_jira_job(pool, cipher, *tenant_id, job, false, &mut lines)
+                .await
+            {
+                Ok(()) => {
+                    let loaded: u64 = lines.iter().map(|l| l.loaded).sum();
+                    tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
+                }
+                Err(error) => {
+                    tracing::warn!(tenant_id, job_id = job.id, error = %format!("{error:#}"), "job failed")
+                }
+            }
+            jobs::schedule_next(pool, *tenant_id, job.id, timing.interval).await?;
+        }
+        if let (false, Some(simulator)) = (due.is_empty(), simulator) {
+            let url = format!("{}/_sim/mutate", simulator.base_url());
+            if let Err(error) = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({"fraction": 0.01}))
+                .send()
+                .await
+            {
+                tracing::warn!(%error, "could not ask the simulator for activity");
+            }
+        }
+        tokio::time::sleep(timing.poll).await;
+    }
+}
+
+/// The demo's credential key: kept in the data directory so restarts can read what
+/// earlier runs stored (set PULSE_SECRET_KEY for anything but a demo).
+fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    let path = data_dir.join("demo-secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return SecretKey::parse(&text)
+            .with_context(|| format!("{} is not a valid key", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (key, text) = SecretKey::generate();
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    tracing::warn!(path = %path.display(), "PULSE_SECRET_KEY is not set: the demo keeps its own key there");
+    Ok(key)
+}
+
+/// Starts the simulator and makes sure the demo tenant's Jira integration points at it.
+async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<RunningSimulator> {
+    let simulator = RunningSimulator::start(
+        SimulatorConfig::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .context("starting the demo simulator")?;
+    let base_url = simulator.base_url();
+    let tenant = match tenants::find_by_name(pool, DEMO_TENANT).await? {
+        Some(id) => id,
+        None => tenants::create(pool, DEMO_TENANT, Tier::Free).await?,
+    };
+    let existing = integrations::list(pool, tenant)
+        .await?
+        .into_iter()
+        .find(|i| i.provider == Provider::Jira);
+    match existing {
+        Some(integration) => {
+            integrations::set_base_url(pool, tenant, integration.id, &base_url).await?
+        }
+        None => {
+            let defaults = SimulatorConfig::default();
+            let settings = IntegrationSettings {
+                requests_per_second: Some(500.0),
+                concurrency: Some(16),
+                ..IntegrationSettings::default()
+            };
+            integrations::create(
+                pool,
+                cipher,
+                NewIntegration {
+                    tenant_id: tenant,
+                    provider: Provider::Jira,
+                    base_url: &base_url,
+                    username: Some(&defaults.jira_user),
+                    credentials: &Credentials {
+                        tokens: vec![defaults.jira_token.clone()],
+                    },
+                    settings: &settings,
+                },
+            )
+            .await?;
+        }
+    }
+    tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");
+    Ok(simulator)
+}

@@ -1,0 +1,84 @@
+//! `pulse-etl all --demo`: the simulator, a demo tenant and the scheduler in one process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-etl"))
+        .args(["all", "--demo", "--interval-secs", "1"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("PULSE_DATA_DIR", "data")
+        .env("PULSE_SCHEDULER__POLL_SECS", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The first scheduled run loads the whole simulated site; the scheduler then runs the
+    // job again (each run stores the status list once).
+    let started = Instant::now();
+    let mut progress = (String::new(), 0, 0);
+    while started.elapsed() < Duration::from_secs(90) {
+        progress = sqlx::query_as(
+            "SELECT coalesce((SELECT j.state FROM etl_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE t.name = 'Demo'), ''),
+                    (SELECT count(*) FROM work_items),
+                    (SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses')",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if progress.0 == "FINISHED" && progress.1 >= 2_000 && progress.2 >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (state, items, runs): (String, i64, i64) = progress;
+    assert_eq!(state, "FINISHED");
+    assert!(items >= 2_000, "{items} work items");
+    assert!(runs >= 2, "the scheduler ran the job again ({runs} runs)");
+    let key = dir.path().join("data/demo-secret.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                child.wait().ok();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    let status = output.expect("all --demo stops within 30 s of SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM work_item_pr_links")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(links > 0);
+}
