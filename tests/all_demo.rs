@@ -11,13 +11,10 @@ use common::TestDb;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
-    let db = TestDb::migrated().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-etl"))
+fn start_demo(db: &TestDb, dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pulse-etl"))
         .args(["all", "--demo", "--interval-secs", "1"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", &db.url)
@@ -25,9 +22,39 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
         .env("PULSE_SCHEDULER__POLL_SECS", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Sends SIGTERM and waits up to 30 s for a clean exit.
+async fn stop(mut child: std::process::Child) {
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                child.wait().ok();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap()
+    .expect("all --demo stops within 30 s of SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_demo(&db, dir.path());
 
     // The first scheduled run loads the whole simulated site; the scheduler then runs the
     // job again (each run stores the status list once).
@@ -57,25 +84,35 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
         0o600
     );
 
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                child.kill().ok();
-                child.wait().ok();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    stop(child).await;
+
+    // Started again from another directory (another demo key, another simulator port):
+    // the demo integration is re-pointed and re-sealed, and syncs again at once.
+    let before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let child = start_demo(&db, other.path());
+    let started = Instant::now();
+    let mut state = (String::new(), before);
+    while started.elapsed() < Duration::from_secs(60) {
+        state = sqlx::query_as("SELECT state, (SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses') FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        if state.0 == "FINISHED" && state.1 > before {
+            break;
         }
-    })
-    .await
-    .unwrap();
-    let status = output.expect("all --demo stops within 30 s of SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        state.0, "FINISHED",
+        "the restarted demo syncs with its own key"
+    );
+    assert!(state.1 > before);
+    stop(child).await;
     let links: i64 = sqlx::query_scalar("SELECT count(*) FROM work_item_pr_links")
         .fetch_one(&db.pool)
         .await

@@ -276,6 +276,21 @@ async fn bad_credentials_fail_the_job_with_a_clear_error() {
     assert!(error.unwrap().contains("401"));
     let missing = cli(&db, strings(&["run-job", "jira", "--tenant", "999"])).await;
     common::assert_clear_failure(&missing, "no jira integration");
+
+    // A failure before the first request (credentials that no longer open) is recorded too.
+    sqlx::query("UPDATE integrations SET credentials_encrypted = '\\x01'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    common::assert_clear_failure(&run, "sealed credentials");
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error_message FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "FAILED");
+    assert!(error.unwrap().contains("sealed credentials"));
     sim.stop().await.unwrap();
 }
 

@@ -4,6 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -50,13 +51,27 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         poll_secs = timing.poll.as_secs(),
         "scheduler running; Ctrl-C stops"
     );
+    let claimed = Mutex::new(Vec::new());
     let outcome = tokio::select! {
-        outcome = schedule(pool, &cipher, timing, simulator.as_ref()) => outcome,
+        outcome = schedule(pool, &cipher, timing, simulator.as_ref(), &claimed) => outcome,
         _ = super::signals::shutdown() => {
             tracing::info!("shutting down");
             Ok(())
         }
     };
+    let interrupted = std::mem::take(
+        &mut *claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for (tenant_id, job_id) in interrupted {
+        jobs::release(pool, tenant_id, job_id, "interrupted by shutdown").await?;
+        tracing::info!(
+            tenant_id,
+            job_id,
+            "interrupted job released for the next start"
+        );
+    }
     if let Some(simulator) = simulator {
         simulator.stop().await.context("stopping the simulator")?;
     }
@@ -73,14 +88,23 @@ struct Timing {
 
 /// Claims due jobs and runs them, forever. With the demo simulator, each round of runs is
 /// followed by a little source activity so the next incremental sync has something to do.
+/// `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
+/// give them back.
 async fn schedule(
     pool: &PgPool,
     cipher: &CredentialCipher,
     timing: Timing,
     simulator: Option<&RunningSimulator>,
+    claimed: &Mutex<Vec<(i64, i64)>>,
 ) -> anyhow::Result<()> {
+    let lock = || {
+        claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
     loop {
         let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
+        lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
         for (tenant_id, job) in &due {
             let mut lines = Vec::new();
             match super::run_job::run_jira_job(pool, cipher, *tenant_id, job, false, &mut lines)
@@ -95,6 +119,7 @@ async fn schedule(
                 }
             }
             jobs::schedule_next(pool, *tenant_id, job.id, timing.interval).await?;
+            lock().retain(|(_, id)| *id != job.id);
         }
         if let (false, Some(simulator)) = (due.is_empty(), simulator) {
             let url = format!("{}/_sim/mutate", simulator.base_url());
@@ -130,16 +155,18 @@ fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
 
 /// Starts the simulator and makes sure the demo tenant's Jira integration points at it.
 async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<RunningSimulator> {
-    let simulator = RunningSimulator::start(
-        SimulatorConfig::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    )
-    .await
-    .context("starting the demo simulator")?;
+    let defaults = SimulatorConfig::default();
+    let simulator =
+        RunningSimulator::start(defaults.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .context("starting the demo simulator")?;
     let base_url = simulator.base_url();
     let tenant = match tenants::find_by_name(pool, DEMO_TENANT).await? {
         Some(id) => id,
         None => tenants::create(pool, DEMO_TENANT, Tier::Free).await?,
+    };
+    let credentials = Credentials {
+        tokens: vec![defaults.jira_token.clone()],
     };
     let existing = integrations::list(pool, tenant)
         .await?
@@ -147,30 +174,35 @@ async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<
         .find(|i| i.provider == Provider::Jira);
     match existing {
         Some(integration) => {
-            integrations::set_base_url(pool, tenant, integration.id, &base_url).await?
+            // Another start: new simulator port, and maybe another demo key than the one
+            // that sealed the stored credentials. The job is due at once.
+            integrations::reconnect(
+                pool,
+                cipher,
+                (tenant, integration.id),
+                &base_url,
+                &credentials,
+            )
+            .await?;
+            for job in jobs::for_run(pool, tenant, Provider::Jira, Some(integration.id)).await? {
+                jobs::schedule_next(pool, tenant, job.id, Duration::ZERO).await?;
+            }
         }
         None => {
-            let defaults = SimulatorConfig::default();
             let settings = IntegrationSettings {
                 requests_per_second: Some(500.0),
                 concurrency: Some(16),
                 ..IntegrationSettings::default()
             };
-            integrations::create(
-                pool,
-                cipher,
-                NewIntegration {
-                    tenant_id: tenant,
-                    provider: Provider::Jira,
-                    base_url: &base_url,
-                    username: Some(&defaults.jira_user),
-                    credentials: &Credentials {
-                        tokens: vec![defaults.jira_token.clone()],
-                    },
-                    settings: &settings,
-                },
-            )
-            .await?;
+            let new = NewIntegration {
+                tenant_id: tenant,
+                provider: Provider::Jira,
+                base_url: &base_url,
+                username: Some(&defaults.jira_user),
+                credentials: &credentials,
+                settings: &settings,
+            };
+            integrations::create(pool, cipher, new).await?;
         }
     }
     tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");

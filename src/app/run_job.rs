@@ -117,8 +117,27 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs one Jira job: RUNNING, the steps, then FINISHED (cursor advanced) or FAILED.
+/// Runs one Jira job: RUNNING, the steps, then FINISHED (cursor advanced) or FAILED —
+/// whatever went wrong, set-up included, is recorded on the job.
 pub(super) async fn run_jira_job(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: i64,
+    job: &JobRun,
+    full: bool,
+    lines: &mut Vec<StepLine>,
+) -> anyhow::Result<()> {
+    let started_at = Utc::now();
+    jobs::start_run(pool, tenant_id, job.id, Provider::Jira).await?;
+    let result = sync(pool, cipher, tenant_id, job, full, lines).await;
+    match &result {
+        Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
+        Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
+    }
+    result
+}
+
+async fn sync(
     pool: &PgPool,
     cipher: &CredentialCipher,
     tenant_id: i64,
@@ -145,44 +164,32 @@ pub(super) async fn run_jira_job(
         since,
         full,
     };
-    let started_at = Utc::now();
     let clock = Instant::now();
-    jobs::start_run(pool, tenant_id, job.id, Provider::Jira).await?;
     tracing::info!(tenant_id, job_id = job.id, full, since = ?since, "jira sync started");
     let outcome = run_steps(&run, job.id, lines).await;
     let stats = &client.http().stats;
-    let (requests, retries, failed_requests) = (
-        stats.requests.load(std::sync::atomic::Ordering::Relaxed),
-        stats.retries.load(std::sync::atomic::Ordering::Relaxed),
-        stats.failures.load(std::sync::atomic::Ordering::Relaxed),
-    );
+    let load =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     let failed_items: u64 = lines
         .iter()
         .filter(|l| l.job_id == Some(job.id))
         .map(|l| l.failed)
         .sum();
-    let result = match outcome {
-        Ok(()) if failed_items == 0 => Ok(()),
-        Ok(()) => Err(anyhow::anyhow!(
-            "{failed_items} item(s) failed to transform (see raw_extraction_data.error)"
-        )),
-        Err(error) => Err(anyhow::Error::new(error)),
-    };
-    match &result {
-        Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
-        Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
-    }
     tracing::info!(
         tenant_id,
         job_id = job.id,
-        requests,
-        retries,
-        failed_requests,
+        requests = load(&stats.requests),
+        retries = load(&stats.retries),
+        failed_requests = load(&stats.failures),
         seconds = clock.elapsed().as_secs_f64(),
-        ok = result.is_ok(),
+        ok = outcome.is_ok() && failed_items == 0,
         "jira sync ended"
     );
-    result
+    outcome?;
+    if failed_items > 0 {
+        bail!("{failed_items} item(s) failed to transform (see raw_extraction_data.error)");
+    }
+    Ok(())
 }
 
 async fn run_steps(

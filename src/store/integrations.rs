@@ -183,18 +183,27 @@ pub async fn tenant_of(pool: &PgPool, integration_id: i64) -> Result<i64, StoreE
         })
 }
 
-/// Points an integration at another base URL (the demo simulator's port changes per start).
-pub async fn set_base_url(
+/// Points an integration at another base URL with new credentials (the demo simulator's
+/// port changes per start, and its key may differ from the one that sealed the old ones).
+pub async fn reconnect(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    cipher: &CredentialCipher,
+    (tenant_id, integration_id): (i64, i64),
     base_url: &str,
+    credentials: &Credentials,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE integrations SET base_url = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(integration_id)
-        .bind(base_url)
-        .execute(pool)
-        .await?;
+    let plaintext = serde_json::to_vec(credentials)
+        .map_err(|error| StoreError::CorruptCredentials(error.to_string()))?;
+    let sealed = cipher.seal(&plaintext, &associated_data(tenant_id))?;
+    sqlx::query(
+        "UPDATE integrations SET base_url = $3, credentials_encrypted = $4, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(base_url)
+    .bind(sealed)
+    .execute(pool)
+    .await?;
     Ok(())
 }

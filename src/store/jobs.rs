@@ -184,3 +184,24 @@ pub async fn schedule_next(
         .await?;
     Ok(())
 }
+
+/// Gives back a job whose run was interrupted by a shutdown: READY and due at once, so the
+/// next scheduler picks it up without waiting for the stuck-run timeout.
+pub async fn release(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE etl_jobs SET state = 'READY', status = jsonb_set(status, '{overall}', '\"READY\"'),
+                next_run = now(), error_message = $3, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND state = 'RUNNING'",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
