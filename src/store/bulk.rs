@@ -19,7 +19,10 @@ pub struct Upsert {
     pub table: &'static str,
     /// Fields of each JSON record with their SQL types, e.g. `("key", "text")`.
     pub record: &'static [(&'static str, &'static str)],
-    pub columns: &'static [Column],
+    /// Record fields stored under the column of the same name.
+    pub copied: &'static [&'static str],
+    /// Columns filled by an expression (ids resolved through `joins`, defaults).
+    pub computed: &'static [Column],
     /// Extra FROM clause after the record set, e.g. LEFT JOINs resolving external ids.
     pub joins: &'static str,
     pub conflict_key: &'static [&'static str],
@@ -30,8 +33,18 @@ pub struct Upsert {
 impl Upsert {
     /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSONB array of records.
     pub fn sql(&self) -> String {
-        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
-        let values: Vec<&str> = self.columns.iter().map(|c| c.value).collect();
+        let copied: Vec<String> = self.copied.iter().map(|name| format!("r.{name}")).collect();
+        let names: Vec<&str> = self
+            .copied
+            .iter()
+            .copied()
+            .chain(self.computed.iter().map(|c| c.name))
+            .collect();
+        let values: Vec<&str> = copied
+            .iter()
+            .map(String::as_str)
+            .chain(self.computed.iter().map(|c| c.value))
+            .collect();
         let record: Vec<String> = self
             .record
             .iter()
@@ -112,26 +125,27 @@ mod tests {
         let upsert = Upsert {
             table: "things",
             record: &[("external_id", "text"), ("name", "text")],
-            columns: &[
-                Column {
-                    name: "external_id",
-                    value: "r.external_id",
-                },
-                Column {
-                    name: "name",
-                    value: "r.name",
-                },
-            ],
+            copied: &["external_id", "name"],
+            computed: &[Column {
+                name: "seen_at",
+                value: "now()",
+            }],
             joins: "",
             conflict_key: &["external_id"],
             guard: Some("excluded.name <> ''"),
         };
         let sql = upsert.sql();
-        assert!(sql.contains("SELECT $1, $2, r.external_id, r.name FROM jsonb_to_recordset($3) AS r(external_id text, name text)"), "{sql}");
-        assert!(sql.contains("ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE SET name = excluded.name, updated_at = now()"), "{sql}");
+        assert!(
+            sql.starts_with(
+                "INSERT INTO things (tenant_id, integration_id, external_id, name, seen_at)"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("SELECT $1, $2, r.external_id, r.name, now() FROM jsonb_to_recordset($3) AS r(external_id text, name text)"), "{sql}");
+        assert!(sql.contains("ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at, updated_at = now()"), "{sql}");
         assert!(
             sql.ends_with(
-                "WHERE (things.name) IS DISTINCT FROM (excluded.name) AND (excluded.name <> '')"
+                "WHERE (things.name, things.seen_at) IS DISTINCT FROM (excluded.name, excluded.seen_at) AND (excluded.name <> '')"
             ),
             "{sql}"
         );

@@ -18,19 +18,8 @@ const CUSTOM_FIELDS: Upsert = Upsert {
         ("field_schema", "jsonb"),
         ("operations", "jsonb"),
     ],
-    columns: &[
-        Column {
-            name: "external_id",
-            value: "r.external_id",
-        },
-        Column {
-            name: "name",
-            value: "r.name",
-        },
-        Column {
-            name: "field_type",
-            value: "r.field_type",
-        },
+    copied: &["external_id", "name", "field_type"],
+    computed: &[
         Column {
             name: "field_schema",
             value: "coalesce(r.field_schema, '{}')",

@@ -22,28 +22,14 @@ const STATUSES: Upsert = Upsert {
         ("category", "text"),
         ("category_name", "text"),
     ],
-    columns: &[
-        Column {
-            name: "external_id",
-            value: "r.external_id",
-        },
-        Column {
-            name: "name",
-            value: "r.name",
-        },
-        Column {
-            name: "description",
-            value: "r.description",
-        },
-        Column {
-            name: "category",
-            value: "r.category",
-        },
-        Column {
-            name: "category_name",
-            value: "r.category_name",
-        },
+    copied: &[
+        "external_id",
+        "name",
+        "description",
+        "category",
+        "category_name",
     ],
+    computed: &[],
     joins: "",
     conflict_key: &["external_id"],
     guard: None,
@@ -57,24 +43,8 @@ const PROJECTS: Upsert = Upsert {
         ("name", "text"),
         ("project_type", "text"),
     ],
-    columns: &[
-        Column {
-            name: "external_id",
-            value: "r.external_id",
-        },
-        Column {
-            name: "key",
-            value: "r.key",
-        },
-        Column {
-            name: "name",
-            value: "r.name",
-        },
-        Column {
-            name: "project_type",
-            value: "r.project_type",
-        },
-    ],
+    copied: &["external_id", "key", "name", "project_type"],
+    computed: &[],
     joins: "",
     conflict_key: &["external_id"],
     guard: None,
@@ -89,28 +59,11 @@ const WITS: Upsert = Upsert {
         ("hierarchy_level", "integer"),
         ("subtask", "boolean"),
     ],
-    columns: &[
-        Column {
-            name: "external_id",
-            value: "r.external_id",
-        },
-        Column {
-            name: "name",
-            value: "r.name",
-        },
-        Column {
-            name: "description",
-            value: "r.description",
-        },
-        Column {
-            name: "hierarchy_level",
-            value: "r.hierarchy_level",
-        },
-        Column {
-            name: "subtask",
-            value: "coalesce(r.subtask, false)",
-        },
-    ],
+    copied: &["external_id", "name", "description", "hierarchy_level"],
+    computed: &[Column {
+        name: "subtask",
+        value: "coalesce(r.subtask, false)",
+    }],
     joins: "",
     conflict_key: &["external_id"],
     guard: None,
@@ -173,15 +126,61 @@ const WORK_ITEM_RECORD: &[(&str, &str)] = &[
     ("direct_completion", "boolean"),
 ];
 
-const WORK_ITEM_COLUMNS: &[Column] = &[
-    Column {
-        name: "external_id",
-        value: "r.external_id",
-    },
-    Column {
-        name: "key",
-        value: "r.key",
-    },
+/// Work-item record fields stored under the same column name.
+const WORK_ITEM_COPIED: &[&str] = &[
+    "external_id",
+    "key",
+    "summary",
+    "description",
+    "priority",
+    "parent_external_id",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "resolved",
+    "story_points",
+    "team",
+    "code_changed",
+    "custom_field_01",
+    "custom_field_02",
+    "custom_field_03",
+    "custom_field_04",
+    "custom_field_05",
+    "custom_field_06",
+    "custom_field_07",
+    "custom_field_08",
+    "custom_field_09",
+    "custom_field_10",
+    "custom_field_11",
+    "custom_field_12",
+    "custom_field_13",
+    "custom_field_14",
+    "custom_field_15",
+    "custom_field_16",
+    "custom_field_17",
+    "custom_field_18",
+    "custom_field_19",
+    "custom_field_20",
+    "work_first_committed_at",
+    "work_first_started_at",
+    "work_last_started_at",
+    "work_first_completed_at",
+    "work_last_completed_at",
+    "total_work_starts",
+    "total_completions",
+    "total_backlog_returns",
+    "total_work_time_seconds",
+    "total_review_time_seconds",
+    "total_cycle_time_seconds",
+    "total_lead_time_seconds",
+    "workflow_complexity_score",
+    "rework_indicator",
+    "direct_completion",
+];
+
+/// Work-item columns filled by an expression: resolved ids, defaults, undeletion.
+const WORK_ITEM_COMPUTED: &[Column] = &[
     Column {
         name: "project_id",
         value: "p.id",
@@ -195,200 +194,12 @@ const WORK_ITEM_COLUMNS: &[Column] = &[
         value: "s.id",
     },
     Column {
-        name: "summary",
-        value: "r.summary",
-    },
-    Column {
-        name: "description",
-        value: "r.description",
-    },
-    Column {
-        name: "priority",
-        value: "r.priority",
-    },
-    Column {
-        name: "parent_external_id",
-        value: "r.parent_external_id",
-    },
-    Column {
-        name: "assignee",
-        value: "r.assignee",
-    },
-    Column {
-        name: "reporter",
-        value: "r.reporter",
-    },
-    Column {
         name: "labels",
         value: "coalesce(r.labels, '{}')",
     },
     Column {
-        name: "created",
-        value: "r.created",
-    },
-    Column {
-        name: "updated",
-        value: "r.updated",
-    },
-    Column {
-        name: "resolved",
-        value: "r.resolved",
-    },
-    Column {
-        name: "story_points",
-        value: "r.story_points",
-    },
-    Column {
-        name: "team",
-        value: "r.team",
-    },
-    Column {
-        name: "code_changed",
-        value: "r.code_changed",
-    },
-    Column {
-        name: "custom_field_01",
-        value: "r.custom_field_01",
-    },
-    Column {
-        name: "custom_field_02",
-        value: "r.custom_field_02",
-    },
-    Column {
-        name: "custom_field_03",
-        value: "r.custom_field_03",
-    },
-    Column {
-        name: "custom_field_04",
-        value: "r.custom_field_04",
-    },
-    Column {
-        name: "custom_field_05",
-        value: "r.custom_field_05",
-    },
-    Column {
-        name: "custom_field_06",
-        value: "r.custom_field_06",
-    },
-    Column {
-        name: "custom_field_07",
-        value: "r.custom_field_07",
-    },
-    Column {
-        name: "custom_field_08",
-        value: "r.custom_field_08",
-    },
-    Column {
-        name: "custom_field_09",
-        value: "r.custom_field_09",
-    },
-    Column {
-        name: "custom_field_10",
-        value: "r.custom_field_10",
-    },
-    Column {
-        name: "custom_field_11",
-        value: "r.custom_field_11",
-    },
-    Column {
-        name: "custom_field_12",
-        value: "r.custom_field_12",
-    },
-    Column {
-        name: "custom_field_13",
-        value: "r.custom_field_13",
-    },
-    Column {
-        name: "custom_field_14",
-        value: "r.custom_field_14",
-    },
-    Column {
-        name: "custom_field_15",
-        value: "r.custom_field_15",
-    },
-    Column {
-        name: "custom_field_16",
-        value: "r.custom_field_16",
-    },
-    Column {
-        name: "custom_field_17",
-        value: "r.custom_field_17",
-    },
-    Column {
-        name: "custom_field_18",
-        value: "r.custom_field_18",
-    },
-    Column {
-        name: "custom_field_19",
-        value: "r.custom_field_19",
-    },
-    Column {
-        name: "custom_field_20",
-        value: "r.custom_field_20",
-    },
-    Column {
         name: "custom_fields_overflow",
         value: "coalesce(r.custom_fields_overflow, '{}')",
-    },
-    Column {
-        name: "work_first_committed_at",
-        value: "r.work_first_committed_at",
-    },
-    Column {
-        name: "work_first_started_at",
-        value: "r.work_first_started_at",
-    },
-    Column {
-        name: "work_last_started_at",
-        value: "r.work_last_started_at",
-    },
-    Column {
-        name: "work_first_completed_at",
-        value: "r.work_first_completed_at",
-    },
-    Column {
-        name: "work_last_completed_at",
-        value: "r.work_last_completed_at",
-    },
-    Column {
-        name: "total_work_starts",
-        value: "r.total_work_starts",
-    },
-    Column {
-        name: "total_completions",
-        value: "r.total_completions",
-    },
-    Column {
-        name: "total_backlog_returns",
-        value: "r.total_backlog_returns",
-    },
-    Column {
-        name: "total_work_time_seconds",
-        value: "r.total_work_time_seconds",
-    },
-    Column {
-        name: "total_review_time_seconds",
-        value: "r.total_review_time_seconds",
-    },
-    Column {
-        name: "total_cycle_time_seconds",
-        value: "r.total_cycle_time_seconds",
-    },
-    Column {
-        name: "total_lead_time_seconds",
-        value: "r.total_lead_time_seconds",
-    },
-    Column {
-        name: "workflow_complexity_score",
-        value: "r.workflow_complexity_score",
-    },
-    Column {
-        name: "rework_indicator",
-        value: "r.rework_indicator",
-    },
-    Column {
-        name: "direct_completion",
-        value: "r.direct_completion",
     },
     Column {
         name: "deleted_at",
@@ -399,7 +210,8 @@ const WORK_ITEM_COLUMNS: &[Column] = &[
 const WORK_ITEMS: Upsert = Upsert {
     table: "work_items",
     record: WORK_ITEM_RECORD,
-    columns: WORK_ITEM_COLUMNS,
+    copied: WORK_ITEM_COPIED,
+    computed: WORK_ITEM_COMPUTED,
     joins: "LEFT JOIN projects p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.project_external_id \
             LEFT JOIN wits w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.external_id = r.wit_external_id \
             LEFT JOIN statuses s ON s.tenant_id = $1 AND s.integration_id = $2 AND s.external_id = r.status_external_id",
@@ -420,15 +232,11 @@ const CHANGELOGS: Upsert = Upsert {
         ("time_in_status_seconds", "float8"),
         ("author", "text"),
     ],
-    columns: &[
-        Column { name: "external_id", value: "r.external_id" },
+    copied: &["external_id", "transition_start_date", "transition_change_date", "time_in_status_seconds", "author"],
+    computed: &[
         Column { name: "work_item_id", value: "wi.id" },
         Column { name: "from_status_id", value: "fs.id" },
         Column { name: "to_status_id", value: "ts.id" },
-        Column { name: "transition_start_date", value: "r.transition_start_date" },
-        Column { name: "transition_change_date", value: "r.transition_change_date" },
-        Column { name: "time_in_status_seconds", value: "r.time_in_status_seconds" },
-        Column { name: "author", value: "r.author" },
     ],
     joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id \
             LEFT JOIN statuses fs ON fs.tenant_id = $1 AND fs.integration_id = $2 AND fs.external_id = r.from_status_external_id \
@@ -672,14 +480,9 @@ const PR_LINKS: Upsert = Upsert {
         ("pr_status", "text"),
         ("last_update", "timestamptz"),
     ],
-    columns: &[
-        Column { name: "external_id", value: "r.external_id" },
+    copied: &["external_id", "repository_full_name", "pr_number", "pr_url", "pr_status", "last_update"],
+    computed: &[
         Column { name: "work_item_id", value: "wi.id" },
-        Column { name: "repository_full_name", value: "r.repository_full_name" },
-        Column { name: "pr_number", value: "r.pr_number" },
-        Column { name: "pr_url", value: "r.pr_url" },
-        Column { name: "pr_status", value: "r.pr_status" },
-        Column { name: "last_update", value: "r.last_update" },
     ],
     joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id",
     conflict_key: &["external_id"],
