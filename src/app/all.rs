@@ -111,7 +111,7 @@ async fn schedule(
                 .await
             {
                 Ok(()) => {
-                    let loaded: u64 = lines.iter().map(|l| l.loaded).sum();
+                    let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
                     tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
                 }
                 Err(error) => {

@@ -29,7 +29,13 @@ impl Output {
         let mut table = Table::new();
         table.load_preset(UTF8_BORDERS_ONLY).set_header(T::HEADERS);
         for row in rows {
-            table.add_row(row.cells());
+            let cells = row.cells();
+            debug_assert_eq!(
+                cells.len(),
+                T::HEADERS.len(),
+                "a row has one cell per header"
+            );
+            table.add_row(cells);
         }
         println!("{table}");
         Ok(())

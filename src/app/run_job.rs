@@ -18,18 +18,13 @@ use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun};
 use crate::store::raw::Scope;
 
-/// One line of the summary.
+/// One line of the summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
 pub(super) struct StepLine {
     pub job_id: Option<i64>,
     pub step: &'static str,
-    pub extracted: u64,
-    pub transformed: u64,
-    pub loaded: u64,
-    pub failed: u64,
-    pub extract_seconds: f64,
-    pub transform_seconds: f64,
-    pub load_seconds: f64,
+    #[serde(flatten)]
+    pub report: StepReport,
 }
 
 impl StepLine {
@@ -37,13 +32,7 @@ impl StepLine {
         StepLine {
             job_id,
             step,
-            extracted: report.extracted,
-            transformed: report.transformed,
-            loaded: report.loaded,
-            failed: report.failed,
-            extract_seconds: report.extract_seconds,
-            transform_seconds: report.transform_seconds,
-            load_seconds: report.load_seconds,
+            report,
         }
     }
 }
@@ -56,19 +45,23 @@ impl Tabular for StepLine {
         "transformed",
         "loaded",
         "failed",
+        "extract s",
+        "transform s",
+        "load s",
     ];
 
     fn cells(&self) -> Vec<String> {
+        let report = &self.report;
         vec![
             self.job_id.map(|id| id.to_string()).unwrap_or_default(),
             self.step.to_owned(),
-            self.extracted.to_string(),
-            self.transformed.to_string(),
-            self.loaded.to_string(),
-            self.failed.to_string(),
-            format!("{:.2}", self.extract_seconds),
-            format!("{:.2}", self.transform_seconds),
-            format!("{:.2}", self.load_seconds),
+            report.extracted.to_string(),
+            report.transformed.to_string(),
+            report.loaded.to_string(),
+            report.failed.to_string(),
+            format!("{:.2}", report.extract_seconds),
+            format!("{:.2}", report.transform_seconds),
+            format!("{:.2}", report.load_seconds),
         ]
     }
 }
@@ -173,7 +166,7 @@ async fn sync(
     let failed_items: u64 = lines
         .iter()
         .filter(|l| l.job_id == Some(job.id))
-        .map(|l| l.failed)
+        .map(|l| l.report.failed)
         .sum();
     tracing::info!(
         tenant_id,

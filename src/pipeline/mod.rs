@@ -7,7 +7,7 @@ pub mod jira_reprocess;
 pub mod transform;
 
 /// Counts and time spent per stage for one step of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StepReport {
     pub extracted: u64,
     pub transformed: u64,
