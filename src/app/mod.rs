@@ -4,6 +4,7 @@ mod admin;
 mod all;
 mod custom_fields;
 mod output;
+mod progress;
 mod reprocess;
 mod run_job;
 mod signals;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
+use super::progress::StepProgress;
 use crate::cli::RunJobArgs;
 use crate::config::Config;
 use crate::domain::Provider;
@@ -191,7 +192,8 @@ async fn run_steps(
     lines: &mut Vec<StepLine>,
 ) -> Result<(), crate::pipeline::jira::PipelineError> {
     let tenant_id = run.scope.tenant_id;
-    let mut record = |step: &'static str, report: StepReport| {
+    let mut record = |step: &'static str, progress: StepProgress, report: StepReport| {
+        progress.finish(&report);
         tracing::info!(
             tenant_id,
             job_id,
@@ -203,20 +205,35 @@ async fn run_steps(
         );
         lines.push(StepLine::new(Some(job_id), step, report));
     };
-    record(steps::PROJECTS, run.projects_and_issue_types().await?);
-    record(steps::STATUSES, run.statuses().await?);
-    let progress = |report: &StepReport| {
-        tracing::info!(
-            tenant_id,
-            job_id,
-            step = steps::ISSUES,
-            extracted = report.extracted,
-            loaded = report.loaded,
-            "progress"
-        );
+    let progress = StepProgress::start(steps::PROJECTS);
+    record(
+        steps::PROJECTS,
+        progress,
+        run.projects_and_issue_types().await?,
+    );
+    let progress = StepProgress::start(steps::STATUSES);
+    record(steps::STATUSES, progress, run.statuses().await?);
+    let progress = StepProgress::start(steps::ISSUES);
+    let on_page = |report: &StepReport| {
+        progress.update(report);
+        if !progress.is_live() {
+            tracing::info!(
+                tenant_id,
+                job_id,
+                step = steps::ISSUES,
+                extracted = report.extracted,
+                loaded = report.loaded,
+                "progress"
+            );
+        }
     };
-    let issues = run.issues(&progress).await?;
-    record(steps::ISSUES, issues.report);
-    record(steps::DEV_STATUS, run.dev_status(&issues.with_code).await?);
+    let issues = run.issues(&on_page).await?;
+    record(steps::ISSUES, progress, issues.report);
+    let progress = StepProgress::start(steps::DEV_STATUS);
+    record(
+        steps::DEV_STATUS,
+        progress,
+        run.dev_status(&issues.with_code).await?,
+    );
     Ok(())
 }
