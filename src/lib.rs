@@ -7,6 +7,7 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod pipeline;
+pub mod queue;
 pub mod security;
 pub mod simulator;
 pub mod store;

@@ -1,18 +1,18 @@
 //! One Jira sync, step by step (DESIGN §5): each answer is stored raw first, then
 //! transformed and loaded. A malformed entity fails alone, recorded on its raw row.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader, RawIssue};
+use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader};
 use super::StepReport;
 use crate::connectors::http::ConnectorError;
 use crate::connectors::jira::JiraClient;
-use crate::domain::{Stage, StageState};
+use crate::domain::{Provider, Stage, StageState};
+use crate::queue::{memory, Consumer, Publisher, StageMessage, MESSAGE_VERSION};
 use crate::store::raw::{self, Scope};
 use crate::store::{jira, jobs, StoreError};
 
@@ -43,6 +43,8 @@ pub enum PipelineError {
     Source(#[from] ConnectorError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the stage on the other side of the queue stopped")]
+    Interrupted,
 }
 
 /// What a Jira run works on.
@@ -88,6 +90,9 @@ fn statistics_are_due(before: u64, after: u64) -> bool {
     const FIRST: u64 = 1_000;
     after >= FIRST && (before < FIRST || (before / FIRST).ilog2() != (after / FIRST).ilog2())
 }
+
+/// Search pages stored but not yet transformed before extraction waits.
+const ISSUE_PAGES_IN_FLIGHT: usize = 4;
 
 /// Issues whose development details are fetched together.
 const DEV_STATUS_BATCH: usize = 100;
@@ -179,86 +184,127 @@ impl JiraRun<'_> {
         Ok(report)
     }
 
-    /// Every changelog page of an issue whose embedded changelog is partial, stored raw;
-    /// returns the full history list, oldest first, and the raw ids of the pages.
-    async fn full_changelog(
-        &self,
-        issue_id: &str,
-    ) -> Result<(Vec<Value>, Vec<i64>), PipelineError> {
-        let mut histories = Vec::new();
-        let mut raw_ids = Vec::new();
+    /// Stores every changelog page of an issue whose embedded changelog is partial; the
+    /// transform reads them back with the issue.
+    async fn full_changelog(&self, issue_id: &str) -> Result<(), PipelineError> {
         let mut start_at = 0;
         loop {
             let page = self.client.changelog_page(issue_id, start_at).await?.body;
-            raw_ids.push(
-                self.store(
-                    kinds::CHANGELOG_PAGE,
-                    Some(issue_id.to_owned()),
-                    &page,
-                    json!({"startAt": start_at}),
-                )
-                .await?,
-            );
-            let values = page["values"].as_array().cloned().unwrap_or_default();
-            start_at += values.len();
-            let last = page_is_last(&page, "values");
-            histories.extend(values);
-            if last {
-                return Ok((histories, raw_ids));
+            self.store(
+                kinds::CHANGELOG_PAGE,
+                Some(issue_id.to_owned()),
+                &page,
+                json!({"startAt": start_at}),
+            )
+            .await?;
+            start_at += page["values"].as_array().map_or(0, Vec::len);
+            if page_is_last(&page, "values") {
+                return Ok(());
             }
         }
     }
 
-    /// One search page: issues stored raw, partial changelogs paged and stored, then all
-    /// transformed and loaded.
-    async fn issue_page(
+    /// Extract side of the issues step: each search page's issues (and the full changelog
+    /// of those whose embedded one is partial) stored raw, then their raw ids published as
+    /// transform work. Returns the extract report.
+    async fn extract_issues(
         &self,
-        page: &Value,
         jql: &str,
-        lookups: &IssueLookups,
-    ) -> Result<IssuesLoaded, PipelineError> {
-        let clock = Instant::now();
-        let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
-        let entities = issues
-            .iter()
-            .map(|i| (i["id"].as_str().map(str::to_owned), i.clone()))
-            .collect();
-        let raw_ids = raw::insert(
-            self.pool,
-            self.scope,
-            kinds::ISSUE,
-            entities,
-            &json!({"jql": jql}),
-        )
-        .await?;
-        let mut paged: HashMap<usize, (Vec<Value>, Vec<i64>)> = HashMap::new();
-        for (position, issue) in issues.iter().enumerate() {
-            let embedded = issue["changelog"]["histories"]
-                .as_array()
-                .map_or(0, Vec::len) as u64;
-            let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
-            if let (true, Some(id)) = (total > embedded, issue["id"].as_str()) {
-                paged.insert(position, self.full_changelog(id).await?);
+        publisher: impl Publisher,
+    ) -> Result<StepReport, PipelineError> {
+        let mut report = StepReport::default();
+        let mut token: Option<String> = None;
+        let mut first = true;
+        loop {
+            let clock = Instant::now();
+            let page = self.client.search_page(jql, token.as_deref()).await?.body;
+            let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
+            let entities = issues
+                .iter()
+                .map(|i| (i["id"].as_str().map(str::to_owned), i.clone()))
+                .collect();
+            let raw_ids = raw::insert(
+                self.pool,
+                self.scope,
+                kinds::ISSUE,
+                entities,
+                &json!({"jql": jql}),
+            )
+            .await?;
+            for issue in &issues {
+                let embedded = issue["changelog"]["histories"]
+                    .as_array()
+                    .map_or(0, Vec::len) as u64;
+                let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
+                if let (true, Some(id)) = (total > embedded, issue["id"].as_str()) {
+                    self.full_changelog(id).await?;
+                }
+            }
+            let next = match page["nextPageToken"].as_str() {
+                Some(next) if page["isLast"] == false => Some(next.to_owned()),
+                _ => None,
+            };
+            report.extracted += issues.len() as u64;
+            report.extract_seconds += clock.elapsed().as_secs_f64();
+            let message = StageMessage {
+                version: MESSAGE_VERSION,
+                tenant_id: self.scope.tenant_id,
+                integration_id: self.scope.integration_id,
+                job_id: self.scope.job_id,
+                kind: kinds::ISSUE.to_owned(),
+                provider: Provider::Jira,
+                last_sync_date: self.since,
+                first_item: first,
+                last_item: next.is_none(),
+                last_job_item: false,
+                raw_data_ids: raw_ids,
+            };
+            publisher
+                .publish(message)
+                .await
+                .map_err(|_| PipelineError::Interrupted)?;
+            first = false;
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(report),
             }
         }
-        let batch: Vec<RawIssue> = raw_ids
-            .into_iter()
-            .zip(issues)
-            .enumerate()
-            .map(|(position, (raw_id, issue))| RawIssue {
-                raw_id,
-                issue,
-                pages: paged.remove(&position),
-            })
-            .collect();
-        let extract_seconds = clock.elapsed().as_secs_f64();
-        let mut loaded = self.loader().issues(&batch, lookups).await?;
-        loaded.report.extract_seconds += extract_seconds;
-        Ok(loaded)
     }
 
-    /// Issues with full changelogs, page by page; the next page is fetched while the
-    /// current one is stored, transformed and loaded.
+    /// Transform side of the issues step: each message's raw issues transformed and loaded.
+    async fn transform_issues(
+        &self,
+        mut consumer: impl Consumer,
+        lookups: &IssueLookups,
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<IssuesLoaded, PipelineError> {
+        let loader = self.loader();
+        let mut all = IssuesLoaded::default();
+        while let Some(delivery) = consumer.next().await {
+            let loaded = loader
+                .issues_by_raw_ids(&delivery.message.raw_data_ids, lookups)
+                .await?;
+            let before = all.report.loaded;
+            all.report += StepReport {
+                extracted: 0,
+                ..loaded.report
+            };
+            if statistics_are_due(before, all.report.loaded) {
+                jira::analyze_growing_tables(self.pool).await?;
+            }
+            all.seen.extend(loaded.seen);
+            all.with_code.extend(loaded.with_code);
+            delivery
+                .ack()
+                .await
+                .map_err(|_| PipelineError::Interrupted)?;
+            progress(&all.report);
+        }
+        Ok(all)
+    }
+
+    /// Issues with full changelogs: extraction and transform/load run side by side over an
+    /// in-process queue (a few pages deep), the same stage code a broker would feed.
     pub async fn issues(
         &self,
         progress: &(dyn Fn(&StepReport) + Sync),
@@ -267,40 +313,13 @@ impl JiraRun<'_> {
         self.stages(steps::ISSUES, StageState::Running).await?;
         let lookups = self.loader().issue_lookups().await?;
         let jql = issues_jql(&self.projects, self.since);
-        let mut all = IssuesLoaded::default();
-        let clock = Instant::now();
-        let mut page = self.client.search_page(&jql, None).await?.body;
-        all.report.extract_seconds += clock.elapsed().as_secs_f64();
-        loop {
-            let next_token = match page["nextPageToken"].as_str() {
-                Some(next) if page["isLast"] == false => Some(next.to_owned()),
-                _ => None,
-            };
-            let fetch_next = async {
-                match &next_token {
-                    Some(token) => self
-                        .client
-                        .search_page(&jql, Some(token))
-                        .await
-                        .map(|f| Some(f.body)),
-                    None => Ok(None),
-                }
-            };
-            let (next, loaded) = tokio::join!(fetch_next, self.issue_page(&page, &jql, &lookups));
-            let loaded = loaded?;
-            let before = all.report.loaded;
-            all.report += loaded.report;
-            if statistics_are_due(before, all.report.loaded) {
-                jira::analyze_growing_tables(self.pool).await?;
-            }
-            all.seen.extend(loaded.seen);
-            all.with_code.extend(loaded.with_code);
-            progress(&all.report);
-            match next? {
-                Some(next) => page = next,
-                None => break,
-            }
-        }
+        let (publisher, consumer) = memory::queue(ISSUE_PAGES_IN_FLIGHT);
+        let (extracted, mut all) = tokio::try_join!(
+            self.extract_issues(&jql, publisher),
+            self.transform_issues(consumer, &lookups, progress)
+        )?;
+        all.report.extracted = extracted.extracted;
+        all.report.extract_seconds = extracted.extract_seconds;
         if self.full {
             let deleted =
                 jira::mark_missing_deleted(self.pool, tenant, integration, &all.seen).await?;

@@ -7,10 +7,12 @@ use std::time::Instant;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::jira::kinds;
 use super::transform::jira_issue::{transform_issue, FieldMapping, IssueContext};
 use super::transform::jira_meta;
 use super::StepReport;
 use crate::domain::workflow::StatusClass;
+use crate::store::raw::RawRecord;
 use crate::store::{jira, raw, StoreError};
 
 /// An issue as stored raw, with its separately paged changelog when it had one.
@@ -157,6 +159,49 @@ impl JiraLoader<'_> {
         loaded.report.loaded = items.len() as u64;
         loaded.report.load_seconds = clock.elapsed().as_secs_f64();
         Ok(loaded)
+    }
+
+    /// A stored raw issue, with its stored changelog pages when the embedded changelog was
+    /// partial (newest copy of each page).
+    pub async fn with_stored_pages(&self, row: RawRecord) -> Result<RawIssue, StoreError> {
+        let embedded = row.raw_data["changelog"]["histories"]
+            .as_array()
+            .map_or(0, Vec::len) as u64;
+        let total = row.raw_data["changelog"]["total"]
+            .as_u64()
+            .unwrap_or(embedded);
+        let pages = match (total > embedded, row.external_id.as_deref()) {
+            (true, Some(issue_id)) => {
+                let ids = (self.tenant_id, self.integration_id);
+                let stored =
+                    raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
+                let page_ids = stored.iter().map(|p| p.id).collect();
+                let histories = stored
+                    .into_iter()
+                    .flat_map(|p| p.raw_data["values"].as_array().cloned().unwrap_or_default())
+                    .collect();
+                Some((histories, page_ids))
+            }
+            _ => None,
+        };
+        Ok(RawIssue {
+            raw_id: row.id,
+            issue: row.raw_data,
+            pages,
+        })
+    }
+
+    /// Transform work for stored raw issues by id (a message's `raw_data_ids`).
+    pub async fn issues_by_raw_ids(
+        &self,
+        ids: &[i64],
+        lookups: &IssueLookups,
+    ) -> Result<IssuesLoaded, StoreError> {
+        let mut batch = Vec::with_capacity(ids.len());
+        for row in raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await? {
+            batch.push(self.with_stored_pages(row).await?);
+        }
+        self.issues(&batch, lookups).await
     }
 
     /// Development details `(raw id, issue id, detail)` to pull-request links.

@@ -5,7 +5,7 @@
 use sqlx::PgPool;
 
 use super::jira::{kinds, steps};
-use super::jira_load::{JiraLoader, RawIssue};
+use super::jira_load::JiraLoader;
 use super::StepReport;
 use crate::store::raw::{self, RawRecord};
 use crate::store::StoreError;
@@ -49,30 +49,6 @@ impl<'a> RawBatches<'a> {
     }
 }
 
-/// An issue's stored changelog pages when its embedded changelog was partial.
-async fn stored_pages(
-    pool: &PgPool,
-    ids: (i64, i64),
-    row: &RawRecord,
-) -> Result<Option<(Vec<serde_json::Value>, Vec<i64>)>, StoreError> {
-    let embedded = row.raw_data["changelog"]["histories"]
-        .as_array()
-        .map_or(0, Vec::len) as u64;
-    let total = row.raw_data["changelog"]["total"]
-        .as_u64()
-        .unwrap_or(embedded);
-    let (true, Some(issue_id)) = (total > embedded, row.external_id.as_deref()) else {
-        return Ok(None);
-    };
-    let pages = raw::latest_pages(pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
-    let page_ids = pages.iter().map(|p| p.id).collect();
-    let histories = pages
-        .into_iter()
-        .flat_map(|p| p.raw_data["values"].as_array().cloned().unwrap_or_default())
-        .collect();
-    Ok(Some((histories, page_ids)))
-}
-
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
     pool: &PgPool,
@@ -114,12 +90,7 @@ pub async fn reprocess(
     while let Some(rows) = batches.next().await? {
         let mut batch = Vec::with_capacity(rows.len());
         for row in rows {
-            let pages = stored_pages(pool, ids, &row).await?;
-            batch.push(RawIssue {
-                raw_id: row.id,
-                issue: row.raw_data,
-                pages,
-            });
+            batch.push(loader.with_stored_pages(row).await?);
         }
         issues += loader.issues(&batch, &lookups).await?.report;
     }
