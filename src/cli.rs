@@ -201,6 +201,9 @@ pub struct SimulateArgs {
     /// Jira API token accepted for Basic auth.
     #[arg(long, default_value = "sim-token")]
     pub jira_token: String,
+    /// The Jira account's IANA time zone (JQL dates are read in it), e.g. America/New_York.
+    #[arg(long, default_value = "UTC")]
+    pub jira_timezone: String,
     /// Number of GitHub repositories (sim-org/repo-0, ...).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub github_repos: u16,

@@ -11,11 +11,16 @@ use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::{json, Value};
 
 async fn simulator(issues: u32, fault_rate: f64) -> RunningSimulator {
+    simulator_in(issues, fault_rate, "UTC").await
+}
+
+async fn simulator_in(issues: u32, fault_rate: f64, timezone: &str) -> RunningSimulator {
     let config = SimulatorConfig {
         seed: 11,
         jira_issues: issues,
         fault_rate,
         slow_response: Duration::from_millis(20),
+        jira_timezone: timezone.into(),
         ..SimulatorConfig::default()
     };
     RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -424,6 +429,29 @@ async fn custom_fields_mapped_after_a_sync_apply_on_reprocess_without_api_calls(
         )
         .await
             > 0
+    );
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_cursor_is_written_in_the_accounts_time_zone() {
+    // West of UTC: a cursor written in UTC would be read hours too late and miss changes.
+    let sim = simulator_in(300, 0.0, "America/New_York").await;
+    let db = TestDb::migrated().await;
+    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let first = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    control(&sim, "mutate", 0.05).await;
+    let second = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(second.status.success(), "{}", common::stderr(&second));
+    let truth = stats(&sim).await["truth"].clone();
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM work_items").await as u64,
+        truth["issues"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM changelogs").await as u64,
+        truth["status_transitions"].as_u64().unwrap()
     );
     sim.stop().await.unwrap();
 }

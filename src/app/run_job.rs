@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::bail;
 use chrono::Utc;
+use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -12,6 +13,7 @@ use super::output::{Output, Tabular};
 use super::progress::StepProgress;
 use crate::cli::RunJobArgs;
 use crate::config::Config;
+use crate::connectors::jira::JiraClient;
 use crate::domain::Provider;
 use crate::pipeline::jira::{steps, JiraRun, INCREMENTAL_OVERLAP};
 use crate::pipeline::StepReport;
@@ -146,6 +148,7 @@ async fn sync(
     } else {
         job.last_sync_date.map(|at| at - INCREMENTAL_OVERLAP)
     };
+    let timezone = account_timezone(&client).await?;
     let run = JiraRun {
         pool,
         client: client.clone(),
@@ -156,6 +159,7 @@ async fn sync(
         },
         projects: integration.settings.projects.clone(),
         since,
+        timezone,
         full,
     };
     let clock = Instant::now();
@@ -184,6 +188,20 @@ async fn sync(
         bail!("{failed_items} item(s) failed to transform (see raw_extraction_data.error)");
     }
     Ok(())
+}
+
+/// The Jira account's time zone (`/myself`), which JQL dates are read in; UTC when the
+/// site names one this build does not know.
+async fn account_timezone(client: &JiraClient) -> anyhow::Result<Tz> {
+    let me = client.myself().await?.body;
+    let name = me["timeZone"].as_str().unwrap_or("UTC");
+    Ok(name.parse().unwrap_or_else(|_| {
+        tracing::warn!(
+            time_zone = name,
+            "unknown account time zone; writing JQL dates in UTC"
+        );
+        Tz::UTC
+    }))
 }
 
 async fn run_steps(

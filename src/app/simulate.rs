@@ -15,6 +15,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         jira_issues: args.jira_issues,
         jira_user: args.jira_user,
         jira_token: args.jira_token,
+        jira_timezone: args.jira_timezone,
         github_repos: usize::from(args.github_repos),
         github_prs: args.github_prs,
         github_tokens: args.github_tokens,

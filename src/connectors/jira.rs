@@ -42,6 +42,11 @@ impl JiraClient {
             .await
     }
 
+    /// The signed-in account (its `timeZone` is the one JQL dates are read in).
+    pub async fn myself(&self) -> Result<Fetched, ConnectorError> {
+        self.http.get(&self.url("/rest/api/3/myself"), &[]).await
+    }
+
     pub async fn statuses(&self) -> Result<Fetched, ConnectorError> {
         self.http.get(&self.url("/rest/api/3/status"), &[]).await
     }

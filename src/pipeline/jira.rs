@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -56,12 +57,16 @@ pub struct JiraRun<'a> {
     pub projects: Vec<String>,
     /// Only issues updated since (None: everything).
     pub since: Option<DateTime<Utc>>,
+    /// The account's time zone: Jira reads JQL dates in it.
+    pub timezone: Tz,
     /// Mark work items that no longer exist at the source as deleted.
     pub full: bool,
 }
 
-/// The JQL for the issues step.
-pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>) -> String {
+/// The JQL for the issues step; `since` is written in the account's time zone, since Jira
+/// reads JQL dates in it (written in UTC, a cursor is off by the zone's offset and an
+/// account west of UTC would miss changes).
+pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>, zone: Tz) -> String {
     let mut clauses = Vec::new();
     if !projects.is_empty() {
         let quoted: Vec<String> = projects
@@ -71,7 +76,10 @@ pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>) -> String {
         clauses.push(format!("project in ({})", quoted.join(", ")));
     }
     if let Some(since) = since {
-        clauses.push(format!("updated >= \"{}\"", since.format("%Y/%m/%d %H:%M")));
+        clauses.push(format!(
+            "updated >= \"{}\"",
+            since.with_timezone(&zone).format("%Y/%m/%d %H:%M")
+        ));
     }
     let filter = clauses.join(" AND ");
     format!(
@@ -312,7 +320,7 @@ impl JiraRun<'_> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
         self.stages(steps::ISSUES, StageState::Running).await?;
         let lookups = self.loader().issue_lookups().await?;
-        let jql = issues_jql(&self.projects, self.since);
+        let jql = issues_jql(&self.projects, self.since, self.timezone);
         let (publisher, consumer) = memory::queue(ISSUE_PAGES_IN_FLIGHT);
         let (extracted, mut all) = tokio::try_join!(
             self.extract_issues(&jql, publisher),
@@ -390,13 +398,17 @@ mod tests {
 
     #[test]
     fn jql_for_full_and_incremental_runs() {
-        assert_eq!(issues_jql(&[], None), "ORDER BY updated ASC");
+        assert_eq!(issues_jql(&[], None, Tz::UTC), "ORDER BY updated ASC");
         let since = DateTime::parse_from_rfc3339("2025-03-04T05:06:59Z")
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(
-            issues_jql(&["CORE".into(), "WEB".into()], Some(since)),
+            issues_jql(&["CORE".into(), "WEB".into()], Some(since), Tz::UTC),
             "project in (\"CORE\", \"WEB\") AND updated >= \"2025/03/04 05:06\" ORDER BY updated ASC"
+        );
+        assert_eq!(
+            issues_jql(&[], Some(since), Tz::Asia__Shanghai),
+            "updated >= \"2025/03/04 13:06\" ORDER BY updated ASC"
         );
     }
 }

@@ -49,6 +49,8 @@ pub struct SimulatorConfig {
     /// Jira Basic auth: account e-mail and API token.
     pub jira_user: String,
     pub jira_token: String,
+    /// The Jira account's IANA time zone; JQL dates are read in it.
+    pub jira_timezone: String,
     pub github_repos: usize,
     pub github_prs: u32,
     /// Tokens GitHub accepts (`Authorization: Bearer|token <t>`), each with its own budget.
@@ -74,6 +76,7 @@ impl Default for SimulatorConfig {
             jira_issues: 2_000,
             jira_user: "sim@example.com".into(),
             jira_token: "sim-token".into(),
+            jira_timezone: "UTC".into(),
             github_repos: 3,
             github_prs: 500,
             github_tokens: vec!["sim-gh-token".into()],
@@ -104,6 +107,12 @@ pub struct RunningSimulator {
 impl RunningSimulator {
     /// Binds `addr` (port 0 picks a free port), generates the sites and starts serving.
     pub async fn start(config: SimulatorConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let timezone: chrono_tz::Tz = config.jira_timezone.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unknown time zone '{}'", config.jira_timezone),
+            )
+        })?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
@@ -127,6 +136,8 @@ impl RunningSimulator {
         .map_err(std::io::Error::other)?;
         let jira = Arc::new(JiraState {
             site: jira_site,
+            timezone,
+            user: config.jira_user.clone(),
             github: github_population,
             base_url: base_url.clone(),
         });

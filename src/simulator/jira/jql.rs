@@ -2,7 +2,8 @@
 //! `updated >= "yyyy/MM/dd HH:mm"` (also `>`, and `created`), joined by `AND`, then
 //! `ORDER BY updated|created [ASC|DESC]`. Anything else is an error, as Jira answers 400.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
@@ -145,7 +146,8 @@ fn describe(token: Option<&Token>) -> String {
 }
 
 /// Parses a JQL date such as `2024/01/15 10:30`, `2024-01-15 10:30` or `2024-01-15` (UTC).
-fn parse_instant(text: &str) -> Result<i64, JqlError> {
+/// JQL dates are in the account's time zone, as on real Jira sites.
+fn parse_instant(text: &str, zone: Tz) -> Result<i64, JqlError> {
     let normalised = text.trim().replace('/', "-");
     let parsed = NaiveDateTime::parse_from_str(&normalised, "%Y-%m-%d %H:%M")
         .or_else(|_| {
@@ -157,10 +159,15 @@ fn parse_instant(text: &str) -> Result<i64, JqlError> {
                 "Date value '{text}' for field 'updated' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd'."
             ))
         })?;
-    Ok(parsed.and_utc().timestamp_millis())
+    let local = zone
+        .from_local_datetime(&parsed)
+        .earliest()
+        .ok_or_else(|| JqlError(format!("Date value '{text}' does not exist in {zone}.")))?;
+    Ok(local.timestamp_millis())
 }
 
-pub fn parse(jql: &str) -> Result<Query, JqlError> {
+/// Parses `jql`; dates are read in `zone`, the account's time zone.
+pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
     let mut parser = Parser {
         tokens: tokenize(jql)?,
         at: 0,
@@ -241,7 +248,7 @@ pub fn parse(jql: &str) -> Result<Query, JqlError> {
                         )))
                     }
                 };
-                let at = parse_instant(&parser.value()?)? + if strict { 60_000 } else { 0 };
+                let at = parse_instant(&parser.value()?, zone)? + if strict { 60_000 } else { 0 };
                 let slot = if field == "updated" {
                     &mut query.updated_from_ms
                 } else {
@@ -303,18 +310,27 @@ mod tests {
     fn the_connector_queries_parse() {
         let query = parse(
             r#"project in (core, "WEB") AND updated >= "2025/01/15 10:30" ORDER BY updated ASC"#,
+            Tz::UTC,
         )
         .unwrap();
         assert_eq!(query.projects, Some(vec!["CORE".into(), "WEB".into()]));
         assert_eq!(query.updated_from_ms, Some(1_736_937_000_000));
         assert_eq!(query.order, Order::UpdatedAsc);
-        let query = parse("project = OPS order by created").unwrap();
+        let query = parse("project = OPS order by created", Tz::UTC).unwrap();
         assert_eq!(query.projects, Some(vec!["OPS".into()]));
         assert_eq!(query.order, Order::CreatedAsc);
-        assert_eq!(parse("").unwrap().projects, None);
+        assert_eq!(parse("", Tz::UTC).unwrap().projects, None);
         assert_eq!(
-            parse("updated >= 2025-01-15").unwrap().updated_from_ms,
+            parse("updated >= 2025-01-15", Tz::UTC)
+                .unwrap()
+                .updated_from_ms,
             Some(1_736_899_200_000)
+        );
+        // The same wall-clock time in New York is five hours later in UTC.
+        let query = parse("updated >= \"2025/01/15 10:30\"", Tz::America__New_York).unwrap();
+        assert_eq!(
+            query.updated_from_ms,
+            Some(1_736_937_000_000 + 5 * 3_600_000)
         );
     }
 
@@ -330,7 +346,7 @@ mod tests {
             "project = A ORDER updated",
             "updated <= \"2025/01/01\"",
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse(bad, Tz::UTC).is_err(), "{bad}");
         }
     }
 }

@@ -23,6 +23,9 @@ const MAX_PAGE: usize = 100;
 
 pub struct JiraState {
     pub site: JiraSite,
+    /// The account's time zone: JQL dates are read in it, `/myself` reports it.
+    pub timezone: chrono_tz::Tz,
+    pub user: String,
     /// The simulated GitHub, which dev-status details point into.
     pub github: crate::simulator::github::pulls::Population,
     pub base_url: String,
@@ -41,6 +44,7 @@ pub fn router(state: Arc<JiraState>) -> Router {
         .route("/rest/api/3/issue/{id_or_key}/changelog", get(changelog))
         .route("/rest/api/3/project/search", get(projects))
         .route("/rest/api/3/status", get(statuses))
+        .route("/rest/api/3/myself", get(myself))
         .route("/rest/api/3/issuetype", get(issue_types))
         .route("/rest/api/3/field", get(fields))
         .route(
@@ -168,7 +172,7 @@ fn decode_token(jql: &str, token: &str) -> Option<Cursor> {
 }
 
 fn search(state: &JiraState, body: SearchBody) -> Response {
-    let query = match jql::parse(&body.jql) {
+    let query = match jql::parse(&body.jql, state.timezone) {
         Ok(query) => query,
         Err(error) => return jira_error(StatusCode::BAD_REQUEST, error.to_string()),
     };
@@ -309,6 +313,21 @@ async fn projects(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
     Json(json!({
         "self": format!("{}/rest/api/3/project/search?maxResults={limit}&startAt={start}", state.base_url),
         "maxResults": limit, "startAt": start, "total": all.len(), "isLast": is_last, "values": values,
+    }))
+    .into_response()
+}
+
+/// The signed-in account, with the time zone JQL dates are read in.
+async fn myself(State(state): Shared) -> Response {
+    Json(json!({
+        "self": format!("{}/rest/api/3/user?accountId=sim-acc-service", state.base_url),
+        "accountId": "sim-acc-service",
+        "accountType": "atlassian",
+        "emailAddress": state.user,
+        "displayName": "Simulated Service Account",
+        "active": true,
+        "timeZone": state.timezone.name(),
+        "locale": "en_US",
     }))
     .into_response()
 }
