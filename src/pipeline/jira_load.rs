@@ -67,14 +67,7 @@ impl JiraLoader<'_> {
         jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &wits).await?;
         jira::link_projects_wits(self.pool, self.tenant_id, self.integration_id, &links).await?;
         raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
-        let count = projects.len() as u64;
-        Ok(StepReport {
-            extracted: count,
-            transformed: count,
-            loaded: count,
-            failed: 0,
-            ..StepReport::default()
-        })
+        Ok(StepReport::passed_through(projects.len() as u64))
     }
 
     /// The site's `/issuetype` list.
@@ -90,14 +83,7 @@ impl JiraLoader<'_> {
         let rows = jira_meta::statuses(statuses);
         jira::upsert_statuses(self.pool, self.tenant_id, self.integration_id, &rows).await?;
         raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
-        let count = rows.len() as u64;
-        Ok(StepReport {
-            extracted: count,
-            transformed: count,
-            loaded: count,
-            failed: 0,
-            ..StepReport::default()
-        })
+        Ok(StepReport::passed_through(rows.len() as u64))
     }
 
     /// Status classes and the custom-field mapping, as the issue transform needs them.
@@ -216,13 +202,9 @@ impl JiraLoader<'_> {
         jira::upsert_pr_links(self.pool, self.tenant_id, self.integration_id, &links).await?;
         let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
         raw::mark_processed(self.pool, self.tenant_id, &ids).await?;
-        let count = links.len() as u64;
         Ok(StepReport {
             extracted: batch.len() as u64,
-            transformed: count,
-            loaded: count,
-            failed: 0,
-            ..StepReport::default()
+            ..StepReport::passed_through(links.len() as u64)
         })
     }
 }

@@ -19,6 +19,18 @@ pub struct StepReport {
     pub load_seconds: f64,
 }
 
+impl StepReport {
+    /// `count` items extracted, transformed and loaded alike (no failures, no timings).
+    pub fn passed_through(count: u64) -> Self {
+        StepReport {
+            extracted: count,
+            transformed: count,
+            loaded: count,
+            ..StepReport::default()
+        }
+    }
+}
+
 impl std::ops::AddAssign for StepReport {
     fn add_assign(&mut self, other: StepReport) {
         self.extracted += other.extracted;

@@ -55,6 +55,13 @@ pub enum Target {
 }
 
 impl Target {
+    /// Every mapping column: the three special fields, then the numbered slots.
+    pub fn all() -> impl Iterator<Item = Target> {
+        [Target::Team, Target::StoryPoints, Target::CodeChanged]
+            .into_iter()
+            .chain((1..=CUSTOM_FIELD_SLOTS).map(Target::Slot))
+    }
+
     fn column(self) -> Result<String, StoreError> {
         Ok(match self {
             Target::Slot(n) if (1..=CUSTOM_FIELD_SLOTS).contains(&n) => {
@@ -79,6 +86,25 @@ impl Target {
             Target::CodeChanged => "code_changed".into(),
         }
     }
+
+    /// The target a [`Target::label`] names.
+    pub fn from_label(label: &str) -> Option<Target> {
+        Target::all().find(|target| target.label() == label)
+    }
+}
+
+/// `(VALUES ('team', m.team_field_id), ...)`: every mapping column of the
+/// `custom_fields_mapping` row aliased `m`, as (label, field id) rows for a LATERAL join.
+pub(super) fn mapping_targets_sql() -> String {
+    let rows: Vec<String> = Target::all()
+        .filter_map(|target| {
+            target
+                .column()
+                .ok()
+                .map(|column| format!("('{}', m.{column})", target.label()))
+        })
+        .collect();
+    format!("(VALUES {})", rows.join(", "))
 }
 
 /// Points `target` at the integration's field `field` (e.g. `customfield_10021`).
@@ -125,15 +151,12 @@ pub async fn list(
     tenant_id: i64,
     integration_id: i64,
 ) -> Result<Vec<FieldListing>, StoreError> {
-    let slots: String = (1..=CUSTOM_FIELD_SLOTS)
-        .map(|slot| format!(", ('custom_field_{slot:02}', m.custom_field_{slot:02}_id)"))
-        .collect();
+    let targets = mapping_targets_sql();
     Ok(sqlx::query_as(&format!(
         "SELECT f.external_id, f.name, f.field_type, string_agg(v.target, ', ') AS mapped_to
          FROM custom_fields f
          LEFT JOIN custom_fields_mapping m ON m.tenant_id = f.tenant_id AND m.integration_id = f.integration_id
-         LEFT JOIN LATERAL (VALUES ('team', m.team_field_id), ('story_points', m.story_points_field_id),
-                                   ('code_changed', m.code_changed_field_id){slots}) AS v(target, field_id)
+         LEFT JOIN LATERAL {targets} AS v(target, field_id)
                 ON v.field_id = f.id
          WHERE f.tenant_id = $1 AND f.integration_id = $2
          GROUP BY f.id ORDER BY f.external_id"
@@ -142,4 +165,28 @@ pub async fn list(
     .bind(integration_id)
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_and_the_values_list_names_every_column() {
+        for target in Target::all() {
+            assert_eq!(Target::from_label(&target.label()), Some(target));
+        }
+        let sql = mapping_targets_sql();
+        assert!(
+            sql.starts_with(
+                "(VALUES ('team', m.team_field_id), ('story_points', m.story_points_field_id)"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("('custom_field_20', m.custom_field_20_id))"),
+            "{sql}"
+        );
+        assert_eq!(Target::all().count(), 3 + CUSTOM_FIELD_SLOTS);
+    }
 }

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use sqlx::PgPool;
 
 use super::bulk::{Column, Upsert};
+use super::custom_fields::{mapping_targets_sql, Target};
 use super::error::StoreError;
 use crate::domain::workflow::{StatusClass, StepCategory};
-use crate::pipeline::transform::jira_issue::{
-    ChangelogRow, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
-};
+use crate::pipeline::transform::jira_issue::{ChangelogRow, FieldMapping, WorkItemRow};
 use crate::pipeline::transform::jira_meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
 
 const STATUSES: Upsert = Upsert {
@@ -384,15 +383,12 @@ pub async fn field_mapping(
     tenant_id: i64,
     integration_id: i64,
 ) -> Result<FieldMapping, StoreError> {
-    let slots: String = (1..=CUSTOM_FIELD_SLOTS)
-        .map(|slot| format!(", ('{slot:02}', m.custom_field_{slot:02}_id)"))
-        .collect();
     let sql = format!(
-        "SELECT v.slot, f.external_id FROM custom_fields_mapping m
-         CROSS JOIN LATERAL (VALUES ('team', m.team_field_id), ('story_points', m.story_points_field_id),
-                                    ('code_changed', m.code_changed_field_id){slots}) AS v(slot, field_id)
+        "SELECT v.target, f.external_id FROM custom_fields_mapping m
+         CROSS JOIN LATERAL {} AS v(target, field_id)
          JOIN custom_fields f ON f.id = v.field_id AND f.tenant_id = m.tenant_id
-         WHERE m.tenant_id = $1 AND m.integration_id = $2 AND m.active"
+         WHERE m.tenant_id = $1 AND m.integration_id = $2 AND m.active",
+        mapping_targets_sql()
     );
     let rows: Vec<(String, String)> = sqlx::query_as(&sql)
         .bind(tenant_id)
@@ -400,20 +396,17 @@ pub async fn field_mapping(
         .fetch_all(pool)
         .await?;
     let mut mapping = FieldMapping::default();
-    for (slot, field) in rows {
-        match slot.as_str() {
-            "team" => mapping.team = Some(field),
-            "story_points" => mapping.story_points = Some(field),
-            "code_changed" => mapping.code_changed = Some(field),
-            number => {
-                if let Some(target) = number
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| mapping.slots.get_mut(n.wrapping_sub(1)))
-                {
-                    *target = Some(field);
+    for (label, field) in rows {
+        match Target::from_label(&label) {
+            Some(Target::Team) => mapping.team = Some(field),
+            Some(Target::StoryPoints) => mapping.story_points = Some(field),
+            Some(Target::CodeChanged) => mapping.code_changed = Some(field),
+            Some(Target::Slot(n)) => {
+                if let Some(slot) = mapping.slots.get_mut(n.wrapping_sub(1)) {
+                    *slot = Some(field);
                 }
             }
+            None => {}
         }
     }
     Ok(mapping)
