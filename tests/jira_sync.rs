@@ -6,9 +6,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{run_cli, stdout, TestDb};
+use common::source::{cli, control, count, requests, stats, strings, tenant};
+use common::{stdout, TestDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 async fn simulator(issues: u32, fault_rate: f64) -> RunningSimulator {
     simulator_in(issues, fault_rate, "UTC").await
@@ -28,41 +29,9 @@ async fn simulator_in(issues: u32, fault_rate: f64, timezone: &str) -> RunningSi
         .unwrap()
 }
 
-async fn cli(db: &TestDb, args: Vec<String>) -> std::process::Output {
-    let url = db.url.clone();
-    tokio::task::spawn_blocking(move || {
-        let dir = tempfile::tempdir().unwrap();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli(
-            dir.path(),
-            &[
-                ("DATABASE_URL", &url),
-                ("PULSE_SECRET_KEY", common::TEST_SECRET_KEY),
-                ("RUST_LOG", "warn"),
-            ],
-            &args,
-            None,
-        )
-    })
-    .await
-    .unwrap()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| (*a).to_owned()).collect()
-}
-
 /// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
 async fn tenant_for(db: &TestDb, sim: &RunningSimulator, token: &str) -> String {
-    let tenant = stdout(
-        &cli(
-            db,
-            strings(&["tenant", "create", "--name", "Sync", "--tier", "premium"]),
-        )
-        .await,
-    )
-    .trim()
-    .to_owned();
+    let tenant = tenant(db).await;
     let created = cli(
         db,
         strings(&[
@@ -89,36 +58,6 @@ async fn tenant_for(db: &TestDb, sim: &RunningSimulator, token: &str) -> String 
     tenant
 }
 
-async fn stats(sim: &RunningSimulator) -> Value {
-    reqwest::get(format!("{}/_sim/stats", sim.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn requests(stats: &Value) -> u64 {
-    stats["requests"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum()
-}
-
-async fn control(sim: &RunningSimulator, path: &str, fraction: f64) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/_sim/{path}", sim.base_url()))
-        .json(&json!({"fraction": fraction}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Work items and transitions by natural keys, without surrogate ids or bookkeeping times.
 async fn canonical(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
     let items = sqlx::query_scalar(
@@ -140,10 +79,6 @@ async fn canonical(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
     .await
     .unwrap();
     (items, changelogs)
-}
-
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

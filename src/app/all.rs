@@ -1,5 +1,5 @@
 //! `pulse-etl all [--demo]`: the roles of this version in one process — the scheduler
-//! claiming due Jira jobs and running them in-process — and, with `--demo`, the source
+//! claiming due Jira and GitHub jobs and running them in-process — and, with `--demo`, the source
 //! simulator and a demo tenant wired to it. Stops on Ctrl-C or SIGTERM.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -107,7 +107,7 @@ async fn schedule(
         lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
         for (tenant_id, job) in &due {
             let mut lines = Vec::new();
-            match super::run_job::run_jira_job(pool, cipher, *tenant_id, job, false, &mut lines)
+            match super::run_job::run_one_job(pool, cipher, *tenant_id, job, false, &mut lines)
                 .await
             {
                 Ok(()) => {

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::bail;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -13,10 +13,12 @@ use super::output::{Output, Tabular};
 use super::progress::StepProgress;
 use crate::cli::RunJobArgs;
 use crate::config::Config;
+use crate::connectors::http::RequestCounts;
 use crate::connectors::jira::JiraClient;
 use crate::domain::Provider;
-use crate::pipeline::jira::{steps, JiraRun, INCREMENTAL_OVERLAP};
-use crate::pipeline::StepReport;
+use crate::pipeline::github::{self, GithubRun};
+use crate::pipeline::jira::{self, JiraRun};
+use crate::pipeline::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun};
 use crate::store::raw::Scope;
@@ -75,9 +77,6 @@ pub async fn run(
     output: Output,
     args: RunJobArgs,
 ) -> anyhow::Result<()> {
-    if args.provider == Provider::Github {
-        bail!("`run-job github` is not available in this version yet");
-    }
     let cipher = CredentialCipher::new(&config.secret_key()?);
     let jobs = jobs::for_run(pool, args.tenant, args.provider, args.integration).await?;
     if jobs.is_empty() {
@@ -101,7 +100,7 @@ pub async fn run(
             );
             continue;
         }
-        match run_jira_job(pool, &cipher, args.tenant, &job, args.full, &mut lines).await {
+        match run_one_job(pool, &cipher, args.tenant, &job, args.full, &mut lines).await {
             Ok(()) => {}
             Err(error) => failures.push(format!("job {}: {error:#}", job.id)),
         }
@@ -113,9 +112,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs one Jira job: RUNNING, the steps, then FINISHED (cursor advanced) or FAILED —
+/// Runs one job: RUNNING, its provider's steps, then FINISHED (cursor advanced) or FAILED —
 /// whatever went wrong, set-up included, is recorded on the job.
-pub(super) async fn run_jira_job(
+pub(super) async fn run_one_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
     tenant_id: i64,
@@ -124,8 +123,24 @@ pub(super) async fn run_jira_job(
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
     let started_at = Utc::now();
-    jobs::start_run(pool, tenant_id, job.id, Provider::Jira).await?;
-    let result = sync(pool, cipher, tenant_id, job, full, lines).await;
+    jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
+    let since = if full {
+        None
+    } else {
+        job.last_sync_date.map(|at| at - INCREMENTAL_OVERLAP)
+    };
+    let sync = JobSync {
+        pool,
+        cipher,
+        tenant_id,
+        job,
+        since,
+        full,
+    };
+    let result = match job.provider {
+        Provider::Jira => sync.jira(lines).await,
+        Provider::Github => sync.github(lines).await,
+    };
     match &result {
         Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
         Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
@@ -133,61 +148,106 @@ pub(super) async fn run_jira_job(
     result
 }
 
-async fn sync(
-    pool: &PgPool,
-    cipher: &CredentialCipher,
+/// One run of one job.
+struct JobSync<'a> {
+    pool: &'a PgPool,
+    cipher: &'a CredentialCipher,
     tenant_id: i64,
-    job: &JobRun,
+    job: &'a JobRun,
+    since: Option<DateTime<Utc>>,
     full: bool,
-    lines: &mut Vec<StepLine>,
-) -> anyhow::Result<()> {
-    let (integration, client) =
-        super::sources::jira_client(pool, cipher, tenant_id, job.integration_id).await?;
-    let since = if full {
-        None
-    } else {
-        job.last_sync_date.map(|at| at - INCREMENTAL_OVERLAP)
-    };
-    let timezone = account_timezone(&client).await?;
-    let run = JiraRun {
-        pool,
-        client: client.clone(),
-        scope: Scope {
-            tenant_id,
-            integration_id: job.integration_id,
-            job_id: Some(job.id),
-        },
-        projects: integration.settings.projects.clone(),
-        since,
-        timezone,
-        full,
-    };
-    let clock = Instant::now();
-    tracing::info!(tenant_id, job_id = job.id, full, since = ?since, "jira sync started");
-    let outcome = run_steps(&run, job.id, lines).await;
-    let stats = &client.http().stats;
-    let load =
-        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
-    let failed_items: u64 = lines
-        .iter()
-        .filter(|l| l.job_id == Some(job.id))
-        .map(|l| l.report.failed)
-        .sum();
-    tracing::info!(
-        tenant_id,
-        job_id = job.id,
-        requests = load(&stats.requests),
-        retries = load(&stats.retries),
-        failed_requests = load(&stats.failures),
-        seconds = clock.elapsed().as_secs_f64(),
-        ok = outcome.is_ok() && failed_items == 0,
-        "jira sync ended"
-    );
-    outcome?;
-    if failed_items > 0 {
-        bail!("{failed_items} item(s) failed to transform (see raw_extraction_data.error)");
+}
+
+impl JobSync<'_> {
+    fn scope(&self) -> Scope {
+        Scope {
+            tenant_id: self.tenant_id,
+            integration_id: self.job.integration_id,
+            job_id: Some(self.job.id),
+        }
     }
-    Ok(())
+
+    async fn jira(&self, lines: &mut Vec<StepLine>) -> anyhow::Result<()> {
+        let (integration, client) = super::sources::jira_client(
+            self.pool,
+            self.cipher,
+            self.tenant_id,
+            self.job.integration_id,
+        )
+        .await?;
+        let timezone = account_timezone(&client).await?;
+        let run = JiraRun {
+            pool: self.pool,
+            client: client.clone(),
+            scope: self.scope(),
+            projects: integration.settings.projects.clone(),
+            since: self.since,
+            timezone,
+            full: self.full,
+        };
+        let clock = Instant::now();
+        tracing::info!(tenant_id = self.tenant_id, job_id = self.job.id, full = self.full, since = ?self.since, "jira sync started");
+        let mut recorder = StepRecorder::new(self.tenant_id, self.job.id, lines);
+        let outcome = jira_steps(&run, &mut recorder).await;
+        self.conclude(client.http().stats.snapshot(), clock, outcome, lines)
+    }
+
+    async fn github(&self, lines: &mut Vec<StepLine>) -> anyhow::Result<()> {
+        let (integration, client) = super::sources::github_client(
+            self.pool,
+            self.cipher,
+            self.tenant_id,
+            self.job.integration_id,
+        )
+        .await?;
+        let run = GithubRun {
+            pool: self.pool,
+            client: client.clone(),
+            scope: self.scope(),
+            repositories: integration.settings.repos.clone(),
+            since: self.since,
+            full: self.full,
+        };
+        let clock = Instant::now();
+        tracing::info!(tenant_id = self.tenant_id, job_id = self.job.id, full = self.full, since = ?self.since, "github sync started");
+        let mut recorder = StepRecorder::new(self.tenant_id, self.job.id, lines);
+        let outcome = github_steps(&run, &mut recorder).await;
+        self.conclude(client.http().stats.snapshot(), clock, outcome, lines)
+    }
+
+    /// Logs the end of the sync with its request counts; an error, or any item that failed
+    /// to transform, fails the job.
+    fn conclude(
+        &self,
+        requests: RequestCounts,
+        clock: Instant,
+        outcome: Result<(), PipelineError>,
+        lines: &[StepLine],
+    ) -> anyhow::Result<()> {
+        let failed_items: u64 = lines
+            .iter()
+            .filter(|l| l.job_id == Some(self.job.id))
+            .map(|l| l.report.failed)
+            .sum();
+        tracing::info!(
+            tenant_id = self.tenant_id,
+            job_id = self.job.id,
+            provider = %self.job.provider,
+            requests = requests.requests,
+            not_modified = requests.not_modified,
+            retries = requests.retries,
+            failed_requests = requests.failures,
+            budget_waits = requests.budget_waits,
+            seconds = clock.elapsed().as_secs_f64(),
+            ok = outcome.is_ok() && failed_items == 0,
+            "sync ended"
+        );
+        outcome?;
+        if failed_items > 0 {
+            bail!("{failed_items} item(s) failed to transform (see raw_extraction_data.error)");
+        }
+        Ok(())
+    }
 }
 
 /// The Jira account's time zone (`/myself`), which JQL dates are read in; UTC when the
@@ -204,54 +264,106 @@ async fn account_timezone(client: &JiraClient) -> anyhow::Result<Tz> {
     }))
 }
 
-async fn run_steps(
-    run: &JiraRun<'_>,
+/// Shows each step's progress and records its summary line.
+struct StepRecorder<'a> {
+    tenant_id: i64,
     job_id: i64,
-    lines: &mut Vec<StepLine>,
-) -> Result<(), crate::pipeline::jira::PipelineError> {
-    let tenant_id = run.scope.tenant_id;
-    let mut record = |step: &'static str, progress: StepProgress, report: StepReport| {
-        progress.finish(&report);
-        tracing::info!(
+    lines: &'a mut Vec<StepLine>,
+}
+
+impl<'a> StepRecorder<'a> {
+    fn new(tenant_id: i64, job_id: i64, lines: &'a mut Vec<StepLine>) -> Self {
+        StepRecorder {
             tenant_id,
             job_id,
+            lines,
+        }
+    }
+
+    fn start(&self, step: &'static str) -> StepProgress {
+        StepProgress::start(step)
+    }
+
+    /// A progress callback for long steps: the live bar on a terminal, else log lines.
+    fn on_page<'p>(
+        &self,
+        step: &'static str,
+        progress: &'p StepProgress,
+    ) -> impl Fn(&StepReport) + Sync + 'p {
+        let (tenant_id, job_id) = (self.tenant_id, self.job_id);
+        move |report: &StepReport| {
+            progress.update(report);
+            if !progress.is_live() {
+                tracing::info!(
+                    tenant_id,
+                    job_id,
+                    step,
+                    extracted = report.extracted,
+                    loaded = report.loaded,
+                    "progress"
+                );
+            }
+        }
+    }
+
+    fn record(&mut self, step: &'static str, progress: StepProgress, report: StepReport) {
+        progress.finish(&report);
+        tracing::info!(
+            tenant_id = self.tenant_id,
+            job_id = self.job_id,
             step,
             extracted = report.extracted,
             loaded = report.loaded,
             failed = report.failed,
             "step done"
         );
-        lines.push(StepLine::new(Some(job_id), step, report));
-    };
-    let progress = StepProgress::start(steps::PROJECTS);
-    record(
-        steps::PROJECTS,
-        progress,
-        run.projects_and_issue_types().await?,
+        self.lines
+            .push(StepLine::new(Some(self.job_id), step, report));
+    }
+}
+
+async fn jira_steps(
+    run: &JiraRun<'_>,
+    recorder: &mut StepRecorder<'_>,
+) -> Result<(), PipelineError> {
+    let progress = recorder.start(jira::steps::PROJECTS);
+    let report = run.projects_and_issue_types().await?;
+    recorder.record(jira::steps::PROJECTS, progress, report);
+    let progress = recorder.start(jira::steps::STATUSES);
+    let report = run.statuses().await?;
+    recorder.record(jira::steps::STATUSES, progress, report);
+    let progress = recorder.start(jira::steps::ISSUES);
+    let issues = run
+        .issues(&recorder.on_page(jira::steps::ISSUES, &progress))
+        .await?;
+    recorder.record(jira::steps::ISSUES, progress, issues.report);
+    let progress = recorder.start(jira::steps::DEV_STATUS);
+    let report = run.dev_status(&issues.with_code).await?;
+    recorder.record(jira::steps::DEV_STATUS, progress, report);
+    Ok(())
+}
+
+async fn github_steps(
+    run: &GithubRun<'_>,
+    recorder: &mut StepRecorder<'_>,
+) -> Result<(), PipelineError> {
+    let progress = recorder.start(github::steps::REPOSITORIES);
+    let (report, repositories) = run.repositories().await?;
+    recorder.record(github::steps::REPOSITORIES, progress, report);
+    let progress = recorder.start(github::steps::PULL_REQUESTS);
+    let pulls = run
+        .pull_requests(
+            &repositories,
+            &recorder.on_page(github::steps::PULL_REQUESTS, &progress),
+        )
+        .await?;
+    tracing::info!(
+        tenant_id = recorder.tenant_id,
+        job_id = recorder.job_id,
+        comments = pulls.comments,
+        metrics_changed = pulls.metrics_changed,
+        "pull request comments and flow metrics loaded"
     );
-    let progress = StepProgress::start(steps::STATUSES);
-    record(steps::STATUSES, progress, run.statuses().await?);
-    let progress = StepProgress::start(steps::ISSUES);
-    let on_page = |report: &StepReport| {
-        progress.update(report);
-        if !progress.is_live() {
-            tracing::info!(
-                tenant_id,
-                job_id,
-                step = steps::ISSUES,
-                extracted = report.extracted,
-                loaded = report.loaded,
-                "progress"
-            );
-        }
-    };
-    let issues = run.issues(&on_page).await?;
-    record(steps::ISSUES, progress, issues.report);
-    let progress = StepProgress::start(steps::DEV_STATUS);
-    record(
-        steps::DEV_STATUS,
-        progress,
-        run.dev_status(&issues.with_code).await?,
-    );
+    recorder.record(github::steps::PULL_REQUESTS, progress, pulls.report);
     Ok(())
 }

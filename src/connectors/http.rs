@@ -1,15 +1,29 @@
 //! The HTTP client every connector shares: authentication, bounded concurrency, a
-//! client-side rate limit, and retries with exponential back-off and full jitter on
-//! transport errors, 5xx, 429 and unreadable bodies, honouring `Retry-After`.
+//! client-side rate limit, per-token budgets (slowing down as they run low, waiting for the
+//! refill when spent), conditional requests (`If-None-Match`), and retries with exponential
+//! back-off and full jitter on transport errors, 5xx, 429 and unreadable bodies, honouring
+//! `Retry-After`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, AUTHORIZATION, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
+
+use super::budget::{Pick, TokenBudgets};
+
+/// Waits for a token budget's refill per request before giving up (each can last until
+/// the source's reset time, so this bounds a source that never refills).
+const MAX_BUDGET_WAITS: u32 = 100;
+
+/// The pause GitHub asks for after a secondary rate limit that names no `Retry-After`.
+const SECONDARY_LIMIT_PAUSE: Duration = Duration::from_secs(60);
+
+/// The longest pause a source may ask for.
+const LONGEST_PAUSE: Duration = Duration::from_secs(3_600);
 
 /// How a connector signs its requests.
 #[derive(Clone)]
@@ -82,6 +96,33 @@ pub struct ClientStats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub failures: AtomicU64,
+    /// Answers `304 Not Modified` (they cost no budget).
+    pub not_modified: AtomicU64,
+    /// Times every token's budget was spent and the client waited for a refill.
+    pub budget_waits: AtomicU64,
+}
+
+/// A snapshot of [`ClientStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub requests: u64,
+    pub not_modified: u64,
+    pub retries: u64,
+    pub failures: u64,
+    pub budget_waits: u64,
+}
+
+impl ClientStats {
+    pub fn snapshot(&self) -> RequestCounts {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RequestCounts {
+            requests: read(&self.requests),
+            not_modified: read(&self.not_modified),
+            retries: read(&self.retries),
+            failures: read(&self.failures),
+            budget_waits: read(&self.budget_waits),
+        }
+    }
 }
 
 /// A successful answer: the parsed body and the headers.
@@ -91,6 +132,21 @@ pub struct Fetched {
     pub headers: HeaderMap,
 }
 
+impl Fetched {
+    /// The answer's `ETag`, to send back as `If-None-Match`.
+    pub fn etag(&self) -> Option<&str> {
+        self.headers.get(ETAG)?.to_str().ok()
+    }
+}
+
+/// The answer to a conditional request.
+#[derive(Debug)]
+pub enum Conditional {
+    Changed(Fetched),
+    /// `304`: the same as the answer the presented `ETag` came with.
+    NotModified,
+}
+
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
@@ -98,30 +154,29 @@ pub struct HttpClient {
     policy: ClientPolicy,
     in_flight: Arc<Semaphore>,
     next_slot: Arc<Mutex<Instant>>,
-    token_turn: Arc<AtomicU64>,
+    budgets: Arc<TokenBudgets>,
     pub stats: Arc<ClientStats>,
 }
 
-/// When a 403 says the hourly budget is spent (`x-ratelimit-remaining: 0`), how long until
-/// `x-ratelimit-reset` (epoch seconds).
-fn budget_reset_wait(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok();
-    if number("x-ratelimit-remaining")? != 0 {
-        return None;
-    }
-    let reset = number("x-ratelimit-reset")?;
-    let now = chrono::Utc::now().timestamp();
-    Some(Duration::from_secs((reset - now).clamp(1, 3_600) as u64))
+/// How long to pause before asking again.
+enum Pause {
+    /// Exponential back-off with jitter (counts as an attempt).
+    Backoff,
+    /// What the source asked for (counts as an attempt).
+    Told(Duration),
+    /// Until a token's budget refills (does not count as an attempt).
+    Budget,
 }
 
 /// What one attempt came to.
 enum Attempt {
-    Done(Fetched),
-    Retry {
-        reason: String,
-        wait: Option<Duration>,
-    },
+    Done(Conditional),
+    Retry { reason: String, pause: Pause },
     Fail(ConnectorError),
+}
+
+fn epoch_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 impl HttpClient {
@@ -131,12 +186,16 @@ impl HttpClient {
             .user_agent(concat!("pulse-etl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ConnectorError::Url(error.to_string()))?;
+        let tokens = match &auth {
+            Auth::Bearer { tokens } => tokens.len(),
+            Auth::Basic { .. } => 1,
+        };
         Ok(HttpClient {
             client,
             auth,
             in_flight: Arc::new(Semaphore::new(policy.concurrency.max(1))),
             next_slot: Arc::new(Mutex::new(Instant::now())),
-            token_turn: Arc::new(AtomicU64::new(0)),
+            budgets: Arc::new(TokenBudgets::new(tokens)),
             policy,
             stats: Arc::new(ClientStats::default()),
         })
@@ -160,17 +219,40 @@ impl HttpClient {
         }
     }
 
-    fn authorise(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// The token to sign the next request with, after any pause its budget asks for
+    /// (waiting for a refill while every token is spent).
+    async fn budgeted_token(&self) -> usize {
+        loop {
+            match self.budgets.pick(epoch_seconds()) {
+                Pick::Use { index, pace } => {
+                    if !pace.is_zero() {
+                        tracing::debug!(
+                            pace_ms = pace.as_millis() as u64,
+                            "request budget low: slowing down"
+                        );
+                        tokio::time::sleep(pace).await;
+                    }
+                    return index;
+                }
+                Pick::Wait(wait) => {
+                    self.stats.budget_waits.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        "request budget spent: waiting for the refill"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn authorise(&self, request: reqwest::RequestBuilder, token: usize) -> reqwest::RequestBuilder {
         match &self.auth {
             Auth::Basic { username, token } => request.basic_auth(username, Some(token)),
-            Auth::Bearer { tokens } if !tokens.is_empty() => {
-                let turn = self.token_turn.fetch_add(1, Ordering::Relaxed) as usize;
-                request.header(
-                    AUTHORIZATION,
-                    format!("Bearer {}", tokens[turn % tokens.len()]),
-                )
-            }
-            Auth::Bearer { .. } => request,
+            Auth::Bearer { tokens } => match tokens.get(token) {
+                Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
+                None => request,
+            },
         }
     }
 
@@ -189,68 +271,108 @@ impl HttpClient {
         url: &str,
         query: &[(&str, String)],
     ) -> Result<Fetched, ConnectorError> {
-        self.send(Method::GET, url, query, None).await
+        let request = Request {
+            method: Method::GET,
+            url,
+            query,
+            body: None,
+            etag: None,
+        };
+        self.send(request)
+            .await
+            .and_then(|answer| fresh(answer, url))
+    }
+
+    /// A GET that presents `etag` as `If-None-Match` when there is one.
+    pub async fn get_if_changed(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        etag: Option<&str>,
+    ) -> Result<Conditional, ConnectorError> {
+        let request = Request {
+            method: Method::GET,
+            url,
+            query,
+            body: None,
+            etag,
+        };
+        self.send(request).await
     }
 
     pub async fn post(&self, url: &str, body: &Value) -> Result<Fetched, ConnectorError> {
-        self.send(Method::POST, url, &[], Some(body)).await
+        let request = Request {
+            method: Method::POST,
+            url,
+            query: &[],
+            body: Some(body),
+            etag: None,
+        };
+        self.send(request)
+            .await
+            .and_then(|answer| fresh(answer, url))
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Fetched, ConnectorError> {
+    async fn send(&self, request: Request<'_>) -> Result<Conditional, ConnectorError> {
+        let (method, url) = (&request.method, request.url);
         let mut last = String::new();
-        for attempt in 0..self.policy.max_attempts.max(1) {
-            if attempt > 0 {
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            let outcome = self.attempt(&method, url, query, body).await;
-            match outcome {
-                Attempt::Done(fetched) => return Ok(fetched),
+        let mut attempt = 0;
+        let mut budget_waits = 0;
+        while attempt < self.policy.max_attempts.max(1) {
+            let outcome = self.attempt(&request).await;
+            let pause = match outcome {
+                Attempt::Done(answer) => return Ok(answer),
                 Attempt::Fail(error) => {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     return Err(error);
                 }
-                Attempt::Retry { reason, wait } => {
-                    let wait = wait
-                        .unwrap_or_else(|| self.backoff(attempt))
-                        .min(self.policy.max_delay);
-                    tracing::debug!(%method, url, attempt = attempt + 1, %reason, wait_ms = wait.as_millis() as u64, "retrying");
+                Attempt::Retry { reason, pause } => {
                     last = reason;
-                    if attempt + 1 < self.policy.max_attempts {
-                        tokio::time::sleep(wait).await;
-                    }
+                    pause
                 }
+            };
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let wait = match pause {
+                Pause::Budget if budget_waits < MAX_BUDGET_WAITS => {
+                    // The next attempt's token pick waits for the refill.
+                    budget_waits += 1;
+                    continue;
+                }
+                Pause::Budget | Pause::Backoff => self.backoff(attempt),
+                Pause::Told(wait) => wait.min(LONGEST_PAUSE),
+            };
+            attempt += 1;
+            tracing::debug!(%method, url, attempt, reason = %last, wait_ms = wait.as_millis() as u64, "retrying");
+            if attempt < self.policy.max_attempts {
+                tokio::time::sleep(wait).await;
             }
         }
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
         Err(ConnectorError::Exhausted {
-            method,
+            method: method.clone(),
             url: url.to_owned(),
             attempts: self.policy.max_attempts.max(1),
             last,
         })
     }
 
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Attempt {
+    async fn attempt(&self, call: &Request<'_>) -> Attempt {
+        let (method, url) = (&call.method, call.url);
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Attempt::Fail(ConnectorError::Url("client closed".into()));
         };
+        let token = self.budgeted_token().await;
         self.pace().await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.authorise(self.client.request(method.clone(), url).query(query));
-        if let Some(body) = body {
+        let mut request = self.authorise(
+            self.client.request(method.clone(), url).query(call.query),
+            token,
+        );
+        if let Some(body) = call.body {
             request = request.json(body);
+        }
+        if let Some(etag) = call.etag {
+            request = request.header(IF_NONE_MATCH, etag);
         }
         let response = match request.send().await {
             Ok(response) => response,
@@ -260,37 +382,51 @@ impl HttpClient {
             Err(error) => {
                 return Attempt::Retry {
                     reason: format!("transport: {error}"),
-                    wait: None,
+                    pause: Pause::Backoff,
                 }
             }
         };
         let status = response.status();
         let headers = response.headers().clone();
+        let budget_spent = self.budgets.observe(token, &headers, epoch_seconds());
         let retry_after = headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let told_or_backoff = || retry_after.map_or(Pause::Backoff, Pause::Told);
+        if status == StatusCode::NOT_MODIFIED {
+            self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+            return Attempt::Done(Conditional::NotModified);
+        }
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(error) => {
                 return Attempt::Retry {
                     reason: format!("reading body: {error}"),
-                    wait: retry_after,
+                    pause: told_or_backoff(),
                 }
             }
         };
+        let limited = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN;
+        if limited && budget_spent {
+            return Attempt::Retry {
+                reason: "request budget spent".into(),
+                pause: Pause::Budget,
+            };
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Attempt::Retry {
                 reason: format!("status {status}"),
-                wait: retry_after,
+                pause: told_or_backoff(),
             };
         }
         if status == StatusCode::FORBIDDEN {
-            if let Some(wait) = retry_after.or_else(|| budget_reset_wait(&headers)) {
+            let secondary = String::from_utf8_lossy(&bytes).contains("secondary rate limit");
+            if retry_after.is_some() || secondary {
                 return Attempt::Retry {
-                    reason: "rate limit exhausted".into(),
-                    wait: Some(wait),
+                    reason: "secondary rate limit".into(),
+                    pause: Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
                 };
             }
         }
@@ -304,12 +440,34 @@ impl HttpClient {
             });
         }
         match serde_json::from_slice(&bytes) {
-            Ok(body) => Attempt::Done(Fetched { body, headers }),
+            Ok(body) => Attempt::Done(Conditional::Changed(Fetched { body, headers })),
             // A cut-off or garbled body is a transport problem: ask again.
             Err(error) => Attempt::Retry {
                 reason: format!("unreadable JSON ({} bytes): {error}", bytes.len()),
-                wait: None,
+                pause: Pause::Backoff,
             },
         }
+    }
+}
+
+/// One request as [`HttpClient::send`] makes it.
+struct Request<'a> {
+    method: Method,
+    url: &'a str,
+    query: &'a [(&'a str, String)],
+    body: Option<&'a Value>,
+    etag: Option<&'a str>,
+}
+
+/// The body of an unconditional request (a `304` to one is the source's mistake).
+fn fresh(answer: Conditional, url: &str) -> Result<Fetched, ConnectorError> {
+    match answer {
+        Conditional::Changed(fetched) => Ok(fetched),
+        Conditional::NotModified => Err(ConnectorError::Status {
+            method: Method::GET,
+            url: url.to_owned(),
+            status: StatusCode::NOT_MODIFIED,
+            body: "not modified, though nothing was presented to compare with".into(),
+        }),
     }
 }

@@ -1,8 +1,9 @@
 //! Pure domain types shared by every role: tiers, providers, roles, job states and steps,
-//! input checks and workflow metrics.
+//! input checks, workflow metrics and pull-request flow metrics.
 
 pub mod input;
 mod job;
+pub mod pr_flow;
 mod tenancy;
 pub mod text;
 pub mod workflow;

@@ -1,7 +1,7 @@
 //! One Jira sync, step by step (DESIGN §5): each answer is stored raw first, then
 //! transformed and loaded. A malformed entity fails alone, recorded on its raw row.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -9,17 +9,12 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader};
-use super::StepReport;
-use crate::connectors::http::ConnectorError;
+use super::{transform_message, PipelineError, StepReport};
 use crate::connectors::jira::JiraClient;
-use crate::domain::{Provider, Stage, StageState};
-use crate::queue::{memory, Consumer, Publisher, StageMessage, MESSAGE_VERSION};
+use crate::domain::{Provider, StageState};
+use crate::queue::{memory, Consumer, Publisher};
 use crate::store::raw::{self, Scope};
-use crate::store::{jira, jobs, StoreError};
-
-/// How far before the last sync an incremental run starts again, so that changes made
-/// while the previous run was reading are not missed (JQL has minute precision).
-pub const INCREMENTAL_OVERLAP: Duration = Duration::from_secs(5 * 60);
+use crate::store::{jira, StoreError};
 
 pub mod steps {
     pub const PROJECTS: &str = "jira_projects_and_issue_types";
@@ -36,16 +31,6 @@ pub mod kinds {
     pub const ISSUE: &str = "jira_issue";
     pub const CHANGELOG_PAGE: &str = "jira_issue_changelog";
     pub const DEV_STATUS: &str = "jira_dev_status";
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Source(#[from] ConnectorError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the stage on the other side of the queue stopped")]
-    Interrupted,
 }
 
 /// What a Jira run works on.
@@ -115,20 +100,8 @@ impl JiraRun<'_> {
         }
     }
 
-    async fn stage(&self, step: &str, stage: Stage, state: StageState) -> Result<(), StoreError> {
-        match self.scope.job_id {
-            Some(job) => {
-                jobs::set_stage(self.pool, self.scope.tenant_id, job, step, stage, state).await
-            }
-            None => Ok(()),
-        }
-    }
-
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
-        for stage in [Stage::Extraction, Stage::Transform, Stage::Load] {
-            self.stage(step, stage, state).await?;
-        }
-        Ok(())
+        super::set_step_state(self.pool, self.scope, step, state).await
     }
 
     /// Stores one answer raw; returns its raw id.
@@ -254,19 +227,14 @@ impl JiraRun<'_> {
             };
             report.extracted += issues.len() as u64;
             report.extract_seconds += clock.elapsed().as_secs_f64();
-            let message = StageMessage {
-                version: MESSAGE_VERSION,
-                tenant_id: self.scope.tenant_id,
-                integration_id: self.scope.integration_id,
-                job_id: self.scope.job_id,
-                kind: kinds::ISSUE.to_owned(),
-                provider: Provider::Jira,
-                last_sync_date: self.since,
-                first_item: first,
-                last_item: next.is_none(),
-                last_job_item: false,
-                raw_data_ids: raw_ids,
-            };
+            let mut message = transform_message(
+                self.scope,
+                (Provider::Jira, kinds::ISSUE),
+                self.since,
+                raw_ids,
+            );
+            message.first_item = first;
+            message.last_item = next.is_none();
             publisher
                 .publish(message)
                 .await

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::jira::PipelineError;
 use super::transform::jira_meta;
+use super::PipelineError;
 use crate::connectors::jira::JiraClient;
 use crate::store::raw::{self, Scope};
 use crate::store::{custom_fields, jira};

@@ -1,10 +1,37 @@
 //! The pipeline stages: extract, transform, load, embed.
 
+pub mod github;
+pub mod github_load;
 pub mod jira;
 pub mod jira_custom_fields;
 pub mod jira_load;
 pub mod jira_reprocess;
 pub mod transform;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::connectors::http::ConnectorError;
+use crate::domain::{Provider, Stage, StageState};
+use crate::queue::{Publisher, QueueError, StageMessage, MESSAGE_VERSION};
+use crate::store::raw::Scope;
+use crate::store::{jobs, StoreError};
+
+/// How far before the last sync an incremental run starts again, so that changes made
+/// while the previous run was reading are not missed (JQL has minute precision; clocks
+/// of sources and workers differ).
+pub const INCREMENTAL_OVERLAP: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Why a sync step stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the stage on the other side of the queue stopped")]
+    Interrupted,
+}
 
 /// Counts and time spent per stage for one step of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -40,5 +67,83 @@ impl std::ops::AddAssign for StepReport {
         self.extract_seconds += other.extract_seconds;
         self.transform_seconds += other.transform_seconds;
         self.load_seconds += other.load_seconds;
+    }
+}
+
+/// Marks a step's extract, transform and load stages `state` on the run's job (runs without
+/// a job, such as reprocessing, record nothing).
+pub(crate) async fn set_step_state(
+    pool: &PgPool,
+    scope: Scope,
+    step: &str,
+    state: StageState,
+) -> Result<(), StoreError> {
+    let Some(job) = scope.job_id else {
+        return Ok(());
+    };
+    for stage in [Stage::Extraction, Stage::Transform, Stage::Load] {
+        jobs::set_stage(pool, scope.tenant_id, job, step, stage, state).await?;
+    }
+    Ok(())
+}
+
+/// A transform message for raw rows just stored (`first_item`/`last_item` are set by the
+/// step that publishes it).
+pub(crate) fn transform_message(
+    scope: Scope,
+    (provider, kind): (Provider, &str),
+    since: Option<DateTime<Utc>>,
+    raw_data_ids: Vec<i64>,
+) -> StageMessage {
+    StageMessage {
+        version: MESSAGE_VERSION,
+        tenant_id: scope.tenant_id,
+        integration_id: scope.integration_id,
+        job_id: scope.job_id,
+        kind: kind.to_owned(),
+        provider,
+        last_sync_date: since,
+        first_item: false,
+        last_item: false,
+        last_job_item: false,
+        raw_data_ids,
+    }
+}
+
+/// Publishes a step's transform messages as they come, the first marked `first_item`; an
+/// extractor that learns it is done only after its last page ends with an empty
+/// `last_item` marker.
+pub(crate) struct Outbox<P> {
+    publisher: P,
+    template: Option<StageMessage>,
+}
+
+impl<P: Publisher> Outbox<P> {
+    pub fn new(publisher: P) -> Self {
+        Outbox {
+            publisher,
+            template: None,
+        }
+    }
+
+    pub async fn push(&mut self, mut message: StageMessage) -> Result<(), QueueError> {
+        message.first_item = self.template.is_none();
+        self.template = Some(StageMessage {
+            raw_data_ids: Vec::new(),
+            ..message.clone()
+        });
+        self.publisher.publish(message).await
+    }
+
+    /// The end marker (nothing to send when nothing was).
+    pub async fn finish(self) -> Result<(), QueueError> {
+        match self.template {
+            Some(mut marker) => {
+                marker.first_item = false;
+                marker.last_item = true;
+                self.publisher.publish(marker).await
+            }
+            None => Ok(()),
+        }
     }
 }

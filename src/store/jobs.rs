@@ -35,6 +35,8 @@ pub async fn create_for_integration(
 pub struct JobRun {
     pub id: i64,
     pub integration_id: i64,
+    #[sqlx(try_from = "String", rename = "job_type")]
+    pub provider: Provider,
     pub active: bool,
     pub last_sync_date: Option<DateTime<Utc>>,
 }
@@ -48,7 +50,7 @@ pub async fn for_run(
     integration_id: Option<i64>,
 ) -> Result<Vec<JobRun>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT j.id, j.integration_id, j.active AND i.active AS active, j.last_sync_date
+        "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date
          FROM etl_jobs j JOIN integrations i ON i.id = j.integration_id AND i.tenant_id = j.tenant_id
          WHERE j.tenant_id = $1 AND j.job_type = $2 AND ($3::bigint IS NULL OR j.integration_id = $3)
          ORDER BY j.id",
@@ -131,7 +133,7 @@ pub async fn finish_run(
     Ok(())
 }
 
-/// Claims up to `limit` due Jira jobs (active, integration active, `next_run` passed, and
+/// Claims up to `limit` due jobs (active, integration active, `next_run` passed, and
 /// not running — or running without progress for `stuck_after`, i.e. its runner died) and
 /// marks them RUNNING. `FOR UPDATE SKIP LOCKED`: two schedulers never claim the same job.
 pub async fn claim_due(
@@ -143,14 +145,14 @@ pub async fn claim_due(
         "UPDATE etl_jobs j SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now(), updated_at = now()
          FROM (SELECT j2.id FROM etl_jobs j2
                JOIN integrations i ON i.id = j2.integration_id AND i.tenant_id = j2.tenant_id
-               WHERE j2.active AND i.active AND j2.job_type = 'jira'
+               WHERE j2.active AND i.active
                  AND (j2.state <> 'RUNNING' OR j2.last_progress_at < now() - make_interval(secs => $2))
                  AND (j2.next_run IS NULL OR j2.next_run <= now())
                ORDER BY j2.next_run NULLS FIRST, j2.id
                LIMIT $1
                FOR UPDATE OF j2 SKIP LOCKED) due
          WHERE j.id = due.id
-         RETURNING j.tenant_id, j.id, j.integration_id, j.active, j.last_sync_date",
+         RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date",
     )
     .bind(limit)
     .bind(stuck_after.as_secs_f64())

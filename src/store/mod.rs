@@ -5,6 +5,7 @@ mod connect;
 pub mod custom_fields;
 mod embedded_postgres;
 mod error;
+pub mod github;
 pub mod integrations;
 pub mod jira;
 pub mod jobs;

@@ -21,8 +21,12 @@ pub struct Scope {
 struct Entity<'a> {
     external_id: Option<&'a str>,
     raw: &'a Value,
+    metadata: &'a Value,
     sanitized: bool,
 }
+
+/// One entity to store: its external id, the answer, and its extraction metadata.
+pub type RawEntity = (Option<String>, Value, Value);
 
 /// A stored raw row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,7 +39,8 @@ pub struct RawRecord {
     pub extraction_metadata: Value,
 }
 
-/// Stores a batch of entities of one kind in one round trip; returns their ids in order.
+/// Stores a batch of entities of one kind, all with the same metadata, in one round trip;
+/// returns their ids in order.
 pub async fn insert(
     pool: &PgPool,
     scope: Scope,
@@ -43,24 +48,44 @@ pub async fn insert(
     entities: Vec<(Option<String>, Value)>,
     metadata: &Value,
 ) -> Result<Vec<i64>, StoreError> {
+    let entities = entities
+        .into_iter()
+        .map(|(external_id, raw)| (external_id, raw, metadata.clone()))
+        .collect();
+    insert_each(pool, scope, kind, entities).await
+}
+
+/// Stores a batch of entities of one kind, each with its own metadata, in one round trip;
+/// returns their ids in order.
+pub async fn insert_each(
+    pool: &PgPool,
+    scope: Scope,
+    kind: &str,
+    entities: Vec<RawEntity>,
+) -> Result<Vec<i64>, StoreError> {
     if entities.is_empty() {
         return Ok(Vec::new());
     }
     let mut cleaned = entities;
-    let sanitized: Vec<bool> = cleaned.iter_mut().map(|(_, raw)| clean_json(raw)).collect();
+    let sanitized: Vec<bool> = cleaned
+        .iter_mut()
+        .map(|(_, raw, _)| clean_json(raw))
+        .collect();
     let batch: Vec<Entity<'_>> = cleaned
         .iter()
         .zip(&sanitized)
-        .map(|((external_id, raw), sanitized)| Entity {
+        .map(|((external_id, raw, metadata), sanitized)| Entity {
             external_id: external_id.as_deref(),
             raw,
+            metadata,
             sanitized: *sanitized,
         })
         .collect();
     let ids = sqlx::query_scalar(
         "INSERT INTO raw_extraction_data (tenant_id, integration_id, job_id, type, external_id, raw_data, extraction_metadata)
          SELECT $1, $2, $3, $4, e.doc->>'external_id', e.doc->'raw',
-                CASE WHEN (e.doc->>'sanitized')::boolean THEN $6 || '{\"nul_removed\": true}'::jsonb ELSE $6 END
+                CASE WHEN (e.doc->>'sanitized')::boolean THEN e.doc->'metadata' || '{\"nul_removed\": true}'::jsonb
+                     ELSE e.doc->'metadata' END
          FROM jsonb_array_elements($5) WITH ORDINALITY AS e(doc, ord)
          ORDER BY e.ord
          RETURNING id",
@@ -70,7 +95,6 @@ pub async fn insert(
     .bind(scope.job_id)
     .bind(kind)
     .bind(sqlx::types::Json(&batch))
-    .bind(sqlx::types::Json(metadata))
     .fetch_all(pool)
     .await?;
     Ok(ids)
@@ -97,21 +121,40 @@ pub async fn fetch(
 /// The newest stored pages of one kind for one entity, in page order (`startAt`).
 pub async fn latest_pages(
     pool: &PgPool,
-    (tenant_id, integration_id): (i64, i64),
+    ids: (i64, i64),
     kind: &str,
     external_id: &str,
 ) -> Result<Vec<RawRecord>, StoreError> {
+    latest_pages_of(pool, ids, kind, &[external_id.to_owned()]).await
+}
+
+/// The newest stored copy of each page of one kind for several entities, ordered by
+/// entity and page (`startAt`). Where the newest copy of a page says `"last": true`, pages
+/// after it (left from an older, longer listing) are not returned.
+pub async fn latest_pages_of(
+    pool: &PgPool,
+    (tenant_id, integration_id): (i64, i64),
+    kind: &str,
+    external_ids: &[String],
+) -> Result<Vec<RawRecord>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT DISTINCT ON ((extraction_metadata->>'startAt')::bigint)
-                id, type, external_id, raw_data, extraction_metadata
-         FROM raw_extraction_data
-         WHERE tenant_id = $1 AND integration_id = $2 AND type = $3 AND external_id = $4
-         ORDER BY (extraction_metadata->>'startAt')::bigint, id DESC",
+        "SELECT id, type, external_id, raw_data, extraction_metadata FROM (
+             SELECT *, bool_or(coalesce((extraction_metadata->>'last')::boolean, false))
+                       OVER (PARTITION BY external_id ORDER BY start_at
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS after_last
+             FROM (SELECT DISTINCT ON (external_id, (extraction_metadata->>'startAt')::bigint)
+                          *, (extraction_metadata->>'startAt')::bigint AS start_at
+                   FROM raw_extraction_data
+                   WHERE tenant_id = $1 AND integration_id = $2 AND type = $3 AND external_id = ANY($4)
+                   ORDER BY external_id, (extraction_metadata->>'startAt')::bigint, id DESC) newest
+         ) pages
+         WHERE NOT coalesce(after_last, false)
+         ORDER BY external_id, start_at",
     )
     .bind(tenant_id)
     .bind(integration_id)
     .bind(kind)
-    .bind(external_id)
+    .bind(external_ids)
     .fetch_all(pool)
     .await?)
 }

@@ -28,6 +28,7 @@ type Shared = State<Arc<GithubState>>;
 pub fn router(state: Arc<GithubState>) -> Router {
     Router::new()
         .route("/orgs/{org}/repos", get(org_repos))
+        .route("/user/repos", get(user_repos))
         .route("/repos/{owner}/{repo}", get(repository))
         .route("/repos/{owner}/{repo}/pulls", get(pulls))
         .route("/repos/{owner}/{repo}/pulls/comments", get(review_comments))
@@ -145,6 +146,14 @@ fn repo_index(state: &GithubState, owner: &str, repo: &str) -> Result<usize, Git
     state.site.repo(owner, repo).ok_or(GithubError::NotFound)
 }
 
+/// Every repository of the simulated organisation, listed under `path`.
+fn all_repos(state: &GithubState, path: &str, raw: &Option<String>) -> Response {
+    let repos = (0..state.site.population.repos)
+        .map(|r| render::repository(&state.base_url, r))
+        .collect();
+    paged(&state.base_url, path, raw, repos)
+}
+
 async fn org_repos(
     State(state): Shared,
     Path(org): Path<String>,
@@ -153,15 +162,12 @@ async fn org_repos(
     if org != ORG {
         return Err(GithubError::NotFound);
     }
-    let repos = (0..state.site.population.repos)
-        .map(|r| render::repository(&state.base_url, r))
-        .collect();
-    Ok(paged(
-        &state.base_url,
-        &format!("/orgs/{org}/repos"),
-        &raw,
-        repos,
-    ))
+    Ok(all_repos(&state, &format!("/orgs/{org}/repos"), &raw))
+}
+
+/// The repositories the token can see: all of the organisation's.
+async fn user_repos(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
+    Ok(all_repos(&state, "/user/repos", &raw))
 }
 
 async fn repository(State(state): Shared, Path((owner, repo)): Path<(String, String)>) -> Answer {

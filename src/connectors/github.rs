@@ -1,0 +1,149 @@
+//! GitHub REST v3 calls and `Link` pagination. Answers are returned as the API sent them:
+//! storing and interpreting them is the pipeline's job.
+
+use serde_json::Value;
+
+use super::http::{Conditional, ConnectorError, Fetched, HttpClient};
+
+/// The largest page GitHub serves.
+pub const PER_PAGE: usize = 100;
+
+#[derive(Clone)]
+pub struct GithubClient {
+    http: HttpClient,
+    base_url: String,
+}
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// The `rel="next"` URL, absent on the last page.
+    pub next: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
+}
+
+fn page_of(fetched: Fetched) -> Page {
+    let next = fetched
+        .headers
+        .get(reqwest::header::LINK)
+        .and_then(|v| v.to_str().ok())
+        .and_then(next_link);
+    let etag = fetched.etag().map(str::to_owned);
+    let items = match fetched.body {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    Page { items, next, etag }
+}
+
+impl GithubClient {
+    pub fn new(http: HttpClient, base_url: &str) -> Self {
+        GithubClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// One repository by `owner/name`.
+    pub async fn repository(&self, full_name: &str) -> Result<Fetched, ConnectorError> {
+        self.http
+            .get(&self.url(&format!("/repos/{full_name}")), &[])
+            .await
+    }
+
+    /// The first page of a listing under `path` (`None`: 304, unchanged since `etag`).
+    pub async fn first_page(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        etag: Option<&str>,
+    ) -> Result<Option<Page>, ConnectorError> {
+        let mut query = query.to_vec();
+        query.push(("per_page", PER_PAGE.to_string()));
+        match self
+            .http
+            .get_if_changed(&self.url(path), &query, etag)
+            .await?
+        {
+            Conditional::Changed(fetched) => Ok(Some(page_of(fetched))),
+            Conditional::NotModified => Ok(None),
+        }
+    }
+
+    /// A following page, by the URL the previous page's `Link` named.
+    pub async fn next_page(&self, url: &str) -> Result<Page, ConnectorError> {
+        Ok(page_of(self.http.get(url, &[]).await?))
+    }
+
+    /// Every page of a listing, unconditionally.
+    pub async fn all_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Page>, ConnectorError> {
+        let mut pages = Vec::new();
+        let mut next = self.first_page(path, query, None).await?;
+        while let Some(page) = next {
+            next = match &page.next {
+                Some(url) => Some(self.next_page(url).await?),
+                None => None,
+            };
+            pages.push(page);
+        }
+        Ok(pages)
+    }
+
+    /// One pull request with its size fields (`additions`, `deletions`, `changed_files`).
+    pub async fn pull(&self, repository: &str, number: u64) -> Result<Fetched, ConnectorError> {
+        self.http
+            .get(
+                &self.url(&format!("/repos/{repository}/pulls/{number}")),
+                &[],
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_is_found_among_the_relations() {
+        let link = "<https://api.github.com/repos/o/r/pulls?page=2&per_page=100>; rel=\"next\", \
+                    <https://api.github.com/repos/o/r/pulls?page=5&per_page=100>; rel=\"last\"";
+        assert_eq!(
+            next_link(link).as_deref(),
+            Some("https://api.github.com/repos/o/r/pulls?page=2&per_page=100")
+        );
+        let last = "<https://x/p?page=1>; rel=\"first\", <https://x/p?page=4>; rel=\"prev\"";
+        assert_eq!(next_link(last), None);
+        assert_eq!(next_link(""), None);
+    }
+}

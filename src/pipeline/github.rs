@@ -1,0 +1,463 @@
+//! One GitHub sync, step by step (DESIGN §5): repositories, then pull requests with their
+//! reviews and commits, then each repository's review and issue comments, then the flow
+//! metrics of every pull request touched. Every answer is stored raw first and its raw ids
+//! published as transform work. Listings' ETags are kept between runs, so an unchanged
+//! listing costs one free `304`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use super::github_load::{GithubLoaded, GithubLoader};
+use super::{set_step_state, transform_message, Outbox, PipelineError, StepReport};
+use crate::connectors::github::{GithubClient, Page, PER_PAGE};
+use crate::connectors::http::ConnectorError;
+use crate::domain::{Provider, StageState};
+use crate::queue::{memory, Consumer, Publisher};
+use crate::store::raw::{self, RawEntity, Scope};
+use crate::store::{github, StoreError};
+
+pub mod steps {
+    pub const REPOSITORIES: &str = "github_repositories";
+    pub const PULL_REQUESTS: &str = "github_pull_requests";
+}
+
+/// Raw row kinds this pipeline stores.
+pub mod kinds {
+    pub const REPOSITORY: &str = "github_repository";
+    pub const PULL: &str = "github_pull";
+    /// One page of a pull request's reviews (external id: the pull request's id).
+    pub const PULL_REVIEWS: &str = "github_pull_reviews";
+    /// One page of a pull request's commits (external id: the pull request's id).
+    pub const PULL_COMMITS: &str = "github_pull_commits";
+    pub const REVIEW_COMMENT: &str = "github_review_comment";
+    pub const ISSUE_COMMENT: &str = "github_issue_comment";
+}
+
+/// Pages of transform work stored but not yet loaded before extraction waits.
+const PAGES_IN_FLIGHT: usize = 4;
+
+/// What a GitHub run works on.
+pub struct GithubRun<'a> {
+    pub pool: &'a PgPool,
+    pub client: GithubClient,
+    pub scope: Scope,
+    /// Configured repositories as `owner/name` (empty: every one the token sees).
+    pub repositories: Vec<String>,
+    /// Only pull requests and comments updated since (None: everything).
+    pub since: Option<DateTime<Utc>>,
+    /// Ignore stored ETags and re-read every listing.
+    pub full: bool,
+}
+
+/// What the pull-request step did.
+#[derive(Debug, Default)]
+pub struct PullsSynced {
+    /// Pull requests (comment failures and stage times included).
+    pub report: StepReport,
+    pub comments: u64,
+    /// Pull requests whose flow metrics changed.
+    pub metrics_changed: u64,
+}
+
+/// A listing's ETag, keyed by what it lists (not by `since`, which changes every run).
+type Etags = HashMap<String, String>;
+
+fn id_text(entity: &Value) -> Option<String> {
+    match &entity["id"] {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a listed pull request changed since the cursor (unreadable dates count as
+/// changed: fetching once too often is cheaper than missing one).
+fn updated_since(pull: &Value, since: Option<DateTime<Utc>>) -> bool {
+    let Some(since) = since else {
+        return true;
+    };
+    pull["updated_at"]
+        .as_str()
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .is_none_or(|at| at >= since)
+}
+
+/// A listing's pages as raw entities of one entity: page order and the last page marked.
+fn page_entities(owner_id: &str, pages: Vec<Page>) -> Vec<RawEntity> {
+    let count = pages.len();
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, page)| {
+            let metadata = json!({"startAt": index * PER_PAGE, "last": index + 1 == count});
+            (
+                Some(owner_id.to_owned()),
+                Value::Array(page.items),
+                metadata,
+            )
+        })
+        .collect()
+}
+
+/// A changed pull request as fetched: detail, review pages, commit pages.
+struct PullBundle {
+    id: String,
+    detail: Value,
+    reviews: Vec<Page>,
+    commits: Vec<Page>,
+}
+
+impl GithubRun<'_> {
+    fn loader(&self) -> GithubLoader<'_> {
+        GithubLoader {
+            pool: self.pool,
+            tenant_id: self.scope.tenant_id,
+            integration_id: self.scope.integration_id,
+            job_id: self.scope.job_id,
+        }
+    }
+
+    fn ids(&self) -> (i64, i64) {
+        (self.scope.tenant_id, self.scope.integration_id)
+    }
+
+    async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
+        set_step_state(self.pool, self.scope, step, state).await
+    }
+
+    /// The configured repositories (or all the token sees), stored raw and loaded.
+    /// Returns the report and the full names of the repositories loaded.
+    pub async fn repositories(&self) -> Result<(StepReport, Vec<String>), PipelineError> {
+        self.stages(steps::REPOSITORIES, StageState::Running)
+            .await?;
+        let clock = Instant::now();
+        let entities: Vec<Value> = if self.repositories.is_empty() {
+            let pages = self.client.all_pages("/user/repos", &[]).await?;
+            pages.into_iter().flat_map(|page| page.items).collect()
+        } else {
+            let fetched =
+                try_join_all(self.repositories.iter().map(|r| self.client.repository(r))).await?;
+            fetched.into_iter().map(|f| f.body).collect()
+        };
+        let raw_ids = raw::insert(
+            self.pool,
+            self.scope,
+            kinds::REPOSITORY,
+            entities.iter().map(|r| (id_text(r), r.clone())).collect(),
+            &json!({}),
+        )
+        .await?;
+        let extract_seconds = clock.elapsed().as_secs_f64();
+        let stored: Vec<(i64, Value)> = raw_ids.into_iter().zip(entities).collect();
+        let (mut report, names) = self.loader().repositories(&stored).await?;
+        report.extract_seconds = extract_seconds;
+        let state = if report.failed > 0 {
+            StageState::Failed
+        } else {
+            StageState::Finished
+        };
+        self.stages(steps::REPOSITORIES, state).await?;
+        Ok((report, names))
+    }
+
+    /// Pull requests of `repositories` with their reviews and commits, then the
+    /// repositories' comments, then the flow metrics of every pull request touched.
+    pub async fn pull_requests(
+        &self,
+        repositories: &[String],
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<PullsSynced, PipelineError> {
+        self.stages(steps::PULL_REQUESTS, StageState::Running)
+            .await?;
+        let known = if self.full {
+            Etags::new()
+        } else {
+            github::etags(self.pool, self.ids()).await?
+        };
+        let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
+        let ((extracted, mut fresh), pulls) = tokio::try_join!(
+            self.extract_pulls(repositories, &known, publisher),
+            self.transform(consumer, progress)
+        )?;
+        // Comments after pull requests: a comment is loaded only onto a known pull request.
+        let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
+        let ((comments_extracted, comment_etags), comments) = tokio::try_join!(
+            self.extract_comments(repositories, &known, publisher),
+            self.transform(consumer, &|_| {})
+        )?;
+        fresh.extend(comment_etags);
+        let touched: BTreeSet<String> = pulls.pulls.into_iter().chain(comments.pulls).collect();
+        let touched: Vec<String> = touched.into_iter().collect();
+        let clock = Instant::now();
+        let metrics_changed = self.loader().flow_metrics(&touched).await?;
+        let mut report = pulls.report;
+        report.extracted = extracted.extracted;
+        report.extract_seconds = extracted.extract_seconds + comments_extracted.extract_seconds;
+        report.failed += comments.report.failed;
+        report.transform_seconds += comments.report.transform_seconds;
+        report.load_seconds += comments.report.load_seconds + clock.elapsed().as_secs_f64();
+        // ETags stand for "all of this is loaded": remember them only when it is.
+        let state = if report.failed > 0 {
+            StageState::Failed
+        } else {
+            github::save_etags(self.pool, self.ids(), &fresh).await?;
+            StageState::Finished
+        };
+        self.stages(steps::PULL_REQUESTS, state).await?;
+        Ok(PullsSynced {
+            report,
+            comments: comments.report.loaded,
+            metrics_changed,
+        })
+    }
+
+    /// A changed pull request's detail, reviews and commits.
+    async fn fetch_pull(
+        &self,
+        repository: &str,
+        listed: &Value,
+    ) -> Result<PullBundle, ConnectorError> {
+        let number = listed["number"].as_u64().unwrap_or_default();
+        let base = format!("/repos/{repository}/pulls/{number}");
+        let (reviews, commits) = (format!("{base}/reviews"), format!("{base}/commits"));
+        let (detail, reviews, commits) = tokio::try_join!(
+            self.client.pull(repository, number),
+            self.client.all_pages(&reviews, &[]),
+            self.client.all_pages(&commits, &[]),
+        )?;
+        Ok(PullBundle {
+            id: id_text(listed).unwrap_or_default(),
+            detail: detail.body,
+            reviews,
+            commits,
+        })
+    }
+
+    /// Fetches and stores changed pull requests (pages first, then the pull request rows);
+    /// returns the pull requests' raw ids.
+    async fn store_pulls(
+        &self,
+        repository: &str,
+        changed: &[Value],
+    ) -> Result<Vec<i64>, PipelineError> {
+        let bundles =
+            try_join_all(changed.iter().map(|pull| self.fetch_pull(repository, pull))).await?;
+        let (mut reviews, mut commits, mut pulls) = (Vec::new(), Vec::new(), Vec::new());
+        for bundle in bundles {
+            reviews.extend(page_entities(&bundle.id, bundle.reviews));
+            commits.extend(page_entities(&bundle.id, bundle.commits));
+            let metadata = json!({"repository": repository, "number": bundle.detail["number"]});
+            pulls.push((Some(bundle.id), bundle.detail, metadata));
+        }
+        raw::insert_each(self.pool, self.scope, kinds::PULL_REVIEWS, reviews).await?;
+        raw::insert_each(self.pool, self.scope, kinds::PULL_COMMITS, commits).await?;
+        Ok(raw::insert_each(self.pool, self.scope, kinds::PULL, pulls).await?)
+    }
+
+    /// Extract side of the pull requests: per repository the listing newest-updated first,
+    /// stopping at the cursor (or at once on `304`: nothing changed); each page's changed
+    /// pull requests stored raw and published. Returns the report and the listings' ETags.
+    async fn extract_pulls(
+        &self,
+        repositories: &[String],
+        known: &Etags,
+        publisher: impl Publisher,
+    ) -> Result<(StepReport, Etags), PipelineError> {
+        let mut report = StepReport::default();
+        let mut fresh = Etags::new();
+        let mut outbox = Outbox::new(publisher);
+        let query = [
+            ("state", "all".to_owned()),
+            ("sort", "updated".to_owned()),
+            ("direction", "desc".to_owned()),
+        ];
+        for repository in repositories {
+            let clock = Instant::now();
+            let resource = format!("pulls:{repository}");
+            let listing = format!("/repos/{repository}/pulls");
+            let etag = known.get(&resource).map(String::as_str);
+            let Some(mut page) = self.client.first_page(&listing, &query, etag).await? else {
+                report.extract_seconds += clock.elapsed().as_secs_f64();
+                continue;
+            };
+            if let Some(etag) = page.etag.take() {
+                fresh.insert(resource, etag);
+            }
+            loop {
+                let clock = Instant::now();
+                let changed: Vec<Value> = page
+                    .items
+                    .iter()
+                    .take_while(|pull| updated_since(pull, self.since))
+                    .cloned()
+                    .collect();
+                let reached_cursor = changed.len() < page.items.len();
+                if !changed.is_empty() {
+                    let raw_ids = self.store_pulls(repository, &changed).await?;
+                    report.extracted += changed.len() as u64;
+                    report.extract_seconds += clock.elapsed().as_secs_f64();
+                    outbox
+                        .push(self.message(kinds::PULL, raw_ids))
+                        .await
+                        .map_err(|_| PipelineError::Interrupted)?;
+                }
+                match page.next.take() {
+                    Some(next) if !reached_cursor => page = self.client.next_page(&next).await?,
+                    _ => break,
+                }
+            }
+        }
+        outbox
+            .finish()
+            .await
+            .map_err(|_| PipelineError::Interrupted)?;
+        Ok((report, fresh))
+    }
+
+    fn message(&self, kind: &str, raw_ids: Vec<i64>) -> crate::queue::StageMessage {
+        transform_message(self.scope, (Provider::Github, kind), self.since, raw_ids)
+    }
+
+    /// Extract side of the comments: each repository's review and issue comments updated
+    /// since the cursor, stored raw one row per comment and published page by page.
+    async fn extract_comments(
+        &self,
+        repositories: &[String],
+        known: &Etags,
+        publisher: impl Publisher,
+    ) -> Result<(StepReport, Etags), PipelineError> {
+        let mut report = StepReport::default();
+        let mut fresh = Etags::new();
+        let mut outbox = Outbox::new(publisher);
+        let mut query = Vec::new();
+        if let Some(since) = self.since {
+            query.push(("since", since.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        }
+        let lists = [
+            (kinds::REVIEW_COMMENT, "pulls/comments"),
+            (kinds::ISSUE_COMMENT, "issues/comments"),
+        ];
+        for repository in repositories {
+            for (kind, path) in lists {
+                let clock = Instant::now();
+                let resource = format!("{kind}:{repository}");
+                // Comments are listed oldest first, so new ones land on the last page: only
+                // a listing that fit on one page can be trusted to be unchanged by its ETag.
+                let etag = self.since.and(known.get(&resource).map(String::as_str));
+                let listing = format!("/repos/{repository}/{path}");
+                let mut next = self.client.first_page(&listing, &query, etag).await?;
+                if let Some(page) = &mut next {
+                    if let (Some(etag), None) = (page.etag.take(), &page.next) {
+                        fresh.insert(resource, etag);
+                    }
+                }
+                while let Some(page) = next {
+                    let entities = page.items.iter().map(|c| (id_text(c), c.clone())).collect();
+                    let raw_ids =
+                        raw::insert(self.pool, self.scope, kind, entities, &json!({})).await?;
+                    report.extracted += raw_ids.len() as u64;
+                    if !raw_ids.is_empty() {
+                        outbox
+                            .push(self.message(kind, raw_ids))
+                            .await
+                            .map_err(|_| PipelineError::Interrupted)?;
+                    }
+                    next = match page.next {
+                        Some(url) => Some(self.client.next_page(&url).await?),
+                        None => None,
+                    };
+                }
+                report.extract_seconds += clock.elapsed().as_secs_f64();
+            }
+        }
+        outbox
+            .finish()
+            .await
+            .map_err(|_| PipelineError::Interrupted)?;
+        Ok((report, fresh))
+    }
+
+    /// Transform side: each message's raw rows (pull requests or comments) loaded.
+    async fn transform(
+        &self,
+        mut consumer: impl Consumer,
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<GithubLoaded, PipelineError> {
+        let loader = self.loader();
+        let mut all = GithubLoaded::default();
+        while let Some(delivery) = consumer.next().await {
+            let ids = &delivery.message.raw_data_ids;
+            if ids.is_empty() {
+                delivery
+                    .ack()
+                    .await
+                    .map_err(|_| PipelineError::Interrupted)?;
+                continue;
+            }
+            let loaded = if delivery.message.kind == kinds::PULL {
+                loader.pulls_by_raw_ids(ids).await?
+            } else {
+                loader.comments_by_raw_ids(ids).await?
+            };
+            all.report += StepReport {
+                extracted: 0,
+                ..loaded.report
+            };
+            all.pulls.extend(loaded.pulls);
+            delivery
+                .ack()
+                .await
+                .map_err(|_| PipelineError::Interrupted)?;
+            progress(&all.report);
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_splits_a_listing_newest_first() {
+        let since = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(updated_since(
+            &json!({"updated_at": "2024-05-01T00:00:00Z"}),
+            Some(since)
+        ));
+        assert!(!updated_since(
+            &json!({"updated_at": "2024-04-30T23:59:59Z"}),
+            Some(since)
+        ));
+        assert!(updated_since(
+            &json!({"updated_at": "garbled"}),
+            Some(since)
+        ));
+        assert!(updated_since(
+            &json!({"updated_at": "2001-01-01T00:00:00Z"}),
+            None
+        ));
+    }
+
+    #[test]
+    fn listing_pages_are_numbered_and_the_last_one_marked() {
+        let page = |n: u64| Page {
+            items: vec![json!({"n": n})],
+            next: None,
+            etag: None,
+        };
+        let entities = page_entities("42", vec![page(1), page(2)]);
+        assert_eq!(entities.len(), 2);
+        assert_eq!(entities[0].0.as_deref(), Some("42"));
+        assert_eq!(entities[0].2, json!({"startAt": 0, "last": false}));
+        assert_eq!(entities[1].2, json!({"startAt": 100, "last": true}));
+        assert_eq!(entities[1].1, json!([{"n": 2}]));
+    }
+}

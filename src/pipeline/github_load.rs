@@ -1,0 +1,228 @@
+//! Transform and load of stored raw GitHub entities: repositories, pull requests with their
+//! stored review and commit pages, comments, and the flow metrics of the pull requests a
+//! batch touched.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::github::kinds;
+use super::transform::github::{self as transform, CommentType, GithubError};
+use super::StepReport;
+use crate::domain::pr_flow::flow_metrics;
+use crate::store::raw::RawRecord;
+use crate::store::{github, raw, StoreError};
+
+/// Pull requests whose metrics are recomputed per statement.
+const METRICS_BATCH: usize = 500;
+
+/// What loading a batch did.
+#[derive(Debug, Default)]
+pub struct GithubLoaded {
+    pub report: StepReport,
+    /// External ids of the pull requests whose rows or children changed.
+    pub pulls: Vec<String>,
+}
+
+/// Transforms and loads for one tenant's GitHub integration.
+pub struct GithubLoader<'a> {
+    pub pool: &'a PgPool,
+    pub tenant_id: i64,
+    pub integration_id: i64,
+    pub job_id: Option<i64>,
+}
+
+/// The entries of stored list pages, per entity (pages come ordered by entity and page).
+fn entries_by_entity(pages: Vec<RawRecord>) -> (BTreeMap<String, Vec<Value>>, Vec<i64>) {
+    let mut entries: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut ids = Vec::with_capacity(pages.len());
+    for page in pages {
+        ids.push(page.id);
+        let list = entries
+            .entry(page.external_id.unwrap_or_default())
+            .or_default();
+        if let Value::Array(items) = page.raw_data {
+            list.extend(items);
+        }
+    }
+    (entries, ids)
+}
+
+/// One pull request with its reviews and commits, transformed together: one bad entry
+/// fails the pull request.
+fn transform_pull(
+    pr: &Value,
+    reviews: &[Value],
+    commits: &[Value],
+) -> Result<
+    (
+        transform::PullRow,
+        Vec<transform::ReviewRow>,
+        Vec<transform::CommitRow>,
+    ),
+    GithubError,
+> {
+    let row = transform::pull(pr)?;
+    let reviews = reviews
+        .iter()
+        .map(|r| transform::review(&row.external_id, r))
+        .collect::<Result<_, _>>()?;
+    let commits = commits
+        .iter()
+        .map(|c| transform::commit(&row.external_id, c))
+        .collect::<Result<_, _>>()?;
+    Ok((row, reviews, commits))
+}
+
+impl GithubLoader<'_> {
+    fn ids(&self) -> (i64, i64) {
+        (self.tenant_id, self.integration_id)
+    }
+
+    async fn fail(&self, raw_id: i64, error: &GithubError) -> Result<(), StoreError> {
+        tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id, %error, "GitHub entity failed to transform");
+        raw::mark_failed(self.pool, self.tenant_id, raw_id, &error.to_string()).await
+    }
+
+    /// Repositories stored raw as `(raw id, entity)`; returns the report and the full names
+    /// of those loaded.
+    pub async fn repositories(
+        &self,
+        stored: &[(i64, Value)],
+    ) -> Result<(StepReport, Vec<String>), StoreError> {
+        let mut loaded = Vec::with_capacity(stored.len());
+        let mut done = Vec::with_capacity(stored.len());
+        let mut report = StepReport::default();
+        for (raw_id, entity) in stored {
+            match transform::repository(entity) {
+                Ok(repository) => {
+                    loaded.push(repository);
+                    done.push(*raw_id);
+                }
+                Err(error) => {
+                    self.fail(*raw_id, &error).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        let clock = Instant::now();
+        github::upsert_repositories(self.pool, self.ids(), &loaded).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
+        report += StepReport::passed_through(loaded.len() as u64);
+        report.extracted = stored.len() as u64;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        let names = loaded.into_iter().map(|r| r.full_name).collect();
+        Ok((report, names))
+    }
+
+    /// Stored raw pull requests by id (a message's `raw_data_ids`), each with the newest
+    /// stored pages of its reviews and commits.
+    pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<GithubLoaded, StoreError> {
+        let clock = Instant::now();
+        let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
+        let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
+        let (reviews, review_pages) = entries_by_entity(
+            raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_REVIEWS, &pull_ids).await?,
+        );
+        let (commits, commit_pages) = entries_by_entity(
+            raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_COMMITS, &pull_ids).await?,
+        );
+        let mut loaded = GithubLoaded::default();
+        let (mut repositories, mut pulls, mut review_rows, mut commit_rows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut done = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = row.external_id.clone().unwrap_or_default();
+            let none = Vec::new();
+            let outcome = transform_pull(
+                &row.raw_data,
+                reviews.get(&id).unwrap_or(&none),
+                commits.get(&id).unwrap_or(&none),
+            );
+            match outcome {
+                Ok((pull, reviews, commits)) => {
+                    if let Ok(repository) = transform::repository(&row.raw_data["base"]["repo"]) {
+                        repositories.push(repository);
+                    }
+                    loaded.pulls.push(pull.external_id.clone());
+                    pulls.push(pull);
+                    review_rows.extend(reviews);
+                    commit_rows.extend(commits);
+                    done.push(row.id);
+                }
+                Err(error) => {
+                    self.fail(row.id, &error).await?;
+                    loaded.report.failed += 1;
+                }
+            }
+        }
+        done.extend(review_pages);
+        done.extend(commit_pages);
+        loaded.report.extracted = rows.len() as u64;
+        loaded.report.transformed = pulls.len() as u64;
+        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        github::upsert_repositories(self.pool, self.ids(), &repositories).await?;
+        github::upsert_pulls(self.pool, self.ids(), &pulls).await?;
+        github::upsert_reviews(self.pool, self.ids(), &review_rows).await?;
+        github::upsert_commits(self.pool, self.ids(), &commit_rows).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
+        loaded.report.loaded = pulls.len() as u64;
+        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(loaded)
+    }
+
+    /// Stored raw comments by id; comments of plain issues (no loaded pull request) are
+    /// processed and left out.
+    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<GithubLoaded, StoreError> {
+        let clock = Instant::now();
+        let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
+        let mut loaded = GithubLoaded::default();
+        let mut comments = Vec::with_capacity(rows.len());
+        let mut done = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind = if row.kind == kinds::REVIEW_COMMENT {
+                CommentType::Review
+            } else {
+                CommentType::Issue
+            };
+            match transform::comment(kind, &row.raw_data) {
+                Ok(comment) => {
+                    comments.push(comment);
+                    done.push(row.id);
+                }
+                Err(error) => {
+                    self.fail(row.id, &error).await?;
+                    loaded.report.failed += 1;
+                }
+            }
+        }
+        loaded.report.extracted = rows.len() as u64;
+        loaded.report.transformed = comments.len() as u64;
+        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        github::upsert_comments(self.pool, self.ids(), &comments).await?;
+        loaded.pulls = github::pulls_of_comments(self.pool, self.ids(), &comments).await?;
+        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
+        loaded.report.loaded = comments.len() as u64;
+        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(loaded)
+    }
+
+    /// Recomputes the flow metrics of the given pull requests from their loaded commits,
+    /// reviews and comments; returns how many changed.
+    pub async fn flow_metrics(&self, pulls: &[String]) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for batch in pulls.chunks(METRICS_BATCH) {
+            let activity = github::pull_activity(self.pool, self.ids(), batch).await?;
+            let metrics: Vec<_> = activity
+                .iter()
+                .map(|(id, activity)| (*id, flow_metrics(activity)))
+                .collect();
+            changed += github::set_flow_metrics(self.pool, self.ids(), &metrics).await?;
+        }
+        Ok(changed)
+    }
+}
