@@ -59,24 +59,28 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
     // The first scheduled run loads the whole simulated site; the scheduler then runs the
     // job again (each run stores the status list once).
     let started = Instant::now();
-    let mut progress = (String::new(), 0, 0);
+    let mut progress = (String::new(), 0, 0, 0);
     while started.elapsed() < Duration::from_secs(90) {
         progress = sqlx::query_as(
-            "SELECT coalesce((SELECT j.state FROM etl_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE t.name = 'Demo'), ''),
+            "SELECT coalesce((SELECT string_agg(j.job_type || '=' || j.state, ',' ORDER BY j.job_type)
+                              FROM etl_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE t.name = 'Demo'), ''),
                     (SELECT count(*) FROM work_items),
+                    (SELECT count(*) FROM prs),
                     (SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses')",
         )
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        if progress.0 == "FINISHED" && progress.1 >= 2_000 && progress.2 >= 2 {
+        let done = progress.0 == "github=FINISHED,jira=FINISHED";
+        if done && progress.1 >= 2_000 && progress.2 >= 500 && progress.3 >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (state, items, runs): (String, i64, i64) = progress;
-    assert_eq!(state, "FINISHED");
+    let (states, items, prs, runs): (String, i64, i64, i64) = progress;
+    assert_eq!(states, "github=FINISHED,jira=FINISHED");
     assert!(items >= 2_000, "{items} work items");
+    assert!(prs >= 500, "{prs} pull requests");
     assert!(runs >= 2, "the scheduler ran the job again ({runs} runs)");
     let key = dir.path().join("data/demo-secret.key");
     assert_eq!(
@@ -98,7 +102,7 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
     let started = Instant::now();
     let mut state = (String::new(), before);
     while started.elapsed() < Duration::from_secs(60) {
-        state = sqlx::query_as("SELECT state, (SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses') FROM etl_jobs")
+        state = sqlx::query_as("SELECT state, (SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_statuses') FROM etl_jobs WHERE job_type = 'jira'")
             .fetch_one(&db.pool)
             .await
             .unwrap();
@@ -113,9 +117,12 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
     );
     assert!(state.1 > before);
     stop(child).await;
-    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM work_item_pr_links")
+    let linked: i64 = sqlx::query_scalar("SELECT count(*) FROM work_item_prs")
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert!(links > 0);
+    assert!(
+        linked > 0,
+        "Jira development links meet loaded pull requests"
+    );
 }

@@ -153,7 +153,8 @@ fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
     Ok(key)
 }
 
-/// Starts the simulator and makes sure the demo tenant's Jira integration points at it.
+/// Starts the simulator and makes sure the demo tenant's Jira and GitHub integrations point
+/// at it.
 async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<RunningSimulator> {
     let defaults = SimulatorConfig::default();
     let simulator =
@@ -165,27 +166,66 @@ async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<
         Some(id) => id,
         None => tenants::create(pool, DEMO_TENANT, Tier::Free).await?,
     };
+    let github_token = defaults.github_tokens.first().cloned().unwrap_or_default();
+    let sources = [
+        (
+            Provider::Jira,
+            defaults.jira_token.clone(),
+            Some(defaults.jira_user.as_str()),
+        ),
+        (Provider::Github, github_token, None),
+    ];
+    for (provider, token, username) in sources {
+        let demo = DemoSource {
+            tenant,
+            provider,
+            base_url: &base_url,
+            token,
+            username,
+        };
+        wire_demo_source(pool, cipher, demo).await?;
+    }
+    tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");
+    Ok(simulator)
+}
+
+/// One of the demo tenant's sources.
+struct DemoSource<'a> {
+    tenant: i64,
+    provider: Provider,
+    base_url: &'a str,
+    token: String,
+    username: Option<&'a str>,
+}
+
+/// Creates the demo tenant's integration of a provider, or points the existing one at this
+/// start's simulator (new port, and maybe another demo key than the one that sealed the
+/// stored credentials) with its job due at once.
+async fn wire_demo_source(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    demo: DemoSource<'_>,
+) -> anyhow::Result<()> {
     let credentials = Credentials {
-        tokens: vec![defaults.jira_token.clone()],
+        tokens: vec![demo.token],
     };
-    let existing = integrations::list(pool, tenant)
+    let existing = integrations::list(pool, demo.tenant)
         .await?
         .into_iter()
-        .find(|i| i.provider == Provider::Jira);
+        .find(|i| i.provider == demo.provider);
     match existing {
         Some(integration) => {
-            // Another start: new simulator port, and maybe another demo key than the one
-            // that sealed the stored credentials. The job is due at once.
             integrations::reconnect(
                 pool,
                 cipher,
-                (tenant, integration.id),
-                &base_url,
+                (demo.tenant, integration.id),
+                demo.base_url,
                 &credentials,
             )
             .await?;
-            for job in jobs::for_run(pool, tenant, Provider::Jira, Some(integration.id)).await? {
-                jobs::schedule_next(pool, tenant, job.id, Duration::ZERO).await?;
+            for job in jobs::for_run(pool, demo.tenant, demo.provider, Some(integration.id)).await?
+            {
+                jobs::schedule_next(pool, demo.tenant, job.id, Duration::ZERO).await?;
             }
         }
         None => {
@@ -195,16 +235,15 @@ async fn start_demo(pool: &PgPool, cipher: &CredentialCipher) -> anyhow::Result<
                 ..IntegrationSettings::default()
             };
             let new = NewIntegration {
-                tenant_id: tenant,
-                provider: Provider::Jira,
-                base_url: &base_url,
-                username: Some(&defaults.jira_user),
+                tenant_id: demo.tenant,
+                provider: demo.provider,
+                base_url: demo.base_url,
+                username: demo.username,
                 credentials: &credentials,
                 settings: &settings,
             };
             integrations::create(pool, cipher, new).await?;
         }
     }
-    tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");
-    Ok(simulator)
+    Ok(())
 }

@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::github_load::{GithubLoaded, GithubLoader};
-use super::{set_step_state, transform_message, Outbox, PipelineError, StepReport};
+use super::{
+    set_step_state, statistics_are_due, transform_message, Outbox, PipelineError, StepReport,
+};
 use crate::connectors::github::{GithubClient, Page, PER_PAGE};
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, StageState};
@@ -301,10 +303,7 @@ impl GithubRun<'_> {
                     let raw_ids = self.store_pulls(repository, &changed).await?;
                     report.extracted += changed.len() as u64;
                     report.extract_seconds += clock.elapsed().as_secs_f64();
-                    outbox
-                        .push(self.message(kinds::PULL, raw_ids))
-                        .await
-                        .map_err(|_| PipelineError::Interrupted)?;
+                    outbox.push(self.message(kinds::PULL, raw_ids)).await?;
                 }
                 match page.next.take() {
                     Some(next) if !reached_cursor => page = self.client.next_page(&next).await?,
@@ -312,10 +311,7 @@ impl GithubRun<'_> {
                 }
             }
         }
-        outbox
-            .finish()
-            .await
-            .map_err(|_| PipelineError::Interrupted)?;
+        outbox.finish().await?;
         Ok((report, fresh))
     }
 
@@ -362,10 +358,7 @@ impl GithubRun<'_> {
                         raw::insert(self.pool, self.scope, kind, entities, &json!({})).await?;
                     report.extracted += raw_ids.len() as u64;
                     if !raw_ids.is_empty() {
-                        outbox
-                            .push(self.message(kind, raw_ids))
-                            .await
-                            .map_err(|_| PipelineError::Interrupted)?;
+                        outbox.push(self.message(kind, raw_ids)).await?;
                     }
                     next = match page.next {
                         Some(url) => Some(self.client.next_page(&url).await?),
@@ -375,10 +368,7 @@ impl GithubRun<'_> {
                 report.extract_seconds += clock.elapsed().as_secs_f64();
             }
         }
-        outbox
-            .finish()
-            .await
-            .map_err(|_| PipelineError::Interrupted)?;
+        outbox.finish().await?;
         Ok((report, fresh))
     }
 
@@ -393,10 +383,7 @@ impl GithubRun<'_> {
         while let Some(delivery) = consumer.next().await {
             let ids = &delivery.message.raw_data_ids;
             if ids.is_empty() {
-                delivery
-                    .ack()
-                    .await
-                    .map_err(|_| PipelineError::Interrupted)?;
+                delivery.ack().await?;
                 continue;
             }
             let loaded = if delivery.message.kind == kinds::PULL {
@@ -404,15 +391,16 @@ impl GithubRun<'_> {
             } else {
                 loader.comments_by_raw_ids(ids).await?
             };
+            let before = all.report.loaded;
             all.report += StepReport {
                 extracted: 0,
                 ..loaded.report
             };
+            if statistics_are_due(before, all.report.loaded) {
+                github::analyze_growing_tables(self.pool).await?;
+            }
             all.pulls.extend(loaded.pulls);
-            delivery
-                .ack()
-                .await
-                .map_err(|_| PipelineError::Interrupted)?;
+            delivery.ack().await?;
             progress(&all.report);
         }
         Ok(all)

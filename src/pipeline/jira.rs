@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader};
-use super::{transform_message, PipelineError, StepReport};
+use super::{statistics_are_due, transform_message, PipelineError, StepReport};
 use crate::connectors::jira::JiraClient;
 use crate::domain::{Provider, StageState};
 use crate::queue::{memory, Consumer, Publisher};
@@ -75,13 +75,6 @@ pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>, zone: Tz) -
 
 fn page_is_last(page: &Value, key: &str) -> bool {
     page["isLast"] != false || page[key].as_array().is_none_or(Vec::is_empty)
-}
-
-/// True when a load crossed 1,000 rows or a doubling after that: the moments the tables'
-/// planner statistics go stale enough to matter.
-fn statistics_are_due(before: u64, after: u64) -> bool {
-    const FIRST: u64 = 1_000;
-    after >= FIRST && (before < FIRST || (before / FIRST).ilog2() != (after / FIRST).ilog2())
 }
 
 /// Search pages stored but not yet transformed before extraction waits.
@@ -235,10 +228,7 @@ impl JiraRun<'_> {
             );
             message.first_item = first;
             message.last_item = next.is_none();
-            publisher
-                .publish(message)
-                .await
-                .map_err(|_| PipelineError::Interrupted)?;
+            publisher.publish(message).await?;
             first = false;
             match next {
                 Some(next) => token = Some(next),
@@ -270,10 +260,7 @@ impl JiraRun<'_> {
             }
             all.seen.extend(loaded.seen);
             all.with_code.extend(loaded.with_code);
-            delivery
-                .ack()
-                .await
-                .map_err(|_| PipelineError::Interrupted)?;
+            delivery.ack().await?;
             progress(&all.report);
         }
         Ok(all)
@@ -352,17 +339,6 @@ impl JiraRun<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statistics_refresh_at_a_thousand_and_each_doubling() {
-        assert!(!statistics_are_due(0, 999));
-        assert!(statistics_are_due(900, 1_000));
-        assert!(!statistics_are_due(1_000, 1_900));
-        assert!(statistics_are_due(1_900, 2_000));
-        assert!(!statistics_are_due(2_000, 3_900));
-        assert!(statistics_are_due(3_900, 4_000));
-        assert!(statistics_are_due(7_950, 8_050));
-    }
 
     #[test]
     fn jql_for_full_and_incremental_runs() {

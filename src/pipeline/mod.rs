@@ -33,6 +33,12 @@ pub enum PipelineError {
     Interrupted,
 }
 
+impl From<QueueError> for PipelineError {
+    fn from(_: QueueError) -> Self {
+        PipelineError::Interrupted
+    }
+}
+
 /// Counts and time spent per stage for one step of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StepReport {
@@ -68,6 +74,15 @@ impl std::ops::AddAssign for StepReport {
         self.transform_seconds += other.transform_seconds;
         self.load_seconds += other.load_seconds;
     }
+}
+
+/// True when a load crossed 1,000 rows or a doubling after that: the moments the tables'
+/// planner statistics go stale enough to matter (upserts and raw reads join on them by
+/// external id; with statistics from when a table was empty the planner scans it whole
+/// for every batch, so a first large sync slows down as it goes).
+pub(crate) fn statistics_are_due(before: u64, after: u64) -> bool {
+    const FIRST: u64 = 1_000;
+    after >= FIRST && (before < FIRST || (before / FIRST).ilog2() != (after / FIRST).ilog2())
 }
 
 /// Marks a step's extract, transform and load stages `state` on the run's job (runs without
@@ -145,5 +160,21 @@ impl<P: Publisher> Outbox<P> {
             }
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_refresh_at_a_thousand_and_each_doubling() {
+        assert!(!statistics_are_due(0, 999));
+        assert!(statistics_are_due(900, 1_000));
+        assert!(!statistics_are_due(1_000, 1_900));
+        assert!(statistics_are_due(1_900, 2_000));
+        assert!(!statistics_are_due(2_000, 3_900));
+        assert!(statistics_are_due(3_900, 4_000));
+        assert!(statistics_are_due(7_950, 8_050));
     }
 }

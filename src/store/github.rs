@@ -447,3 +447,13 @@ pub async fn save_etags(
     .await?;
     Ok(())
 }
+
+/// Refreshes planner statistics of the tables a sync grows (see `jira::analyze_growing_tables`).
+pub async fn analyze_growing_tables(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query(
+        "ANALYZE repositories, prs, pr_commits, pr_reviews, pr_comments, raw_extraction_data",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

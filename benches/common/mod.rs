@@ -1,0 +1,161 @@
+//! What the end-to-end benchmarks share: the release binary run as separate processes (the
+//! simulator, admin commands, run-job), a scratch database, and the simulator's counts.
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_pulse-etl")
+}
+
+fn admin_url() -> String {
+    std::env::var("PULSE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sizes from a comma-separated environment variable, else `default`.
+pub fn sizes(variable: &str, default: &str) -> Vec<u32> {
+    std::env::var(variable)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// Runs `pulse-etl` against `database`; returns its stdout and how long it took.
+pub fn pulse(database: &str, args: &[&str]) -> (String, Duration) {
+    let started = Instant::now();
+    let output = Command::new(binary())
+        .args(args)
+        .env("DATABASE_URL", database)
+        .env("PULSE_SECRET_KEY", SECRET_KEY)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pulse-etl {args:?} failed");
+    (String::from_utf8(output.stdout).unwrap(), started.elapsed())
+}
+
+/// `pulse-etl simulate` on `port` with `args`, once it accepts connections.
+pub fn simulator(port: u16, args: &[&str]) -> Child {
+    let mut child = Command::new(binary())
+        .args(["simulate", "--port", &port.to_string(), "--seed", "7"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("simulator did not start");
+}
+
+/// Peak resident memory of the largest child waited for so far, in MiB.
+pub fn children_peak_rss_mib() -> f64 {
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    usage.max_rss() as f64 / 1024.0
+}
+
+/// A migrated database for one benchmark run, dropped with it.
+pub struct ScratchDb {
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDb {
+    pub async fn create() -> Self {
+        let name = format!("pulse_bench_{}", std::process::id());
+        let mut connection = PgConnection::connect(&admin_url()).await.unwrap();
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        let mut url = url::Url::parse(&admin_url()).unwrap();
+        url.set_path(&name);
+        let db = ScratchDb {
+            name,
+            url: url.to_string(),
+        };
+        pulse(&db.url, &["migrate"]);
+        db
+    }
+
+    pub async fn drop(self) {
+        let mut connection = PgConnection::connect(&admin_url()).await.unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
+
+    /// A new tenant's id.
+    pub fn tenant(&self) -> String {
+        let (tenant, _) = pulse(
+            &self.url,
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "Bench",
+                "--tier",
+                "enterprise",
+            ],
+        );
+        tenant.trim().to_owned()
+    }
+}
+
+/// `/_sim/stats` of the simulator at `base`.
+pub async fn sim_stats(base: &str) -> Value {
+    reqwest::get(format!("{base}/_sim/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// All requests the simulator answered, and those answered `304`.
+pub fn request_counts(stats: &Value) -> (u64, u64) {
+    let all = stats["requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    (all, stats["responses"]["304"].as_u64().unwrap_or(0))
+}
+
+/// The summed `key` (a stage time) over run-job's JSON summary.
+pub fn stage_seconds(steps: &[Value], key: &str) -> f64 {
+    steps.iter().map(|s| s[key].as_f64().unwrap_or(0.0)).sum()
+}

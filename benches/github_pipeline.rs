@@ -1,0 +1,104 @@
+//! End-to-end GitHub sync: `pulse-etl run-job github` (release build) against `pulse-etl
+//! simulate` in another process, into a fresh database on the real PostgreSQL server: a
+//! full sync, then 1 % of pull requests changed and an incremental sync. Prints pull
+//! requests/s, requests per pull request (counted, i.e. not 304) and peak RSS. Asserts
+//! nothing. Run with `cargo bench --bench github_pipeline` (sizes: PULSE_BENCH_PRS=2000,10000).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
+
+mod common;
+
+use common::{
+    children_peak_rss_mib, free_port, pulse, request_counts, sim_stats, stage_seconds, ScratchDb,
+};
+use serde_json::Value;
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    println!(
+        "github pipeline benchmark (run-job and simulator as separate processes, 2 cores shared)"
+    );
+    for prs in common::sizes("PULSE_BENCH_PRS", "2000,10000") {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut sim = common::simulator(
+            port,
+            &[
+                "--github-prs",
+                &prs.to_string(),
+                "--github-repos",
+                "10",
+                "--github-budget",
+                "1000000000",
+            ],
+        );
+        let db = runtime.block_on(ScratchDb::create());
+        let tenant = db.tenant();
+        pulse(
+            &db.url,
+            &[
+                "integration",
+                "create",
+                "--tenant",
+                &tenant,
+                "--provider",
+                "github",
+                "--base-url",
+                &base,
+                "--token",
+                "sim-gh-token",
+                "--requests-per-second",
+                "100000",
+                "--concurrency",
+                "32",
+            ],
+        );
+        let run = || {
+            pulse(
+                &db.url,
+                &["--json", "run-job", "github", "--tenant", &tenant],
+            )
+        };
+        let (summary, full_time) = run();
+        let peak = children_peak_rss_mib();
+        let steps: Vec<Value> = serde_json::from_str(&summary).unwrap();
+        let (full_requests, full_free) = request_counts(&runtime.block_on(sim_stats(&base)));
+        let full_counted = full_requests - full_free;
+
+        let mutated: Value = runtime.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{base}/_sim/mutate"))
+                .json(&serde_json::json!({"fraction": 0.01}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        let changed =
+            mutated["prs_changed"].as_u64().unwrap() + mutated["prs_added"].as_u64().unwrap();
+        let (_, incremental_time) = run();
+        let (all, free) = request_counts(&runtime.block_on(sim_stats(&base)));
+        let incremental_counted = all - free - full_counted;
+        println!(
+            "  {prs:>6} PRs full: {:.1} s = {:.0} PRs/s | stages: extract {:.1} s, transform {:.1} s, load {:.1} s \
+             | {full_counted} counted requests = {:.2} per PR | run-job peak RSS {peak:.0} MiB",
+            full_time.as_secs_f64(),
+            prs as f64 / full_time.as_secs_f64(),
+            stage_seconds(&steps, "extract_seconds"),
+            stage_seconds(&steps, "transform_seconds"),
+            stage_seconds(&steps, "load_seconds"),
+            full_counted as f64 / prs as f64,
+        );
+        println!(
+            "  {prs:>6} PRs incremental after {changed} changed: {:.2} s | {incremental_counted} counted requests \
+             ({} answered 304) = {:.1} % of the full sync's",
+            incremental_time.as_secs_f64(),
+            free - full_free,
+            100.0 * incremental_counted as f64 / full_counted as f64,
+        );
+        sim.kill().ok();
+        sim.wait().ok();
+        runtime.block_on(db.drop());
+    }
+}
