@@ -232,6 +232,9 @@ pub struct SimulateArgs {
     /// Share of requests that fail: 500/502/503, dropped connections, slow answers, truncated JSON.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub fault_rate: f64,
+    /// Milliseconds added to every API answer (real APIs answer in 100–500 ms).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 fn parse_per_second(text: &str) -> Result<u32, String> {

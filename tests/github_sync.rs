@@ -284,6 +284,28 @@ async fn a_spent_quota_is_waited_out_not_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondary_limits_are_obeyed_not_failed() {
+    // At most 3 requests in flight (the client sends up to 16, each answered after 20 ms):
+    // 429 with `retry-after`.
+    let sim = simulator(SimulatorConfig {
+        github_repos: 1,
+        latency: Duration::from_millis(20),
+        github_max_concurrency: 3,
+        github_secondary_retry_after_secs: 1,
+        ..github(60)
+    })
+    .await;
+    let db = TestDb::migrated().await;
+    let tenant = github_tenant(&db, &sim).await;
+    let output = run(&db, &tenant, &[]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let truth = stats(&sim).await;
+    assert!(responses(&truth, "429") > 0, "{}", truth["responses"]);
+    assert_matches_truth(&db, &truth).await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_source_still_syncs_completely() {
     let sim = simulator(SimulatorConfig {
         fault_rate: 0.06,

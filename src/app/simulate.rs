@@ -25,6 +25,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         github_max_concurrency: args.github_max_concurrency,
         github_secondary_retry_after_secs: args.github_secondary_retry_after,
         fault_rate: args.fault_rate,
+        latency: Duration::from_millis(args.latency_ms),
         ..SimulatorConfig::default()
     };
     let started = Instant::now();

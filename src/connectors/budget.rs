@@ -82,7 +82,7 @@ impl TokenBudgets {
     /// The token with the most budget left (in turn among equals), or how long until the
     /// first refill when all are spent.
     pub fn pick(&self, now: i64) -> Pick {
-        let budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         let mut turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
         let count = budgets.len();
         let best = (0..count)
@@ -93,10 +93,13 @@ impl TokenBudgets {
         match best {
             Some(index) => {
                 *turn = (index + 1) % count;
-                Pick::Use {
-                    index,
-                    pace: budgets[index].pace(now),
+                let pace = budgets[index].pace(now);
+                // Count the request now: with several in flight, waiting for their answers
+                // to learn the budget is spent would overshoot it.
+                if let Some(remaining) = &mut budgets[index].remaining {
+                    *remaining = remaining.saturating_sub(1);
                 }
+                Pick::Use { index, pace }
             }
             None => {
                 let refill = budgets
@@ -205,6 +208,15 @@ mod tests {
         assert!(budgets.observe(0, &headers(100, 0, 1_000), 1_000));
         assert_eq!(budgets.pick(1_000), Pick::Wait(Duration::from_secs(1)));
         assert!(matches!(budgets.pick(1_001), Pick::Use { index: 0, .. }));
+    }
+
+    #[test]
+    fn requests_in_flight_count_against_the_budget_before_their_answers() {
+        let budgets = TokenBudgets::new(1);
+        budgets.observe(0, &headers(100, 2, 1_060), 1_000);
+        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
+        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
+        assert_eq!(budgets.pick(1_000), Pick::Wait(Duration::from_secs(60)));
     }
 
     #[test]

@@ -339,7 +339,9 @@ impl HttpClient {
                     continue;
                 }
                 Pause::Budget | Pause::Backoff => self.backoff(attempt),
-                Pause::Told(wait) => wait.min(LONGEST_PAUSE),
+                // Jitter on top, so that requests told the same pause do not all come
+                // back at the same instant.
+                Pause::Told(wait) => wait.min(LONGEST_PAUSE) + self.backoff(attempt),
             };
             attempt += 1;
             tracing::debug!(%method, url, attempt, reason = %last, wait_ms = wait.as_millis() as u64, "retrying");

@@ -66,6 +66,8 @@ pub struct SimulatorConfig {
     /// Share of requests that fail (500/502/503, reset, slow, truncated JSON).
     pub fault_rate: f64,
     pub slow_response: Duration,
+    /// Added to every API answer, as a network and a busy server would.
+    pub latency: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -87,6 +89,7 @@ impl Default for SimulatorConfig {
             github_secondary_retry_after_secs: 60,
             fault_rate: 0.0,
             slow_response: Duration::from_millis(1_500),
+            latency: Duration::ZERO,
         }
     }
 }
@@ -153,7 +156,14 @@ impl RunningSimulator {
             config.slow_response,
         ));
 
-        let mut jira_api = jira::routes::router(jira.clone());
+        let latency = config.latency;
+        let delay = move |request: axum::extract::Request, next: middleware::Next| async move {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            next.run(request).await
+        };
+        let mut jira_api = jira::routes::router(jira.clone()).layer(middleware::from_fn(delay));
         if let Some(per_second) = config.jira_rate {
             jira_api = jira_api.layer(middleware::from_fn_with_state(
                 Arc::new(JiraRate::new(per_second)),
@@ -171,6 +181,7 @@ impl RunningSimulator {
             config.github_secondary_retry_after_secs,
         ));
         let github_api = github::routes::router(github.clone())
+            .layer(middleware::from_fn(delay))
             .layer(middleware::from_fn(github::etag::conditional))
             .layer(middleware::from_fn_with_state(quota, quota::github_quota))
             .layer(middleware::from_fn_with_state(credentials, auth::github));
