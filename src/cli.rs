@@ -62,6 +62,31 @@ pub enum Command {
     /// Discover a Jira integration's custom fields and choose which feed work-item columns.
     #[command(subcommand)]
     CustomFields(CustomFieldsCommand),
+    /// Look at, requeue or drop dead-lettered messages (RabbitMQ `etl.failed`).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Messages in the failed queue, with their error and attempt count.
+    List {
+        #[arg(long, value_enum)]
+        stage: Option<Stage>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Send failed messages back to their work queue with a fresh attempt count.
+    Requeue {
+        #[arg(long, value_enum)]
+        stage: Option<Stage>,
+    },
+    /// Drop failed messages.
+    Purge {
+        #[arg(long, value_enum)]
+        stage: Option<Stage>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +194,10 @@ pub struct RunJobArgs {
     /// Re-read everything instead of only what changed since the last sync.
     #[arg(long)]
     pub full: bool,
+    /// Where transform work goes: this process, or RabbitMQ for `worker --stage transform`
+    /// processes (the run waits until they have loaded it all).
+    #[arg(long, value_enum, default_value_t = QueueBackend::Memory)]
+    pub queue: QueueBackend,
 }
 
 #[derive(Debug, Args)]

@@ -119,6 +119,14 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     pub rabbitmq_url: String,
+    /// Put before every queue and exchange name (keeps deployments or tests apart).
+    pub name_prefix: String,
+    /// Unacknowledged messages a consumer holds at once.
+    pub prefetch: u16,
+    /// Deliveries per message, the first included, before it is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay before the first retry; each further retry waits twice as long.
+    pub retry_base_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,6 +235,12 @@ impl Config {
                 message: "poll_secs, interval_secs and stuck_after_secs must be at least 1".into(),
             });
         }
+        if self.queue.prefetch == 0 || self.queue.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                key: "queue",
+                message: "prefetch and max_attempts must be at least 1".into(),
+            });
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "database.max_connections",
@@ -262,6 +276,28 @@ impl Config {
             key: "security.secret_key",
             message: error.to_string(),
         })
+    }
+
+    /// The RabbitMQ URL; an error names the missing setting.
+    pub fn rabbitmq_url(&self) -> Result<&str, ConfigError> {
+        match self.queue.rabbitmq_url.as_str() {
+            "" => Err(ConfigError::Invalid {
+                key: "queue.rabbitmq_url",
+                message: "not set: RABBITMQ_URL is needed to use RabbitMQ (e.g. \
+                          amqp://guest:guest@127.0.0.1:5672/%2f)"
+                    .into(),
+            }),
+            url => Ok(url),
+        }
+    }
+
+    /// Queue names and retry schedule.
+    pub fn topology(&self) -> crate::queue::topology::Topology {
+        crate::queue::topology::Topology::new(
+            &self.queue.name_prefix,
+            self.queue.max_attempts,
+            std::time::Duration::from_secs(self.queue.retry_base_secs),
+        )
     }
 
     /// The data directory made absolute against the working directory.

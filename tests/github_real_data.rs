@@ -158,9 +158,9 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
     .await
     .unwrap();
     let loaded = loader.pulls_by_raw_ids(&pull_raw).await.unwrap();
-    assert_eq!(loaded.report.failed, 0);
+    assert_eq!(loaded.failed, 0);
     assert_eq!(
-        loaded.report.loaded, 50,
+        loaded.loaded, 50,
         "every recorded pull request went through"
     );
 
@@ -180,9 +180,8 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
         );
     }
     let comments = loader.comments_by_raw_ids(&comment_raw).await.unwrap();
-    assert_eq!(comments.report.failed, 0);
-    let touched: BTreeSet<String> = loaded.pulls.into_iter().chain(comments.pulls).collect();
-    let touched: Vec<String> = touched.into_iter().collect();
+    assert_eq!(comments.failed, 0);
+    let touched: Vec<String> = pull_ids.values().cloned().collect();
     loader.flow_metrics(&touched).await.unwrap();
 
     let count = |sql: &'static str| async move {

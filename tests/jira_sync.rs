@@ -215,7 +215,7 @@ async fn bad_credentials_fail_the_job_with_a_clear_error() {
     assert_eq!(state, "FAILED");
     assert!(error.unwrap().contains("401"));
     let missing = cli(&db, strings(&["run-job", "jira", "--tenant", "999"])).await;
-    common::assert_clear_failure(&missing, "no jira integration");
+    common::assert_clear_failure(&missing, "tenant 999 does not exist");
 
     // A failure before the first request (credentials that no longer open) is recorded too.
     sqlx::query("UPDATE integrations SET credentials_encrypted = '\\x01'")

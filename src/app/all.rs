@@ -1,13 +1,20 @@
-//! `pulse-etl all [--demo]`: the roles of this version in one process — the scheduler
-//! claiming due Jira and GitHub jobs and running them in-process — and, with `--demo`, the source
-//! simulator and a demo tenant wired to it. Stops on Ctrl-C or SIGTERM.
+//! `pulse-etl all [--demo] [--queue rabbitmq]`: the roles of this version in one process —
+//! the scheduler claiming due Jira and GitHub jobs and running them, their transform work
+//! in-process (or over RabbitMQ, with this process also a transform worker for every tier)
+//! — and, with `--demo`, the source simulator and a demo tenant wired to it. Stops on
+//! Ctrl-C or SIGTERM.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+
+use super::run_job::JobRun;
+use crate::pipeline::handoff::Handoff;
+use crate::queue::rabbitmq::Broker;
+use crate::queue::topology::QueueStage;
 use sqlx::PgPool;
 
 use crate::cli::{AllArgs, QueueBackend};
@@ -23,9 +30,14 @@ const DEMO_TENANT: &str = "Demo";
 const CLAIM_BATCH: i64 = 4;
 
 pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Result<()> {
-    if args.queue == QueueBackend::Rabbitmq {
-        bail!("`all --queue rabbitmq` is not available in this version yet (in-process only)");
-    }
+    let broker = match args.queue {
+        QueueBackend::Memory => None,
+        QueueBackend::Rabbitmq => {
+            let broker = super::broker::connect(config).await?;
+            broker.declare(QueueStage::Transform, Tier::ALL).await?;
+            Some(broker)
+        }
+    };
     let key = if args.demo && config.security.secret_key.is_empty() {
         demo_key(&config.data_dir())?
     } else {
@@ -52,8 +64,25 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         "scheduler running; Ctrl-C stops"
     );
     let claimed = Mutex::new(Vec::new());
+    let roles = Roles {
+        cipher: &cipher,
+        timing,
+        simulator: simulator.as_ref(),
+        broker: broker.as_ref(),
+    };
+    // With RabbitMQ, this process also runs a transform worker for every tier.
+    let worker = async {
+        match &broker {
+            Some(_) => {
+                super::worker::transform_worker(pool, config, Tier::ALL, std::future::pending())
+                    .await
+            }
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
-        outcome = schedule(pool, &cipher, timing, simulator.as_ref(), &claimed) => outcome,
+        outcome = schedule(pool, roles, &claimed) => outcome,
+        outcome = worker => outcome,
         _ = super::signals::shutdown() => {
             tracing::info!("shutting down");
             Ok(())
@@ -75,7 +104,20 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
     if let Some(simulator) = simulator {
         simulator.stop().await.context("stopping the simulator")?;
     }
+    if let Some(broker) = broker {
+        broker.close().await.ok();
+    }
     outcome
+}
+
+/// What the scheduler works with.
+#[derive(Clone, Copy)]
+struct Roles<'a> {
+    cipher: &'a CredentialCipher,
+    timing: Timing,
+    simulator: Option<&'a RunningSimulator>,
+    /// Transform work goes over RabbitMQ when set, else stays in process.
+    broker: Option<&'a Broker>,
 }
 
 /// How often the scheduler looks, reschedules and recovers.
@@ -92,11 +134,15 @@ struct Timing {
 /// give them back.
 async fn schedule(
     pool: &PgPool,
-    cipher: &CredentialCipher,
-    timing: Timing,
-    simulator: Option<&RunningSimulator>,
+    roles: Roles<'_>,
     claimed: &Mutex<Vec<(i64, i64)>>,
 ) -> anyhow::Result<()> {
+    let Roles {
+        cipher,
+        timing,
+        simulator,
+        broker,
+    } = roles;
     let lock = || {
         claimed
             .lock()
@@ -107,9 +153,19 @@ async fn schedule(
         lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
         for (tenant_id, job) in &due {
             let mut lines = Vec::new();
-            match super::run_job::run_one_job(pool, cipher, *tenant_id, job, false, &mut lines)
-                .await
-            {
+            let handoff = match broker {
+                None => Handoff::InProcess,
+                Some(broker) => Handoff::Broker {
+                    broker,
+                    tier: tenants::tier(pool, *tenant_id).await?,
+                },
+            };
+            let run = JobRun {
+                job,
+                full: false,
+                handoff,
+            };
+            match super::run_job::run_one_job(pool, cipher, *tenant_id, run, &mut lines).await {
                 Ok(()) => {
                     let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
                     tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");

@@ -2,7 +2,9 @@
 
 mod admin;
 mod all;
+mod broker;
 mod custom_fields;
+mod dlq;
 mod output;
 mod progress;
 mod reprocess;
@@ -10,6 +12,7 @@ mod run_job;
 mod signals;
 mod simulate;
 mod sources;
+mod worker;
 
 use anyhow::Context;
 
@@ -72,10 +75,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::All(args) => {
             with_database(&config, async |database| all::run(&database.pool, &config, args).await).await
         }
-        Command::Serve
-        | Command::Scheduler
-        | Command::Worker(_) => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (available: all (in-process scheduler + Jira sync), migrate, run-job jira, reprocess, custom-fields, simulate, tenant, integration, user)",
+        Command::Worker(args) => {
+            with_database(&config, async |database| worker::run(&database.pool, &config, args).await).await
+        }
+        Command::Dlq(command) => dlq::run(&config, output, command).await,
+        Command::Serve | Command::Scheduler => anyhow::bail!(
+            "`pulse-etl {}` is not available in this version yet (available: all, run-job, worker --stage transform, dlq, migrate, reprocess, custom-fields, simulate, tenant, integration, user)",
             role_name(&cli.command)
         ),
     }
@@ -95,6 +100,7 @@ fn role_name(command: &Command) -> &'static str {
         Command::Integration(_) => "integration",
         Command::User(_) => "user",
         Command::CustomFields(_) => "custom-fields",
+        Command::Dlq(_) => "dlq",
     }
 }
 

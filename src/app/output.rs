@@ -51,6 +51,16 @@ impl Output {
         Ok(())
     }
 
+    /// How many things an action did: `{"<what>": N}` as JSON, `N <what>` for people.
+    pub fn count(&self, what: &str, count: u64) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::json!({ what: count }));
+        } else {
+            println!("{count} {what}");
+        }
+        Ok(())
+    }
+
     /// A confirmation line for an action that returns nothing.
     pub fn done(&self, message: &str) -> anyhow::Result<()> {
         if self.json {

@@ -11,17 +11,20 @@ use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
 use super::progress::StepProgress;
-use crate::cli::RunJobArgs;
+use crate::cli::{QueueBackend, RunJobArgs};
 use crate::config::Config;
 use crate::connectors::http::RequestCounts;
 use crate::connectors::jira::JiraClient;
 use crate::domain::Provider;
 use crate::pipeline::github::{self, GithubRun};
+use crate::pipeline::handoff::Handoff;
 use crate::pipeline::jira::{self, JiraRun};
 use crate::pipeline::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
+use crate::queue::topology::QueueStage;
 use crate::security::CredentialCipher;
-use crate::store::jobs::{self, JobRun};
+use crate::store::jobs::{self, JobRun as Job};
 use crate::store::raw::Scope;
+use crate::store::tenants;
 
 /// One line of the summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
@@ -78,6 +81,19 @@ pub async fn run(
     args: RunJobArgs,
 ) -> anyhow::Result<()> {
     let cipher = CredentialCipher::new(&config.secret_key()?);
+    let tier = tenants::tier(pool, args.tenant).await?;
+    let broker = match args.queue {
+        QueueBackend::Memory => None,
+        QueueBackend::Rabbitmq => {
+            let broker = super::broker::connect(config).await?;
+            broker.declare(QueueStage::Transform, &[tier]).await?;
+            Some(broker)
+        }
+    };
+    let handoff = match &broker {
+        None => Handoff::InProcess,
+        Some(broker) => Handoff::Broker { broker, tier },
+    };
     let jobs = jobs::for_run(pool, args.tenant, args.provider, args.integration).await?;
     if jobs.is_empty() {
         bail!(
@@ -100,10 +116,18 @@ pub async fn run(
             );
             continue;
         }
-        match run_one_job(pool, &cipher, args.tenant, &job, args.full, &mut lines).await {
+        let run = JobRun {
+            job: &job,
+            full: args.full,
+            handoff,
+        };
+        match run_one_job(pool, &cipher, args.tenant, run, &mut lines).await {
             Ok(()) => {}
             Err(error) => failures.push(format!("job {}: {error:#}", job.id)),
         }
+    }
+    if let Some(broker) = broker {
+        broker.close().await.ok();
     }
     output.list(&lines)?;
     if !failures.is_empty() {
@@ -112,16 +136,24 @@ pub async fn run(
     Ok(())
 }
 
+/// One run of a job: which, how, and where its transform work goes.
+#[derive(Clone, Copy)]
+pub(super) struct JobRun<'a> {
+    pub job: &'a Job,
+    pub full: bool,
+    pub handoff: Handoff<'a>,
+}
+
 /// Runs one job: RUNNING, its provider's steps, then FINISHED (cursor advanced) or FAILED —
 /// whatever went wrong, set-up included, is recorded on the job.
 pub(super) async fn run_one_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
     tenant_id: i64,
-    job: &JobRun,
-    full: bool,
+    run: JobRun<'_>,
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
+    let JobRun { job, full, handoff } = run;
     let started_at = Utc::now();
     jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
     let since = if full {
@@ -136,6 +168,7 @@ pub(super) async fn run_one_job(
         job,
         since,
         full,
+        handoff,
     };
     let result = match job.provider {
         Provider::Jira => sync.jira(lines).await,
@@ -153,9 +186,10 @@ struct JobSync<'a> {
     pool: &'a PgPool,
     cipher: &'a CredentialCipher,
     tenant_id: i64,
-    job: &'a JobRun,
+    job: &'a Job,
     since: Option<DateTime<Utc>>,
     full: bool,
+    handoff: Handoff<'a>,
 }
 
 impl JobSync<'_> {
@@ -178,6 +212,7 @@ impl JobSync<'_> {
         let timezone = account_timezone(&client).await?;
         let run = JiraRun {
             pool: self.pool,
+            handoff: self.handoff,
             client: client.clone(),
             scope: self.scope(),
             projects: integration.settings.projects.clone(),
@@ -202,6 +237,7 @@ impl JobSync<'_> {
         .await?;
         let run = GithubRun {
             pool: self.pool,
+            handoff: self.handoff,
             client: client.clone(),
             scope: self.scope(),
             repositories: integration.settings.repos.clone(),

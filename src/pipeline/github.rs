@@ -12,14 +12,14 @@ use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::github_load::{GithubLoaded, GithubLoader};
-use super::{
-    set_step_state, statistics_are_due, transform_message, Outbox, PipelineError, StepReport,
-};
+use super::github_load::GithubLoader;
+use super::handoff::Handoff;
+use super::transform::github::repository_and_number;
+use super::{set_step_state, transform_message, Outbox, PipelineError, StepReport};
 use crate::connectors::github::{GithubClient, Page, PER_PAGE};
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, StageState};
-use crate::queue::{memory, Consumer, Publisher};
+use crate::queue::Publisher;
 use crate::store::raw::{self, RawEntity, Scope};
 use crate::store::{github, StoreError};
 
@@ -40,12 +40,11 @@ pub mod kinds {
     pub const ISSUE_COMMENT: &str = "github_issue_comment";
 }
 
-/// Pages of transform work stored but not yet loaded before extraction waits.
-const PAGES_IN_FLIGHT: usize = 4;
-
 /// What a GitHub run works on.
 pub struct GithubRun<'a> {
     pub pool: &'a PgPool,
+    /// Where pull requests and comments go to be transformed.
+    pub handoff: Handoff<'a>,
     pub client: GithubClient,
     pub scope: Scope,
     /// Configured repositories as `owner/name` (empty: every one the token sees).
@@ -87,6 +86,14 @@ fn updated_since(pull: &Value, since: Option<DateTime<Utc>>) -> bool {
         .as_str()
         .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
         .is_none_or(|at| at >= since)
+}
+
+/// The (repository, number) a review or issue comment belongs to.
+fn commented_on(comment: &Value) -> Option<(String, i64)> {
+    let url = comment["pull_request_url"]
+        .as_str()
+        .or_else(|| comment["issue_url"].as_str())?;
+    repository_and_number(url)
 }
 
 /// A listing's pages as raw entities of one entity: page order and the last page marked.
@@ -181,28 +188,37 @@ impl GithubRun<'_> {
         } else {
             github::etags(self.pool, self.ids()).await?
         };
-        let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
-        let ((extracted, mut fresh), pulls) = tokio::try_join!(
-            self.extract_pulls(repositories, &known, publisher),
-            self.transform(consumer, progress)
-        )?;
+        let ((extracted, mut fresh, mut touched), mut report) = self
+            .handoff
+            .run(
+                self.pool,
+                self.scope,
+                &[kinds::PULL],
+                async |publisher| self.extract_pulls(repositories, &known, publisher).await,
+                progress,
+            )
+            .await?;
         // Comments after pull requests: a comment is loaded only onto a known pull request.
-        let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
-        let ((comments_extracted, comment_etags), comments) = tokio::try_join!(
-            self.extract_comments(repositories, &known, publisher),
-            self.transform(consumer, &|_| {})
-        )?;
+        let ((comments_extracted, comment_etags, commented), comments) = self
+            .handoff
+            .run(
+                self.pool,
+                self.scope,
+                &[kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT],
+                async |publisher| self.extract_comments(repositories, &known, publisher).await,
+                &|_| {},
+            )
+            .await?;
         fresh.extend(comment_etags);
-        let touched: BTreeSet<String> = pulls.pulls.into_iter().chain(comments.pulls).collect();
+        touched.extend(github::pulls_of_comments(self.pool, self.ids(), &commented).await?);
         let touched: Vec<String> = touched.into_iter().collect();
         let clock = Instant::now();
         let metrics_changed = self.loader().flow_metrics(&touched).await?;
-        let mut report = pulls.report;
         report.extracted = extracted.extracted;
         report.extract_seconds = extracted.extract_seconds + comments_extracted.extract_seconds;
-        report.failed += comments.report.failed;
-        report.transform_seconds += comments.report.transform_seconds;
-        report.load_seconds += comments.report.load_seconds + clock.elapsed().as_secs_f64();
+        report.failed += comments.failed;
+        report.transform_seconds += comments.transform_seconds;
+        report.load_seconds += comments.load_seconds + clock.elapsed().as_secs_f64();
         // ETags stand for "all of this is loaded": remember them only when it is.
         let state = if report.failed > 0 {
             StageState::Failed
@@ -213,7 +229,7 @@ impl GithubRun<'_> {
         self.stages(steps::PULL_REQUESTS, state).await?;
         Ok(PullsSynced {
             report,
-            comments: comments.report.loaded,
+            comments: comments.loaded,
             metrics_changed,
         })
     }
@@ -263,15 +279,17 @@ impl GithubRun<'_> {
 
     /// Extract side of the pull requests: per repository the listing newest-updated first,
     /// stopping at the cursor (or at once on `304`: nothing changed); each page's changed
-    /// pull requests stored raw and published. Returns the report and the listings' ETags.
+    /// pull requests stored raw and published. Returns the report, the listings' ETags and
+    /// the external ids of the pull requests extracted.
     async fn extract_pulls(
         &self,
         repositories: &[String],
         known: &Etags,
         publisher: impl Publisher,
-    ) -> Result<(StepReport, Etags), PipelineError> {
+    ) -> Result<(StepReport, Etags, BTreeSet<String>), PipelineError> {
         let mut report = StepReport::default();
         let mut fresh = Etags::new();
+        let mut extracted = BTreeSet::new();
         let mut outbox = Outbox::new(publisher);
         let query = [
             ("state", "all".to_owned()),
@@ -300,6 +318,7 @@ impl GithubRun<'_> {
                     .collect();
                 let reached_cursor = changed.len() < page.items.len();
                 if !changed.is_empty() {
+                    extracted.extend(changed.iter().filter_map(id_text));
                     let raw_ids = self.store_pulls(repository, &changed).await?;
                     report.extracted += changed.len() as u64;
                     report.extract_seconds += clock.elapsed().as_secs_f64();
@@ -312,7 +331,7 @@ impl GithubRun<'_> {
             }
         }
         outbox.finish().await?;
-        Ok((report, fresh))
+        Ok((report, fresh, extracted))
     }
 
     fn message(&self, kind: &str, raw_ids: Vec<i64>) -> crate::queue::StageMessage {
@@ -321,14 +340,17 @@ impl GithubRun<'_> {
 
     /// Extract side of the comments: each repository's review and issue comments updated
     /// since the cursor, stored raw one row per comment and published page by page.
+    /// Returns the report, the listings' ETags and the (repository, number) of the pull
+    /// requests (or issues) commented on.
     async fn extract_comments(
         &self,
         repositories: &[String],
         known: &Etags,
         publisher: impl Publisher,
-    ) -> Result<(StepReport, Etags), PipelineError> {
+    ) -> Result<(StepReport, Etags, Vec<(String, i64)>), PipelineError> {
         let mut report = StepReport::default();
         let mut fresh = Etags::new();
+        let mut commented = Vec::new();
         let mut outbox = Outbox::new(publisher);
         let mut query = Vec::new();
         if let Some(since) = self.since {
@@ -353,6 +375,7 @@ impl GithubRun<'_> {
                     }
                 }
                 while let Some(page) = next {
+                    commented.extend(page.items.iter().filter_map(commented_on));
                     let entities = page.items.iter().map(|c| (id_text(c), c.clone())).collect();
                     let raw_ids =
                         raw::insert(self.pool, self.scope, kind, entities, &json!({})).await?;
@@ -369,41 +392,7 @@ impl GithubRun<'_> {
             }
         }
         outbox.finish().await?;
-        Ok((report, fresh))
-    }
-
-    /// Transform side: each message's raw rows (pull requests or comments) loaded.
-    async fn transform(
-        &self,
-        mut consumer: impl Consumer,
-        progress: &(dyn Fn(&StepReport) + Sync),
-    ) -> Result<GithubLoaded, PipelineError> {
-        let loader = self.loader();
-        let mut all = GithubLoaded::default();
-        while let Some(delivery) = consumer.next().await {
-            let ids = &delivery.message.raw_data_ids;
-            if ids.is_empty() {
-                delivery.ack().await?;
-                continue;
-            }
-            let loaded = if delivery.message.kind == kinds::PULL {
-                loader.pulls_by_raw_ids(ids).await?
-            } else {
-                loader.comments_by_raw_ids(ids).await?
-            };
-            let before = all.report.loaded;
-            all.report += StepReport {
-                extracted: 0,
-                ..loaded.report
-            };
-            if statistics_are_due(before, all.report.loaded) {
-                github::analyze_growing_tables(self.pool).await?;
-            }
-            all.pulls.extend(loaded.pulls);
-            delivery.ack().await?;
-            progress(&all.report);
-        }
-        Ok(all)
+        Ok((report, fresh, commented))
     }
 }
 

@@ -18,14 +18,6 @@ use crate::store::{github, raw, StoreError};
 /// Pull requests whose metrics are recomputed per statement.
 const METRICS_BATCH: usize = 500;
 
-/// What loading a batch did.
-#[derive(Debug, Default)]
-pub struct GithubLoaded {
-    pub report: StepReport,
-    /// External ids of the pull requests whose rows or children changed.
-    pub pulls: Vec<String>,
-}
-
 /// Transforms and loads for one tenant's GitHub integration.
 pub struct GithubLoader<'a> {
     pub pool: &'a PgPool,
@@ -119,7 +111,7 @@ impl GithubLoader<'_> {
 
     /// Stored raw pull requests by id (a message's `raw_data_ids`), each with the newest
     /// stored pages of its reviews and commits.
-    pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<GithubLoaded, StoreError> {
+    pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
@@ -129,7 +121,7 @@ impl GithubLoader<'_> {
         let (commits, commit_pages) = entries_by_entity(
             raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_COMMITS, &pull_ids).await?,
         );
-        let mut loaded = GithubLoaded::default();
+        let mut report = StepReport::default();
         let (mut repositories, mut pulls, mut review_rows, mut commit_rows) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut done = Vec::with_capacity(rows.len());
@@ -146,7 +138,6 @@ impl GithubLoader<'_> {
                     if let Ok(repository) = transform::repository(&row.raw_data["base"]["repo"]) {
                         repositories.push(repository);
                     }
-                    loaded.pulls.push(pull.external_id.clone());
                     pulls.push(pull);
                     review_rows.extend(reviews);
                     commit_rows.extend(commits);
@@ -154,32 +145,32 @@ impl GithubLoader<'_> {
                 }
                 Err(error) => {
                     self.fail(row.id, &error).await?;
-                    loaded.report.failed += 1;
+                    report.failed += 1;
                 }
             }
         }
         done.extend(review_pages);
         done.extend(commit_pages);
-        loaded.report.extracted = rows.len() as u64;
-        loaded.report.transformed = pulls.len() as u64;
-        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        report.extracted = rows.len() as u64;
+        report.transformed = pulls.len() as u64;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         github::upsert_repositories(self.pool, self.ids(), &repositories).await?;
         github::upsert_pulls(self.pool, self.ids(), &pulls).await?;
         github::upsert_reviews(self.pool, self.ids(), &review_rows).await?;
         github::upsert_commits(self.pool, self.ids(), &commit_rows).await?;
         raw::mark_processed(self.pool, self.tenant_id, &done).await?;
-        loaded.report.loaded = pulls.len() as u64;
-        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(loaded)
+        report.loaded = pulls.len() as u64;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(report)
     }
 
     /// Stored raw comments by id; comments of plain issues (no loaded pull request) are
     /// processed and left out.
-    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<GithubLoaded, StoreError> {
+    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
-        let mut loaded = GithubLoaded::default();
+        let mut report = StepReport::default();
         let mut comments = Vec::with_capacity(rows.len());
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -195,20 +186,19 @@ impl GithubLoader<'_> {
                 }
                 Err(error) => {
                     self.fail(row.id, &error).await?;
-                    loaded.report.failed += 1;
+                    report.failed += 1;
                 }
             }
         }
-        loaded.report.extracted = rows.len() as u64;
-        loaded.report.transformed = comments.len() as u64;
-        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        report.extracted = rows.len() as u64;
+        report.transformed = comments.len() as u64;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         github::upsert_comments(self.pool, self.ids(), &comments).await?;
-        loaded.pulls = github::pulls_of_comments(self.pool, self.ids(), &comments).await?;
         raw::mark_processed(self.pool, self.tenant_id, &done).await?;
-        loaded.report.loaded = comments.len() as u64;
-        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(loaded)
+        report.loaded = comments.len() as u64;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(report)
     }
 
     /// Recomputes the flow metrics of the given pull requests from their loaded commits,

@@ -1,6 +1,7 @@
 //! One Jira sync, step by step (DESIGN §5): each answer is stored raw first, then
 //! transformed and loaded. A malformed entity fails alone, recorded on its raw row.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -8,11 +9,12 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::jira_load::{IssueLookups, IssuesLoaded, JiraLoader};
-use super::{statistics_are_due, transform_message, PipelineError, StepReport};
+use super::handoff::Handoff;
+use super::jira_load::{has_linked_code, JiraLoader};
+use super::{transform_message, PipelineError, StepReport};
 use crate::connectors::jira::JiraClient;
 use crate::domain::{Provider, StageState};
-use crate::queue::{memory, Consumer, Publisher};
+use crate::queue::Publisher;
 use crate::store::raw::{self, Scope};
 use crate::store::{jira, StoreError};
 
@@ -33,9 +35,28 @@ pub mod kinds {
     pub const DEV_STATUS: &str = "jira_dev_status";
 }
 
+/// Issues the search returned.
+#[derive(Debug, Default)]
+struct IssuesFound {
+    /// External ids of every issue the source has (for a full run's deletions).
+    seen: HashSet<String>,
+    /// Those whose development field says code is linked.
+    with_code: Vec<String>,
+}
+
+/// What the issues step did.
+#[derive(Debug)]
+pub struct IssuesSynced {
+    pub report: StepReport,
+    /// Issues whose development field says code is linked (for the dev-status step).
+    pub with_code: Vec<String>,
+}
+
 /// What a Jira run works on.
 pub struct JiraRun<'a> {
     pub pool: &'a PgPool,
+    /// Where issue pages go to be transformed.
+    pub handoff: Handoff<'a>,
     pub client: JiraClient,
     pub scope: Scope,
     /// Project keys to sync issues of (empty: all).
@@ -76,9 +97,6 @@ pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>, zone: Tz) -
 fn page_is_last(page: &Value, key: &str) -> bool {
     page["isLast"] != false || page[key].as_array().is_none_or(Vec::is_empty)
 }
-
-/// Search pages stored but not yet transformed before extraction waits.
-const ISSUE_PAGES_IN_FLIGHT: usize = 4;
 
 /// Issues whose development details are fetched together.
 const DEV_STATUS_BATCH: usize = 100;
@@ -180,13 +198,14 @@ impl JiraRun<'_> {
 
     /// Extract side of the issues step: each search page's issues (and the full changelog
     /// of those whose embedded one is partial) stored raw, then their raw ids published as
-    /// transform work. Returns the extract report.
+    /// transform work. Returns the extract report and what the source has.
     async fn extract_issues(
         &self,
         jql: &str,
         publisher: impl Publisher,
-    ) -> Result<StepReport, PipelineError> {
+    ) -> Result<(StepReport, IssuesFound), PipelineError> {
         let mut report = StepReport::default();
+        let mut found = IssuesFound::default();
         let mut token: Option<String> = None;
         let mut first = true;
         loop {
@@ -206,6 +225,12 @@ impl JiraRun<'_> {
             )
             .await?;
             for issue in &issues {
+                if let Some(id) = issue["id"].as_str() {
+                    found.seen.insert(id.to_owned());
+                    if has_linked_code(issue) {
+                        found.with_code.push(id.to_owned());
+                    }
+                }
                 let embedded = issue["changelog"]["histories"]
                     .as_array()
                     .map_or(0, Vec::len) as u64;
@@ -232,69 +257,47 @@ impl JiraRun<'_> {
             first = false;
             match next {
                 Some(next) => token = Some(next),
-                None => return Ok(report),
+                None => return Ok((report, found)),
             }
         }
     }
 
-    /// Transform side of the issues step: each message's raw issues transformed and loaded.
-    async fn transform_issues(
-        &self,
-        mut consumer: impl Consumer,
-        lookups: &IssueLookups,
-        progress: &(dyn Fn(&StepReport) + Sync),
-    ) -> Result<IssuesLoaded, PipelineError> {
-        let loader = self.loader();
-        let mut all = IssuesLoaded::default();
-        while let Some(delivery) = consumer.next().await {
-            let loaded = loader
-                .issues_by_raw_ids(&delivery.message.raw_data_ids, lookups)
-                .await?;
-            let before = all.report.loaded;
-            all.report += StepReport {
-                extracted: 0,
-                ..loaded.report
-            };
-            if statistics_are_due(before, all.report.loaded) {
-                jira::analyze_growing_tables(self.pool).await?;
-            }
-            all.seen.extend(loaded.seen);
-            all.with_code.extend(loaded.with_code);
-            delivery.ack().await?;
-            progress(&all.report);
-        }
-        Ok(all)
-    }
-
-    /// Issues with full changelogs: extraction and transform/load run side by side over an
-    /// in-process queue (a few pages deep), the same stage code a broker would feed.
+    /// Issues with full changelogs: extraction hands each stored page to the transform
+    /// stage (in this process or on workers) as it goes.
     pub async fn issues(
         &self,
         progress: &(dyn Fn(&StepReport) + Sync),
-    ) -> Result<IssuesLoaded, PipelineError> {
+    ) -> Result<IssuesSynced, PipelineError> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
         self.stages(steps::ISSUES, StageState::Running).await?;
-        let lookups = self.loader().issue_lookups().await?;
         let jql = issues_jql(&self.projects, self.since, self.timezone);
-        let (publisher, consumer) = memory::queue(ISSUE_PAGES_IN_FLIGHT);
-        let (extracted, mut all) = tokio::try_join!(
-            self.extract_issues(&jql, publisher),
-            self.transform_issues(consumer, &lookups, progress)
-        )?;
-        all.report.extracted = extracted.extracted;
-        all.report.extract_seconds = extracted.extract_seconds;
+        let ((extracted, found), mut report) = self
+            .handoff
+            .run(
+                self.pool,
+                self.scope,
+                &[kinds::ISSUE],
+                async |publisher| self.extract_issues(&jql, publisher).await,
+                progress,
+            )
+            .await?;
+        report.extracted = extracted.extracted;
+        report.extract_seconds = extracted.extract_seconds;
         if self.full {
             let deleted =
-                jira::mark_missing_deleted(self.pool, tenant, integration, &all.seen).await?;
+                jira::mark_missing_deleted(self.pool, tenant, integration, &found.seen).await?;
             tracing::info!(tenant_id = tenant, job_id = ?self.scope.job_id, deleted, "work items gone from the source marked deleted");
         }
-        let state = if all.report.failed > 0 {
+        let state = if report.failed > 0 {
             StageState::Failed
         } else {
             StageState::Finished
         };
         self.stages(steps::ISSUES, state).await?;
-        Ok(all)
+        Ok(IssuesSynced {
+            report,
+            with_code: found.with_code,
+        })
     }
 
     /// Development details of issues with linked code: fetched a batch at a time (the

@@ -1,7 +1,7 @@
 //! Transform and load of stored raw Jira entities, shared by a sync (right after
 //! extraction) and by `reprocess` (from stored raw data, with no API call).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -21,16 +21,6 @@ pub struct RawIssue {
     pub issue: Value,
     /// Full history list and the raw ids of its pages.
     pub pages: Option<(Vec<Value>, Vec<i64>)>,
-}
-
-/// What loading a batch of issues found.
-#[derive(Debug, Default)]
-pub struct IssuesLoaded {
-    pub report: StepReport,
-    /// External ids of the issues loaded.
-    pub seen: HashSet<String>,
-    /// Those whose development field says code is linked.
-    pub with_code: Vec<String>,
 }
 
 /// Transforms and loads for one tenant's integration.
@@ -100,12 +90,12 @@ impl JiraLoader<'_> {
         &self,
         batch: &[RawIssue],
         lookups: &IssueLookups,
-    ) -> Result<IssuesLoaded, StoreError> {
+    ) -> Result<StepReport, StoreError> {
         let context = IssueContext {
             statuses: &lookups.statuses,
             mapping: &lookups.mapping,
         };
-        let mut loaded = IssuesLoaded::default();
+        let mut report = StepReport::default();
         let clock = Instant::now();
         let mut items = Vec::with_capacity(batch.len());
         let mut changelogs = Vec::new();
@@ -117,10 +107,6 @@ impl JiraLoader<'_> {
                 .map(|(histories, _)| histories.as_slice());
             match transform_issue(&entry.issue, histories, &context) {
                 Ok((item, rows)) => {
-                    loaded.seen.insert(item.external_id.clone());
-                    if has_linked_code(&entry.issue) {
-                        loaded.with_code.push(item.external_id.clone());
-                    }
                     items.push(item);
                     changelogs.extend(rows);
                     done.push(entry.raw_id);
@@ -130,21 +116,21 @@ impl JiraLoader<'_> {
                     tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id = entry.raw_id, %error, "issue failed to transform");
                     raw::mark_failed(self.pool, self.tenant_id, entry.raw_id, &error.to_string())
                         .await?;
-                    loaded.report.failed += 1;
+                    report.failed += 1;
                 }
             }
         }
-        loaded.report.extracted = batch.len() as u64;
-        loaded.report.transformed = items.len() as u64;
-        loaded.report.transform_seconds = clock.elapsed().as_secs_f64();
+        report.extracted = batch.len() as u64;
+        report.transformed = items.len() as u64;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         jira::upsert_work_items(self.pool, self.tenant_id, self.integration_id, &items).await?;
         jira::upsert_changelogs(self.pool, self.tenant_id, self.integration_id, &changelogs)
             .await?;
         raw::mark_processed(self.pool, self.tenant_id, &done).await?;
-        loaded.report.loaded = items.len() as u64;
-        loaded.report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(loaded)
+        report.loaded = items.len() as u64;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(report)
     }
 
     /// A stored raw issue, with its stored changelog pages when the embedded changelog was
@@ -182,7 +168,7 @@ impl JiraLoader<'_> {
         &self,
         ids: &[i64],
         lookups: &IssueLookups,
-    ) -> Result<IssuesLoaded, StoreError> {
+    ) -> Result<StepReport, StoreError> {
         let mut batch = Vec::with_capacity(ids.len());
         for row in raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await? {
             batch.push(self.with_stored_pages(row).await?);

@@ -92,7 +92,7 @@ pub async fn reprocess(
         for row in rows {
             batch.push(loader.with_stored_pages(row).await?);
         }
-        issues += loader.issues(&batch, &lookups).await?.report;
+        issues += loader.issues(&batch, &lookups).await?;
     }
 
     let mut dev_status = StepReport::default();

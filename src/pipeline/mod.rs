@@ -2,11 +2,13 @@
 
 pub mod github;
 pub mod github_load;
+pub mod handoff;
 pub mod jira;
 pub mod jira_custom_fields;
 pub mod jira_load;
 pub mod jira_reprocess;
 pub mod transform;
+pub mod transform_stage;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -29,6 +31,8 @@ pub enum PipelineError {
     Source(#[from] ConnectorError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Transform(#[from] transform_stage::TransformError),
     #[error("the stage on the other side of the queue stopped")]
     Interrupted,
 }

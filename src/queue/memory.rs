@@ -32,6 +32,7 @@ impl Consumer for MemoryConsumer {
     async fn next(&mut self) -> Option<Delivery> {
         self.receiver.recv().await.map(|message| Delivery {
             message,
+            attempt: 1,
             acknowledgement: Acknowledgement::InProcess,
         })
     }

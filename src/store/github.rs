@@ -268,16 +268,12 @@ pub async fn upsert_comments(
     Ok(COMMENTS.run(pool, ids, rows, |r| &r.external_id).await?)
 }
 
-/// External ids of the loaded pull requests that the comments belong to.
+/// External ids of the loaded pull requests with these (repository, number) keys.
 pub async fn pulls_of_comments(
     pool: &PgPool,
     (tenant_id, integration_id): Ids,
-    rows: &[CommentRow],
+    keys: &[(String, i64)],
 ) -> Result<Vec<String>, StoreError> {
-    let keys: Vec<(&str, i64)> = rows
-        .iter()
-        .map(|r| (r.repository_full_name.as_str(), r.pr_number))
-        .collect();
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT p.external_id
          FROM jsonb_to_recordset($3) AS k(repository text, number integer)

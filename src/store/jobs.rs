@@ -106,6 +106,16 @@ pub async fn set_stage(
     Ok(())
 }
 
+/// Records that the job made progress (so no scheduler takes it for stuck).
+pub async fn touch(pool: &PgPool, tenant_id: i64, job_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE etl_jobs SET last_progress_at = now() WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(job_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Ends the run: FINISHED with the new incremental cursor, or FAILED with the error.
 pub async fn finish_run(
     pool: &PgPool,

@@ -223,3 +223,75 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
+
+/// The newest raw row id (0 when there is none): rows stored later have larger ids.
+pub async fn newest_id(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM raw_extraction_data")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// How many raw rows are in each processing state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub pending: u64,
+    pub processed: u64,
+    pub failed: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    pending: i64,
+    processed: i64,
+    failed: i64,
+}
+
+/// Processing states of the integration's rows of `kinds` stored after `after_id`.
+pub async fn status_counts(
+    pool: &PgPool,
+    (tenant_id, integration_id): (i64, i64),
+    after_id: i64,
+    kinds: &[&str],
+) -> Result<StatusCounts, StoreError> {
+    let row: StatusRow = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+                count(*) FILTER (WHERE status = 'processed') AS processed,
+                count(*) FILTER (WHERE status = 'failed') AS failed
+         FROM raw_extraction_data
+         WHERE tenant_id = $1 AND integration_id = $2 AND id > $3 AND type = ANY($4)",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(after_id)
+    .bind(kinds)
+    .fetch_one(pool)
+    .await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or_default();
+    Ok(StatusCounts {
+        pending: count(row.pending),
+        processed: count(row.processed),
+        failed: count(row.failed),
+    })
+}
+
+/// Marks the rows of a message given up on as failed with `error` (rows already processed
+/// stay so).
+pub async fn mark_pending_failed(
+    pool: &PgPool,
+    tenant_id: i64,
+    ids: &[i64],
+    error: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE raw_extraction_data SET status = 'failed', error = $3, processed_at = now()
+         WHERE tenant_id = $1 AND id = ANY($2) AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

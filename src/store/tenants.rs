@@ -67,3 +67,17 @@ pub async fn find_by_name(pool: &PgPool, name: &str) -> Result<Option<i64>, Stor
             .await?,
     )
 }
+
+/// The tenant's tier (it picks the queues the tenant's work runs on).
+pub async fn tier(pool: &PgPool, tenant_id: i64) -> Result<Tier, StoreError> {
+    let tier: Option<String> = sqlx::query_scalar("SELECT tier FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(pool)
+        .await?;
+    let tier = tier.ok_or(StoreError::NotFound {
+        entity: "tenant",
+        id: tenant_id,
+    })?;
+    tier.parse()
+        .map_err(|error: crate::domain::UnknownValue| StoreError::Conflict(error.to_string()))
+}
