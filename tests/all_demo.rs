@@ -4,7 +4,6 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
@@ -12,19 +11,15 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 fn start_demo(db: &TestDb, dir: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_pulse-etl"))
-        .args(["all", "--demo", "--interval-secs", "1"])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("PULSE_DATA_DIR", "data")
-        .env("PULSE_SCHEDULER__POLL_SECS", "1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::spawn_cli(
+        dir,
+        &[
+            ("DATABASE_URL", &db.url),
+            ("PULSE_DATA_DIR", "data"),
+            ("PULSE_SCHEDULER__POLL_SECS", "1"),
+        ],
+        &["all", "--demo", "--interval-secs", "1"],
+    )
 }
 
 /// Sends SIGTERM and waits up to 30 s for a clean exit.

@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::source::{cli, control, count, requests, stats, strings, tenant};
+use common::source::{cli, control, count, jira_tables, jira_tenant, requests, stats, strings};
 use common::{stdout, TestDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
@@ -29,63 +29,11 @@ async fn simulator_in(issues: u32, fault_rate: f64, timezone: &str) -> RunningSi
         .unwrap()
 }
 
-/// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
-async fn tenant_for(db: &TestDb, sim: &RunningSimulator, token: &str) -> String {
-    let tenant = tenant(db).await;
-    let created = cli(
-        db,
-        strings(&[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "jira",
-            "--base-url",
-            &sim.base_url(),
-            "--username",
-            "sim@example.com",
-            "--token",
-            token,
-            "--requests-per-second",
-            "2000",
-            "--concurrency",
-            "16",
-        ]),
-    )
-    .await;
-    assert!(created.status.success(), "{}", common::stderr(&created));
-    tenant
-}
-
-/// Work items and transitions by natural keys, without surrogate ids or bookkeeping times.
-async fn canonical(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
-    let items = sqlx::query_scalar(
-        "SELECT to_jsonb(w) - ARRAY['id', 'tenant_id', 'integration_id', 'project_id', 'wit_id', 'status_id', 'created_at', 'updated_at']
-                || jsonb_build_object('status', s.external_id)
-         FROM work_items w LEFT JOIN statuses s ON s.id = w.status_id ORDER BY w.external_id",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
-    let changelogs = sqlx::query_scalar(
-        "SELECT to_jsonb(c) - ARRAY['id', 'tenant_id', 'integration_id', 'work_item_id', 'from_status_id', 'to_status_id', 'created_at', 'updated_at']
-                || jsonb_build_object('item', w.external_id, 'from', f.external_id, 'to', t.external_id)
-         FROM changelogs c JOIN work_items w ON w.id = c.work_item_id
-         LEFT JOIN statuses f ON f.id = c.from_status_id LEFT JOIN statuses t ON t.id = c.to_status_id
-         ORDER BY c.external_id",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
-    (items, changelogs)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_sync_matches_the_source() {
     let sim = simulator(1_500, 0.0).await;
     let db = TestDb::migrated().await;
-    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
 
     let first = cli(
         &db,
@@ -142,15 +90,15 @@ async fn full_then_incremental_sync_matches_the_source() {
 
     // ... and ends where a fresh full sync of the changed source ends.
     let fresh = TestDb::migrated().await;
-    let fresh_tenant = tenant_for(&fresh, &sim, "sim-token").await;
+    let fresh_tenant = jira_tenant(&fresh, &sim, "sim-token").await;
     let full = cli(
         &fresh,
         strings(&["run-job", "jira", "--tenant", &fresh_tenant, "--full"]),
     )
     .await;
     assert!(full.status.success(), "{}", common::stderr(&full));
-    let (items, changelogs) = canonical(&db).await;
-    let (fresh_items, fresh_changelogs) = canonical(&fresh).await;
+    let (items, changelogs) = jira_tables(&db).await;
+    let (fresh_items, fresh_changelogs) = jira_tables(&fresh).await;
     assert_eq!(items.len(), fresh_items.len());
     assert_eq!(items, fresh_items);
     assert_eq!(changelogs, fresh_changelogs);
@@ -180,7 +128,7 @@ async fn full_then_incremental_sync_matches_the_source() {
 async fn a_flaky_source_still_syncs_completely() {
     let sim = simulator(300, 0.08).await;
     let db = TestDb::migrated().await;
-    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", common::stderr(&run));
     let truth = stats(&sim).await;
@@ -204,7 +152,7 @@ async fn a_flaky_source_still_syncs_completely() {
 async fn bad_credentials_fail_the_job_with_a_clear_error() {
     let sim = simulator(50, 0.0).await;
     let db = TestDb::migrated().await;
-    let tenant = tenant_for(&db, &sim, "wrong-token").await;
+    let tenant = jira_tenant(&db, &sim, "wrong-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     common::assert_clear_failure(&run, "401");
     let (state, error): (String, Option<String>) =
@@ -238,7 +186,7 @@ async fn bad_credentials_fail_the_job_with_a_clear_error() {
 async fn custom_fields_mapped_after_a_sync_apply_on_reprocess_without_api_calls() {
     let sim = simulator(200, 0.0).await;
     let db = TestDb::migrated().await;
-    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", common::stderr(&run));
     assert_eq!(
@@ -373,7 +321,7 @@ async fn incremental_cursor_is_written_in_the_accounts_time_zone() {
     // West of UTC: a cursor written in UTC would be read hours too late and miss changes.
     let sim = simulator_in(300, 0.0, "America/New_York").await;
     let db = TestDb::migrated().await;
-    let tenant = tenant_for(&db, &sim, "sim-token").await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let first = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(first.status.success(), "{}", common::stderr(&first));
     control(&sim, "mutate", 0.05).await;

@@ -33,7 +33,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
     let broker = match args.queue {
         QueueBackend::Memory => None,
         QueueBackend::Rabbitmq => {
-            let broker = super::broker::connect(config).await?;
+            let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
             broker.declare(QueueStage::Transform, Tier::ALL).await?;
             Some(broker)
         }

@@ -9,13 +9,24 @@ use crate::domain::Tier;
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 
-/// Connection attempts before a role gives up at start-up (about a minute of back-off).
-const CONNECT_ATTEMPTS: u32 = 8;
+/// How patient a connection is.
+#[derive(Debug, Clone, Copy)]
+pub enum Patience {
+    /// A role starting (or reconnecting) while the broker may be starting too: about half
+    /// a minute of back-off.
+    Role,
+    /// An operator's command: say at once that the broker is unreachable.
+    Command,
+}
 
-/// Connects to `queue.rabbitmq_url`, retrying with back-off while the broker starts.
-pub async fn connect(config: &Config) -> anyhow::Result<Broker> {
+/// Connects to `queue.rabbitmq_url`.
+pub async fn connect(config: &Config, patience: Patience) -> anyhow::Result<Broker> {
     let url = config.rabbitmq_url()?;
-    Broker::connect_with_retry(url, config.topology(), CONNECT_ATTEMPTS)
+    let attempts = match patience {
+        Patience::Role => 8,
+        Patience::Command => 1,
+    };
+    Broker::connect_with_retry(url, config.topology(), attempts)
         .await
         .with_context(|| format!("connecting to RabbitMQ at {}", redacted(url)))
 }

@@ -23,7 +23,7 @@ impl Tabular for FailedMessage {
 }
 
 pub async fn run(config: &Config, output: Output, command: DlqCommand) -> anyhow::Result<()> {
-    let broker = broker::connect(config).await?;
+    let broker = broker::connect(config, broker::Patience::Command).await?;
     let outcome = match command {
         DlqCommand::List { stage, limit } => {
             let stage = stage.map(broker::queue_stage);

@@ -85,7 +85,7 @@ pub async fn run(
     let broker = match args.queue {
         QueueBackend::Memory => None,
         QueueBackend::Rabbitmq => {
-            let broker = super::broker::connect(config).await?;
+            let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
             broker.declare(QueueStage::Transform, &[tier]).await?;
             Some(broker)
         }

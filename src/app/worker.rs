@@ -48,7 +48,7 @@ pub(super) async fn transform_worker(
     tokio::pin!(stop);
     loop {
         let broker = tokio::select! {
-            broker = broker::connect(config) => broker?,
+            broker = broker::connect(config, broker::Patience::Role) => broker?,
             () = &mut stop => return Ok(()),
         };
         broker.declare(QueueStage::Transform, tiers).await?;

@@ -127,6 +127,25 @@ pub fn run_cli(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&s
     child.wait_with_output().expect("pulse-etl runs")
 }
 
+/// Starts `pulse-etl` in the background with exactly `env` (plus PATH) in `dir`; its
+/// output goes to this process's stderr.
+pub fn spawn_cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pulse-etl"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().expect("spawn pulse-etl")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -8,26 +8,31 @@ use pulse_etl::simulator::RunningSimulator;
 
 /// Runs `pulse-etl` against `db` on a blocking thread, in a fresh directory.
 pub async fn cli(db: &TestDb, args: Vec<String>) -> std::process::Output {
-    cli_logging(db, args, "warn").await
+    cli_with(db, args, &[]).await
 }
 
 /// As [`cli`], with `RUST_LOG` set to `log`.
 pub async fn cli_logging(db: &TestDb, args: Vec<String>, log: &str) -> std::process::Output {
-    let url = db.url.clone();
-    let log = log.to_owned();
+    cli_with(db, args, &[("RUST_LOG", log)]).await
+}
+
+/// As [`cli`], with more environment variables.
+pub async fn cli_with(
+    db: &TestDb,
+    args: Vec<String>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.push(("DATABASE_URL".into(), db.url.clone()));
+    env.push(("PULSE_SECRET_KEY".into(), TEST_SECRET_KEY.into()));
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli(
-            dir.path(),
-            &[
-                ("DATABASE_URL", &url),
-                ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
-                ("RUST_LOG", &log),
-            ],
-            &args,
-            None,
-        )
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_cli(dir.path(), &env, &args, None)
     })
     .await
     .unwrap()
@@ -89,4 +94,56 @@ pub async fn control(sim: &RunningSimulator, path: &str, fraction: f64) -> Value
 
 pub async fn count(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
+}
+
+/// Work items and transitions by natural keys, without surrogate ids or bookkeeping times.
+pub async fn jira_tables(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
+    let items = sqlx::query_scalar(
+        "SELECT to_jsonb(w) - ARRAY['id', 'tenant_id', 'integration_id', 'project_id', 'wit_id', 'status_id', 'created_at', 'updated_at']
+                || jsonb_build_object('status', s.external_id)
+         FROM work_items w LEFT JOIN statuses s ON s.id = w.status_id ORDER BY w.external_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let changelogs = sqlx::query_scalar(
+        "SELECT to_jsonb(c) - ARRAY['id', 'tenant_id', 'integration_id', 'work_item_id', 'from_status_id', 'to_status_id', 'created_at', 'updated_at']
+                || jsonb_build_object('item', w.external_id, 'from', f.external_id, 'to', t.external_id)
+         FROM changelogs c JOIN work_items w ON w.id = c.work_item_id
+         LEFT JOIN statuses f ON f.id = c.from_status_id LEFT JOIN statuses t ON t.id = c.to_status_id
+         ORDER BY c.external_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    (items, changelogs)
+}
+
+/// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
+pub async fn jira_tenant(db: &TestDb, sim: &RunningSimulator, token: &str) -> String {
+    let tenant = tenant(db).await;
+    let created = cli(
+        db,
+        strings(&[
+            "integration",
+            "create",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "jira",
+            "--base-url",
+            &sim.base_url(),
+            "--username",
+            "sim@example.com",
+            "--token",
+            token,
+            "--requests-per-second",
+            "2000",
+            "--concurrency",
+            "16",
+        ]),
+    )
+    .await;
+    assert!(created.status.success(), "{}", super::stderr(&created));
+    tenant
 }

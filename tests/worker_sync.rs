@@ -1,0 +1,320 @@
+//! Roles across processes over the real RabbitMQ and PostgreSQL: `run-job --queue rabbitmq`
+//! hands transform work to `worker --stage transform` processes, which may crash and come
+//! back; the tables end as an in-process sync leaves them. Poison work is dead-lettered.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
+use common::{spawn_cli, stderr, stdout, TestDb, TEST_SECRET_KEY};
+use pulse_etl::domain::{Provider, Tier};
+use pulse_etl::queue::rabbitmq::Broker;
+use pulse_etl::queue::topology::{QueueStage, Topology};
+use pulse_etl::queue::{Publisher, StageMessage, MESSAGE_VERSION};
+use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+use serde_json::Value;
+
+fn rabbitmq_url() -> String {
+    std::env::var("PULSE_TEST_RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Queue names of one test, and the environment that points processes at them.
+struct Queues {
+    prefix: String,
+    url: String,
+}
+
+impl Queues {
+    fn new() -> Self {
+        Queues {
+            prefix: format!("test_{}_", uuid::Uuid::new_v4().simple()),
+            url: rabbitmq_url(),
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("RABBITMQ_URL", self.url.as_str()),
+            ("PULSE_QUEUE__NAME_PREFIX", self.prefix.as_str()),
+            ("PULSE_QUEUE__RETRY_BASE_SECS", "1"),
+            ("PULSE_QUEUE__PREFETCH", "4"),
+        ]
+    }
+
+    fn topology(&self) -> Topology {
+        Topology::new(&self.prefix, 4, Duration::from_secs(1))
+    }
+
+    fn worker(&self, db: &TestDb, dir: &std::path::Path) -> Child {
+        let mut env = self.env();
+        env.push(("DATABASE_URL", db.url.as_str()));
+        env.push(("PULSE_SECRET_KEY", TEST_SECRET_KEY));
+        spawn_cli(
+            dir,
+            &env,
+            &["worker", "--stage", "transform", "--tier", "all"],
+        )
+    }
+
+    /// Removes the test's queues.
+    async fn delete(&self) {
+        let broker = Broker::connect(&self.url, self.topology()).await.unwrap();
+        broker
+            .delete(QueueStage::Transform, Tier::ALL)
+            .await
+            .unwrap();
+        broker.close().await.unwrap();
+    }
+}
+
+fn kill(mut child: Child) {
+    child.kill().ok();
+    child.wait().ok();
+}
+
+/// SIGTERM, then the exit status (the worker finishes the message in hand and stops).
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "worker did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn simulator(issues: u32) -> RunningSimulator {
+    let config = SimulatorConfig {
+        seed: 5,
+        jira_issues: issues,
+        ..SimulatorConfig::default()
+    };
+    RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+/// The tables an in-process sync of `sim` leaves.
+async fn in_process_reference(sim: &RunningSimulator) -> (Vec<Value>, Vec<Value>) {
+    let db = TestDb::migrated().await;
+    let tenant = jira_tenant(&db, sim, "sim-token").await;
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(run.status.success(), "{}", stderr(&run));
+    jira_tables(&db).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_a_killed_one_end_with_the_in_process_tables() {
+    let sim = simulator(1_500).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // No worker yet: the run stores and publishes, then waits for the work to be done.
+    let run = {
+        let (db_url, env) = (db.url.clone(), queues.env());
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .chain([
+                ("DATABASE_URL".to_owned(), db_url),
+                ("PULSE_SECRET_KEY".to_owned(), TEST_SECRET_KEY.to_owned()),
+            ])
+            .collect();
+        let tenant = tenant.clone();
+        let dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let args = [
+                "--json", "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
+            ];
+            common::run_cli(&dir, &env, &args, None)
+        })
+    };
+
+    // A first worker loads part of it and is killed without warning.
+    let first = queues.worker(&db, dir.path());
+    let started = Instant::now();
+    loop {
+        let loaded = count(&db, "SELECT count(*) FROM work_items").await;
+        if loaded >= 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker loads nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill(first);
+    let after_kill = count(&db, "SELECT count(*) FROM work_items").await;
+
+    // Two workers take over; the run ends when everything is loaded.
+    let second = queues.worker(&db, dir.path());
+    let third = queues.worker(&db, dir.path());
+    let output = run.await.unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(terminate(second).success());
+    assert!(terminate(third).success());
+
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary[2]["step"], "jira_issues_with_changelogs");
+    assert_eq!(summary[2]["loaded"], 1_500);
+    assert!(
+        after_kill < 1_500,
+        "the kill landed mid-job ({after_kill} loaded)"
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "FINISHED");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM raw_extraction_data WHERE status <> 'processed' AND type = 'jira_issue'").await,
+        0
+    );
+    let (items, changelogs) = jira_tables(&db).await;
+    let (reference_items, reference_changelogs) = in_process_reference(&sim).await;
+    assert_eq!(items.len(), 1_500);
+    assert_eq!(items, reference_items);
+    assert_eq!(changelogs, reference_changelogs);
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let sim = simulator(10).await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    let tenant_id: i64 = tenant.parse().unwrap();
+    let integration_id: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let raw_id: i64 = sqlx::query_scalar(
+        "INSERT INTO raw_extraction_data (tenant_id, integration_id, type, raw_data)
+         VALUES ($1, $2, 'bogus', '{}') RETURNING id",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = queues.worker(&db, dir.path());
+    let broker = Broker::connect(&queues.url, queues.topology())
+        .await
+        .unwrap();
+    broker
+        .declare(QueueStage::Transform, Tier::ALL)
+        .await
+        .unwrap();
+    let message = StageMessage {
+        version: MESSAGE_VERSION,
+        tenant_id,
+        integration_id,
+        job_id: None,
+        kind: "bogus".into(),
+        provider: Provider::Jira,
+        last_sync_date: None,
+        first_item: true,
+        last_item: true,
+        last_job_item: false,
+        raw_data_ids: vec![raw_id],
+    };
+    broker
+        .publisher(QueueStage::Transform, Tier::Premium)
+        .publish(message)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let error = loop {
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, error FROM raw_extraction_data WHERE id = $1")
+                .bind(raw_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        if status == "failed" {
+            break error.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        error.contains("no transform for jira messages of type 'bogus'"),
+        "{error}"
+    );
+    assert!(terminate(worker).success());
+
+    let env = queues.env();
+    let listed = cli_with(
+        &db,
+        strings(&["--json", "dlq", "list", "--stage", "transform"]),
+        &env,
+    )
+    .await;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let failed: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert!(failed[0]["error"].as_str().unwrap().contains("bogus"));
+    assert_eq!(
+        failed[0]["queue"],
+        queues
+            .topology()
+            .work_queue(QueueStage::Transform, Tier::Premium)
+    );
+    let purged = cli_with(&db, strings(&["--json", "dlq", "purge"]), &env).await;
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&purged)).unwrap()["purged"],
+        1
+    );
+    broker.close().await.unwrap();
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
+    let db = TestDb::migrated().await;
+    let no_url = cli(
+        &db,
+        strings(&["worker", "--stage", "transform", "--tier", "all"]),
+    )
+    .await;
+    common::assert_clear_failure(&no_url, "RABBITMQ_URL");
+    let queues = Queues::new();
+    let other = cli_with(
+        &db,
+        strings(&["worker", "--stage", "load", "--tier", "free"]),
+        &queues.env(),
+    )
+    .await;
+    common::assert_clear_failure(&other, "only transform runs as its own worker");
+    let unreachable = cli_with(
+        &db,
+        strings(&["dlq", "list"]),
+        &[("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:1/%2f")],
+    )
+    .await;
+    common::assert_clear_failure(&unreachable, "connecting to RabbitMQ");
+}
