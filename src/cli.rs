@@ -37,7 +37,8 @@ pub enum Command {
     All(AllArgs),
     /// Serve the HTTP API, the web UI and WebSocket job status.
     Serve,
-    /// Detect due jobs, drive the job state machine and recover stuck jobs.
+    /// Claim due jobs (taking over stuck ones), run their extraction and hand transform work
+    /// to RabbitMQ workers; reschedule them.
     Scheduler,
     /// Consume one stage's RabbitMQ queues for the given tiers.
     Worker(WorkerArgs),
@@ -62,9 +63,37 @@ pub enum Command {
     /// Discover a Jira integration's custom fields and choose which feed work-item columns.
     #[command(subcommand)]
     CustomFields(CustomFieldsCommand),
+    /// List a tenant's sync jobs; trigger, pause, resume or reset one.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Look at, requeue or drop dead-lettered messages (RabbitMQ `etl.failed`).
     #[command(subcommand)]
     Dlq(DlqCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The tenant's jobs with state, schedule, cursor and last error.
+    List {
+        #[arg(long)]
+        tenant: i64,
+    },
+    /// Make a job due now.
+    Trigger(JobRef),
+    /// Have schedulers skip a job until it is resumed.
+    Pause(JobRef),
+    /// Let schedulers run a paused job again, starting now.
+    Resume(JobRef),
+    /// Forget a job's cursor: its next run (due now) is a full sync.
+    Reset(JobRef),
+}
+
+#[derive(Debug, Args)]
+pub struct JobRef {
+    #[arg(long)]
+    pub tenant: i64,
+    /// Job id (see `jobs list`).
+    pub job: i64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -121,6 +121,27 @@ async fn full_then_incremental_sync_matches_the_source() {
         .await as u64,
         deleted
     );
+
+    // An operator's reset makes the next scheduled-style run (no --full) a full one, once.
+    let job: String = sqlx::query_scalar("SELECT id::text FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let reset = cli(&db, strings(&["jobs", "reset", "--tenant", &tenant, &job])).await;
+    assert!(reset.status.success(), "{}", common::stderr(&reset));
+    let before = requests(&stats(&sim).await);
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    assert!(
+        requests(&stats(&sim).await) - before > first_requests / 2,
+        "the run after a reset re-reads everything"
+    );
+    let (state, full_next): (String, bool) =
+        sqlx::query_as("SELECT state, full_sync_requested FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), full_next), ("FINISHED", false));
     sim.stop().await.unwrap();
 }
 

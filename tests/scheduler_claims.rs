@@ -127,3 +127,105 @@ async fn inactive_scheduled_and_stuck_jobs() {
         .collect();
     assert_eq!(recovered, vec![ids[2]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_trigger_pause_resume_and_reset_jobs() {
+    use common::source::{cli, strings};
+    use serde_json::Value;
+
+    let db = TestDb::migrated().await;
+    jira_jobs(&db, 2).await;
+    let run = |args: &[&str]| cli(&db, strings(args));
+    let job_of = |tenant: &str| {
+        let db = &db;
+        let tenant = tenant.to_owned();
+        async move {
+            let listed = cli(
+                db,
+                strings(&["--json", "jobs", "list", "--tenant", &tenant]),
+            )
+            .await;
+            assert!(listed.status.success(), "{}", common::stderr(&listed));
+            let jobs: Value = serde_json::from_str(&common::stdout(&listed)).unwrap();
+            assert_eq!(jobs.as_array().unwrap().len(), 1);
+            jobs[0].clone()
+        }
+    };
+    let job = job_of("1").await;
+    assert_eq!(job["state"], "NOT_STARTED");
+    assert_eq!(job["active"], true);
+    let id = job["id"].to_string();
+
+    // Tenant isolation: tenant 2 cannot touch tenant 1's job.
+    common::assert_clear_failure(
+        &run(&["jobs", "pause", "--tenant", "2", &id]).await,
+        &format!("job {id} does not exist"),
+    );
+    assert!(run(&["jobs", "pause", "--tenant", "1", &id])
+        .await
+        .status
+        .success());
+    let paused = job_of("1").await;
+    assert_eq!(paused["active"], false);
+    assert_eq!(paused["skip_reason"], "paused by an operator");
+    common::assert_clear_failure(
+        &run(&["jobs", "trigger", "--tenant", "1", &id]).await,
+        "is paused",
+    );
+    // A paused job is not claimed.
+    assert!(jobs::claim_due(&db.pool, 10, STUCK)
+        .await
+        .unwrap()
+        .iter()
+        .all(|(tenant, _)| *tenant != 1));
+
+    assert!(run(&["jobs", "resume", "--tenant", "1", &id])
+        .await
+        .status
+        .success());
+    let resumed = job_of("1").await;
+    assert_eq!(resumed["active"], true);
+    assert_eq!(resumed["skip_reason"], Value::Null);
+    assert!(run(&["jobs", "trigger", "--tenant", "1", &id])
+        .await
+        .status
+        .success());
+
+    sqlx::query(
+        "UPDATE etl_jobs SET state = 'RUNNING', last_sync_date = now() WHERE tenant_id = 1",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    common::assert_clear_failure(
+        &run(&["jobs", "reset", "--tenant", "1", &id]).await,
+        "is running",
+    );
+    sqlx::query("UPDATE etl_jobs SET state = 'FINISHED' WHERE tenant_id = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert!(run(&["jobs", "reset", "--tenant", "1", &id])
+        .await
+        .status
+        .success());
+    let reset = job_of("1").await;
+    assert_eq!(reset["state"], "NOT_STARTED");
+    assert_eq!(reset["last_sync_date"], Value::Null);
+    assert_eq!(reset["full_sync_requested"], true);
+    let claimed = jobs::claim_due(&db.pool, 10, STUCK).await.unwrap();
+    let (_, claimed_job) = claimed.iter().find(|(tenant, _)| *tenant == 1).unwrap();
+    assert!(
+        claimed_job.full_sync_requested,
+        "the next run is a full one"
+    );
+
+    common::assert_clear_failure(
+        &run(&["jobs", "trigger", "--tenant", "1", "999"]).await,
+        "job 999 does not exist",
+    );
+    common::assert_clear_failure(
+        &run(&["jobs", "list", "--tenant", "77"]).await,
+        "tenant 77 does not exist",
+    );
+}

@@ -4,11 +4,14 @@ mod admin;
 mod all;
 mod broker;
 mod custom_fields;
+mod demo;
 mod dlq;
+mod jobs;
 mod output;
 mod progress;
 mod reprocess;
 mod run_job;
+mod scheduler;
 mod signals;
 mod simulate;
 mod sources;
@@ -63,6 +66,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Jobs(command) => {
+            with_database(&config, async |database| jobs::run(&database.pool, output, command).await).await
+        }
         Command::Reprocess(args) => {
             with_database(&config, async |database| reprocess::run(&database.pool, output, args).await).await
         }
@@ -79,8 +85,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             with_database(&config, async |database| worker::run(&database.pool, &config, args).await).await
         }
         Command::Dlq(command) => dlq::run(&config, output, command).await,
-        Command::Serve | Command::Scheduler => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (available: all, run-job, worker --stage transform, dlq, migrate, reprocess, custom-fields, simulate, tenant, integration, user)",
+        Command::Scheduler => {
+            with_database(&config, async |database| scheduler::run(&database.pool, &config).await).await
+        }
+        Command::Serve => anyhow::bail!(
+            "`pulse-etl {}` is not available in this version yet (available: all, scheduler, worker --stage transform, run-job, dlq, migrate, reprocess, custom-fields, simulate, tenant, integration, user)",
             role_name(&cli.command)
         ),
     }
@@ -101,6 +110,7 @@ fn role_name(command: &Command) -> &'static str {
         Command::User(_) => "user",
         Command::CustomFields(_) => "custom-fields",
         Command::Dlq(_) => "dlq",
+        Command::Jobs(_) => "jobs",
     }
 }
 

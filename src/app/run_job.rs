@@ -154,6 +154,7 @@ pub(super) async fn run_one_job(
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
     let JobRun { job, full, handoff } = run;
+    let full = full || job.full_sync_requested;
     let started_at = Utc::now();
     jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
     let since = if full {

@@ -39,6 +39,8 @@ pub struct JobRun {
     pub provider: Provider,
     pub active: bool,
     pub last_sync_date: Option<DateTime<Utc>>,
+    /// An operator reset it: the next run is a full sync.
+    pub full_sync_requested: bool,
 }
 
 /// The tenant's jobs of `provider`, for one integration or all of them, with the
@@ -50,7 +52,7 @@ pub async fn for_run(
     integration_id: Option<i64>,
 ) -> Result<Vec<JobRun>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date
+        "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date, j.full_sync_requested
          FROM etl_jobs j JOIN integrations i ON i.id = j.integration_id AND i.tenant_id = j.tenant_id
          WHERE j.tenant_id = $1 AND j.job_type = $2 AND ($3::bigint IS NULL OR j.integration_id = $3)
          ORDER BY j.id",
@@ -130,6 +132,7 @@ pub async fn finish_run(
     sqlx::query(
         "UPDATE etl_jobs SET state = $3, status = jsonb_set(status, '{overall}', to_jsonb($3::text)),
                 last_sync_date = coalesce($4, last_sync_date), error_message = $5,
+                full_sync_requested = full_sync_requested AND $4 IS NULL,
                 last_run_finished_at = now(), updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
     )
@@ -162,7 +165,7 @@ pub async fn claim_due(
                LIMIT $1
                FOR UPDATE OF j2 SKIP LOCKED) due
          WHERE j.id = due.id
-         RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date",
+         RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date, j.full_sync_requested",
     )
     .bind(limit)
     .bind(stuck_after.as_secs_f64())

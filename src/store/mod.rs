@@ -8,6 +8,7 @@ mod error;
 pub mod github;
 pub mod integrations;
 pub mod jira;
+pub mod job_controls;
 pub mod jobs;
 pub mod raw;
 pub mod tenants;

@@ -1,0 +1,132 @@
+//! The demo of `all --demo`: the source simulator, a demo tenant with Jira and GitHub
+//! integrations wired to it, and the key that seals their credentials.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::domain::{Provider, Tier};
+use crate::security::{CredentialCipher, SecretKey};
+use crate::simulator::{RunningSimulator, SimulatorConfig};
+use crate::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
+use crate::store::{jobs, tenants};
+
+const DEMO_TENANT: &str = "Demo";
+
+/// The demo's credential key: kept in the data directory so restarts can read what
+/// earlier runs stored (set PULSE_SECRET_KEY for anything but a demo).
+pub(super) fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    let path = data_dir.join("demo-secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return SecretKey::parse(&text)
+            .with_context(|| format!("{} is not a valid key", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (key, text) = SecretKey::generate();
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    tracing::warn!(path = %path.display(), "PULSE_SECRET_KEY is not set: the demo keeps its own key there");
+    Ok(key)
+}
+
+/// Starts the simulator and makes sure the demo tenant's Jira and GitHub integrations point
+/// at it.
+pub(super) async fn start_demo(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+) -> anyhow::Result<RunningSimulator> {
+    let defaults = SimulatorConfig::default();
+    let simulator =
+        RunningSimulator::start(defaults.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .context("starting the demo simulator")?;
+    let base_url = simulator.base_url();
+    let tenant = match tenants::find_by_name(pool, DEMO_TENANT).await? {
+        Some(id) => id,
+        None => tenants::create(pool, DEMO_TENANT, Tier::Free).await?,
+    };
+    let github_token = defaults.github_tokens.first().cloned().unwrap_or_default();
+    let sources = [
+        (
+            Provider::Jira,
+            defaults.jira_token.clone(),
+            Some(defaults.jira_user.as_str()),
+        ),
+        (Provider::Github, github_token, None),
+    ];
+    for (provider, token, username) in sources {
+        let demo = DemoSource {
+            tenant,
+            provider,
+            base_url: &base_url,
+            token,
+            username,
+        };
+        wire_demo_source(pool, cipher, demo).await?;
+    }
+    tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");
+    Ok(simulator)
+}
+
+/// One of the demo tenant's sources.
+struct DemoSource<'a> {
+    tenant: i64,
+    provider: Provider,
+    base_url: &'a str,
+    token: String,
+    username: Option<&'a str>,
+}
+
+/// Creates the demo tenant's integration of a provider, or points the existing one at this
+/// start's simulator (new port, and maybe another demo key than the one that sealed the
+/// stored credentials) with its job due at once.
+async fn wire_demo_source(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    demo: DemoSource<'_>,
+) -> anyhow::Result<()> {
+    let credentials = Credentials {
+        tokens: vec![demo.token],
+    };
+    let existing = integrations::list(pool, demo.tenant)
+        .await?
+        .into_iter()
+        .find(|i| i.provider == demo.provider);
+    match existing {
+        Some(integration) => {
+            integrations::reconnect(
+                pool,
+                cipher,
+                (demo.tenant, integration.id),
+                demo.base_url,
+                &credentials,
+            )
+            .await?;
+            for job in jobs::for_run(pool, demo.tenant, demo.provider, Some(integration.id)).await?
+            {
+                jobs::schedule_next(pool, demo.tenant, job.id, Duration::ZERO).await?;
+            }
+        }
+        None => {
+            let settings = IntegrationSettings {
+                requests_per_second: Some(500.0),
+                concurrency: Some(16),
+                ..IntegrationSettings::default()
+            };
+            let new = NewIntegration {
+                tenant_id: demo.tenant,
+                provider: demo.provider,
+                base_url: demo.base_url,
+                username: demo.username,
+                credentials: &credentials,
+                settings: &settings,
+            };
+            integrations::create(pool, cipher, new).await?;
+        }
+    }
+    Ok(())
+}

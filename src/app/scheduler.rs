@@ -1,0 +1,171 @@
+//! The scheduler: claims due jobs (`FOR UPDATE SKIP LOCKED`, so several schedulers never
+//! start the same job; a RUNNING job without progress for `scheduler.stuck_after_secs` is
+//! taken over), runs their extraction and hands transform work on, reschedules them, and
+//! gives the jobs it holds back on shutdown. `pulse-etl scheduler` runs it alone, with
+//! transform work going to RabbitMQ workers; `all` runs it with the other roles.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::run_job::JobRun;
+use crate::config::Config;
+use crate::domain::Tier;
+use crate::pipeline::handoff::Handoff;
+use crate::queue::rabbitmq::Broker;
+use crate::queue::topology::QueueStage;
+use crate::security::CredentialCipher;
+use crate::simulator::RunningSimulator;
+use crate::store::{jobs, tenants};
+
+/// Jobs claimed per look.
+const CLAIM_BATCH: i64 = 4;
+
+/// `pulse-etl scheduler`: transform work goes to RabbitMQ workers.
+pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    let cipher = CredentialCipher::new(&config.secret_key()?);
+    let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
+    broker.declare(QueueStage::Transform, Tier::ALL).await?;
+    let roles = Roles {
+        cipher: &cipher,
+        timing: Timing::from_config(config, None),
+        simulator: None,
+        broker: Some(&broker),
+    };
+    let outcome = serve(pool, roles, std::future::pending()).await;
+    broker.close().await.ok();
+    outcome
+}
+
+/// Schedules (with `alongside` running too) until Ctrl-C or SIGTERM, or until either
+/// fails; then gives back the jobs it had claimed, READY and due at once.
+pub(super) async fn serve(
+    pool: &PgPool,
+    roles: Roles<'_>,
+    alongside: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        interval_secs = roles.timing.interval.as_secs(),
+        poll_secs = roles.timing.poll.as_secs(),
+        "scheduler running; Ctrl-C stops"
+    );
+    let claimed = Mutex::new(Vec::new());
+    let outcome = tokio::select! {
+        outcome = schedule(pool, roles, &claimed) => outcome,
+        outcome = alongside => outcome,
+        _ = super::signals::shutdown() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    };
+    let interrupted = std::mem::take(
+        &mut *claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for (tenant_id, job_id) in interrupted {
+        jobs::release(pool, tenant_id, job_id, "interrupted by shutdown").await?;
+        tracing::info!(
+            tenant_id,
+            job_id,
+            "interrupted job released for the next start"
+        );
+    }
+    outcome
+}
+
+/// What the scheduler works with.
+#[derive(Clone, Copy)]
+pub(super) struct Roles<'a> {
+    pub cipher: &'a CredentialCipher,
+    pub timing: Timing,
+    /// The demo's simulator, asked for a little activity after each round of runs.
+    pub simulator: Option<&'a RunningSimulator>,
+    /// Transform work goes over RabbitMQ when set, else stays in process.
+    pub broker: Option<&'a Broker>,
+}
+
+/// How often the scheduler looks, reschedules and recovers.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// From the end of a job's run until it is due again.
+    pub interval: Duration,
+    pub poll: Duration,
+    pub stuck_after: Duration,
+}
+
+impl Timing {
+    pub fn from_config(config: &Config, interval: Option<Duration>) -> Self {
+        Timing {
+            interval: interval.unwrap_or(Duration::from_secs(config.scheduler.interval_secs)),
+            poll: Duration::from_secs(config.scheduler.poll_secs),
+            stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
+        }
+    }
+}
+
+/// Claims due jobs and runs them, forever. With the demo simulator, each round of runs is
+/// followed by a little source activity so the next incremental sync has something to do.
+/// `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
+/// give them back.
+async fn schedule(
+    pool: &PgPool,
+    roles: Roles<'_>,
+    claimed: &Mutex<Vec<(i64, i64)>>,
+) -> anyhow::Result<()> {
+    let Roles {
+        cipher,
+        timing,
+        simulator,
+        broker,
+    } = roles;
+    let lock = || {
+        claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    loop {
+        let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
+        lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
+        for (tenant_id, job) in &due {
+            let mut lines = Vec::new();
+            let handoff = match broker {
+                None => Handoff::InProcess,
+                Some(broker) => Handoff::Broker {
+                    broker,
+                    tier: tenants::tier(pool, *tenant_id).await?,
+                },
+            };
+            let run = JobRun {
+                job,
+                full: false,
+                handoff,
+            };
+            match super::run_job::run_one_job(pool, cipher, *tenant_id, run, &mut lines).await {
+                Ok(()) => {
+                    let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
+                    tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
+                }
+                Err(error) => {
+                    tracing::warn!(tenant_id, job_id = job.id, error = %format!("{error:#}"), "job failed")
+                }
+            }
+            jobs::schedule_next(pool, *tenant_id, job.id, timing.interval).await?;
+            lock().retain(|(_, id)| *id != job.id);
+        }
+        if let (false, Some(simulator)) = (due.is_empty(), simulator) {
+            let url = format!("{}/_sim/mutate", simulator.base_url());
+            if let Err(error) = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({"fraction": 0.01}))
+                .send()
+                .await
+            {
+                tracing::warn!(%error, "could not ask the simulator for activity");
+            }
+        }
+        tokio::time::sleep(timing.poll).await;
+    }
+}
