@@ -318,3 +318,74 @@ async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
     .await;
     common::assert_clear_failure(&unreachable, "connecting to RabbitMQ");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_killed_mid_job_and_restarted_ends_with_the_in_process_tables() {
+    let sim = simulator(1_500).await;
+    let db = TestDb::migrated().await;
+    jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_DATA_DIR", "data"),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+        ("PULSE_SCHEDULER__STUCK_AFTER_SECS", "3"),
+    ];
+    let args = ["all", "--interval-secs", "3600"];
+    let first = spawn_cli(dir.path(), &env, &args);
+    let started = Instant::now();
+    while count(&db, "SELECT count(*) FROM work_items").await < 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill(first);
+    let after_kill = count(&db, "SELECT count(*) FROM work_items").await;
+    assert!(
+        after_kill < 1_500,
+        "the kill landed mid-job ({after_kill} loaded)"
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "RUNNING", "a killed process leaves its job running");
+
+    // Restarted: what was stored but not loaded is transformed at once, and the stuck job
+    // is taken over and runs again.
+    let second = spawn_cli(dir.path(), &env, &args);
+    let started = Instant::now();
+    loop {
+        let (state, items): (String, i64) =
+            sqlx::query_as("SELECT state, (SELECT count(*) FROM work_items) FROM etl_jobs")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        if state == "FINISHED" && items == 1_500 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "{state}, {items} items"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(terminate(second).success());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM raw_extraction_data WHERE status = 'pending'"
+        )
+        .await,
+        0,
+        "nothing left untransformed"
+    );
+    let (items, changelogs) = jira_tables(&db).await;
+    let (reference_items, reference_changelogs) = in_process_reference(&sim).await;
+    assert_eq!(items, reference_items);
+    assert_eq!(changelogs, reference_changelogs);
+    sim.stop().await.unwrap();
+}

@@ -39,8 +39,9 @@ pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     outcome
 }
 
-/// Schedules (with `alongside` running too) until Ctrl-C or SIGTERM, or until either
-/// fails; then gives back the jobs it had claimed, READY and due at once.
+/// Transforms what an earlier process left pending, then schedules (with `alongside`
+/// running too) until Ctrl-C or SIGTERM, or until either fails; then gives back the jobs
+/// it had claimed, READY and due at once.
 pub(super) async fn serve(
     pool: &PgPool,
     roles: Roles<'_>,
@@ -51,6 +52,15 @@ pub(super) async fn serve(
         poll_secs = roles.timing.poll.as_secs(),
         "scheduler running; Ctrl-C stops"
     );
+    let recovered = crate::pipeline::recovery::transform_pending(pool).await?;
+    if recovered.extracted > 0 {
+        tracing::info!(
+            rows = recovered.extracted,
+            loaded = recovered.loaded,
+            failed = recovered.failed,
+            "raw rows left untransformed by an earlier process transformed now"
+        );
+    }
     let claimed = Mutex::new(Vec::new());
     let outcome = tokio::select! {
         outcome = schedule(pool, roles, &claimed) => outcome,

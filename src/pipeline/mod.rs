@@ -7,6 +7,7 @@ pub mod jira;
 pub mod jira_custom_fields;
 pub mod jira_load;
 pub mod jira_reprocess;
+pub mod recovery;
 pub mod transform;
 pub mod transform_stage;
 

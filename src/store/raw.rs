@@ -295,3 +295,24 @@ pub async fn mark_pending_failed(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Ids of rows still pending, of one kind, grouped by integration: `(tenant_id,
+/// integration_id, ids)`, at most `batch` ids per group, oldest first.
+pub async fn pending_batches(
+    pool: &PgPool,
+    kind: &str,
+    batch: i64,
+) -> Result<Vec<(i64, i64, Vec<i64>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, integration_id, array_agg(id ORDER BY id) AS ids
+         FROM (SELECT tenant_id, integration_id, id,
+                      (row_number() OVER (PARTITION BY tenant_id, integration_id ORDER BY id) - 1) / $2 AS chunk
+               FROM raw_extraction_data WHERE type = $1 AND status = 'pending') pending
+         GROUP BY tenant_id, integration_id, chunk
+         ORDER BY min(id)",
+    )
+    .bind(kind)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?)
+}
