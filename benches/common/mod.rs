@@ -38,12 +38,18 @@ pub fn sizes(variable: &str, default: &str) -> Vec<u32> {
 
 /// Runs `pulse-etl` against `database`; returns its stdout and how long it took.
 pub fn pulse(database: &str, args: &[&str]) -> (String, Duration) {
+    pulse_with(database, args, &[])
+}
+
+/// As [`pulse`], with more environment variables.
+pub fn pulse_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (String, Duration) {
     let started = Instant::now();
     let output = Command::new(binary())
         .args(args)
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
