@@ -4,6 +4,7 @@
 //! with the error and attempt count in headers once a message is out of attempts. Also the
 //! operator's view of the failed queue (list, requeue, purge).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, SelectAll, StreamExt};
@@ -38,8 +39,13 @@ impl From<BrokerError> for QueueError {
     }
 }
 
+/// Publish attempts (with back-off, reconnecting in between) before a publish fails:
+/// about half a minute, enough for a broker restart.
+const PUBLISH_ATTEMPTS: u32 = 8;
+
 /// A connection to RabbitMQ and the topology it serves.
 pub struct Broker {
+    url: String,
     connection: Connection,
     /// Declarations, publishing (in confirm mode) and the failed queue.
     channel: Channel,
@@ -107,15 +113,12 @@ async fn publish_confirmed(
 
 impl Broker {
     pub async fn connect(url: &str, topology: Topology) -> Result<Self, BrokerError> {
-        let properties = ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio);
-        let connection = Connection::connect(url, properties).await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let Link {
+            connection,
+            channel,
+        } = Link::open(url).await?;
         Ok(Broker {
+            url: url.to_owned(),
             connection,
             channel,
             topology,
@@ -221,10 +224,12 @@ impl Broker {
         Ok(())
     }
 
-    /// A publisher to one work queue.
+    /// A publisher to one work queue (it reconnects on its own if the broker goes away).
     pub fn publisher(&self, stage: QueueStage, tier: Tier) -> RabbitPublisher {
         RabbitPublisher {
-            channel: self.channel.clone(),
+            url: self.url.clone(),
+            channel: Arc::new(tokio::sync::Mutex::new(self.channel.clone())),
+            own_link: Arc::new(tokio::sync::Mutex::new(None)),
             queue: self.topology.work_queue(stage, tier),
         }
     }
@@ -372,18 +377,76 @@ impl FailedMessage {
     }
 }
 
-/// Publishes to one work queue with confirms.
+/// A connection with a channel in confirm mode.
+struct Link {
+    connection: Connection,
+    channel: Channel,
+}
+
+impl Link {
+    async fn open(url: &str) -> Result<Self, BrokerError> {
+        let properties = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        let connection = Connection::connect(url, properties).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Link {
+            connection,
+            channel,
+        })
+    }
+}
+
+/// Publishes to one work queue with confirms; when the broker goes away it reconnects and
+/// publishes again (a message may then arrive twice: consumers are idempotent).
 #[derive(Clone)]
 pub struct RabbitPublisher {
-    channel: Channel,
+    url: String,
+    channel: Arc<tokio::sync::Mutex<Channel>>,
+    /// The connection opened after the broker's own was lost.
+    own_link: Arc<tokio::sync::Mutex<Option<Connection>>>,
     queue: String,
+}
+
+impl RabbitPublisher {
+    async fn reconnect(&self) {
+        match Link::open(&self.url).await {
+            Ok(link) => {
+                *self.channel.lock().await = link.channel;
+                if let Some(old) = self.own_link.lock().await.replace(link.connection) {
+                    old.close(200, "replaced").await.ok();
+                }
+                tracing::info!(queue = %self.queue, "publisher reconnected to RabbitMQ");
+            }
+            Err(error) => tracing::warn!(%error, "RabbitMQ still unreachable"),
+        }
+    }
 }
 
 impl Publisher for RabbitPublisher {
     async fn publish(&self, message: StageMessage) -> Result<(), QueueError> {
         let body = serde_json::to_vec(&message).map_err(|e| QueueError::Broker(e.to_string()))?;
-        publish_confirmed(&self.channel, &self.queue, &body, FieldTable::default()).await?;
-        Ok(())
+        let mut wait = Duration::from_millis(250);
+        let mut attempt = 1;
+        loop {
+            let channel = self.channel.lock().await.clone();
+            match publish_confirmed(&channel, &self.queue, &body, FieldTable::default()).await {
+                Ok(()) => return Ok(()),
+                // The broker answered: retrying will not make the queue exist.
+                Err(error @ BrokerError::NotConfirmed { .. }) => return Err(error.into()),
+                Err(error) if attempt >= PUBLISH_ATTEMPTS => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "publish failed; reconnecting");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                    attempt += 1;
+                    self.reconnect().await;
+                }
+            }
+        }
     }
 }
 
