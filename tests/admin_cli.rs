@@ -518,7 +518,7 @@ async fn credentials_need_the_secret_key() {
 async fn roles_not_built_yet_say_so() {
     let db = TestDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
-    let output = db.cli(dir.path(), &["scheduler"], None);
+    let output = db.cli(dir.path(), &["serve"], None);
     assert_clear_failure(&output, "not available in this version yet");
 }
 

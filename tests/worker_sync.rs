@@ -389,3 +389,47 @@ async fn all_killed_mid_job_and_restarted_ends_with_the_in_process_tables() {
     assert_eq!(changelogs, reference_changelogs);
     sim.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_and_two_workers_sync_like_one_process() {
+    let sim = simulator(800).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ]);
+    let workers = [
+        queues.worker(&db, dir.path()),
+        queues.worker(&db, dir.path()),
+    ];
+    let scheduler = spawn_cli(dir.path(), &env, &["scheduler"]);
+    let started = Instant::now();
+    loop {
+        let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        if state == "FINISHED" {
+            break;
+        }
+        assert!(state != "FAILED", "the job failed");
+        assert!(started.elapsed() < Duration::from_secs(90), "still {state}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(terminate(scheduler).success());
+    for worker in workers {
+        assert!(terminate(worker).success());
+    }
+    let (items, changelogs) = jira_tables(&db).await;
+    let (reference_items, reference_changelogs) = in_process_reference(&sim).await;
+    assert_eq!(items.len(), 800);
+    assert_eq!(items, reference_items);
+    assert_eq!(changelogs, reference_changelogs);
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
