@@ -293,6 +293,9 @@ pub struct SimulateArgs {
     /// Milliseconds added to every API answer (real APIs answer in 100–500 ms).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Share of Jira issues served with an unreadable `created` date (poison records).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub jira_malformed_rate: f64,
 }
 
 fn parse_per_second(text: &str) -> Result<u32, String> {

@@ -82,11 +82,19 @@ async fn inactive_scheduled_and_stuck_jobs() {
         .fetch_all(&db.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE integrations SET active = FALSE WHERE id = (SELECT integration_id FROM etl_jobs WHERE id = $1)")
+    let integration: i64 = sqlx::query_scalar("SELECT integration_id FROM etl_jobs WHERE id = $1")
         .bind(ids[0])
-        .execute(&db.pool)
+        .fetch_one(&db.pool)
         .await
         .unwrap();
+    integrations::disable(&db.pool, integration).await.unwrap();
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT skip_reason FROM etl_jobs WHERE id = $1")
+            .bind(ids[0])
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(reason.as_deref(), Some("integration disabled"));
     let tenant: i64 = sqlx::query_scalar("SELECT tenant_id FROM etl_jobs WHERE id = $1")
         .bind(ids[1])
         .fetch_one(&db.pool)

@@ -24,7 +24,7 @@ use crate::queue::topology::QueueStage;
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::raw::Scope;
-use crate::store::tenants;
+use crate::store::{raw, tenants};
 
 /// One line of the summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
@@ -170,6 +170,7 @@ pub(super) async fn run_one_job(
         since,
         full,
         handoff,
+        started_at,
     };
     let result = match job.provider {
         Provider::Jira => sync.jira(lines).await,
@@ -191,6 +192,7 @@ struct JobSync<'a> {
     since: Option<DateTime<Utc>>,
     full: bool,
     handoff: Handoff<'a>,
+    started_at: DateTime<Utc>,
 }
 
 impl JobSync<'_> {
@@ -226,6 +228,7 @@ impl JobSync<'_> {
         let mut recorder = StepRecorder::new(self.tenant_id, self.job.id, lines);
         let outcome = jira_steps(&run, &mut recorder).await;
         self.conclude(client.http().stats.snapshot(), clock, outcome, lines)
+            .await
     }
 
     async fn github(&self, lines: &mut Vec<StepLine>) -> anyhow::Result<()> {
@@ -250,11 +253,12 @@ impl JobSync<'_> {
         let mut recorder = StepRecorder::new(self.tenant_id, self.job.id, lines);
         let outcome = github_steps(&run, &mut recorder).await;
         self.conclude(client.http().stats.snapshot(), clock, outcome, lines)
+            .await
     }
 
     /// Logs the end of the sync with its request counts; an error, or any item that failed
     /// to transform, fails the job.
-    fn conclude(
+    async fn conclude(
         &self,
         requests: RequestCounts,
         clock: Instant,
@@ -281,7 +285,13 @@ impl JobSync<'_> {
         );
         outcome?;
         if failed_items > 0 {
-            bail!("{failed_items} item(s) failed to transform (see raw_extraction_data.error)");
+            let errors =
+                raw::first_errors(self.pool, self.tenant_id, self.job.id, self.started_at, 3)
+                    .await?;
+            bail!(
+                "{failed_items} item(s) failed to transform; first errors: {} (all in raw_extraction_data.error)",
+                errors.join(" | ")
+            );
         }
         Ok(())
     }

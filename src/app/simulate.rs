@@ -26,6 +26,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         github_secondary_retry_after_secs: args.github_secondary_retry_after,
         fault_rate: args.fault_rate,
         latency: Duration::from_millis(args.latency_ms),
+        jira_malformed_rate: args.jira_malformed_rate,
         ..SimulatorConfig::default()
     };
     let started = Instant::now();

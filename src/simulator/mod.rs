@@ -68,6 +68,8 @@ pub struct SimulatorConfig {
     pub slow_response: Duration,
     /// Added to every API answer, as a network and a busy server would.
     pub latency: Duration,
+    /// Share of Jira issues served with an unreadable `created` date (poison records).
+    pub jira_malformed_rate: f64,
 }
 
 impl Default for SimulatorConfig {
@@ -90,6 +92,7 @@ impl Default for SimulatorConfig {
             fault_rate: 0.0,
             slow_response: Duration::from_millis(1_500),
             latency: Duration::ZERO,
+            jira_malformed_rate: 0.0,
         }
     }
 }
@@ -143,6 +146,7 @@ impl RunningSimulator {
             user: config.jira_user.clone(),
             github: github_population,
             base_url: base_url.clone(),
+            malformed_rate: config.jira_malformed_rate,
         });
         let github = Arc::new(GithubState {
             site: github_site,

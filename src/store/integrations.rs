@@ -112,12 +112,14 @@ pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<IntegrationSummar
     .await?)
 }
 
-/// Marks an integration inactive: its jobs are skipped from now on. Idempotent.
+/// Marks an integration inactive: its jobs are skipped from now on, with the reason
+/// recorded on them. Idempotent.
 pub async fn disable(pool: &PgPool, integration_id: i64) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await?;
     let updated =
         sqlx::query("UPDATE integrations SET active = FALSE, updated_at = now() WHERE id = $1")
             .bind(integration_id)
-            .execute(pool)
+            .execute(&mut *transaction)
             .await?;
     if updated.rows_affected() == 0 {
         return Err(StoreError::NotFound {
@@ -125,6 +127,14 @@ pub async fn disable(pool: &PgPool, integration_id: i64) -> Result<(), StoreErro
             id: integration_id,
         });
     }
+    sqlx::query(
+        "UPDATE etl_jobs SET skip_reason = 'integration disabled', updated_at = now()
+         WHERE integration_id = $1",
+    )
+    .bind(integration_id)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
     Ok(())
 }
 

@@ -316,3 +316,24 @@ pub async fn pending_batches(
     .fetch_all(pool)
     .await?)
 }
+
+/// The first `limit` errors of the job's raw rows that failed since `since`.
+pub async fn first_errors(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    since: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(error, 'no error recorded') FROM raw_extraction_data
+         WHERE tenant_id = $1 AND job_id = $2 AND status = 'failed' AND processed_at >= $3
+         ORDER BY id LIMIT $4",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::catalog::{CUSTOM_FIELDS, ISSUE_TYPES, STATUSES};
+use super::issues::Issue;
 use super::jql;
 use super::render::{self, FieldSelection};
 use super::site::{Cursor, JiraSite};
@@ -29,6 +30,21 @@ pub struct JiraState {
     /// The simulated GitHub, which dev-status details point into.
     pub github: crate::simulator::github::pulls::Population,
     pub base_url: String,
+    /// Share of issues served with an unreadable `created` date (poison records).
+    pub malformed_rate: f64,
+}
+
+impl JiraState {
+    /// An issue as served: rendered, and garbled when it is one of the poison records.
+    fn serve(&self, issue: &Issue, wanted: &FieldSelection, with_changelog: bool) -> Value {
+        let population = &self.site.population;
+        let mut value = render::issue(&self.base_url, population, issue, wanted, with_changelog);
+        let draw = mix(population.seed ^ 0x6d61_6c66 ^ u64::from(issue.index));
+        if (draw as f64 / u64::MAX as f64) < self.malformed_rate {
+            value["fields"]["created"] = Value::from("not a date");
+        }
+        value
+    }
 }
 
 type Shared = State<Arc<JiraState>>;
@@ -198,10 +214,9 @@ fn search(state: &JiraState, body: SearchBody) -> Response {
         .expand
         .as_ref()
         .is_some_and(|e| e.contains("changelog"));
-    let population = &state.site.population;
     let issues: Vec<Value> = found
         .iter()
-        .map(|issue| render::issue(&state.base_url, population, issue, &wanted, with_changelog))
+        .map(|issue| state.serve(issue, &wanted, with_changelog))
         .collect();
     let mut page = json!({"issues": issues, "isLast": !more});
     if let (true, Some(cursor)) = (more, cursor) {
@@ -238,14 +253,7 @@ async fn issue(
     let with_changelog = params
         .list("expand")
         .is_some_and(|e| e.iter().any(|x| x == "changelog"));
-    Json(render::issue(
-        &state.base_url,
-        &state.site.population,
-        &issue,
-        &wanted,
-        with_changelog,
-    ))
-    .into_response()
+    Json(state.serve(&issue, &wanted, with_changelog)).into_response()
 }
 
 async fn changelog(
