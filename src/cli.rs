@@ -86,6 +86,12 @@ pub enum JobsCommand {
     Resume(JobRef),
     /// Forget a job's cursor: its next run (due now) is a full sync.
     Reset(JobRef),
+    /// Print the tenant's job progress events (step × stage and job state changes) as they
+    /// happen, from any process, until Ctrl-C.
+    Watch {
+        #[arg(long)]
+        tenant: i64,
+    },
 }
 
 #[derive(Debug, Args)]

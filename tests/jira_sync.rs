@@ -359,3 +359,95 @@ async fn incremental_cursor_is_written_in_the_accounts_time_zone() {
     );
     sim.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_stream_to_watchers_in_other_processes() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let sim = simulator(120, 0.0).await;
+    let db = TestDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    let other = common::source::tenant(&db).await;
+    let watch = |tenant: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pulse-etl"))
+            .args(["--json", "jobs", "watch", "--tenant", tenant])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let mut watcher = watch(&tenant);
+    let mut outsider = watch(&other);
+    // Both are listening once their sessions have run LISTEN.
+    let started = std::time::Instant::now();
+    while count(
+        &db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .await
+        < 2
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "watchers did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut lines = Vec::new();
+    for child in [&mut watcher, &mut outsider] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+        let mut text = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        lines.push(text);
+    }
+    let events: Vec<Value> = lines[0]
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        lines[1].trim().is_empty(),
+        "another tenant's watcher saw: {}",
+        lines[1]
+    );
+    let job = |state: &str| {
+        events
+            .iter()
+            .any(|e| e["step"].is_null() && e["state"] == state)
+    };
+    assert!(job("RUNNING") && job("FINISHED"), "{events:?}");
+    for step in [
+        "jira_projects_and_issue_types",
+        "jira_statuses_and_relationships",
+        "jira_issues_with_changelogs",
+        "jira_dev_status",
+    ] {
+        for stage in ["extraction", "transform", "load"] {
+            for state in ["running", "finished"] {
+                assert!(
+                    events
+                        .iter()
+                        .any(|e| e["step"] == step && e["stage"] == stage && e["state"] == state),
+                    "no {step} {stage} {state} event in {events:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(events.last().unwrap()["state"], "FINISHED");
+    sim.stop().await.unwrap();
+}

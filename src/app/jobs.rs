@@ -1,10 +1,12 @@
-//! `pulse-etl jobs list|trigger|pause|resume|reset --tenant ID [JOB]`.
+//! `pulse-etl jobs list|trigger|pause|resume|reset|watch --tenant ID [JOB]`.
 
 use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
 use crate::cli::JobsCommand;
 use crate::store::job_controls::{self, Control, JobSummary};
+use crate::store::job_events::{JobEvent, JobEvents};
+use crate::store::tenants;
 
 impl Tabular for JobSummary {
     const HEADERS: &'static [&'static str] = &[
@@ -46,6 +48,7 @@ pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow:
         JobsCommand::List { tenant } => {
             return output.list(&job_controls::list(pool, tenant).await?);
         }
+        JobsCommand::Watch { tenant } => return watch(pool, output, tenant).await,
         JobsCommand::Trigger(job) => (job, Control::Trigger, "due now"),
         JobsCommand::Pause(job) => (job, Control::Pause, "paused"),
         JobsCommand::Resume(job) => (job, Control::Resume, "resumed and due now"),
@@ -59,4 +62,36 @@ pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow:
         "job updated"
     );
     output.done(&format!("job {} {done}", job.job))
+}
+
+/// Prints the tenant's job events until Ctrl-C or SIGTERM: one JSON object per line with
+/// `--json`, else one readable line each.
+async fn watch(pool: &PgPool, output: Output, tenant_id: i64) -> anyhow::Result<()> {
+    tenants::ensure_exists(pool, tenant_id).await?;
+    let mut events = JobEvents::listen(pool).await?;
+    let stop = super::signals::shutdown();
+    tokio::pin!(stop);
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event?,
+            () = &mut stop => return Ok(()),
+        };
+        if event.tenant_id != tenant_id {
+            continue;
+        }
+        if output.json {
+            println!("{}", serde_json::to_string(&event)?);
+        } else {
+            println!("{}", describe(&event));
+        }
+    }
+}
+
+fn describe(event: &JobEvent) -> String {
+    match (&event.step, &event.stage) {
+        (Some(step), Some(stage)) => {
+            format!("job {}: {step} {stage} {}", event.job_id, event.state)
+        }
+        _ => format!("job {}: {}", event.job_id, event.state),
+    }
 }

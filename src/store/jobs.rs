@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
+use super::job_events::announcing;
 use crate::domain::{JobState, JobStatus, Provider, Stage, StageState};
 
 /// Creates the job that syncs a new integration: `NOT_STARTED`, active, every step idle.
@@ -71,11 +72,14 @@ pub async fn start_run(
     job_id: i64,
     provider: Provider,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query(&announcing(
         "UPDATE etl_jobs SET state = 'RUNNING', status = $3, last_run_started_at = now(),
                 last_progress_at = now(), error_message = NULL, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-    )
+         WHERE tenant_id = $1 AND id = $2 RETURNING tenant_id, id",
+        "NULL",
+        "NULL",
+        "'RUNNING'",
+    ))
     .bind(tenant_id)
     .bind(job_id)
     .bind(Json(JobStatus::initial(provider, JobState::Running)))
@@ -93,11 +97,14 @@ pub async fn set_stage(
     stage: Stage,
     state: StageState,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query(&announcing(
         "UPDATE etl_jobs SET status = jsonb_set(status, ARRAY['steps', $3, $4], to_jsonb($5::text)),
                 last_progress_at = now(), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND status->'steps' ? $3",
-    )
+         WHERE tenant_id = $1 AND id = $2 AND status->'steps' ? $3 RETURNING tenant_id, id",
+        "$3::text",
+        "$4::text",
+        "$5::text",
+    ))
     .bind(tenant_id)
     .bind(job_id)
     .bind(step)
@@ -129,13 +136,16 @@ pub async fn finish_run(
         Ok(cursor) => (JobState::Finished, Some(cursor), None),
         Err(error) => (JobState::Failed, None, Some(error)),
     };
-    sqlx::query(
+    sqlx::query(&announcing(
         "UPDATE etl_jobs SET state = $3, status = jsonb_set(status, '{overall}', to_jsonb($3::text)),
                 last_sync_date = coalesce($4, last_sync_date), error_message = $5,
                 full_sync_requested = full_sync_requested AND $4 IS NULL,
                 last_run_finished_at = now(), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-    )
+         WHERE tenant_id = $1 AND id = $2 RETURNING tenant_id, id",
+        "NULL",
+        "NULL",
+        "$3::text",
+    ))
     .bind(tenant_id)
     .bind(job_id)
     .bind(state.as_str())
@@ -208,11 +218,14 @@ pub async fn release(
     job_id: i64,
     reason: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query(&announcing(
         "UPDATE etl_jobs SET state = 'READY', status = jsonb_set(status, '{overall}', '\"READY\"'),
                 next_run = now(), error_message = $3, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND state = 'RUNNING'",
-    )
+         WHERE tenant_id = $1 AND id = $2 AND state = 'RUNNING' RETURNING tenant_id, id",
+        "NULL",
+        "NULL",
+        "'READY'",
+    ))
     .bind(tenant_id)
     .bind(job_id)
     .bind(reason)

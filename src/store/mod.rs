@@ -9,6 +9,7 @@ pub mod github;
 pub mod integrations;
 pub mod jira;
 pub mod job_controls;
+pub mod job_events;
 pub mod jobs;
 pub mod raw;
 pub mod tenants;
