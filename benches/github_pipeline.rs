@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    children_peak_rss_mib, free_port, pulse, request_counts, sim_stats, stage_seconds, ScratchDb,
+    free_port, pulse, pulse_measured, request_counts, sim_stats, stage_seconds, ScratchDb,
 };
 use serde_json::Value;
 
@@ -53,13 +53,12 @@ fn main() {
             ],
         );
         let run = || {
-            pulse(
+            pulse_measured(
                 &db.url,
                 &["--json", "run-job", "github", "--tenant", &tenant],
             )
         };
-        let (summary, full_time) = run();
-        let peak = children_peak_rss_mib();
+        let (summary, full_time, peak) = run();
         let steps: Vec<Value> = serde_json::from_str(&summary).unwrap();
         let (full_requests, full_free) = request_counts(&runtime.block_on(sim_stats(&base)));
         let full_counted = full_requests - full_free;
@@ -77,7 +76,7 @@ fn main() {
         });
         let changed =
             mutated["prs_changed"].as_u64().unwrap() + mutated["prs_added"].as_u64().unwrap();
-        let (_, incremental_time) = run();
+        let (_, incremental_time, _) = run();
         let (all, free) = request_counts(&runtime.block_on(sim_stats(&base)));
         let incremental_counted = all - free - full_counted;
         println!(

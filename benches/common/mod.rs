@@ -57,6 +57,45 @@ pub fn pulse_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (Strin
     (String::from_utf8(output.stdout).unwrap(), started.elapsed())
 }
 
+/// As [`pulse`], also returning the process's peak resident memory in MiB (its `VmHWM`,
+/// read until it exits).
+pub fn pulse_measured(database: &str, args: &[&str]) -> (String, Duration, f64) {
+    let started = Instant::now();
+    let mut child = Command::new(binary())
+        .args(args)
+        .env("DATABASE_URL", database)
+        .env("PULSE_SECRET_KEY", SECRET_KEY)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0_u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "pulse-etl {args:?} failed");
+    let text = reader.join().unwrap();
+    (text, started.elapsed(), peak_kib as f64 / 1024.0)
+}
+
 /// `pulse-etl simulate` on `port` with `args`, once it accepts connections.
 pub fn simulator(port: u16, args: &[&str]) -> Child {
     let mut child = Command::new(binary())
@@ -74,13 +113,6 @@ pub fn simulator(port: u16, args: &[&str]) -> Child {
     child.kill().ok();
     child.wait().ok();
     panic!("simulator did not start");
-}
-
-/// Peak resident memory of the largest child waited for so far, in MiB.
-pub fn children_peak_rss_mib() -> f64 {
-    let usage =
-        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
-    usage.max_rss() as f64 / 1024.0
 }
 
 /// A migrated database for one benchmark run, dropped with it.

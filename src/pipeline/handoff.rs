@@ -19,6 +19,12 @@ use crate::store::raw::{self, Scope};
 /// Pages of transform work stored but not yet loaded before an in-process extraction waits.
 const PAGES_IN_FLIGHT: usize = 4;
 
+/// In-process consumers working side by side.
+const IN_PROCESS_CONSUMERS: usize = 3;
+
+/// Tries per message in process before the run fails.
+const IN_PROCESS_ATTEMPTS: u32 = 3;
+
 /// How often a run whose transform happens elsewhere looks at its progress.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -78,24 +84,61 @@ impl Handoff<'_> {
     }
 }
 
-/// The in-process consumer: each message transformed and loaded, then acknowledged.
+/// The in-process consumers: a few take messages off the queue side by side (one alone
+/// leaves the database waiting on the client between statements), each message
+/// transformed and loaded, then acknowledged.
 async fn transform_here(
     pool: &PgPool,
-    mut consumer: impl Consumer,
+    consumer: impl Consumer + Send,
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<StepReport, PipelineError> {
     let stage = TransformStage::new(pool);
-    let mut all = StepReport::default();
-    while let Some(delivery) = consumer.next().await {
-        let done = stage.handle(&delivery.message).await?;
-        all += StepReport {
-            extracted: 0,
-            ..done
-        };
-        delivery.ack().await?;
-        progress(&all);
+    let consumer = tokio::sync::Mutex::new(consumer);
+    let all = std::sync::Mutex::new(StepReport::default());
+    let consume = async || -> Result<(), PipelineError> {
+        loop {
+            let delivery = consumer.lock().await.next().await;
+            let Some(delivery) = delivery else {
+                return Ok(());
+            };
+            let done = handle_with_retries(&stage, &delivery.message).await?;
+            let snapshot = {
+                let mut all = all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                *all += StepReport {
+                    extracted: 0,
+                    ..done
+                };
+                *all
+            };
+            delivery.ack().await?;
+            progress(&snapshot);
+        }
+    };
+    let consumers = (0..IN_PROCESS_CONSUMERS).map(|_| consume());
+    futures_util::future::try_join_all(consumers).await?;
+    Ok(all
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// Transforms a message, trying again after a pause when the database failed in a way
+/// that may pass (side-by-side consumers can, rarely, deadlock on rows two pages share).
+async fn handle_with_retries(
+    stage: &TransformStage<'_>,
+    message: &StageMessage,
+) -> Result<StepReport, PipelineError> {
+    let mut attempt = 1;
+    loop {
+        match stage.handle(message).await {
+            Ok(done) => return Ok(done),
+            Err(error) if error.is_transient() && attempt < IN_PROCESS_ATTEMPTS => {
+                tracing::warn!(tenant_id = message.tenant_id, job_id = ?message.job_id, attempt, %error, "transform failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
-    Ok(all)
 }
 
 /// Waits until no raw row of `kinds` stored by this step (ids above `watermark`) is still

@@ -196,70 +196,99 @@ impl JiraRun<'_> {
         }
     }
 
-    /// Extract side of the issues step: each search page's issues (and the full changelog
-    /// of those whose embedded one is partial) stored raw, then their raw ids published as
-    /// transform work. Returns the extract report and what the source has.
+    /// Extract side of the issues step: the search walked page by page, each page stored
+    /// and published while the next is fetched. Returns the extract report and what the
+    /// source has.
     async fn extract_issues(
         &self,
         jql: &str,
         publisher: impl Publisher,
     ) -> Result<(StepReport, IssuesFound), PipelineError> {
+        let clock = Instant::now();
         let mut report = StepReport::default();
         let mut found = IssuesFound::default();
-        let mut token: Option<String> = None;
+        let mut page = self.client.search_page(jql, None).await?.body;
         let mut first = true;
         loop {
-            let clock = Instant::now();
-            let page = self.client.search_page(jql, token.as_deref()).await?.body;
-            let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
-            let entities = issues
-                .iter()
-                .map(|i| (i["id"].as_str().map(str::to_owned), i.clone()))
-                .collect();
-            let raw_ids = raw::insert(
-                self.pool,
-                self.scope,
-                kinds::ISSUE,
-                entities,
-                &json!({"jql": jql}),
-            )
-            .await?;
-            for issue in &issues {
-                if let Some(id) = issue["id"].as_str() {
-                    found.seen.insert(id.to_owned());
-                    if has_linked_code(issue) {
-                        found.with_code.push(id.to_owned());
-                    }
-                }
-                let embedded = issue["changelog"]["histories"]
-                    .as_array()
-                    .map_or(0, Vec::len) as u64;
-                let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
-                if let (true, Some(id)) = (total > embedded, issue["id"].as_str()) {
-                    self.full_changelog(id).await?;
-                }
-            }
             let next = match page["nextPageToken"].as_str() {
                 Some(next) if page["isLast"] == false => Some(next.to_owned()),
                 _ => None,
             };
-            report.extracted += issues.len() as u64;
-            report.extract_seconds += clock.elapsed().as_secs_f64();
-            let mut message = transform_message(
-                self.scope,
-                (Provider::Jira, kinds::ISSUE),
-                self.since,
-                raw_ids,
-            );
-            message.first_item = first;
-            message.last_item = next.is_none();
-            publisher.publish(message).await?;
+            // Store this page while the source prepares the next one.
+            let position = (first, next.is_none());
+            let store = self.store_issue_page(jql, page, position, &publisher, &mut found);
+            let fetch = async {
+                match &next {
+                    Some(token) => Ok(Some(self.client.search_page(jql, Some(token)).await?.body)),
+                    None => Ok(None),
+                }
+            };
+            let (stored, fetched) = tokio::try_join!(store, fetch)?;
+            report.extracted += stored;
             first = false;
-            match next {
-                Some(next) => token = Some(next),
-                None => return Ok((report, found)),
+            match fetched {
+                Some(fetched) => page = fetched,
+                None => break,
             }
         }
+        report.extract_seconds = clock.elapsed().as_secs_f64();
+        Ok((report, found))
+    }
+
+    /// One search page's issues (and the full changelog of those whose embedded one is
+    /// partial) stored raw, then their raw ids published as transform work; returns how
+    /// many issues it held.
+    async fn store_issue_page(
+        &self,
+        jql: &str,
+        mut page: Value,
+        (first, last): (bool, bool),
+        publisher: &impl Publisher,
+        found: &mut IssuesFound,
+    ) -> Result<u64, PipelineError> {
+        let issues = match page["issues"].take() {
+            Value::Array(issues) => issues,
+            _ => Vec::new(),
+        };
+        for issue in &issues {
+            let Some(id) = issue["id"].as_str() else {
+                continue;
+            };
+            found.seen.insert(id.to_owned());
+            if has_linked_code(issue) {
+                found.with_code.push(id.to_owned());
+            }
+            let embedded = issue["changelog"]["histories"]
+                .as_array()
+                .map_or(0, Vec::len) as u64;
+            let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
+            if total > embedded {
+                self.full_changelog(id).await?;
+            }
+        }
+        let count = issues.len() as u64;
+        let entities = issues
+            .into_iter()
+            .map(|issue| (issue["id"].as_str().map(str::to_owned), issue))
+            .collect();
+        let raw_ids = raw::insert(
+            self.pool,
+            self.scope,
+            kinds::ISSUE,
+            entities,
+            &json!({"jql": jql}),
+        )
+        .await?;
+        let mut message = transform_message(
+            self.scope,
+            (Provider::Jira, kinds::ISSUE),
+            self.since,
+            raw_ids,
+        );
+        message.first_item = first;
+        message.last_item = last;
+        publisher.publish(message).await?;
+        Ok(count)
     }
 
     /// Issues with full changelogs: extraction hands each stored page to the transform

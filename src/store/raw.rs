@@ -2,8 +2,8 @@
 //! aside, which PostgreSQL cannot hold; such rows say so in their metadata), with its
 //! processing state.
 
-use serde::Serialize;
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::error::StoreError;
@@ -15,14 +15,6 @@ pub struct Scope {
     pub tenant_id: i64,
     pub integration_id: i64,
     pub job_id: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct Entity<'a> {
-    external_id: Option<&'a str>,
-    raw: &'a Value,
-    metadata: &'a Value,
-    sanitized: bool,
 }
 
 /// One entity to store: its external id, the answer, and its extraction metadata.
@@ -71,22 +63,17 @@ pub async fn insert_each(
         .iter_mut()
         .map(|(_, raw, _)| clean_json(raw))
         .collect();
-    let batch: Vec<Entity<'_>> = cleaned
-        .iter()
-        .zip(&sanitized)
-        .map(|((external_id, raw, metadata), sanitized)| Entity {
-            external_id: external_id.as_deref(),
-            raw,
-            metadata,
-            sanitized: *sanitized,
-        })
-        .collect();
+    // Parallel arrays: each document travels as its own jsonb value (no big array for the
+    // server to parse and take apart).
+    let external_ids: Vec<Option<&str>> = cleaned.iter().map(|(id, _, _)| id.as_deref()).collect();
+    let raws: Vec<Json<&Value>> = cleaned.iter().map(|(_, raw, _)| Json(raw)).collect();
+    let metadata: Vec<Json<&Value>> = cleaned.iter().map(|(_, _, meta)| Json(meta)).collect();
     let ids = sqlx::query_scalar(
         "INSERT INTO raw_extraction_data (tenant_id, integration_id, job_id, type, external_id, raw_data, extraction_metadata)
-         SELECT $1, $2, $3, $4, e.doc->>'external_id', e.doc->'raw',
-                CASE WHEN (e.doc->>'sanitized')::boolean THEN e.doc->'metadata' || '{\"nul_removed\": true}'::jsonb
-                     ELSE e.doc->'metadata' END
-         FROM jsonb_array_elements($5) WITH ORDINALITY AS e(doc, ord)
+         SELECT $1, $2, $3, $4, e.external_id, e.raw,
+                CASE WHEN e.sanitized THEN e.metadata || '{\"nul_removed\": true}'::jsonb ELSE e.metadata END
+         FROM unnest($5::text[], $6::jsonb[], $7::jsonb[], $8::boolean[])
+              WITH ORDINALITY AS e(external_id, raw, metadata, sanitized, ord)
          ORDER BY e.ord
          RETURNING id",
     )
@@ -94,7 +81,10 @@ pub async fn insert_each(
     .bind(scope.integration_id)
     .bind(scope.job_id)
     .bind(kind)
-    .bind(sqlx::types::Json(&batch))
+    .bind(external_ids)
+    .bind(raws)
+    .bind(metadata)
+    .bind(sanitized)
     .fetch_all(pool)
     .await?;
     Ok(ids)
