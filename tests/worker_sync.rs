@@ -92,6 +92,23 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
+/// Waits (up to 90 s) for the database's one job to finish; a failed job fails the test.
+async fn job_finished(db: &TestDb) {
+    let started = Instant::now();
+    loop {
+        let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        if state == "FINISHED" {
+            return;
+        }
+        assert!(state != "FAILED", "the job failed");
+        assert!(started.elapsed() < Duration::from_secs(90), "still {state}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn simulator(issues: u32) -> RunningSimulator {
     let config = SimulatorConfig {
         seed: 5,
@@ -408,19 +425,7 @@ async fn a_scheduler_and_two_workers_sync_like_one_process() {
         queues.worker(&db, dir.path()),
     ];
     let scheduler = spawn_cli(dir.path(), &env, &["scheduler"]);
-    let started = Instant::now();
-    loop {
-        let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        if state == "FINISHED" {
-            break;
-        }
-        assert!(state != "FAILED", "the job failed");
-        assert!(started.elapsed() < Duration::from_secs(90), "still {state}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    job_finished(&db).await;
     assert!(terminate(scheduler).success());
     for worker in workers {
         assert!(terminate(worker).success());
@@ -504,19 +509,7 @@ async fn all_over_rabbitmq_syncs_like_all_in_process() {
         &env,
         &["all", "--queue", "rabbitmq", "--interval-secs", "3600"],
     );
-    let started = Instant::now();
-    loop {
-        let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        if state == "FINISHED" {
-            break;
-        }
-        assert!(state != "FAILED", "the job failed");
-        assert!(started.elapsed() < Duration::from_secs(90), "still {state}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    job_finished(&db).await;
     assert!(terminate(all).success());
     let (items, changelogs) = jira_tables(&db).await;
     let (reference_items, reference_changelogs) = in_process_reference(&sim).await;

@@ -99,26 +99,34 @@ impl Drop for TestDb {
     }
 }
 
-/// Runs `pulse-etl` with exactly `env` (plus PATH) in `dir`.
-pub fn run_cli(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
+/// The `pulse-etl` command with exactly `env` (plus PATH, and `RUST_LOG=warn` unless
+/// `env` says otherwise) in `dir`.
+fn command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pulse-etl"));
     command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs `pulse-etl` with exactly `env` (plus PATH) in `dir`.
+pub fn run_cli(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = command(dir, env, args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("spawn pulse-etl");
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pulse-etl");
     if let Some(text) = stdin {
         use std::io::Write;
         let mut pipe = child.stdin.take().expect("stdin");
@@ -130,20 +138,12 @@ pub fn run_cli(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&s
 /// Starts `pulse-etl` in the background with exactly `env` (plus PATH) in `dir`; its
 /// output goes to this process's stderr.
 pub fn spawn_cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pulse-etl"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
+    command(dir, env, args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().expect("spawn pulse-etl")
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn pulse-etl")
 }
 
 pub fn stdout(output: &Output) -> String {
