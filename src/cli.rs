@@ -39,7 +39,7 @@ pub enum Command {
     Serve,
     /// Claim due jobs (taking over stuck ones), run their extraction and hand transform work
     /// to RabbitMQ workers; reschedule them.
-    Scheduler,
+    Scheduler(SchedulerArgs),
     /// Consume one stage's RabbitMQ queues for the given tiers.
     Worker(WorkerArgs),
     /// Sync one tenant once, in-process, with progress; the exit code says whether it succeeded.
@@ -203,6 +203,14 @@ pub enum TierSelection {
     Premium,
     Enterprise,
     All,
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Hand each due job to `worker --stage extract` processes (its tier's extraction
+    /// queue) instead of running its extraction in this process.
+    #[arg(long)]
+    pub dispatch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -326,7 +326,10 @@ async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
         &queues.env(),
     )
     .await;
-    common::assert_clear_failure(&other, "only transform runs as its own worker");
+    common::assert_clear_failure(
+        &other,
+        "only extract and transform run as their own workers",
+    );
     let unreachable = cli_with(
         &db,
         strings(&["dlq", "list"]),
@@ -516,6 +519,47 @@ async fn all_over_rabbitmq_syncs_like_all_in_process() {
     assert_eq!(items.len(), 600);
     assert_eq!(items, reference_items);
     assert_eq!(changelogs, reference_changelogs);
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatching_scheduler_with_extract_and_transform_workers_syncs_like_one_process() {
+    let sim = simulator(700).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ]);
+    let extract = spawn_cli(
+        dir.path(),
+        &env,
+        &["worker", "--stage", "extract", "--tier", "all"],
+    );
+    let transform = queues.worker(&db, dir.path());
+    let scheduler = spawn_cli(dir.path(), &env, &["scheduler", "--dispatch"]);
+    job_finished(&db).await;
+    for role in [scheduler, extract, transform] {
+        assert!(terminate(role).success());
+    }
+    let (items, changelogs) = jira_tables(&db).await;
+    let (reference_items, reference_changelogs) = in_process_reference(&sim).await;
+    assert_eq!(items.len(), 700);
+    assert_eq!(items, reference_items);
+    assert_eq!(changelogs, reference_changelogs);
+    let broker = Broker::connect(&queues.url, queues.topology())
+        .await
+        .unwrap();
+    broker
+        .delete(QueueStage::Extraction, Tier::ALL)
+        .await
+        .unwrap();
+    broker.close().await.unwrap();
     queues.delete().await;
     sim.stop().await.unwrap();
 }

@@ -47,6 +47,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         timing: Timing::from_config(config, interval),
         simulator: simulator.as_ref(),
         broker: broker.as_ref(),
+        dispatch: false,
     };
     // With RabbitMQ, this process also runs a transform worker for every tier.
     let worker = async {

@@ -85,8 +85,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             with_database(&config, async |database| worker::run(&database.pool, &config, args).await).await
         }
         Command::Dlq(command) => dlq::run(&config, output, command).await,
-        Command::Scheduler => {
-            with_database(&config, async |database| scheduler::run(&database.pool, &config).await).await
+        Command::Scheduler(args) => {
+            with_database(&config, async |database| scheduler::run(&database.pool, &config, args).await).await
         }
         Command::Serve => anyhow::bail!(
             "`pulse-etl {}` is not available in this version yet (available: all, scheduler, worker --stage transform, run-job, dlq, migrate, reprocess, custom-fields, simulate, tenant, integration, user)",
@@ -99,7 +99,7 @@ fn role_name(command: &Command) -> &'static str {
     match command {
         Command::All(_) => "all",
         Command::Serve => "serve",
-        Command::Scheduler => "scheduler",
+        Command::Scheduler(_) => "scheduler",
         Command::Worker(_) => "worker",
         Command::RunJob(_) => "run-job",
         Command::Migrate => "migrate",

@@ -11,28 +11,36 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::run_job::JobRun;
+use crate::cli::SchedulerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
 use crate::pipeline::handoff::Handoff;
+use crate::pipeline::stage_message;
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
+use crate::queue::{Publisher, SYNC_JOB};
 use crate::security::CredentialCipher;
 use crate::simulator::RunningSimulator;
-use crate::store::{jobs, tenants};
+use crate::store::jobs::{self, JobRun as Job};
+use crate::store::raw::Scope;
+use crate::store::tenants;
 
 /// Jobs claimed per look.
 const CLAIM_BATCH: i64 = 4;
 
-/// `pulse-etl scheduler`: transform work goes to RabbitMQ workers.
-pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+/// `pulse-etl scheduler [--dispatch]`: transform work goes to RabbitMQ workers; with
+/// `--dispatch` whole jobs go to extract workers.
+pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow::Result<()> {
     let cipher = CredentialCipher::new(&config.secret_key()?);
     let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
     broker.declare(QueueStage::Transform, Tier::ALL).await?;
+    broker.declare(QueueStage::Extraction, Tier::ALL).await?;
     let roles = Roles {
         cipher: &cipher,
         timing: Timing::from_config(config, None),
         simulator: None,
         broker: Some(&broker),
+        dispatch: args.dispatch,
     };
     let outcome = serve(pool, roles, std::future::pending()).await;
     broker.close().await.ok();
@@ -95,6 +103,8 @@ pub(super) struct Roles<'a> {
     pub simulator: Option<&'a RunningSimulator>,
     /// Transform work goes over RabbitMQ when set, else stays in process.
     pub broker: Option<&'a Broker>,
+    /// Due jobs go to extract workers over RabbitMQ instead of running here.
+    pub dispatch: bool,
 }
 
 /// How often the scheduler looks, reschedules and recovers.
@@ -130,6 +140,7 @@ async fn schedule(
         timing,
         simulator,
         broker,
+        dispatch,
     } = roles;
     let lock = || {
         claimed
@@ -140,29 +151,10 @@ async fn schedule(
         let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
         lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
         for (tenant_id, job) in &due {
-            let mut lines = Vec::new();
-            let handoff = match broker {
-                None => Handoff::InProcess,
-                Some(broker) => Handoff::Broker {
-                    broker,
-                    tier: tenants::tier(pool, *tenant_id).await?,
-                },
-            };
-            let run = JobRun {
-                job,
-                full: false,
-                handoff,
-            };
-            match super::run_job::run_one_job(pool, cipher, *tenant_id, run, &mut lines).await {
-                Ok(()) => {
-                    let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
-                    tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
-                }
-                Err(error) => {
-                    tracing::warn!(tenant_id, job_id = job.id, error = %format!("{error:#}"), "job failed")
-                }
+            match (dispatch, broker) {
+                (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
+                _ => run_claimed(pool, cipher, broker, (*tenant_id, job), timing.interval).await?,
             }
-            jobs::schedule_next(pool, *tenant_id, job.id, timing.interval).await?;
             lock().retain(|(_, id)| *id != job.id);
         }
         if let (false, Some(simulator)) = (due.is_empty(), simulator) {
@@ -178,4 +170,79 @@ async fn schedule(
         }
         tokio::time::sleep(timing.poll).await;
     }
+}
+
+/// Runs a claimed job here (transform work in process, or over RabbitMQ when `broker` is
+/// set), then makes it due again after `interval`.
+pub(super) async fn run_claimed(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    broker: Option<&Broker>,
+    (tenant_id, job): (i64, &Job),
+    interval: Duration,
+) -> anyhow::Result<()> {
+    let handoff = match broker {
+        None => Handoff::InProcess,
+        Some(broker) => Handoff::Broker {
+            broker,
+            tier: tenants::tier(pool, tenant_id).await?,
+        },
+    };
+    let run = JobRun {
+        job,
+        full: false,
+        handoff,
+    };
+    let mut lines = Vec::new();
+    match super::run_job::run_one_job(pool, cipher, tenant_id, run, &mut lines).await {
+        Ok(()) => {
+            let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
+            tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
+        }
+        Err(error) => {
+            tracing::warn!(tenant_id, job_id = job.id, error = %format!("{error:#}"), "job failed")
+        }
+    }
+    jobs::schedule_next(pool, tenant_id, job.id, interval).await?;
+    Ok(())
+}
+
+/// Hands a claimed job to the extract workers of its tenant's tier; if RabbitMQ will not
+/// take it, the job is given back (READY, due at once).
+async fn dispatch_job(
+    pool: &PgPool,
+    broker: &Broker,
+    tenant_id: i64,
+    job: &Job,
+) -> anyhow::Result<()> {
+    let tier = tenants::tier(pool, tenant_id).await?;
+    let scope = Scope {
+        tenant_id,
+        integration_id: job.integration_id,
+        job_id: Some(job.id),
+    };
+    let message = stage_message(scope, (job.provider, SYNC_JOB), None, Vec::new());
+    match broker
+        .publisher(QueueStage::Extraction, tier)
+        .publish(message)
+        .await
+    {
+        Ok(()) => tracing::info!(
+            tenant_id,
+            job_id = job.id,
+            tier = tier.as_str(),
+            "job handed to the extract workers"
+        ),
+        Err(error) => {
+            tracing::warn!(tenant_id, job_id = job.id, %error, "could not hand the job on; giving it back");
+            jobs::release(
+                pool,
+                tenant_id,
+                job.id,
+                &format!("dispatch failed: {error}"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use super::github_load::GithubLoader;
 use super::handoff::Handoff;
 use super::transform::github::repository_and_number;
-use super::{set_step_state, transform_message, Outbox, PipelineError, StepReport};
+use super::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::connectors::github::{GithubClient, Page, PER_PAGE};
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, StageState};
@@ -335,7 +335,7 @@ impl GithubRun<'_> {
     }
 
     fn message(&self, kind: &str, raw_ids: Vec<i64>) -> crate::queue::StageMessage {
-        transform_message(self.scope, (Provider::Github, kind), self.since, raw_ids)
+        stage_message(self.scope, (Provider::Github, kind), self.since, raw_ids)
     }
 
     /// Extract side of the comments: each repository's review and issue comments updated

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 
 use super::handoff::Handoff;
 use super::jira_load::{has_linked_code, JiraLoader};
-use super::{transform_message, PipelineError, StepReport};
+use super::{stage_message, PipelineError, StepReport};
 use crate::connectors::jira::JiraClient;
 use crate::domain::{Provider, StageState};
 use crate::queue::Publisher;
@@ -279,7 +279,7 @@ impl JiraRun<'_> {
             &json!({"jql": jql}),
         )
         .await?;
-        let mut message = transform_message(
+        let mut message = stage_message(
             self.scope,
             (Provider::Jira, kinds::ISSUE),
             self.since,

@@ -107,9 +107,9 @@ pub(crate) async fn set_step_state(
     Ok(())
 }
 
-/// A transform message for raw rows just stored (`first_item`/`last_item` are set by the
-/// step that publishes it).
-pub(crate) fn transform_message(
+/// A stage message: transform work for raw rows just stored, or (without ids) a sync job
+/// for an extract worker (`first_item`/`last_item` are set by whoever publishes it).
+pub(crate) fn stage_message(
     scope: Scope,
     (provider, kind): (Provider, &str),
     since: Option<DateTime<Utc>>,

@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::transform_stage::TransformStage;
-use super::{github, jira, transform_message, PipelineError, StepReport};
+use super::{github, jira, stage_message, PipelineError, StepReport};
 use crate::domain::Provider;
 use crate::store::raw::{self, Scope};
 
@@ -31,7 +31,7 @@ pub async fn transform_pending(pool: &PgPool) -> Result<StepReport, PipelineErro
                 integration_id,
                 job_id: None,
             };
-            let message = transform_message(scope, (provider, kind), None, ids);
+            let message = stage_message(scope, (provider, kind), None, ids);
             all += stage.handle(&message).await?;
         }
     }

@@ -8,6 +8,9 @@ use crate::domain::Provider;
 /// Bumped when the body changes incompatibly.
 pub const MESSAGE_VERSION: u32 = 1;
 
+/// The `type` of extraction work: run the sync job `job_id`.
+pub const SYNC_JOB: &str = "sync_job";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMessage {
     pub version: u32,
