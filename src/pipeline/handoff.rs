@@ -19,6 +19,9 @@ use crate::store::raw::{self, Scope};
 /// Pages of transform work stored but not yet loaded before an in-process extraction waits.
 const PAGES_IN_FLIGHT: usize = 4;
 
+/// How long a run waits on workers without any progress before it says so.
+const QUIET_WARNING: Duration = Duration::from_secs(30);
+
 /// In-process consumers working side by side.
 const IN_PROCESS_CONSUMERS: usize = 3;
 
@@ -151,6 +154,7 @@ async fn wait_for_transform(
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<StepReport, PipelineError> {
     let mut last = None;
+    let mut unchanged_since = std::time::Instant::now();
     loop {
         let counts = raw::status_counts(
             pool,
@@ -171,6 +175,15 @@ async fn wait_for_transform(
                 jobs::touch(pool, scope.tenant_id, job).await?;
             }
             last = Some(counts);
+            unchanged_since = std::time::Instant::now();
+        } else if unchanged_since.elapsed() >= QUIET_WARNING {
+            tracing::warn!(
+                tenant_id = scope.tenant_id,
+                job_id = ?scope.job_id,
+                pending = counts.pending,
+                "no transform progress for a while: is a `worker --stage transform` running for this tenant's tier?"
+            );
+            unchanged_since = std::time::Instant::now();
         }
         if counts.pending == 0 {
             return Ok(report);
