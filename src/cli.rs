@@ -248,7 +248,7 @@ pub struct ReprocessArgs {
     /// Tenant id.
     #[arg(long)]
     pub tenant: i64,
-    /// Integration id (Jira).
+    /// Integration id (Jira or GitHub).
     #[arg(long)]
     pub integration: i64,
 }

@@ -397,3 +397,40 @@ async fn jira_development_links_meet_the_synced_pull_requests() {
     );
     sim.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprocess_rebuilds_the_github_tables_from_raw_data_without_api_calls() {
+    let sim = simulator(github(120)).await;
+    let db = TestDb::migrated().await;
+    let tenant = github_tenant(&db, &sim).await;
+    let first = run(&db, &tenant, &[]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let synced = canonical(&db).await;
+    let requests_before = requests(&stats(&sim).await);
+
+    // The loaded rows are lost; the raw rows are not.
+    sqlx::query("TRUNCATE pr_comments, pr_reviews, pr_commits, prs, repositories")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let integration: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let args = strings(&[
+        "--json",
+        "reprocess",
+        "--tenant",
+        &tenant,
+        "--integration",
+        &integration.to_string(),
+    ]);
+    let output = cli(&db, args).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary[1]["step"], "github_pull_requests");
+    assert_eq!(summary[1]["loaded"], 120);
+    assert_eq!(canonical(&db).await, synced, "flow metrics included");
+    assert_eq!(requests(&stats(&sim).await), requests_before, "no API call");
+    sim.stop().await.unwrap();
+}

@@ -7,47 +7,8 @@ use sqlx::PgPool;
 use super::jira::{kinds, steps};
 use super::jira_load::JiraLoader;
 use super::StepReport;
-use crate::store::raw::{self, RawRecord};
+use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
-
-/// Raw rows read per batch.
-const BATCH: i64 = 500;
-
-/// The newest raw rows of one kind, a batch at a time.
-struct RawBatches<'a> {
-    pool: &'a PgPool,
-    ids: (i64, i64),
-    kind: &'static str,
-    after: String,
-    done: bool,
-}
-
-impl<'a> RawBatches<'a> {
-    fn new(pool: &'a PgPool, ids: (i64, i64), kind: &'static str) -> Self {
-        RawBatches {
-            pool,
-            ids,
-            kind,
-            after: String::new(),
-            done: false,
-        }
-    }
-
-    async fn next(&mut self) -> Result<Option<Vec<RawRecord>>, StoreError> {
-        if self.done {
-            return Ok(None);
-        }
-        let rows = raw::latest_of_kind(self.pool, self.ids, self.kind, &self.after, BATCH).await?;
-        self.done = rows.len() < BATCH as usize;
-        match rows.last() {
-            None => Ok(None),
-            Some((last, _)) => {
-                self.after = last.clone();
-                Ok(Some(rows.into_iter().map(|(_, record)| record).collect()))
-            }
-        }
-    }
-}
 
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
@@ -64,20 +25,20 @@ pub async fn reprocess(
     };
 
     let mut projects = StepReport::default();
-    let mut batches = RawBatches::new(pool, ids, kinds::PROJECT_PAGE);
+    let mut batches = LatestBatches::new(pool, ids, kinds::PROJECT_PAGE);
     while let Some(rows) = batches.next().await? {
         for row in rows {
             projects += loader.project_page(row.id, &row.raw_data).await?;
         }
     }
-    let mut batches = RawBatches::new(pool, ids, kinds::ISSUE_TYPES);
+    let mut batches = LatestBatches::new(pool, ids, kinds::ISSUE_TYPES);
     while let Some(rows) = batches.next().await? {
         for row in rows {
             loader.issue_types(row.id, &row.raw_data).await?;
         }
     }
     let mut statuses = StepReport::default();
-    let mut batches = RawBatches::new(pool, ids, kinds::STATUSES);
+    let mut batches = LatestBatches::new(pool, ids, kinds::STATUSES);
     while let Some(rows) = batches.next().await? {
         for row in rows {
             statuses += loader.statuses(row.id, &row.raw_data).await?;
@@ -86,7 +47,7 @@ pub async fn reprocess(
 
     let lookups = loader.issue_lookups().await?;
     let mut issues = StepReport::default();
-    let mut batches = RawBatches::new(pool, ids, kinds::ISSUE);
+    let mut batches = LatestBatches::new(pool, ids, kinds::ISSUE);
     while let Some(rows) = batches.next().await? {
         let mut batch = Vec::with_capacity(rows.len());
         for row in rows {
@@ -96,7 +57,7 @@ pub async fn reprocess(
     }
 
     let mut dev_status = StepReport::default();
-    let mut batches = RawBatches::new(pool, ids, kinds::DEV_STATUS);
+    let mut batches = LatestBatches::new(pool, ids, kinds::DEV_STATUS);
     while let Some(rows) = batches.next().await? {
         let batch: Vec<_> = rows
             .into_iter()

@@ -2,6 +2,7 @@
 
 pub mod github;
 pub mod github_load;
+pub mod github_reprocess;
 pub mod handoff;
 pub mod jira;
 pub mod jira_custom_fields;

@@ -177,6 +177,46 @@ pub async fn latest_of_kind(
     Ok(rows.into_iter().map(|row| (row.key, row.record)).collect())
 }
 
+/// The newest raw rows of one kind for an integration, a batch at a time (what
+/// reprocessing reads).
+pub struct LatestBatches<'a> {
+    pool: &'a PgPool,
+    ids: (i64, i64),
+    kind: &'static str,
+    after: String,
+    done: bool,
+}
+
+impl<'a> LatestBatches<'a> {
+    /// Rows read per batch.
+    const BATCH: i64 = 500;
+
+    pub fn new(pool: &'a PgPool, ids: (i64, i64), kind: &'static str) -> Self {
+        LatestBatches {
+            pool,
+            ids,
+            kind,
+            after: String::new(),
+            done: false,
+        }
+    }
+
+    pub async fn next(&mut self) -> Result<Option<Vec<RawRecord>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = latest_of_kind(self.pool, self.ids, self.kind, &self.after, Self::BATCH).await?;
+        self.done = rows.len() < Self::BATCH as usize;
+        match rows.last() {
+            None => Ok(None),
+            Some((last, _)) => {
+                self.after = last.clone();
+                Ok(Some(rows.into_iter().map(|(_, record)| record).collect()))
+            }
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct LatestRow {
     key: String,
