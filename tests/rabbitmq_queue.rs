@@ -158,16 +158,19 @@ async fn failures_are_retried_later_then_dead_lettered_with_their_error() {
     assert_eq!(broker.failed_messages(10).await.unwrap().len(), 1);
 
     // Requeued after the fix: delivered again with a fresh attempt count.
+    assert!(broker
+        .requeue_failed(Some(QueueStage::Load))
+        .await
+        .unwrap()
+        .is_empty());
+    let requeued = broker
+        .requeue_failed(Some(QueueStage::Transform))
+        .await
+        .unwrap();
+    assert_eq!(requeued.len(), 1);
     assert_eq!(
-        broker.requeue_failed(Some(QueueStage::Load)).await.unwrap(),
-        0
-    );
-    assert_eq!(
-        broker
-            .requeue_failed(Some(QueueStage::Transform))
-            .await
-            .unwrap(),
-        1
+        serde_json::from_str::<StageMessage>(&requeued[0].body).unwrap(),
+        message(7)
     );
     let delivery = next(&mut consumer).await;
     assert_eq!(delivery.attempt, 1);

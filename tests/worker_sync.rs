@@ -42,12 +42,13 @@ impl Queues {
             ("RABBITMQ_URL", self.url.as_str()),
             ("PULSE_QUEUE__NAME_PREFIX", self.prefix.as_str()),
             ("PULSE_QUEUE__RETRY_BASE_SECS", "1"),
+            ("PULSE_QUEUE__MAX_ATTEMPTS", "2"),
             ("PULSE_QUEUE__PREFETCH", "4"),
         ]
     }
 
     fn topology(&self) -> Topology {
-        Topology::new(&self.prefix, 4, Duration::from_secs(1))
+        Topology::new(&self.prefix, 2, Duration::from_secs(1))
     }
 
     fn worker(&self, db: &TestDb, dir: &std::path::Path) -> Child {
@@ -562,4 +563,82 @@ async fn a_dispatching_scheduler_with_extract_and_transform_workers_syncs_like_o
     broker.close().await.unwrap();
     queues.delete().await;
     sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_completes() {
+    let sim = simulator(300).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    // A fault every transform hits: the changelogs table is gone.
+    sqlx::query("ALTER TABLE changelogs RENAME TO changelogs_away")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let worker = queues.worker(&db, dir.path());
+    let sync = strings(&[
+        "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
+    ]);
+    let failed = cli_with(&db, sync.clone(), &queues.env()).await;
+    common::assert_clear_failure(&failed, "300 item(s) failed to transform");
+    assert!(
+        stderr(&failed).contains("changelogs"),
+        "{}",
+        stderr(&failed)
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "FAILED");
+
+    // Fixed; the dead-lettered work goes back, and its job is due again.
+    sqlx::query("ALTER TABLE changelogs_away RENAME TO changelogs")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE etl_jobs SET next_run = now() + interval '1 hour'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let requeued = cli_with(&db, strings(&["--json", "dlq", "requeue"]), &queues.env()).await;
+    assert!(requeued.status.success(), "{}", stderr(&requeued));
+    let answer: Value = serde_json::from_str(&stdout(&requeued)).unwrap();
+    assert_eq!(answer["requeued"], 3, "one message per search page");
+    let started = Instant::now();
+    while count_pending_or_failed(&db).await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "requeued work not loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let due: bool = sqlx::query_scalar("SELECT next_run <= now() FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(due, "the job is due again");
+    assert_eq!(count(&db, "SELECT count(*) FROM work_items").await, 300);
+
+    // Its next run completes it.
+    let again = cli_with(&db, sync, &queues.env()).await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(terminate(worker).success());
+    job_finished(&db).await;
+    let (items, changelogs) = jira_tables(&db).await;
+    let (reference_items, reference_changelogs) = in_process_reference(&sim).await;
+    assert_eq!(items, reference_items);
+    assert_eq!(changelogs, reference_changelogs);
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+async fn count_pending_or_failed(db: &TestDb) -> i64 {
+    count(
+        db,
+        "SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_issue' AND status <> 'processed'",
+    )
+    .await
 }

@@ -1,10 +1,17 @@
-//! `pulse-etl dlq list|requeue|purge [--stage S]`: the operator's view of `etl.failed`.
+//! `pulse-etl dlq list|requeue|purge [--stage S]`: the operator's view of `etl.failed`;
+//! requeuing also makes the jobs of the requeued work due again.
+
+use std::collections::BTreeSet;
+
+use sqlx::PgPool;
 
 use super::broker;
 use super::output::{Output, Tabular};
 use crate::cli::DlqCommand;
 use crate::config::Config;
 use crate::queue::rabbitmq::FailedMessage;
+use crate::queue::StageMessage;
+use crate::store::job_controls::{self, Control};
 
 /// Characters of a message body shown in the table.
 const BODY_PREVIEW: usize = 120;
@@ -22,7 +29,12 @@ impl Tabular for FailedMessage {
     }
 }
 
-pub async fn run(config: &Config, output: Output, command: DlqCommand) -> anyhow::Result<()> {
+pub async fn run(
+    pool: &PgPool,
+    config: &Config,
+    output: Output,
+    command: DlqCommand,
+) -> anyhow::Result<()> {
     let broker = broker::connect(config, broker::Patience::Command).await?;
     let outcome = match command {
         DlqCommand::List { stage, limit } => {
@@ -36,10 +48,11 @@ pub async fn run(config: &Config, output: Output, command: DlqCommand) -> anyhow
             output.list(&messages)
         }
         DlqCommand::Requeue { stage } => {
-            let count = broker
+            let requeued = broker
                 .requeue_failed(stage.map(broker::queue_stage))
                 .await?;
-            output.count("requeued", count)
+            trigger_jobs_of(pool, &requeued).await?;
+            output.count("requeued", requeued.len() as u64)
         }
         DlqCommand::Purge { stage } => {
             let count = broker.purge_failed(stage.map(broker::queue_stage)).await?;
@@ -48,4 +61,22 @@ pub async fn run(config: &Config, output: Output, command: DlqCommand) -> anyhow
     };
     broker.close().await.ok();
     outcome
+}
+
+/// Makes the jobs whose work was requeued due now: their failed run left the cursor where
+/// it was, so the next run re-reads what that run had, and ends FINISHED once the requeued
+/// work is loaded. A paused job stays paused.
+async fn trigger_jobs_of(pool: &PgPool, requeued: &[FailedMessage]) -> anyhow::Result<()> {
+    let jobs: BTreeSet<(i64, i64)> = requeued
+        .iter()
+        .filter_map(|m| serde_json::from_str::<StageMessage>(&m.body).ok())
+        .filter_map(|m| Some((m.tenant_id, m.job_id?)))
+        .collect();
+    for (tenant_id, job_id) in jobs {
+        match job_controls::apply(pool, tenant_id, job_id, Control::Trigger).await {
+            Ok(()) => tracing::info!(tenant_id, job_id, "job due again after requeue"),
+            Err(error) => tracing::warn!(tenant_id, job_id, %error, "job not triggered"),
+        }
+    }
+    Ok(())
 }

@@ -84,7 +84,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => {
             with_database(&config, async |database| worker::run(&database.pool, &config, args).await).await
         }
-        Command::Dlq(command) => dlq::run(&config, output, command).await,
+        Command::Dlq(command) => {
+            with_database(&config, async |database| dlq::run(&database.pool, &config, output, command).await).await
+        }
         Command::Scheduler(args) => {
             with_database(&config, async |database| scheduler::run(&database.pool, &config, args).await).await
         }

@@ -152,8 +152,9 @@ async fn transform(
             );
         }
         Err(error) => {
-            let text = error.to_string();
             let retry = error.is_transient() && !delivery.out_of_attempts();
+            // With its causes: "database error" alone tells an operator nothing.
+            let text = format!("{:#}", anyhow::Error::new(error));
             if !retry {
                 // Before the message leaves: a crash in between redelivers it, never loses it.
                 raw::mark_pending_failed(pool, tenant_id, &message.raw_data_ids, &text).await?;

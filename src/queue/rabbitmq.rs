@@ -288,26 +288,31 @@ impl Broker {
     }
 
     /// Sends failed messages of `stage` (all when None) back to their work queue with a
-    /// fresh attempt count; returns how many.
-    pub async fn requeue_failed(&self, stage: Option<QueueStage>) -> Result<u64, BrokerError> {
+    /// fresh attempt count; returns them.
+    pub async fn requeue_failed(
+        &self,
+        stage: Option<QueueStage>,
+    ) -> Result<Vec<FailedMessage>, BrokerError> {
         self.drain_failed(stage, true).await
     }
 
     /// Drops failed messages of `stage` (all when None); returns how many.
     pub async fn purge_failed(&self, stage: Option<QueueStage>) -> Result<u64, BrokerError> {
-        self.drain_failed(stage, false).await
+        Ok(self.drain_failed(stage, false).await?.len() as u64)
     }
 
+    /// Takes the failed messages of `stage` off the failed queue (back to their work queue
+    /// when `requeue`); returns them.
     async fn drain_failed(
         &self,
         stage: Option<QueueStage>,
         requeue: bool,
-    ) -> Result<u64, BrokerError> {
+    ) -> Result<Vec<FailedMessage>, BrokerError> {
         let channel = self.connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        let mut handled = 0;
+        let mut handled = Vec::new();
         while let Some(message) = channel
             .basic_get(&self.topology.failed_queue(), BasicGetOptions::default())
             .await?
@@ -332,7 +337,7 @@ impl Broker {
                     .acker
                     .ack(BasicAckOptions::default())
                     .await?;
-                handled += 1;
+                handled.push(failed);
             }
         }
         // Closing the channel gives the messages left alone back to the failed queue.
