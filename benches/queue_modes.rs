@@ -1,6 +1,7 @@
-//! The same Jira sync with its transform stage in-process and over RabbitMQ (one, then two
-//! `worker --stage transform` processes): end-to-end issues/s and transform messages/s for
-//! each, and RabbitMQ mode as a share of in-process. Release build; simulator, run-job and
+//! The same Jira sync with its transform and load stages in-process and over RabbitMQ (one,
+//! then two `worker --stage transform` and `worker --stage load` processes each):
+//! end-to-end issues/s and transform messages/s for each, and RabbitMQ mode as a share of
+//! in-process. Release build; simulator, run-job and
 //! workers as separate processes on this machine; a fresh database per mode. Asserts
 //! nothing. Run with `cargo bench --bench queue_modes` (size: PULSE_BENCH_ISSUES=10000).
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
@@ -16,9 +17,9 @@ fn rabbitmq_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-fn worker(database: &str, env: &[(&str, &str)]) -> Child {
+fn worker(database: &str, env: &[(&str, &str)], stage: &str) -> Child {
     Command::new(binary())
-        .args(["worker", "--stage", "transform", "--tier", "all"])
+        .args(["worker", "--stage", stage, "--tier", "all"])
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
         .env("RUST_LOG", "warn")
@@ -36,7 +37,7 @@ fn main() {
         ("RABBITMQ_URL", url.as_str()),
         ("PULSE_QUEUE__NAME_PREFIX", prefix.as_str()),
     ];
-    println!("transform stage in-process vs over RabbitMQ (2 cores shared by every process)");
+    println!("transform and load in-process vs over RabbitMQ (2 cores shared by every process)");
     for issues in common::sizes("PULSE_BENCH_ISSUES", "10000") {
         let port = free_port();
         let mut sim = common::simulator(port, &["--jira-issues", &issues.to_string()]);
@@ -44,8 +45,8 @@ fn main() {
         let mut in_process_rate = None;
         for (label, workers) in [
             ("in-process", 0),
-            ("RabbitMQ, 1 worker", 1),
-            ("RabbitMQ, 2 workers", 2),
+            ("RabbitMQ, 1 per stage", 1),
+            ("RabbitMQ, 2 per stage", 2),
         ] {
             let db = runtime.block_on(ScratchDb::create());
             let tenant = db.tenant();
@@ -71,7 +72,10 @@ fn main() {
                 ],
                 &env,
             );
-            let children: Vec<Child> = (0..workers).map(|_| worker(&db.url, &env)).collect();
+            let children: Vec<Child> = (0..workers)
+                .flat_map(|_| ["transform", "load"])
+                .map(|stage| worker(&db.url, &env, stage))
+                .collect();
             let queue = if workers == 0 { "memory" } else { "rabbitmq" };
             let (_, elapsed) = pulse_with(
                 &db.url,

@@ -215,9 +215,10 @@ pub struct SchedulerArgs {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The stage whose queues to consume.
-    #[arg(long, value_enum)]
-    pub stage: Stage,
+    /// The stage whose queues to consume; repeat the flag to run several stages in one
+    /// process.
+    #[arg(long, value_enum, required = true)]
+    pub stage: Vec<Stage>,
     /// Tier queues to consume; repeat the flag or pass `all`.
     #[arg(long, value_enum, required = true)]
     pub tier: Vec<TierSelection>,

@@ -55,7 +55,15 @@ async fn workers_and_runs_ride_out_a_broker_restart() {
     let mut worker = spawn_cli(
         dir.path(),
         &env,
-        &["worker", "--stage", "transform", "--tier", "all"],
+        &[
+            "worker",
+            "--stage",
+            "transform",
+            "--stage",
+            "load",
+            "--tier",
+            "all",
+        ],
     );
     let run = {
         let env: Vec<(String, String)> = env
@@ -118,10 +126,9 @@ async fn workers_and_runs_ride_out_a_broker_restart() {
     assert_eq!(jira_tables(&db).await, jira_tables(&reference).await);
     let topology = Topology::new(&prefix, 4, Duration::from_secs(5));
     let broker = Broker::connect(&url, topology).await.unwrap();
-    broker
-        .delete(QueueStage::Transform, Tier::ALL)
-        .await
-        .unwrap();
+    for stage in QueueStage::ALL {
+        broker.delete(stage, Tier::ALL).await.unwrap();
+    }
     broker.close().await.unwrap();
     sim.stop().await.unwrap();
 }

@@ -12,6 +12,7 @@ use pulse_etl::pipeline::transform::jira_issue::{transform_issue, IssueContext};
 use pulse_etl::pipeline::transform::jira_meta;
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
+use pulse_etl::store::load_batches::LoadRows;
 use pulse_etl::store::{jira, tenants};
 use serde_json::{json, Value};
 
@@ -117,12 +118,10 @@ async fn load_everything(db: &TestDb, tenant: i64, integration: i64) {
         items.push(item);
         changelogs.extend(rows);
     }
-    jira::upsert_work_items(pool, tenant, integration, &items)
-        .await
-        .unwrap();
-    jira::upsert_changelogs(pool, tenant, integration, &changelogs)
-        .await
-        .unwrap();
+    let mut load = LoadRows::default();
+    load.add(&items).unwrap();
+    load.add(&changelogs).unwrap();
+    load.load(pool, (tenant, integration)).await.unwrap();
 }
 
 /// The issue id of each changelog page record, from its request URL.

@@ -51,24 +51,29 @@ impl Queues {
         Topology::new(&self.prefix, 2, Duration::from_secs(1))
     }
 
+    /// A worker process for transform and load.
     fn worker(&self, db: &TestDb, dir: &std::path::Path) -> Child {
+        self.worker_of(db, dir, &["transform", "load"])
+    }
+
+    /// A worker process for `stages`.
+    fn worker_of(&self, db: &TestDb, dir: &std::path::Path, stages: &[&str]) -> Child {
         let mut env = self.env();
         env.push(("DATABASE_URL", db.url.as_str()));
         env.push(("PULSE_SECRET_KEY", TEST_SECRET_KEY));
-        spawn_cli(
-            dir,
-            &env,
-            &["worker", "--stage", "transform", "--tier", "all"],
-        )
+        let mut args = vec!["worker", "--tier", "all"];
+        for stage in stages {
+            args.extend(["--stage", stage]);
+        }
+        spawn_cli(dir, &env, &args)
     }
 
     /// Removes the test's queues.
     async fn delete(&self) {
         let broker = Broker::connect(&self.url, self.topology()).await.unwrap();
-        broker
-            .delete(QueueStage::Transform, Tier::ALL)
-            .await
-            .unwrap();
+        for stage in QueueStage::ALL {
+            broker.delete(stage, Tier::ALL).await.unwrap();
+        }
         broker.close().await.unwrap();
     }
 }
@@ -110,6 +115,18 @@ async fn job_finished(db: &TestDb) {
     }
 }
 
+/// Waits (up to 60 s) until `query` counts at least `at_least`.
+async fn wait_for(db: &TestDb, query: &str, at_least: i64) {
+    let started = Instant::now();
+    while count(db, query).await < at_least {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{query} stays under {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn simulator(issues: u32) -> RunningSimulator {
     let config = SimulatorConfig {
         seed: 5,
@@ -131,7 +148,7 @@ async fn in_process_reference(sim: &RunningSimulator) -> (Vec<Value>, Vec<Value>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_and_a_killed_one_end_with_the_in_process_tables() {
+async fn killed_transform_and_load_workers_are_replaced_and_the_tables_end_as_in_process() {
     let sim = simulator(1_500).await;
     let queues = Queues::new();
     let db = TestDb::migrated().await;
@@ -161,30 +178,33 @@ async fn two_workers_and_a_killed_one_end_with_the_in_process_tables() {
         })
     };
 
-    // A first worker loads part of it and is killed without warning.
-    let first = queues.worker(&db, dir.path());
-    let started = Instant::now();
-    loop {
-        let loaded = count(&db, "SELECT count(*) FROM work_items").await;
-        if loaded >= 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the worker loads nothing"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    kill(first);
+    // A load worker loads part of it and is killed without warning; the transform worker
+    // goes on saving batches for a while, then is killed too.
+    let transform = queues.worker_of(&db, dir.path(), &["transform"]);
+    let load = queues.worker_of(&db, dir.path(), &["load"]);
+    wait_for(&db, "SELECT count(*) FROM work_items", 200).await;
+    kill(load);
+    wait_for(&db, "SELECT count(*) FROM load_batches", 3).await;
+    kill(transform);
     let after_kill = count(&db, "SELECT count(*) FROM work_items").await;
+    let waiting = count(&db, "SELECT count(*) FROM load_batches").await;
+    assert!(waiting >= 3, "saved batches wait for a load worker");
 
-    // Two workers take over; the run ends when everything is loaded.
-    let second = queues.worker(&db, dir.path());
-    let third = queues.worker(&db, dir.path());
+    // Two transform workers and a load worker take over; the run ends when everything is
+    // loaded.
+    let second = queues.worker_of(&db, dir.path(), &["transform"]);
+    let third = queues.worker_of(&db, dir.path(), &["transform"]);
+    let load = queues.worker_of(&db, dir.path(), &["load"]);
     let output = run.await.unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(terminate(second).success());
-    assert!(terminate(third).success());
+    for role in [second, third, load] {
+        assert!(terminate(role).success());
+    }
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM load_batches").await,
+        0,
+        "every batch loaded once and deleted"
+    );
 
     let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(summary[2]["step"], "jira_issues_with_changelogs");
@@ -253,6 +273,7 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
         last_item: true,
         last_job_item: false,
         raw_data_ids: vec![raw_id],
+        load_batch_id: None,
     };
     broker
         .publisher(QueueStage::Transform, Tier::Premium)
@@ -323,14 +344,13 @@ async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
     let queues = Queues::new();
     let other = cli_with(
         &db,
-        strings(&["worker", "--stage", "load", "--tier", "free"]),
+        strings(&[
+            "worker", "--stage", "load", "--stage", "embed", "--tier", "free",
+        ]),
         &queues.env(),
     )
     .await;
-    common::assert_clear_failure(
-        &other,
-        "only extract and transform run as their own workers",
-    );
+    common::assert_clear_failure(&other, "embedding is not built yet");
     let unreachable = cli_with(
         &db,
         strings(&["dlq", "list"]),
@@ -525,7 +545,7 @@ async fn all_over_rabbitmq_syncs_like_all_in_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dispatching_scheduler_with_extract_and_transform_workers_syncs_like_one_process() {
+async fn a_dispatching_scheduler_with_extract_transform_and_load_workers_syncs_like_one_process() {
     let sim = simulator(700).await;
     let queues = Queues::new();
     let db = TestDb::migrated().await;
@@ -542,10 +562,12 @@ async fn a_dispatching_scheduler_with_extract_and_transform_workers_syncs_like_o
         &env,
         &["worker", "--stage", "extract", "--tier", "all"],
     );
-    let transform = queues.worker(&db, dir.path());
+    let transform = queues.worker_of(&db, dir.path(), &["transform"]);
+    let another_transform = queues.worker_of(&db, dir.path(), &["transform"]);
+    let load = queues.worker_of(&db, dir.path(), &["load"]);
     let scheduler = spawn_cli(dir.path(), &env, &["scheduler", "--dispatch"]);
     job_finished(&db).await;
-    for role in [scheduler, extract, transform] {
+    for role in [scheduler, extract, transform, another_transform, load] {
         assert!(terminate(role).success());
     }
     let (items, changelogs) = jira_tables(&db).await;
@@ -553,14 +575,6 @@ async fn a_dispatching_scheduler_with_extract_and_transform_workers_syncs_like_o
     assert_eq!(items.len(), 700);
     assert_eq!(items, reference_items);
     assert_eq!(changelogs, reference_changelogs);
-    let broker = Broker::connect(&queues.url, queues.topology())
-        .await
-        .unwrap();
-    broker
-        .delete(QueueStage::Extraction, Tier::ALL)
-        .await
-        .unwrap();
-    broker.close().await.unwrap();
     queues.delete().await;
     sim.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! `pulse-etl all [--demo] [--queue rabbitmq]`: the roles of this version in one process —
 //! the scheduler claiming due Jira and GitHub jobs and running them, their transform work
-//! in-process (or over RabbitMQ, with this process also a transform worker for every tier)
+//! in-process (or over RabbitMQ, with this process also a transform and a load worker for
+//! every tier)
 //! — and, with `--demo`, the source simulator and a demo tenant wired to it. Stops on
 //! Ctrl-C or SIGTERM.
 
@@ -25,6 +26,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         QueueBackend::Rabbitmq => {
             let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
             broker.declare(QueueStage::Transform, Tier::ALL).await?;
+            broker.declare(QueueStage::Load, Tier::ALL).await?;
             Some(broker)
         }
     };
@@ -49,12 +51,16 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         broker: broker.as_ref(),
         dispatch: false,
     };
-    // With RabbitMQ, this process also runs a transform worker for every tier.
+    // With RabbitMQ, this process also runs transform and load workers for every tier.
     let worker = async {
         match &broker {
             Some(_) => {
-                super::worker::transform_worker(pool, config, Tier::ALL, std::future::pending())
-                    .await
+                let never = std::future::pending;
+                tokio::try_join!(
+                    super::worker::transform_worker(pool, config, Tier::ALL, never()),
+                    super::worker::load_worker(pool, config, Tier::ALL, never()),
+                )?;
+                Ok(())
             }
             None => std::future::pending().await,
         }

@@ -1,10 +1,11 @@
-//! `pulse-etl worker --stage extract|transform --tier T…`: consumes the tiers' queues of a
-//! stage on RabbitMQ. Transform workers transform and load each message's raw rows,
-//! acknowledging only after the commit; a failed message is delivered again later, and out
-//! of attempts (or not worth retrying) it is dead-lettered with its raw rows marked failed,
-//! so the run waiting for them ends FAILED instead of waiting forever. Extract workers run
-//! the sync jobs a `scheduler --dispatch` hands them. Workers reconnect when the broker
-//! goes away; SIGTERM lets the message in hand finish, then stops.
+//! `pulse-etl worker --stage extract|transform|load … --tier T…`: consumes the tiers'
+//! queues of one or more stages on RabbitMQ. Transform workers transform each message's raw
+//! rows, save the result as a load batch and hand it to the load queue; load workers upsert
+//! saved batches. Either acknowledges only after its commit; a failed message is delivered
+//! again later, and out of attempts (or not worth retrying) it is dead-lettered with its
+//! raw rows marked failed, so the run waiting for them ends FAILED instead of waiting
+//! forever. Extract workers run the sync jobs a `scheduler --dispatch` hands them. Workers
+//! reconnect when the broker goes away; SIGTERM lets the message in hand finish, then stops.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,28 +17,40 @@ use super::broker;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
-use crate::pipeline::transform_stage::TransformStage;
+use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
-use crate::queue::{Consumer, Delivery, SYNC_JOB};
+use crate::queue::{Consumer, Delivery, Publisher, StageMessage, SYNC_JOB};
 use crate::security::CredentialCipher;
-use crate::store::{jobs, raw};
+use crate::store::{jobs, load_batches, raw, tenants};
 
 /// Pause before connecting again after the broker went away.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     let tiers = broker::tiers(&args.tier);
-    let stop = super::signals::shutdown();
-    match broker::queue_stage(args.stage) {
-        QueueStage::Transform => transform_worker(pool, config, &tiers, stop).await,
-        QueueStage::Extraction => extract_worker(pool, config, &tiers, stop).await,
-        other => bail!(
-            "`worker --stage {}` is not available in this version: only extract and transform run \
-             as their own workers (load is part of transform, embedding is not built yet)",
-            other.as_str()
-        ),
+    let mut stages: Vec<QueueStage> = Vec::new();
+    for stage in args.stage.into_iter().map(broker::queue_stage) {
+        if stage == QueueStage::Embedding {
+            bail!("`worker --stage embed` is not available in this version: embedding is not built yet");
+        }
+        if !stages.contains(&stage) {
+            stages.push(stage);
+        }
     }
+    let roles = stages.into_iter().map(|stage| {
+        let tiers = &tiers;
+        async move {
+            let stop = super::signals::shutdown();
+            match stage {
+                QueueStage::Extraction => extract_worker(pool, config, tiers, stop).await,
+                QueueStage::Transform => transform_worker(pool, config, tiers, stop).await,
+                _ => load_worker(pool, config, tiers, stop).await,
+            }
+        }
+    });
+    futures_util::future::try_join_all(roles).await?;
+    Ok(())
 }
 
 /// Consumes the transform queues of `tiers` until `stop` resolves.
@@ -53,8 +66,27 @@ pub(super) async fn transform_worker(
         tiers,
         prefetch: config.queue.prefetch,
     };
+    consume(config, queues, stop, async |broker, delivery| {
+        transform(pool, &stage, broker, delivery).await
+    })
+    .await
+}
+
+/// Consumes the load queues of `tiers` until `stop` resolves.
+pub(super) async fn load_worker(
+    pool: &PgPool,
+    config: &Config,
+    tiers: &[Tier],
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let stage = TransformStage::new(pool);
+    let queues = Queues {
+        stage: QueueStage::Load,
+        tiers,
+        prefetch: config.queue.prefetch,
+    };
     consume(config, queues, stop, async |_, delivery| {
-        transform(pool, &stage, delivery).await
+        load(pool, &stage, delivery).await
     })
     .await
 }
@@ -102,8 +134,15 @@ async fn consume(
             () = &mut stop => return Ok(()),
         };
         broker.declare(queues.stage, queues.tiers).await?;
-        // Extraction hands its transform work on.
-        broker.declare(QueueStage::Transform, queues.tiers).await?;
+        // Extraction hands its work on to transform, transform to load.
+        let next = match queues.stage {
+            QueueStage::Extraction => Some(QueueStage::Transform),
+            QueueStage::Transform => Some(QueueStage::Load),
+            _ => None,
+        };
+        if let Some(next) = next {
+            broker.declare(next, queues.tiers).await?;
+        }
         let mut consumer = broker
             .consumer(queues.stage, queues.tiers, queues.prefetch)
             .await?;
@@ -133,36 +172,107 @@ async fn consume(
     }
 }
 
-/// Transforms one message and settles it: ack, retry later, or dead-letter.
+/// Transforms one message and settles it: its load work saved and handed to the load
+/// queue, then ack; or retry later, or dead-letter.
 async fn transform(
     pool: &PgPool,
     stage: &TransformStage<'_>,
+    broker: &Broker,
     delivery: Delivery,
 ) -> anyhow::Result<()> {
     let message = &delivery.message;
-    let (tenant_id, job_id, attempt) = (message.tenant_id, message.job_id, delivery.attempt);
-    match stage.handle(message).await {
-        Ok(report) => {
+    let saved = async {
+        let (rows, report) = stage.transform(message).await?;
+        let Some(&source) = message.raw_data_ids.first() else {
+            return Ok(None);
+        };
+        let ids = (message.tenant_id, message.integration_id);
+        let batch = rows.save(pool, ids, message.job_id, source).await?;
+        Ok::<_, TransformError>(Some((batch, report)))
+    };
+    match saved.await {
+        Ok(Some((batch, report))) => {
+            let tier = tenants::tier(pool, message.tenant_id).await?;
+            let load = StageMessage {
+                load_batch_id: Some(batch),
+                ..message.clone()
+            };
+            broker
+                .publisher(QueueStage::Load, tier)
+                .publish(load)
+                .await?;
+            let (tenant_id, job_id) = (message.tenant_id, message.job_id);
             delivery.ack().await?;
             tracing::debug!(
                 tenant_id,
                 job_id,
-                loaded = report.loaded,
+                batch,
+                rows = report.loaded,
                 "message transformed"
             );
         }
+        // Nothing to transform (a step's end marker).
+        Ok(None) => delivery.ack().await?,
         Err(error) => {
-            let retry = error.is_transient() && !delivery.out_of_attempts();
-            // With its causes: "database error" alone tells an operator nothing.
-            let text = format!("{:#}", anyhow::Error::new(error));
-            if !retry {
-                // Before the message leaves: a crash in between redelivers it, never loses it.
-                raw::mark_pending_failed(pool, tenant_id, &message.raw_data_ids, &text).await?;
-            }
-            let outcome = delivery.reject(&text, retry).await?;
-            tracing::warn!(tenant_id, job_id, attempt, ?outcome, error = %text, "transform failed");
+            let retry = error.is_transient();
+            fail(
+                pool,
+                delivery,
+                anyhow::Error::new(error),
+                retry,
+                "transform",
+            )
+            .await?;
         }
     }
+    Ok(())
+}
+
+/// Loads the batch a message names and settles it: ack (also when the batch is gone: it
+/// was loaded by an earlier delivery), or retry later, or dead-letter.
+async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> anyhow::Result<()> {
+    let message = &delivery.message;
+    let Some(batch) = message.load_batch_id else {
+        let error = anyhow::anyhow!("not load work: the message names no load batch");
+        return fail(pool, delivery, error, false, "load").await;
+    };
+    let ids = (message.tenant_id, message.integration_id);
+    match load_batches::load_saved(pool, ids, batch).await {
+        Ok(loaded) => {
+            let (tenant_id, job_id, provider) =
+                (message.tenant_id, message.job_id, message.provider);
+            delivery.ack().await?;
+            let rows = loaded.unwrap_or_default();
+            tracing::debug!(tenant_id, job_id, batch, rows, "batch loaded");
+            if let Err(error) = stage.loaded(provider, rows).await {
+                tracing::warn!(tenant_id, job_id, %error, "planner statistics not refreshed");
+            }
+        }
+        Err(error) => fail(pool, delivery, anyhow::Error::new(error), true, "load").await?,
+    }
+    Ok(())
+}
+
+/// Settles a message whose work failed with `error`: delivered again later when `retry`
+/// and attempts are left, else its raw rows are marked failed (before the message leaves:
+/// a crash in between redelivers it, never loses it) and it is dead-lettered.
+async fn fail(
+    pool: &PgPool,
+    delivery: Delivery,
+    error: anyhow::Error,
+    retry: bool,
+    stage: &str,
+) -> anyhow::Result<()> {
+    let message = &delivery.message;
+    let (tenant_id, job_id, attempt) = (message.tenant_id, message.job_id, delivery.attempt);
+    let retry = retry && !delivery.out_of_attempts();
+    // With its causes: "database error" alone tells an operator nothing.
+    let text = format!("{error:#}");
+    if !retry {
+        raw::mark_pending_failed(pool, tenant_id, &message.raw_data_ids, &text).await?;
+    }
+    let outcome = delivery.reject(&text, retry).await?;
+    tracing::warn!(tenant_id, job_id, attempt, ?outcome, error = %text, "{stage} failed");
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::github::kinds;
 use super::transform::github::{self as transform, CommentType, GithubError};
 use super::StepReport;
 use crate::domain::pr_flow::flow_metrics;
+use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
 use crate::store::{github, raw, StoreError};
 
@@ -100,8 +101,10 @@ impl GithubLoader<'_> {
             }
         }
         let clock = Instant::now();
-        github::upsert_repositories(self.pool, self.ids(), &loaded).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
+        let mut rows = LoadRows::default();
+        rows.add(&loaded)?;
+        rows.processed(done);
+        rows.load(self.pool, self.ids()).await?;
         report += StepReport::passed_through(loaded.len() as u64);
         report.extracted = stored.len() as u64;
         report.load_seconds = clock.elapsed().as_secs_f64();
@@ -110,8 +113,29 @@ impl GithubLoader<'_> {
     }
 
     /// Stored raw pull requests by id (a message's `raw_data_ids`), each with the newest
-    /// stored pages of its reviews and commits.
+    /// stored pages of its reviews and commits, transformed and loaded.
     pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
+        let (rows, report) = self.transform_pulls(ids).await?;
+        self.load(rows, report).await
+    }
+
+    /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
+    /// loaded pull request) are processed and left out.
+    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
+        let (rows, report) = self.transform_comments(ids).await?;
+        self.load(rows, report).await
+    }
+
+    async fn load(&self, rows: LoadRows, mut report: StepReport) -> Result<StepReport, StoreError> {
+        let clock = Instant::now();
+        rows.load(self.pool, self.ids()).await?;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Stored raw pull requests by id with their stored review and commit pages, transformed
+    /// into load work (the report counts them as loaded); a malformed one is marked failed.
+    pub async fn transform_pulls(&self, ids: &[i64]) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
@@ -124,7 +148,7 @@ impl GithubLoader<'_> {
         let mut report = StepReport::default();
         let (mut repositories, mut pulls, mut review_rows, mut commit_rows) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut done = Vec::with_capacity(rows.len());
+        let mut load = LoadRows::default();
         for row in &rows {
             let id = row.external_id.clone().unwrap_or_default();
             let none = Vec::new();
@@ -141,7 +165,7 @@ impl GithubLoader<'_> {
                     pulls.push(pull);
                     review_rows.extend(reviews);
                     commit_rows.extend(commits);
-                    done.push(row.id);
+                    load.processed([row.id]);
                 }
                 Err(error) => {
                     self.fail(row.id, &error).await?;
@@ -149,30 +173,30 @@ impl GithubLoader<'_> {
                 }
             }
         }
-        done.extend(review_pages);
-        done.extend(commit_pages);
+        load.processed(review_pages);
+        load.processed(commit_pages);
+        load.add(&repositories)?;
+        load.add(&pulls)?;
+        load.add(&review_rows)?;
+        load.add(&commit_rows)?;
         report.extracted = rows.len() as u64;
         report.transformed = pulls.len() as u64;
-        report.transform_seconds = clock.elapsed().as_secs_f64();
-        let clock = Instant::now();
-        github::upsert_repositories(self.pool, self.ids(), &repositories).await?;
-        github::upsert_pulls(self.pool, self.ids(), &pulls).await?;
-        github::upsert_reviews(self.pool, self.ids(), &review_rows).await?;
-        github::upsert_commits(self.pool, self.ids(), &commit_rows).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
         report.loaded = pulls.len() as u64;
-        report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(report)
+        report.transform_seconds = clock.elapsed().as_secs_f64();
+        Ok((load, report))
     }
 
-    /// Stored raw comments by id; comments of plain issues (no loaded pull request) are
-    /// processed and left out.
-    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
+    /// Stored raw comments by id transformed into load work; a malformed one is marked
+    /// failed.
+    pub async fn transform_comments(
+        &self,
+        ids: &[i64],
+    ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
         let mut report = StepReport::default();
         let mut comments = Vec::with_capacity(rows.len());
-        let mut done = Vec::with_capacity(rows.len());
+        let mut load = LoadRows::default();
         for row in &rows {
             let kind = if row.kind == kinds::REVIEW_COMMENT {
                 CommentType::Review
@@ -182,7 +206,7 @@ impl GithubLoader<'_> {
             match transform::comment(kind, &row.raw_data) {
                 Ok(comment) => {
                     comments.push(comment);
-                    done.push(row.id);
+                    load.processed([row.id]);
                 }
                 Err(error) => {
                     self.fail(row.id, &error).await?;
@@ -190,15 +214,12 @@ impl GithubLoader<'_> {
                 }
             }
         }
+        load.add(&comments)?;
         report.extracted = rows.len() as u64;
         report.transformed = comments.len() as u64;
-        report.transform_seconds = clock.elapsed().as_secs_f64();
-        let clock = Instant::now();
-        github::upsert_comments(self.pool, self.ids(), &comments).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
         report.loaded = comments.len() as u64;
-        report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(report)
+        report.transform_seconds = clock.elapsed().as_secs_f64();
+        Ok((load, report))
     }
 
     /// Recomputes the flow metrics of the given pull requests from their loaded commits,

@@ -181,7 +181,7 @@ async fn wait_for_transform(
                 tenant_id = scope.tenant_id,
                 job_id = ?scope.job_id,
                 pending = counts.pending,
-                "no transform progress for a while: is a `worker --stage transform` running for this tenant's tier?"
+                "no transform progress for a while: are `worker --stage transform` and `--stage load` running for this tenant's tier?"
             );
             unchanged_since = std::time::Instant::now();
         }

@@ -12,6 +12,7 @@ use super::transform::jira_issue::{transform_issue, FieldMapping, IssueContext};
 use super::transform::jira_meta;
 use super::StepReport;
 use crate::domain::workflow::StatusClass;
+use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
 use crate::store::{jira, raw, StoreError};
 
@@ -91,6 +92,21 @@ impl JiraLoader<'_> {
         batch: &[RawIssue],
         lookups: &IssueLookups,
     ) -> Result<StepReport, StoreError> {
+        let (rows, mut report) = self.transform_issues(batch, lookups).await?;
+        let clock = Instant::now();
+        rows.load(self.pool, (self.tenant_id, self.integration_id))
+            .await?;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// A batch of issues transformed into the work items and changelogs to load (the report
+    /// counts them as loaded); a malformed issue is marked failed on its raw row.
+    pub async fn transform_issues(
+        &self,
+        batch: &[RawIssue],
+        lookups: &IssueLookups,
+    ) -> Result<(LoadRows, StepReport), StoreError> {
         let context = IssueContext {
             statuses: &lookups.statuses,
             mapping: &lookups.mapping,
@@ -99,7 +115,7 @@ impl JiraLoader<'_> {
         let clock = Instant::now();
         let mut items = Vec::with_capacity(batch.len());
         let mut changelogs = Vec::new();
-        let mut done = Vec::with_capacity(batch.len());
+        let mut load = LoadRows::default();
         for entry in batch {
             let histories = entry
                 .pages
@@ -109,8 +125,8 @@ impl JiraLoader<'_> {
                 Ok((item, rows)) => {
                     items.push(item);
                     changelogs.extend(rows);
-                    done.push(entry.raw_id);
-                    done.extend(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
+                    load.processed([entry.raw_id]);
+                    load.processed(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
                 }
                 Err(error) => {
                     tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id = entry.raw_id, %error, "issue failed to transform");
@@ -122,15 +138,11 @@ impl JiraLoader<'_> {
         }
         report.extracted = batch.len() as u64;
         report.transformed = items.len() as u64;
-        report.transform_seconds = clock.elapsed().as_secs_f64();
-        let clock = Instant::now();
-        jira::upsert_work_items(self.pool, self.tenant_id, self.integration_id, &items).await?;
-        jira::upsert_changelogs(self.pool, self.tenant_id, self.integration_id, &changelogs)
-            .await?;
-        raw::mark_processed(self.pool, self.tenant_id, &done).await?;
         report.loaded = items.len() as u64;
-        report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(report)
+        load.add(&items)?;
+        load.add(&changelogs)?;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
+        Ok((load, report))
     }
 
     /// A stored raw issue, with its stored changelog pages when the embedded changelog was
@@ -163,17 +175,17 @@ impl JiraLoader<'_> {
         })
     }
 
-    /// Transform work for stored raw issues by id (a message's `raw_data_ids`).
-    pub async fn issues_by_raw_ids(
+    /// Stored raw issues by id (a message's `raw_data_ids`) transformed into load work.
+    pub async fn transform_issues_by_raw_ids(
         &self,
         ids: &[i64],
         lookups: &IssueLookups,
-    ) -> Result<StepReport, StoreError> {
+    ) -> Result<(LoadRows, StepReport), StoreError> {
         let mut batch = Vec::with_capacity(ids.len());
         for row in raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await? {
             batch.push(self.with_stored_pages(row).await?);
         }
-        self.issues(&batch, lookups).await
+        self.transform_issues(&batch, lookups).await
     }
 
     /// Development details `(raw id, issue id, detail)` to pull-request links.

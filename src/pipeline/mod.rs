@@ -128,6 +128,7 @@ pub(crate) fn stage_message(
         last_item: false,
         last_job_item: false,
         raw_data_ids,
+        load_batch_id: None,
     }
 }
 

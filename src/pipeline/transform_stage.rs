@@ -1,8 +1,10 @@
 //! The transform stage, one message at a time, whoever delivered it (a run's in-process
-//! queue, or RabbitMQ to a worker): reads the message's raw rows, transforms and loads
-//! them through the provider's loader, and refreshes planner statistics as tables grow.
+//! queue, or RabbitMQ to a worker): reads the message's raw rows and transforms them through
+//! the provider's loader into load work — loaded right here in process, or saved for a load
+//! worker — and refreshes planner statistics as tables grow.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use sqlx::PgPool;
 
@@ -11,6 +13,7 @@ use super::jira_load::JiraLoader;
 use super::{github, jira, statistics_are_due, StepReport};
 use crate::domain::Provider;
 use crate::queue::StageMessage;
+use crate::store::load_batches::LoadRows;
 use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +46,25 @@ impl<'a> TransformStage<'a> {
         }
     }
 
+    /// Transforms and loads a message's raw rows here.
     pub async fn handle(&self, message: &StageMessage) -> Result<StepReport, TransformError> {
+        let (rows, mut report) = self.transform(message).await?;
+        let clock = Instant::now();
+        rows.load(self.pool, (message.tenant_id, message.integration_id))
+            .await?;
+        report.load_seconds = clock.elapsed().as_secs_f64();
+        self.loaded(message.provider, report.loaded).await?;
+        Ok(report)
+    }
+
+    /// Transforms a message's raw rows into load work (malformed ones are marked failed).
+    pub async fn transform(
+        &self,
+        message: &StageMessage,
+    ) -> Result<(LoadRows, StepReport), TransformError> {
         let ids = &message.raw_data_ids;
         if ids.is_empty() {
-            return Ok(StepReport::default());
+            return Ok((LoadRows::default(), StepReport::default()));
         }
         let (pool, tenant_id, integration_id, job_id) = (
             self.pool,
@@ -54,7 +72,7 @@ impl<'a> TransformStage<'a> {
             message.integration_id,
             message.job_id,
         );
-        let done = match (message.provider, message.kind.as_str()) {
+        Ok(match (message.provider, message.kind.as_str()) {
             (Provider::Jira, jira::kinds::ISSUE) => {
                 let loader = JiraLoader {
                     pool,
@@ -63,7 +81,7 @@ impl<'a> TransformStage<'a> {
                     job_id,
                 };
                 let lookups = loader.issue_lookups().await?;
-                loader.issues_by_raw_ids(ids, &lookups).await?
+                loader.transform_issues_by_raw_ids(ids, &lookups).await?
             }
             (Provider::Github, kind) => {
                 let loader = GithubLoader {
@@ -73,24 +91,28 @@ impl<'a> TransformStage<'a> {
                     job_id,
                 };
                 match kind {
-                    github::kinds::PULL => loader.pulls_by_raw_ids(ids).await?,
+                    github::kinds::PULL => loader.transform_pulls(ids).await?,
                     github::kinds::REVIEW_COMMENT | github::kinds::ISSUE_COMMENT => {
-                        loader.comments_by_raw_ids(ids).await?
+                        loader.transform_comments(ids).await?
                     }
                     _ => return Err(self.unknown(message)),
                 }
             }
             _ => return Err(self.unknown(message)),
-        };
-        let rows = done.loaded;
+        })
+    }
+
+    /// Counts `rows` loaded for `provider`, refreshing planner statistics when tables have
+    /// grown enough.
+    pub async fn loaded(&self, provider: Provider, rows: u64) -> Result<(), StoreError> {
         let before = self.loaded.fetch_add(rows, Ordering::Relaxed);
         if statistics_are_due(before, before + rows) {
-            match message.provider {
-                Provider::Jira => store::jira::analyze_growing_tables(pool).await?,
-                Provider::Github => store::github::analyze_growing_tables(pool).await?,
+            match provider {
+                Provider::Jira => store::jira::analyze_growing_tables(self.pool).await?,
+                Provider::Github => store::github::analyze_growing_tables(self.pool).await?,
             }
         }
-        Ok(done)
+        Ok(())
     }
 
     fn unknown(&self, message: &StageMessage) -> TransformError {

@@ -57,6 +57,7 @@ mod tests {
             last_item: false,
             last_job_item: false,
             raw_data_ids: vec![id],
+            load_batch_id: None,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct StageMessage {
     /// Transform work: the raw rows to read (one API page's entities), never the payloads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub raw_data_ids: Vec<i64>,
+    /// Load work: the saved batch of transformed rows (`load_batches`) to load; the
+    /// message keeps the `raw_data_ids` it was transformed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_batch_id: Option<i64>,
 }
 
 #[cfg(test)]
@@ -48,6 +52,7 @@ mod tests {
             last_item: false,
             last_job_item: false,
             raw_data_ids: vec![7, 8],
+            load_batch_id: Some(9),
         };
         let json = serde_json::to_value(&message).unwrap();
         for key in [
@@ -62,6 +67,7 @@ mod tests {
             "last_item",
             "last_job_item",
             "raw_data_ids",
+            "load_batch_id",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use sqlx::PgPool;
+
+use super::StoreError;
 
 /// One target column: its name and the SELECT expression that fills it.
 pub struct Column {
@@ -33,6 +36,12 @@ pub struct Upsert {
 impl Upsert {
     /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSONB array of records.
     pub fn sql(&self) -> String {
+        self.sql_reading("$3")
+    }
+
+    /// The statement reading its JSONB array of records from `records`, an expression of
+    /// `$1` (tenant id), `$2` (integration id) and `$3`.
+    fn sql_reading(&self, records: &str) -> String {
         let copied: Vec<String> = self.copied.iter().map(|name| format!("r.{name}")).collect();
         let names: Vec<&str> = self
             .copied
@@ -70,7 +79,7 @@ impl Upsert {
             .unwrap_or_default();
         format!(
             "INSERT INTO {table} (tenant_id, integration_id, {names}) \
-             SELECT $1, $2, {values} FROM jsonb_to_recordset($3) AS r({record}) {joins} \
+             SELECT $1, $2, {values} FROM jsonb_to_recordset({records}) AS r({record}) {joins} \
              ON CONFLICT (tenant_id, integration_id, {key}) DO UPDATE SET {set}, updated_at = now() \
              WHERE ({old}) IS DISTINCT FROM ({new}){guard}",
             table = self.table,
@@ -85,35 +94,81 @@ impl Upsert {
         )
     }
 
-    /// Runs the upsert for `rows`; returns how many rows were inserted or changed. PostgreSQL
-    /// refuses to update one row twice in a statement, so of rows with the same `key` only
-    /// the last is sent.
+    /// Runs the upsert for `rows`; returns how many rows were inserted or changed.
     pub async fn run<R: Serialize>(
         &self,
         pool: &PgPool,
-        (tenant_id, integration_id): (i64, i64),
+        ids: (i64, i64),
         rows: &[R],
         key: impl Fn(&R) -> &str,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, StoreError> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (position, row) in rows.iter().enumerate() {
-            last.insert(key(row), position);
-        }
-        let mut positions: Vec<usize> = last.into_values().collect();
-        positions.sort_unstable();
-        let unique: Vec<&R> = positions.into_iter().map(|p| &rows[p]).collect();
-        let batch = sqlx::types::Json(unique);
+        self.run_records(pool, ids, &records(rows, key, |_, _| true)?)
+            .await
+    }
+
+    /// Runs the upsert for records made by [`records`].
+    pub async fn run_records(
+        &self,
+        pool: &PgPool,
+        (tenant_id, integration_id): (i64, i64),
+        records: &RawValue,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(&self.sql())
             .bind(tenant_id)
             .bind(integration_id)
-            .bind(batch)
+            .bind(sqlx::types::Json(records))
             .execute(pool)
             .await?;
         Ok(done.rows_affected())
     }
+
+    /// Runs the upsert for the records saved in load batch `batch_id` under `part` (none
+    /// there: nothing happens); the records never leave the server.
+    pub async fn run_saved(
+        &self,
+        pool: &PgPool,
+        (tenant_id, integration_id): (i64, i64),
+        batch_id: i64,
+        part: &str,
+    ) -> Result<u64, StoreError> {
+        let saved = "(SELECT parts -> $4 FROM load_batches \
+                     WHERE id = $3 AND tenant_id = $1 AND integration_id = $2)";
+        let done = sqlx::query(&self.sql_reading(saved))
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(batch_id)
+            .bind(part)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The JSON array of records an upsert reads. PostgreSQL refuses to update one row twice in
+/// a statement, so of rows with the same `key` one is kept: a row replaces an earlier one
+/// when `supersedes(row, earlier)`.
+pub fn records<R: Serialize>(
+    rows: &[R],
+    key: impl Fn(&R) -> &str,
+    supersedes: impl Fn(&R, &R) -> bool,
+) -> Result<Box<RawValue>, StoreError> {
+    let mut kept: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    for (position, row) in rows.iter().enumerate() {
+        kept.entry(key(row))
+            .and_modify(|earlier| {
+                if supersedes(row, &rows[*earlier]) {
+                    *earlier = position;
+                }
+            })
+            .or_insert(position);
+    }
+    let mut positions: Vec<usize> = kept.into_values().collect();
+    positions.sort_unstable();
+    let unique: Vec<&R> = positions.into_iter().map(|p| &rows[p]).collect();
+    Ok(serde_json::value::to_raw_value(&unique)?)
 }
 
 #[cfg(test)]

@@ -40,9 +40,9 @@ pub async fn upsert(
     integration_id: i64,
     rows: &[CustomFieldRow],
 ) -> Result<u64, StoreError> {
-    Ok(CUSTOM_FIELDS
+    CUSTOM_FIELDS
         .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await?)
+        .await
 }
 
 /// A mapping column: a numbered slot or one of the special fields.

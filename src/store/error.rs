@@ -12,6 +12,8 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
     #[error("stored credentials are unreadable: {0}")]
     CorruptCredentials(String),
+    #[error("rows could not be written as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }

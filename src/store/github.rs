@@ -9,12 +9,13 @@ use sqlx::PgPool;
 
 use super::bulk::{Column, Upsert};
 use super::error::StoreError;
+use super::load_batches::{LoadRow, LoadTable};
 use crate::domain::pr_flow::{FlowMetrics, PullActivity, Response};
 use crate::pipeline::transform::github::{
     CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow,
 };
 
-const REPOSITORIES: Upsert = Upsert {
+pub(super) const REPOSITORIES: Upsert = Upsert {
     table: "repositories",
     record: &[
         ("external_id", "text"),
@@ -50,7 +51,7 @@ const REPOSITORIES: Upsert = Upsert {
     guard: Some("excluded.repo_updated_at IS NULL OR repositories.repo_updated_at IS NULL OR excluded.repo_updated_at >= repositories.repo_updated_at"),
 };
 
-const PULLS: Upsert = Upsert {
+pub(super) const PULLS: Upsert = Upsert {
     table: "prs",
     record: &[
         ("external_id", "text"),
@@ -119,7 +120,7 @@ const PULLS: Upsert = Upsert {
 const PULL_BY_ID: &str =
     "JOIN prs p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.pr_external_id";
 
-const COMMITS: Upsert = Upsert {
+pub(super) const COMMITS: Upsert = Upsert {
     table: "pr_commits",
     record: &[
         ("external_id", "text"),
@@ -155,7 +156,7 @@ const COMMITS: Upsert = Upsert {
     guard: None,
 };
 
-const REVIEWS: Upsert = Upsert {
+pub(super) const REVIEWS: Upsert = Upsert {
     table: "pr_reviews",
     record: &[
         ("external_id", "text"),
@@ -185,7 +186,7 @@ const REVIEWS: Upsert = Upsert {
     guard: None,
 };
 
-const COMMENTS: Upsert = Upsert {
+pub(super) const COMMENTS: Upsert = Upsert {
     table: "pr_comments",
     record: &[
         ("external_id", "text"),
@@ -225,47 +226,49 @@ const COMMENTS: Upsert = Upsert {
 
 type Ids = (i64, i64);
 
-pub async fn upsert_repositories(
-    pool: &PgPool,
-    ids: Ids,
-    rows: &[RepositoryRow],
-) -> Result<u64, StoreError> {
-    Ok(REPOSITORIES
-        .run(pool, ids, rows, |r| &r.external_id)
-        .await?)
+impl LoadRow for RepositoryRow {
+    const TABLE: LoadTable = LoadTable::Repositories;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
 }
 
-/// Pull requests; their repositories must be loaded already.
-pub async fn upsert_pulls(pool: &PgPool, ids: Ids, rows: &[PullRow]) -> Result<u64, StoreError> {
-    Ok(PULLS.run(pool, ids, rows, |r| &r.external_id).await?)
-}
+/// Pull requests; their repositories load first.
+impl LoadRow for PullRow {
+    const TABLE: LoadTable = LoadTable::Pulls;
 
-/// Commits of loaded pull requests.
-pub async fn upsert_commits(
-    pool: &PgPool,
-    ids: Ids,
-    rows: &[CommitRow],
-) -> Result<u64, StoreError> {
-    Ok(COMMITS.run(pool, ids, rows, |r| &r.external_id).await?)
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
 }
 
 /// Reviews of loaded pull requests.
-pub async fn upsert_reviews(
-    pool: &PgPool,
-    ids: Ids,
-    rows: &[ReviewRow],
-) -> Result<u64, StoreError> {
-    Ok(REVIEWS.run(pool, ids, rows, |r| &r.external_id).await?)
+impl LoadRow for ReviewRow {
+    const TABLE: LoadTable = LoadTable::Reviews;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
+}
+
+/// Commits of loaded pull requests.
+impl LoadRow for CommitRow {
+    const TABLE: LoadTable = LoadTable::Commits;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
 }
 
 /// Comments; those whose pull request is not loaded (comments on plain issues) are left
 /// out.
-pub async fn upsert_comments(
-    pool: &PgPool,
-    ids: Ids,
-    rows: &[CommentRow],
-) -> Result<u64, StoreError> {
-    Ok(COMMENTS.run(pool, ids, rows, |r| &r.external_id).await?)
+impl LoadRow for CommentRow {
+    const TABLE: LoadTable = LoadTable::Comments;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
 }
 
 /// External ids of the loaded pull requests with these (repository, number) keys.

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use super::bulk::{Column, Upsert};
 use super::custom_fields::{mapping_targets_sql, Target};
 use super::error::StoreError;
+use super::load_batches::{LoadRow, LoadTable};
 use crate::domain::workflow::{StatusClass, StepCategory};
 use crate::pipeline::transform::jira_issue::{ChangelogRow, FieldMapping, WorkItemRow};
 use crate::pipeline::transform::jira_meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
@@ -206,7 +207,7 @@ const WORK_ITEM_COMPUTED: &[Column] = &[
     },
 ];
 
-const WORK_ITEMS: Upsert = Upsert {
+pub(super) const WORK_ITEMS: Upsert = Upsert {
     table: "work_items",
     record: WORK_ITEM_RECORD,
     copied: WORK_ITEM_COPIED,
@@ -219,7 +220,7 @@ const WORK_ITEMS: Upsert = Upsert {
     guard: Some("excluded.updated IS NULL OR work_items.updated IS NULL OR excluded.updated >= work_items.updated"),
 };
 
-const CHANGELOGS: Upsert = Upsert {
+pub(super) const CHANGELOGS: Upsert = Upsert {
     table: "changelogs",
     record: &[
         ("external_id", "text"),
@@ -263,9 +264,9 @@ pub async fn upsert_projects(
     integration_id: i64,
     rows: &[ProjectRow],
 ) -> Result<u64, StoreError> {
-    Ok(PROJECTS
+    PROJECTS
         .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await?)
+        .await
 }
 
 pub async fn upsert_wits(
@@ -274,9 +275,8 @@ pub async fn upsert_wits(
     integration_id: i64,
     rows: &[WitRow],
 ) -> Result<u64, StoreError> {
-    Ok(WITS
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await?)
+    WITS.run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .await
 }
 
 /// Links projects to the issue types they use (both must be loaded already).
@@ -412,33 +412,26 @@ pub async fn field_mapping(
     Ok(mapping)
 }
 
-/// Upserts work items; a batch holding one issue twice keeps the most recently updated copy.
-pub async fn upsert_work_items(
-    pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
-    rows: &[WorkItemRow],
-) -> Result<u64, StoreError> {
-    let mut ordered: Vec<&WorkItemRow> = rows.iter().collect();
-    // Stable: among equal `updated`, the later row stays last and wins.
-    ordered.sort_by_key(|row| row.updated);
-    Ok(WORK_ITEMS
-        .run(pool, (tenant_id, integration_id), &ordered, |r| {
-            &r.external_id
-        })
-        .await?)
+/// A batch holding one issue twice keeps the most recently updated copy.
+impl LoadRow for WorkItemRow {
+    const TABLE: LoadTable = LoadTable::WorkItems;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
+
+    fn supersedes(&self, earlier: &Self) -> bool {
+        self.updated >= earlier.updated
+    }
 }
 
-/// Upserts status transitions; their work items must be loaded already.
-pub async fn upsert_changelogs(
-    pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
-    rows: &[ChangelogRow],
-) -> Result<u64, StoreError> {
-    Ok(CHANGELOGS
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await?)
+/// Status transitions; their work items load first.
+impl LoadRow for ChangelogRow {
+    const TABLE: LoadTable = LoadTable::Changelogs;
+
+    fn dedup_key(&self) -> &str {
+        &self.external_id
+    }
 }
 
 /// Marks the integration's live work items whose external id is not in `seen` as deleted
@@ -489,9 +482,9 @@ pub async fn upsert_pr_links(
     integration_id: i64,
     rows: &[PrLinkRow],
 ) -> Result<u64, StoreError> {
-    Ok(PR_LINKS
+    PR_LINKS
         .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await?)
+        .await
 }
 
 /// Keys of the integration's loaded projects.

@@ -11,6 +11,7 @@ pub mod jira;
 pub mod job_controls;
 pub mod job_events;
 pub mod jobs;
+pub mod load_batches;
 pub mod raw;
 pub mod tenants;
 pub mod users;

@@ -1,0 +1,183 @@
+//! Load work: rows a transform produced, per table, ready for the bulk upserts — loaded at
+//! once in process, or saved to `load_batches` for a load worker, which upserts the saved
+//! records server-side, marks their raw rows processed and deletes the batch.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use sqlx::PgPool;
+
+use super::bulk::{records, Upsert};
+use super::error::StoreError;
+use super::{github, jira, raw};
+
+/// The tables load work fills, in load order (a changelog needs its work item, a review its
+/// pull request, a pull request its repository).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LoadTable {
+    Repositories,
+    Pulls,
+    Reviews,
+    Commits,
+    Comments,
+    WorkItems,
+    Changelogs,
+}
+
+impl LoadTable {
+    pub const ALL: [LoadTable; 7] = [
+        LoadTable::Repositories,
+        LoadTable::Pulls,
+        LoadTable::Reviews,
+        LoadTable::Commits,
+        LoadTable::Comments,
+        LoadTable::WorkItems,
+        LoadTable::Changelogs,
+    ];
+
+    fn upsert(self) -> &'static Upsert {
+        match self {
+            LoadTable::Repositories => &github::REPOSITORIES,
+            LoadTable::Pulls => &github::PULLS,
+            LoadTable::Reviews => &github::REVIEWS,
+            LoadTable::Commits => &github::COMMITS,
+            LoadTable::Comments => &github::COMMENTS,
+            LoadTable::WorkItems => &jira::WORK_ITEMS,
+            LoadTable::Changelogs => &jira::CHANGELOGS,
+        }
+    }
+
+    /// The table's name, also the batch part its records are saved under.
+    pub fn name(self) -> &'static str {
+        self.upsert().table
+    }
+}
+
+/// A typed row of a load table.
+pub trait LoadRow: Serialize {
+    const TABLE: LoadTable;
+
+    /// The key rows of one batch are deduplicated on.
+    fn dedup_key(&self) -> &str;
+
+    /// Whether this row wins over an `earlier` row of the batch with the same key (by
+    /// default the later row wins).
+    fn supersedes(&self, _earlier: &Self) -> bool {
+        true
+    }
+}
+
+/// Rows transformed from one message, per table, and the raw rows they came from.
+#[derive(Default)]
+pub struct LoadRows {
+    parts: Vec<(LoadTable, Box<RawValue>)>,
+    raw_ids: Vec<i64>,
+}
+
+impl LoadRows {
+    /// Adds rows for their table (no rows: nothing to load there); once per table.
+    pub fn add<R: LoadRow>(&mut self, rows: &[R]) -> Result<(), StoreError> {
+        if !rows.is_empty() {
+            self.parts
+                .push((R::TABLE, records(rows, R::dedup_key, R::supersedes)?));
+        }
+        Ok(())
+    }
+
+    /// Raw rows to mark processed once the rows are loaded.
+    pub fn processed(&mut self, ids: impl IntoIterator<Item = i64>) {
+        self.raw_ids.extend(ids);
+    }
+
+    fn in_load_order(&self) -> Vec<&(LoadTable, Box<RawValue>)> {
+        let mut parts: Vec<_> = self.parts.iter().collect();
+        parts.sort_by_key(|(table, _)| *table);
+        parts
+    }
+
+    /// Loads here: each table's upsert in load order, then the raw rows marked processed.
+    pub async fn load(&self, pool: &PgPool, ids: (i64, i64)) -> Result<(), StoreError> {
+        for (table, records) in self.in_load_order() {
+            table.upsert().run_records(pool, ids, records).await?;
+        }
+        raw::mark_processed(pool, ids.0, &self.raw_ids).await
+    }
+
+    /// Saves the rows for a load worker as the batch of `source_raw_id` (the first raw row
+    /// of the transform message: delivered again, the message rewrites its batch instead of
+    /// adding one); returns the batch id.
+    pub async fn save(
+        &self,
+        pool: &PgPool,
+        (tenant_id, integration_id): (i64, i64),
+        job_id: Option<i64>,
+        source_raw_id: i64,
+    ) -> Result<i64, StoreError> {
+        // `{"work_items": [...], ...}`, written around the records already serialized.
+        let mut object = String::from("{");
+        for (table, records) in &self.parts {
+            if object.len() > 1 {
+                object.push(',');
+            }
+            object.push_str(&serde_json::to_string(table.name())?);
+            object.push(':');
+            object.push_str(records.get());
+        }
+        object.push('}');
+        let parts = RawValue::from_string(object)?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO load_batches (tenant_id, integration_id, job_id, source_raw_id, parts, raw_ids)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (tenant_id, source_raw_id) DO UPDATE
+             SET job_id = excluded.job_id, parts = excluded.parts, raw_ids = excluded.raw_ids
+             RETURNING id",
+        )
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(job_id)
+        .bind(source_raw_id)
+        .bind(sqlx::types::Json(parts))
+        .bind(&self.raw_ids)
+        .fetch_one(pool)
+        .await?)
+    }
+}
+
+/// Loads saved batch `batch_id`: each part's upsert in load order, reading the records on
+/// the server; then its raw rows marked processed and the batch deleted. Returns how many
+/// records the batch held, or None when there is no such batch (already loaded: a message
+/// delivered twice).
+pub async fn load_saved(
+    pool: &PgPool,
+    ids @ (tenant_id, integration_id): (i64, i64),
+    batch_id: i64,
+) -> Result<Option<u64>, StoreError> {
+    let saved: Option<(Vec<String>, i64, Vec<i64>)> = sqlx::query_as(
+        "SELECT ARRAY(SELECT jsonb_object_keys(parts)),
+                (SELECT coalesce(sum(jsonb_array_length(value)), 0)::bigint FROM jsonb_each(parts)),
+                raw_ids
+         FROM load_batches WHERE id = $3 AND tenant_id = $1 AND integration_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(batch_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((parts, records, raw_ids)) = saved else {
+        return Ok(None);
+    };
+    for table in LoadTable::ALL {
+        if parts.iter().any(|part| part == table.name()) {
+            table
+                .upsert()
+                .run_saved(pool, ids, batch_id, table.name())
+                .await?;
+        }
+    }
+    raw::mark_processed(pool, tenant_id, &raw_ids).await?;
+    sqlx::query("DELETE FROM load_batches WHERE id = $1 AND tenant_id = $2")
+        .bind(batch_id)
+        .bind(tenant_id)
+        .execute(pool)
+        .await?;
+    Ok(Some(records.unsigned_abs()))
+}
