@@ -43,6 +43,7 @@ fn message(id: i64) -> StageMessage {
         last_job_item: false,
         raw_data_ids: vec![id],
         load_batch_id: None,
+        claimed_at: None,
     }
 }
 

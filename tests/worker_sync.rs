@@ -274,6 +274,7 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
         last_job_item: false,
         raw_data_ids: vec![raw_id],
         load_batch_id: None,
+        claimed_at: None,
     };
     broker
         .publisher(QueueStage::Transform, Tier::Premium)
@@ -655,4 +656,104 @@ async fn count_pending_or_failed(db: &TestDb) -> i64 {
         "SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_issue' AND status <> 'processed'",
     )
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_delivered_twice_runs_its_job_once() {
+    let sim = simulator(50).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let tenant_id: i64 = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
+    // Claimed the way a dispatching scheduler claims it.
+    let (job_id, integration_id, claimed_at): (i64, i64, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as(
+            "UPDATE etl_jobs SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now()
+             RETURNING id, integration_id, last_run_started_at",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let broker = Broker::connect(&queues.url, queues.topology())
+        .await
+        .unwrap();
+    broker
+        .declare(QueueStage::Extraction, Tier::ALL)
+        .await
+        .unwrap();
+    let dispatch = StageMessage {
+        version: MESSAGE_VERSION,
+        tenant_id,
+        integration_id,
+        job_id: Some(job_id),
+        kind: pulse_etl::queue::SYNC_JOB.into(),
+        provider: Provider::Jira,
+        last_sync_date: None,
+        first_item: true,
+        last_item: true,
+        last_job_item: true,
+        raw_data_ids: Vec::new(),
+        load_batch_id: None,
+        claimed_at: Some(claimed_at),
+    };
+    // Published twice, as a publisher repeating after a lost confirm does.
+    let publisher = broker.publisher(QueueStage::Extraction, Tier::Premium);
+    publisher.publish(dispatch.clone()).await.unwrap();
+    publisher.publish(dispatch).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let extract = [(); 2].map(|()| queues.worker_of(&db, dir.path(), &["extract"]));
+    let worker = queues.worker(&db, dir.path());
+    job_finished(&db).await;
+    let started = Instant::now();
+    while extraction_ready(&queues).await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "dispatch not consumed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for role in extract.into_iter().chain([worker]) {
+        assert!(terminate(role).success());
+    }
+    assert_eq!(
+        extraction_ready(&queues).await,
+        0,
+        "both deliveries handled"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_project_search'"
+        )
+        .await,
+        1,
+        "one run"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM work_items").await, 50);
+    broker.close().await.unwrap();
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+/// Messages ready (not delivered) in the premium extraction queue.
+async fn extraction_ready(queues: &Queues) -> u32 {
+    use lapin::options::QueueDeclareOptions;
+    let connection =
+        lapin::Connection::connect(&queues.url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let name = queues
+        .topology()
+        .work_queue(QueueStage::Extraction, Tier::Premium);
+    let options = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queue = channel
+        .queue_declare(&name, options, lapin::types::FieldTable::default())
+        .await
+        .unwrap();
+    connection.close(0, "").await.ok();
+    queue.message_count()
 }

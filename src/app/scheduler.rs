@@ -18,7 +18,7 @@ use crate::pipeline::handoff::Handoff;
 use crate::pipeline::stage_message;
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
-use crate::queue::{Publisher, SYNC_JOB};
+use crate::queue::{Publisher, StageMessage, SYNC_JOB};
 use crate::security::CredentialCipher;
 use crate::simulator::RunningSimulator;
 use crate::store::jobs::{self, JobRun as Job};
@@ -221,7 +221,10 @@ async fn dispatch_job(
         integration_id: job.integration_id,
         job_id: Some(job.id),
     };
-    let message = stage_message(scope, (job.provider, SYNC_JOB), None, Vec::new());
+    let message = StageMessage {
+        claimed_at: job.last_run_started_at,
+        ..stage_message(scope, (job.provider, SYNC_JOB), None, Vec::new())
+    };
     match broker
         .publisher(QueueStage::Extraction, tier)
         .publish(message)

@@ -279,7 +279,8 @@ async fn fail(
 /// Runs the sync job a message names. The job's ownership lives in PostgreSQL (RUNNING,
 /// last progress), so the message is acknowledged at once: a long run is never delivered
 /// twice, and a worker that dies leaves a RUNNING job that a scheduler takes over once it
-/// stops making progress.
+/// stops making progress. The message carries its claim's time: only the first delivery
+/// of a claim runs the job (a publish repeated after a lost confirm does not run it twice).
 async fn run_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
@@ -307,6 +308,18 @@ async fn run_job(
             .await?;
         return Ok(());
     };
+    let (tenant_id, job_id) = (message.tenant_id, job.id);
+    if let Some(claimed_at) = message.claimed_at {
+        if !jobs::take_dispatched(pool, tenant_id, job_id, claimed_at).await? {
+            tracing::info!(
+                tenant_id,
+                job_id,
+                "dispatched run already taken (a repeated delivery, or taken over); skipped"
+            );
+            delivery.ack().await?;
+            return Ok(());
+        }
+    }
     delivery.ack().await?;
     super::scheduler::run_claimed(
         pool,

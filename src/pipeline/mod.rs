@@ -129,6 +129,7 @@ pub(crate) fn stage_message(
         last_job_item: false,
         raw_data_ids,
         load_batch_id: None,
+        claimed_at: None,
     }
 }
 

@@ -58,6 +58,7 @@ mod tests {
             last_job_item: false,
             raw_data_ids: vec![id],
             load_batch_id: None,
+            claimed_at: None,
         }
     }
 

@@ -32,6 +32,10 @@ pub struct StageMessage {
     /// message keeps the `raw_data_ids` it was transformed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_batch_id: Option<i64>,
+    /// Extraction work: when the scheduler claimed the job, so that only one extract worker
+    /// runs it even if the message is delivered twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -53,6 +57,7 @@ mod tests {
             last_job_item: false,
             raw_data_ids: vec![7, 8],
             load_batch_id: Some(9),
+            claimed_at: Some(Utc::now()),
         };
         let json = serde_json::to_value(&message).unwrap();
         for key in [
@@ -68,6 +73,7 @@ mod tests {
             "last_job_item",
             "raw_data_ids",
             "load_batch_id",
+            "claimed_at",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }

@@ -42,6 +42,9 @@ pub struct JobRun {
     pub last_sync_date: Option<DateTime<Utc>>,
     /// An operator reset it: the next run is a full sync.
     pub full_sync_requested: bool,
+    /// When its current run was claimed or started: the token an extract worker takes a
+    /// dispatched run with.
+    pub last_run_started_at: Option<DateTime<Utc>>,
 }
 
 /// The tenant's jobs of `provider`, for one integration or all of them, with the
@@ -53,7 +56,8 @@ pub async fn for_run(
     integration_id: Option<i64>,
 ) -> Result<Vec<JobRun>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date, j.full_sync_requested
+        "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date, j.full_sync_requested,
+                j.last_run_started_at
          FROM etl_jobs j JOIN integrations i ON i.id = j.integration_id AND i.tenant_id = j.tenant_id
          WHERE j.tenant_id = $1 AND j.job_type = $2 AND ($3::bigint IS NULL OR j.integration_id = $3)
          ORDER BY j.id",
@@ -175,7 +179,8 @@ pub async fn claim_due(
                LIMIT $1
                FOR UPDATE OF j2 SKIP LOCKED) due
          WHERE j.id = due.id
-         RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date, j.full_sync_requested",
+         RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date, j.full_sync_requested,
+                   j.last_run_started_at",
     )
     .bind(limit)
     .bind(stuck_after.as_secs_f64())
@@ -185,6 +190,28 @@ pub async fn claim_due(
         .into_iter()
         .map(|claimed| (claimed.tenant_id, claimed.job))
         .collect())
+}
+
+/// Takes a dispatched run: true only for the first taker of the claim made at
+/// `claimed_at` (the job still RUNNING under that claim), which restarts the claim's clock;
+/// a repeated delivery of the dispatch message, or one for a claim a scheduler has since
+/// taken over, gets false.
+pub async fn take_dispatched(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    claimed_at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let taken = sqlx::query(
+        "UPDATE etl_jobs SET last_run_started_at = clock_timestamp(), last_progress_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND state = 'RUNNING' AND last_run_started_at = $3",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(claimed_at)
+    .execute(pool)
+    .await?;
+    Ok(taken.rows_affected() == 1)
 }
 
 #[derive(sqlx::FromRow)]
