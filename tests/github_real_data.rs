@@ -8,13 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use common::TestDb;
-use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::pipeline::github::kinds;
 use pulse_etl::pipeline::github_load::GithubLoader;
-use pulse_etl::security::{CredentialCipher, SecretKey};
-use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use pulse_etl::store::raw::{self, Scope};
-use pulse_etl::store::tenants;
 use serde_json::{json, Value};
 
 /// `(request URL, body)` of every record of a fixture file.
@@ -61,26 +57,7 @@ fn time(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 async fn scope(db: &TestDb) -> Scope {
-    let tenant_id = tenants::create(&db.pool, "Real", Tier::Basic)
-        .await
-        .unwrap();
-    let cipher = CredentialCipher::new(&SecretKey::parse(common::TEST_SECRET_KEY).unwrap());
-    let integration_id = integrations::create(
-        &db.pool,
-        &cipher,
-        NewIntegration {
-            tenant_id,
-            provider: Provider::Github,
-            base_url: "https://api.github.com",
-            username: None,
-            credentials: &Credentials {
-                tokens: vec!["t".into()],
-            },
-            settings: &IntegrationSettings::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let (tenant_id, integration_id) = common::source::github_integration(db, "Real").await;
     Scope {
         tenant_id,
         integration_id,

@@ -6,36 +6,10 @@
 mod common;
 
 use common::TestDb;
-use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::pipeline::transform::github::RepositoryRow;
-use pulse_etl::security::{CredentialCipher, SecretKey};
-use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use pulse_etl::store::load_batches::{self, LoadRows};
 use pulse_etl::store::raw::{self, Scope};
-use pulse_etl::store::tenants;
 use serde_json::json;
-
-async fn integration(db: &TestDb, name: &str) -> (i64, i64) {
-    let tenant_id = tenants::create(&db.pool, name, Tier::Basic).await.unwrap();
-    let cipher = CredentialCipher::new(&SecretKey::parse(common::TEST_SECRET_KEY).unwrap());
-    let integration_id = integrations::create(
-        &db.pool,
-        &cipher,
-        NewIntegration {
-            tenant_id,
-            provider: Provider::Github,
-            base_url: "https://api.github.com",
-            username: None,
-            credentials: &Credentials {
-                tokens: vec!["t".into()],
-            },
-            settings: &IntegrationSettings::default(),
-        },
-    )
-    .await
-    .unwrap();
-    (tenant_id, integration_id)
-}
 
 fn repository(id: &str, description: &str) -> RepositoryRow {
     RepositoryRow {
@@ -70,8 +44,8 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
     let db = TestDb::migrated().await;
-    let ids @ (tenant_id, integration_id) = integration(&db, "Acme").await;
-    let other = integration(&db, "Other").await;
+    let ids @ (tenant_id, integration_id) = common::source::github_integration(&db, "Acme").await;
+    let other = common::source::github_integration(&db, "Other").await;
     let scope = Scope {
         tenant_id,
         integration_id,

@@ -61,11 +61,7 @@ pub(super) async fn transform_worker(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let stage = TransformStage::new(pool);
-    let queues = Queues {
-        stage: QueueStage::Transform,
-        tiers,
-        prefetch: config.queue.prefetch,
-    };
+    let queues = Queues::of(QueueStage::Transform, tiers, config);
     consume(config, queues, stop, async |broker, delivery| {
         transform(pool, &stage, broker, delivery).await
     })
@@ -80,11 +76,7 @@ pub(super) async fn load_worker(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let stage = TransformStage::new(pool);
-    let queues = Queues {
-        stage: QueueStage::Load,
-        tiers,
-        prefetch: config.queue.prefetch,
-    };
+    let queues = Queues::of(QueueStage::Load, tiers, config);
     consume(config, queues, stop, async |_, delivery| {
         load(pool, &stage, delivery).await
     })
@@ -117,6 +109,17 @@ struct Queues<'a> {
     stage: QueueStage,
     tiers: &'a [Tier],
     prefetch: u16,
+}
+
+impl<'a> Queues<'a> {
+    /// A stage's queues with the configured prefetch.
+    fn of(stage: QueueStage, tiers: &'a [Tier], config: &Config) -> Self {
+        Queues {
+            stage,
+            tiers,
+            prefetch: config.queue.prefetch,
+        }
+    }
 }
 
 /// Consumes `queues` until `stop` resolves, `work` settling each delivery; reconnects when

@@ -147,3 +147,32 @@ pub async fn jira_tenant(db: &TestDb, sim: &RunningSimulator, token: &str) -> St
     assert!(created.status.success(), "{}", super::stderr(&created));
     tenant
 }
+
+/// A tenant with a GitHub integration created through the library (no CLI); returns
+/// `(tenant id, integration id)`.
+pub async fn github_integration(db: &TestDb, name: &str) -> (i64, i64) {
+    use pulse_etl::domain::{Provider, Tier};
+    use pulse_etl::security::{CredentialCipher, SecretKey};
+    use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
+    let tenant_id = pulse_etl::store::tenants::create(&db.pool, name, Tier::Basic)
+        .await
+        .unwrap();
+    let cipher = CredentialCipher::new(&SecretKey::parse(TEST_SECRET_KEY).unwrap());
+    let integration_id = integrations::create(
+        &db.pool,
+        &cipher,
+        NewIntegration {
+            tenant_id,
+            provider: Provider::Github,
+            base_url: "https://api.github.com",
+            username: None,
+            credentials: &Credentials {
+                tokens: vec!["t".into()],
+            },
+            settings: &IntegrationSettings::default(),
+        },
+    )
+    .await
+    .unwrap();
+    (tenant_id, integration_id)
+}
