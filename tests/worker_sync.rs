@@ -494,7 +494,7 @@ async fn poison_records_fail_the_job_with_their_count_while_the_rest_loads() {
     assert!(poisoned > 0, "the simulator served poison records");
     common::assert_clear_failure(
         &output,
-        &format!("{poisoned} item(s) failed to transform; first errors: issue"),
+        &format!("{poisoned} item(s) failed to transform or load; first errors: issue"),
     );
     assert!(stderr(&output).contains("created is not a valid timestamp: not a date"));
     assert_eq!(
@@ -580,24 +580,26 @@ async fn a_dispatching_scheduler_with_extract_transform_and_load_workers_syncs_l
     sim.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_completes() {
-    let sim = simulator(300).await;
-    let queues = Queues::new();
-    let db = TestDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    let dir = tempfile::tempdir().unwrap();
-    // A fault every transform hits: the changelogs table is gone.
+/// Runs a sync of 300 issues over RabbitMQ while the changelogs table is away, so every
+/// load fails and is dead-lettered (the job ends FAILED), then puts the table back;
+/// returns the sync's arguments and the transform + load worker.
+async fn dead_letter_every_load(
+    db: &TestDb,
+    sim: &RunningSimulator,
+    queues: &Queues,
+    dir: &std::path::Path,
+) -> (Vec<String>, Child) {
+    let tenant = jira_tenant(db, sim, "sim-token").await;
     sqlx::query("ALTER TABLE changelogs RENAME TO changelogs_away")
         .execute(&db.pool)
         .await
         .unwrap();
-    let worker = queues.worker(&db, dir.path());
+    let worker = queues.worker(db, dir);
     let sync = strings(&[
         "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
     ]);
-    let failed = cli_with(&db, sync.clone(), &queues.env()).await;
-    common::assert_clear_failure(&failed, "300 item(s) failed to transform");
+    let failed = cli_with(db, sync.clone(), &queues.env()).await;
+    common::assert_clear_failure(&failed, "300 item(s) failed to transform or load");
     assert!(
         stderr(&failed).contains("changelogs"),
         "{}",
@@ -608,12 +610,45 @@ async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_com
         .await
         .unwrap();
     assert_eq!(state, "FAILED");
-
-    // Fixed; the dead-lettered work goes back, and its job is due again.
+    assert_eq!(count(db, "SELECT count(*) FROM load_batches").await, 3);
     sqlx::query("ALTER TABLE changelogs_away RENAME TO changelogs")
         .execute(&db.pool)
         .await
         .unwrap();
+    (sync, worker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purging_dead_lettered_load_work_drops_its_saved_batches() {
+    let sim = simulator(300).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, worker) = dead_letter_every_load(&db, &sim, &queues, dir.path()).await;
+    let purged = cli_with(
+        &db,
+        strings(&["--json", "dlq", "purge", "--stage", "load"]),
+        &queues.env(),
+    )
+    .await;
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    let answer: Value = serde_json::from_str(&stdout(&purged)).unwrap();
+    assert_eq!(answer["purged"], 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM load_batches").await, 0);
+    assert!(terminate(worker).success());
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_completes() {
+    let sim = simulator(300).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (sync, worker) = dead_letter_every_load(&db, &sim, &queues, dir.path()).await;
+
+    // Fixed; the dead-lettered work goes back, and its job is due again.
     sqlx::query("UPDATE etl_jobs SET next_run = now() + interval '1 hour'")
         .execute(&db.pool)
         .await

@@ -1,5 +1,6 @@
 //! `pulse-etl dlq list|requeue|purge [--stage S]`: the operator's view of `etl.failed`;
-//! requeuing also makes the jobs of the requeued work due again.
+//! requeuing also makes the jobs of the requeued work due again, purging drops the saved
+//! load batches of the purged load messages.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,7 @@ use crate::config::Config;
 use crate::queue::rabbitmq::FailedMessage;
 use crate::queue::StageMessage;
 use crate::store::job_controls::{self, Control};
+use crate::store::load_batches;
 
 /// Characters of a message body shown in the table.
 const BODY_PREVIEW: usize = 120;
@@ -55,12 +57,26 @@ pub async fn run(
             output.count("requeued", requeued.len() as u64)
         }
         DlqCommand::Purge { stage } => {
-            let count = broker.purge_failed(stage.map(broker::queue_stage)).await?;
-            output.count("purged", count)
+            let purged = broker.purge_failed(stage.map(broker::queue_stage)).await?;
+            drop_batches_of(pool, &purged).await?;
+            output.count("purged", purged.len() as u64)
         }
     };
     broker.close().await.ok();
     outcome
+}
+
+/// Deletes the saved load batches purged load messages named: no message will load them.
+async fn drop_batches_of(pool: &PgPool, purged: &[FailedMessage]) -> anyhow::Result<()> {
+    for message in purged
+        .iter()
+        .filter_map(|m| serde_json::from_str::<StageMessage>(&m.body).ok())
+    {
+        if let Some(batch) = message.load_batch_id {
+            load_batches::delete(pool, message.tenant_id, batch).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes the jobs whose work was requeued due now: their failed run left the cursor where

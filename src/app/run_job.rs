@@ -289,7 +289,7 @@ impl JobSync<'_> {
                 raw::first_errors(self.pool, self.tenant_id, self.job.id, self.started_at, 3)
                     .await?;
             bail!(
-                "{failed_items} item(s) failed to transform; first errors: {} (all in raw_extraction_data.error)",
+                "{failed_items} item(s) failed to transform or load; first errors: {} (all in raw_extraction_data.error)",
                 errors.join(" | ")
             );
         }

@@ -296,9 +296,12 @@ impl Broker {
         self.drain_failed(stage, true).await
     }
 
-    /// Drops failed messages of `stage` (all when None); returns how many.
-    pub async fn purge_failed(&self, stage: Option<QueueStage>) -> Result<u64, BrokerError> {
-        Ok(self.drain_failed(stage, false).await?.len() as u64)
+    /// Drops failed messages of `stage` (all when None); returns them.
+    pub async fn purge_failed(
+        &self,
+        stage: Option<QueueStage>,
+    ) -> Result<Vec<FailedMessage>, BrokerError> {
+        self.drain_failed(stage, false).await
     }
 
     /// Takes the failed messages of `stage` off the failed queue (back to their work queue

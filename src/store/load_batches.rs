@@ -174,10 +174,16 @@ pub async fn load_saved(
         }
     }
     raw::mark_processed(pool, tenant_id, &raw_ids).await?;
+    delete(pool, tenant_id, batch_id).await?;
+    Ok(Some(records.unsigned_abs()))
+}
+
+/// Deletes a saved batch (loaded, or given up on).
+pub async fn delete(pool: &PgPool, tenant_id: i64, batch_id: i64) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM load_batches WHERE id = $1 AND tenant_id = $2")
         .bind(batch_id)
         .bind(tenant_id)
         .execute(pool)
         .await?;
-    Ok(Some(records.unsigned_abs()))
+    Ok(())
 }
