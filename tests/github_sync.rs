@@ -8,8 +8,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::queues::{terminate, Queues};
 use common::source::{
-    cli, cli_logging, control, count, requests, responses, stats, strings, tenant,
+    cli, cli_logging, cli_with, control, count, requests, responses, stats, strings, tenant,
 };
 use common::{stderr, stdout, TestDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -432,5 +433,43 @@ async fn reprocess_rebuilds_the_github_tables_from_raw_data_without_api_calls() 
     assert_eq!(summary[1]["loaded"], 120);
     assert_eq!(canonical(&db).await, synced, "flow metrics included");
     assert_eq!(requests(&stats(&sim).await), requests_before, "no API call");
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_over_rabbitmq_with_transform_and_load_workers_matches_the_source() {
+    let sim = simulator(github(150)).await;
+    let db = TestDb::migrated().await;
+    let tenant = github_tenant(&db, &sim).await;
+    let queues = Queues::new();
+    let dir = tempfile::tempdir().unwrap();
+    let transform = queues.worker_of(&db, dir.path(), &["transform"]);
+    let load = queues.worker_of(&db, dir.path(), &["load"]);
+    let args = strings(&[
+        "--json", "run-job", "github", "--tenant", &tenant, "--queue", "rabbitmq",
+    ]);
+    let synced = cli_with(&db, args, &queues.env()).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    for worker in [transform, load] {
+        assert!(terminate(worker).success());
+    }
+    let summary: Value = serde_json::from_str(&stdout(&synced)).unwrap();
+    assert_eq!(summary[1]["loaded"], 150);
+    assert_matches_truth(&db, &stats(&sim).await).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM load_batches").await, 0);
+    // Comments land only on loaded pull requests, so their order over the queues matters.
+    assert!(count(&db, "SELECT count(*) FROM pr_comments").await > 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM prs WHERE merged_at IS NOT NULL AND first_commit_at IS NOT NULL AND cycle_time_seconds IS NULL").await,
+        0,
+        "flow metrics computed after the workers loaded"
+    );
+
+    let reference = TestDb::migrated().await;
+    let reference_tenant = github_tenant(&reference, &sim).await;
+    let in_process = run(&reference, &reference_tenant, &[]).await;
+    assert!(in_process.status.success(), "{}", stderr(&in_process));
+    assert_eq!(canonical(&db).await, canonical(&reference).await);
+    queues.delete().await;
     sim.stop().await.unwrap();
 }

@@ -1,17 +1,15 @@
 //! The RabbitMQ backend against the real broker: each test on its own queue names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::queues::rabbitmq_url;
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::{Broker, RabbitConsumer};
 use pulse_etl::queue::topology::{QueueStage, Topology};
 use pulse_etl::queue::{Consumer, Delivery, Publisher, Rejected, StageMessage, MESSAGE_VERSION};
-
-fn rabbitmq_url() -> String {
-    std::env::var("PULSE_TEST_RABBITMQ_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
 
 fn topology(max_attempts: u32) -> Topology {
     let prefix = format!("test_{}_", uuid::Uuid::new_v4().simple());

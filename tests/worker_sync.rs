@@ -1,6 +1,7 @@
 //! Roles across processes over the real RabbitMQ and PostgreSQL: `run-job --queue rabbitmq`
-//! hands transform work to `worker --stage transform` processes, which may crash and come
-//! back; the tables end as an in-process sync leaves them. Poison work is dead-lettered.
+//! hands transform work to `worker --stage transform` processes and load work to `worker
+//! --stage load` processes, which may crash and come back; the tables end as an in-process
+//! sync leaves them. Poison work is dead-lettered; dead letters are requeued or purged.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,93 +10,19 @@ use std::net::SocketAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::queues::{terminate, Queues};
 use common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
 use common::{spawn_cli, stderr, stdout, TestDb, TEST_SECRET_KEY};
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::Broker;
-use pulse_etl::queue::topology::{QueueStage, Topology};
+use pulse_etl::queue::topology::QueueStage;
 use pulse_etl::queue::{Publisher, StageMessage, MESSAGE_VERSION};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
 
-fn rabbitmq_url() -> String {
-    std::env::var("PULSE_TEST_RABBITMQ_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// Queue names of one test, and the environment that points processes at them.
-struct Queues {
-    prefix: String,
-    url: String,
-}
-
-impl Queues {
-    fn new() -> Self {
-        Queues {
-            prefix: format!("test_{}_", uuid::Uuid::new_v4().simple()),
-            url: rabbitmq_url(),
-        }
-    }
-
-    fn env(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("RABBITMQ_URL", self.url.as_str()),
-            ("PULSE_QUEUE__NAME_PREFIX", self.prefix.as_str()),
-            ("PULSE_QUEUE__RETRY_BASE_SECS", "1"),
-            ("PULSE_QUEUE__MAX_ATTEMPTS", "2"),
-            ("PULSE_QUEUE__PREFETCH", "4"),
-        ]
-    }
-
-    fn topology(&self) -> Topology {
-        Topology::new(&self.prefix, 2, Duration::from_secs(1))
-    }
-
-    /// A worker process for transform and load.
-    fn worker(&self, db: &TestDb, dir: &std::path::Path) -> Child {
-        self.worker_of(db, dir, &["transform", "load"])
-    }
-
-    /// A worker process for `stages`.
-    fn worker_of(&self, db: &TestDb, dir: &std::path::Path, stages: &[&str]) -> Child {
-        let mut env = self.env();
-        env.push(("DATABASE_URL", db.url.as_str()));
-        env.push(("PULSE_SECRET_KEY", TEST_SECRET_KEY));
-        let mut args = vec!["worker", "--tier", "all"];
-        for stage in stages {
-            args.extend(["--stage", stage]);
-        }
-        spawn_cli(dir, &env, &args)
-    }
-
-    /// Removes the test's queues.
-    async fn delete(&self) {
-        let broker = Broker::connect(&self.url, self.topology()).await.unwrap();
-        for stage in QueueStage::ALL {
-            broker.delete(stage, Tier::ALL).await.unwrap();
-        }
-        broker.close().await.unwrap();
-    }
-}
-
 fn kill(mut child: Child) {
     child.kill().ok();
     child.wait().ok();
-}
-
-/// SIGTERM, then the exit status (the worker finishes the message in hand and stops).
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "worker did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits (up to 90 s) for the database's one job to finish; a failed job fails the test.

@@ -2,6 +2,7 @@
 //! way to run the real `pulse-etl` binary against it.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod queues;
 pub mod source;
 
 use std::path::Path;
