@@ -719,3 +719,70 @@ async fn extraction_ready(queues: &Queues) -> u32 {
     connection.close(0, "").await.ok();
     queue.message_count()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_starting_over_rabbitmq_recovers_abandoned_rows_and_leaves_live_ones() {
+    let sim = simulator(10).await;
+    let queues = Queues::new();
+    let db = TestDb::migrated().await;
+    let tenant_id: i64 = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
+    // A job some other process is running right now, with a row queued for its workers…
+    let (job_id, integration_id): (i64, i64) = sqlx::query_as(
+        "UPDATE etl_jobs SET state = 'RUNNING', last_progress_at = now(), next_run = now() + interval '1 hour'
+         RETURNING id, integration_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let insert =
+        "INSERT INTO raw_extraction_data (tenant_id, integration_id, job_id, type, raw_data)
+                  VALUES ($1, $2, $3, 'jira_issue', '{}') RETURNING id";
+    let live: i64 = sqlx::query_scalar(insert)
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(job_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    // …and one a dead process left behind (no job makes progress on it).
+    let abandoned: i64 = sqlx::query_scalar(insert)
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(None::<i64>)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+    ]);
+    let scheduler = spawn_cli(dir.path(), &env, &["scheduler"]);
+    let status_of = async |id: i64| -> String {
+        sqlx::query_scalar("SELECT status FROM raw_extraction_data WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let started = Instant::now();
+    // The empty issue cannot transform: recovered, it ends failed.
+    while status_of(abandoned).await == "pending" {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "abandoned row not recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(terminate(scheduler).success());
+    assert_eq!(status_of(abandoned).await, "failed");
+    assert_eq!(
+        status_of(live).await,
+        "pending",
+        "the live job's row is left to its workers"
+    );
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}

@@ -60,7 +60,10 @@ pub(super) async fn serve(
         poll_secs = roles.timing.poll.as_secs(),
         "scheduler running; Ctrl-C stops"
     );
-    let recovered = crate::pipeline::recovery::transform_pending(pool).await?;
+    // In process, everything pending was this deployment's own; over RabbitMQ, a live
+    // job's pending rows are queued for workers.
+    let live_within = roles.broker.map(|_| roles.timing.stuck_after);
+    let recovered = crate::pipeline::recovery::transform_pending(pool, live_within).await?;
     if recovered.extracted > 0 {
         tracing::info!(
             rows = recovered.extracted,

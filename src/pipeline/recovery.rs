@@ -1,5 +1,8 @@
 //! Start-up recovery: raw rows stored but never transformed (a process died between storing
-//! a page and loading it) go through the transform stage, so a crash loses no work.
+//! a page and loading it) go through the transform stage, so a crash loses no work. When
+//! workers share the work, rows of a job still making progress are theirs and left alone.
+
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -20,12 +23,19 @@ const TRANSFORM_KINDS: [(Provider, &str); 4] = [
 /// Rows per message, as an extraction page would carry them.
 const BATCH: i64 = 100;
 
-/// Transforms every pending raw row; returns what that did.
-pub async fn transform_pending(pool: &PgPool) -> Result<StepReport, PipelineError> {
+/// Transforms and loads pending raw rows here — all of them, or with `live_within` those
+/// of jobs not RUNNING with progress within that time (over RabbitMQ, a live job's pending
+/// rows are queued for workers); returns what that did.
+pub async fn transform_pending(
+    pool: &PgPool,
+    live_within: Option<Duration>,
+) -> Result<StepReport, PipelineError> {
     let stage = TransformStage::new(pool);
     let mut all = StepReport::default();
     for (provider, kind) in TRANSFORM_KINDS {
-        for (tenant_id, integration_id, ids) in raw::pending_batches(pool, kind, BATCH).await? {
+        for (tenant_id, integration_id, ids) in
+            raw::pending_batches(pool, kind, BATCH, live_within).await?
+        {
             let scope = Scope {
                 tenant_id,
                 integration_id,

@@ -327,22 +327,30 @@ pub async fn mark_pending_failed(
 }
 
 /// Ids of rows still pending, of one kind, grouped by integration: `(tenant_id,
-/// integration_id, ids)`, at most `batch` ids per group, oldest first.
+/// integration_id, ids)`, at most `batch` ids per group, oldest first. With `live_within`,
+/// rows of a job RUNNING with progress within that time are left out (someone is on them).
 pub async fn pending_batches(
     pool: &PgPool,
     kind: &str,
     batch: i64,
+    live_within: Option<std::time::Duration>,
 ) -> Result<Vec<(i64, i64, Vec<i64>)>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT tenant_id, integration_id, array_agg(id ORDER BY id) AS ids
-         FROM (SELECT tenant_id, integration_id, id,
-                      (row_number() OVER (PARTITION BY tenant_id, integration_id ORDER BY id) - 1) / $2 AS chunk
-               FROM raw_extraction_data WHERE type = $1 AND status = 'pending') pending
+         FROM (SELECT r.tenant_id, r.integration_id, r.id,
+                      (row_number() OVER (PARTITION BY r.tenant_id, r.integration_id ORDER BY r.id) - 1) / $2 AS chunk
+               FROM raw_extraction_data r
+               WHERE r.type = $1 AND r.status = 'pending'
+                 AND ($3::float8 IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM etl_jobs j
+                       WHERE j.tenant_id = r.tenant_id AND j.id = r.job_id AND j.state = 'RUNNING'
+                         AND j.last_progress_at >= now() - make_interval(secs => $3)))) pending
          GROUP BY tenant_id, integration_id, chunk
          ORDER BY min(id)",
     )
     .bind(kind)
     .bind(batch)
+    .bind(live_within.map(|d| d.as_secs_f64()))
     .fetch_all(pool)
     .await?)
 }
