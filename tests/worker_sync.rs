@@ -105,6 +105,27 @@ async fn killed_transform_and_load_workers_are_replaced_and_the_tables_end_as_in
         })
     };
 
+    // Extraction ends while transform and load wait for workers, and the job says so.
+    let started = Instant::now();
+    loop {
+        let stages: Value = sqlx::query_scalar(
+            "SELECT status->'steps'->'jira_issues_with_changelogs' FROM etl_jobs",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if stages["extraction"] == "finished" {
+            assert_eq!(stages["transform"], "running", "{stages}");
+            assert_eq!(stages["load"], "running", "{stages}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "extraction never finished: {stages}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // A load worker loads part of it and is killed without warning; the transform worker
     // goes on saving batches for a while, then is killed too.
     let transform = queues.worker_of(&db, dir.path(), &["transform"]);

@@ -18,7 +18,7 @@ use super::transform::github::repository_and_number;
 use super::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::connectors::github::{GithubClient, Page, PER_PAGE};
 use crate::connectors::http::ConnectorError;
-use crate::domain::{Provider, StageState};
+use crate::domain::{Provider, Stage, StageState};
 use crate::queue::Publisher;
 use crate::store::raw::{self, RawEntity, Scope};
 use crate::store::{github, StoreError};
@@ -135,6 +135,18 @@ impl GithubRun<'_> {
         (self.scope.tenant_id, self.scope.integration_id)
     }
 
+    /// The step's extraction is done (its transform and load may still run).
+    async fn extracted(&self, step: &str) -> Result<(), StoreError> {
+        super::set_stage_state(
+            self.pool,
+            self.scope,
+            step,
+            Stage::Extraction,
+            StageState::Finished,
+        )
+        .await
+    }
+
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         set_step_state(self.pool, self.scope, step, state).await
     }
@@ -205,7 +217,13 @@ impl GithubRun<'_> {
                 self.pool,
                 self.scope,
                 &[kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT],
-                async |publisher| self.extract_comments(repositories, &known, publisher).await,
+                async |publisher| {
+                    let extracted = self
+                        .extract_comments(repositories, &known, publisher)
+                        .await?;
+                    self.extracted(steps::PULL_REQUESTS).await?;
+                    Ok(extracted)
+                },
                 &|_| {},
             )
             .await?;

@@ -99,13 +99,25 @@ pub(crate) async fn set_step_state(
     step: &str,
     state: StageState,
 ) -> Result<(), StoreError> {
-    let Some(job) = scope.job_id else {
-        return Ok(());
-    };
     for stage in [Stage::Extraction, Stage::Transform, Stage::Load] {
-        jobs::set_stage(pool, scope.tenant_id, job, step, stage, state).await?;
+        set_stage_state(pool, scope, step, stage, state).await?;
     }
     Ok(())
+}
+
+/// Marks one stage of a step `state` on the run's job (e.g. extraction finished while its
+/// transform and load still run).
+pub(crate) async fn set_stage_state(
+    pool: &PgPool,
+    scope: Scope,
+    step: &str,
+    stage: Stage,
+    state: StageState,
+) -> Result<(), StoreError> {
+    match scope.job_id {
+        Some(job) => jobs::set_stage(pool, scope.tenant_id, job, step, stage, state).await,
+        None => Ok(()),
+    }
 }
 
 /// A stage message: transform work for raw rows just stored, or (without ids) a sync job
