@@ -11,7 +11,6 @@ use super::output::{Output, Tabular};
 use crate::cli::DlqCommand;
 use crate::config::Config;
 use crate::queue::rabbitmq::FailedMessage;
-use crate::queue::StageMessage;
 use crate::store::job_controls::{self, Control};
 use crate::store::load_batches;
 
@@ -68,10 +67,7 @@ pub async fn run(
 
 /// Deletes the saved load batches purged load messages named: no message will load them.
 async fn drop_batches_of(pool: &PgPool, purged: &[FailedMessage]) -> anyhow::Result<()> {
-    for message in purged
-        .iter()
-        .filter_map(|m| serde_json::from_str::<StageMessage>(&m.body).ok())
-    {
+    for message in purged.iter().filter_map(FailedMessage::message) {
         if let Some(batch) = message.load_batch_id {
             load_batches::delete(pool, message.tenant_id, batch).await?;
         }
@@ -85,7 +81,7 @@ async fn drop_batches_of(pool: &PgPool, purged: &[FailedMessage]) -> anyhow::Res
 async fn trigger_jobs_of(pool: &PgPool, requeued: &[FailedMessage]) -> anyhow::Result<()> {
     let jobs: BTreeSet<(i64, i64)> = requeued
         .iter()
-        .filter_map(|m| serde_json::from_str::<StageMessage>(&m.body).ok())
+        .filter_map(FailedMessage::message)
         .filter_map(|m| Some((m.tenant_id, m.job_id?)))
         .collect();
     for (tenant_id, job_id) in jobs {

@@ -18,7 +18,7 @@ use super::transform::github::repository_and_number;
 use super::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::connectors::github::{GithubClient, Page, PER_PAGE};
 use crate::connectors::http::ConnectorError;
-use crate::domain::{Provider, Stage, StageState};
+use crate::domain::{Provider, StageState};
 use crate::queue::Publisher;
 use crate::store::raw::{self, RawEntity, Scope};
 use crate::store::{github, StoreError};
@@ -135,18 +135,6 @@ impl GithubRun<'_> {
         (self.scope.tenant_id, self.scope.integration_id)
     }
 
-    /// The step's extraction is done (its transform and load may still run).
-    async fn extracted(&self, step: &str) -> Result<(), StoreError> {
-        super::set_stage_state(
-            self.pool,
-            self.scope,
-            step,
-            Stage::Extraction,
-            StageState::Finished,
-        )
-        .await
-    }
-
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         set_step_state(self.pool, self.scope, step, state).await
     }
@@ -221,7 +209,7 @@ impl GithubRun<'_> {
                     let extracted = self
                         .extract_comments(repositories, &known, publisher)
                         .await?;
-                    self.extracted(steps::PULL_REQUESTS).await?;
+                    super::set_extracted(self.pool, self.scope, steps::PULL_REQUESTS).await?;
                     Ok(extracted)
                 },
                 &|_| {},

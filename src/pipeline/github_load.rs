@@ -116,21 +116,14 @@ impl GithubLoader<'_> {
     /// stored pages of its reviews and commits, transformed and loaded.
     pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_pulls(ids).await?;
-        self.load(rows, report).await
+        super::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
     pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_comments(ids).await?;
-        self.load(rows, report).await
-    }
-
-    async fn load(&self, rows: LoadRows, mut report: StepReport) -> Result<StepReport, StoreError> {
-        let clock = Instant::now();
-        rows.load(self.pool, self.ids()).await?;
-        report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(report)
+        super::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw pull requests by id with their stored review and commit pages, transformed

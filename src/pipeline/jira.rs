@@ -13,7 +13,7 @@ use super::handoff::Handoff;
 use super::jira_load::{has_linked_code, JiraLoader};
 use super::{stage_message, PipelineError, StepReport};
 use crate::connectors::jira::JiraClient;
-use crate::domain::{Provider, Stage, StageState};
+use crate::domain::{Provider, StageState};
 use crate::queue::Publisher;
 use crate::store::raw::{self, Scope};
 use crate::store::{jira, StoreError};
@@ -113,18 +113,6 @@ impl JiraRun<'_> {
 
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         super::set_step_state(self.pool, self.scope, step, state).await
-    }
-
-    /// The step's extraction is done (its transform and load may still run).
-    async fn extracted(&self, step: &str) -> Result<(), StoreError> {
-        super::set_stage_state(
-            self.pool,
-            self.scope,
-            step,
-            Stage::Extraction,
-            StageState::Finished,
-        )
-        .await
     }
 
     /// Stores one answer raw; returns its raw id.
@@ -320,7 +308,7 @@ impl JiraRun<'_> {
                 &[kinds::ISSUE],
                 async |publisher| {
                     let extracted = self.extract_issues(&jql, publisher).await?;
-                    self.extracted(steps::ISSUES).await?;
+                    super::set_extracted(self.pool, self.scope, steps::ISSUES).await?;
                     Ok(extracted)
                 },
                 progress,

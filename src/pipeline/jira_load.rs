@@ -92,12 +92,9 @@ impl JiraLoader<'_> {
         batch: &[RawIssue],
         lookups: &IssueLookups,
     ) -> Result<StepReport, StoreError> {
-        let (rows, mut report) = self.transform_issues(batch, lookups).await?;
-        let clock = Instant::now();
-        rows.load(self.pool, (self.tenant_id, self.integration_id))
-            .await?;
-        report.load_seconds = clock.elapsed().as_secs_f64();
-        Ok(report)
+        let (rows, report) = self.transform_issues(batch, lookups).await?;
+        let ids = (self.tenant_id, self.integration_id);
+        super::load_here(self.pool, ids, rows, report).await
     }
 
     /// A batch of issues transformed into the work items and changelogs to load (the report

@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, Stage, StageState};
 use crate::queue::{Publisher, QueueError, StageMessage, MESSAGE_VERSION};
+use crate::store::load_batches::LoadRows;
 use crate::store::raw::Scope;
 use crate::store::{jobs, StoreError};
 
@@ -105,9 +106,8 @@ pub(crate) async fn set_step_state(
     Ok(())
 }
 
-/// Marks one stage of a step `state` on the run's job (e.g. extraction finished while its
-/// transform and load still run).
-pub(crate) async fn set_stage_state(
+/// Marks one stage of a step `state` on the run's job.
+async fn set_stage_state(
     pool: &PgPool,
     scope: Scope,
     step: &str,
@@ -118,6 +118,29 @@ pub(crate) async fn set_stage_state(
         Some(job) => jobs::set_stage(pool, scope.tenant_id, job, step, stage, state).await,
         None => Ok(()),
     }
+}
+
+/// Marks a step's extraction finished on the run's job, while its transform and load may
+/// still run.
+pub(crate) async fn set_extracted(
+    pool: &PgPool,
+    scope: Scope,
+    step: &str,
+) -> Result<(), StoreError> {
+    set_stage_state(pool, scope, step, Stage::Extraction, StageState::Finished).await
+}
+
+/// Loads transformed rows here, timing it into the report.
+pub(crate) async fn load_here(
+    pool: &PgPool,
+    ids: (i64, i64),
+    rows: LoadRows,
+    mut report: StepReport,
+) -> Result<StepReport, StoreError> {
+    let clock = std::time::Instant::now();
+    rows.load(pool, ids).await?;
+    report.load_seconds = clock.elapsed().as_secs_f64();
+    Ok(report)
 }
 
 /// A stage message: transform work for raw rows just stored, or (without ids) a sync job

@@ -4,7 +4,6 @@
 //! worker — and refreshes planner statistics as tables grow.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use sqlx::PgPool;
 
@@ -48,11 +47,9 @@ impl<'a> TransformStage<'a> {
 
     /// Transforms and loads a message's raw rows here.
     pub async fn handle(&self, message: &StageMessage) -> Result<StepReport, TransformError> {
-        let (rows, mut report) = self.transform(message).await?;
-        let clock = Instant::now();
-        rows.load(self.pool, (message.tenant_id, message.integration_id))
-            .await?;
-        report.load_seconds = clock.elapsed().as_secs_f64();
+        let (rows, report) = self.transform(message).await?;
+        let ids = (message.tenant_id, message.integration_id);
+        let report = super::load_here(self.pool, ids, rows, report).await?;
         self.loaded(message.provider, report.loaded).await?;
         Ok(report)
     }

@@ -376,6 +376,11 @@ impl FailedMessage {
         }
     }
 
+    /// Its body as a stage message (None when unreadable, which is why some are here).
+    pub fn message(&self) -> Option<StageMessage> {
+        serde_json::from_str(&self.body).ok()
+    }
+
     /// The stage of the work queue it came from.
     pub fn stage(&self) -> Option<QueueStage> {
         let queue = self.queue.as_deref()?;

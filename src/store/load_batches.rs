@@ -152,10 +152,12 @@ pub async fn load_saved(
     batch_id: i64,
 ) -> Result<Option<u64>, StoreError> {
     let saved: Option<(Vec<String>, i64, Vec<i64>)> = sqlx::query_as(
-        "SELECT ARRAY(SELECT jsonb_object_keys(parts)),
-                (SELECT coalesce(sum(jsonb_array_length(value)), 0)::bigint FROM jsonb_each(parts)),
-                raw_ids
-         FROM load_batches WHERE id = $3 AND tenant_id = $1 AND integration_id = $2",
+        "SELECT coalesce(array_agg(part.key), '{}'),
+                coalesce(sum(jsonb_array_length(part.value)), 0)::bigint,
+                b.raw_ids
+         FROM load_batches b LEFT JOIN LATERAL jsonb_each(b.parts) part ON true
+         WHERE b.id = $3 AND b.tenant_id = $1 AND b.integration_id = $2
+         GROUP BY b.id",
     )
     .bind(tenant_id)
     .bind(integration_id)
