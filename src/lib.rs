@@ -10,5 +10,6 @@ pub mod pipeline;
 pub mod queue;
 pub mod security;
 pub mod simulator;
+pub mod sources;
 pub mod store;
 pub mod telemetry;

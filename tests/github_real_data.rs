@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use common::TestDb;
-use pulse_etl::pipeline::github::kinds;
-use pulse_etl::pipeline::github_load::GithubLoader;
+use pulse_etl::sources::github::kinds;
+use pulse_etl::sources::github::load::GithubLoader;
 use pulse_etl::store::raw::{self, Scope};
 use serde_json::{json, Value};
 

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 
 use common::TestDb;
 use pulse_etl::domain::Provider;
-use pulse_etl::pipeline::transform::fields::jira_time;
-use pulse_etl::pipeline::transform::jira_issue::{transform_issue, IssueContext};
-use pulse_etl::pipeline::transform::jira_meta;
 use pulse_etl::security::{CredentialCipher, SecretKey};
+use pulse_etl::sources::fields::jira_time;
+use pulse_etl::sources::jira::tables as jira;
+use pulse_etl::sources::jira::transform::issue::{transform_issue, IssueContext};
+use pulse_etl::sources::jira::transform::meta as jira_meta;
 use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use pulse_etl::store::load_batches::LoadRows;
-use pulse_etl::store::{jira, tenants};
+use pulse_etl::store::tenants;
 use serde_json::{json, Value};
 
 fn records(path: &str) -> Vec<Value> {

@@ -6,7 +6,8 @@
 mod common;
 
 use common::TestDb;
-use pulse_etl::pipeline::transform::github::RepositoryRow;
+use pulse_etl::sources::github::transform::RepositoryRow;
+use pulse_etl::sources::CATALOG;
 use pulse_etl::store::load_batches::{self, LoadRows};
 use pulse_etl::store::raw::{self, Scope};
 use serde_json::json;
@@ -81,7 +82,7 @@ async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
 
     // Another tenant's load worker cannot load it.
     assert_eq!(
-        load_batches::load_saved(&db.pool, other, batch)
+        load_batches::load_saved(&db.pool, other, batch, &CATALOG.load_tables())
             .await
             .unwrap(),
         None
@@ -91,7 +92,7 @@ async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
     // Its own loads it: the last row of a key wins, the raw rows are processed, the batch
     // is gone.
     assert_eq!(
-        load_batches::load_saved(&db.pool, ids, batch)
+        load_batches::load_saved(&db.pool, ids, batch, &CATALOG.load_tables())
             .await
             .unwrap(),
         Some(2)
@@ -121,7 +122,7 @@ async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
             .await
             .unwrap();
     assert_eq!(
-        load_batches::load_saved(&db.pool, ids, batch)
+        load_batches::load_saved(&db.pool, ids, batch, &CATALOG.load_tables())
             .await
             .unwrap(),
         None

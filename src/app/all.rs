@@ -47,12 +47,11 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
     let roles = Roles {
         cipher: &cipher,
         timing: Timing::from_config(config, interval),
-        simulator: simulator.as_ref(),
         broker: broker.as_ref(),
         dispatch: false,
     };
     // With RabbitMQ, this process also runs transform and load workers for every tier.
-    let worker = async {
+    let workers = async {
         match &broker {
             Some(_) => {
                 let never = std::future::pending;
@@ -65,7 +64,18 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
             None => std::future::pending().await,
         }
     };
-    let outcome = super::scheduler::serve(pool, roles, worker).await;
+    // The demo's sources change a little between runs, so incremental syncs have work.
+    let activity = async {
+        match &simulator {
+            Some(simulator) => super::demo::source_activity(simulator, roles.timing.interval).await,
+            None => std::future::pending().await,
+        }
+    };
+    let alongside = async {
+        tokio::try_join!(workers, activity)?;
+        Ok(())
+    };
+    let outcome = super::scheduler::serve(pool, roles, alongside).await;
     if let Some(simulator) = simulator {
         simulator.stop().await.context("stopping the simulator")?;
     }

@@ -7,9 +7,9 @@ use super::output::{Output, Tabular};
 use crate::cli::{CustomFieldsCommand, MapArgs};
 use crate::config::Config;
 use crate::domain::Provider;
-use crate::pipeline::jira_custom_fields;
 use crate::security::CredentialCipher;
-use crate::store::custom_fields::{self, FieldListing, Target};
+use crate::sources::jira::custom_field_tables::{self as custom_fields, FieldListing, Target};
+use crate::sources::jira::{self, custom_fields::sync as sync_custom_fields};
 use crate::store::integrations;
 use crate::store::raw::Scope;
 
@@ -49,15 +49,14 @@ pub async fn run(
         CustomFieldsCommand::Sync { integration } => {
             let tenant = jira_tenant(pool, integration).await?;
             let cipher = CredentialCipher::new(&config.secret_key()?);
-            let (settings, client) =
-                super::sources::jira_client(pool, &cipher, tenant, integration).await?;
+            let (settings, client) = jira::client(pool, &cipher, tenant, integration).await?;
             let scope = Scope {
                 tenant_id: tenant,
                 integration_id: integration,
                 job_id: None,
             };
             let found =
-                jira_custom_fields::sync(pool, &client, scope, &settings.settings.projects).await?;
+                sync_custom_fields(pool, &client, scope, &settings.settings.projects).await?;
             tracing::info!(
                 tenant_id = tenant,
                 integration_id = integration,

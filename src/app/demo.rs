@@ -130,3 +130,28 @@ async fn wire_demo_source(
     }
     Ok(())
 }
+
+/// Share of the demo's issues and pull requests changed in each round of source activity.
+const ACTIVITY_FRACTION: f64 = 0.01;
+
+/// Asks the simulator for a little activity every `interval`, forever, so that each demo
+/// run finds something new; a failed request is logged and the next round tried.
+pub(super) async fn source_activity(
+    simulator: &RunningSimulator,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    let url = format!("{}/_sim/mutate", simulator.base_url());
+    let client = reqwest::Client::new();
+    loop {
+        tokio::time::sleep(interval).await;
+        let asked = client
+            .post(&url)
+            .json(&serde_json::json!({ "fraction": ACTIVITY_FRACTION }))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        if let Err(error) = asked {
+            tracing::warn!(%error, "could not ask the simulator for activity");
+        }
+    }
+}

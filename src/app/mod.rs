@@ -8,13 +8,11 @@ mod demo;
 mod dlq;
 mod jobs;
 mod output;
-mod progress;
 mod reprocess;
 mod run_job;
 mod scheduler;
 mod signals;
 mod simulate;
-mod sources;
 mod worker;
 
 use anyhow::Context;

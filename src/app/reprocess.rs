@@ -4,20 +4,17 @@ use anyhow::bail;
 use sqlx::PgPool;
 
 use super::output::Output;
-use super::run_job::StepLine;
 use crate::cli::ReprocessArgs;
-use crate::domain::Provider;
-use crate::pipeline::{github_reprocess, jira_reprocess};
+use crate::pipeline::sync::StepLine;
+use crate::sources::CATALOG;
 use crate::store::integrations;
 
 pub async fn run(pool: &PgPool, output: Output, args: ReprocessArgs) -> anyhow::Result<()> {
     let integration = integrations::get(pool, args.tenant, args.integration).await?;
-    let reports = match integration.provider {
-        Provider::Jira => jira_reprocess::reprocess(pool, args.tenant, args.integration).await?,
-        Provider::Github => {
-            github_reprocess::reprocess(pool, args.tenant, args.integration).await?
-        }
-    };
+    let reports = CATALOG
+        .source(integration.provider)
+        .reprocess(pool, args.tenant, args.integration)
+        .await?;
     tracing::info!(
         tenant_id = args.tenant,
         integration_id = args.integration,

@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::run_job::JobRun;
 use crate::cli::SchedulerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::stage_message;
+use crate::pipeline::sync::{run_one_job, JobRun};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Publisher, StageMessage, SYNC_JOB};
 use crate::security::CredentialCipher;
-use crate::simulator::RunningSimulator;
+use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::raw::Scope;
 use crate::store::tenants;
@@ -38,7 +38,6 @@ pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow:
     let roles = Roles {
         cipher: &cipher,
         timing: Timing::from_config(config, None),
-        simulator: None,
         broker: Some(&broker),
         dispatch: args.dispatch,
     };
@@ -63,7 +62,8 @@ pub(super) async fn serve(
     // In process, everything pending was this deployment's own; over RabbitMQ, a live
     // job's pending rows are queued for workers.
     let live_within = roles.broker.map(|_| roles.timing.stuck_after);
-    let recovered = crate::pipeline::recovery::transform_pending(pool, live_within).await?;
+    let recovered =
+        crate::pipeline::recovery::transform_pending(pool, CATALOG, live_within).await?;
     if recovered.extracted > 0 {
         tracing::info!(
             rows = recovered.extracted,
@@ -102,8 +102,6 @@ pub(super) async fn serve(
 pub(super) struct Roles<'a> {
     pub cipher: &'a CredentialCipher,
     pub timing: Timing,
-    /// The demo's simulator, asked for a little activity after each round of runs.
-    pub simulator: Option<&'a RunningSimulator>,
     /// Transform work goes over RabbitMQ when set, else stays in process.
     pub broker: Option<&'a Broker>,
     /// Due jobs go to extract workers over RabbitMQ instead of running here.
@@ -129,9 +127,7 @@ impl Timing {
     }
 }
 
-/// Claims due jobs and runs them, forever. With the demo simulator, each round of runs is
-/// followed by a little source activity so the next incremental sync has something to do.
-/// `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
+/// Claims due jobs and runs them (or hands them to extract workers), forever. `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
 /// give them back.
 async fn schedule(
     pool: &PgPool,
@@ -141,7 +137,6 @@ async fn schedule(
     let Roles {
         cipher,
         timing,
-        simulator,
         broker,
         dispatch,
     } = roles;
@@ -160,17 +155,6 @@ async fn schedule(
             }
             lock().retain(|(_, id)| *id != job.id);
         }
-        if let (false, Some(simulator)) = (due.is_empty(), simulator) {
-            let url = format!("{}/_sim/mutate", simulator.base_url());
-            if let Err(error) = reqwest::Client::new()
-                .post(url)
-                .json(&serde_json::json!({"fraction": 0.01}))
-                .send()
-                .await
-            {
-                tracing::warn!(%error, "could not ask the simulator for activity");
-            }
-        }
         tokio::time::sleep(timing.poll).await;
     }
 }
@@ -185,7 +169,7 @@ pub(super) async fn run_claimed(
     interval: Duration,
 ) -> anyhow::Result<()> {
     let handoff = match broker {
-        None => Handoff::InProcess,
+        None => Handoff::InProcess { sources: CATALOG },
         Some(broker) => Handoff::Broker {
             broker,
             tier: tenants::tier(pool, tenant_id).await?,
@@ -197,7 +181,7 @@ pub(super) async fn run_claimed(
         handoff,
     };
     let mut lines = Vec::new();
-    match super::run_job::run_one_job(pool, cipher, tenant_id, run, &mut lines).await {
+    match run_one_job(pool, cipher, CATALOG, tenant_id, run, &mut lines).await {
         Ok(()) => {
             let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
             tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");

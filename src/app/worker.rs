@@ -22,6 +22,7 @@ use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Delivery, Publisher, StageMessage, SYNC_JOB};
 use crate::security::CredentialCipher;
+use crate::sources::CATALOG;
 use crate::store::{jobs, load_batches, raw, tenants};
 
 /// Pause before connecting again after the broker went away.
@@ -60,7 +61,7 @@ pub(super) async fn transform_worker(
     tiers: &[Tier],
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let stage = TransformStage::new(pool);
+    let stage = TransformStage::new(pool, CATALOG);
     let queues = Queues::of(QueueStage::Transform, tiers, config);
     consume(config, queues, stop, async |broker, delivery| {
         transform(pool, &stage, broker, delivery).await
@@ -75,7 +76,7 @@ pub(super) async fn load_worker(
     tiers: &[Tier],
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let stage = TransformStage::new(pool);
+    let stage = TransformStage::new(pool, CATALOG);
     let queues = Queues::of(QueueStage::Load, tiers, config);
     consume(config, queues, stop, async |_, delivery| {
         load(pool, &stage, delivery).await
@@ -240,7 +241,8 @@ async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> 
         return fail(pool, delivery, error, false, "load").await;
     };
     let ids = (message.tenant_id, message.integration_id);
-    match load_batches::load_saved(pool, ids, batch).await {
+    let tables = CATALOG.load_tables();
+    match load_batches::load_saved(pool, ids, batch, &tables).await {
         Ok(loaded) => {
             let (tenant_id, job_id, provider) =
                 (message.tenant_id, message.job_id, message.provider);

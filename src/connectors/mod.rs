@@ -1,7 +1,5 @@
-//! HTTP to the sources only: the shared client (auth, limits, retries) and one module per
-//! source API. No SQL, no queues.
+//! HTTP to the sources: the shared client (auth, limits, retries, token budgets, ETags)
+//! every source's API client is built on. No SQL, no queues.
 
 pub mod budget;
-pub mod github;
 pub mod http;
-pub mod jira;

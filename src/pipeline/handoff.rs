@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{PipelineError, StepReport};
 use crate::domain::Tier;
@@ -34,8 +35,8 @@ const POLL: Duration = Duration::from_millis(250);
 /// Where transform work goes.
 #[derive(Clone, Copy)]
 pub enum Handoff<'a> {
-    /// A consumer in this run, over a bounded in-process queue.
-    InProcess,
+    /// Consumers in this run, over a bounded in-process queue; `sources` transform.
+    InProcess { sources: Catalog },
     /// The tenant tier's transform queue on RabbitMQ, for workers.
     Broker { broker: &'a Broker, tier: Tier },
 }
@@ -69,11 +70,11 @@ impl Handoff<'_> {
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<(T, StepReport), PipelineError> {
         match self {
-            Handoff::InProcess => {
+            Handoff::InProcess { sources } => {
                 let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
                 tokio::try_join!(
                     extract(StagePublisher::Memory(publisher)),
-                    transform_here(pool, consumer, progress)
+                    transform_here(pool, sources, consumer, progress)
                 )
             }
             Handoff::Broker { broker, tier } => {
@@ -92,10 +93,11 @@ impl Handoff<'_> {
 /// transformed and loaded, then acknowledged.
 async fn transform_here(
     pool: &PgPool,
+    sources: Catalog,
     consumer: impl Consumer + Send,
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<StepReport, PipelineError> {
-    let stage = TransformStage::new(pool);
+    let stage = TransformStage::new(pool, sources);
     let consumer = tokio::sync::Mutex::new(consumer);
     let all = std::sync::Mutex::new(StepReport::default());
     let consume = async || -> Result<(), PipelineError> {

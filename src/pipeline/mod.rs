@@ -1,15 +1,12 @@
-//! The pipeline stages: extract, transform, load, embed.
+//! Provider-free stage machinery: the sync runner, hand-off from extraction to transform,
+//! the transform and load stages, start-up recovery, step reports. What differs per source
+//! comes in through [`source::Source`].
 
-pub mod github;
-pub mod github_load;
-pub mod github_reprocess;
 pub mod handoff;
-pub mod jira;
-pub mod jira_custom_fields;
-pub mod jira_load;
-pub mod jira_reprocess;
+pub mod progress;
 pub mod recovery;
-pub mod transform;
+pub mod source;
+pub mod sync;
 pub mod transform_stage;
 
 use chrono::{DateTime, Utc};
@@ -36,14 +33,8 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Transform(#[from] transform_stage::TransformError),
-    #[error("the stage on the other side of the queue stopped")]
-    Interrupted,
-}
-
-impl From<QueueError> for PipelineError {
-    fn from(_: QueueError) -> Self {
-        PipelineError::Interrupted
-    }
+    #[error("the stage on the other side of the queue stopped: {0}")]
+    Queue(#[from] QueueError),
 }
 
 /// Counts and time spent per stage for one step of a run.

@@ -6,19 +6,10 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::source::Catalog;
 use super::transform_stage::TransformStage;
-use super::{github, jira, stage_message, PipelineError, StepReport};
-use crate::domain::Provider;
+use super::{stage_message, PipelineError, StepReport};
 use crate::store::raw::{self, Scope};
-
-/// The raw row kinds transform messages carry, pull requests before their comments (a
-/// comment is loaded only onto a known pull request).
-const TRANSFORM_KINDS: [(Provider, &str); 4] = [
-    (Provider::Jira, jira::kinds::ISSUE),
-    (Provider::Github, github::kinds::PULL),
-    (Provider::Github, github::kinds::REVIEW_COMMENT),
-    (Provider::Github, github::kinds::ISSUE_COMMENT),
-];
 
 /// Rows per message, as an extraction page would carry them.
 const BATCH: i64 = 100;
@@ -28,11 +19,20 @@ const BATCH: i64 = 100;
 /// rows are queued for workers); returns what that did.
 pub async fn transform_pending(
     pool: &PgPool,
+    sources: Catalog,
     live_within: Option<Duration>,
 ) -> Result<StepReport, PipelineError> {
-    let stage = TransformStage::new(pool);
+    let stage = TransformStage::new(pool, sources);
     let mut all = StepReport::default();
-    for (provider, kind) in TRANSFORM_KINDS {
+    // Each source's kinds in its own order: every kind any source's messages carry.
+    let kinds = sources.all.iter().flat_map(|source| {
+        let provider = source.provider();
+        source
+            .transform_kinds()
+            .iter()
+            .map(move |kind| (provider, *kind))
+    });
+    for (provider, kind) in kinds {
         for (tenant_id, integration_id, ids) in
             raw::pending_batches(pool, kind, BATCH, live_within).await?
         {

@@ -14,6 +14,8 @@ pub enum StoreError {
     CorruptCredentials(String),
     #[error("rows could not be written as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("a saved load batch has rows for table '{0}', which no source registers")]
+    UnknownLoadTable(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }

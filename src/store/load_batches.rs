@@ -8,53 +8,30 @@ use sqlx::PgPool;
 
 use super::bulk::{records, Upsert};
 use super::error::StoreError;
-use super::{github, jira, raw};
+use super::raw;
 
-/// The tables load work fills, in load order (a changelog needs its work item, a review its
-/// pull request, a pull request its repository).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LoadTable {
-    Repositories,
-    Pulls,
-    Reviews,
-    Commits,
-    Comments,
-    WorkItems,
-    Changelogs,
+/// A table load work fills: its upsert, and where it comes in the load order (a changelog
+/// needs its work item, a review its pull request, a pull request its repository: lower
+/// loads first).
+pub struct LoadTable {
+    pub upsert: Upsert,
+    pub order: u8,
 }
 
 impl LoadTable {
-    pub const ALL: [LoadTable; 7] = [
-        LoadTable::Repositories,
-        LoadTable::Pulls,
-        LoadTable::Reviews,
-        LoadTable::Commits,
-        LoadTable::Comments,
-        LoadTable::WorkItems,
-        LoadTable::Changelogs,
-    ];
-
-    fn upsert(self) -> &'static Upsert {
-        match self {
-            LoadTable::Repositories => &github::REPOSITORIES,
-            LoadTable::Pulls => &github::PULLS,
-            LoadTable::Reviews => &github::REVIEWS,
-            LoadTable::Commits => &github::COMMITS,
-            LoadTable::Comments => &github::COMMENTS,
-            LoadTable::WorkItems => &jira::WORK_ITEMS,
-            LoadTable::Changelogs => &jira::CHANGELOGS,
-        }
-    }
-
     /// The table's name, also the batch part its records are saved under.
-    pub fn name(self) -> &'static str {
-        self.upsert().table
+    pub fn name(&self) -> &'static str {
+        self.upsert.table
     }
 }
 
+/// Every load table, as the sources register them: how a saved batch finds each part's
+/// upsert.
+pub type LoadTables<'a> = &'a [&'static LoadTable];
+
 /// A typed row of a load table.
 pub trait LoadRow: Serialize {
-    const TABLE: LoadTable;
+    const TABLE: &'static LoadTable;
 
     /// The key rows of one batch are deduplicated on.
     fn dedup_key(&self) -> &str;
@@ -69,7 +46,7 @@ pub trait LoadRow: Serialize {
 /// Rows transformed from one message, per table, and the raw rows they came from.
 #[derive(Default)]
 pub struct LoadRows {
-    parts: Vec<(LoadTable, Box<RawValue>)>,
+    parts: Vec<(&'static LoadTable, Box<RawValue>)>,
     raw_ids: Vec<i64>,
 }
 
@@ -88,16 +65,16 @@ impl LoadRows {
         self.raw_ids.extend(ids);
     }
 
-    fn in_load_order(&self) -> Vec<&(LoadTable, Box<RawValue>)> {
+    fn in_load_order(&self) -> Vec<&(&'static LoadTable, Box<RawValue>)> {
         let mut parts: Vec<_> = self.parts.iter().collect();
-        parts.sort_by_key(|(table, _)| *table);
+        parts.sort_by_key(|(table, _)| table.order);
         parts
     }
 
     /// Loads here: each table's upsert in load order, then the raw rows marked processed.
     pub async fn load(&self, pool: &PgPool, ids: (i64, i64)) -> Result<(), StoreError> {
         for (table, records) in self.in_load_order() {
-            table.upsert().run_records(pool, ids, records).await?;
+            table.upsert.run_records(pool, ids, records).await?;
         }
         raw::mark_processed(pool, ids.0, &self.raw_ids).await
     }
@@ -142,14 +119,16 @@ impl LoadRows {
     }
 }
 
-/// Loads saved batch `batch_id`: each part's upsert in load order, reading the records on
-/// the server; then its raw rows marked processed and the batch deleted. Returns how many
-/// records the batch held, or None when there is no such batch (already loaded: a message
-/// delivered twice).
+/// Loads saved batch `batch_id`: each part's upsert (found among `tables`) in load order,
+/// reading the records on the server; then its raw rows marked processed and the batch
+/// deleted. Returns how many records the batch held, or None when there is no such batch
+/// (already loaded: a message delivered twice). A part no registered table claims is an
+/// error, never skipped: skipping it would mark its raw rows processed unloaded.
 pub async fn load_saved(
     pool: &PgPool,
     ids @ (tenant_id, integration_id): (i64, i64),
     batch_id: i64,
+    tables: LoadTables<'_>,
 ) -> Result<Option<u64>, StoreError> {
     let saved: Option<(Vec<String>, i64, Vec<i64>)> = sqlx::query_as(
         "SELECT coalesce(array_agg(part.key), '{}'),
@@ -167,13 +146,19 @@ pub async fn load_saved(
     let Some((parts, records, raw_ids)) = saved else {
         return Ok(None);
     };
-    for table in LoadTable::ALL {
-        if parts.iter().any(|part| part == table.name()) {
-            table
-                .upsert()
-                .run_saved(pool, ids, batch_id, table.name())
-                .await?;
+    let mut saved_tables = Vec::with_capacity(parts.len());
+    for part in &parts {
+        match tables.iter().find(|table| table.name() == part) {
+            Some(table) => saved_tables.push(*table),
+            None => return Err(StoreError::UnknownLoadTable(part.clone())),
         }
+    }
+    saved_tables.sort_by_key(|table| table.order);
+    for table in saved_tables {
+        table
+            .upsert
+            .run_saved(pool, ids, batch_id, table.name())
+            .await?;
     }
     raw::mark_processed(pool, tenant_id, &raw_ids).await?;
     delete(pool, tenant_id, batch_id).await?;

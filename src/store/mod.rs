@@ -1,13 +1,12 @@
-//! All SQL: connecting (server or private cluster), migrations, and one file per table family.
+//! Provider-free SQL: connecting (server or private cluster), migrations, raw rows, bulk
+//! upserts, load batches, jobs, tenants, integrations and users. Each source keeps the SQL of
+//! its own tables in its folder under `sources/`.
 
-mod bulk;
+pub mod bulk;
 mod connect;
-pub mod custom_fields;
 mod embedded_postgres;
 mod error;
-pub mod github;
 pub mod integrations;
-pub mod jira;
 pub mod job_controls;
 pub mod job_events;
 pub mod jobs;
@@ -40,4 +39,17 @@ async fn applied_migrations(pool: &PgPool) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap_or(0)
+}
+
+/// Refreshes planner statistics of `tables` (names from code, never input) and of the raw
+/// rows. Upserts and raw reads join on them by external id; with statistics from when a
+/// table was empty the planner scans it whole for every batch, so a first large sync slows
+/// down as it goes.
+pub async fn analyze(pool: &PgPool, tables: &[&str]) -> Result<(), StoreError> {
+    let mut names = tables.to_vec();
+    names.push("raw_extraction_data");
+    sqlx::query(&format!("ANALYZE {}", names.join(", ")))
+        .execute(pool)
+        .await?;
+    Ok(())
 }

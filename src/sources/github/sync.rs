@@ -12,33 +12,18 @@ use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::github_load::GithubLoader;
-use super::handoff::Handoff;
-use super::transform::github::repository_and_number;
-use super::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
-use crate::connectors::github::{GithubClient, Page, PER_PAGE};
+use super::client::{GithubClient, Page, PER_PAGE};
+use super::load::GithubLoader;
+use super::tables as github;
+use super::transform::repository_and_number;
+use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, StageState};
+use crate::pipeline::handoff::Handoff;
+use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
 use crate::store::raw::{self, RawEntity, Scope};
-use crate::store::{github, StoreError};
-
-pub mod steps {
-    pub const REPOSITORIES: &str = "github_repositories";
-    pub const PULL_REQUESTS: &str = "github_pull_requests";
-}
-
-/// Raw row kinds this pipeline stores.
-pub mod kinds {
-    pub const REPOSITORY: &str = "github_repository";
-    pub const PULL: &str = "github_pull";
-    /// One page of a pull request's reviews (external id: the pull request's id).
-    pub const PULL_REVIEWS: &str = "github_pull_reviews";
-    /// One page of a pull request's commits (external id: the pull request's id).
-    pub const PULL_COMMITS: &str = "github_pull_commits";
-    pub const REVIEW_COMMENT: &str = "github_review_comment";
-    pub const ISSUE_COMMENT: &str = "github_issue_comment";
-}
+use crate::store::StoreError;
 
 /// What a GitHub run works on.
 pub struct GithubRun<'a> {
@@ -209,7 +194,8 @@ impl GithubRun<'_> {
                     let extracted = self
                         .extract_comments(repositories, &known, publisher)
                         .await?;
-                    super::set_extracted(self.pool, self.scope, steps::PULL_REQUESTS).await?;
+                    crate::pipeline::set_extracted(self.pool, self.scope, steps::PULL_REQUESTS)
+                        .await?;
                     Ok(extracted)
                 },
                 &|_| {},

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use sqlx::PgPool;
 
-use super::bulk::{Column, Upsert};
-use super::custom_fields::{mapping_targets_sql, Target};
-use super::error::StoreError;
-use super::load_batches::{LoadRow, LoadTable};
+use super::custom_field_tables::{mapping_targets_sql, Target};
+use super::transform::issue::{ChangelogRow, FieldMapping, WorkItemRow};
+use super::transform::meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
 use crate::domain::workflow::{StatusClass, StepCategory};
-use crate::pipeline::transform::jira_issue::{ChangelogRow, FieldMapping, WorkItemRow};
-use crate::pipeline::transform::jira_meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
+use crate::store::bulk::{Column, Upsert};
+use crate::store::load_batches::{LoadRow, LoadTable};
+use crate::store::StoreError;
 
 const STATUSES: Upsert = Upsert {
     table: "statuses",
@@ -207,42 +207,48 @@ const WORK_ITEM_COMPUTED: &[Column] = &[
     },
 ];
 
-pub(super) const WORK_ITEMS: Upsert = Upsert {
-    table: "work_items",
-    record: WORK_ITEM_RECORD,
-    copied: WORK_ITEM_COPIED,
-    computed: WORK_ITEM_COMPUTED,
-    joins: "LEFT JOIN projects p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.project_external_id \
-            LEFT JOIN wits w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.external_id = r.wit_external_id \
-            LEFT JOIN statuses s ON s.tenant_id = $1 AND s.integration_id = $2 AND s.external_id = r.status_external_id",
-    conflict_key: &["external_id"],
-    // An older copy of an issue never overwrites a newer one (messages may arrive late).
-    guard: Some("excluded.updated IS NULL OR work_items.updated IS NULL OR excluded.updated >= work_items.updated"),
+pub static WORK_ITEMS: LoadTable = LoadTable {
+    order: 10,
+    upsert: Upsert {
+        table: "work_items",
+        record: WORK_ITEM_RECORD,
+        copied: WORK_ITEM_COPIED,
+        computed: WORK_ITEM_COMPUTED,
+        joins: "LEFT JOIN projects p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.project_external_id \
+                LEFT JOIN wits w ON w.tenant_id = $1 AND w.integration_id = $2 AND w.external_id = r.wit_external_id \
+                LEFT JOIN statuses s ON s.tenant_id = $1 AND s.integration_id = $2 AND s.external_id = r.status_external_id",
+        conflict_key: &["external_id"],
+        // An older copy of an issue never overwrites a newer one (messages may arrive late).
+        guard: Some("excluded.updated IS NULL OR work_items.updated IS NULL OR excluded.updated >= work_items.updated"),
+    },
 };
 
-pub(super) const CHANGELOGS: Upsert = Upsert {
-    table: "changelogs",
-    record: &[
-        ("external_id", "text"),
-        ("work_item_external_id", "text"),
-        ("from_status_external_id", "text"),
-        ("to_status_external_id", "text"),
-        ("transition_start_date", "timestamptz"),
-        ("transition_change_date", "timestamptz"),
-        ("time_in_status_seconds", "float8"),
-        ("author", "text"),
-    ],
-    copied: &["external_id", "transition_start_date", "transition_change_date", "time_in_status_seconds", "author"],
-    computed: &[
-        Column { name: "work_item_id", value: "wi.id" },
-        Column { name: "from_status_id", value: "fs.id" },
-        Column { name: "to_status_id", value: "ts.id" },
-    ],
-    joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id \
-            LEFT JOIN statuses fs ON fs.tenant_id = $1 AND fs.integration_id = $2 AND fs.external_id = r.from_status_external_id \
-            LEFT JOIN statuses ts ON ts.tenant_id = $1 AND ts.integration_id = $2 AND ts.external_id = r.to_status_external_id",
-    conflict_key: &["external_id"],
-    guard: None,
+pub static CHANGELOGS: LoadTable = LoadTable {
+    order: 11,
+    upsert: Upsert {
+        table: "changelogs",
+        record: &[
+            ("external_id", "text"),
+            ("work_item_external_id", "text"),
+            ("from_status_external_id", "text"),
+            ("to_status_external_id", "text"),
+            ("transition_start_date", "timestamptz"),
+            ("transition_change_date", "timestamptz"),
+            ("time_in_status_seconds", "float8"),
+            ("author", "text"),
+        ],
+        copied: &["external_id", "transition_start_date", "transition_change_date", "time_in_status_seconds", "author"],
+        computed: &[
+            Column { name: "work_item_id", value: "wi.id" },
+            Column { name: "from_status_id", value: "fs.id" },
+            Column { name: "to_status_id", value: "ts.id" },
+        ],
+        joins: "JOIN work_items wi ON wi.tenant_id = $1 AND wi.integration_id = $2 AND wi.external_id = r.work_item_external_id \
+                LEFT JOIN statuses fs ON fs.tenant_id = $1 AND fs.integration_id = $2 AND fs.external_id = r.from_status_external_id \
+                LEFT JOIN statuses ts ON ts.tenant_id = $1 AND ts.integration_id = $2 AND ts.external_id = r.to_status_external_id",
+        conflict_key: &["external_id"],
+        guard: None,
+    },
 };
 
 pub async fn upsert_statuses(
@@ -414,7 +420,7 @@ pub async fn field_mapping(
 
 /// A batch holding one issue twice keeps the most recently updated copy.
 impl LoadRow for WorkItemRow {
-    const TABLE: LoadTable = LoadTable::WorkItems;
+    const TABLE: &'static LoadTable = &WORK_ITEMS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -427,7 +433,7 @@ impl LoadRow for WorkItemRow {
 
 /// Status transitions; their work items load first.
 impl LoadRow for ChangelogRow {
-    const TABLE: LoadTable = LoadTable::Changelogs;
+    const TABLE: &'static LoadTable = &CHANGELOGS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -498,14 +504,4 @@ pub async fn project_keys(
         .bind(integration_id)
         .fetch_all(pool)
         .await?)
-}
-
-/// Refreshes planner statistics of the tables a sync grows. Upserts join on them by
-/// external id; with statistics from when a table was empty the planner scans it whole
-/// for every batch, so a first large sync slows down as it goes.
-pub async fn analyze_growing_tables(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query("ANALYZE work_items, changelogs, raw_extraction_data")
-        .execute(pool)
-        .await?;
-    Ok(())
 }

@@ -5,9 +5,9 @@
 
 use sqlx::PgPool;
 
-use super::github::{kinds, steps};
-use super::github_load::GithubLoader;
-use super::StepReport;
+use super::load::GithubLoader;
+use super::{kinds, steps};
+use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
 

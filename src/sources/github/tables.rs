@@ -7,227 +7,240 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::bulk::{Column, Upsert};
-use super::error::StoreError;
-use super::load_batches::{LoadRow, LoadTable};
+use super::transform::{CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow};
 use crate::domain::pr_flow::{FlowMetrics, PullActivity, Response};
-use crate::pipeline::transform::github::{
-    CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow,
+use crate::store::bulk::{Column, Upsert};
+use crate::store::load_batches::{LoadRow, LoadTable};
+use crate::store::StoreError;
+
+pub static REPOSITORIES: LoadTable = LoadTable {
+    order: 0,
+    upsert: Upsert {
+        table: "repositories",
+        record: &[
+            ("external_id", "text"),
+            ("owner", "text"),
+            ("name", "text"),
+            ("full_name", "text"),
+            ("description", "text"),
+            ("default_branch", "text"),
+            ("language", "text"),
+            ("private", "boolean"),
+            ("archived", "boolean"),
+            ("repo_created_at", "timestamptz"),
+            ("repo_updated_at", "timestamptz"),
+            ("pushed_at", "timestamptz"),
+        ],
+        copied: &[
+            "external_id",
+            "owner",
+            "name",
+            "full_name",
+            "description",
+            "default_branch",
+            "language",
+            "private",
+            "archived",
+            "repo_created_at",
+            "repo_updated_at",
+            "pushed_at",
+        ],
+        computed: &[],
+        joins: "",
+        conflict_key: &["external_id"],
+        guard: Some("excluded.repo_updated_at IS NULL OR repositories.repo_updated_at IS NULL OR excluded.repo_updated_at >= repositories.repo_updated_at"),
+    },
 };
 
-pub(super) const REPOSITORIES: Upsert = Upsert {
-    table: "repositories",
-    record: &[
-        ("external_id", "text"),
-        ("owner", "text"),
-        ("name", "text"),
-        ("full_name", "text"),
-        ("description", "text"),
-        ("default_branch", "text"),
-        ("language", "text"),
-        ("private", "boolean"),
-        ("archived", "boolean"),
-        ("repo_created_at", "timestamptz"),
-        ("repo_updated_at", "timestamptz"),
-        ("pushed_at", "timestamptz"),
-    ],
-    copied: &[
-        "external_id",
-        "owner",
-        "name",
-        "full_name",
-        "description",
-        "default_branch",
-        "language",
-        "private",
-        "archived",
-        "repo_created_at",
-        "repo_updated_at",
-        "pushed_at",
-    ],
-    computed: &[],
-    joins: "",
-    conflict_key: &["external_id"],
-    guard: Some("excluded.repo_updated_at IS NULL OR repositories.repo_updated_at IS NULL OR excluded.repo_updated_at >= repositories.repo_updated_at"),
-};
-
-pub(super) const PULLS: Upsert = Upsert {
-    table: "prs",
-    record: &[
-        ("external_id", "text"),
-        ("repository_full_name", "text"),
-        ("number", "integer"),
-        ("title", "text"),
-        ("body", "text"),
-        ("state", "text"),
-        ("is_draft", "boolean"),
-        ("author_login", "text"),
-        ("author_id", "bigint"),
-        ("assignee_login", "text"),
-        ("assignee_id", "bigint"),
-        ("base_branch", "text"),
-        ("head_branch", "text"),
-        ("base_sha", "text"),
-        ("head_sha", "text"),
-        ("additions", "integer"),
-        ("deletions", "integer"),
-        ("changed_files", "integer"),
-        ("commits_count", "integer"),
-        ("comments_count", "integer"),
-        ("review_comments_count", "integer"),
-        ("pr_created_at", "timestamptz"),
-        ("pr_updated_at", "timestamptz"),
-        ("closed_at", "timestamptz"),
-        ("merged_at", "timestamptz"),
-    ],
-    copied: &[
-        "external_id",
-        "number",
-        "title",
-        "body",
-        "state",
-        "is_draft",
-        "author_login",
-        "author_id",
-        "assignee_login",
-        "assignee_id",
-        "base_branch",
-        "head_branch",
-        "base_sha",
-        "head_sha",
-        "additions",
-        "deletions",
-        "changed_files",
-        "commits_count",
-        "comments_count",
-        "review_comments_count",
-        "pr_created_at",
-        "pr_updated_at",
-        "closed_at",
-        "merged_at",
-    ],
-    computed: &[Column {
-        name: "repository_id",
-        value: "rp.id",
-    }],
-    joins: "JOIN repositories rp ON rp.tenant_id = $1 AND rp.integration_id = $2 AND rp.full_name = r.repository_full_name",
-    conflict_key: &["external_id"],
-    // An older copy never overwrites a newer one (messages may arrive late).
-    guard: Some("excluded.pr_updated_at IS NULL OR prs.pr_updated_at IS NULL OR excluded.pr_updated_at >= prs.pr_updated_at"),
+pub static PULLS: LoadTable = LoadTable {
+    order: 1,
+    upsert: Upsert {
+        table: "prs",
+        record: &[
+            ("external_id", "text"),
+            ("repository_full_name", "text"),
+            ("number", "integer"),
+            ("title", "text"),
+            ("body", "text"),
+            ("state", "text"),
+            ("is_draft", "boolean"),
+            ("author_login", "text"),
+            ("author_id", "bigint"),
+            ("assignee_login", "text"),
+            ("assignee_id", "bigint"),
+            ("base_branch", "text"),
+            ("head_branch", "text"),
+            ("base_sha", "text"),
+            ("head_sha", "text"),
+            ("additions", "integer"),
+            ("deletions", "integer"),
+            ("changed_files", "integer"),
+            ("commits_count", "integer"),
+            ("comments_count", "integer"),
+            ("review_comments_count", "integer"),
+            ("pr_created_at", "timestamptz"),
+            ("pr_updated_at", "timestamptz"),
+            ("closed_at", "timestamptz"),
+            ("merged_at", "timestamptz"),
+        ],
+        copied: &[
+            "external_id",
+            "number",
+            "title",
+            "body",
+            "state",
+            "is_draft",
+            "author_login",
+            "author_id",
+            "assignee_login",
+            "assignee_id",
+            "base_branch",
+            "head_branch",
+            "base_sha",
+            "head_sha",
+            "additions",
+            "deletions",
+            "changed_files",
+            "commits_count",
+            "comments_count",
+            "review_comments_count",
+            "pr_created_at",
+            "pr_updated_at",
+            "closed_at",
+            "merged_at",
+        ],
+        computed: &[Column {
+            name: "repository_id",
+            value: "rp.id",
+        }],
+        joins: "JOIN repositories rp ON rp.tenant_id = $1 AND rp.integration_id = $2 AND rp.full_name = r.repository_full_name",
+        conflict_key: &["external_id"],
+        // An older copy never overwrites a newer one (messages may arrive late).
+        guard: Some("excluded.pr_updated_at IS NULL OR prs.pr_updated_at IS NULL OR excluded.pr_updated_at >= prs.pr_updated_at"),
+    },
 };
 
 /// Resolves a child row's pull request by its external id.
 const PULL_BY_ID: &str =
     "JOIN prs p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.pr_external_id";
 
-pub(super) const COMMITS: Upsert = Upsert {
-    table: "pr_commits",
-    record: &[
-        ("external_id", "text"),
-        ("pr_external_id", "text"),
-        ("sha", "text"),
-        ("message", "text"),
-        ("author_name", "text"),
-        ("author_email", "text"),
-        ("author_login", "text"),
-        ("committer_name", "text"),
-        ("committer_login", "text"),
-        ("authored_date", "timestamptz"),
-        ("committed_date", "timestamptz"),
-    ],
-    copied: &[
-        "external_id",
-        "sha",
-        "message",
-        "author_name",
-        "author_email",
-        "author_login",
-        "committer_name",
-        "committer_login",
-        "authored_date",
-        "committed_date",
-    ],
-    computed: &[Column {
-        name: "pr_id",
-        value: "p.id",
-    }],
-    joins: PULL_BY_ID,
-    conflict_key: &["external_id"],
-    guard: None,
+pub static COMMITS: LoadTable = LoadTable {
+    order: 3,
+    upsert: Upsert {
+        table: "pr_commits",
+        record: &[
+            ("external_id", "text"),
+            ("pr_external_id", "text"),
+            ("sha", "text"),
+            ("message", "text"),
+            ("author_name", "text"),
+            ("author_email", "text"),
+            ("author_login", "text"),
+            ("committer_name", "text"),
+            ("committer_login", "text"),
+            ("authored_date", "timestamptz"),
+            ("committed_date", "timestamptz"),
+        ],
+        copied: &[
+            "external_id",
+            "sha",
+            "message",
+            "author_name",
+            "author_email",
+            "author_login",
+            "committer_name",
+            "committer_login",
+            "authored_date",
+            "committed_date",
+        ],
+        computed: &[Column {
+            name: "pr_id",
+            value: "p.id",
+        }],
+        joins: PULL_BY_ID,
+        conflict_key: &["external_id"],
+        guard: None,
+    },
 };
 
-pub(super) const REVIEWS: Upsert = Upsert {
-    table: "pr_reviews",
-    record: &[
-        ("external_id", "text"),
-        ("pr_external_id", "text"),
-        ("author_login", "text"),
-        ("author_type", "text"),
-        ("state", "text"),
-        ("body", "text"),
-        ("commit_id", "text"),
-        ("submitted_at", "timestamptz"),
-    ],
-    copied: &[
-        "external_id",
-        "author_login",
-        "author_type",
-        "state",
-        "body",
-        "commit_id",
-        "submitted_at",
-    ],
-    computed: &[Column {
-        name: "pr_id",
-        value: "p.id",
-    }],
-    joins: PULL_BY_ID,
-    conflict_key: &["external_id"],
-    guard: None,
+pub static REVIEWS: LoadTable = LoadTable {
+    order: 2,
+    upsert: Upsert {
+        table: "pr_reviews",
+        record: &[
+            ("external_id", "text"),
+            ("pr_external_id", "text"),
+            ("author_login", "text"),
+            ("author_type", "text"),
+            ("state", "text"),
+            ("body", "text"),
+            ("commit_id", "text"),
+            ("submitted_at", "timestamptz"),
+        ],
+        copied: &[
+            "external_id",
+            "author_login",
+            "author_type",
+            "state",
+            "body",
+            "commit_id",
+            "submitted_at",
+        ],
+        computed: &[Column {
+            name: "pr_id",
+            value: "p.id",
+        }],
+        joins: PULL_BY_ID,
+        conflict_key: &["external_id"],
+        guard: None,
+    },
 };
 
-pub(super) const COMMENTS: Upsert = Upsert {
-    table: "pr_comments",
-    record: &[
-        ("external_id", "text"),
-        ("comment_type", "text"),
-        ("repository_full_name", "text"),
-        ("pr_number", "integer"),
-        ("author_login", "text"),
-        ("author_type", "text"),
-        ("body", "text"),
-        ("path", "text"),
-        ("line", "integer"),
-        ("in_reply_to_id", "text"),
-        ("comment_created_at", "timestamptz"),
-        ("comment_updated_at", "timestamptz"),
-    ],
-    copied: &[
-        "external_id",
-        "comment_type",
-        "author_login",
-        "author_type",
-        "body",
-        "path",
-        "line",
-        "in_reply_to_id",
-        "comment_created_at",
-        "comment_updated_at",
-    ],
-    computed: &[Column {
-        name: "pr_id",
-        value: "p.id",
-    }],
-    joins: "JOIN repositories rp ON rp.tenant_id = $1 AND rp.integration_id = $2 AND rp.full_name = r.repository_full_name
-            JOIN prs p ON p.tenant_id = $1 AND p.repository_id = rp.id AND p.number = r.pr_number",
-    conflict_key: &["comment_type", "external_id"],
-    guard: Some("excluded.comment_updated_at IS NULL OR pr_comments.comment_updated_at IS NULL OR excluded.comment_updated_at >= pr_comments.comment_updated_at"),
+pub static COMMENTS: LoadTable = LoadTable {
+    order: 4,
+    upsert: Upsert {
+        table: "pr_comments",
+        record: &[
+            ("external_id", "text"),
+            ("comment_type", "text"),
+            ("repository_full_name", "text"),
+            ("pr_number", "integer"),
+            ("author_login", "text"),
+            ("author_type", "text"),
+            ("body", "text"),
+            ("path", "text"),
+            ("line", "integer"),
+            ("in_reply_to_id", "text"),
+            ("comment_created_at", "timestamptz"),
+            ("comment_updated_at", "timestamptz"),
+        ],
+        copied: &[
+            "external_id",
+            "comment_type",
+            "author_login",
+            "author_type",
+            "body",
+            "path",
+            "line",
+            "in_reply_to_id",
+            "comment_created_at",
+            "comment_updated_at",
+        ],
+        computed: &[Column {
+            name: "pr_id",
+            value: "p.id",
+        }],
+        joins: "JOIN repositories rp ON rp.tenant_id = $1 AND rp.integration_id = $2 AND rp.full_name = r.repository_full_name
+                JOIN prs p ON p.tenant_id = $1 AND p.repository_id = rp.id AND p.number = r.pr_number",
+        conflict_key: &["comment_type", "external_id"],
+        guard: Some("excluded.comment_updated_at IS NULL OR pr_comments.comment_updated_at IS NULL OR excluded.comment_updated_at >= pr_comments.comment_updated_at"),
+    },
 };
 
 type Ids = (i64, i64);
 
 impl LoadRow for RepositoryRow {
-    const TABLE: LoadTable = LoadTable::Repositories;
+    const TABLE: &'static LoadTable = &REPOSITORIES;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -236,7 +249,7 @@ impl LoadRow for RepositoryRow {
 
 /// Pull requests; their repositories load first.
 impl LoadRow for PullRow {
-    const TABLE: LoadTable = LoadTable::Pulls;
+    const TABLE: &'static LoadTable = &PULLS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -245,7 +258,7 @@ impl LoadRow for PullRow {
 
 /// Reviews of loaded pull requests.
 impl LoadRow for ReviewRow {
-    const TABLE: LoadTable = LoadTable::Reviews;
+    const TABLE: &'static LoadTable = &REVIEWS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -254,7 +267,7 @@ impl LoadRow for ReviewRow {
 
 /// Commits of loaded pull requests.
 impl LoadRow for CommitRow {
-    const TABLE: LoadTable = LoadTable::Commits;
+    const TABLE: &'static LoadTable = &COMMITS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -264,7 +277,7 @@ impl LoadRow for CommitRow {
 /// Comments; those whose pull request is not loaded (comments on plain issues) are left
 /// out.
 impl LoadRow for CommentRow {
-    const TABLE: LoadTable = LoadTable::Comments;
+    const TABLE: &'static LoadTable = &COMMENTS;
 
     fn dedup_key(&self) -> &str {
         &self.external_id
@@ -442,16 +455,6 @@ pub async fn save_etags(
     .bind(integration_id)
     .bind(resources)
     .bind(values)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Refreshes planner statistics of the tables a sync grows (see `jira::analyze_growing_tables`).
-pub async fn analyze_growing_tables(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query(
-        "ANALYZE repositories, prs, pr_commits, pr_reviews, pr_comments, raw_extraction_data",
-    )
     .execute(pool)
     .await?;
     Ok(())

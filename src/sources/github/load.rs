@@ -8,13 +8,14 @@ use std::time::Instant;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::github::kinds;
-use super::transform::github::{self as transform, CommentType, GithubError};
-use super::StepReport;
+use super::kinds;
+use super::tables as github;
+use super::transform::{self, CommentType, GithubError};
 use crate::domain::pr_flow::flow_metrics;
+use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
-use crate::store::{github, raw, StoreError};
+use crate::store::{raw, StoreError};
 
 /// Pull requests whose metrics are recomputed per statement.
 const METRICS_BATCH: usize = 500;
@@ -116,14 +117,14 @@ impl GithubLoader<'_> {
     /// stored pages of its reviews and commits, transformed and loaded.
     pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_pulls(ids).await?;
-        super::load_here(self.pool, self.ids(), rows, report).await
+        crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
     pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_comments(ids).await?;
-        super::load_here(self.pool, self.ids(), rows, report).await
+        crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw pull requests by id with their stored review and commit pages, transformed

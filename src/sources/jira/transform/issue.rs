@@ -8,8 +8,10 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::fields::{as_flag, as_number, as_text, clean, document_text, flatten, jira_time};
 use crate::domain::workflow::{workflow_metrics, StatusClass, Transition, WorkflowMetrics};
+use crate::sources::fields::{
+    as_flag, as_number, as_text, clean, document_text, flatten, jira_time,
+};
 
 /// Number of dedicated custom-field columns on `work_items`.
 pub const CUSTOM_FIELD_SLOTS: usize = 20;

@@ -7,14 +7,15 @@ use std::time::Instant;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::jira::kinds;
-use super::transform::jira_issue::{transform_issue, FieldMapping, IssueContext};
-use super::transform::jira_meta;
-use super::StepReport;
+use super::kinds;
+use super::tables as jira;
+use super::transform::issue::{transform_issue, FieldMapping, IssueContext};
+use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
+use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
-use crate::store::{jira, raw, StoreError};
+use crate::store::{raw, StoreError};
 
 /// An issue as stored raw, with its separately paged changelog when it had one.
 pub struct RawIssue {
@@ -94,7 +95,7 @@ impl JiraLoader<'_> {
     ) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_issues(batch, lookups).await?;
         let ids = (self.tenant_id, self.integration_id);
-        super::load_here(self.pool, ids, rows, report).await
+        crate::pipeline::load_here(self.pool, ids, rows, report).await
     }
 
     /// A batch of issues transformed into the work items and changelogs to load (the report

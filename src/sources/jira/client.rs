@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::http::{ConnectorError, Fetched, HttpClient};
+use crate::connectors::http::{ConnectorError, Fetched, HttpClient};
 
 /// The largest page `/search/jql` and `/changelog` serve.
 pub const PAGE_SIZE: usize = 100;

@@ -9,31 +9,16 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::handoff::Handoff;
-use super::jira_load::{has_linked_code, JiraLoader};
-use super::{stage_message, PipelineError, StepReport};
-use crate::connectors::jira::JiraClient;
+use super::client::JiraClient;
+use super::load::{has_linked_code, JiraLoader};
+use super::tables as jira;
+use super::{kinds, steps};
 use crate::domain::{Provider, StageState};
+use crate::pipeline::handoff::Handoff;
+use crate::pipeline::{stage_message, PipelineError, StepReport};
 use crate::queue::Publisher;
 use crate::store::raw::{self, Scope};
-use crate::store::{jira, StoreError};
-
-pub mod steps {
-    pub const PROJECTS: &str = "jira_projects_and_issue_types";
-    pub const STATUSES: &str = "jira_statuses_and_relationships";
-    pub const ISSUES: &str = "jira_issues_with_changelogs";
-    pub const DEV_STATUS: &str = "jira_dev_status";
-}
-
-/// Raw row kinds this pipeline stores.
-pub mod kinds {
-    pub const PROJECT_PAGE: &str = "jira_project_search";
-    pub const ISSUE_TYPES: &str = "jira_issue_types";
-    pub const STATUSES: &str = "jira_statuses";
-    pub const ISSUE: &str = "jira_issue";
-    pub const CHANGELOG_PAGE: &str = "jira_issue_changelog";
-    pub const DEV_STATUS: &str = "jira_dev_status";
-}
+use crate::store::StoreError;
 
 /// Issues the search returned.
 #[derive(Debug, Default)]
@@ -112,7 +97,7 @@ impl JiraRun<'_> {
     }
 
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
-        super::set_step_state(self.pool, self.scope, step, state).await
+        crate::pipeline::set_step_state(self.pool, self.scope, step, state).await
     }
 
     /// Stores one answer raw; returns its raw id.
@@ -308,7 +293,7 @@ impl JiraRun<'_> {
                 &[kinds::ISSUE],
                 async |publisher| {
                     let extracted = self.extract_issues(&jql, publisher).await?;
-                    super::set_extracted(self.pool, self.scope, steps::ISSUES).await?;
+                    crate::pipeline::set_extracted(self.pool, self.scope, steps::ISSUES).await?;
                     Ok(extracted)
                 },
                 progress,

@@ -4,9 +4,9 @@
 
 use sqlx::PgPool;
 
-use super::jira::{kinds, steps};
-use super::jira_load::JiraLoader;
-use super::StepReport;
+use super::load::JiraLoader;
+use super::{kinds, steps};
+use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
 

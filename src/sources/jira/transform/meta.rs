@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fields::clean;
+use crate::sources::fields::clean;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusRow {
@@ -209,7 +209,8 @@ pub fn pr_links(issue_id: &str, detail: &Value) -> Vec<PrLinkRow> {
                 repository_full_name: text(pull, "repositoryName"),
                 pr_number: number,
                 pr_status: text(pull, "status"),
-                last_update: text(pull, "lastUpdate").and_then(|t| super::fields::jira_time(&t)),
+                last_update: text(pull, "lastUpdate")
+                    .and_then(|t| crate::sources::fields::jira_time(&t)),
                 pr_url: url,
             })
         })

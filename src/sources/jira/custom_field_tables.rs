@@ -4,10 +4,10 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::bulk::{Column, Upsert};
-use super::error::StoreError;
-use crate::pipeline::transform::jira_issue::CUSTOM_FIELD_SLOTS;
-use crate::pipeline::transform::jira_meta::CustomFieldRow;
+use super::transform::issue::CUSTOM_FIELD_SLOTS;
+use super::transform::meta::CustomFieldRow;
+use crate::store::bulk::{Column, Upsert};
+use crate::store::StoreError;
 
 const CUSTOM_FIELDS: Upsert = Upsert {
     table: "custom_fields",

@@ -4,16 +4,13 @@
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::transform::jira_meta;
-use super::PipelineError;
-use crate::connectors::jira::JiraClient;
+use super::client::JiraClient;
+use super::custom_field_tables as custom_fields;
+use super::kinds;
+use super::tables as jira;
+use super::transform::meta as jira_meta;
+use crate::pipeline::PipelineError;
 use crate::store::raw::{self, Scope};
-use crate::store::{custom_fields, jira};
-
-pub mod kinds {
-    pub const FIELDS: &str = "jira_fields";
-    pub const CREATEMETA: &str = "jira_createmeta";
-}
 
 /// Discovers the integration's custom fields; `projects` limits createmeta to those keys
 /// (empty: every project loaded for the integration). Returns how many fields it knows.

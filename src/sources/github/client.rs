@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::http::{Conditional, ConnectorError, Fetched, HttpClient};
+use crate::connectors::http::{Conditional, ConnectorError, Fetched, HttpClient};
 
 /// The largest page GitHub serves.
 pub const PER_PAGE: usize = 100;

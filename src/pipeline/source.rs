@@ -1,0 +1,77 @@
+//! What a source (Jira, GitHub, …) gives the provider-free pipeline: its sync, its
+//! transform of queued raw rows, its reprocess from stored raw data, and the raw kinds and
+//! tables it owns. The sources register themselves in one [`Catalog`] that the roles hand
+//! to the stages.
+
+use futures_util::future::BoxFuture;
+use sqlx::PgPool;
+
+use super::sync::{StepRecorder, SyncContext, Synced};
+use super::transform_stage::TransformError;
+use super::StepReport;
+use crate::domain::Provider;
+use crate::queue::StageMessage;
+use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::StoreError;
+
+/// One source's component: everything the stages need to know about it.
+pub trait Source: Send + Sync {
+    fn provider(&self) -> Provider;
+
+    /// The raw row kinds its transform messages carry, in the order recovery replays them
+    /// (a comment is loaded only onto a known pull request, so pull requests come first).
+    fn transform_kinds(&self) -> &'static [&'static str];
+
+    /// The tables its load work fills.
+    fn load_tables(&self) -> &'static [&'static LoadTable];
+
+    /// Tables whose planner statistics go stale while a first sync fills them.
+    fn growing_tables(&self) -> &'static [&'static str];
+
+    /// Runs a job's steps in order, each recorded on `recorder`; returns the source's
+    /// request counts with the steps' outcome (set-up failures are the outer error).
+    fn sync<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        recorder: &'a mut StepRecorder<'_>,
+    ) -> BoxFuture<'a, anyhow::Result<Synced>>;
+
+    /// Transforms a transform message's raw rows into load work (malformed rows are marked
+    /// failed and counted).
+    fn transform<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        message: &'a StageMessage,
+    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
+
+    /// Transforms and loads the newest stored raw copy of everything the integration has,
+    /// with no API call; returns a report per step.
+    fn reprocess<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        tenant_id: i64,
+        integration_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>>;
+}
+
+/// Every registered source: found by provider (an exhaustive match, so a provider without
+/// a source does not compile) or walked in order.
+#[derive(Clone, Copy)]
+pub struct Catalog {
+    pub of: fn(Provider) -> &'static dyn Source,
+    pub all: &'static [&'static dyn Source],
+}
+
+impl Catalog {
+    pub fn source(&self, provider: Provider) -> &'static dyn Source {
+        (self.of)(provider)
+    }
+
+    /// Every load table of every source.
+    pub fn load_tables(&self) -> Vec<&'static LoadTable> {
+        self.all
+            .iter()
+            .flat_map(|source| source.load_tables().iter().copied())
+            .collect()
+    }
+}

@@ -1,0 +1,209 @@
+//! One run of a sync job, whoever started it (`run-job`, the scheduler, an extract worker):
+//! RUNNING, the source's steps with their progress and summary lines, then FINISHED with
+//! the cursor advanced or FAILED with what went wrong, set-up included.
+
+use std::time::Instant;
+
+use anyhow::bail;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::handoff::Handoff;
+use super::progress::StepProgress;
+use super::source::Catalog;
+use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
+use crate::connectors::http::RequestCounts;
+use crate::security::CredentialCipher;
+use crate::store::jobs::{self, JobRun as Job};
+use crate::store::raw::{self, Scope};
+
+/// One line of a run's summary: a step's counts and stage times.
+#[derive(Debug, Serialize)]
+pub struct StepLine {
+    pub job_id: Option<i64>,
+    pub step: &'static str,
+    #[serde(flatten)]
+    pub report: StepReport,
+}
+
+impl StepLine {
+    pub fn new(job_id: Option<i64>, step: &'static str, report: StepReport) -> Self {
+        StepLine {
+            job_id,
+            step,
+            report,
+        }
+    }
+}
+
+/// One run of a job: which, how, and where its transform work goes.
+#[derive(Clone, Copy)]
+pub struct JobRun<'a> {
+    pub job: &'a Job,
+    pub full: bool,
+    pub handoff: Handoff<'a>,
+}
+
+/// What a source's sync works with.
+pub struct SyncContext<'a> {
+    pub pool: &'a PgPool,
+    pub cipher: &'a CredentialCipher,
+    pub scope: Scope,
+    /// Only what changed since (None: everything).
+    pub since: Option<DateTime<Utc>>,
+    /// A full run: re-read everything and mark what the source no longer has as deleted.
+    pub full: bool,
+    pub handoff: Handoff<'a>,
+}
+
+/// How a source's sync ended: its requests, and the steps' outcome.
+pub struct Synced {
+    pub requests: RequestCounts,
+    pub outcome: Result<(), PipelineError>,
+}
+
+/// Runs one job: RUNNING, its source's steps, then FINISHED (cursor advanced) or FAILED —
+/// whatever went wrong, set-up included, is recorded on the job. Summary lines go to
+/// `lines`.
+#[tracing::instrument(name = "job_run", skip_all, fields(tenant_id = tenant_id, job_id = run.job.id, provider = %run.job.provider))]
+pub async fn run_one_job(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    sources: Catalog,
+    tenant_id: i64,
+    run: JobRun<'_>,
+    lines: &mut Vec<StepLine>,
+) -> anyhow::Result<()> {
+    let JobRun { job, full, handoff } = run;
+    let full = full || job.full_sync_requested;
+    let started_at = Utc::now();
+    jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
+    let since = if full {
+        None
+    } else {
+        job.last_sync_date.map(|at| at - INCREMENTAL_OVERLAP)
+    };
+    let context = SyncContext {
+        pool,
+        cipher,
+        scope: Scope {
+            tenant_id,
+            integration_id: job.integration_id,
+            job_id: Some(job.id),
+        },
+        since,
+        full,
+        handoff,
+    };
+    let clock = Instant::now();
+    tracing::info!(full, since = ?since, "sync started");
+    let result = async {
+        let mut recorder = StepRecorder::new(tenant_id, job.id, lines);
+        let synced = sources
+            .source(job.provider)
+            .sync(&context, &mut recorder)
+            .await?;
+        conclude(&context, started_at, clock, synced, lines).await
+    }
+    .await;
+    match &result {
+        Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
+        Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
+    }
+    result
+}
+
+/// Logs the end of the sync with its request counts; an error, or any item that failed to
+/// transform, fails the job.
+async fn conclude(
+    context: &SyncContext<'_>,
+    started_at: DateTime<Utc>,
+    clock: Instant,
+    synced: Synced,
+    lines: &[StepLine],
+) -> anyhow::Result<()> {
+    let Synced { requests, outcome } = synced;
+    let job_id = context.scope.job_id;
+    let failed_items: u64 = lines
+        .iter()
+        .filter(|l| l.job_id == job_id)
+        .map(|l| l.report.failed)
+        .sum();
+    tracing::info!(
+        requests = requests.requests,
+        not_modified = requests.not_modified,
+        retries = requests.retries,
+        failed_requests = requests.failures,
+        budget_waits = requests.budget_waits,
+        seconds = clock.elapsed().as_secs_f64(),
+        ok = outcome.is_ok() && failed_items == 0,
+        "sync ended"
+    );
+    outcome?;
+    if let (true, Some(job_id)) = (failed_items > 0, job_id) {
+        let errors =
+            raw::first_errors(context.pool, context.scope.tenant_id, job_id, started_at, 3).await?;
+        bail!(
+            "{failed_items} item(s) failed to transform or load; first errors: {} (all in raw_extraction_data.error)",
+            errors.join(" | ")
+        );
+    }
+    Ok(())
+}
+
+/// Shows each step's progress and records its summary line.
+pub struct StepRecorder<'a> {
+    tenant_id: i64,
+    job_id: i64,
+    lines: &'a mut Vec<StepLine>,
+}
+
+impl<'a> StepRecorder<'a> {
+    fn new(tenant_id: i64, job_id: i64, lines: &'a mut Vec<StepLine>) -> Self {
+        StepRecorder {
+            tenant_id,
+            job_id,
+            lines,
+        }
+    }
+
+    pub fn start(&self, step: &'static str) -> StepProgress {
+        StepProgress::start(step)
+    }
+
+    /// A progress callback for long steps: the live bar on a terminal, else log lines.
+    pub fn on_page<'p>(
+        &self,
+        step: &'static str,
+        progress: &'p StepProgress,
+    ) -> impl Fn(&StepReport) + Sync + 'p {
+        let (tenant_id, job_id) = (self.tenant_id, self.job_id);
+        move |report: &StepReport| {
+            progress.update(report);
+            if !progress.is_live() {
+                tracing::info!(
+                    tenant_id,
+                    job_id,
+                    step,
+                    extracted = report.extracted,
+                    loaded = report.loaded,
+                    "progress"
+                );
+            }
+        }
+    }
+
+    pub fn record(&mut self, step: &'static str, progress: StepProgress, report: StepReport) {
+        progress.finish(&report);
+        tracing::info!(
+            step,
+            extracted = report.extracted,
+            loaded = report.loaded,
+            failed = report.failed,
+            "step done"
+        );
+        self.lines
+            .push(StepLine::new(Some(self.job_id), step, report));
+    }
+}

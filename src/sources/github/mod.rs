@@ -1,0 +1,194 @@
+//! GitHub as a source: its client, the sync's steps (repositories, then pull requests with
+//! reviews, commits and comments, then flow metrics), the transform, its tables and
+//! reprocess.
+
+pub mod client;
+pub mod load;
+pub mod reprocess;
+pub mod sync;
+pub mod tables;
+pub mod transform;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::PgPool;
+
+use crate::connectors::http::{Auth, HttpClient};
+use crate::domain::Provider;
+use crate::pipeline::source::Source;
+use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
+use crate::pipeline::transform_stage::TransformError;
+use crate::pipeline::{PipelineError, StepReport};
+use crate::queue::StageMessage;
+use crate::security::CredentialCipher;
+use crate::store::integrations::IntegrationSummary;
+use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::StoreError;
+use client::GithubClient;
+use load::GithubLoader;
+use sync::GithubRun;
+
+/// A GitHub job's steps, in order.
+pub mod steps {
+    pub const REPOSITORIES: &str = "github_repositories";
+    pub const PULL_REQUESTS: &str = "github_pull_requests";
+}
+
+/// Raw row kinds GitHub answers are stored under.
+pub mod kinds {
+    pub const REPOSITORY: &str = "github_repository";
+    pub const PULL: &str = "github_pull";
+    /// One page of a pull request's reviews (external id: the pull request's id).
+    pub const PULL_REVIEWS: &str = "github_pull_reviews";
+    /// One page of a pull request's commits (external id: the pull request's id).
+    pub const PULL_COMMITS: &str = "github_pull_commits";
+    pub const REVIEW_COMMENT: &str = "github_review_comment";
+    pub const ISSUE_COMMENT: &str = "github_issue_comment";
+}
+
+/// The tables GitHub's load work fills.
+static LOAD_TABLES: [&LoadTable; 5] = [
+    &tables::REPOSITORIES,
+    &tables::PULLS,
+    &tables::REVIEWS,
+    &tables::COMMITS,
+    &tables::COMMENTS,
+];
+
+/// The GitHub source component.
+pub struct Github;
+
+pub static GITHUB: Github = Github;
+
+impl Source for Github {
+    fn provider(&self) -> Provider {
+        Provider::Github
+    }
+
+    fn transform_kinds(&self) -> &'static [&'static str] {
+        &[kinds::PULL, kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT]
+    }
+
+    fn load_tables(&self) -> &'static [&'static LoadTable] {
+        &LOAD_TABLES
+    }
+
+    fn growing_tables(&self) -> &'static [&'static str] {
+        &[
+            "repositories",
+            "prs",
+            "pr_commits",
+            "pr_reviews",
+            "pr_comments",
+        ]
+    }
+
+    fn sync<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        recorder: &'a mut StepRecorder<'_>,
+    ) -> BoxFuture<'a, anyhow::Result<Synced>> {
+        async move {
+            let scope = context.scope;
+            let (integration, client) = client(
+                context.pool,
+                context.cipher,
+                scope.tenant_id,
+                scope.integration_id,
+            )
+            .await?;
+            let run = GithubRun {
+                pool: context.pool,
+                handoff: context.handoff,
+                client: client.clone(),
+                scope,
+                repositories: integration.settings.repos.clone(),
+                since: context.since,
+                full: context.full,
+            };
+            let outcome = run_steps(&run, recorder).await;
+            Ok(Synced {
+                requests: client.http().stats.snapshot(),
+                outcome,
+            })
+        }
+        .boxed()
+    }
+
+    fn transform<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        message: &'a StageMessage,
+    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
+        async move {
+            let loader = GithubLoader {
+                pool,
+                tenant_id: message.tenant_id,
+                integration_id: message.integration_id,
+                job_id: message.job_id,
+            };
+            let ids = &message.raw_data_ids;
+            Ok(match message.kind.as_str() {
+                kinds::PULL => loader.transform_pulls(ids).await?,
+                kinds::REVIEW_COMMENT | kinds::ISSUE_COMMENT => {
+                    loader.transform_comments(ids).await?
+                }
+                _ => return Err(TransformError::unknown(message)),
+            })
+        }
+        .boxed()
+    }
+
+    fn reprocess<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        tenant_id: i64,
+        integration_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
+        reprocess::reprocess(pool, tenant_id, integration_id).boxed()
+    }
+}
+
+/// The steps of a GitHub job, each recorded as it ends.
+async fn run_steps(
+    run: &GithubRun<'_>,
+    recorder: &mut StepRecorder<'_>,
+) -> Result<(), PipelineError> {
+    let progress = recorder.start(steps::REPOSITORIES);
+    let (report, repositories) = run.repositories().await?;
+    recorder.record(steps::REPOSITORIES, progress, report);
+    let progress = recorder.start(steps::PULL_REQUESTS);
+    let pulls = run
+        .pull_requests(
+            &repositories,
+            &recorder.on_page(steps::PULL_REQUESTS, &progress),
+        )
+        .await?;
+    tracing::info!(
+        comments = pulls.comments,
+        metrics_changed = pulls.metrics_changed,
+        "pull request comments and flow metrics loaded"
+    );
+    recorder.record(steps::PULL_REQUESTS, progress, pulls.report);
+    Ok(())
+}
+
+/// The integration and a GitHub client rotating its tokens, held to its limits.
+pub async fn client(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: i64,
+    integration_id: i64,
+) -> anyhow::Result<(IntegrationSummary, GithubClient)> {
+    let access = super::access::integration_access(pool, cipher, tenant_id, integration_id).await?;
+    let client = GithubClient::new(
+        HttpClient::new(
+            Auth::Bearer {
+                tokens: access.tokens,
+            },
+            access.policy,
+        )?,
+        &access.integration.base_url,
+    );
+    Ok((access.integration, client))
+}

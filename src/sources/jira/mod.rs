@@ -1,0 +1,204 @@
+//! Jira Cloud as a source: its client, the sync's steps, the transform of issues and
+//! metadata, its tables, custom-field discovery and reprocess.
+
+pub mod client;
+pub mod custom_field_tables;
+pub mod custom_fields;
+pub mod load;
+pub mod reprocess;
+pub mod sync;
+pub mod tables;
+pub mod transform;
+
+use anyhow::Context;
+use chrono_tz::Tz;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::PgPool;
+
+use crate::connectors::http::{Auth, HttpClient};
+use crate::domain::Provider;
+use crate::pipeline::source::Source;
+use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
+use crate::pipeline::transform_stage::TransformError;
+use crate::pipeline::{PipelineError, StepReport};
+use crate::queue::StageMessage;
+use crate::security::CredentialCipher;
+use crate::store::integrations::IntegrationSummary;
+use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::StoreError;
+use client::JiraClient;
+use load::JiraLoader;
+use sync::JiraRun;
+
+/// A Jira job's steps, in order.
+pub mod steps {
+    pub const PROJECTS: &str = "jira_projects_and_issue_types";
+    pub const STATUSES: &str = "jira_statuses_and_relationships";
+    pub const ISSUES: &str = "jira_issues_with_changelogs";
+    pub const DEV_STATUS: &str = "jira_dev_status";
+}
+
+/// Raw row kinds Jira answers are stored under.
+pub mod kinds {
+    pub const PROJECT_PAGE: &str = "jira_project_search";
+    pub const ISSUE_TYPES: &str = "jira_issue_types";
+    pub const STATUSES: &str = "jira_statuses";
+    pub const ISSUE: &str = "jira_issue";
+    pub const CHANGELOG_PAGE: &str = "jira_issue_changelog";
+    pub const DEV_STATUS: &str = "jira_dev_status";
+    pub const FIELDS: &str = "jira_fields";
+    pub const CREATEMETA: &str = "jira_createmeta";
+}
+
+/// The tables Jira's load work fills.
+static LOAD_TABLES: [&LoadTable; 2] = [&tables::WORK_ITEMS, &tables::CHANGELOGS];
+
+/// The Jira source component.
+pub struct Jira;
+
+pub static JIRA: Jira = Jira;
+
+impl Source for Jira {
+    fn provider(&self) -> Provider {
+        Provider::Jira
+    }
+
+    fn transform_kinds(&self) -> &'static [&'static str] {
+        &[kinds::ISSUE]
+    }
+
+    fn load_tables(&self) -> &'static [&'static LoadTable] {
+        &LOAD_TABLES
+    }
+
+    fn growing_tables(&self) -> &'static [&'static str] {
+        &["work_items", "changelogs"]
+    }
+
+    fn sync<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        recorder: &'a mut StepRecorder<'_>,
+    ) -> BoxFuture<'a, anyhow::Result<Synced>> {
+        async move {
+            let scope = context.scope;
+            let (integration, client) = client(
+                context.pool,
+                context.cipher,
+                scope.tenant_id,
+                scope.integration_id,
+            )
+            .await?;
+            let timezone = account_timezone(&client).await?;
+            let run = JiraRun {
+                pool: context.pool,
+                handoff: context.handoff,
+                client: client.clone(),
+                scope,
+                projects: integration.settings.projects.clone(),
+                since: context.since,
+                timezone,
+                full: context.full,
+            };
+            let outcome = run_steps(&run, recorder).await;
+            Ok(Synced {
+                requests: client.http().stats.snapshot(),
+                outcome,
+            })
+        }
+        .boxed()
+    }
+
+    fn transform<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        message: &'a StageMessage,
+    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
+        async move {
+            if message.kind != kinds::ISSUE {
+                return Err(TransformError::unknown(message));
+            }
+            let loader = JiraLoader {
+                pool,
+                tenant_id: message.tenant_id,
+                integration_id: message.integration_id,
+                job_id: message.job_id,
+            };
+            let lookups = loader.issue_lookups().await?;
+            Ok(loader
+                .transform_issues_by_raw_ids(&message.raw_data_ids, &lookups)
+                .await?)
+        }
+        .boxed()
+    }
+
+    fn reprocess<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        tenant_id: i64,
+        integration_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
+        reprocess::reprocess(pool, tenant_id, integration_id).boxed()
+    }
+}
+
+/// The steps of a Jira job, each recorded as it ends.
+async fn run_steps(
+    run: &JiraRun<'_>,
+    recorder: &mut StepRecorder<'_>,
+) -> Result<(), PipelineError> {
+    let progress = recorder.start(steps::PROJECTS);
+    let report = run.projects_and_issue_types().await?;
+    recorder.record(steps::PROJECTS, progress, report);
+    let progress = recorder.start(steps::STATUSES);
+    let report = run.statuses().await?;
+    recorder.record(steps::STATUSES, progress, report);
+    let progress = recorder.start(steps::ISSUES);
+    let issues = run
+        .issues(&recorder.on_page(steps::ISSUES, &progress))
+        .await?;
+    recorder.record(steps::ISSUES, progress, issues.report);
+    let progress = recorder.start(steps::DEV_STATUS);
+    let report = run.dev_status(&issues.with_code).await?;
+    recorder.record(steps::DEV_STATUS, progress, report);
+    Ok(())
+}
+
+/// The integration and a Jira client signed with its credentials and held to its limits.
+pub async fn client(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: i64,
+    integration_id: i64,
+) -> anyhow::Result<(IntegrationSummary, JiraClient)> {
+    let access = super::access::integration_access(pool, cipher, tenant_id, integration_id).await?;
+    let token = access
+        .tokens
+        .into_iter()
+        .next()
+        .context("the integration has no token")?;
+    let auth = Auth::Basic {
+        username: access.integration.username.clone().unwrap_or_default(),
+        token,
+    };
+    let client = JiraClient::new(
+        HttpClient::new(auth, access.policy)?,
+        &access.integration.base_url,
+    );
+    Ok((access.integration, client))
+}
+
+/// The Jira account's time zone (`/myself`), which JQL dates are read in; UTC when the
+/// site names one this build does not know.
+async fn account_timezone(client: &JiraClient) -> anyhow::Result<Tz> {
+    let me = client.myself().await?.body;
+    let name = me["timeZone"].as_str().unwrap_or("UTC");
+    Ok(name.parse().unwrap_or_else(|_| {
+        tracing::warn!(
+            time_zone = name,
+            "unknown account time zone; writing JQL dates in UTC"
+        );
+        Tz::UTC
+    }))
+}

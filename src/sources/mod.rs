@@ -1,0 +1,57 @@
+//! The sources, one folder each: its API client, extraction steps, transform, row types and
+//! the SQL of its own tables, reprocess. This file is the one registry: the only place that
+//! matches on [`Provider`].
+
+mod access;
+pub mod fields;
+pub mod github;
+pub mod jira;
+
+use crate::domain::Provider;
+use crate::pipeline::source::{Catalog, Source};
+
+/// Every source this build has.
+pub static CATALOG: Catalog = Catalog {
+    of: source,
+    all: &[&jira::JIRA, &github::GITHUB],
+};
+
+/// The source of `provider`.
+fn source(provider: Provider) -> &'static dyn Source {
+    match provider {
+        Provider::Jira => &jira::JIRA,
+        Provider::Github => &github::GITHUB,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_is_listed_once_under_its_own_name() {
+        assert_eq!(CATALOG.all.len(), Provider::ALL.len());
+        for provider in Provider::ALL {
+            assert_eq!(CATALOG.source(*provider).provider(), *provider);
+            let listed = CATALOG.all.iter().filter(|s| s.provider() == *provider);
+            assert_eq!(listed.count(), 1, "{provider}");
+        }
+    }
+
+    #[test]
+    fn raw_kinds_and_load_tables_belong_to_one_source_each() {
+        let mut kinds: Vec<&str> = CATALOG
+            .all
+            .iter()
+            .flat_map(|s| s.transform_kinds().iter().copied())
+            .collect();
+        let mut tables: Vec<&str> = CATALOG.load_tables().iter().map(|t| t.name()).collect();
+        let (kind_count, table_count) = (kinds.len(), tables.len());
+        kinds.sort_unstable();
+        kinds.dedup();
+        tables.sort_unstable();
+        tables.dedup();
+        assert_eq!(kinds.len(), kind_count);
+        assert_eq!(tables.len(), table_count);
+    }
+}
