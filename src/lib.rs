@@ -9,6 +9,7 @@ pub mod domain;
 pub mod pipeline;
 pub mod queue;
 pub mod security;
+pub mod service;
 pub mod simulator;
 pub mod sources;
 pub mod store;

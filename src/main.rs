@@ -17,25 +17,9 @@ async fn main() -> ExitCode {
     match pulse_etl::app::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", error_line(&error));
-            ExitCode::FAILURE
+            let (line, code) = pulse_etl::app::failure(&error);
+            eprintln!("error: {line}");
+            ExitCode::from(code)
         }
     }
-}
-
-/// The error and its causes on one line, skipping a cause that only repeats what the
-/// line already says (some libraries put their source into their own message).
-fn error_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }

@@ -82,12 +82,15 @@ async fn inactive_scheduled_and_stuck_jobs() {
         .fetch_all(&db.pool)
         .await
         .unwrap();
-    let integration: i64 = sqlx::query_scalar("SELECT integration_id FROM etl_jobs WHERE id = $1")
-        .bind(ids[0])
-        .fetch_one(&db.pool)
+    let (tenant, integration): (i64, i64) =
+        sqlx::query_as("SELECT tenant_id, integration_id FROM etl_jobs WHERE id = $1")
+            .bind(ids[0])
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    integrations::disable(&db.pool, tenant, integration)
         .await
         .unwrap();
-    integrations::disable(&db.pool, integration).await.unwrap();
     let reason: Option<String> =
         sqlx::query_scalar("SELECT skip_reason FROM etl_jobs WHERE id = $1")
             .bind(ids[0])

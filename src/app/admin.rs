@@ -1,4 +1,4 @@
-//! Admin commands: tenants, integrations and users, validated before they reach the store.
+//! Admin commands: tenants, integrations and users, through the service layer.
 
 use std::io::BufRead;
 
@@ -8,13 +8,14 @@ use sqlx::PgPool;
 use super::output::{Output, Tabular};
 use crate::cli::{IntegrationCommand, IntegrationCreateArgs, TenantCommand, UserCommand};
 use crate::config::Config;
-use crate::domain::{input, Provider};
-use crate::security::{hash_password, CredentialCipher};
-use crate::store::integrations::{
-    Credentials, IntegrationSettings, IntegrationSummary, NewIntegration,
-};
+use crate::domain::input::SourceScope;
+use crate::security::CredentialCipher;
+use crate::service::integrations::{self, IntegrationInput};
+use crate::service::tenants::{self, NewTenant};
+use crate::service::users::{self, NewUser};
+use crate::store;
+use crate::store::integrations::IntegrationSummary;
 use crate::store::tenants::Tenant;
-use crate::store::{integrations, tenants, users};
 
 impl Tabular for Tenant {
     const HEADERS: &'static [&'static str] = &["id", "name", "tier", "active", "created"];
@@ -35,10 +36,7 @@ impl Tabular for IntegrationSummary {
         &["id", "provider", "base url", "username", "scope", "active"];
 
     fn cells(&self) -> Vec<String> {
-        let scope = match self.provider {
-            Provider::Jira => &self.settings.projects,
-            Provider::Github => &self.settings.repos,
-        };
+        let scope = self.settings.scope();
         vec![
             self.id.to_string(),
             self.provider.to_string(),
@@ -57,10 +55,7 @@ impl Tabular for IntegrationSummary {
 pub async fn tenant(pool: &PgPool, output: Output, command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create { name, tier } => {
-            let name = input::name("--name", &name)?;
-            let id = tenants::create(pool, &name, tier).await?;
-            tracing::info!(tenant_id = id, %tier, "tenant created");
-            output.created(id)
+            output.created(tenants::create(pool, NewTenant { name, tier }).await?)
         }
         TenantCommand::List => output.list(&tenants::list(pool).await?),
     }
@@ -74,76 +69,35 @@ pub async fn integration(
 ) -> anyhow::Result<()> {
     match command {
         IntegrationCommand::Create(args) => {
-            let (settings, username) = validate_integration(&args)?;
-            let tokens: Vec<String> = args.token.iter().map(|t| t.trim().to_owned()).collect();
-            if tokens.iter().any(String::is_empty) {
-                bail!("--token: must not be empty");
-            }
-            let base_url = input::base_url(&args.base_url)?;
             let cipher = CredentialCipher::new(&config.secret_key()?);
-            let id = integrations::create(
-                pool,
-                &cipher,
-                NewIntegration {
-                    tenant_id: args.tenant,
-                    provider: args.provider,
-                    base_url: &base_url,
-                    username: username.as_deref(),
-                    credentials: &Credentials { tokens },
-                    settings: &settings,
-                },
-            )
-            .await?;
-            tracing::info!(tenant_id = args.tenant, integration_id = id, provider = %args.provider, "integration created");
+            let id = integrations::create(pool, &cipher, integration_input(args)).await?;
             output.created(id)
         }
         IntegrationCommand::List { tenant } => {
             output.list(&integrations::list(pool, tenant).await?)
         }
         IntegrationCommand::Disable { id } => {
-            integrations::disable(pool, id).await?;
+            let tenant = store::integrations::tenant_of(pool, id).await?;
+            integrations::disable(pool, tenant, id).await?;
             output.done(&format!("integration {id} disabled"))
         }
     }
 }
 
-/// Provider-specific checks: which scope flag fits, and who signs in.
-fn validate_integration(
-    args: &IntegrationCreateArgs,
-) -> anyhow::Result<(IntegrationSettings, Option<String>)> {
-    let username = args
-        .username
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
-    let (projects, repos) = match args.provider {
-        Provider::Jira => {
-            if !args.repos.is_empty() {
-                bail!(
-                    "--repos: only GitHub integrations have repositories (use --projects for Jira)"
-                );
-            }
-            if username.is_none() {
-                bail!("--username: Jira needs the account e-mail for Basic auth");
-            }
-            let projects = args.projects.iter().map(|p| input::project_key(p));
-            (projects.collect::<Result<_, _>>()?, Vec::new())
-        }
-        Provider::Github => {
-            if !args.projects.is_empty() {
-                bail!("--projects: only Jira integrations have projects (use --repos for GitHub)");
-            }
-            let repos = args.repos.iter().map(|r| input::repository(r));
-            (Vec::new(), repos.collect::<Result<_, _>>()?)
-        }
-    };
-    let settings = IntegrationSettings {
-        projects,
-        repos,
+fn integration_input(args: IntegrationCreateArgs) -> IntegrationInput {
+    IntegrationInput {
+        tenant_id: args.tenant,
+        provider: args.provider,
+        base_url: args.base_url,
+        tokens: args.token,
+        scope: SourceScope {
+            username: args.username,
+            projects: args.projects,
+            repos: args.repos,
+        },
         requests_per_second: args.requests_per_second,
         concurrency: args.concurrency.map(usize::from),
-    };
-    Ok((settings, username.map(str::to_owned)))
+    }
 }
 
 pub async fn user(pool: &PgPool, output: Output, command: UserCommand) -> anyhow::Result<()> {
@@ -154,13 +108,15 @@ pub async fn user(pool: &PgPool, output: Output, command: UserCommand) -> anyhow
             password_stdin: _,
             role,
         } => {
-            let email = input::email(&email)?;
             let password =
                 read_password_line().context("reading the password from standard input")?;
-            let hash = hash_password(&password)?;
-            let id = users::create(pool, tenant, &email, &hash, role).await?;
-            tracing::info!(tenant_id = tenant, user_id = id, %role, "user created");
-            output.created(id)
+            let new = NewUser {
+                tenant_id: tenant,
+                email,
+                password,
+                role,
+            };
+            output.created(users::create(pool, new).await?)
         }
     }
 }

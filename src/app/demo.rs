@@ -49,22 +49,14 @@ pub(super) async fn start_demo(
         Some(id) => id,
         None => tenants::create(pool, DEMO_TENANT, Tier::Free).await?,
     };
-    let github_token = defaults.github_tokens.first().cloned().unwrap_or_default();
-    let sources = [
-        (
-            Provider::Jira,
-            defaults.jira_token.clone(),
-            Some(defaults.jira_user.as_str()),
-        ),
-        (Provider::Github, github_token, None),
-    ];
-    for (provider, token, username) in sources {
+    for provider in Provider::ALL.iter().copied() {
+        let (token, username) = defaults.sign_in(provider);
         let demo = DemoSource {
             tenant,
             provider,
             base_url: &base_url,
             token,
-            username,
+            username: username.as_deref(),
         };
         wire_demo_source(pool, cipher, demo).await?;
     }

@@ -4,9 +4,9 @@ use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
 use crate::cli::JobsCommand;
-use crate::store::job_controls::{self, Control, JobSummary};
+use crate::service::jobs;
+use crate::store::job_controls::{Control, JobSummary};
 use crate::store::job_events::{JobEvent, JobEvents};
-use crate::store::tenants;
 
 impl Tabular for JobSummary {
     const HEADERS: &'static [&'static str] = &[
@@ -46,7 +46,7 @@ impl Tabular for JobSummary {
 pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow::Result<()> {
     let (job, control, done) = match command {
         JobsCommand::List { tenant } => {
-            return output.list(&job_controls::list(pool, tenant).await?);
+            return output.list(&jobs::list(pool, tenant).await?);
         }
         JobsCommand::Watch { tenant } => return watch(pool, output, tenant).await,
         JobsCommand::Trigger(job) => (job, Control::Trigger, "due now"),
@@ -54,20 +54,14 @@ pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow:
         JobsCommand::Resume(job) => (job, Control::Resume, "resumed and due now"),
         JobsCommand::Reset(job) => (job, Control::Reset, "reset: the next run is a full sync"),
     };
-    job_controls::apply(pool, job.tenant, job.job, control).await?;
-    tracing::info!(
-        tenant_id = job.tenant,
-        job_id = job.job,
-        ?control,
-        "job updated"
-    );
+    jobs::control(pool, job.tenant, job.job, control).await?;
     output.done(&format!("job {} {done}", job.job))
 }
 
 /// Prints the tenant's job events until Ctrl-C or SIGTERM: one JSON object per line with
 /// `--json`, else one readable line each.
 async fn watch(pool: &PgPool, output: Output, tenant_id: i64) -> anyhow::Result<()> {
-    tenants::ensure_exists(pool, tenant_id).await?;
+    jobs::ensure_tenant(pool, tenant_id).await?;
     let mut events = JobEvents::listen(pool).await?;
     let stop = super::signals::shutdown();
     tokio::pin!(stop);

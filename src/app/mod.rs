@@ -6,6 +6,7 @@ mod broker;
 mod custom_fields;
 mod demo;
 mod dlq;
+mod failure;
 mod jobs;
 mod output;
 mod reprocess;
@@ -20,6 +21,7 @@ use anyhow::Context;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::store::Database;
+pub use failure::failure;
 use output::Output;
 
 /// Runs the parsed command line to completion.

@@ -1,4 +1,16 @@
-//! Checks and normalises what people type into admin commands and the API.
+//! Checks and normalises what people type into admin commands and the API. Fields are
+//! named as in the API's JSON (`base_url`); the CLI shows them as its flags (`--base-url`).
+
+/// Who reads a source and what of it: checked per source when an integration is created.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceScope {
+    /// The account that signs in, where the source's auth needs one.
+    pub username: Option<String>,
+    /// Jira project keys (empty: all).
+    pub projects: Vec<String>,
+    /// GitHub repositories as `owner/name` (empty: all).
+    pub repos: Vec<String>,
+}
 
 /// Input that cannot be accepted, worded for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -8,7 +20,7 @@ pub struct InvalidInput {
     pub message: String,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> InvalidInput {
+pub fn invalid(field: &'static str, message: impl Into<String>) -> InvalidInput {
     InvalidInput {
         field,
         message: message.into(),
@@ -38,19 +50,19 @@ pub fn name(field: &'static str, text: &str) -> Result<String, InvalidInput> {
 /// An http(s) base URL with a host, without a trailing slash.
 pub fn base_url(text: &str) -> Result<String, InvalidInput> {
     let url = url::Url::parse(text.trim())
-        .map_err(|error| invalid("--base-url", format!("'{text}' is not a URL ({error})")))?;
+        .map_err(|error| invalid("base_url", format!("'{text}' is not a URL ({error})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(
-            "--base-url",
+            "base_url",
             format!("'{text}' must start with http:// or https://"),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("--base-url", format!("'{text}' has no host")));
+        return Err(invalid("base_url", format!("'{text}' has no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
-            "--base-url",
+            "base_url",
             format!("'{text}' must not have a query or fragment"),
         ));
     }
@@ -65,7 +77,7 @@ pub fn project_key(text: &str) -> Result<String, InvalidInput> {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         return Err(invalid(
-            "--projects",
+            "projects",
             format!("'{text}' is not a Jira project key (letters, digits and _, starting with a letter)"),
         ));
     }
@@ -86,7 +98,7 @@ pub fn repository(text: &str) -> Result<String, InvalidInput> {
     match text.split_once('/') {
         Some((owner, name)) if part_ok(owner) && part_ok(name) => Ok(text.to_owned()),
         _ => Err(invalid(
-            "--repos",
+            "repos",
             format!("'{text}' is not a repository written as owner/name"),
         )),
     }
@@ -110,7 +122,7 @@ pub fn email(text: &str) -> Result<String, InvalidInput> {
         Ok(text.to_lowercase())
     } else {
         Err(invalid(
-            "--email",
+            "email",
             format!("'{text}' is not an e-mail address"),
         ))
     }
@@ -122,10 +134,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(name("--name", "  Acme  ").unwrap(), "Acme");
-        assert!(name("--name", "   ").is_err());
-        assert!(name("--name", &"x".repeat(201)).is_err());
-        assert!(name("--name", "a\u{7}b").is_err());
+        assert_eq!(name("name", "  Acme  ").unwrap(), "Acme");
+        assert!(name("name", "   ").is_err());
+        assert!(name("name", &"x".repeat(201)).is_err());
+        assert!(name("name", "a\u{7}b").is_err());
     }
 
     #[test]
@@ -146,7 +158,7 @@ mod tests {
             "https://x/?a=1",
         ] {
             let error = base_url(bad).unwrap_err();
-            assert_eq!(error.field, "--base-url", "{bad}");
+            assert_eq!(error.field, "base_url", "{bad}");
         }
     }
 

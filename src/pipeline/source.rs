@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::sync::{StepRecorder, SyncContext, Synced};
 use super::transform_stage::TransformError;
 use super::StepReport;
+use crate::domain::input::{InvalidInput, SourceScope};
 use crate::domain::Provider;
 use crate::queue::StageMessage;
 use crate::store::load_batches::{LoadRows, LoadTable};
@@ -27,6 +28,9 @@ pub trait Source: Send + Sync {
 
     /// Tables whose planner statistics go stale while a first sync fills them.
     fn growing_tables(&self) -> &'static [&'static str];
+
+    /// Checks and normalises what a new integration of this source reads and who signs in.
+    fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput>;
 
     /// Runs a job's steps in order, each recorded on `recorder`; returns the source's
     /// request counts with the steps' outcome (set-up failures are the outer error).

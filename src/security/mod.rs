@@ -4,4 +4,4 @@ mod credentials;
 mod password;
 
 pub use credentials::{CredentialCipher, CryptoError, KeyError, SecretKey};
-pub use password::{hash_password, verify_password, PasswordError};
+pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};

@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::domain::Provider;
 use auth::Credentials;
 use faults::Faults;
 use github::routes::GithubState;
@@ -93,6 +94,20 @@ impl Default for SimulatorConfig {
             slow_response: Duration::from_millis(1_500),
             latency: Duration::ZERO,
             jira_malformed_rate: 0.0,
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// Who signs in to the simulated source of `provider`: a token it accepts, and the
+    /// account name where the source's auth needs one.
+    pub fn sign_in(&self, provider: Provider) -> (String, Option<String>) {
+        match provider {
+            Provider::Jira => (self.jira_token.clone(), Some(self.jira_user.clone())),
+            Provider::Github => (
+                self.github_tokens.first().cloned().unwrap_or_default(),
+                None,
+            ),
         }
     }
 }

@@ -43,6 +43,13 @@ pub struct IntegrationSettings {
     pub concurrency: Option<usize>,
 }
 
+impl IntegrationSettings {
+    /// What the integration reads: its projects or repositories (a source takes one kind).
+    pub fn scope(&self) -> Vec<String> {
+        self.projects.iter().chain(&self.repos).cloned().collect()
+    }
+}
+
 pub struct NewIntegration<'a> {
     pub tenant_id: i64,
     pub provider: Provider,
@@ -114,13 +121,15 @@ pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<IntegrationSummar
 
 /// Marks an integration inactive: its jobs are skipped from now on, with the reason
 /// recorded on them. Idempotent.
-pub async fn disable(pool: &PgPool, integration_id: i64) -> Result<(), StoreError> {
+pub async fn disable(pool: &PgPool, tenant_id: i64, integration_id: i64) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
-    let updated =
-        sqlx::query("UPDATE integrations SET active = FALSE, updated_at = now() WHERE id = $1")
-            .bind(integration_id)
-            .execute(&mut *transaction)
-            .await?;
+    let updated = sqlx::query(
+        "UPDATE integrations SET active = FALSE, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .execute(&mut *transaction)
+    .await?;
     if updated.rows_affected() == 0 {
         return Err(StoreError::NotFound {
             entity: "integration",
@@ -129,8 +138,9 @@ pub async fn disable(pool: &PgPool, integration_id: i64) -> Result<(), StoreErro
     }
     sqlx::query(
         "UPDATE etl_jobs SET skip_reason = 'integration disabled', updated_at = now()
-         WHERE integration_id = $1",
+         WHERE tenant_id = $1 AND integration_id = $2",
     )
+    .bind(tenant_id)
     .bind(integration_id)
     .execute(&mut *transaction)
     .await?;

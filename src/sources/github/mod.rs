@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
+use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::Provider;
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
@@ -81,6 +82,25 @@ impl Source for Github {
             "pr_reviews",
             "pr_comments",
         ]
+    }
+
+    /// Repositories, never projects; tokens alone sign in.
+    fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
+        if !scope.projects.is_empty() {
+            return Err(input::invalid(
+                "projects",
+                "only Jira integrations have projects (GitHub integrations take repos)",
+            ));
+        }
+        let repos = scope.repos.iter().map(|r| input::repository(r));
+        Ok(SourceScope {
+            username: scope
+                .username
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty()),
+            projects: Vec::new(),
+            repos: repos.collect::<Result<_, _>>()?,
+        })
     }
 
     fn sync<'a>(

@@ -17,6 +17,7 @@ use futures_util::FutureExt;
 use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
+use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::Provider;
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
@@ -74,6 +75,30 @@ impl Source for Jira {
 
     fn growing_tables(&self) -> &'static [&'static str] {
         &["work_items", "changelogs"]
+    }
+
+    /// Projects, never repositories; the account's e-mail signs in with the token.
+    fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
+        if !scope.repos.is_empty() {
+            return Err(input::invalid(
+                "repos",
+                "only GitHub integrations have repositories (Jira integrations take projects)",
+            ));
+        }
+        let username = scope
+            .username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                input::invalid("username", "Jira needs the account e-mail for Basic auth")
+            })?;
+        let projects = scope.projects.iter().map(|p| input::project_key(p));
+        Ok(SourceScope {
+            username: Some(username.to_owned()),
+            projects: projects.collect::<Result<_, _>>()?,
+            repos: Vec::new(),
+        })
     }
 
     fn sync<'a>(

@@ -1,0 +1,73 @@
+//! Jira custom fields of an integration: discovered from the source, listed, mapped to the
+//! special fields and the twenty slots.
+
+use sqlx::PgPool;
+
+use super::{ServiceError, ServiceResult};
+use crate::pipeline::source::Source;
+use crate::security::CredentialCipher;
+use crate::sources::jira::custom_field_tables::{self as custom_fields, FieldListing, Target};
+use crate::sources::jira::{self, custom_fields::sync as discover};
+use crate::store::integrations;
+use crate::store::raw::Scope;
+
+/// The tenant of a Jira integration; any other integration is refused, custom fields being
+/// a Jira feature.
+async fn jira_tenant(pool: &PgPool, integration_id: i64) -> ServiceResult<i64> {
+    let tenant = integrations::tenant_of(pool, integration_id).await?;
+    let integration = integrations::get(pool, tenant, integration_id).await?;
+    if integration.provider != jira::JIRA.provider() {
+        return Err(ServiceError::Conflict(format!(
+            "integration {integration_id} is {}, custom fields are a Jira feature",
+            integration.provider
+        )));
+    }
+    Ok(tenant)
+}
+
+/// Asks the source for the integration's fields and stores them; returns the listing.
+pub async fn sync(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    integration_id: i64,
+) -> ServiceResult<Vec<FieldListing>> {
+    let tenant = jira_tenant(pool, integration_id).await?;
+    let (settings, client) = jira::client(pool, cipher, tenant, integration_id)
+        .await
+        .map_err(|error| ServiceError::internal(error, "connecting to Jira"))?;
+    let scope = Scope {
+        tenant_id: tenant,
+        integration_id,
+        job_id: None,
+    };
+    let found = discover(pool, &client, scope, &settings.settings.projects)
+        .await
+        .map_err(|error| ServiceError::internal(error, "discovering custom fields"))?;
+    tracing::info!(
+        tenant_id = tenant,
+        integration_id,
+        fields = found,
+        "custom fields discovered"
+    );
+    Ok(custom_fields::list(pool, tenant, integration_id).await?)
+}
+
+/// The integration's known fields with what each is mapped to.
+pub async fn list(pool: &PgPool, integration_id: i64) -> ServiceResult<Vec<FieldListing>> {
+    let tenant = jira_tenant(pool, integration_id).await?;
+    Ok(custom_fields::list(pool, tenant, integration_id).await?)
+}
+
+/// Maps each `(target, field)`; returns the listing after.
+pub async fn map(
+    pool: &PgPool,
+    integration_id: i64,
+    targets: &[(Target, String)],
+) -> ServiceResult<Vec<FieldListing>> {
+    let tenant = jira_tenant(pool, integration_id).await?;
+    for (target, field) in targets {
+        custom_fields::map(pool, tenant, integration_id, *target, field).await?;
+        tracing::info!(tenant_id = tenant, integration_id, target = %target.label(), field, "mapped");
+    }
+    Ok(custom_fields::list(pool, tenant, integration_id).await?)
+}

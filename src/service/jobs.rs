@@ -1,0 +1,31 @@
+//! A tenant's sync jobs: listed, and controlled (trigger, pause, resume, reset).
+
+use sqlx::PgPool;
+
+use super::ServiceResult;
+use crate::store::job_controls::{self, Control, JobSummary};
+use crate::store::tenants;
+
+/// The tenant's jobs (an unknown tenant is not found).
+pub async fn list(pool: &PgPool, tenant_id: i64) -> ServiceResult<Vec<JobSummary>> {
+    Ok(job_controls::list(pool, tenant_id).await?)
+}
+
+/// Applies `control` to one of the tenant's jobs: a paused job cannot be triggered and a
+/// running one cannot be reset (both a conflict with the reason); another tenant's job is
+/// not found.
+pub async fn control(
+    pool: &PgPool,
+    tenant_id: i64,
+    job_id: i64,
+    control: Control,
+) -> ServiceResult<()> {
+    job_controls::apply(pool, tenant_id, job_id, control).await?;
+    tracing::info!(tenant_id, job_id, ?control, "job updated");
+    Ok(())
+}
+
+/// Fails unless the tenant exists (before watching its events, say).
+pub async fn ensure_tenant(pool: &PgPool, tenant_id: i64) -> ServiceResult<()> {
+    Ok(tenants::ensure_exists(pool, tenant_id).await?)
+}

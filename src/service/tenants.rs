@@ -1,0 +1,27 @@
+//! Tenants: create and list.
+
+use sqlx::PgPool;
+
+use super::ServiceResult;
+use crate::domain::{input, Tier};
+use crate::store::tenants::{self, Tenant};
+
+/// A tenant to create.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: String,
+    pub tier: Tier,
+}
+
+/// Creates a tenant (names are unique regardless of case); returns its id.
+pub async fn create(pool: &PgPool, new: NewTenant) -> ServiceResult<i64> {
+    let name = input::name("name", &new.name)?;
+    let id = tenants::create(pool, &name, new.tier).await?;
+    tracing::info!(tenant_id = id, tier = %new.tier, "tenant created");
+    Ok(id)
+}
+
+/// Every tenant, oldest first.
+pub async fn list(pool: &PgPool) -> ServiceResult<Vec<Tenant>> {
+    Ok(tenants::list(pool).await?)
+}
