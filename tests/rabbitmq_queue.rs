@@ -9,7 +9,9 @@ use common::queues::rabbitmq_url;
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::{Broker, RabbitConsumer};
 use pulse_etl::queue::topology::{QueueStage, Topology};
-use pulse_etl::queue::{Consumer, Delivery, Publisher, Rejected, StageMessage, MESSAGE_VERSION};
+use pulse_etl::queue::{
+    Consumer, Delivery, Publisher, Rejected, StageMessage, Work, MESSAGE_VERSION,
+};
 
 fn topology(max_attempts: u32) -> Topology {
     let prefix = format!("test_{}_", uuid::Uuid::new_v4().simple());
@@ -39,9 +41,9 @@ fn message(id: i64) -> StageMessage {
         first_item: id == 1,
         last_item: false,
         last_job_item: false,
-        raw_data_ids: vec![id],
-        load_batch_id: None,
-        claimed_at: None,
+        work: Work::Transform {
+            raw_data_ids: vec![id],
+        },
     }
 }
 
@@ -87,7 +89,7 @@ async fn unacknowledged_messages_come_back_when_their_consumer_dies() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let delivery = next(&mut consumer).await;
-        seen.push(delivery.message.raw_data_ids[0]);
+        seen.push(delivery.message.raw_data_ids()[0]);
         delivery.ack().await.unwrap();
     }
     seen.sort_unstable();
@@ -208,6 +210,73 @@ async fn publishing_to_an_undeclared_queue_fails_instead_of_vanishing() {
     let nowhere = broker.publisher(QueueStage::Load, Tier::Free);
     let error = nowhere.publish(message(1)).await.unwrap_err().to_string();
     assert!(error.contains("no such queue"), "{error}");
+    broker
+        .delete(QueueStage::Transform, &[Tier::Premium])
+        .await
+        .unwrap();
+}
+
+/// Publishes `body` as it is to a work queue, as another build of pulse-etl would.
+async fn publish_raw(queue: &str, body: &serde_json::Value) {
+    use lapin::options::BasicPublishOptions;
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio);
+    let connection = Connection::connect(&rabbitmq_url(), properties)
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            "",
+            queue,
+            BasicPublishOptions::default(),
+            &serde_json::to_vec(body).unwrap(),
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    connection.close(200, "done").await.unwrap();
+}
+
+#[tokio::test]
+async fn older_bodies_are_read_and_unknown_versions_dead_lettered_with_the_reason() {
+    let topology = topology(3);
+    let broker = broker(&topology).await;
+    let queue = topology.work_queue(QueueStage::Transform, Tier::Premium);
+    let version_1 = serde_json::json!({
+        "version": 1, "tenant_id": 1, "integration_id": 2, "job_id": 3,
+        "type": "jira_issue", "provider": "jira", "last_sync_date": null,
+        "first_item": true, "last_item": false, "last_job_item": false,
+        "raw_data_ids": [1],
+    });
+    publish_raw(&queue, &version_1).await;
+    let mut from_the_future = version_1.clone();
+    from_the_future["version"] = 99.into();
+    publish_raw(&queue, &from_the_future).await;
+
+    let mut consumer = broker
+        .consumer(QueueStage::Transform, &[Tier::Premium], 10)
+        .await
+        .unwrap();
+    let delivery = next(&mut consumer).await;
+    assert_eq!(delivery.message, message(1));
+    delivery.ack().await.unwrap();
+    nothing_more(&mut consumer).await;
+
+    let failed = broker.failed_messages(10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    let error = failed[0].error.clone().unwrap_or_default();
+    assert!(error.contains("message version 99"), "{error}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&failed[0].body).unwrap(),
+        from_the_future,
+        "kept as it came"
+    );
+    broker.purge_failed(None).await.unwrap();
     broker
         .delete(QueueStage::Transform, &[Tier::Premium])
         .await

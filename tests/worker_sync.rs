@@ -16,7 +16,7 @@ use common::{spawn_cli, stderr, stdout, TestDb, TEST_SECRET_KEY};
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::QueueStage;
-use pulse_etl::queue::{Publisher, StageMessage, MESSAGE_VERSION};
+use pulse_etl::queue::{Publisher, StageMessage, Work, MESSAGE_VERSION};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
 
@@ -220,9 +220,9 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
         first_item: true,
         last_item: true,
         last_job_item: false,
-        raw_data_ids: vec![raw_id],
-        load_batch_id: None,
-        claimed_at: None,
+        work: Work::Transform {
+            raw_data_ids: vec![raw_id],
+        },
     };
     broker
         .publisher(QueueStage::Transform, Tier::Premium)
@@ -674,9 +674,9 @@ async fn a_dispatch_delivered_twice_runs_its_job_once() {
         first_item: true,
         last_item: true,
         last_job_item: true,
-        raw_data_ids: Vec::new(),
-        load_batch_id: None,
-        claimed_at: Some(claimed_at),
+        work: Work::SyncJob {
+            claimed_at: Some(claimed_at),
+        },
     };
     // Published twice, as a publisher repeating after a lost confirm does.
     let publisher = broker.publisher(QueueStage::Extraction, Tier::Premium);

@@ -18,7 +18,7 @@ use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
-use crate::queue::{Publisher, StageMessage, SYNC_JOB};
+use crate::queue::{Publisher, StageMessage, Work, SYNC_JOB};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
@@ -209,7 +209,9 @@ async fn dispatch_job(
         job_id: Some(job.id),
     };
     let message = StageMessage {
-        claimed_at: job.last_run_started_at,
+        work: Work::SyncJob {
+            claimed_at: job.last_run_started_at,
+        },
         ..stage_message(scope, (job.provider, SYNC_JOB), None, Vec::new())
     };
     match broker

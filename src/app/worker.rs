@@ -20,7 +20,7 @@ use crate::domain::Tier;
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
-use crate::queue::{Consumer, Delivery, Publisher, StageMessage, SYNC_JOB};
+use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::{jobs, load_batches, raw, tenants};
@@ -187,7 +187,7 @@ async fn transform(
     let message = &delivery.message;
     let saved = async {
         let (rows, report) = stage.transform(message).await?;
-        let Some(&source) = message.raw_data_ids.first() else {
+        let Some(&source) = message.raw_data_ids().first() else {
             return Ok(None);
         };
         let ids = (message.tenant_id, message.integration_id);
@@ -198,7 +198,10 @@ async fn transform(
         Ok(Some((batch, report))) => {
             let tier = tenants::tier(pool, message.tenant_id).await?;
             let load = StageMessage {
-                load_batch_id: Some(batch),
+                work: Work::Load {
+                    load_batch_id: batch,
+                    raw_data_ids: message.raw_data_ids().to_vec(),
+                },
                 ..message.clone()
             };
             broker
@@ -236,7 +239,11 @@ async fn transform(
 /// was loaded by an earlier delivery), or retry later, or dead-letter.
 async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> anyhow::Result<()> {
     let message = &delivery.message;
-    let Some(batch) = message.load_batch_id else {
+    let Work::Load {
+        load_batch_id: batch,
+        ..
+    } = message.work
+    else {
         let error = anyhow::anyhow!("not load work: the message names no load batch");
         return fail(pool, delivery, error, false, "load").await;
     };
@@ -274,7 +281,7 @@ async fn fail(
     // With its causes: "database error" alone tells an operator nothing.
     let text = format!("{error:#}");
     if !retry {
-        raw::mark_pending_failed(pool, tenant_id, &message.raw_data_ids, &text).await?;
+        raw::mark_pending_failed(pool, tenant_id, message.raw_data_ids(), &text).await?;
     }
     let outcome = delivery.reject(&text, retry).await?;
     tracing::warn!(tenant_id, job_id, attempt, ?outcome, error = %text, "{stage} failed");
@@ -294,8 +301,8 @@ async fn run_job(
     interval: Duration,
 ) -> anyhow::Result<()> {
     let message = delivery.message.clone();
-    let job = match (message.kind == SYNC_JOB, message.job_id) {
-        (true, Some(job_id)) => {
+    let (job, claimed_at) = match (&message.work, message.job_id) {
+        (Work::SyncJob { claimed_at }, Some(job_id)) => {
             let jobs = jobs::for_run(
                 pool,
                 message.tenant_id,
@@ -303,9 +310,9 @@ async fn run_job(
                 Some(message.integration_id),
             )
             .await?;
-            jobs.into_iter().find(|job| job.id == job_id)
+            (jobs.into_iter().find(|job| job.id == job_id), *claimed_at)
         }
-        _ => None,
+        _ => (None, None),
     };
     let Some(job) = job else {
         delivery
@@ -314,7 +321,7 @@ async fn run_job(
         return Ok(());
     };
     let (tenant_id, job_id) = (message.tenant_id, job.id);
-    if let Some(claimed_at) = message.claimed_at {
+    if let Some(claimed_at) = claimed_at {
         if !jobs::take_dispatched(pool, tenant_id, job_id, claimed_at).await? {
             tracing::info!(
                 tenant_id,

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, Stage, StageState};
-use crate::queue::{Publisher, QueueError, StageMessage, MESSAGE_VERSION};
+use crate::queue::{Publisher, QueueError, StageMessage, Work, MESSAGE_VERSION};
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::Scope;
 use crate::store::{jobs, StoreError};
@@ -134,8 +134,8 @@ pub(crate) async fn load_here(
     Ok(report)
 }
 
-/// A stage message: transform work for raw rows just stored, or (without ids) a sync job
-/// for an extract worker (`first_item`/`last_item` are set by whoever publishes it).
+/// A transform message for raw rows just stored (`first_item`/`last_item` are set by
+/// whoever publishes it).
 pub(crate) fn stage_message(
     scope: Scope,
     (provider, kind): (Provider, &str),
@@ -153,9 +153,7 @@ pub(crate) fn stage_message(
         first_item: false,
         last_item: false,
         last_job_item: false,
-        raw_data_ids,
-        load_batch_id: None,
-        claimed_at: None,
+        work: Work::Transform { raw_data_ids },
     }
 }
 
@@ -178,7 +176,9 @@ impl<P: Publisher> Outbox<P> {
     pub async fn push(&mut self, mut message: StageMessage) -> Result<(), QueueError> {
         message.first_item = self.template.is_none();
         self.template = Some(StageMessage {
-            raw_data_ids: Vec::new(),
+            work: Work::Transform {
+                raw_data_ids: Vec::new(),
+            },
             ..message.clone()
         });
         self.publisher.publish(message).await

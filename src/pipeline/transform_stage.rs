@@ -68,7 +68,7 @@ impl<'a> TransformStage<'a> {
         &self,
         message: &StageMessage,
     ) -> Result<(LoadRows, StepReport), TransformError> {
-        if message.raw_data_ids.is_empty() {
+        if message.raw_data_ids().is_empty() {
             return Ok((LoadRows::default(), StepReport::default()));
         }
         self.sources

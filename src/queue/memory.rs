@@ -42,7 +42,7 @@ impl Consumer for MemoryConsumer {
 mod tests {
     use super::*;
     use crate::domain::Provider;
-    use crate::queue::MESSAGE_VERSION;
+    use crate::queue::{Work, MESSAGE_VERSION};
 
     fn message(id: i64) -> StageMessage {
         StageMessage {
@@ -56,9 +56,9 @@ mod tests {
             first_item: false,
             last_item: false,
             last_job_item: false,
-            raw_data_ids: vec![id],
-            load_batch_id: None,
-            claimed_at: None,
+            work: Work::Transform {
+                raw_data_ids: vec![id],
+            },
         }
     }
 
@@ -72,7 +72,7 @@ mod tests {
         });
         let mut seen = Vec::new();
         while let Some(delivery) = consumer.next().await {
-            seen.push(delivery.message.raw_data_ids[0]);
+            seen.push(delivery.message.raw_data_ids()[0]);
             delivery.ack().await.unwrap();
         }
         producer.await.unwrap();

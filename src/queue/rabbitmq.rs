@@ -378,7 +378,7 @@ impl FailedMessage {
 
     /// Its body as a stage message (None when unreadable, which is why some are here).
     pub fn message(&self) -> Option<StageMessage> {
-        serde_json::from_str(&self.body).ok()
+        StageMessage::decode(self.body.as_bytes()).ok()
     }
 
     /// The stage of the work queue it came from.
@@ -575,7 +575,7 @@ impl Consumer for RabbitConsumer {
             let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
             let attempt = header_number(headers, ATTEMPT_HEADER).unwrap_or(1);
             let queue = delivery.routing_key.to_string();
-            let parsed = serde_json::from_slice::<StageMessage>(&delivery.data);
+            let parsed = StageMessage::decode(&delivery.data);
             let broker = BrokerDelivery {
                 acker: delivery.acker,
                 channel: self.channel.clone(),

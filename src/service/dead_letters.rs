@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::queue::rabbitmq::{Broker, FailedMessage};
 use crate::queue::topology::QueueStage;
+use crate::queue::Work;
 use crate::store::job_controls::{self, Control};
 use crate::store::load_batches;
 
@@ -60,8 +61,8 @@ pub async fn purge(
 ) -> ServiceResult<Vec<FailedMessage>> {
     let purged = broker.purge_failed(stage).await.map_err(broker_error)?;
     for message in purged.iter().filter_map(FailedMessage::message) {
-        if let Some(batch) = message.load_batch_id {
-            load_batches::delete(pool, message.tenant_id, batch).await?;
+        if let Work::Load { load_batch_id, .. } = message.work {
+            load_batches::delete(pool, message.tenant_id, load_batch_id).await?;
         }
     }
     Ok(purged)

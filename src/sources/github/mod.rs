@@ -147,7 +147,7 @@ impl Source for Github {
                 integration_id: message.integration_id,
                 job_id: message.job_id,
             };
-            let ids = &message.raw_data_ids;
+            let ids = message.raw_data_ids();
             Ok(match message.kind.as_str() {
                 kinds::PULL => loader.transform_pulls(ids).await?,
                 kinds::REVIEW_COMMENT | kinds::ISSUE_COMMENT => {

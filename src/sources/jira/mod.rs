@@ -152,7 +152,7 @@ impl Source for Jira {
             };
             let lookups = loader.issue_lookups().await?;
             Ok(loader
-                .transform_issues_by_raw_ids(&message.raw_data_ids, &lookups)
+                .transform_issues_by_raw_ids(message.raw_data_ids(), &lookups)
                 .await?)
         }
         .boxed()
