@@ -31,7 +31,7 @@ fn main() {
                 "1000000000",
             ],
         );
-        let db = runtime.block_on(ScratchDb::create());
+        let db = runtime.block_on(ScratchDb::migrated());
         let tenant = db.tenant();
         pulse(
             &db.url,
@@ -98,6 +98,6 @@ fn main() {
         );
         sim.kill().ok();
         sim.wait().ok();
-        runtime.block_on(db.drop());
+        drop(db);
     }
 }

@@ -51,7 +51,7 @@ fn main() {
     for issues in common::sizes("PULSE_BENCH_ISSUES", "10000,100000") {
         let port = free_port();
         let mut sim = common::simulator(port, &["--jira-issues", &issues.to_string()]);
-        let db = runtime.block_on(ScratchDb::create());
+        let db = runtime.block_on(ScratchDb::migrated());
         let tenant = db.tenant();
         let base = format!("http://127.0.0.1:{port}");
         pulse(
@@ -94,6 +94,6 @@ fn main() {
         );
         sim.kill().ok();
         sim.wait().ok();
-        runtime.block_on(db.drop());
+        drop(db);
     }
 }

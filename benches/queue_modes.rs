@@ -48,7 +48,7 @@ fn main() {
             ("RabbitMQ, 1 per stage", 1),
             ("RabbitMQ, 2 per stage", 2),
         ] {
-            let db = runtime.block_on(ScratchDb::create());
+            let db = runtime.block_on(ScratchDb::migrated());
             let tenant = db.tenant();
             pulse_with(
                 &db.url,
@@ -97,7 +97,7 @@ fn main() {
                 pages / elapsed.as_secs_f64(),
             );
             in_process_rate.get_or_insert(rate);
-            runtime.block_on(db.drop());
+            drop(db);
         }
         sim.kill().ok();
         sim.wait().ok();

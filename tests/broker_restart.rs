@@ -1,8 +1,12 @@
 //! RabbitMQ restarted in the middle of a job: publishers and workers reconnect, the job
-//! finishes, and the tables are those of an in-process sync. Alone in its test binary, as it
-//! stops the shared broker for a few seconds (needs `rabbitmqctl` with the rights to use it).
+//! finishes, and the tables are those of an in-process sync. Its own test binary, apart from
+//! `tests/it`: it stops the shared broker for a few seconds, which the RabbitMQ tests running
+//! there side by side would not survive (needs `rabbitmqctl` with the rights to use it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The shared harness; this binary uses only part of it.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
@@ -10,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::source::{cli, count, jira_tables, jira_tenant, strings};
-use common::{spawn_cli, stderr, TestDb, TEST_SECRET_KEY};
+use common::{spawn_cli, stderr, ScratchDb, TEST_SECRET_KEY};
 use pulse_etl::domain::Tier;
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::{QueueStage, Topology};
@@ -40,7 +44,7 @@ async fn workers_and_runs_ride_out_a_broker_restart() {
     let sim = RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let prefix = format!("test_{}_", uuid::Uuid::new_v4().simple());
     let url = std::env::var("PULSE_TEST_RABBITMQ_URL")
@@ -115,7 +119,7 @@ async fn workers_and_runs_ride_out_a_broker_restart() {
         .unwrap();
     assert_eq!(state, "FINISHED");
 
-    let reference = TestDb::migrated().await;
+    let reference = ScratchDb::migrated().await;
     let reference_tenant = jira_tenant(&reference, &sim, "sim-token").await;
     let in_process = cli(
         &reference,

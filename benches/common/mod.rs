@@ -1,22 +1,22 @@
 //! What the end-to-end benchmarks share: the release binary run as separate processes (the
-//! simulator, admin commands, run-job), a scratch database, and the simulator's counts.
+//! simulator, admin commands, run-job), the tests' scratch database, and the simulator's
+//! counts.
 #![allow(dead_code)] // each benchmark uses its own subset
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
+
+// The tests' scratch database: one type for both.
+#[path = "../../tests/it/common/scratch_db.rs"]
+mod scratch_db;
+pub use scratch_db::ScratchDb;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_pulse-etl")
-}
-
-fn admin_url() -> String {
-    std::env::var("PULSE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn free_port() -> u16 {
@@ -115,46 +115,7 @@ pub fn simulator(port: u16, args: &[&str]) -> Child {
     panic!("simulator did not start");
 }
 
-/// A migrated database for one benchmark run, dropped with it.
-pub struct ScratchDb {
-    name: String,
-    pub url: String,
-}
-
 impl ScratchDb {
-    pub async fn create() -> Self {
-        let name = format!("pulse_bench_{}", std::process::id());
-        let mut connection = PgConnection::connect(&admin_url()).await.unwrap();
-        for statement in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::query(&statement)
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-        let mut url = url::Url::parse(&admin_url()).unwrap();
-        url.set_path(&name);
-        let db = ScratchDb {
-            name,
-            url: url.to_string(),
-        };
-        pulse(&db.url, &["migrate"]);
-        db
-    }
-
-    pub async fn drop(self) {
-        let mut connection = PgConnection::connect(&admin_url()).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    }
-
     /// A new tenant's id.
     pub fn tenant(&self) -> String {
         let (tenant, _) = pulse(

@@ -1,6 +1,5 @@
 //! The source simulator over real HTTP: envelopes, paging, JQL, auth, limits, ETags,
 //! faults, activity, determinism, and shapes compared with recorded real responses.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use pulse_etl::domain::Tier;
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::{QueueStage, Topology};
 
-use super::{spawn_cli, TestDb, TEST_SECRET_KEY};
+use super::{spawn_cli, ScratchDb, TEST_SECRET_KEY};
 
 pub fn rabbitmq_url() -> String {
     std::env::var("PULSE_TEST_RABBITMQ_URL")
@@ -44,12 +44,12 @@ impl Queues {
     }
 
     /// A worker process for transform and load.
-    pub fn worker(&self, db: &TestDb, dir: &std::path::Path) -> Child {
+    pub fn worker(&self, db: &ScratchDb, dir: &std::path::Path) -> Child {
         self.worker_of(db, dir, &["transform", "load"])
     }
 
     /// A worker process for `stages`.
-    pub fn worker_of(&self, db: &TestDb, dir: &std::path::Path, stages: &[&str]) -> Child {
+    pub fn worker_of(&self, db: &ScratchDb, dir: &std::path::Path, stages: &[&str]) -> Child {
         let mut env = self.env();
         env.push(("DATABASE_URL", db.url.as_str()));
         env.push(("PULSE_SECRET_KEY", TEST_SECRET_KEY));

@@ -1,9 +1,7 @@
 //! The private PostgreSQL cluster: started on demand under the data directory, stopped on exit.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{run_cli, stdout};
+use crate::common;
+use crate::common::{run_cli, stdout};
 use pulse_etl::store::EmbeddedPostgres;
 use sqlx::Connection;
 

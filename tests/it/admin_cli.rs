@@ -1,9 +1,7 @@
 //! The admin commands, run as the real binary against a fresh database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{assert_clear_failure, stdout, TestDb};
+use crate::common;
+use crate::common::{assert_clear_failure, stdout, ScratchDb};
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::store::integrations;
 
@@ -21,7 +19,7 @@ fn created_id(output: &std::process::Output) -> i64 {
 
 #[tokio::test]
 async fn tenant_integration_and_user_round_trip() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
 
@@ -208,7 +206,7 @@ async fn tenant_integration_and_user_round_trip() {
 
 #[tokio::test]
 async fn bad_input_fails_with_one_clear_line() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let tenant = created_id(&db.cli(
@@ -487,7 +485,7 @@ async fn bad_input_fails_with_one_clear_line() {
 
 #[tokio::test]
 async fn credentials_need_the_secret_key() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let tenant = created_id(&db.cli(
         dir.path(),
@@ -516,7 +514,7 @@ async fn credentials_need_the_secret_key() {
 
 #[tokio::test]
 async fn roles_not_built_yet_say_so() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let output = db.cli(dir.path(), &["serve"], None);
     assert_clear_failure(&output, "not available in this version yet");
@@ -524,7 +522,7 @@ async fn roles_not_built_yet_say_so() {
 
 #[tokio::test]
 async fn json_log_format_writes_one_json_object_per_line() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let output = common::run_cli(
         dir.path(),

@@ -1,65 +1,19 @@
-//! Test harness: a fresh, migrated database per test on the real PostgreSQL server, and a
-//! way to run the real `pulse-etl` binary against it.
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
+//! Test harness: a fresh, migrated database per test on the real PostgreSQL server
+//! ([`ScratchDb`]), and a way to run the real `pulse-etl` binary against it.
 
 pub mod queues;
+pub mod scratch_db;
 pub mod source;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+pub use scratch_db::ScratchDb;
 
 /// Base64 of bytes 0..32; any test may use it as PULSE_SECRET_KEY.
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// The server the tests create their databases on.
-pub fn admin_url() -> String {
-    std::env::var("PULSE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database that exists for one test and is dropped with it.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-    pub pool: PgPool,
-}
-
-impl TestDb {
-    /// A new database with every migration applied.
-    pub async fn migrated() -> Self {
-        let db = Self::empty().await;
-        pulse_etl::store::migrate(&db.pool)
-            .await
-            .expect("migrations apply");
-        db
-    }
-
-    /// A new database with nothing in it.
-    pub async fn empty() -> Self {
-        let admin = admin_url();
-        let name = format!("pulse_test_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|error| panic!("test PostgreSQL at {admin} is unreachable: {error}"));
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut connection)
-            .await
-            .expect("create test database");
-        connection.close().await.ok();
-        let mut url = url::Url::parse(&admin).expect("admin url");
-        url.set_path(&name);
-        let url = url.to_string();
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect(&url)
-            .await
-            .expect("connect to test database");
-        TestDb { name, url, pool }
-    }
-
+impl ScratchDb {
     /// Runs the real binary with a clean environment: only PATH, this database and the
     /// test secret key, in `dir` (so no stray config/ or .pulse/ is picked up).
     pub fn cli(&self, dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -72,31 +26,6 @@ impl TestDb {
             args,
             stdin,
         )
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = admin_url();
-        let name = self.name.clone();
-        // Drop runs outside any async context we can rely on: use a thread with its own runtime.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let mut connection = PgConnection::connect(&admin).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut connection)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            eprintln!("warning: test database {} was not dropped", self.name);
-        }
     }
 }
 

@@ -1,13 +1,11 @@
 //! Recorded real GitHub responses through raw storage, transform and load into a real
 //! database, by the same loader a sync uses.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::common;
+use crate::common::ScratchDb;
 use chrono::{DateTime, Utc};
-use common::TestDb;
 use pulse_etl::sources::github::kinds;
 use pulse_etl::sources::github::load::GithubLoader;
 use pulse_etl::store::raw::{self, Scope};
@@ -56,7 +54,7 @@ fn time(value: &Value) -> Option<DateTime<Utc>> {
         .map(|t| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc))
 }
 
-async fn scope(db: &TestDb) -> Scope {
+async fn scope(db: &ScratchDb) -> Scope {
     let (tenant_id, integration_id) = common::source::github_integration(db, "Real").await;
     Scope {
         tenant_id,
@@ -67,7 +65,7 @@ async fn scope(db: &TestDb) -> Scope {
 
 /// One stored page per pull request of a per-PR listing (`/reviews`, `/commits`).
 async fn store_pages(
-    db: &TestDb,
+    db: &ScratchDb,
     scope: Scope,
     kind: &str,
     file: &str,
@@ -94,7 +92,7 @@ async fn store_pages(
 
 #[tokio::test]
 async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let scope = scope(&db).await;
     let pool = &db.pool;
     let loader = GithubLoader {

@@ -1,18 +1,16 @@
 //! Due-job claims: concurrent schedulers never take the same job; stuck runs are recovered.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::TestDb;
+use crate::common;
+use crate::common::ScratchDb;
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use pulse_etl::store::{jobs, tenants};
 
-async fn jira_jobs(db: &TestDb, count: usize) {
+async fn jira_jobs(db: &ScratchDb, count: usize) {
     let cipher = CredentialCipher::new(&SecretKey::parse(common::TEST_SECRET_KEY).unwrap());
     for n in 0..count {
         let tenant = tenants::create(&db.pool, &format!("T{n}"), Tier::Free)
@@ -41,7 +39,7 @@ const STUCK: Duration = Duration::from_secs(600);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims_never_share_a_job() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_jobs(&db, 60).await;
     let claimers: Vec<_> = (0..6)
         .map(|_| {
@@ -76,7 +74,7 @@ async fn concurrent_claims_never_share_a_job() {
 
 #[tokio::test]
 async fn inactive_scheduled_and_stuck_jobs() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_jobs(&db, 3).await;
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM etl_jobs ORDER BY id")
         .fetch_all(&db.pool)
@@ -144,7 +142,7 @@ async fn operators_list_trigger_pause_resume_and_reset_jobs() {
     use common::source::{cli, strings};
     use serde_json::Value;
 
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_jobs(&db, 2).await;
     let run = |args: &[&str]| cli(&db, strings(args));
     let job_of = |tenant: &str| {

@@ -1,16 +1,14 @@
 //! `pulse-etl all --demo`: the simulator, a demo tenant and the scheduler in one process.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use crate::common;
+use crate::common::ScratchDb;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-fn start_demo(db: &TestDb, dir: &std::path::Path) -> std::process::Child {
+fn start_demo(db: &ScratchDb, dir: &std::path::Path) -> std::process::Child {
     common::spawn_cli(
         dir,
         &[
@@ -47,7 +45,7 @@ async fn stop(mut child: std::process::Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let child = start_demo(&db, dir.path());
 

@@ -1,11 +1,9 @@
 //! Recorded real Jira responses through transform and load into a real database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::HashMap;
 
-use common::TestDb;
+use crate::common;
+use crate::common::ScratchDb;
 use pulse_etl::domain::Provider;
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::sources::fields::jira_time;
@@ -32,7 +30,7 @@ fn records(path: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn integration(db: &TestDb) -> (i64, i64) {
+async fn integration(db: &ScratchDb) -> (i64, i64) {
     let tenant = tenants::create(&db.pool, "Real", pulse_etl::domain::Tier::Basic)
         .await
         .unwrap();
@@ -58,7 +56,7 @@ async fn integration(db: &TestDb) -> (i64, i64) {
 
 /// Loads every fixture: statuses, projects, issue types, issues with embedded changelogs,
 /// and the separately paged changelogs.
-async fn load_everything(db: &TestDb, tenant: i64, integration: i64) {
+async fn load_everything(db: &ScratchDb, tenant: i64, integration: i64) {
     let pool = &db.pool;
     jira::upsert_statuses(
         pool,
@@ -197,7 +195,7 @@ async fn dump_all(pool: &sqlx::PgPool) -> Vec<Vec<Value>> {
 
 #[tokio::test]
 async fn recorded_jira_data_lands_whole_and_reloads_identically() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let (tenant, integration) = integration(&db).await;
     // Map story points the way `custom-fields map --story-points` will.
     let field_id: i64 = sqlx::query_scalar(

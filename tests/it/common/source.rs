@@ -3,22 +3,22 @@
 
 use serde_json::{json, Value};
 
-use super::{run_cli, TestDb, TEST_SECRET_KEY};
+use super::{run_cli, ScratchDb, TEST_SECRET_KEY};
 use pulse_etl::simulator::RunningSimulator;
 
 /// Runs `pulse-etl` against `db` on a blocking thread, in a fresh directory.
-pub async fn cli(db: &TestDb, args: Vec<String>) -> std::process::Output {
+pub async fn cli(db: &ScratchDb, args: Vec<String>) -> std::process::Output {
     cli_with(db, args, &[]).await
 }
 
 /// As [`cli`], with `RUST_LOG` set to `log`.
-pub async fn cli_logging(db: &TestDb, args: Vec<String>, log: &str) -> std::process::Output {
+pub async fn cli_logging(db: &ScratchDb, args: Vec<String>, log: &str) -> std::process::Output {
     cli_with(db, args, &[("RUST_LOG", log)]).await
 }
 
 /// As [`cli`], with more environment variables.
 pub async fn cli_with(
-    db: &TestDb,
+    db: &ScratchDb,
     args: Vec<String>,
     env: &[(&str, &str)],
 ) -> std::process::Output {
@@ -43,7 +43,7 @@ pub fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// A new tenant's id.
-pub async fn tenant(db: &TestDb) -> String {
+pub async fn tenant(db: &ScratchDb) -> String {
     let name = format!("Sync {}", uuid::Uuid::new_v4().simple());
     let created = cli(
         db,
@@ -92,12 +92,12 @@ pub async fn control(sim: &RunningSimulator, path: &str, fraction: f64) -> Value
         .unwrap()
 }
 
-pub async fn count(db: &TestDb, sql: &str) -> i64 {
+pub async fn count(db: &ScratchDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
 }
 
 /// Work items and transitions by natural keys, without surrogate ids or bookkeeping times.
-pub async fn jira_tables(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
+pub async fn jira_tables(db: &ScratchDb) -> (Vec<Value>, Vec<Value>) {
     let items = sqlx::query_scalar(
         "SELECT to_jsonb(w) - ARRAY['id', 'tenant_id', 'integration_id', 'project_id', 'wit_id', 'status_id', 'created_at', 'updated_at']
                 || jsonb_build_object('status', s.external_id)
@@ -120,7 +120,7 @@ pub async fn jira_tables(db: &TestDb) -> (Vec<Value>, Vec<Value>) {
 }
 
 /// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
-pub async fn jira_tenant(db: &TestDb, sim: &RunningSimulator, token: &str) -> String {
+pub async fn jira_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) -> String {
     let tenant = tenant(db).await;
     let created = cli(
         db,
@@ -150,7 +150,7 @@ pub async fn jira_tenant(db: &TestDb, sim: &RunningSimulator, token: &str) -> St
 
 /// A tenant with a GitHub integration created through the library (no CLI); returns
 /// `(tenant id, integration id)`.
-pub async fn github_integration(db: &TestDb, name: &str) -> (i64, i64) {
+pub async fn github_integration(db: &ScratchDb, name: &str) -> (i64, i64) {
     use pulse_etl::domain::{Provider, Tier};
     use pulse_etl::security::{CredentialCipher, SecretKey};
     use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};

@@ -1,11 +1,8 @@
 //! The RabbitMQ backend against the real broker: each test on its own queue names.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::queues::rabbitmq_url;
+use crate::common::queues::rabbitmq_url;
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::{Broker, RabbitConsumer};
 use pulse_etl::queue::topology::{QueueStage, Topology};

@@ -1,11 +1,9 @@
 //! Load batches against the real PostgreSQL: a redelivered transform message rewrites its
 //! batch instead of adding one, a saved batch loads once (a second delivery finds nothing
 //! and changes nothing), and another tenant can neither load nor see it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::TestDb;
+use crate::common;
+use crate::common::ScratchDb;
 use pulse_etl::sources::github::transform::RepositoryRow;
 use pulse_etl::sources::CATALOG;
 use pulse_etl::store::load_batches::{self, LoadRows};
@@ -29,7 +27,7 @@ fn repository(id: &str, description: &str) -> RepositoryRow {
     }
 }
 
-async fn repositories(db: &TestDb) -> Vec<(String, String, i64)> {
+async fn repositories(db: &ScratchDb) -> Vec<(String, String, i64)> {
     sqlx::query_as(
         "SELECT external_id, description, tenant_id FROM repositories ORDER BY tenant_id, external_id",
     )
@@ -38,13 +36,13 @@ async fn repositories(db: &TestDb) -> Vec<(String, String, i64)> {
     .unwrap()
 }
 
-async fn count(db: &TestDb, sql: &str) -> i64 {
+async fn count(db: &ScratchDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
 }
 
 #[tokio::test]
 async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let ids @ (tenant_id, integration_id) = common::source::github_integration(&db, "Acme").await;
     let other = common::source::github_integration(&db, "Other").await;
     let scope = Scope {

@@ -1,18 +1,16 @@
 //! `run-job github` end to end: the real binary syncs the simulated GitHub into a real
 //! database — full, incremental with ETags, under a spent quota, on a flaky source — and
 //! Jira's development links meet the pull requests.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::queues::{terminate, Queues};
-use common::source::{
+use crate::common;
+use crate::common::queues::{terminate, Queues};
+use crate::common::source::{
     cli, cli_logging, cli_with, control, count, requests, responses, stats, strings, tenant,
 };
-use common::{stderr, stdout, TestDb};
+use crate::common::{stderr, stdout, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
 
@@ -35,7 +33,7 @@ fn github(prs: u32) -> SimulatorConfig {
 
 /// Adds a GitHub integration with `tokens` (and any extra arguments) to the tenant.
 async fn connect_github(
-    db: &TestDb,
+    db: &ScratchDb,
     sim: &RunningSimulator,
     tenant: &str,
     tokens: &[&str],
@@ -63,13 +61,13 @@ async fn connect_github(
     assert!(created.status.success(), "{}", stderr(&created));
 }
 
-async fn github_tenant(db: &TestDb, sim: &RunningSimulator) -> String {
+async fn github_tenant(db: &ScratchDb, sim: &RunningSimulator) -> String {
     let tenant = tenant(db).await;
     connect_github(db, sim, &tenant, &["sim-gh-token"], &[]).await;
     tenant
 }
 
-async fn run(db: &TestDb, tenant: &str, extra: &[&str]) -> std::process::Output {
+async fn run(db: &ScratchDb, tenant: &str, extra: &[&str]) -> std::process::Output {
     let mut args = strings(&["--json", "run-job", "github", "--tenant", tenant]);
     args.extend(strings(extra));
     cli(db, args).await
@@ -81,7 +79,7 @@ fn counted(stats: &Value) -> u64 {
 }
 
 /// GitHub tables by natural keys, without surrogate ids or bookkeeping times.
-async fn canonical(db: &TestDb) -> Vec<Vec<Value>> {
+async fn canonical(db: &ScratchDb) -> Vec<Vec<Value>> {
     let bookkeeping = "ARRAY['id', 'tenant_id', 'integration_id', 'repository_id', 'pr_id', 'created_at', 'updated_at']";
     let mut tables = Vec::new();
     for (table, order) in [
@@ -103,7 +101,7 @@ async fn canonical(db: &TestDb) -> Vec<Vec<Value>> {
 }
 
 /// Every table of the sync byte for byte, bookkeeping times included.
-async fn dump(db: &TestDb) -> Vec<String> {
+async fn dump(db: &ScratchDb) -> Vec<String> {
     let mut tables = Vec::new();
     for table in [
         "repositories",
@@ -122,7 +120,7 @@ async fn dump(db: &TestDb) -> Vec<String> {
     tables
 }
 
-async fn assert_matches_truth(db: &TestDb, truth: &Value) {
+async fn assert_matches_truth(db: &ScratchDb, truth: &Value) {
     for (table, key) in [
         ("prs", "prs"),
         ("pr_reviews", "reviews"),
@@ -140,7 +138,7 @@ async fn assert_matches_truth(db: &TestDb, truth: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_sync_matches_the_source() {
     let sim = simulator(github(400)).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
 
     let first = run(&db, &tenant, &[]).await;
@@ -237,7 +235,7 @@ async fn full_then_incremental_sync_matches_the_source() {
     assert_matches_truth(&db, &after_second).await;
 
     // ... and ends where a fresh full sync of the changed source ends.
-    let fresh = TestDb::migrated().await;
+    let fresh = ScratchDb::migrated().await;
     let fresh_tenant = github_tenant(&fresh, &sim).await;
     let full = run(&fresh, &fresh_tenant, &["--full"]).await;
     assert!(full.status.success(), "{}", stderr(&full));
@@ -262,7 +260,7 @@ async fn a_spent_quota_is_waited_out_not_failed() {
         ..github(40)
     })
     .await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = tenant(&db).await;
     connect_github(
         &db,
@@ -296,7 +294,7 @@ async fn secondary_limits_are_obeyed_not_failed() {
         ..github(60)
     })
     .await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
     let output = run(&db, &tenant, &[]).await;
     assert!(output.status.success(), "{}", stderr(&output));
@@ -313,7 +311,7 @@ async fn a_flaky_source_still_syncs_completely() {
         ..github(150)
     })
     .await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
     let output = run(&db, &tenant, &[]).await;
     assert!(output.status.success(), "{}", stderr(&output));
@@ -330,7 +328,7 @@ async fn a_flaky_source_still_syncs_completely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_and_unknown_repositories_fail_the_job_clearly() {
     let sim = simulator(github(20)).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = tenant(&db).await;
     connect_github(&db, &sim, &tenant, &["wrong-token"], &[]).await;
     let output = run(&db, &tenant, &[]).await;
@@ -349,7 +347,7 @@ async fn bad_tokens_and_unknown_repositories_fail_the_job_clearly() {
     sim.stop().await.unwrap();
 }
 
-async fn tenant_with_repo(db: &TestDb, sim: &RunningSimulator, repo: &str) -> String {
+async fn tenant_with_repo(db: &ScratchDb, sim: &RunningSimulator, repo: &str) -> String {
     let tenant = tenant(db).await;
     connect_github(db, sim, &tenant, &["sim-gh-token"], &["--repos", repo]).await;
     tenant
@@ -358,7 +356,7 @@ async fn tenant_with_repo(db: &TestDb, sim: &RunningSimulator, repo: &str) -> St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_development_links_meet_the_synced_pull_requests() {
     let sim = simulator(github(300)).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
     let jira = cli(
         &db,
@@ -402,7 +400,7 @@ async fn jira_development_links_meet_the_synced_pull_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reprocess_rebuilds_the_github_tables_from_raw_data_without_api_calls() {
     let sim = simulator(github(120)).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
     let first = run(&db, &tenant, &[]).await;
     assert!(first.status.success(), "{}", stderr(&first));
@@ -439,7 +437,7 @@ async fn reprocess_rebuilds_the_github_tables_from_raw_data_without_api_calls() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_over_rabbitmq_with_transform_and_load_workers_matches_the_source() {
     let sim = simulator(github(150)).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = github_tenant(&db, &sim).await;
     let queues = Queues::new();
     let dir = tempfile::tempdir().unwrap();
@@ -465,7 +463,7 @@ async fn a_sync_over_rabbitmq_with_transform_and_load_workers_matches_the_source
         "flow metrics computed after the workers loaded"
     );
 
-    let reference = TestDb::migrated().await;
+    let reference = ScratchDb::migrated().await;
     let reference_tenant = github_tenant(&reference, &sim).await;
     let in_process = run(&reference, &reference_tenant, &[]).await;
     assert!(in_process.status.success(), "{}", stderr(&in_process));

@@ -2,17 +2,15 @@
 //! hands transform work to `worker --stage transform` processes and load work to `worker
 //! --stage load` processes, which may crash and come back; the tables end as an in-process
 //! sync leaves them. Poison work is dead-lettered; dead letters are requeued or purged.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::queues::{terminate, Queues};
-use common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
-use common::{spawn_cli, stderr, stdout, TestDb, TEST_SECRET_KEY};
+use crate::common;
+use crate::common::queues::{terminate, Queues};
+use crate::common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
+use crate::common::{spawn_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
 use pulse_etl::domain::{Provider, Tier};
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::QueueStage;
@@ -26,7 +24,7 @@ fn kill(mut child: Child) {
 }
 
 /// Waits (up to 90 s) for the database's one job to finish; a failed job fails the test.
-async fn job_finished(db: &TestDb) {
+async fn job_finished(db: &ScratchDb) {
     let started = Instant::now();
     loop {
         let state: String = sqlx::query_scalar("SELECT state FROM etl_jobs")
@@ -43,7 +41,7 @@ async fn job_finished(db: &TestDb) {
 }
 
 /// Waits (up to 60 s) until `query` counts at least `at_least`.
-async fn wait_for(db: &TestDb, query: &str, at_least: i64) {
+async fn wait_for(db: &ScratchDb, query: &str, at_least: i64) {
     let started = Instant::now();
     while count(db, query).await < at_least {
         assert!(
@@ -67,7 +65,7 @@ async fn simulator(issues: u32) -> RunningSimulator {
 
 /// The tables an in-process sync of `sim` leaves.
 async fn in_process_reference(sim: &RunningSimulator) -> (Vec<Value>, Vec<Value>) {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, sim, "sim-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", stderr(&run));
@@ -78,7 +76,7 @@ async fn in_process_reference(sim: &RunningSimulator) -> (Vec<Value>, Vec<Value>
 async fn killed_transform_and_load_workers_are_replaced_and_the_tables_end_as_in_process() {
     let sim = simulator(1_500).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
 
@@ -182,7 +180,7 @@ async fn killed_transform_and_load_workers_are_replaced_and_the_tables_end_as_in
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let sim = simulator(10).await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let tenant_id: i64 = tenant.parse().unwrap();
@@ -283,7 +281,7 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let no_url = cli(
         &db,
         strings(&["worker", "--stage", "transform", "--tier", "all"]),
@@ -312,7 +310,7 @@ async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_killed_mid_job_and_restarted_ends_with_the_in_process_tables() {
     let sim = simulator(1_500).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let env = [
@@ -384,7 +382,7 @@ async fn all_killed_mid_job_and_restarted_ends_with_the_in_process_tables() {
 async fn a_scheduler_and_two_workers_sync_like_one_process() {
     let sim = simulator(800).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = queues.env();
@@ -424,7 +422,7 @@ async fn poison_records_fail_the_job_with_their_count_while_the_rest_loads() {
         .await
         .unwrap();
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let worker = queues.worker(&db, dir.path());
@@ -468,7 +466,7 @@ async fn poison_records_fail_the_job_with_their_count_while_the_rest_loads() {
 async fn all_over_rabbitmq_syncs_like_all_in_process() {
     let sim = simulator(600).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = queues.env();
@@ -497,7 +495,7 @@ async fn all_over_rabbitmq_syncs_like_all_in_process() {
 async fn a_dispatching_scheduler_with_extract_transform_and_load_workers_syncs_like_one_process() {
     let sim = simulator(700).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = queues.env();
@@ -532,7 +530,7 @@ async fn a_dispatching_scheduler_with_extract_transform_and_load_workers_syncs_l
 /// load fails and is dead-lettered (the job ends FAILED), then puts the table back;
 /// returns the sync's arguments and the transform + load worker.
 async fn dead_letter_every_load(
-    db: &TestDb,
+    db: &ScratchDb,
     sim: &RunningSimulator,
     queues: &Queues,
     dir: &std::path::Path,
@@ -570,7 +568,7 @@ async fn dead_letter_every_load(
 async fn purging_dead_lettered_load_work_drops_its_saved_batches() {
     let sim = simulator(300).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let (_, worker) = dead_letter_every_load(&db, &sim, &queues, dir.path()).await;
     let purged = cli_with(
@@ -592,7 +590,7 @@ async fn purging_dead_lettered_load_work_drops_its_saved_batches() {
 async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_completes() {
     let sim = simulator(300).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let (sync, worker) = dead_letter_every_load(&db, &sim, &queues, dir.path()).await;
 
@@ -633,7 +631,7 @@ async fn work_dead_lettered_by_a_fault_is_requeued_after_the_fix_and_the_job_com
     sim.stop().await.unwrap();
 }
 
-async fn count_pending_or_failed(db: &TestDb) -> i64 {
+async fn count_pending_or_failed(db: &ScratchDb) -> i64 {
     count(
         db,
         "SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_issue' AND status <> 'processed'",
@@ -645,7 +643,7 @@ async fn count_pending_or_failed(db: &TestDb) -> i64 {
 async fn a_dispatch_delivered_twice_runs_its_job_once() {
     let sim = simulator(50).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant_id: i64 = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
     // Claimed the way a dispatching scheduler claims it.
     let (job_id, integration_id, claimed_at): (i64, i64, chrono::DateTime<chrono::Utc>) =
@@ -745,7 +743,7 @@ async fn extraction_ready(queues: &Queues) -> u32 {
 async fn a_scheduler_starting_over_rabbitmq_recovers_abandoned_rows_and_leaves_live_ones() {
     let sim = simulator(10).await;
     let queues = Queues::new();
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant_id: i64 = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
     // A job some other process is running right now, with a row queued for its workers…
     let (job_id, integration_id): (i64, i64) = sqlx::query_as(

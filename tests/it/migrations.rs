@@ -1,9 +1,7 @@
 //! The schema: every DESIGN §6 table is created, and migrating again changes nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{stdout, TestDb};
+use crate::common;
+use crate::common::{stdout, ScratchDb};
 
 const DESIGN_TABLES: &[&str] = &[
     "tenants",
@@ -49,7 +47,7 @@ async fn schema_fingerprint(pool: &sqlx::PgPool) -> Vec<String> {
 
 #[tokio::test]
 async fn migrate_creates_every_design_table_and_is_idempotent() {
-    let db = TestDb::empty().await;
+    let db = ScratchDb::empty().await;
     let dir = tempfile::tempdir().unwrap();
 
     let first = db.cli(dir.path(), &["migrate"], None);
@@ -85,7 +83,7 @@ async fn migrate_creates_every_design_table_and_is_idempotent() {
 
 #[tokio::test]
 async fn every_source_table_has_its_idempotency_key() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let keyed = [
         "projects",
         "wits",
@@ -118,7 +116,7 @@ async fn every_source_table_has_its_idempotency_key() {
 
 #[tokio::test]
 async fn every_business_table_carries_tenant_id() {
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     for table in DESIGN_TABLES.iter().filter(|t| **t != "tenants") {
         let has: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM information_schema.columns

@@ -1,13 +1,13 @@
 //! `run-job jira` end to end: the real binary syncs the simulator into a real database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::source::{cli, control, count, jira_tables, jira_tenant, requests, stats, strings};
-use common::{stdout, TestDb};
+use crate::common;
+use crate::common::source::{
+    cli, control, count, jira_tables, jira_tenant, requests, stats, strings,
+};
+use crate::common::{stdout, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ async fn simulator_in(issues: u32, fault_rate: f64, timezone: &str) -> RunningSi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_sync_matches_the_source() {
     let sim = simulator(1_500, 0.0).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
 
     let first = cli(
@@ -89,7 +89,7 @@ async fn full_then_incremental_sync_matches_the_source() {
     );
 
     // ... and ends where a fresh full sync of the changed source ends.
-    let fresh = TestDb::migrated().await;
+    let fresh = ScratchDb::migrated().await;
     let fresh_tenant = jira_tenant(&fresh, &sim, "sim-token").await;
     let full = cli(
         &fresh,
@@ -148,7 +148,7 @@ async fn full_then_incremental_sync_matches_the_source() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_source_still_syncs_completely() {
     let sim = simulator(300, 0.08).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", common::stderr(&run));
@@ -172,7 +172,7 @@ async fn a_flaky_source_still_syncs_completely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_fail_the_job_with_a_clear_error() {
     let sim = simulator(50, 0.0).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "wrong-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     common::assert_clear_failure(&run, "401");
@@ -206,7 +206,7 @@ async fn bad_credentials_fail_the_job_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_fields_mapped_after_a_sync_apply_on_reprocess_without_api_calls() {
     let sim = simulator(200, 0.0).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", common::stderr(&run));
@@ -341,7 +341,7 @@ async fn custom_fields_mapped_after_a_sync_apply_on_reprocess_without_api_calls(
 async fn incremental_cursor_is_written_in_the_accounts_time_zone() {
     // West of UTC: a cursor written in UTC would be read hours too late and miss changes.
     let sim = simulator_in(300, 0.0, "America/New_York").await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let first = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(first.status.success(), "{}", common::stderr(&first));
@@ -366,7 +366,7 @@ async fn progress_events_stream_to_watchers_in_other_processes() {
     use std::process::{Command, Stdio};
 
     let sim = simulator(120, 0.0).await;
-    let db = TestDb::migrated().await;
+    let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let other = common::source::tenant(&db).await;
     let watch = |tenant: &str| {

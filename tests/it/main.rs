@@ -1,0 +1,20 @@
+//! The integration tests, one binary (each test binary links the whole crate, which
+//! dominates build time): the real binary, PostgreSQL and RabbitMQ, the built-in simulator
+//! for the sources.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod admin_cli;
+mod all_demo;
+mod embedded_postgres;
+mod github_real_data;
+mod github_sync;
+mod jira_real_data;
+mod jira_sync;
+mod load_batches;
+mod migrations;
+mod rabbitmq_queue;
+mod scheduler_claims;
+mod simulator;
+mod worker_sync;
