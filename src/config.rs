@@ -12,7 +12,8 @@ use crate::security::SecretKey;
 /// The embedded defaults; every key is documented there.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
-/// Fixed environment names (DESIGN §2) and the keys they set.
+/// Environment names other tools and deployments rely on (never renamed), and the keys they
+/// set.
 const FIXED_ENV_KEYS: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("RABBITMQ_URL", "queue.rabbitmq_url"),

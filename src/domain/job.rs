@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Provider;
 
-/// The fixed lifecycle states of an `etl_jobs` row (DESIGN §5).
+/// The lifecycle states of an `etl_jobs` row; the stored names are fixed (other tools read
+/// them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobState {

@@ -1,10 +1,12 @@
-//! The 15 workflow metrics of DESIGN §7, computed from one work item's status transitions.
+//! The 15 workflow metrics of a work item (first and last commitment, start and completion,
+//! their counts, work, review, cycle and lead time, complexity, rework, direct completion),
+//! computed from its status transitions.
 //! Pure: the caller supplies the transitions and how each status is classified.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A workflow step category (DESIGN §7), mapped from Jira's `new | indeterminate | done`
+/// A workflow step category, mapped from Jira's `new | indeterminate | done`
 /// unless the tenant remapped the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepCategory {

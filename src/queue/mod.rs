@@ -1,4 +1,4 @@
-//! Work passed between stages (DESIGN §4): the message model and the Publisher/Consumer
+//! Work passed between stages: the message model and the Publisher/Consumer
 //! abstraction stage code is written against, with two backends: in-process (`memory`) and
 //! RabbitMQ (`rabbitmq`, names and retry schedule in `topology`).
 

@@ -1,4 +1,5 @@
-//! RabbitMQ names and retry schedule (DESIGN §4): `{stage}_queue_{tier}` work queues, one
+//! RabbitMQ names and retry schedule: `{stage}_queue_{tier}` work queues (fixed names other
+//! tools rely on), one
 //! delay queue per retry level that dead-letters back to its work queue after its TTL, and
 //! `etl.dlx` → `etl.failed` for messages out of attempts. A prefix keeps tests (or several
 //! deployments on one broker) apart.

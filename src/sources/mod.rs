@@ -54,4 +54,32 @@ mod tests {
         assert_eq!(kinds.len(), kind_count);
         assert_eq!(tables.len(), table_count);
     }
+
+    #[test]
+    fn every_load_table_reads_the_columns_it_writes() {
+        for table in CATALOG.load_tables() {
+            let upsert = &table.upsert;
+            let fields: Vec<&str> = upsert.record.iter().map(|(name, _)| *name).collect();
+            for copied in upsert.copied {
+                assert!(
+                    fields.contains(copied),
+                    "{}: {copied} is not a record field",
+                    table.name()
+                );
+            }
+            let columns: Vec<&str> = upsert
+                .copied
+                .iter()
+                .copied()
+                .chain(upsert.computed.iter().map(|c| c.name))
+                .collect();
+            for key in upsert.conflict_key {
+                assert!(
+                    columns.contains(key),
+                    "{}: key {key} is never written",
+                    table.name()
+                );
+            }
+        }
+    }
 }

@@ -11,6 +11,10 @@ use sqlx::PgPool;
 
 use super::StoreError;
 
+/// The records of part `$4` of saved batch `$3`, read on the server.
+const SAVED_RECORDS: &str = "(SELECT parts -> $4 FROM load_batches \
+     WHERE id = $3 AND tenant_id = $1 AND integration_id = $2)";
+
 /// One target column: its name and the SELECT expression that fills it.
 pub struct Column {
     pub name: &'static str,
@@ -37,6 +41,12 @@ impl Upsert {
     /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSONB array of records.
     pub fn sql(&self) -> String {
         self.sql_reading("$3")
+    }
+
+    /// The statement reading its records from a saved load batch: `$1` tenant id, `$2`
+    /// integration id, `$3` the batch id, `$4` the batch part.
+    pub fn saved_sql(&self) -> String {
+        self.sql_reading(SAVED_RECORDS)
     }
 
     /// The statement reading its JSONB array of records from `records`, an expression of
@@ -134,9 +144,7 @@ impl Upsert {
         batch_id: i64,
         part: &str,
     ) -> Result<u64, StoreError> {
-        let saved = "(SELECT parts -> $4 FROM load_batches \
-                     WHERE id = $3 AND tenant_id = $1 AND integration_id = $2)";
-        let done = sqlx::query(&self.sql_reading(saved))
+        let done = sqlx::query(&self.saved_sql())
             .bind(tenant_id)
             .bind(integration_id)
             .bind(batch_id)

@@ -17,4 +17,5 @@ mod migrations;
 mod rabbitmq_queue;
 mod scheduler_claims;
 mod simulator;
+mod upsert_schema;
 mod worker_sync;

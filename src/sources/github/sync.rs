@@ -1,4 +1,4 @@
-//! One GitHub sync, step by step (DESIGN §5): repositories, then pull requests with their
+//! One GitHub sync, step by step: repositories, then pull requests with their
 //! reviews and commits, then each repository's review and issue comments, then the flow
 //! metrics of every pull request touched. Every answer is stored raw first and its raw ids
 //! published as transform work. Listings' ETags are kept between runs, so an unchanged

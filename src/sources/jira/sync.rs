@@ -1,5 +1,6 @@
-//! One Jira sync, step by step (DESIGN §5): each answer is stored raw first, then
-//! transformed and loaded. A malformed entity fails alone, recorded on its raw row.
+//! One Jira sync, step by step (projects and issue types, statuses, issues with their
+//! changelogs, development status): each answer is stored raw first, then transformed and
+//! loaded. A malformed entity fails alone, recorded on its raw row.
 
 use std::collections::HashSet;
 use std::time::Instant;
