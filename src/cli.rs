@@ -311,6 +311,10 @@ pub struct SimulateArgs {
     /// Share of Jira issues served with an unreadable `created` date (poison records).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub jira_malformed_rate: f64,
+    /// Share of GitHub pull requests whose detail has an unreadable `created_at` (poison
+    /// records).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub github_malformed_rate: f64,
 }
 
 fn parse_per_second(text: &str) -> Result<u32, String> {

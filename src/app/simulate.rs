@@ -27,6 +27,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         fault_rate: args.fault_rate,
         latency: Duration::from_millis(args.latency_ms),
         jira_malformed_rate: args.jira_malformed_rate,
+        github_malformed_rate: args.github_malformed_rate,
         ..SimulatorConfig::default()
     };
     let started = Instant::now();

@@ -178,6 +178,9 @@ async fn consume(
 
 /// Transforms one message and settles it: its load work saved and handed to the load
 /// queue, then ack; or retry later, or dead-letter.
+// The span is at error level so that its tenant and job stay on every event, whatever
+// level the log filter lets through.
+#[tracing::instrument(name = "transform_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
 async fn transform(
     pool: &PgPool,
     stage: &TransformStage<'_>,
@@ -208,15 +211,8 @@ async fn transform(
                 .publisher(QueueStage::Load, tier)
                 .publish(load)
                 .await?;
-            let (tenant_id, job_id) = (message.tenant_id, message.job_id);
             delivery.ack().await?;
-            tracing::debug!(
-                tenant_id,
-                job_id,
-                batch,
-                rows = report.loaded,
-                "message transformed"
-            );
+            tracing::debug!(batch, rows = report.loaded, "message transformed");
         }
         // Nothing to transform (a step's end marker).
         Ok(None) => delivery.ack().await?,
@@ -237,6 +233,7 @@ async fn transform(
 
 /// Loads the batch a message names and settles it: ack (also when the batch is gone: it
 /// was loaded by an earlier delivery), or retry later, or dead-letter.
+#[tracing::instrument(name = "load_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
 async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> anyhow::Result<()> {
     let message = &delivery.message;
     let Work::Load {
@@ -251,13 +248,12 @@ async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> 
     let tables = CATALOG.load_tables();
     match load_batches::load_saved(pool, ids, batch, &tables).await {
         Ok(loaded) => {
-            let (tenant_id, job_id, provider) =
-                (message.tenant_id, message.job_id, message.provider);
+            let provider = message.provider;
             delivery.ack().await?;
             let rows = loaded.unwrap_or_default();
-            tracing::debug!(tenant_id, job_id, batch, rows, "batch loaded");
+            tracing::debug!(batch, rows, "batch loaded");
             if let Err(error) = stage.loaded(provider, rows).await {
-                tracing::warn!(tenant_id, job_id, %error, "planner statistics not refreshed");
+                tracing::warn!(%error, "planner statistics not refreshed");
             }
         }
         Err(error) => fail(pool, delivery, anyhow::Error::new(error), true, "load").await?,
@@ -276,7 +272,7 @@ async fn fail(
     stage: &str,
 ) -> anyhow::Result<()> {
     let message = &delivery.message;
-    let (tenant_id, job_id, attempt) = (message.tenant_id, message.job_id, delivery.attempt);
+    let (tenant_id, attempt) = (message.tenant_id, delivery.attempt);
     let retry = retry && !delivery.out_of_attempts();
     // With its causes: "database error" alone tells an operator nothing.
     let text = format!("{error:#}");
@@ -284,7 +280,7 @@ async fn fail(
         raw::mark_pending_failed(pool, tenant_id, message.raw_data_ids(), &text).await?;
     }
     let outcome = delivery.reject(&text, retry).await?;
-    tracing::warn!(tenant_id, job_id, attempt, ?outcome, error = %text, "{stage} failed");
+    tracing::warn!(attempt, ?outcome, error = %text, "{stage} failed");
     Ok(())
 }
 
@@ -293,6 +289,7 @@ async fn fail(
 /// twice, and a worker that dies leaves a RUNNING job that a scheduler takes over once it
 /// stops making progress. The message carries its claim's time: only the first delivery
 /// of a claim runs the job (a publish repeated after a lost confirm does not run it twice).
+#[tracing::instrument(name = "dispatched_job", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
 async fn run_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
@@ -324,8 +321,6 @@ async fn run_job(
     if let Some(claimed_at) = claimed_at {
         if !jobs::take_dispatched(pool, tenant_id, job_id, claimed_at).await? {
             tracing::info!(
-                tenant_id,
-                job_id,
                 "dispatched run already taken (a repeated delivery, or taken over); skipped"
             );
             delivery.ack().await?;

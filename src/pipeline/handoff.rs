@@ -137,7 +137,7 @@ async fn handle_with_retries(
         match stage.handle(message).await {
             Ok(done) => return Ok(done),
             Err(error) if error.is_transient() && attempt < IN_PROCESS_ATTEMPTS => {
-                tracing::warn!(tenant_id = message.tenant_id, job_id = ?message.job_id, attempt, %error, "transform failed; trying again");
+                tracing::warn!(attempt, %error, "transform failed; trying again");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 attempt += 1;
             }
@@ -180,8 +180,6 @@ async fn wait_for_transform(
             unchanged_since = std::time::Instant::now();
         } else if unchanged_since.elapsed() >= QUIET_WARNING {
             tracing::warn!(
-                tenant_id = scope.tenant_id,
-                job_id = ?scope.job_id,
                 pending = counts.pending,
                 "no transform progress for a while: are `worker --stage transform` and `--stage load` running for this tenant's tier?"
             );

@@ -66,7 +66,9 @@ pub struct Synced {
 /// Runs one job: RUNNING, its source's steps, then FINISHED (cursor advanced) or FAILED —
 /// whatever went wrong, set-up included, is recorded on the job. Summary lines go to
 /// `lines`.
-#[tracing::instrument(name = "job_run", skip_all, fields(tenant_id = tenant_id, job_id = run.job.id, provider = %run.job.provider))]
+// The span is at error level so that its tenant and job stay on every event, whatever
+// level the log filter lets through.
+#[tracing::instrument(name = "job_run", level = "error", skip_all, fields(tenant_id = tenant_id, job_id = run.job.id, provider = %run.job.provider))]
 pub async fn run_one_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
@@ -99,7 +101,7 @@ pub async fn run_one_job(
     let clock = Instant::now();
     tracing::info!(full, since = ?since, "sync started");
     let result = async {
-        let mut recorder = StepRecorder::new(tenant_id, job.id, lines);
+        let mut recorder = StepRecorder::new(job.id, lines);
         let synced = sources
             .source(job.provider)
             .sync(&context, &mut recorder)
@@ -152,20 +154,16 @@ async fn conclude(
     Ok(())
 }
 
-/// Shows each step's progress and records its summary line.
+/// Shows each step's progress and records its summary line (log lines carry the tenant
+/// and job from the run's span).
 pub struct StepRecorder<'a> {
-    tenant_id: i64,
     job_id: i64,
     lines: &'a mut Vec<StepLine>,
 }
 
 impl<'a> StepRecorder<'a> {
-    fn new(tenant_id: i64, job_id: i64, lines: &'a mut Vec<StepLine>) -> Self {
-        StepRecorder {
-            tenant_id,
-            job_id,
-            lines,
-        }
+    fn new(job_id: i64, lines: &'a mut Vec<StepLine>) -> Self {
+        StepRecorder { job_id, lines }
     }
 
     pub fn start(&self, step: &'static str) -> StepProgress {
@@ -178,13 +176,10 @@ impl<'a> StepRecorder<'a> {
         step: &'static str,
         progress: &'p StepProgress,
     ) -> impl Fn(&StepReport) + Sync + 'p {
-        let (tenant_id, job_id) = (self.tenant_id, self.job_id);
         move |report: &StepReport| {
             progress.update(report);
             if !progress.is_live() {
                 tracing::info!(
-                    tenant_id,
-                    job_id,
                     step,
                     extracted = report.extracted,
                     loaded = report.loaded,

@@ -71,6 +71,9 @@ pub struct SimulatorConfig {
     pub latency: Duration,
     /// Share of Jira issues served with an unreadable `created` date (poison records).
     pub jira_malformed_rate: f64,
+    /// Share of GitHub pull requests whose detail has an unreadable `created_at` (poison
+    /// records).
+    pub github_malformed_rate: f64,
 }
 
 impl Default for SimulatorConfig {
@@ -94,6 +97,7 @@ impl Default for SimulatorConfig {
             slow_response: Duration::from_millis(1_500),
             latency: Duration::ZERO,
             jira_malformed_rate: 0.0,
+            github_malformed_rate: 0.0,
         }
     }
 }
@@ -166,6 +170,7 @@ impl RunningSimulator {
         let github = Arc::new(GithubState {
             site: github_site,
             base_url,
+            malformed_rate: config.github_malformed_rate,
         });
         let stats = Arc::new(Stats::default());
         let credentials = Arc::new(Credentials::new(&config));

@@ -411,58 +411,6 @@ async fn a_scheduler_and_two_workers_sync_like_one_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poison_records_fail_the_job_with_their_count_while_the_rest_loads() {
-    let config = SimulatorConfig {
-        seed: 5,
-        jira_issues: 500,
-        jira_malformed_rate: 0.02,
-        ..SimulatorConfig::default()
-    };
-    let sim = RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let queues = Queues::new();
-    let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    let dir = tempfile::tempdir().unwrap();
-    let worker = queues.worker(&db, dir.path());
-    let args = strings(&[
-        "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
-    ]);
-    let output = cli_with(&db, args, &queues.env()).await;
-    assert!(terminate(worker).success());
-
-    let poisoned = count(
-        &db,
-        "SELECT count(*) FROM raw_extraction_data WHERE type = 'jira_issue' AND status = 'failed'",
-    )
-    .await;
-    assert!(poisoned > 0, "the simulator served poison records");
-    common::assert_clear_failure(
-        &output,
-        &format!("{poisoned} item(s) failed to transform or load; first errors: issue"),
-    );
-    assert!(stderr(&output).contains("created is not a valid timestamp: not a date"));
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM work_items").await,
-        500 - poisoned,
-        "every other issue is loaded"
-    );
-    let (state, error): (String, String) =
-        sqlx::query_as("SELECT state, error_message FROM etl_jobs")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(state, "FAILED");
-    assert!(
-        error.starts_with(&format!("{poisoned} item(s) failed")),
-        "{error}"
-    );
-    queues.delete().await;
-    sim.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_over_rabbitmq_syncs_like_all_in_process() {
     let sim = simulator(600).await;
     let queues = Queues::new();

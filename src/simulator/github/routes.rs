@@ -14,6 +14,7 @@ use super::pulls::{Comment, Pull};
 use super::render;
 use super::site::{GithubSite, Sort, StateFilter, ORG};
 use crate::simulator::params::Params;
+use crate::simulator::rng::mix;
 
 const DEFAULT_PER_PAGE: usize = 30;
 const MAX_PER_PAGE: usize = 100;
@@ -21,6 +22,9 @@ const MAX_PER_PAGE: usize = 100;
 pub struct GithubState {
     pub site: GithubSite,
     pub base_url: String,
+    /// Share of pull requests whose detail is served with an unreadable `created_at`
+    /// (poison records).
+    pub malformed_rate: f64,
 }
 
 type Shared = State<Arc<GithubState>>;
@@ -232,7 +236,12 @@ async fn pull(
     Path((owner, repo, number)): Path<(String, String, String)>,
 ) -> Answer {
     let pull = find_pull(&state, &owner, &repo, &number)?;
-    Ok(Json(render::pull(&state.base_url, &pull, true)).into_response())
+    let mut detail = render::pull(&state.base_url, &pull, true);
+    let draw = mix(state.site.population.seed ^ 0x6d61_6c66 ^ u64::from(pull.index));
+    if (draw as f64 / u64::MAX as f64) < state.malformed_rate {
+        detail["created_at"] = Value::from("not a date");
+    }
+    Ok(Json(detail).into_response())
 }
 
 async fn reviews(

@@ -305,7 +305,7 @@ impl JiraRun<'_> {
         if self.full {
             let deleted =
                 jira::mark_missing_deleted(self.pool, tenant, integration, &found.seen).await?;
-            tracing::info!(tenant_id = tenant, job_id = ?self.scope.job_id, deleted, "work items gone from the source marked deleted");
+            tracing::info!(deleted, "work items gone from the source marked deleted");
         }
         let state = if report.failed > 0 {
             StageState::Failed

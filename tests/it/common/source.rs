@@ -148,6 +148,64 @@ pub async fn jira_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) ->
     tenant
 }
 
+/// Adds a GitHub integration with `tokens` (and any extra arguments) to the tenant.
+pub async fn connect_github(
+    db: &ScratchDb,
+    sim: &RunningSimulator,
+    tenant: &str,
+    tokens: &[&str],
+    extra: &[&str],
+) {
+    let mut args = strings(&[
+        "integration",
+        "create",
+        "--tenant",
+        tenant,
+        "--provider",
+        "github",
+        "--base-url",
+        &sim.base_url(),
+        "--requests-per-second",
+        "2000",
+        "--concurrency",
+        "16",
+    ]);
+    for token in tokens {
+        args.extend(strings(&["--token", token]));
+    }
+    args.extend(strings(extra));
+    let created = cli(db, args).await;
+    assert!(created.status.success(), "{}", super::stderr(&created));
+}
+
+pub async fn github_tenant(db: &ScratchDb, sim: &RunningSimulator) -> String {
+    let tenant = tenant(db).await;
+    connect_github(db, sim, &tenant, &["sim-gh-token"], &[]).await;
+    tenant
+}
+
+/// GitHub tables by natural keys, without surrogate ids or bookkeeping times.
+pub async fn github_tables(db: &ScratchDb) -> Vec<Vec<Value>> {
+    let bookkeeping = "ARRAY['id', 'tenant_id', 'integration_id', 'repository_id', 'pr_id', 'created_at', 'updated_at']";
+    let mut tables = Vec::new();
+    for (table, order) in [
+        ("repositories", "t.external_id"),
+        ("prs", "t.external_id"),
+        ("pr_commits", "t.external_id"),
+        ("pr_reviews", "t.external_id"),
+        ("pr_comments", "t.comment_type, t.external_id"),
+    ] {
+        let rows = sqlx::query_scalar(&format!(
+            "SELECT to_jsonb(t) - {bookkeeping} FROM {table} t ORDER BY {order}"
+        ))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        tables.push(rows);
+    }
+    tables
+}
+
 /// A tenant with a GitHub integration created through the library (no CLI); returns
 /// `(tenant id, integration id)`.
 pub async fn github_integration(db: &ScratchDb, name: &str) -> (i64, i64) {

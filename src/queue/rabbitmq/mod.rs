@@ -1,17 +1,21 @@
 //! RabbitMQ backend of the queue traits (lapin): durable queues declared idempotently,
 //! persistent messages published with confirms, manual acks after the work is committed,
 //! retries through TTL delay queues that dead-letter back, and `etl.dlx` → `etl.failed`
-//! with the error and attempt count in headers once a message is out of attempts. Also the
-//! operator's view of the failed queue (list, requeue, purge).
+//! with the error and attempt count in headers once a message is out of attempts. The
+//! operator's view of the failed queue is in `dead_letters`.
+
+mod dead_letters;
+
+pub use dead_letters::FailedMessage;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, SelectAll, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -269,124 +273,9 @@ impl Broker {
         })
     }
 
-    /// Messages in the failed queue (up to `limit`), left in place.
-    pub async fn failed_messages(&self, limit: usize) -> Result<Vec<FailedMessage>, BrokerError> {
-        let channel = self.connection.create_channel().await?;
-        let mut found = Vec::new();
-        while found.len() < limit {
-            let Some(message) = channel
-                .basic_get(&self.topology.failed_queue(), BasicGetOptions::default())
-                .await?
-            else {
-                break;
-            };
-            found.push(FailedMessage::from_delivery(&message.delivery));
-        }
-        // Closing the channel gives every fetched (unacknowledged) message back, in order.
-        channel.close(200, "listed").await?;
-        Ok(found)
-    }
-
-    /// Sends failed messages of `stage` (all when None) back to their work queue with a
-    /// fresh attempt count; returns them.
-    pub async fn requeue_failed(
-        &self,
-        stage: Option<QueueStage>,
-    ) -> Result<Vec<FailedMessage>, BrokerError> {
-        self.drain_failed(stage, true).await
-    }
-
-    /// Drops failed messages of `stage` (all when None); returns them.
-    pub async fn purge_failed(
-        &self,
-        stage: Option<QueueStage>,
-    ) -> Result<Vec<FailedMessage>, BrokerError> {
-        self.drain_failed(stage, false).await
-    }
-
-    /// Takes the failed messages of `stage` off the failed queue (back to their work queue
-    /// when `requeue`); returns them.
-    async fn drain_failed(
-        &self,
-        stage: Option<QueueStage>,
-        requeue: bool,
-    ) -> Result<Vec<FailedMessage>, BrokerError> {
-        let channel = self.connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        let mut handled = Vec::new();
-        while let Some(message) = channel
-            .basic_get(&self.topology.failed_queue(), BasicGetOptions::default())
-            .await?
-        {
-            let failed = FailedMessage::from_delivery(&message.delivery);
-            let wanted = stage.is_none_or(|s| failed.stage() == Some(s));
-            if wanted {
-                if requeue {
-                    let Some(origin) = &failed.queue else {
-                        continue;
-                    };
-                    publish_confirmed(
-                        &channel,
-                        origin,
-                        &message.delivery.data,
-                        FieldTable::default(),
-                    )
-                    .await?;
-                }
-                message
-                    .delivery
-                    .acker
-                    .ack(BasicAckOptions::default())
-                    .await?;
-                handled.push(failed);
-            }
-        }
-        // Closing the channel gives the messages left alone back to the failed queue.
-        channel.close(200, "done").await?;
-        Ok(handled)
-    }
-
     pub async fn close(self) -> Result<(), BrokerError> {
         self.connection.close(200, "bye").await?;
         Ok(())
-    }
-}
-
-/// A dead-lettered message as operators see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FailedMessage {
-    /// The work queue it came from.
-    pub queue: Option<String>,
-    pub attempts: u32,
-    pub error: Option<String>,
-    pub body: String,
-}
-
-impl FailedMessage {
-    fn from_delivery(delivery: &lapin::message::Delivery) -> Self {
-        let empty = FieldTable::default();
-        let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
-        FailedMessage {
-            queue: header_text(headers, ORIGIN_HEADER),
-            attempts: header_number(headers, ATTEMPT_HEADER).unwrap_or(1),
-            error: header_text(headers, ERROR_HEADER),
-            body: String::from_utf8_lossy(&delivery.data).into_owned(),
-        }
-    }
-
-    /// Its body as a stage message (None when unreadable, which is why some are here).
-    pub fn message(&self) -> Option<StageMessage> {
-        StageMessage::decode(self.body.as_bytes()).ok()
-    }
-
-    /// The stage of the work queue it came from.
-    pub fn stage(&self) -> Option<QueueStage> {
-        let queue = self.queue.as_deref()?;
-        QueueStage::ALL
-            .into_iter()
-            .find(|stage| queue.contains(&format!("{}_queue_", stage.as_str())))
     }
 }
 

@@ -1,0 +1,334 @@
+//! The conformance suite every source runs (adding a source means adding its [`Case`]): a
+//! full sync equals the simulator's truth, replaying it leaves the tables byte for byte as
+//! they were, an incremental sync after 1 % of changes reads at most the source's share of
+//! what the full sync read and ends where a fresh full sync ends, a poison record fails
+//! alone, and RabbitMQ workers end with the tables of an in-process sync.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common;
+use crate::common::queues::{terminate, Queues};
+use crate::common::source::{
+    cli, cli_with, control, count, github_tables, github_tenant, jira_tables, jira_tenant,
+    requests, responses, stats, strings,
+};
+use crate::common::{stderr, ScratchDb};
+use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+
+type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the suite needs to know of one source.
+struct Case {
+    /// The source's name on the command line (`run-job <name>`).
+    name: &'static str,
+    /// A simulator of `size` entities (issues, pull requests).
+    simulator: fn(size: u32) -> SimulatorConfig,
+    /// The same simulator serving about 2 % poison records.
+    poisoned: fn(SimulatorConfig) -> SimulatorConfig,
+    /// A tenant with an integration of this source pointed at the simulator.
+    tenant: for<'a> fn(&'a ScratchDb, &'a RunningSimulator) -> Pending<'a, String>,
+    /// The source's tables by natural keys, without surrogate ids or bookkeeping times.
+    tables: for<'a> fn(&'a ScratchDb) -> Pending<'a, Vec<Vec<Value>>>,
+    /// Every table the sync fills, compared byte for byte on replay.
+    replayed: &'static [&'static str],
+    /// `(count query, key of the simulator's truth)` that a full sync must match.
+    truth: &'static [(&'static str, &'static str)],
+    /// The entity table a poison record is missing from, and the raw kind it fails as.
+    poison: (&'static str, &'static str),
+    /// Requests an incremental sync after 1 % of changes may make, in % of the full sync's.
+    incremental_share: u64,
+}
+
+const JIRA: Case = Case {
+    name: "jira",
+    simulator: |issues| SimulatorConfig {
+        seed: 11,
+        jira_issues: issues,
+        slow_response: Duration::from_millis(20),
+        ..SimulatorConfig::default()
+    },
+    poisoned: |config| SimulatorConfig {
+        jira_malformed_rate: 0.02,
+        ..config
+    },
+    tenant: |db, sim| Box::pin(jira_tenant(db, sim, "sim-token")),
+    tables: |db| {
+        Box::pin(async move {
+            let (items, changelogs) = jira_tables(db).await;
+            vec![items, changelogs]
+        })
+    },
+    replayed: &["work_items", "changelogs", "statuses", "projects", "wits"],
+    truth: &[
+        ("SELECT count(*) FROM work_items", "issues"),
+        ("SELECT count(*) FROM changelogs", "status_transitions"),
+    ],
+    poison: ("work_items", "jira_issue"),
+    incremental_share: 5,
+};
+
+const GITHUB: Case = Case {
+    name: "github",
+    simulator: |prs| SimulatorConfig {
+        seed: 23,
+        jira_issues: 200,
+        github_repos: 3,
+        github_prs: prs,
+        slow_response: Duration::from_millis(20),
+        ..SimulatorConfig::default()
+    },
+    poisoned: |config| SimulatorConfig {
+        github_malformed_rate: 0.02,
+        ..config
+    },
+    tenant: |db, sim| Box::pin(github_tenant(db, sim)),
+    tables: |db| Box::pin(github_tables(db)),
+    replayed: &[
+        "repositories",
+        "prs",
+        "pr_commits",
+        "pr_reviews",
+        "pr_comments",
+    ],
+    truth: &[
+        ("SELECT count(*) FROM prs", "prs"),
+        ("SELECT count(*) FROM pr_reviews", "reviews"),
+        ("SELECT count(*) FROM pr_commits", "commits"),
+        ("SELECT count(*) FROM pr_comments", "comments"),
+    ],
+    poison: ("prs", "github_pull"),
+    // GitHub re-reads each repository's comment listings on every run.
+    incremental_share: 10,
+};
+
+async fn start(config: SimulatorConfig) -> RunningSimulator {
+    RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+/// `run-job <source>` for the tenant, with `extra` arguments.
+async fn run(case: &Case, db: &ScratchDb, tenant: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = strings(&["run-job", case.name, "--tenant", tenant]);
+    args.extend(strings(extra));
+    cli(db, args).await
+}
+
+/// Requests that spent the source's quota: everything but the free 304s.
+fn counted(stats: &Value) -> u64 {
+    requests(stats) - responses(stats, "304")
+}
+
+/// The tables a sync fills, row by row as text, bookkeeping times included.
+async fn dump(db: &ScratchDb, tables: &[&str]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in tables {
+        let text: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT t::text FROM {table} t ORDER BY id"))
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        rows.extend(text);
+    }
+    rows
+}
+
+async fn assert_matches_truth(case: &Case, db: &ScratchDb, truth: &Value) {
+    for (query, key) in case.truth {
+        assert_eq!(
+            count(db, query).await as u64,
+            truth["truth"][key].as_u64().unwrap(),
+            "{}: {query}",
+            case.name
+        );
+    }
+}
+
+/// Full sync = truth, every raw row through and every stage finished; a replay changes no
+/// byte; 1 % of changes read at most the source's share, and end where a fresh full sync
+/// of the changed source ends.
+async fn full_replay_and_incremental(case: &Case) {
+    let sim = start((case.simulator)(400)).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = (case.tenant)(&db, &sim).await;
+
+    let first = run(case, &db, &tenant, &[]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let after_first = stats(&sim).await;
+    assert_matches_truth(case, &db, &after_first).await;
+    let unprocessed = "SELECT count(*) FROM raw_extraction_data WHERE status <> 'processed'";
+    assert_eq!(
+        count(&db, unprocessed).await,
+        0,
+        "every raw row went through"
+    );
+    let (state, status, cursor): (String, Value, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT state, status, last_sync_date FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.as_str(), &status["overall"]),
+        ("FINISHED", &Value::from("FINISHED"))
+    );
+    assert!(cursor.is_some());
+    for (step, stages) in status["steps"].as_object().unwrap() {
+        for stage in ["extraction", "transform", "load"] {
+            assert_eq!(stages[stage], "finished", "{step} {stage}");
+        }
+    }
+
+    // A replay of the full sync rewrites nothing, not even bookkeeping times.
+    let before = dump(&db, case.replayed).await;
+    let replay = run(case, &db, &tenant, &["--full"]).await;
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    assert_eq!(
+        before,
+        dump(&db, case.replayed).await,
+        "replay changed rows"
+    );
+    let after_replay = stats(&sim).await;
+
+    // 1 % of the source moves on: the next run reads only a little.
+    control(&sim, "mutate", 0.01).await;
+    let second = run(case, &db, &tenant, &[]).await;
+    assert!(second.status.success(), "{}", stderr(&second));
+    let after_second = stats(&sim).await;
+    let (full, incremental) = (
+        counted(&after_first),
+        counted(&after_second) - counted(&after_replay),
+    );
+    assert!(
+        incremental * 100 <= full * case.incremental_share,
+        "incremental run made {incremental} counted requests, the full one {full} (goal ≤ {} %)",
+        case.incremental_share
+    );
+    assert_matches_truth(case, &db, &after_second).await;
+
+    // ... and ends where a fresh full sync of the changed source ends.
+    let fresh = ScratchDb::migrated().await;
+    let fresh_tenant = (case.tenant)(&fresh, &sim).await;
+    let full = run(case, &fresh, &fresh_tenant, &["--full"]).await;
+    assert!(full.status.success(), "{}", stderr(&full));
+    assert_eq!((case.tables)(&db).await, (case.tables)(&fresh).await);
+    sim.stop().await.unwrap();
+}
+
+/// Poison records fail the job with their count and error while everything else loads; over
+/// RabbitMQ, so the worker path is the one held to it.
+async fn a_poison_record_fails_alone(case: &Case) {
+    let sim = start((case.poisoned)((case.simulator)(300))).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = (case.tenant)(&db, &sim).await;
+    let queues = Queues::new();
+    let dir = tempfile::tempdir().unwrap();
+    let worker = queues.worker(&db, dir.path());
+    let args = strings(&[
+        "run-job", case.name, "--tenant", &tenant, "--queue", "rabbitmq",
+    ]);
+    let output = cli_with(&db, args, &queues.env()).await;
+    assert!(terminate(worker).success());
+
+    let (table, kind) = case.poison;
+    let poisoned = count(
+        &db,
+        &format!(
+            "SELECT count(*) FROM raw_extraction_data WHERE type = '{kind}' AND status = 'failed'"
+        ),
+    )
+    .await;
+    assert!(poisoned > 0, "the simulator served poison records");
+    common::assert_clear_failure(
+        &output,
+        &format!("{poisoned} item(s) failed to transform or load"),
+    );
+    assert!(
+        stderr(&output).contains("is not a valid timestamp: not a date"),
+        "{}",
+        stderr(&output)
+    );
+    let stored = count(
+        &db,
+        &format!(
+            "SELECT count(DISTINCT external_id) FROM raw_extraction_data WHERE type = '{kind}'"
+        ),
+    )
+    .await;
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {table}")).await,
+        stored - poisoned,
+        "every other record is loaded"
+    );
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, error_message FROM etl_jobs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "FAILED");
+    assert!(
+        error.starts_with(&format!("{poisoned} item(s) failed")),
+        "{error}"
+    );
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+/// Separate transform and load workers over RabbitMQ end with the tables of an in-process
+/// sync of the same source, and leave no saved batch behind.
+async fn rabbitmq_workers_end_as_in_process(case: &Case) {
+    let sim = start((case.simulator)(150)).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = (case.tenant)(&db, &sim).await;
+    let queues = Queues::new();
+    let dir = tempfile::tempdir().unwrap();
+    let transform = queues.worker_of(&db, dir.path(), &["transform"]);
+    let load = queues.worker_of(&db, dir.path(), &["load"]);
+    let args = strings(&[
+        "run-job", case.name, "--tenant", &tenant, "--queue", "rabbitmq",
+    ]);
+    let synced = cli_with(&db, args, &queues.env()).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    for worker in [transform, load] {
+        assert!(terminate(worker).success());
+    }
+    assert_matches_truth(case, &db, &stats(&sim).await).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM load_batches").await, 0);
+
+    let reference = ScratchDb::migrated().await;
+    let reference_tenant = (case.tenant)(&reference, &sim).await;
+    let in_process = run(case, &reference, &reference_tenant, &[]).await;
+    assert!(in_process.status.success(), "{}", stderr(&in_process));
+    assert_eq!((case.tables)(&db).await, (case.tables)(&reference).await);
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+/// The suite's tests for one source.
+macro_rules! conformance {
+    ($source:ident, $case:expr) => {
+        mod $source {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn full_sync_replay_and_incremental() {
+                super::full_replay_and_incremental(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_poison_record_fails_alone() {
+                super::a_poison_record_fails_alone(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn rabbitmq_workers_end_as_in_process() {
+                super::rabbitmq_workers_end_as_in_process(&$case).await;
+            }
+        }
+    };
+}
+
+conformance!(jira, super::JIRA);
+conformance!(github, super::GITHUB);
