@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::{Provider, Tier, UserRole};
+use crate::domain::{IntegrationId, JobId, Provider, TenantId, Tier, UserRole};
 
 /// pulse-etl keeps an up-to-date, queryable copy of many tenants' Jira and GitHub data:
 /// extract (raw API responses stored verbatim) → transform → load (PostgreSQL) → embed (Qdrant).
@@ -76,7 +76,7 @@ pub enum JobsCommand {
     /// The tenant's jobs with state, schedule, cursor and last error.
     List {
         #[arg(long)]
-        tenant: i64,
+        tenant: TenantId,
     },
     /// Make a job due now.
     Trigger(JobRef),
@@ -90,16 +90,16 @@ pub enum JobsCommand {
     /// happen, from any process, until Ctrl-C.
     Watch {
         #[arg(long)]
-        tenant: i64,
+        tenant: TenantId,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct JobRef {
     #[arg(long)]
-    pub tenant: i64,
+    pub tenant: TenantId,
     /// Job id (see `jobs list`).
-    pub job: i64,
+    pub job: JobId,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,13 +130,13 @@ pub enum CustomFieldsCommand {
     Sync {
         /// Integration id (Jira).
         #[arg(long)]
-        integration: i64,
+        integration: IntegrationId,
     },
     /// List discovered fields and the column each is mapped to.
     List {
         /// Integration id (Jira).
         #[arg(long)]
-        integration: i64,
+        integration: IntegrationId,
     },
     /// Map fields to work-item columns; run `reprocess` afterwards to apply it to stored data.
     Map(MapArgs),
@@ -147,7 +147,7 @@ pub enum CustomFieldsCommand {
 pub struct MapArgs {
     /// Integration id (Jira).
     #[arg(long)]
-    pub integration: i64,
+    pub integration: IntegrationId,
     /// Column custom_field_NN to fill (1-20), with --field.
     #[arg(long, requires = "field", value_parser = clap::value_parser!(u8).range(1..=20))]
     pub slot: Option<u8>,
@@ -231,10 +231,10 @@ pub struct RunJobArgs {
     pub provider: Provider,
     /// Tenant id.
     #[arg(long)]
-    pub tenant: i64,
+    pub tenant: TenantId,
     /// Integration id (default: every active integration of that provider).
     #[arg(long)]
-    pub integration: Option<i64>,
+    pub integration: Option<IntegrationId>,
     /// Re-read everything instead of only what changed since the last sync.
     #[arg(long)]
     pub full: bool,
@@ -248,10 +248,10 @@ pub struct RunJobArgs {
 pub struct ReprocessArgs {
     /// Tenant id.
     #[arg(long)]
-    pub tenant: i64,
+    pub tenant: TenantId,
     /// Integration id (Jira or GitHub).
     #[arg(long)]
-    pub integration: i64,
+    pub integration: IntegrationId,
 }
 
 #[derive(Debug, Args)]
@@ -355,12 +355,12 @@ pub enum IntegrationCommand {
     List {
         /// Tenant id.
         #[arg(long)]
-        tenant: i64,
+        tenant: TenantId,
     },
     /// Disable an integration: its jobs are skipped until it is enabled again.
     Disable {
         /// Integration id.
-        id: i64,
+        id: IntegrationId,
     },
 }
 
@@ -368,7 +368,7 @@ pub enum IntegrationCommand {
 pub struct IntegrationCreateArgs {
     /// Tenant id.
     #[arg(long)]
-    pub tenant: i64,
+    pub tenant: TenantId,
     /// Source system.
     #[arg(long, value_enum)]
     pub provider: Provider,
@@ -410,7 +410,7 @@ pub enum UserCommand {
     Create {
         /// Tenant id.
         #[arg(long)]
-        tenant: i64,
+        tenant: TenantId,
         /// Sign-in address, unique across the service.
         #[arg(long)]
         email: String,

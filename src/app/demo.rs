@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 
+use crate::domain::IntegrationRef;
+use crate::domain::TenantId;
 use crate::domain::{Provider, Tier};
 use crate::security::{CredentialCipher, SecretKey};
 use crate::simulator::{RunningSimulator, SimulatorConfig};
@@ -60,13 +62,13 @@ pub(super) async fn start_demo(
         };
         wire_demo_source(pool, cipher, demo).await?;
     }
-    tracing::info!(tenant_id = tenant, simulator = %base_url, "demo tenant wired to the simulator");
+    tracing::info!(tenant_id = tenant.get(), simulator = %base_url, "demo tenant wired to the simulator");
     Ok(simulator)
 }
 
 /// One of the demo tenant's sources.
 struct DemoSource<'a> {
-    tenant: i64,
+    tenant: TenantId,
     provider: Provider,
     base_url: &'a str,
     token: String,
@@ -93,7 +95,7 @@ async fn wire_demo_source(
             integrations::reconnect(
                 pool,
                 cipher,
-                (demo.tenant, integration.id),
+                IntegrationRef::new(demo.tenant, integration.id),
                 demo.base_url,
                 &credentials,
             )

@@ -4,6 +4,7 @@ use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
 use crate::cli::JobsCommand;
+use crate::domain::TenantId;
 use crate::service::jobs;
 use crate::store::job_controls::{Control, JobSummary};
 use crate::store::job_events::{JobEvent, JobEvents};
@@ -60,7 +61,7 @@ pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow:
 
 /// Prints the tenant's job events until Ctrl-C or SIGTERM: one JSON object per line with
 /// `--json`, else one readable line each.
-async fn watch(pool: &PgPool, output: Output, tenant_id: i64) -> anyhow::Result<()> {
+async fn watch(pool: &PgPool, output: Output, tenant_id: TenantId) -> anyhow::Result<()> {
     jobs::ensure_tenant(pool, tenant_id).await?;
     let mut events = JobEvents::listen(pool).await?;
     let stop = super::signals::shutdown();

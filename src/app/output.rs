@@ -42,7 +42,7 @@ impl Output {
     }
 
     /// A created entity: its id alone for people (easy to capture in shell), `{"id": N}` as JSON.
-    pub fn created(&self, id: i64) -> anyhow::Result<()> {
+    pub fn created(&self, id: impl Serialize + std::fmt::Display) -> anyhow::Result<()> {
         if self.json {
             println!("{}", serde_json::json!({ "id": id }));
         } else {

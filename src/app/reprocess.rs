@@ -16,8 +16,8 @@ pub async fn run(pool: &PgPool, output: Output, args: ReprocessArgs) -> anyhow::
         .reprocess(pool, args.tenant, args.integration)
         .await?;
     tracing::info!(
-        tenant_id = args.tenant,
-        integration_id = args.integration,
+        tenant_id = args.tenant.get(),
+        integration_id = args.integration.get(),
         "reprocessed from raw data"
     );
     let failed: u64 = reports.iter().map(|(_, r)| r.failed).sum();

@@ -79,8 +79,8 @@ pub async fn run(
     for job in jobs {
         if !job.active {
             tracing::warn!(
-                tenant_id = args.tenant,
-                job_id = job.id,
+                tenant_id = args.tenant.get(),
+                job_id = job.id.get(),
                 "skipped: the job or its integration is inactive"
             );
             continue;

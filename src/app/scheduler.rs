@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use crate::cli::SchedulerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
+use crate::domain::{JobId, TenantId};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
@@ -89,8 +90,8 @@ pub(super) async fn serve(
     for (tenant_id, job_id) in interrupted {
         jobs::release(pool, tenant_id, job_id, "interrupted by shutdown").await?;
         tracing::info!(
-            tenant_id,
-            job_id,
+            tenant_id = tenant_id.get(),
+            job_id = job_id.get(),
             "interrupted job released for the next start"
         );
     }
@@ -132,7 +133,7 @@ impl Timing {
 async fn schedule(
     pool: &PgPool,
     roles: Roles<'_>,
-    claimed: &Mutex<Vec<(i64, i64)>>,
+    claimed: &Mutex<Vec<(TenantId, JobId)>>,
 ) -> anyhow::Result<()> {
     let Roles {
         cipher,
@@ -165,7 +166,7 @@ pub(super) async fn run_claimed(
     pool: &PgPool,
     cipher: &CredentialCipher,
     broker: Option<&Broker>,
-    (tenant_id, job): (i64, &Job),
+    (tenant_id, job): (TenantId, &Job),
     interval: Duration,
 ) -> anyhow::Result<()> {
     let handoff = match broker {
@@ -184,10 +185,15 @@ pub(super) async fn run_claimed(
     match run_one_job(pool, cipher, CATALOG, tenant_id, run, &mut lines).await {
         Ok(()) => {
             let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
-            tracing::info!(tenant_id, job_id = job.id, loaded, "job finished");
+            tracing::info!(
+                tenant_id = tenant_id.get(),
+                job_id = job.id.get(),
+                loaded,
+                "job finished"
+            );
         }
         Err(error) => {
-            tracing::warn!(tenant_id, job_id = job.id, error = %format!("{error:#}"), "job failed")
+            tracing::warn!(tenant_id = tenant_id.get(), job_id = job.id.get(), error = %format!("{error:#}"), "job failed")
         }
     }
     jobs::schedule_next(pool, tenant_id, job.id, interval).await?;
@@ -199,7 +205,7 @@ pub(super) async fn run_claimed(
 async fn dispatch_job(
     pool: &PgPool,
     broker: &Broker,
-    tenant_id: i64,
+    tenant_id: TenantId,
     job: &Job,
 ) -> anyhow::Result<()> {
     let tier = tenants::tier(pool, tenant_id).await?;
@@ -220,13 +226,13 @@ async fn dispatch_job(
         .await
     {
         Ok(()) => tracing::info!(
-            tenant_id,
-            job_id = job.id,
+            tenant_id = tenant_id.get(),
+            job_id = job.id.get(),
             tier = tier.as_str(),
             "job handed to the extract workers"
         ),
         Err(error) => {
-            tracing::warn!(tenant_id, job_id = job.id, %error, "could not hand the job on; giving it back");
+            tracing::warn!(tenant_id = tenant_id.get(), job_id = job.id.get(), %error, "could not hand the job on; giving it back");
             jobs::release(
                 pool,
                 tenant_id,

@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use super::broker;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
+use crate::domain::IntegrationRef;
 use crate::domain::Tier;
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
@@ -180,7 +181,7 @@ async fn consume(
 /// queue, then ack; or retry later, or dead-letter.
 // The span is at error level so that its tenant and job stay on every event, whatever
 // level the log filter lets through.
-#[tracing::instrument(name = "transform_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
+#[tracing::instrument(name = "transform_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
 async fn transform(
     pool: &PgPool,
     stage: &TransformStage<'_>,
@@ -193,7 +194,7 @@ async fn transform(
         let Some(&source) = message.raw_data_ids().first() else {
             return Ok(None);
         };
-        let ids = (message.tenant_id, message.integration_id);
+        let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
         let batch = rows.save(pool, ids, message.job_id, source).await?;
         Ok::<_, TransformError>(Some((batch, report)))
     };
@@ -212,7 +213,11 @@ async fn transform(
                 .publish(load)
                 .await?;
             delivery.ack().await?;
-            tracing::debug!(batch, rows = report.loaded, "message transformed");
+            tracing::debug!(
+                batch = batch.get(),
+                rows = report.loaded,
+                "message transformed"
+            );
         }
         // Nothing to transform (a step's end marker).
         Ok(None) => delivery.ack().await?,
@@ -233,7 +238,7 @@ async fn transform(
 
 /// Loads the batch a message names and settles it: ack (also when the batch is gone: it
 /// was loaded by an earlier delivery), or retry later, or dead-letter.
-#[tracing::instrument(name = "load_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
+#[tracing::instrument(name = "load_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
 async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> anyhow::Result<()> {
     let message = &delivery.message;
     let Work::Load {
@@ -244,14 +249,14 @@ async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> 
         let error = anyhow::anyhow!("not load work: the message names no load batch");
         return fail(pool, delivery, error, false, "load").await;
     };
-    let ids = (message.tenant_id, message.integration_id);
+    let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
     let tables = CATALOG.load_tables();
     match load_batches::load_saved(pool, ids, batch, &tables).await {
         Ok(loaded) => {
             let provider = message.provider;
             delivery.ack().await?;
             let rows = loaded.unwrap_or_default();
-            tracing::debug!(batch, rows, "batch loaded");
+            tracing::debug!(batch = batch.get(), rows, "batch loaded");
             if let Err(error) = stage.loaded(provider, rows).await {
                 tracing::warn!(%error, "planner statistics not refreshed");
             }
@@ -289,7 +294,7 @@ async fn fail(
 /// twice, and a worker that dies leaves a RUNNING job that a scheduler takes over once it
 /// stops making progress. The message carries its claim's time: only the first delivery
 /// of a claim runs the job (a publish repeated after a lost confirm does not run it twice).
-#[tracing::instrument(name = "dispatched_job", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id, job_id = delivery.message.job_id, provider = %delivery.message.provider))]
+#[tracing::instrument(name = "dispatched_job", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
 async fn run_job(
     pool: &PgPool,
     cipher: &CredentialCipher,

@@ -1,6 +1,7 @@
-//! Pure domain types shared by every role: tiers, providers, roles, job states and steps,
+//! Pure domain types shared by every role: typed ids, tiers, providers, roles, job states and steps,
 //! input checks, workflow metrics and pull-request flow metrics.
 
+mod ids;
 pub mod input;
 mod job;
 pub mod pr_flow;
@@ -8,5 +9,6 @@ mod tenancy;
 pub mod text;
 pub mod workflow;
 
+pub use ids::{IntegrationId, IntegrationRef, JobId, LoadBatchId, RawId, TenantId};
 pub use job::{JobState, JobStatus, JobStep, Stage, StageState};
 pub use tenancy::{Provider, Tier, UnknownValue, UserRole};

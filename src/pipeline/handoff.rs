@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{PipelineError, StepReport};
+use crate::domain::IntegrationRef;
+use crate::domain::RawId;
 use crate::domain::Tier;
 use crate::queue::memory::{self, MemoryPublisher};
 use crate::queue::rabbitmq::{Broker, RabbitPublisher};
@@ -151,7 +153,7 @@ async fn handle_with_retries(
 async fn wait_for_transform(
     pool: &PgPool,
     scope: Scope,
-    watermark: i64,
+    watermark: RawId,
     kinds: &[&str],
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<StepReport, PipelineError> {
@@ -160,7 +162,7 @@ async fn wait_for_transform(
     loop {
         let counts = raw::status_counts(
             pool,
-            (scope.tenant_id, scope.integration_id),
+            IntegrationRef::new(scope.tenant_id, scope.integration_id),
             watermark,
             kinds,
         )

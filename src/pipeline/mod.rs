@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::connectors::http::ConnectorError;
+use crate::domain::{IntegrationRef, RawId};
 use crate::domain::{Provider, Stage, StageState};
 use crate::queue::{Publisher, QueueError, StageMessage, Work, MESSAGE_VERSION};
 use crate::store::load_batches::LoadRows;
@@ -124,7 +125,7 @@ pub(crate) async fn set_extracted(
 /// Loads transformed rows here, timing it into the report.
 pub(crate) async fn load_here(
     pool: &PgPool,
-    ids: (i64, i64),
+    ids: IntegrationRef,
     rows: LoadRows,
     mut report: StepReport,
 ) -> Result<StepReport, StoreError> {
@@ -140,7 +141,7 @@ pub(crate) fn stage_message(
     scope: Scope,
     (provider, kind): (Provider, &str),
     since: Option<DateTime<Utc>>,
-    raw_data_ids: Vec<i64>,
+    raw_data_ids: Vec<RawId>,
 ) -> StageMessage {
     StageMessage {
         version: MESSAGE_VERSION,

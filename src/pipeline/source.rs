@@ -11,6 +11,7 @@ use super::transform_stage::TransformError;
 use super::StepReport;
 use crate::domain::input::{InvalidInput, SourceScope};
 use crate::domain::Provider;
+use crate::domain::{IntegrationId, TenantId};
 use crate::queue::StageMessage;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::StoreError;
@@ -53,8 +54,8 @@ pub trait Source: Send + Sync {
     fn reprocess<'a>(
         &'a self,
         pool: &'a PgPool,
-        tenant_id: i64,
-        integration_id: i64,
+        tenant_id: TenantId,
+        integration_id: IntegrationId,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>>;
 }
 

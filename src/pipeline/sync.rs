@@ -14,6 +14,7 @@ use super::progress::StepProgress;
 use super::source::Catalog;
 use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::connectors::http::RequestCounts;
+use crate::domain::{JobId, TenantId};
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::raw::{self, Scope};
@@ -21,14 +22,14 @@ use crate::store::raw::{self, Scope};
 /// One line of a run's summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
 pub struct StepLine {
-    pub job_id: Option<i64>,
+    pub job_id: Option<JobId>,
     pub step: &'static str,
     #[serde(flatten)]
     pub report: StepReport,
 }
 
 impl StepLine {
-    pub fn new(job_id: Option<i64>, step: &'static str, report: StepReport) -> Self {
+    pub fn new(job_id: Option<JobId>, step: &'static str, report: StepReport) -> Self {
         StepLine {
             job_id,
             step,
@@ -68,12 +69,12 @@ pub struct Synced {
 /// `lines`.
 // The span is at error level so that its tenant and job stay on every event, whatever
 // level the log filter lets through.
-#[tracing::instrument(name = "job_run", level = "error", skip_all, fields(tenant_id = tenant_id, job_id = run.job.id, provider = %run.job.provider))]
+#[tracing::instrument(name = "job_run", level = "error", skip_all, fields(tenant_id = tenant_id.get(), job_id = run.job.id.get(), provider = %run.job.provider))]
 pub async fn run_one_job(
     pool: &PgPool,
     cipher: &CredentialCipher,
     sources: Catalog,
-    tenant_id: i64,
+    tenant_id: TenantId,
     run: JobRun<'_>,
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
@@ -157,12 +158,12 @@ async fn conclude(
 /// Shows each step's progress and records its summary line (log lines carry the tenant
 /// and job from the run's span).
 pub struct StepRecorder<'a> {
-    job_id: i64,
+    job_id: JobId,
     lines: &'a mut Vec<StepLine>,
 }
 
 impl<'a> StepRecorder<'a> {
-    fn new(job_id: i64, lines: &'a mut Vec<StepLine>) -> Self {
+    fn new(job_id: JobId, lines: &'a mut Vec<StepLine>) -> Self {
         StepRecorder { job_id, lines }
     }
 

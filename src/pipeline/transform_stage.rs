@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use super::source::Catalog;
 use super::{statistics_are_due, StepReport};
+use crate::domain::IntegrationRef;
 use crate::domain::Provider;
 use crate::queue::StageMessage;
 use crate::store::load_batches::LoadRows;
@@ -57,7 +58,7 @@ impl<'a> TransformStage<'a> {
     /// Transforms and loads a message's raw rows here.
     pub async fn handle(&self, message: &StageMessage) -> Result<StepReport, TransformError> {
         let (rows, report) = self.transform(message).await?;
-        let ids = (message.tenant_id, message.integration_id);
+        let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
         let report = super::load_here(self.pool, ids, rows, report).await?;
         self.loaded(message.provider, report.loaded).await?;
         Ok(report)

@@ -41,14 +41,14 @@ impl Consumer for MemoryConsumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Provider;
+    use crate::domain::{IntegrationId, Provider, RawId, TenantId};
     use crate::queue::{Work, MESSAGE_VERSION};
 
     fn message(id: i64) -> StageMessage {
         StageMessage {
             version: MESSAGE_VERSION,
-            tenant_id: 1,
-            integration_id: 1,
+            tenant_id: TenantId(1),
+            integration_id: IntegrationId(1),
             job_id: None,
             kind: "jira_issue".into(),
             provider: Provider::Jira,
@@ -57,7 +57,7 @@ mod tests {
             last_item: false,
             last_job_item: false,
             work: Work::Transform {
-                raw_data_ids: vec![id],
+                raw_data_ids: vec![RawId(id)],
             },
         }
     }
@@ -76,7 +76,7 @@ mod tests {
             delivery.ack().await.unwrap();
         }
         producer.await.unwrap();
-        assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+        assert_eq!(seen, (0..5).map(RawId).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Provider;
+use crate::domain::{IntegrationId, JobId, LoadBatchId, RawId, TenantId};
 
 /// The body version this build writes.
 pub const MESSAGE_VERSION: u32 = 2;
@@ -18,9 +19,9 @@ pub const SYNC_JOB: &str = "sync_job";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMessage {
     pub version: u32,
-    pub tenant_id: i64,
-    pub integration_id: i64,
-    pub job_id: Option<i64>,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub job_id: Option<JobId>,
     /// What the work is about, e.g. the raw row kind `jira_issue`, or `sync_job`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -45,17 +46,17 @@ pub enum Work {
     },
     /// Transform the raw rows of one API page's entities (ids, never the payloads); none in
     /// a step's end marker.
-    Transform { raw_data_ids: Vec<i64> },
+    Transform { raw_data_ids: Vec<RawId> },
     /// Load the saved batch of transformed rows, made from `raw_data_ids`.
     Load {
-        load_batch_id: i64,
-        raw_data_ids: Vec<i64>,
+        load_batch_id: LoadBatchId,
+        raw_data_ids: Vec<RawId>,
     },
 }
 
 impl StageMessage {
     /// The raw rows the work is about (none for a sync job).
-    pub fn raw_data_ids(&self) -> &[i64] {
+    pub fn raw_data_ids(&self) -> &[RawId] {
         match &self.work {
             Work::SyncJob { .. } => &[],
             Work::Transform { raw_data_ids } | Work::Load { raw_data_ids, .. } => raw_data_ids,
@@ -89,9 +90,9 @@ pub enum DecodeError {
 /// Version 1: one flat body, the work told apart by which optional fields were set.
 #[derive(Deserialize)]
 struct MessageV1 {
-    tenant_id: i64,
-    integration_id: i64,
-    job_id: Option<i64>,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    job_id: Option<JobId>,
     #[serde(rename = "type")]
     kind: String,
     provider: Provider,
@@ -100,9 +101,9 @@ struct MessageV1 {
     last_item: bool,
     last_job_item: bool,
     #[serde(default)]
-    raw_data_ids: Vec<i64>,
+    raw_data_ids: Vec<RawId>,
     #[serde(default)]
-    load_batch_id: Option<i64>,
+    load_batch_id: Option<LoadBatchId>,
     #[serde(default)]
     claimed_at: Option<DateTime<Utc>>,
 }
@@ -145,9 +146,9 @@ mod tests {
     fn transform() -> StageMessage {
         StageMessage {
             version: MESSAGE_VERSION,
-            tenant_id: 1,
-            integration_id: 2,
-            job_id: Some(3),
+            tenant_id: TenantId(1),
+            integration_id: IntegrationId(2),
+            job_id: Some(JobId(3)),
             kind: "jira_issue".into(),
             provider: Provider::Jira,
             last_sync_date: None,
@@ -155,7 +156,7 @@ mod tests {
             last_item: false,
             last_job_item: false,
             work: Work::Transform {
-                raw_data_ids: vec![7, 8],
+                raw_data_ids: vec![RawId(7), RawId(8)],
             },
         }
     }
@@ -164,8 +165,8 @@ mod tests {
     fn body_uses_the_seed_field_names_and_tags_its_work() {
         let load = StageMessage {
             work: Work::Load {
-                load_batch_id: 9,
-                raw_data_ids: vec![7, 8],
+                load_batch_id: LoadBatchId(9),
+                raw_data_ids: vec![RawId(7), RawId(8)],
             },
             ..transform()
         };
@@ -190,7 +191,7 @@ mod tests {
         assert_eq!(json["provider"], "jira");
         let body = serde_json::to_vec(&load).unwrap();
         assert_eq!(StageMessage::decode(&body).unwrap(), load);
-        assert_eq!(load.raw_data_ids(), &[7, 8]);
+        assert_eq!(load.raw_data_ids(), &[RawId(7), RawId(8)]);
     }
 
     #[test]
@@ -210,8 +211,8 @@ mod tests {
         assert_eq!(
             old(json!({"raw_data_ids": [7], "load_batch_id": 9})).work,
             Work::Load {
-                load_batch_id: 9,
-                raw_data_ids: vec![7]
+                load_batch_id: LoadBatchId(9),
+                raw_data_ids: vec![RawId(7)]
             }
         );
         let at = "2026-01-02T03:04:05Z";

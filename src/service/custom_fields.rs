@@ -4,6 +4,8 @@
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
+use crate::domain::IntegrationId;
+use crate::domain::TenantId;
 use crate::pipeline::source::Source;
 use crate::security::CredentialCipher;
 use crate::sources::jira::custom_field_tables::{self as custom_fields, FieldListing, Target};
@@ -13,7 +15,7 @@ use crate::store::raw::Scope;
 
 /// The tenant of a Jira integration; any other integration is refused, custom fields being
 /// a Jira feature.
-async fn jira_tenant(pool: &PgPool, integration_id: i64) -> ServiceResult<i64> {
+async fn jira_tenant(pool: &PgPool, integration_id: IntegrationId) -> ServiceResult<TenantId> {
     let tenant = integrations::tenant_of(pool, integration_id).await?;
     let integration = integrations::get(pool, tenant, integration_id).await?;
     if integration.provider != jira::JIRA.provider() {
@@ -29,7 +31,7 @@ async fn jira_tenant(pool: &PgPool, integration_id: i64) -> ServiceResult<i64> {
 pub async fn sync(
     pool: &PgPool,
     cipher: &CredentialCipher,
-    integration_id: i64,
+    integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
     let tenant = jira_tenant(pool, integration_id).await?;
     let (settings, client) = jira::client(pool, cipher, tenant, integration_id)
@@ -44,8 +46,8 @@ pub async fn sync(
         .await
         .map_err(|error| ServiceError::internal(error, "discovering custom fields"))?;
     tracing::info!(
-        tenant_id = tenant,
-        integration_id,
+        tenant_id = tenant.get(),
+        integration_id = integration_id.get(),
         fields = found,
         "custom fields discovered"
     );
@@ -53,7 +55,10 @@ pub async fn sync(
 }
 
 /// The integration's known fields with what each is mapped to.
-pub async fn list(pool: &PgPool, integration_id: i64) -> ServiceResult<Vec<FieldListing>> {
+pub async fn list(
+    pool: &PgPool,
+    integration_id: IntegrationId,
+) -> ServiceResult<Vec<FieldListing>> {
     let tenant = jira_tenant(pool, integration_id).await?;
     Ok(custom_fields::list(pool, tenant, integration_id).await?)
 }
@@ -61,13 +66,13 @@ pub async fn list(pool: &PgPool, integration_id: i64) -> ServiceResult<Vec<Field
 /// Maps each `(target, field)`; returns the listing after.
 pub async fn map(
     pool: &PgPool,
-    integration_id: i64,
+    integration_id: IntegrationId,
     targets: &[(Target, String)],
 ) -> ServiceResult<Vec<FieldListing>> {
     let tenant = jira_tenant(pool, integration_id).await?;
     for (target, field) in targets {
         custom_fields::map(pool, tenant, integration_id, *target, field).await?;
-        tracing::info!(tenant_id = tenant, integration_id, target = %target.label(), field, "mapped");
+        tracing::info!(tenant_id = tenant.get(), integration_id = integration_id.get(), target = %target.label(), field, "mapped");
     }
     Ok(custom_fields::list(pool, tenant, integration_id).await?)
 }

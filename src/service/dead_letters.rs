@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
+use crate::domain::{JobId, TenantId};
 use crate::queue::rabbitmq::{Broker, FailedMessage};
 use crate::queue::topology::QueueStage;
 use crate::queue::Work;
@@ -38,15 +39,21 @@ pub async fn requeue(
     stage: Option<QueueStage>,
 ) -> ServiceResult<Vec<FailedMessage>> {
     let requeued = broker.requeue_failed(stage).await.map_err(broker_error)?;
-    let jobs: BTreeSet<(i64, i64)> = requeued
+    let jobs: BTreeSet<(TenantId, JobId)> = requeued
         .iter()
         .filter_map(FailedMessage::message)
         .filter_map(|m| Some((m.tenant_id, m.job_id?)))
         .collect();
     for (tenant_id, job_id) in jobs {
         match job_controls::apply(pool, tenant_id, job_id, Control::Trigger).await {
-            Ok(()) => tracing::info!(tenant_id, job_id, "job due again after requeue"),
-            Err(error) => tracing::warn!(tenant_id, job_id, %error, "job not triggered"),
+            Ok(()) => tracing::info!(
+                tenant_id = tenant_id.get(),
+                job_id = job_id.get(),
+                "job due again after requeue"
+            ),
+            Err(error) => {
+                tracing::warn!(tenant_id = tenant_id.get(), job_id = job_id.get(), %error, "job not triggered")
+            }
         }
     }
     Ok(requeued)

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use super::ServiceResult;
 use crate::domain::input::{self, SourceScope};
 use crate::domain::Provider;
+use crate::domain::{IntegrationId, TenantId};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::integrations::{
@@ -15,7 +16,7 @@ use crate::store::integrations::{
 /// An integration to create.
 #[derive(Debug, Clone)]
 pub struct IntegrationInput {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub provider: Provider,
     pub base_url: String,
     /// Tokens, sealed at rest; several rotate where the source limits each token.
@@ -30,7 +31,7 @@ pub async fn create(
     pool: &PgPool,
     cipher: &CredentialCipher,
     new: IntegrationInput,
-) -> ServiceResult<i64> {
+) -> ServiceResult<IntegrationId> {
     let scope = CATALOG.source(new.provider).check_scope(new.scope)?;
     let tokens: Vec<String> = new.tokens.iter().map(|t| t.trim().to_owned()).collect();
     if tokens.is_empty() || tokens.iter().any(String::is_empty) {
@@ -65,28 +66,36 @@ pub async fn create(
         },
     )
     .await?;
-    tracing::info!(tenant_id = new.tenant_id, integration_id = id, provider = %new.provider, "integration created");
+    tracing::info!(tenant_id = new.tenant_id.get(), integration_id = id.get(), provider = %new.provider, "integration created");
     Ok(id)
 }
 
 /// A tenant's integrations, oldest first, without credentials.
-pub async fn list(pool: &PgPool, tenant_id: i64) -> ServiceResult<Vec<IntegrationSummary>> {
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<IntegrationSummary>> {
     Ok(integrations::list(pool, tenant_id).await?)
 }
 
 /// One of the tenant's integrations (another tenant's is not found).
 pub async fn get(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> ServiceResult<IntegrationSummary> {
     Ok(integrations::get(pool, tenant_id, integration_id).await?)
 }
 
 /// Disables one of the tenant's integrations: its jobs are skipped from now on, with the
 /// reason recorded. Idempotent.
-pub async fn disable(pool: &PgPool, tenant_id: i64, integration_id: i64) -> ServiceResult<()> {
+pub async fn disable(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<()> {
     integrations::disable(pool, tenant_id, integration_id).await?;
-    tracing::info!(tenant_id, integration_id, "integration disabled");
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        integration_id = integration_id.get(),
+        "integration disabled"
+    );
     Ok(())
 }

@@ -3,11 +3,12 @@
 use sqlx::PgPool;
 
 use super::ServiceResult;
+use crate::domain::{JobId, TenantId};
 use crate::store::job_controls::{self, Control, JobSummary};
 use crate::store::tenants;
 
 /// The tenant's jobs (an unknown tenant is not found).
-pub async fn list(pool: &PgPool, tenant_id: i64) -> ServiceResult<Vec<JobSummary>> {
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<JobSummary>> {
     Ok(job_controls::list(pool, tenant_id).await?)
 }
 
@@ -16,16 +17,21 @@ pub async fn list(pool: &PgPool, tenant_id: i64) -> ServiceResult<Vec<JobSummary
 /// not found.
 pub async fn control(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     control: Control,
 ) -> ServiceResult<()> {
     job_controls::apply(pool, tenant_id, job_id, control).await?;
-    tracing::info!(tenant_id, job_id, ?control, "job updated");
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        job_id = job_id.get(),
+        ?control,
+        "job updated"
+    );
     Ok(())
 }
 
 /// Fails unless the tenant exists (before watching its events, say).
-pub async fn ensure_tenant(pool: &PgPool, tenant_id: i64) -> ServiceResult<()> {
+pub async fn ensure_tenant(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<()> {
     Ok(tenants::ensure_exists(pool, tenant_id).await?)
 }

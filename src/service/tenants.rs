@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use super::ServiceResult;
+use crate::domain::TenantId;
 use crate::domain::{input, Tier};
 use crate::store::tenants::{self, Tenant};
 
@@ -14,10 +15,10 @@ pub struct NewTenant {
 }
 
 /// Creates a tenant (names are unique regardless of case); returns its id.
-pub async fn create(pool: &PgPool, new: NewTenant) -> ServiceResult<i64> {
+pub async fn create(pool: &PgPool, new: NewTenant) -> ServiceResult<TenantId> {
     let name = input::name("name", &new.name)?;
     let id = tenants::create(pool, &name, new.tier).await?;
-    tracing::info!(tenant_id = id, tier = %new.tier, "tenant created");
+    tracing::info!(tenant_id = id.get(), tier = %new.tier, "tenant created");
     Ok(id)
 }
 

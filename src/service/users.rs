@@ -3,13 +3,14 @@
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
+use crate::domain::TenantId;
 use crate::domain::{input, UserRole};
 use crate::security::{hash_password, PasswordError, MIN_PASSWORD_LEN};
 use crate::store::users;
 
 /// A user to create; the password is hashed here and never stored as given.
 pub struct NewUser {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub email: String,
     pub password: String,
     pub role: UserRole,
@@ -27,6 +28,6 @@ pub async fn create(pool: &PgPool, new: NewUser) -> ServiceResult<i64> {
         other => ServiceError::internal(other, "hashing the password"),
     })?;
     let id = users::create(pool, new.tenant_id, &email, &hash, new.role).await?;
-    tracing::info!(tenant_id = new.tenant_id, user_id = id, role = %new.role, "user created");
+    tracing::info!(tenant_id = new.tenant_id.get(), user_id = id, role = %new.role, "user created");
     Ok(id)
 }

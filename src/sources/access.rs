@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 
 use crate::connectors::http::ClientPolicy;
+use crate::domain::{IntegrationId, TenantId};
 use crate::security::CredentialCipher;
 use crate::store::integrations::{self, IntegrationSummary};
 
@@ -18,8 +19,8 @@ pub(super) struct Access {
 pub(super) async fn integration_access(
     pool: &PgPool,
     cipher: &CredentialCipher,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> anyhow::Result<Access> {
     let integration = integrations::get(pool, tenant_id, integration_id).await?;
     let credentials = integrations::credentials(pool, cipher, tenant_id, integration_id).await?;

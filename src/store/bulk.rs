@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use sqlx::PgPool;
 
 use super::StoreError;
+use crate::domain::{IntegrationRef, LoadBatchId};
 
 /// The records of part `$4` of saved batch `$3`, read on the server.
 const SAVED_RECORDS: &str = "(SELECT parts -> $4 FROM load_batches \
@@ -108,7 +109,7 @@ impl Upsert {
     pub async fn run<R: Serialize>(
         &self,
         pool: &PgPool,
-        ids: (i64, i64),
+        ids: IntegrationRef,
         rows: &[R],
         key: impl Fn(&R) -> &str,
     ) -> Result<u64, StoreError> {
@@ -123,7 +124,10 @@ impl Upsert {
     pub async fn run_records(
         &self,
         pool: &PgPool,
-        (tenant_id, integration_id): (i64, i64),
+        IntegrationRef {
+            tenant: tenant_id,
+            integration: integration_id,
+        }: IntegrationRef,
         records: &RawValue,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(&self.sql())
@@ -140,8 +144,11 @@ impl Upsert {
     pub async fn run_saved(
         &self,
         pool: &PgPool,
-        (tenant_id, integration_id): (i64, i64),
-        batch_id: i64,
+        IntegrationRef {
+            tenant: tenant_id,
+            integration: integration_id,
+        }: IntegrationRef,
+        batch_id: LoadBatchId,
         part: &str,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(&self.saved_sql())

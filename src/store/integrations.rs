@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use super::error::StoreError;
 use super::{jobs, tenants};
 use crate::domain::Provider;
+use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::security::CredentialCipher;
 
 /// What a connector needs to authenticate. Never serialized to the API.
@@ -51,7 +52,7 @@ impl IntegrationSettings {
 }
 
 pub struct NewIntegration<'a> {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub provider: Provider,
     pub base_url: &'a str,
     pub username: Option<&'a str>,
@@ -62,8 +63,8 @@ pub struct NewIntegration<'a> {
 /// An integration as shown to people and the API: no credentials.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct IntegrationSummary {
-    pub id: i64,
-    pub tenant_id: i64,
+    pub id: IntegrationId,
+    pub tenant_id: TenantId,
     #[sqlx(try_from = "String")]
     pub provider: Provider,
     pub base_url: String,
@@ -75,7 +76,7 @@ pub struct IntegrationSummary {
 }
 
 /// Associated data binding a sealed blob to its tenant.
-fn associated_data(tenant_id: i64) -> Vec<u8> {
+fn associated_data(tenant_id: TenantId) -> Vec<u8> {
     format!("pulse-etl/integration-credentials/tenant/{tenant_id}").into_bytes()
 }
 
@@ -84,13 +85,13 @@ pub async fn create(
     pool: &PgPool,
     cipher: &CredentialCipher,
     new: NewIntegration<'_>,
-) -> Result<i64, StoreError> {
+) -> Result<IntegrationId, StoreError> {
     tenants::ensure_exists(pool, new.tenant_id).await?;
     let plaintext = serde_json::to_vec(new.credentials)
         .map_err(|error| StoreError::CorruptCredentials(error.to_string()))?;
     let sealed = cipher.seal(&plaintext, &associated_data(new.tenant_id))?;
     let mut transaction = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: IntegrationId = sqlx::query_scalar(
         "INSERT INTO integrations (tenant_id, provider, base_url, username, credentials_encrypted, settings)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -108,7 +109,10 @@ pub async fn create(
 }
 
 /// A tenant's integrations, oldest first.
-pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<IntegrationSummary>, StoreError> {
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: TenantId,
+) -> Result<Vec<IntegrationSummary>, StoreError> {
     tenants::ensure_exists(pool, tenant_id).await?;
     Ok(sqlx::query_as(
         "SELECT id, tenant_id, provider, base_url, username, settings, active, created_at
@@ -121,7 +125,11 @@ pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<IntegrationSummar
 
 /// Marks an integration inactive: its jobs are skipped from now on, with the reason
 /// recorded on them. Idempotent.
-pub async fn disable(pool: &PgPool, tenant_id: i64, integration_id: i64) -> Result<(), StoreError> {
+pub async fn disable(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE integrations SET active = FALSE, updated_at = now() WHERE tenant_id = $1 AND id = $2",
@@ -133,7 +141,7 @@ pub async fn disable(pool: &PgPool, tenant_id: i64, integration_id: i64) -> Resu
     if updated.rows_affected() == 0 {
         return Err(StoreError::NotFound {
             entity: "integration",
-            id: integration_id,
+            id: integration_id.get(),
         });
     }
     sqlx::query(
@@ -152,8 +160,8 @@ pub async fn disable(pool: &PgPool, tenant_id: i64, integration_id: i64) -> Resu
 pub async fn credentials(
     pool: &PgPool,
     cipher: &CredentialCipher,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Credentials, StoreError> {
     let sealed: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT credentials_encrypted FROM integrations WHERE tenant_id = $1 AND id = $2",
@@ -164,7 +172,7 @@ pub async fn credentials(
     .await?;
     let sealed = sealed.ok_or(StoreError::NotFound {
         entity: "integration",
-        id: integration_id,
+        id: integration_id.get(),
     })?;
     let plaintext = cipher.open(&sealed, &associated_data(tenant_id))?;
     serde_json::from_slice(&plaintext)
@@ -174,8 +182,8 @@ pub async fn credentials(
 /// One of the tenant's integrations, without credentials.
 pub async fn get(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<IntegrationSummary, StoreError> {
     sqlx::query_as(
         "SELECT id, tenant_id, provider, base_url, username, settings, active, created_at
@@ -187,19 +195,22 @@ pub async fn get(
     .await?
     .ok_or(StoreError::NotFound {
         entity: "integration",
-        id: integration_id,
+        id: integration_id.get(),
     })
 }
 
 /// The tenant an integration belongs to (operator commands name only the integration).
-pub async fn tenant_of(pool: &PgPool, integration_id: i64) -> Result<i64, StoreError> {
+pub async fn tenant_of(
+    pool: &PgPool,
+    integration_id: IntegrationId,
+) -> Result<TenantId, StoreError> {
     sqlx::query_scalar("SELECT tenant_id FROM integrations WHERE id = $1")
         .bind(integration_id)
         .fetch_optional(pool)
         .await?
         .ok_or(StoreError::NotFound {
             entity: "integration",
-            id: integration_id,
+            id: integration_id.get(),
         })
 }
 
@@ -208,7 +219,10 @@ pub async fn tenant_of(pool: &PgPool, integration_id: i64) -> Result<i64, StoreE
 pub async fn reconnect(
     pool: &PgPool,
     cipher: &CredentialCipher,
-    (tenant_id, integration_id): (i64, i64),
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
     base_url: &str,
     credentials: &Credentials,
 ) -> Result<(), StoreError> {

@@ -6,12 +6,13 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::error::StoreError;
+use crate::domain::{IntegrationId, JobId, TenantId};
 
 /// A job as operators see it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct JobSummary {
-    pub id: i64,
-    pub integration_id: i64,
+    pub id: JobId,
+    pub integration_id: IntegrationId,
     pub job_type: String,
     pub state: String,
     pub active: bool,
@@ -25,7 +26,7 @@ pub struct JobSummary {
 }
 
 /// The tenant's jobs, oldest first.
-pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<JobSummary>, StoreError> {
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<JobSummary>, StoreError> {
     super::tenants::ensure_exists(pool, tenant_id).await?;
     Ok(sqlx::query_as(
         "SELECT id, integration_id, job_type, state, active, next_run, last_sync_date,
@@ -54,8 +55,8 @@ pub enum Control {
 /// running one cannot be reset: both answer `Conflict` with the reason.
 pub async fn apply(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     control: Control,
 ) -> Result<(), StoreError> {
     let (sql, refused) = match control {
@@ -102,7 +103,7 @@ pub async fn apply(
     } else {
         Err(StoreError::NotFound {
             entity: "job",
-            id: job_id,
+            id: job_id.get(),
         })
     }
 }

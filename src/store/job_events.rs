@@ -8,14 +8,15 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
 use super::error::StoreError;
+use crate::domain::{JobId, TenantId};
 
 pub const CHANNEL: &str = "pulse_job_progress";
 
 /// One state change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobEvent {
-    pub tenant_id: i64,
-    pub job_id: i64,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
     /// The step and stage that changed; none for a change of the whole job.
     pub step: Option<String>,
     pub stage: Option<String>,

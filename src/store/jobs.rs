@@ -6,15 +6,16 @@ use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
 use super::job_events::announcing;
+use crate::domain::{IntegrationId, JobId, TenantId};
 use crate::domain::{JobState, JobStatus, Provider, Stage, StageState};
 
 /// Creates the job that syncs a new integration: `NOT_STARTED`, active, every step idle.
 pub async fn create_for_integration(
     connection: &mut PgConnection,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     provider: Provider,
-) -> Result<i64, StoreError> {
+) -> Result<JobId, StoreError> {
     let status = JobStatus::initial(provider, JobState::NotStarted);
     Ok(sqlx::query_scalar(
         "INSERT INTO etl_jobs (tenant_id, integration_id, job_type, state, status, next_run)
@@ -34,8 +35,8 @@ pub async fn create_for_integration(
 /// A job as a run needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRun {
-    pub id: i64,
-    pub integration_id: i64,
+    pub id: JobId,
+    pub integration_id: IntegrationId,
     #[sqlx(try_from = "String", rename = "job_type")]
     pub provider: Provider,
     pub active: bool,
@@ -51,9 +52,9 @@ pub struct JobRun {
 /// integration active.
 pub async fn for_run(
     pool: &PgPool,
-    tenant_id: i64,
+    tenant_id: TenantId,
     provider: Provider,
-    integration_id: Option<i64>,
+    integration_id: Option<IntegrationId>,
 ) -> Result<Vec<JobRun>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT j.id, j.integration_id, j.job_type, j.active AND i.active AS active, j.last_sync_date, j.full_sync_requested,
@@ -72,8 +73,8 @@ pub async fn for_run(
 /// Marks the job RUNNING with every stage of every step idle.
 pub async fn start_run(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     provider: Provider,
 ) -> Result<(), StoreError> {
     sqlx::query(&announcing(
@@ -95,8 +96,8 @@ pub async fn start_run(
 /// Records one stage of one step changing state (and that the job made progress).
 pub async fn set_stage(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     step: &str,
     stage: Stage,
     state: StageState,
@@ -120,7 +121,7 @@ pub async fn set_stage(
 }
 
 /// Records that the job made progress (so no scheduler takes it for stuck).
-pub async fn touch(pool: &PgPool, tenant_id: i64, job_id: i64) -> Result<(), StoreError> {
+pub async fn touch(pool: &PgPool, tenant_id: TenantId, job_id: JobId) -> Result<(), StoreError> {
     sqlx::query("UPDATE etl_jobs SET last_progress_at = now() WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(job_id)
@@ -132,8 +133,8 @@ pub async fn touch(pool: &PgPool, tenant_id: i64, job_id: i64) -> Result<(), Sto
 /// Ends the run: FINISHED with the new incremental cursor, or FAILED with the error.
 pub async fn finish_run(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> Result<(), StoreError> {
     let (state, cursor, error) = match outcome {
@@ -167,7 +168,7 @@ pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
     stuck_after: std::time::Duration,
-) -> Result<Vec<(i64, JobRun)>, StoreError> {
+) -> Result<Vec<(TenantId, JobRun)>, StoreError> {
     let rows: Vec<Claimed> = sqlx::query_as(
         "UPDATE etl_jobs j SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now(), updated_at = now()
          FROM (SELECT j2.id FROM etl_jobs j2
@@ -198,8 +199,8 @@ pub async fn claim_due(
 /// taken over, gets false.
 pub async fn take_dispatched(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     claimed_at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let taken = sqlx::query(
@@ -216,7 +217,7 @@ pub async fn take_dispatched(
 
 #[derive(sqlx::FromRow)]
 struct Claimed {
-    tenant_id: i64,
+    tenant_id: TenantId,
     #[sqlx(flatten)]
     job: JobRun,
 }
@@ -224,8 +225,8 @@ struct Claimed {
 /// Sets when the job is due next.
 pub async fn schedule_next(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     after: std::time::Duration,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE etl_jobs SET next_run = now() + make_interval(secs => $3), updated_at = now() WHERE tenant_id = $1 AND id = $2")
@@ -241,8 +242,8 @@ pub async fn schedule_next(
 /// next scheduler picks it up without waiting for the stuck-run timeout.
 pub async fn release(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     reason: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(&announcing(

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::bulk::{records, Upsert};
 use super::error::StoreError;
 use super::raw;
+use crate::domain::{IntegrationRef, JobId, LoadBatchId, RawId, TenantId};
 
 /// A table load work fills: its upsert, and where it comes in the load order (a changelog
 /// needs its work item, a review its pull request, a pull request its repository: lower
@@ -47,7 +48,7 @@ pub trait LoadRow: Serialize {
 #[derive(Default)]
 pub struct LoadRows {
     parts: Vec<(&'static LoadTable, Box<RawValue>)>,
-    raw_ids: Vec<i64>,
+    raw_ids: Vec<RawId>,
 }
 
 impl LoadRows {
@@ -61,7 +62,7 @@ impl LoadRows {
     }
 
     /// Raw rows to mark processed once the rows are loaded.
-    pub fn processed(&mut self, ids: impl IntoIterator<Item = i64>) {
+    pub fn processed(&mut self, ids: impl IntoIterator<Item = RawId>) {
         self.raw_ids.extend(ids);
     }
 
@@ -72,11 +73,11 @@ impl LoadRows {
     }
 
     /// Loads here: each table's upsert in load order, then the raw rows marked processed.
-    pub async fn load(&self, pool: &PgPool, ids: (i64, i64)) -> Result<(), StoreError> {
+    pub async fn load(&self, pool: &PgPool, ids: IntegrationRef) -> Result<(), StoreError> {
         for (table, records) in self.in_load_order() {
             table.upsert.run_records(pool, ids, records).await?;
         }
-        raw::mark_processed(pool, ids.0, &self.raw_ids).await
+        raw::mark_processed(pool, ids.tenant, &self.raw_ids).await
     }
 
     /// Saves the rows for a load worker as the batch of `source_raw_id` (the first raw row
@@ -85,10 +86,13 @@ impl LoadRows {
     pub async fn save(
         &self,
         pool: &PgPool,
-        (tenant_id, integration_id): (i64, i64),
-        job_id: Option<i64>,
-        source_raw_id: i64,
-    ) -> Result<i64, StoreError> {
+        IntegrationRef {
+            tenant: tenant_id,
+            integration: integration_id,
+        }: IntegrationRef,
+        job_id: Option<JobId>,
+        source_raw_id: RawId,
+    ) -> Result<LoadBatchId, StoreError> {
         // `{"work_items": [...], ...}`, written around the records already serialized.
         let mut object = String::from("{");
         for (table, records) in &self.parts {
@@ -126,11 +130,14 @@ impl LoadRows {
 /// error, never skipped: skipping it would mark its raw rows processed unloaded.
 pub async fn load_saved(
     pool: &PgPool,
-    ids @ (tenant_id, integration_id): (i64, i64),
-    batch_id: i64,
+    ids @ IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
+    batch_id: LoadBatchId,
     tables: LoadTables<'_>,
 ) -> Result<Option<u64>, StoreError> {
-    let saved: Option<(Vec<String>, i64, Vec<i64>)> = sqlx::query_as(
+    let saved: Option<(Vec<String>, i64, Vec<RawId>)> = sqlx::query_as(
         "SELECT coalesce(array_agg(part.key), '{}'),
                 coalesce(sum(jsonb_array_length(part.value)), 0)::bigint,
                 b.raw_ids
@@ -166,7 +173,11 @@ pub async fn load_saved(
 }
 
 /// Deletes a saved batch (loaded, or given up on).
-pub async fn delete(pool: &PgPool, tenant_id: i64, batch_id: i64) -> Result<(), StoreError> {
+pub async fn delete(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    batch_id: LoadBatchId,
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM load_batches WHERE id = $1 AND tenant_id = $2")
         .bind(batch_id)
         .bind(tenant_id)

@@ -8,13 +8,14 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use crate::domain::text::clean_json;
+use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, TenantId};
 
 /// Who extracted a batch: the scope every raw row carries.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
-    pub tenant_id: i64,
-    pub integration_id: i64,
-    pub job_id: Option<i64>,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub job_id: Option<JobId>,
 }
 
 /// One entity to store: its external id, the answer, and its extraction metadata.
@@ -23,7 +24,7 @@ pub type RawEntity = (Option<String>, Value, Value);
 /// A stored raw row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RawRecord {
-    pub id: i64,
+    pub id: RawId,
     #[sqlx(rename = "type")]
     pub kind: String,
     pub external_id: Option<String>,
@@ -39,7 +40,7 @@ pub async fn insert(
     kind: &str,
     entities: Vec<(Option<String>, Value)>,
     metadata: &Value,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<RawId>, StoreError> {
     let entities = entities
         .into_iter()
         .map(|(external_id, raw)| (external_id, raw, metadata.clone()))
@@ -54,7 +55,7 @@ pub async fn insert_each(
     scope: Scope,
     kind: &str,
     entities: Vec<RawEntity>,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<RawId>, StoreError> {
     if entities.is_empty() {
         return Ok(Vec::new());
     }
@@ -93,9 +94,9 @@ pub async fn insert_each(
 /// Raw rows by id, within the tenant's integration.
 pub async fn fetch(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
-    ids: &[i64],
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    ids: &[RawId],
 ) -> Result<Vec<RawRecord>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, type, external_id, raw_data, extraction_metadata FROM raw_extraction_data
@@ -111,7 +112,7 @@ pub async fn fetch(
 /// The newest stored pages of one kind for one entity, in page order (`startAt`).
 pub async fn latest_pages(
     pool: &PgPool,
-    ids: (i64, i64),
+    ids: IntegrationRef,
     kind: &str,
     external_id: &str,
 ) -> Result<Vec<RawRecord>, StoreError> {
@@ -123,7 +124,10 @@ pub async fn latest_pages(
 /// after it (left from an older, longer listing) are not returned.
 pub async fn latest_pages_of(
     pool: &PgPool,
-    (tenant_id, integration_id): (i64, i64),
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
     kind: &str,
     external_ids: &[String],
 ) -> Result<Vec<RawRecord>, StoreError> {
@@ -153,7 +157,10 @@ pub async fn latest_pages_of(
 /// `limit` at a time in key order after `after` (the last key of the previous batch).
 pub async fn latest_of_kind(
     pool: &PgPool,
-    (tenant_id, integration_id): (i64, i64),
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
     kind: &str,
     after: &str,
     limit: i64,
@@ -181,7 +188,7 @@ pub async fn latest_of_kind(
 /// reprocessing reads).
 pub struct LatestBatches<'a> {
     pool: &'a PgPool,
-    ids: (i64, i64),
+    ids: IntegrationRef,
     kind: &'static str,
     after: String,
     done: bool,
@@ -191,7 +198,7 @@ impl<'a> LatestBatches<'a> {
     /// Rows read per batch.
     const BATCH: i64 = 500;
 
-    pub fn new(pool: &'a PgPool, ids: (i64, i64), kind: &'static str) -> Self {
+    pub fn new(pool: &'a PgPool, ids: IntegrationRef, kind: &'static str) -> Self {
         LatestBatches {
             pool,
             ids,
@@ -224,7 +231,11 @@ struct LatestRow {
     record: RawRecord,
 }
 
-pub async fn mark_processed(pool: &PgPool, tenant_id: i64, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn mark_processed(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    ids: &[RawId],
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE raw_extraction_data SET status = 'processed', error = NULL, processed_at = now()
          WHERE tenant_id = $1 AND id = ANY($2)",
@@ -238,8 +249,8 @@ pub async fn mark_processed(pool: &PgPool, tenant_id: i64, ids: &[i64]) -> Resul
 
 pub async fn mark_failed(
     pool: &PgPool,
-    tenant_id: i64,
-    id: i64,
+    tenant_id: TenantId,
+    id: RawId,
     error: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -255,7 +266,7 @@ pub async fn mark_failed(
 }
 
 /// The newest raw row id (0 when there is none): rows stored later have larger ids.
-pub async fn newest_id(pool: &PgPool) -> Result<i64, StoreError> {
+pub async fn newest_id(pool: &PgPool) -> Result<RawId, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM raw_extraction_data")
             .fetch_one(pool)
@@ -281,8 +292,11 @@ struct StatusRow {
 /// Processing states of the integration's rows of `kinds` stored after `after_id`.
 pub async fn status_counts(
     pool: &PgPool,
-    (tenant_id, integration_id): (i64, i64),
-    after_id: i64,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
+    after_id: RawId,
     kinds: &[&str],
 ) -> Result<StatusCounts, StoreError> {
     let row: StatusRow = sqlx::query_as(
@@ -310,8 +324,8 @@ pub async fn status_counts(
 /// stay so).
 pub async fn mark_pending_failed(
     pool: &PgPool,
-    tenant_id: i64,
-    ids: &[i64],
+    tenant_id: TenantId,
+    ids: &[RawId],
     error: &str,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
@@ -334,7 +348,7 @@ pub async fn pending_batches(
     kind: &str,
     batch: i64,
     live_within: Option<std::time::Duration>,
-) -> Result<Vec<(i64, i64, Vec<i64>)>, StoreError> {
+) -> Result<Vec<(TenantId, IntegrationId, Vec<RawId>)>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT tenant_id, integration_id, array_agg(id ORDER BY id) AS ids
          FROM (SELECT r.tenant_id, r.integration_id, r.id,
@@ -358,8 +372,8 @@ pub async fn pending_batches(
 /// The first `limit` errors of the job's raw rows that failed since `since`.
 pub async fn first_errors(
     pool: &PgPool,
-    tenant_id: i64,
-    job_id: i64,
+    tenant_id: TenantId,
+    job_id: JobId,
     since: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> Result<Vec<String>, StoreError> {

@@ -5,11 +5,12 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::error::{has_sqlstate, sqlstate, StoreError};
+use crate::domain::TenantId;
 use crate::domain::Tier;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Tenant {
-    pub id: i64,
+    pub id: TenantId,
     pub name: String,
     #[sqlx(try_from = "String")]
     pub tier: Tier,
@@ -18,7 +19,7 @@ pub struct Tenant {
 }
 
 /// Creates a tenant; names are unique regardless of case.
-pub async fn create(pool: &PgPool, name: &str, tier: Tier) -> Result<i64, StoreError> {
+pub async fn create(pool: &PgPool, name: &str, tier: Tier) -> Result<TenantId, StoreError> {
     sqlx::query_scalar("INSERT INTO tenants (name, tier) VALUES ($1, $2) RETURNING id")
         .bind(name)
         .bind(tier.as_str())
@@ -43,7 +44,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Tenant>, StoreError> {
 }
 
 /// Fails with `NotFound` unless the tenant exists.
-pub async fn ensure_exists(pool: &PgPool, tenant_id: i64) -> Result<(), StoreError> {
+pub async fn ensure_exists(pool: &PgPool, tenant_id: TenantId) -> Result<(), StoreError> {
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)")
         .bind(tenant_id)
         .fetch_one(pool)
@@ -53,13 +54,13 @@ pub async fn ensure_exists(pool: &PgPool, tenant_id: i64) -> Result<(), StoreErr
     } else {
         Err(StoreError::NotFound {
             entity: "tenant",
-            id: tenant_id,
+            id: tenant_id.get(),
         })
     }
 }
 
 /// The id of the tenant with this name (case-insensitive), if any.
-pub async fn find_by_name(pool: &PgPool, name: &str) -> Result<Option<i64>, StoreError> {
+pub async fn find_by_name(pool: &PgPool, name: &str) -> Result<Option<TenantId>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT id FROM tenants WHERE lower(name) = lower($1)")
             .bind(name)
@@ -69,14 +70,14 @@ pub async fn find_by_name(pool: &PgPool, name: &str) -> Result<Option<i64>, Stor
 }
 
 /// The tenant's tier (it picks the queues the tenant's work runs on).
-pub async fn tier(pool: &PgPool, tenant_id: i64) -> Result<Tier, StoreError> {
+pub async fn tier(pool: &PgPool, tenant_id: TenantId) -> Result<Tier, StoreError> {
     let tier: Option<String> = sqlx::query_scalar("SELECT tier FROM tenants WHERE id = $1")
         .bind(tenant_id)
         .fetch_optional(pool)
         .await?;
     let tier = tier.ok_or(StoreError::NotFound {
         entity: "tenant",
-        id: tenant_id,
+        id: tenant_id.get(),
     })?;
     tier.parse()
         .map_err(|error: crate::domain::UnknownValue| StoreError::Conflict(error.to_string()))

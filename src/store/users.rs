@@ -4,13 +4,14 @@ use sqlx::PgPool;
 
 use super::error::{has_sqlstate, sqlstate, StoreError};
 use super::tenants;
+use crate::domain::TenantId;
 use crate::domain::UserRole;
 
 /// Creates a user with an already-hashed password; e-mail addresses are unique
 /// regardless of case across the whole service.
 pub async fn create(
     pool: &PgPool,
-    tenant_id: i64,
+    tenant_id: TenantId,
     email: &str,
     password_hash: &str,
     role: UserRole,

@@ -2,6 +2,7 @@
 
 use crate::common;
 use crate::common::{assert_clear_failure, stdout, ScratchDb};
+use pulse_etl::domain::{IntegrationId, TenantId};
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::store::integrations;
 
@@ -120,13 +121,15 @@ async fn tenant_integration_and_user_round_trip() {
             .unwrap();
     assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()));
     let cipher = CredentialCipher::new(&SecretKey::parse(common::TEST_SECRET_KEY).unwrap());
-    let credentials = integrations::credentials(&db.pool, &cipher, tenant, jira)
-        .await
-        .unwrap();
+    let credentials =
+        integrations::credentials(&db.pool, &cipher, TenantId(tenant), IntegrationId(jira))
+            .await
+            .unwrap();
     assert_eq!(credentials.tokens, vec![token.to_owned()]);
-    let credentials = integrations::credentials(&db.pool, &cipher, tenant, github)
-        .await
-        .unwrap();
+    let credentials =
+        integrations::credentials(&db.pool, &cipher, TenantId(tenant), IntegrationId(github))
+            .await
+            .unwrap();
     assert_eq!(
         credentials.tokens,
         vec!["gh-token-1".to_owned(), "gh-token-2".to_owned()]
@@ -136,11 +139,14 @@ async fn tenant_integration_and_user_round_trip() {
         &["tenant", "create", "--name", "Other", "--tier", "free"],
         None,
     ));
-    assert!(
-        integrations::credentials(&db.pool, &cipher, other_tenant, jira)
-            .await
-            .is_err()
-    );
+    assert!(integrations::credentials(
+        &db.pool,
+        &cipher,
+        TenantId(other_tenant),
+        IntegrationId(jira)
+    )
+    .await
+    .is_err());
     sqlx::query("UPDATE integrations SET tenant_id = $1 WHERE id = $2")
         .bind(other_tenant)
         .bind(github)

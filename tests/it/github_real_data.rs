@@ -55,10 +55,10 @@ fn time(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 async fn scope(db: &ScratchDb) -> Scope {
-    let (tenant_id, integration_id) = common::source::github_integration(db, "Real").await;
+    let ids = common::source::github_integration(db, "Real").await;
     Scope {
-        tenant_id,
-        integration_id,
+        tenant_id: ids.tenant,
+        integration_id: ids.integration,
         job_id: None,
     }
 }

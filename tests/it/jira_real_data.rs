@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::common;
 use crate::common::ScratchDb;
-use pulse_etl::domain::Provider;
+use pulse_etl::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::sources::fields::jira_time;
 use pulse_etl::sources::jira::tables as jira;
@@ -30,7 +30,7 @@ fn records(path: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn integration(db: &ScratchDb) -> (i64, i64) {
+async fn integration(db: &ScratchDb) -> (TenantId, IntegrationId) {
     let tenant = tenants::create(&db.pool, "Real", pulse_etl::domain::Tier::Basic)
         .await
         .unwrap();
@@ -56,7 +56,7 @@ async fn integration(db: &ScratchDb) -> (i64, i64) {
 
 /// Loads every fixture: statuses, projects, issue types, issues with embedded changelogs,
 /// and the separately paged changelogs.
-async fn load_everything(db: &ScratchDb, tenant: i64, integration: i64) {
+async fn load_everything(db: &ScratchDb, tenant: TenantId, integration: IntegrationId) {
     let pool = &db.pool;
     jira::upsert_statuses(
         pool,
@@ -120,7 +120,9 @@ async fn load_everything(db: &ScratchDb, tenant: i64, integration: i64) {
     let mut load = LoadRows::default();
     load.add(&items).unwrap();
     load.add(&changelogs).unwrap();
-    load.load(pool, (tenant, integration)).await.unwrap();
+    load.load(pool, IntegrationRef::new(tenant, integration))
+        .await
+        .unwrap();
 }
 
 /// The issue id of each changelog page record, from its request URL.

@@ -43,7 +43,8 @@ async fn count(db: &ScratchDb, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
     let db = ScratchDb::migrated().await;
-    let ids @ (tenant_id, integration_id) = common::source::github_integration(&db, "Acme").await;
+    let ids = common::source::github_integration(&db, "Acme").await;
+    let (tenant_id, integration_id) = (ids.tenant, ids.integration);
     let other = common::source::github_integration(&db, "Other").await;
     let scope = Scope {
         tenant_id,
@@ -99,8 +100,8 @@ async fn a_saved_batch_loads_once_for_its_own_tenant_only() {
     assert_eq!(
         loaded,
         vec![
-            ("1".to_owned(), "new".to_owned(), tenant_id),
-            ("2".to_owned(), "two".to_owned(), tenant_id)
+            ("1".to_owned(), "new".to_owned(), tenant_id.get()),
+            ("2".to_owned(), "two".to_owned(), tenant_id.get())
         ]
     );
     assert_eq!(

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::queues::rabbitmq_url;
-use pulse_etl::domain::{Provider, Tier};
+use pulse_etl::domain::{IntegrationId, JobId, Provider, RawId, TenantId, Tier};
 use pulse_etl::queue::rabbitmq::{Broker, RabbitConsumer};
 use pulse_etl::queue::topology::{QueueStage, Topology};
 use pulse_etl::queue::{
@@ -29,9 +29,9 @@ async fn broker(topology: &Topology) -> Broker {
 fn message(id: i64) -> StageMessage {
     StageMessage {
         version: MESSAGE_VERSION,
-        tenant_id: 1,
-        integration_id: 2,
-        job_id: Some(3),
+        tenant_id: TenantId(1),
+        integration_id: IntegrationId(2),
+        job_id: Some(JobId(3)),
         kind: "jira_issue".into(),
         provider: Provider::Jira,
         last_sync_date: None,
@@ -39,7 +39,7 @@ fn message(id: i64) -> StageMessage {
         last_item: false,
         last_job_item: false,
         work: Work::Transform {
-            raw_data_ids: vec![id],
+            raw_data_ids: vec![RawId(id)],
         },
     }
 }
@@ -90,7 +90,7 @@ async fn unacknowledged_messages_come_back_when_their_consumer_dies() {
         delivery.ack().await.unwrap();
     }
     seen.sort_unstable();
-    assert_eq!(seen, vec![1, 2, 3]);
+    assert_eq!(seen, vec![RawId(1), RawId(2), RawId(3)]);
     nothing_more(&mut consumer).await;
     broker
         .delete(QueueStage::Transform, &[Tier::Premium])

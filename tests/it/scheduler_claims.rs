@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::common;
 use crate::common::ScratchDb;
-use pulse_etl::domain::{Provider, Tier};
+use pulse_etl::domain::{IntegrationId, JobId, Provider, TenantId, Tier};
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use pulse_etl::store::{jobs, tenants};
@@ -60,7 +60,7 @@ async fn concurrent_claims_never_share_a_job() {
     for claimer in claimers {
         all.extend(claimer.await.unwrap());
     }
-    let unique: HashSet<i64> = all.iter().copied().collect();
+    let unique: HashSet<JobId> = all.iter().copied().collect();
     assert_eq!(all.len(), 60, "every due job claimed once");
     assert_eq!(unique.len(), 60, "no job claimed twice");
     assert!(
@@ -76,11 +76,11 @@ async fn concurrent_claims_never_share_a_job() {
 async fn inactive_scheduled_and_stuck_jobs() {
     let db = ScratchDb::migrated().await;
     jira_jobs(&db, 3).await;
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM etl_jobs ORDER BY id")
+    let ids: Vec<JobId> = sqlx::query_scalar("SELECT id FROM etl_jobs ORDER BY id")
         .fetch_all(&db.pool)
         .await
         .unwrap();
-    let (tenant, integration): (i64, i64) =
+    let (tenant, integration): (TenantId, IntegrationId) =
         sqlx::query_as("SELECT tenant_id, integration_id FROM etl_jobs WHERE id = $1")
             .bind(ids[0])
             .fetch_one(&db.pool)
@@ -96,7 +96,7 @@ async fn inactive_scheduled_and_stuck_jobs() {
             .await
             .unwrap();
     assert_eq!(reason.as_deref(), Some("integration disabled"));
-    let tenant: i64 = sqlx::query_scalar("SELECT tenant_id FROM etl_jobs WHERE id = $1")
+    let tenant: TenantId = sqlx::query_scalar("SELECT tenant_id FROM etl_jobs WHERE id = $1")
         .bind(ids[1])
         .fetch_one(&db.pool)
         .await
@@ -104,7 +104,7 @@ async fn inactive_scheduled_and_stuck_jobs() {
     jobs::schedule_next(&db.pool, tenant, ids[1], Duration::from_secs(3_600))
         .await
         .unwrap();
-    let claimed: Vec<i64> = jobs::claim_due(&db.pool, 10, STUCK)
+    let claimed: Vec<JobId> = jobs::claim_due(&db.pool, 10, STUCK)
         .await
         .unwrap()
         .into_iter()
@@ -128,7 +128,7 @@ async fn inactive_scheduled_and_stuck_jobs() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let recovered: Vec<i64> = jobs::claim_due(&db.pool, 10, STUCK)
+    let recovered: Vec<JobId> = jobs::claim_due(&db.pool, 10, STUCK)
         .await
         .unwrap()
         .into_iter()
@@ -186,7 +186,7 @@ async fn operators_list_trigger_pause_resume_and_reset_jobs() {
         .await
         .unwrap()
         .iter()
-        .all(|(tenant, _)| *tenant != 1));
+        .all(|(tenant, _)| *tenant != TenantId(1)));
 
     assert!(run(&["jobs", "resume", "--tenant", "1", &id])
         .await
@@ -223,7 +223,10 @@ async fn operators_list_trigger_pause_resume_and_reset_jobs() {
     assert_eq!(reset["last_sync_date"], Value::Null);
     assert_eq!(reset["full_sync_requested"], true);
     let claimed = jobs::claim_due(&db.pool, 10, STUCK).await.unwrap();
-    let (_, claimed_job) = claimed.iter().find(|(tenant, _)| *tenant == 1).unwrap();
+    let (_, claimed_job) = claimed
+        .iter()
+        .find(|(tenant, _)| *tenant == TenantId(1))
+        .unwrap();
     assert!(
         claimed_job.full_sync_requested,
         "the next run is a full one"

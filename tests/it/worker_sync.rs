@@ -11,7 +11,7 @@ use crate::common;
 use crate::common::queues::{terminate, Queues};
 use crate::common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
 use crate::common::{spawn_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
-use pulse_etl::domain::{Provider, Tier};
+use pulse_etl::domain::{IntegrationId, JobId, Provider, RawId, TenantId, Tier};
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::QueueStage;
 use pulse_etl::queue::{Publisher, StageMessage, Work, MESSAGE_VERSION};
@@ -183,12 +183,12 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
     let db = ScratchDb::migrated().await;
     let sim = simulator(10).await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    let tenant_id: i64 = tenant.parse().unwrap();
-    let integration_id: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+    let tenant_id: TenantId = tenant.parse().unwrap();
+    let integration_id: IntegrationId = sqlx::query_scalar("SELECT id FROM integrations")
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    let raw_id: i64 = sqlx::query_scalar(
+    let raw_id: RawId = sqlx::query_scalar(
         "INSERT INTO raw_extraction_data (tenant_id, integration_id, type, raw_data)
          VALUES ($1, $2, 'bogus', '{}') RETURNING id",
     )
@@ -592,9 +592,9 @@ async fn a_dispatch_delivered_twice_runs_its_job_once() {
     let sim = simulator(50).await;
     let queues = Queues::new();
     let db = ScratchDb::migrated().await;
-    let tenant_id: i64 = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
+    let tenant_id: TenantId = jira_tenant(&db, &sim, "sim-token").await.parse().unwrap();
     // Claimed the way a dispatching scheduler claims it.
-    let (job_id, integration_id, claimed_at): (i64, i64, chrono::DateTime<chrono::Utc>) =
+    let (job_id, integration_id, claimed_at): (JobId, IntegrationId, chrono::DateTime<chrono::Utc>) =
         sqlx::query_as(
             "UPDATE etl_jobs SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now()
              RETURNING id, integration_id, last_run_started_at",

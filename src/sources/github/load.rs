@@ -12,6 +12,7 @@ use super::kinds;
 use super::tables as github;
 use super::transform::{self, CommentType, GithubError};
 use crate::domain::pr_flow::flow_metrics;
+use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, TenantId};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -23,13 +24,13 @@ const METRICS_BATCH: usize = 500;
 /// Transforms and loads for one tenant's GitHub integration.
 pub struct GithubLoader<'a> {
     pub pool: &'a PgPool,
-    pub tenant_id: i64,
-    pub integration_id: i64,
-    pub job_id: Option<i64>,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub job_id: Option<JobId>,
 }
 
 /// The entries of stored list pages, per entity (pages come ordered by entity and page).
-fn entries_by_entity(pages: Vec<RawRecord>) -> (BTreeMap<String, Vec<Value>>, Vec<i64>) {
+fn entries_by_entity(pages: Vec<RawRecord>) -> (BTreeMap<String, Vec<Value>>, Vec<RawId>) {
     let mut entries: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut ids = Vec::with_capacity(pages.len());
     for page in pages {
@@ -71,12 +72,12 @@ fn transform_pull(
 }
 
 impl GithubLoader<'_> {
-    fn ids(&self) -> (i64, i64) {
-        (self.tenant_id, self.integration_id)
+    fn ids(&self) -> IntegrationRef {
+        IntegrationRef::new(self.tenant_id, self.integration_id)
     }
 
-    async fn fail(&self, raw_id: i64, error: &GithubError) -> Result<(), StoreError> {
-        tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id, %error, "GitHub entity failed to transform");
+    async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
+        tracing::warn!(tenant_id = self.tenant_id.get(), job_id = self.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
         raw::mark_failed(self.pool, self.tenant_id, raw_id, &error.to_string()).await
     }
 
@@ -84,7 +85,7 @@ impl GithubLoader<'_> {
     /// of those loaded.
     pub async fn repositories(
         &self,
-        stored: &[(i64, Value)],
+        stored: &[(RawId, Value)],
     ) -> Result<(StepReport, Vec<String>), StoreError> {
         let mut loaded = Vec::with_capacity(stored.len());
         let mut done = Vec::with_capacity(stored.len());
@@ -115,21 +116,24 @@ impl GithubLoader<'_> {
 
     /// Stored raw pull requests by id (a message's `raw_data_ids`), each with the newest
     /// stored pages of its reviews and commits, transformed and loaded.
-    pub async fn pulls_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
+    pub async fn pulls_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_pulls(ids).await?;
         crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
-    pub async fn comments_by_raw_ids(&self, ids: &[i64]) -> Result<StepReport, StoreError> {
+    pub async fn comments_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_comments(ids).await?;
         crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
     }
 
     /// Stored raw pull requests by id with their stored review and commit pages, transformed
     /// into load work (the report counts them as loaded); a malformed one is marked failed.
-    pub async fn transform_pulls(&self, ids: &[i64]) -> Result<(LoadRows, StepReport), StoreError> {
+    pub async fn transform_pulls(
+        &self,
+        ids: &[RawId],
+    ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
@@ -184,7 +188,7 @@ impl GithubLoader<'_> {
     /// failed.
     pub async fn transform_comments(
         &self,
-        ids: &[i64],
+        ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
         let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;

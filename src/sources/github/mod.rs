@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::Provider;
+use crate::domain::{IntegrationId, TenantId};
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -162,8 +163,8 @@ impl Source for Github {
     fn reprocess<'a>(
         &'a self,
         pool: &'a PgPool,
-        tenant_id: i64,
-        integration_id: i64,
+        tenant_id: TenantId,
+        integration_id: IntegrationId,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
         reprocess::reprocess(pool, tenant_id, integration_id).boxed()
     }
@@ -197,8 +198,8 @@ async fn run_steps(
 pub async fn client(
     pool: &PgPool,
     cipher: &CredentialCipher,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> anyhow::Result<(IntegrationSummary, GithubClient)> {
     let access = super::access::integration_access(pool, cipher, tenant_id, integration_id).await?;
     let client = GithubClient::new(

@@ -7,6 +7,8 @@ use sqlx::PgPool;
 
 use super::load::GithubLoader;
 use super::{kinds, steps};
+use crate::domain::IntegrationRef;
+use crate::domain::{IntegrationId, RawId, TenantId};
 use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
@@ -14,10 +16,10 @@ use crate::store::StoreError;
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Vec<(&'static str, StepReport)>, StoreError> {
-    let ids = (tenant_id, integration_id);
+    let ids = IntegrationRef::new(tenant_id, integration_id);
     let loader = GithubLoader {
         pool,
         tenant_id,
@@ -34,14 +36,14 @@ pub async fn reprocess(
     let mut pull_ids = Vec::new();
     let mut batches = LatestBatches::new(pool, ids, kinds::PULL);
     while let Some(rows) = batches.next().await? {
-        let raw_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
         pull_ids.extend(rows.into_iter().filter_map(|r| r.external_id));
         pulls += loader.pulls_by_raw_ids(&raw_ids).await?;
     }
     for kind in [kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT] {
         let mut batches = LatestBatches::new(pool, ids, kind);
         while let Some(rows) = batches.next().await? {
-            let raw_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
             let comments = loader.comments_by_raw_ids(&raw_ids).await?;
             pulls.failed += comments.failed;
         }

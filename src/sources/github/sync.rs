@@ -18,6 +18,7 @@ use super::tables as github;
 use super::transform::repository_and_number;
 use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
+use crate::domain::{IntegrationRef, RawId};
 use crate::domain::{Provider, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
@@ -116,8 +117,8 @@ impl GithubRun<'_> {
         }
     }
 
-    fn ids(&self) -> (i64, i64) {
-        (self.scope.tenant_id, self.scope.integration_id)
+    fn ids(&self) -> IntegrationRef {
+        IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id)
     }
 
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
@@ -147,7 +148,7 @@ impl GithubRun<'_> {
         )
         .await?;
         let extract_seconds = clock.elapsed().as_secs_f64();
-        let stored: Vec<(i64, Value)> = raw_ids.into_iter().zip(entities).collect();
+        let stored: Vec<(RawId, Value)> = raw_ids.into_iter().zip(entities).collect();
         let (mut report, names) = self.loader().repositories(&stored).await?;
         report.extract_seconds = extract_seconds;
         let state = if report.failed > 0 {
@@ -254,7 +255,7 @@ impl GithubRun<'_> {
         &self,
         repository: &str,
         changed: &[Value],
-    ) -> Result<Vec<i64>, PipelineError> {
+    ) -> Result<Vec<RawId>, PipelineError> {
         let bundles =
             try_join_all(changed.iter().map(|pull| self.fetch_pull(repository, pull))).await?;
         let (mut reviews, mut commits, mut pulls) = (Vec::new(), Vec::new(), Vec::new());
@@ -326,7 +327,7 @@ impl GithubRun<'_> {
         Ok((report, fresh, extracted))
     }
 
-    fn message(&self, kind: &str, raw_ids: Vec<i64>) -> crate::queue::StageMessage {
+    fn message(&self, kind: &str, raw_ids: Vec<RawId>) -> crate::queue::StageMessage {
         stage_message(self.scope, (Provider::Github, kind), self.since, raw_ids)
     }
 

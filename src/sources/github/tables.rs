@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use super::transform::{CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow};
 use crate::domain::pr_flow::{FlowMetrics, PullActivity, Response};
+use crate::domain::IntegrationRef;
 use crate::store::bulk::{Column, Upsert};
 use crate::store::load_batches::{LoadRow, LoadTable};
 use crate::store::StoreError;
@@ -237,7 +238,7 @@ pub static COMMENTS: LoadTable = LoadTable {
     },
 };
 
-type Ids = (i64, i64);
+type Ids = IntegrationRef;
 
 impl LoadRow for RepositoryRow {
     const TABLE: &'static LoadTable = &REPOSITORIES;
@@ -287,7 +288,10 @@ impl LoadRow for CommentRow {
 /// External ids of the loaded pull requests with these (repository, number) keys.
 pub async fn pulls_of_comments(
     pool: &PgPool,
-    (tenant_id, integration_id): Ids,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: Ids,
     keys: &[(String, i64)],
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -338,7 +342,10 @@ struct ActivityRow {
 /// What the flow metrics of the given pull requests are computed from, by row id.
 pub async fn pull_activity(
     pool: &PgPool,
-    (tenant_id, integration_id): Ids,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: Ids,
     external_ids: &[String],
 ) -> Result<Vec<(i64, PullActivity)>, StoreError> {
     let rows: Vec<ActivityRow> = sqlx::query_as(
@@ -384,7 +391,10 @@ struct MetricsRecord {
 /// rewritten.
 pub async fn set_flow_metrics(
     pool: &PgPool,
-    (tenant_id, integration_id): Ids,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: Ids,
     metrics: &[(i64, FlowMetrics)],
 ) -> Result<u64, StoreError> {
     if metrics.is_empty() {
@@ -423,7 +433,10 @@ pub async fn set_flow_metrics(
 /// The stored ETags of the integration's listings, by resource.
 pub async fn etags(
     pool: &PgPool,
-    (tenant_id, integration_id): Ids,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: Ids,
 ) -> Result<HashMap<String, String>, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT resource, etag FROM source_etags WHERE tenant_id = $1 AND integration_id = $2",
@@ -438,7 +451,10 @@ pub async fn etags(
 /// Remembers listings' ETags for the next run.
 pub async fn save_etags(
     pool: &PgPool,
-    (tenant_id, integration_id): Ids,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: Ids,
     etags: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
     let (resources, values): (Vec<&str>, Vec<&str>) = etags

@@ -6,6 +6,8 @@ use sqlx::PgPool;
 
 use super::transform::issue::CUSTOM_FIELD_SLOTS;
 use super::transform::meta::CustomFieldRow;
+use crate::domain::IntegrationRef;
+use crate::domain::{IntegrationId, TenantId};
 use crate::store::bulk::{Column, Upsert};
 use crate::store::StoreError;
 
@@ -36,12 +38,17 @@ const CUSTOM_FIELDS: Upsert = Upsert {
 
 pub async fn upsert(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     rows: &[CustomFieldRow],
 ) -> Result<u64, StoreError> {
     CUSTOM_FIELDS
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .run(
+            pool,
+            IntegrationRef::new(tenant_id, integration_id),
+            rows,
+            |r| &r.external_id,
+        )
         .await
 }
 
@@ -110,8 +117,8 @@ pub(super) fn mapping_targets_sql() -> String {
 /// Points `target` at the integration's field `field` (e.g. `customfield_10021`).
 pub async fn map(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     target: Target,
     field: &str,
 ) -> Result<(), StoreError> {
@@ -148,8 +155,8 @@ pub struct FieldListing {
 
 pub async fn list(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Vec<FieldListing>, StoreError> {
     let targets = mapping_targets_sql();
     Ok(sqlx::query_as(&format!(

@@ -12,6 +12,8 @@ use super::tables as jira;
 use super::transform::issue::{transform_issue, FieldMapping, IssueContext};
 use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
+use crate::domain::IntegrationRef;
+use crate::domain::{IntegrationId, JobId, RawId, TenantId};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -19,18 +21,18 @@ use crate::store::{raw, StoreError};
 
 /// An issue as stored raw, with its separately paged changelog when it had one.
 pub struct RawIssue {
-    pub raw_id: i64,
+    pub raw_id: RawId,
     pub issue: Value,
     /// Full history list and the raw ids of its pages.
-    pub pages: Option<(Vec<Value>, Vec<i64>)>,
+    pub pages: Option<(Vec<Value>, Vec<RawId>)>,
 }
 
 /// Transforms and loads for one tenant's integration.
 pub struct JiraLoader<'a> {
     pub pool: &'a PgPool,
-    pub tenant_id: i64,
-    pub integration_id: i64,
-    pub job_id: Option<i64>,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub job_id: Option<JobId>,
 }
 
 /// What issue transforms read from the database, loaded once per step.
@@ -53,7 +55,11 @@ pub fn has_linked_code(issue: &Value) -> bool {
 
 impl JiraLoader<'_> {
     /// One `/project/search` page: projects, their issue types and the links between them.
-    pub async fn project_page(&self, raw_id: i64, page: &Value) -> Result<StepReport, StoreError> {
+    pub async fn project_page(
+        &self,
+        raw_id: RawId,
+        page: &Value,
+    ) -> Result<StepReport, StoreError> {
         let (projects, wits, links) = jira_meta::projects(page);
         jira::upsert_projects(self.pool, self.tenant_id, self.integration_id, &projects).await?;
         jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &wits).await?;
@@ -63,7 +69,7 @@ impl JiraLoader<'_> {
     }
 
     /// The site's `/issuetype` list.
-    pub async fn issue_types(&self, raw_id: i64, types: &Value) -> Result<u64, StoreError> {
+    pub async fn issue_types(&self, raw_id: RawId, types: &Value) -> Result<u64, StoreError> {
         let rows = jira_meta::issue_types(types);
         jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &rows).await?;
         raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
@@ -71,7 +77,11 @@ impl JiraLoader<'_> {
     }
 
     /// The `/status` list, with default workflow steps and mappings.
-    pub async fn statuses(&self, raw_id: i64, statuses: &Value) -> Result<StepReport, StoreError> {
+    pub async fn statuses(
+        &self,
+        raw_id: RawId,
+        statuses: &Value,
+    ) -> Result<StepReport, StoreError> {
         let rows = jira_meta::statuses(statuses);
         jira::upsert_statuses(self.pool, self.tenant_id, self.integration_id, &rows).await?;
         raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
@@ -94,7 +104,7 @@ impl JiraLoader<'_> {
         lookups: &IssueLookups,
     ) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_issues(batch, lookups).await?;
-        let ids = (self.tenant_id, self.integration_id);
+        let ids = IntegrationRef::new(self.tenant_id, self.integration_id);
         crate::pipeline::load_here(self.pool, ids, rows, report).await
     }
 
@@ -127,7 +137,7 @@ impl JiraLoader<'_> {
                     load.processed(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
                 }
                 Err(error) => {
-                    tracing::warn!(tenant_id = self.tenant_id, job_id = ?self.job_id, raw_id = entry.raw_id, %error, "issue failed to transform");
+                    tracing::warn!(tenant_id = self.tenant_id.get(), job_id = self.job_id.map(|id| id.get()), raw_id = entry.raw_id.get(), %error, "issue failed to transform");
                     raw::mark_failed(self.pool, self.tenant_id, entry.raw_id, &error.to_string())
                         .await?;
                     report.failed += 1;
@@ -154,7 +164,7 @@ impl JiraLoader<'_> {
             .unwrap_or(embedded);
         let pages = match (total > embedded, row.external_id.as_deref()) {
             (true, Some(issue_id)) => {
-                let ids = (self.tenant_id, self.integration_id);
+                let ids = IntegrationRef::new(self.tenant_id, self.integration_id);
                 let stored =
                     raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
                 let page_ids = stored.iter().map(|p| p.id).collect();
@@ -176,7 +186,7 @@ impl JiraLoader<'_> {
     /// Stored raw issues by id (a message's `raw_data_ids`) transformed into load work.
     pub async fn transform_issues_by_raw_ids(
         &self,
-        ids: &[i64],
+        ids: &[RawId],
         lookups: &IssueLookups,
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let mut batch = Vec::with_capacity(ids.len());
@@ -189,14 +199,14 @@ impl JiraLoader<'_> {
     /// Development details `(raw id, issue id, detail)` to pull-request links.
     pub async fn dev_status(
         &self,
-        batch: &[(i64, String, Value)],
+        batch: &[(RawId, String, Value)],
     ) -> Result<StepReport, StoreError> {
         let links: Vec<_> = batch
             .iter()
             .flat_map(|(_, issue, detail)| jira_meta::pr_links(issue, detail))
             .collect();
         jira::upsert_pr_links(self.pool, self.tenant_id, self.integration_id, &links).await?;
-        let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+        let ids: Vec<RawId> = batch.iter().map(|(id, _, _)| *id).collect();
         raw::mark_processed(self.pool, self.tenant_id, &ids).await?;
         Ok(StepReport {
             extracted: batch.len() as u64,

@@ -6,6 +6,8 @@ use sqlx::PgPool;
 
 use super::load::JiraLoader;
 use super::{kinds, steps};
+use crate::domain::IntegrationRef;
+use crate::domain::{IntegrationId, TenantId};
 use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
@@ -13,10 +15,10 @@ use crate::store::StoreError;
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Vec<(&'static str, StepReport)>, StoreError> {
-    let ids = (tenant_id, integration_id);
+    let ids = IntegrationRef::new(tenant_id, integration_id);
     let loader = JiraLoader {
         pool,
         tenant_id,

@@ -14,6 +14,7 @@ use super::client::JiraClient;
 use super::load::{has_linked_code, JiraLoader};
 use super::tables as jira;
 use super::{kinds, steps};
+use crate::domain::RawId;
 use crate::domain::{Provider, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{stage_message, PipelineError, StepReport};
@@ -108,7 +109,7 @@ impl JiraRun<'_> {
         external_id: Option<String>,
         body: &Value,
         metadata: Value,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<RawId, StoreError> {
         let ids = raw::insert(
             self.pool,
             self.scope,
@@ -117,7 +118,9 @@ impl JiraRun<'_> {
             &metadata,
         )
         .await?;
-        Ok(ids.first().copied().unwrap_or_default())
+        ids.into_iter()
+            .next()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
     /// Projects (with their issue types) and the site's issue types.
@@ -342,7 +345,7 @@ impl JiraRun<'_> {
                 &json!({}),
             )
             .await?;
-            let batch: Vec<(i64, String, Value)> = raw_ids
+            let batch: Vec<(RawId, String, Value)> = raw_ids
                 .into_iter()
                 .zip(ids)
                 .zip(fetched)

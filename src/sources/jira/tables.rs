@@ -9,6 +9,8 @@ use super::custom_field_tables::{mapping_targets_sql, Target};
 use super::transform::issue::{ChangelogRow, FieldMapping, WorkItemRow};
 use super::transform::meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
 use crate::domain::workflow::{StatusClass, StepCategory};
+use crate::domain::IntegrationRef;
+use crate::domain::{IntegrationId, TenantId};
 use crate::store::bulk::{Column, Upsert};
 use crate::store::load_batches::{LoadRow, LoadTable};
 use crate::store::StoreError;
@@ -253,12 +255,17 @@ pub static CHANGELOGS: LoadTable = LoadTable {
 
 pub async fn upsert_statuses(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     rows: &[StatusRow],
 ) -> Result<u64, StoreError> {
     let changed = STATUSES
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .run(
+            pool,
+            IntegrationRef::new(tenant_id, integration_id),
+            rows,
+            |r| &r.external_id,
+        )
         .await?;
     ensure_default_workflows(pool, tenant_id, integration_id).await?;
     Ok(changed)
@@ -266,30 +273,40 @@ pub async fn upsert_statuses(
 
 pub async fn upsert_projects(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     rows: &[ProjectRow],
 ) -> Result<u64, StoreError> {
     PROJECTS
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .run(
+            pool,
+            IntegrationRef::new(tenant_id, integration_id),
+            rows,
+            |r| &r.external_id,
+        )
         .await
 }
 
 pub async fn upsert_wits(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     rows: &[WitRow],
 ) -> Result<u64, StoreError> {
-    WITS.run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
-        .await
+    WITS.run(
+        pool,
+        IntegrationRef::new(tenant_id, integration_id),
+        rows,
+        |r| &r.external_id,
+    )
+    .await
 }
 
 /// Links projects to the issue types they use (both must be loaded already).
 pub async fn link_projects_wits(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     links: &[ProjectWit],
 ) -> Result<u64, StoreError> {
     if links.is_empty() {
@@ -314,8 +331,8 @@ pub async fn link_projects_wits(
 /// and a mapping for every status not mapped yet; steps and mappings the tenant edited stay.
 async fn ensure_default_workflows(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     sqlx::query(
@@ -350,8 +367,8 @@ async fn ensure_default_workflows(
 /// How each status of the integration counts in workflow metrics, by status external id.
 pub async fn status_classes(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<HashMap<String, StatusClass>, StoreError> {
     let rows: Vec<(String, String, bool)> = sqlx::query_as(
         "SELECT s.external_id, w.step_category, w.is_commitment_point
@@ -386,8 +403,8 @@ pub async fn status_classes(
 /// The integration's custom-field mapping (empty when none was configured).
 pub async fn field_mapping(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<FieldMapping, StoreError> {
     let sql = format!(
         "SELECT v.target, f.external_id FROM custom_fields_mapping m
@@ -444,8 +461,8 @@ impl LoadRow for ChangelogRow {
 /// (after a full run); returns how many.
 pub async fn mark_missing_deleted(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     seen: &std::collections::HashSet<String>,
 ) -> Result<u64, StoreError> {
     let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
@@ -484,20 +501,25 @@ const PR_LINKS: Upsert = Upsert {
 /// Upserts pull-request links; their work items must be loaded already.
 pub async fn upsert_pr_links(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     rows: &[PrLinkRow],
 ) -> Result<u64, StoreError> {
     PR_LINKS
-        .run(pool, (tenant_id, integration_id), rows, |r| &r.external_id)
+        .run(
+            pool,
+            IntegrationRef::new(tenant_id, integration_id),
+            rows,
+            |r| &r.external_id,
+        )
         .await
 }
 
 /// Keys of the integration's loaded projects.
 pub async fn project_keys(
     pool: &PgPool,
-    tenant_id: i64,
-    integration_id: i64,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar("SELECT key FROM projects WHERE tenant_id = $1 AND integration_id = $2 AND active ORDER BY key")
         .bind(tenant_id)

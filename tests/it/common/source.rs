@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{run_cli, ScratchDb, TEST_SECRET_KEY};
+use pulse_etl::domain::IntegrationRef;
 use pulse_etl::simulator::RunningSimulator;
 
 /// Runs `pulse-etl` against `db` on a blocking thread, in a fresh directory.
@@ -207,8 +208,8 @@ pub async fn github_tables(db: &ScratchDb) -> Vec<Vec<Value>> {
 }
 
 /// A tenant with a GitHub integration created through the library (no CLI); returns
-/// `(tenant id, integration id)`.
-pub async fn github_integration(db: &ScratchDb, name: &str) -> (i64, i64) {
+/// the pair.
+pub async fn github_integration(db: &ScratchDb, name: &str) -> IntegrationRef {
     use pulse_etl::domain::{Provider, Tier};
     use pulse_etl::security::{CredentialCipher, SecretKey};
     use pulse_etl::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
@@ -232,5 +233,5 @@ pub async fn github_integration(db: &ScratchDb, name: &str) -> (i64, i64) {
     )
     .await
     .unwrap();
-    (tenant_id, integration_id)
+    IntegrationRef::new(tenant_id, integration_id)
 }
