@@ -185,3 +185,33 @@ pub async fn delete(
         .await?;
     Ok(())
 }
+
+/// Checks for each source's tests: what a row type writes is what its table's upsert reads.
+#[cfg(test)]
+pub(crate) mod checks {
+    use std::collections::BTreeSet;
+
+    use super::LoadRow;
+
+    /// The fields `R` serializes are exactly the record fields its table's upsert declares
+    /// (a field the upsert does not read would be dropped without a word).
+    pub fn record_matches_row<R: LoadRow + Default>() {
+        let row = serde_json::to_value(R::default()).unwrap_or_default();
+        let fields: BTreeSet<&str> = row
+            .as_object()
+            .map(|fields| fields.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let record: BTreeSet<&str> = R::TABLE
+            .upsert
+            .record
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(
+            fields,
+            record,
+            "{}: row fields vs upsert record",
+            R::TABLE.name()
+        );
+    }
+}

@@ -475,3 +475,18 @@ pub async fn save_etags(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::load_batches::checks::record_matches_row;
+
+    #[test]
+    fn each_row_type_writes_what_its_upsert_reads() {
+        record_matches_row::<RepositoryRow>();
+        record_matches_row::<PullRow>();
+        record_matches_row::<ReviewRow>();
+        record_matches_row::<CommitRow>();
+        record_matches_row::<CommentRow>();
+    }
+}

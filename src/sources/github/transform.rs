@@ -24,6 +24,7 @@ pub enum GithubError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct RepositoryRow {
     pub external_id: String,
     pub owner: String,
@@ -40,6 +41,7 @@ pub struct RepositoryRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct PullRow {
     pub external_id: String,
     pub repository_full_name: String,
@@ -69,6 +71,7 @@ pub struct PullRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct CommitRow {
     /// `<pull request id>:<sha>`: a commit can belong to several pull requests.
     pub external_id: String,
@@ -85,6 +88,7 @@ pub struct CommitRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct ReviewRow {
     pub external_id: String,
     pub pr_external_id: String,
@@ -99,14 +103,17 @@ pub struct ReviewRow {
 /// Which comment list a comment came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(Default))]
 pub enum CommentType {
     /// `/issues/comments`: the conversation tab.
+    #[cfg_attr(test, default)]
     Issue,
     /// `/pulls/comments`: comments on the diff.
     Review,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct CommentRow {
     pub external_id: String,
     pub comment_type: CommentType,

@@ -527,3 +527,15 @@ pub async fn project_keys(
         .fetch_all(pool)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::load_batches::checks::record_matches_row;
+
+    #[test]
+    fn each_row_type_writes_what_its_upsert_reads() {
+        record_matches_row::<WorkItemRow>();
+        record_matches_row::<ChangelogRow>();
+    }
+}

@@ -60,6 +60,7 @@ impl Serialize for CustomFieldValues {
 /// A `work_items` row, keyed by external ids; the load stage resolves them to row ids.
 /// Serialized field names are the column names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct WorkItemRow {
     pub external_id: String,
     pub key: String,
@@ -88,6 +89,7 @@ pub struct WorkItemRow {
 
 /// A `changelogs` row: one status transition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct ChangelogRow {
     pub external_id: String,
     pub work_item_external_id: String,
