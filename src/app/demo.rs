@@ -8,9 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::domain::IntegrationRef;
-use crate::domain::TenantId;
-use crate::domain::{Provider, Tier};
+use crate::domain::{IntegrationRef, Provider, TenantId, Tier};
 use crate::security::{CredentialCipher, SecretKey};
 use crate::simulator::{RunningSimulator, SimulatorConfig};
 use crate::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 
 use super::output::Output;
 use crate::cli::ReprocessArgs;
+use crate::domain::IntegrationRef;
 use crate::pipeline::sync::StepLine;
 use crate::sources::CATALOG;
 use crate::store::integrations;
@@ -13,7 +14,7 @@ pub async fn run(pool: &PgPool, output: Output, args: ReprocessArgs) -> anyhow::
     let integration = integrations::get(pool, args.tenant, args.integration).await?;
     let reports = CATALOG
         .source(integration.provider)
-        .reprocess(pool, args.tenant, args.integration)
+        .reprocess(pool, IntegrationRef::new(args.tenant, args.integration))
         .await?;
     tracing::info!(
         tenant_id = args.tenant.get(),

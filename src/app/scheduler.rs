@@ -12,8 +12,7 @@ use sqlx::PgPool;
 
 use crate::cli::SchedulerArgs;
 use crate::config::Config;
-use crate::domain::Tier;
-use crate::domain::{JobId, TenantId};
+use crate::domain::{JobId, Scope, TenantId, Tier};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
@@ -23,7 +22,6 @@ use crate::queue::{Publisher, StageMessage, Work, SYNC_JOB};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
-use crate::store::raw::Scope;
 use crate::store::tenants;
 
 /// Jobs claimed per look.

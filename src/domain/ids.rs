@@ -84,6 +84,30 @@ impl IntegrationRef {
     }
 }
 
+/// Who extracted a batch: the scope every raw row carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub job_id: Option<JobId>,
+}
+
+impl Scope {
+    /// The work of no job (reprocess, recovery) on one integration.
+    pub fn of(integration: IntegrationRef) -> Self {
+        Scope {
+            tenant_id: integration.tenant,
+            integration_id: integration.integration,
+            job_id: None,
+        }
+    }
+
+    /// The tenant and integration.
+    pub fn integration(&self) -> IntegrationRef {
+        IntegrationRef::new(self.tenant_id, self.integration_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,6 @@ mod tenancy;
 pub mod text;
 pub mod workflow;
 
-pub use ids::{IntegrationId, IntegrationRef, JobId, LoadBatchId, RawId, TenantId};
+pub use ids::{IntegrationId, IntegrationRef, JobId, LoadBatchId, RawId, Scope, TenantId};
 pub use job::{JobState, JobStatus, JobStep, Stage, StageState};
 pub use tenancy::{Provider, Tier, UnknownValue, UserRole};

@@ -9,15 +9,13 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{PipelineError, StepReport};
-use crate::domain::IntegrationRef;
-use crate::domain::RawId;
-use crate::domain::Tier;
+use crate::domain::{IntegrationRef, RawId, Scope, Tier};
 use crate::queue::memory::{self, MemoryPublisher};
 use crate::queue::rabbitmq::{Broker, RabbitPublisher};
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Publisher, QueueError, StageMessage};
 use crate::store::jobs;
-use crate::store::raw::{self, Scope};
+use crate::store::raw;
 
 /// Pages of transform work stored but not yet loaded before an in-process extraction waits.
 const PAGES_IN_FLIGHT: usize = 4;

@@ -13,11 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::connectors::http::ConnectorError;
-use crate::domain::{IntegrationRef, RawId};
-use crate::domain::{Provider, Stage, StageState};
+use crate::domain::{IntegrationRef, Provider, RawId, Scope, Stage, StageState};
 use crate::queue::{Publisher, QueueError, StageMessage, Work, MESSAGE_VERSION};
 use crate::store::load_batches::LoadRows;
-use crate::store::raw::Scope;
 use crate::store::{jobs, StoreError};
 
 /// How far before the last sync an incremental run starts again, so that changes made

@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{stage_message, PipelineError, StepReport};
-use crate::store::raw::{self, Scope};
+use crate::domain::Scope;
+use crate::store::raw;
 
 /// Rows per message, as an extraction page would carry them.
 const BATCH: i64 = 100;

@@ -10,8 +10,7 @@ use super::sync::{StepRecorder, SyncContext, Synced};
 use super::transform_stage::TransformError;
 use super::StepReport;
 use crate::domain::input::{InvalidInput, SourceScope};
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::StoreError;
@@ -54,8 +53,7 @@ pub trait Source: Send + Sync {
     fn reprocess<'a>(
         &'a self,
         pool: &'a PgPool,
-        tenant_id: TenantId,
-        integration_id: IntegrationId,
+        integration: IntegrationRef,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>>;
 }
 

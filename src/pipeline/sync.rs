@@ -14,10 +14,10 @@ use super::progress::StepProgress;
 use super::source::Catalog;
 use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::connectors::http::RequestCounts;
-use crate::domain::{JobId, TenantId};
+use crate::domain::{JobId, Scope, TenantId};
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
-use crate::store::raw::{self, Scope};
+use crate::store::raw;
 
 /// One line of a run's summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]

@@ -9,8 +9,7 @@ use sqlx::PgPool;
 
 use super::source::Catalog;
 use super::{statistics_are_due, StepReport};
-use crate::domain::IntegrationRef;
-use crate::domain::Provider;
+use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
 use crate::store::load_batches::LoadRows;
 use crate::store::{self, StoreError};

@@ -7,8 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, JobId, LoadBatchId, RawId, TenantId};
+use crate::domain::{IntegrationId, JobId, LoadBatchId, Provider, RawId, Scope, TenantId};
 
 /// The body version this build writes.
 pub const MESSAGE_VERSION: u32 = 2;
@@ -55,6 +54,15 @@ pub enum Work {
 }
 
 impl StageMessage {
+    /// Whose work it is, and for which job.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            tenant_id: self.tenant_id,
+            integration_id: self.integration_id,
+            job_id: self.job_id,
+        }
+    }
+
     /// The raw rows the work is about (none for a sync job).
     pub fn raw_data_ids(&self) -> &[RawId] {
         match &self.work {

@@ -4,14 +4,12 @@
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::IntegrationId;
-use crate::domain::TenantId;
+use crate::domain::{IntegrationId, Scope, TenantId};
 use crate::pipeline::source::Source;
 use crate::security::CredentialCipher;
 use crate::sources::jira::custom_field_tables::{self as custom_fields, FieldListing, Target};
 use crate::sources::jira::{self, custom_fields::sync as discover};
 use crate::store::integrations;
-use crate::store::raw::Scope;
 
 /// The tenant of a Jira integration; any other integration is refused, custom fields being
 /// a Jira feature.

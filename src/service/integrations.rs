@@ -5,8 +5,7 @@ use sqlx::PgPool;
 
 use super::ServiceResult;
 use crate::domain::input::{self, SourceScope};
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationId, Provider, TenantId};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::integrations::{

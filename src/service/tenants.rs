@@ -3,8 +3,7 @@
 use sqlx::PgPool;
 
 use super::ServiceResult;
-use crate::domain::TenantId;
-use crate::domain::{input, Tier};
+use crate::domain::{input, TenantId, Tier};
 use crate::store::tenants::{self, Tenant};
 
 /// A tenant to create.

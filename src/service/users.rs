@@ -3,8 +3,7 @@
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::TenantId;
-use crate::domain::{input, UserRole};
+use crate::domain::{input, TenantId, UserRole};
 use crate::security::{hash_password, PasswordError, MIN_PASSWORD_LEN};
 use crate::store::users;
 

@@ -10,8 +10,7 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use super::{jobs, tenants};
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, IntegrationRef, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::security::CredentialCipher;
 
 /// What a connector needs to authenticate. Never serialized to the API.

@@ -6,8 +6,9 @@ use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
 use super::job_events::announcing;
-use crate::domain::{IntegrationId, JobId, TenantId};
-use crate::domain::{JobState, JobStatus, Provider, Stage, StageState};
+use crate::domain::{
+    IntegrationId, JobId, JobState, JobStatus, Provider, Stage, StageState, TenantId,
+};
 
 /// Creates the job that syncs a new integration: `NOT_STARTED`, active, every step idle.
 pub async fn create_for_integration(

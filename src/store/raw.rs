@@ -8,15 +8,7 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use crate::domain::text::clean_json;
-use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, TenantId};
-
-/// Who extracted a batch: the scope every raw row carries.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope {
-    pub tenant_id: TenantId,
-    pub integration_id: IntegrationId,
-    pub job_id: Option<JobId>,
-}
+use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, Scope, TenantId};
 
 /// One entity to store: its external id, the answer, and its extraction metadata.
 pub type RawEntity = (Option<String>, Value, Value);

@@ -5,8 +5,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::error::{has_sqlstate, sqlstate, StoreError};
-use crate::domain::TenantId;
-use crate::domain::Tier;
+use crate::domain::{TenantId, Tier};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Tenant {

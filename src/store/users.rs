@@ -4,8 +4,7 @@ use sqlx::PgPool;
 
 use super::error::{has_sqlstate, sqlstate, StoreError};
 use super::tenants;
-use crate::domain::TenantId;
-use crate::domain::UserRole;
+use crate::domain::{TenantId, UserRole};
 
 /// Creates a user with an already-hashed password; e-mail addresses are unique
 /// regardless of case across the whole service.

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::common;
 use crate::common::ScratchDb;
 use chrono::{DateTime, Utc};
+use pulse_etl::domain::Scope;
 use pulse_etl::sources::github::kinds;
 use pulse_etl::sources::github::load::GithubLoader;
-use pulse_etl::store::raw::{self, Scope};
+use pulse_etl::store::raw;
 use serde_json::{json, Value};
 
 /// `(request URL, body)` of every record of a fixture file.
@@ -95,12 +96,7 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
     let db = ScratchDb::migrated().await;
     let scope = scope(&db).await;
     let pool = &db.pool;
-    let loader = GithubLoader {
-        pool,
-        tenant_id: scope.tenant_id,
-        integration_id: scope.integration_id,
-        job_id: None,
-    };
+    let loader = GithubLoader { pool, scope };
 
     let pulls: Vec<Value> = records("pulls.json").into_iter().map(|(_, b)| b).collect();
     let pull_ids: HashMap<i64, String> = pulls

@@ -4,10 +4,11 @@
 
 use crate::common;
 use crate::common::ScratchDb;
+use pulse_etl::domain::Scope;
 use pulse_etl::sources::github::transform::RepositoryRow;
 use pulse_etl::sources::CATALOG;
 use pulse_etl::store::load_batches::{self, LoadRows};
-use pulse_etl::store::raw::{self, Scope};
+use pulse_etl::store::raw;
 use serde_json::json;
 
 fn repository(id: &str, description: &str) -> RepositoryRow {

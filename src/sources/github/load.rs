@@ -12,7 +12,7 @@ use super::kinds;
 use super::tables as github;
 use super::transform::{self, CommentType, GithubError};
 use crate::domain::pr_flow::flow_metrics;
-use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, TenantId};
+use crate::domain::{IntegrationRef, RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -24,9 +24,8 @@ const METRICS_BATCH: usize = 500;
 /// Transforms and loads for one tenant's GitHub integration.
 pub struct GithubLoader<'a> {
     pub pool: &'a PgPool,
-    pub tenant_id: TenantId,
-    pub integration_id: IntegrationId,
-    pub job_id: Option<JobId>,
+    /// Whose rows, and the job they are loaded for (none when reprocessing).
+    pub scope: Scope,
 }
 
 /// The entries of stored list pages, per entity (pages come ordered by entity and page).
@@ -73,12 +72,12 @@ fn transform_pull(
 
 impl GithubLoader<'_> {
     fn ids(&self) -> IntegrationRef {
-        IntegrationRef::new(self.tenant_id, self.integration_id)
+        self.scope.integration()
     }
 
     async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
-        tracing::warn!(tenant_id = self.tenant_id.get(), job_id = self.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
-        raw::mark_failed(self.pool, self.tenant_id, raw_id, &error.to_string()).await
+        tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
+        raw::mark_failed(self.pool, self.scope.tenant_id, raw_id, &error.to_string()).await
     }
 
     /// Repositories stored raw as `(raw id, entity)`; returns the report and the full names
@@ -135,7 +134,13 @@ impl GithubLoader<'_> {
         ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
+        let rows = raw::fetch(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            ids,
+        )
+        .await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
         let (reviews, review_pages) = entries_by_entity(
             raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_REVIEWS, &pull_ids).await?,
@@ -191,7 +196,13 @@ impl GithubLoader<'_> {
         ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await?;
+        let rows = raw::fetch(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            ids,
+        )
+        .await?;
         let mut report = StepReport::default();
         let mut comments = Vec::with_capacity(rows.len());
         let mut load = LoadRows::default();

@@ -15,8 +15,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -144,9 +143,7 @@ impl Source for Github {
         async move {
             let loader = GithubLoader {
                 pool,
-                tenant_id: message.tenant_id,
-                integration_id: message.integration_id,
-                job_id: message.job_id,
+                scope: message.scope(),
             };
             let ids = message.raw_data_ids();
             Ok(match message.kind.as_str() {
@@ -163,10 +160,9 @@ impl Source for Github {
     fn reprocess<'a>(
         &'a self,
         pool: &'a PgPool,
-        tenant_id: TenantId,
-        integration_id: IntegrationId,
+        integration: IntegrationRef,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
-        reprocess::reprocess(pool, tenant_id, integration_id).boxed()
+        reprocess::reprocess(pool, integration).boxed()
     }
 }
 

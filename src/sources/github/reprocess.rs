@@ -7,8 +7,7 @@ use sqlx::PgPool;
 
 use super::load::GithubLoader;
 use super::{kinds, steps};
-use crate::domain::IntegrationRef;
-use crate::domain::{IntegrationId, RawId, TenantId};
+use crate::domain::{IntegrationRef, RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
@@ -16,15 +15,11 @@ use crate::store::StoreError;
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
     pool: &PgPool,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
+    ids: IntegrationRef,
 ) -> Result<Vec<(&'static str, StepReport)>, StoreError> {
-    let ids = IntegrationRef::new(tenant_id, integration_id);
     let loader = GithubLoader {
         pool,
-        tenant_id,
-        integration_id,
-        job_id: None,
+        scope: Scope::of(ids),
     };
     let mut repositories = StepReport::default();
     let mut batches = LatestBatches::new(pool, ids, kinds::REPOSITORY);

@@ -18,12 +18,11 @@ use super::tables as github;
 use super::transform::repository_and_number;
 use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
-use crate::domain::{IntegrationRef, RawId};
-use crate::domain::{Provider, StageState};
+use crate::domain::{IntegrationRef, Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
-use crate::store::raw::{self, RawEntity, Scope};
+use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 
 /// What a GitHub run works on.
@@ -111,9 +110,7 @@ impl GithubRun<'_> {
     fn loader(&self) -> GithubLoader<'_> {
         GithubLoader {
             pool: self.pool,
-            tenant_id: self.scope.tenant_id,
-            integration_id: self.scope.integration_id,
-            job_id: self.scope.job_id,
+            scope: self.scope,
         }
     }
 

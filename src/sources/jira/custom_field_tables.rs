@@ -6,8 +6,7 @@ use sqlx::PgPool;
 
 use super::transform::issue::CUSTOM_FIELD_SLOTS;
 use super::transform::meta::CustomFieldRow;
-use crate::domain::IntegrationRef;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::store::bulk::{Column, Upsert};
 use crate::store::StoreError;
 

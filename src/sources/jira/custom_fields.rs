@@ -9,8 +9,9 @@ use super::custom_field_tables as custom_fields;
 use super::kinds;
 use super::tables as jira;
 use super::transform::meta as jira_meta;
+use crate::domain::Scope;
 use crate::pipeline::PipelineError;
-use crate::store::raw::{self, Scope};
+use crate::store::raw;
 
 /// Discovers the integration's custom fields; `projects` limits createmeta to those keys
 /// (empty: every project loaded for the integration). Returns how many fields it knows.

@@ -12,8 +12,7 @@ use super::tables as jira;
 use super::transform::issue::{transform_issue, FieldMapping, IssueContext};
 use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
-use crate::domain::IntegrationRef;
-use crate::domain::{IntegrationId, JobId, RawId, TenantId};
+use crate::domain::{IntegrationRef, RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -30,9 +29,8 @@ pub struct RawIssue {
 /// Transforms and loads for one tenant's integration.
 pub struct JiraLoader<'a> {
     pub pool: &'a PgPool,
-    pub tenant_id: TenantId,
-    pub integration_id: IntegrationId,
-    pub job_id: Option<JobId>,
+    /// Whose rows, and the job they are loaded for (none when reprocessing).
+    pub scope: Scope,
 }
 
 /// What issue transforms read from the database, loaded once per step.
@@ -61,18 +59,42 @@ impl JiraLoader<'_> {
         page: &Value,
     ) -> Result<StepReport, StoreError> {
         let (projects, wits, links) = jira_meta::projects(page);
-        jira::upsert_projects(self.pool, self.tenant_id, self.integration_id, &projects).await?;
-        jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &wits).await?;
-        jira::link_projects_wits(self.pool, self.tenant_id, self.integration_id, &links).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        jira::upsert_projects(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &projects,
+        )
+        .await?;
+        jira::upsert_wits(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &wits,
+        )
+        .await?;
+        jira::link_projects_wits(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &links,
+        )
+        .await?;
+        raw::mark_processed(self.pool, self.scope.tenant_id, &[raw_id]).await?;
         Ok(StepReport::passed_through(projects.len() as u64))
     }
 
     /// The site's `/issuetype` list.
     pub async fn issue_types(&self, raw_id: RawId, types: &Value) -> Result<u64, StoreError> {
         let rows = jira_meta::issue_types(types);
-        jira::upsert_wits(self.pool, self.tenant_id, self.integration_id, &rows).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        jira::upsert_wits(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &rows,
+        )
+        .await?;
+        raw::mark_processed(self.pool, self.scope.tenant_id, &[raw_id]).await?;
         Ok(rows.len() as u64)
     }
 
@@ -83,16 +105,32 @@ impl JiraLoader<'_> {
         statuses: &Value,
     ) -> Result<StepReport, StoreError> {
         let rows = jira_meta::statuses(statuses);
-        jira::upsert_statuses(self.pool, self.tenant_id, self.integration_id, &rows).await?;
-        raw::mark_processed(self.pool, self.tenant_id, &[raw_id]).await?;
+        jira::upsert_statuses(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &rows,
+        )
+        .await?;
+        raw::mark_processed(self.pool, self.scope.tenant_id, &[raw_id]).await?;
         Ok(StepReport::passed_through(rows.len() as u64))
     }
 
     /// Status classes and the custom-field mapping, as the issue transform needs them.
     pub async fn issue_lookups(&self) -> Result<IssueLookups, StoreError> {
         Ok(IssueLookups {
-            statuses: jira::status_classes(self.pool, self.tenant_id, self.integration_id).await?,
-            mapping: jira::field_mapping(self.pool, self.tenant_id, self.integration_id).await?,
+            statuses: jira::status_classes(
+                self.pool,
+                self.scope.tenant_id,
+                self.scope.integration_id,
+            )
+            .await?,
+            mapping: jira::field_mapping(
+                self.pool,
+                self.scope.tenant_id,
+                self.scope.integration_id,
+            )
+            .await?,
         })
     }
 
@@ -104,7 +142,7 @@ impl JiraLoader<'_> {
         lookups: &IssueLookups,
     ) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_issues(batch, lookups).await?;
-        let ids = IntegrationRef::new(self.tenant_id, self.integration_id);
+        let ids = IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id);
         crate::pipeline::load_here(self.pool, ids, rows, report).await
     }
 
@@ -137,9 +175,14 @@ impl JiraLoader<'_> {
                     load.processed(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
                 }
                 Err(error) => {
-                    tracing::warn!(tenant_id = self.tenant_id.get(), job_id = self.job_id.map(|id| id.get()), raw_id = entry.raw_id.get(), %error, "issue failed to transform");
-                    raw::mark_failed(self.pool, self.tenant_id, entry.raw_id, &error.to_string())
-                        .await?;
+                    tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = entry.raw_id.get(), %error, "issue failed to transform");
+                    raw::mark_failed(
+                        self.pool,
+                        self.scope.tenant_id,
+                        entry.raw_id,
+                        &error.to_string(),
+                    )
+                    .await?;
                     report.failed += 1;
                 }
             }
@@ -164,7 +207,7 @@ impl JiraLoader<'_> {
             .unwrap_or(embedded);
         let pages = match (total > embedded, row.external_id.as_deref()) {
             (true, Some(issue_id)) => {
-                let ids = IntegrationRef::new(self.tenant_id, self.integration_id);
+                let ids = IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id);
                 let stored =
                     raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
                 let page_ids = stored.iter().map(|p| p.id).collect();
@@ -190,7 +233,14 @@ impl JiraLoader<'_> {
         lookups: &IssueLookups,
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let mut batch = Vec::with_capacity(ids.len());
-        for row in raw::fetch(self.pool, self.tenant_id, self.integration_id, ids).await? {
+        for row in raw::fetch(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            ids,
+        )
+        .await?
+        {
             batch.push(self.with_stored_pages(row).await?);
         }
         self.transform_issues(&batch, lookups).await
@@ -205,9 +255,15 @@ impl JiraLoader<'_> {
             .iter()
             .flat_map(|(_, issue, detail)| jira_meta::pr_links(issue, detail))
             .collect();
-        jira::upsert_pr_links(self.pool, self.tenant_id, self.integration_id, &links).await?;
+        jira::upsert_pr_links(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            &links,
+        )
+        .await?;
         let ids: Vec<RawId> = batch.iter().map(|(id, _, _)| *id).collect();
-        raw::mark_processed(self.pool, self.tenant_id, &ids).await?;
+        raw::mark_processed(self.pool, self.scope.tenant_id, &ids).await?;
         Ok(StepReport {
             extracted: batch.len() as u64,
             ..StepReport::passed_through(links.len() as u64)

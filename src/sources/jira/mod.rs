@@ -18,8 +18,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
-use crate::domain::Provider;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -147,9 +146,7 @@ impl Source for Jira {
             }
             let loader = JiraLoader {
                 pool,
-                tenant_id: message.tenant_id,
-                integration_id: message.integration_id,
-                job_id: message.job_id,
+                scope: message.scope(),
             };
             let lookups = loader.issue_lookups().await?;
             Ok(loader
@@ -162,10 +159,9 @@ impl Source for Jira {
     fn reprocess<'a>(
         &'a self,
         pool: &'a PgPool,
-        tenant_id: TenantId,
-        integration_id: IntegrationId,
+        integration: IntegrationRef,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
-        reprocess::reprocess(pool, tenant_id, integration_id).boxed()
+        reprocess::reprocess(pool, integration).boxed()
     }
 }
 

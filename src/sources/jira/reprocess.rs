@@ -6,8 +6,7 @@ use sqlx::PgPool;
 
 use super::load::JiraLoader;
 use super::{kinds, steps};
-use crate::domain::IntegrationRef;
-use crate::domain::{IntegrationId, TenantId};
+use crate::domain::{IntegrationRef, Scope};
 use crate::pipeline::StepReport;
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
@@ -15,15 +14,11 @@ use crate::store::StoreError;
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
     pool: &PgPool,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
+    ids: IntegrationRef,
 ) -> Result<Vec<(&'static str, StepReport)>, StoreError> {
-    let ids = IntegrationRef::new(tenant_id, integration_id);
     let loader = JiraLoader {
         pool,
-        tenant_id,
-        integration_id,
-        job_id: None,
+        scope: Scope::of(ids),
     };
 
     let mut projects = StepReport::default();

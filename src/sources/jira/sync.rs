@@ -14,12 +14,11 @@ use super::client::JiraClient;
 use super::load::{has_linked_code, JiraLoader};
 use super::tables as jira;
 use super::{kinds, steps};
-use crate::domain::RawId;
-use crate::domain::{Provider, StageState};
+use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{stage_message, PipelineError, StepReport};
 use crate::queue::Publisher;
-use crate::store::raw::{self, Scope};
+use crate::store::raw;
 use crate::store::StoreError;
 
 /// Issues the search returned.
@@ -92,9 +91,7 @@ impl JiraRun<'_> {
     fn loader(&self) -> JiraLoader<'_> {
         JiraLoader {
             pool: self.pool,
-            tenant_id: self.scope.tenant_id,
-            integration_id: self.scope.integration_id,
-            job_id: self.scope.job_id,
+            scope: self.scope,
         }
     }
 
