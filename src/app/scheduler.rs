@@ -58,11 +58,20 @@ pub(super) async fn serve(
         poll_secs = roles.timing.poll.as_secs(),
         "scheduler running; Ctrl-C stops"
     );
+    let stop = super::signals::shutdown();
+    tokio::pin!(stop);
     // In process, everything pending was this deployment's own; over RabbitMQ, a live
-    // job's pending rows are queued for workers.
+    // job's pending rows are queued for workers. A stop request ends recovery too (what it
+    // did not reach stays pending for the next start).
     let live_within = roles.broker.map(|_| roles.timing.stuck_after);
-    let recovered =
-        crate::pipeline::recovery::transform_pending(pool, CATALOG, live_within).await?;
+    let recovery = crate::pipeline::recovery::transform_pending(pool, CATALOG, live_within);
+    let recovered = tokio::select! {
+        recovered = recovery => recovered?,
+        () = &mut stop => {
+            tracing::info!("shutting down during start-up recovery");
+            return Ok(());
+        }
+    };
     if recovered.extracted > 0 {
         tracing::info!(
             rows = recovered.extracted,
@@ -75,7 +84,7 @@ pub(super) async fn serve(
     let outcome = tokio::select! {
         outcome = schedule(pool, roles, &claimed) => outcome,
         outcome = alongside => outcome,
-        _ = super::signals::shutdown() => {
+        () = &mut stop => {
             tracing::info!("shutting down");
             Ok(())
         }
