@@ -16,14 +16,14 @@ use sqlx::PgPool;
 use super::broker;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
-use crate::domain::{IntegrationRef, Tier};
+use crate::domain::Tier;
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
-use crate::store::{jobs, load_batches, raw, tenants};
+use crate::store::{jobs, raw, tenants};
 
 /// Pause before connecting again after the broker went away.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -193,7 +193,7 @@ async fn transform(
         let Some(&source) = message.raw_data_ids().first() else {
             return Ok(None);
         };
-        let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
+        let ids = message.scope().integration();
         let batch = rows.save(pool, ids, message.job_id, source).await?;
         Ok::<_, TransformError>(Some((batch, report)))
     };
@@ -248,9 +248,7 @@ async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> 
         let error = anyhow::anyhow!("not load work: the message names no load batch");
         return fail(pool, delivery, error, false, "load").await;
     };
-    let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
-    let tables = CATALOG.load_tables();
-    match load_batches::load_saved(pool, ids, batch, &tables).await {
+    match stage.load_saved(message.scope().integration(), batch).await {
         Ok(loaded) => {
             let provider = message.provider;
             delivery.ack().await?;

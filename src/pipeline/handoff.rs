@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{PipelineError, StepReport};
-use crate::domain::{IntegrationRef, RawId, Scope, Tier};
+use crate::domain::{RawId, Scope, Tier};
 use crate::queue::memory::{self, MemoryPublisher};
 use crate::queue::rabbitmq::{Broker, RabbitPublisher};
 use crate::queue::topology::QueueStage;
@@ -158,13 +158,7 @@ async fn wait_for_transform(
     let mut last = None;
     let mut unchanged_since = std::time::Instant::now();
     loop {
-        let counts = raw::status_counts(
-            pool,
-            IntegrationRef::new(scope.tenant_id, scope.integration_id),
-            watermark,
-            kinds,
-        )
-        .await?;
+        let counts = raw::status_counts(pool, scope.integration(), watermark, kinds).await?;
         let report = StepReport {
             transformed: counts.processed,
             loaded: counts.processed,

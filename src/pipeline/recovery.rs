@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use super::transform_stage::TransformStage;
 use super::{stage_message, PipelineError, StepReport};
-use crate::domain::Scope;
+use crate::domain::{IntegrationRef, Scope};
 use crate::store::raw;
 
 /// Rows per message, as an extraction page would carry them.
@@ -37,11 +37,7 @@ pub async fn transform_pending(
         for (tenant_id, integration_id, ids) in
             raw::pending_batches(pool, kind, BATCH, live_within).await?
         {
-            let scope = Scope {
-                tenant_id,
-                integration_id,
-                job_id: None,
-            };
+            let scope = Scope::of(IntegrationRef::new(tenant_id, integration_id));
             let message = stage_message(scope, (provider, kind), None, ids);
             all += stage.handle(&message).await?;
         }

@@ -9,9 +9,9 @@ use sqlx::PgPool;
 
 use super::source::Catalog;
 use super::{statistics_are_due, StepReport};
-use crate::domain::{IntegrationRef, Provider};
+use crate::domain::{IntegrationRef, LoadBatchId, Provider};
 use crate::queue::StageMessage;
-use crate::store::load_batches::LoadRows;
+use crate::store::load_batches::{self, LoadRows, LoadTable};
 use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +38,13 @@ impl TransformError {
     }
 }
 
-/// Transforms messages for any tenant; counts rows loaded to refresh statistics in time.
+/// Transforms messages for any tenant, loads saved batches; counts rows loaded to refresh
+/// statistics in time.
 pub struct TransformStage<'a> {
     pool: &'a PgPool,
     sources: Catalog,
+    /// Every registered load table, gathered once: how a saved batch finds its upserts.
+    load_tables: Vec<&'static LoadTable>,
     loaded: AtomicU64,
 }
 
@@ -50,6 +53,7 @@ impl<'a> TransformStage<'a> {
         TransformStage {
             pool,
             sources,
+            load_tables: sources.load_tables(),
             loaded: AtomicU64::new(0),
         }
     }
@@ -57,7 +61,7 @@ impl<'a> TransformStage<'a> {
     /// Transforms and loads a message's raw rows here.
     pub async fn handle(&self, message: &StageMessage) -> Result<StepReport, TransformError> {
         let (rows, report) = self.transform(message).await?;
-        let ids = IntegrationRef::new(message.tenant_id, message.integration_id);
+        let ids = message.scope().integration();
         let report = super::load_here(self.pool, ids, rows, report).await?;
         self.loaded(message.provider, report.loaded).await?;
         Ok(report)
@@ -75,6 +79,16 @@ impl<'a> TransformStage<'a> {
             .source(message.provider)
             .transform(self.pool, message)
             .await
+    }
+
+    /// Loads saved batch `batch` of the integration (see [`load_batches::load_saved`]);
+    /// None when it was loaded already.
+    pub async fn load_saved(
+        &self,
+        ids: IntegrationRef,
+        batch: LoadBatchId,
+    ) -> Result<Option<u64>, StoreError> {
+        load_batches::load_saved(self.pool, ids, batch, &self.load_tables).await
     }
 
     /// Counts `rows` loaded for `provider`, refreshing planner statistics when tables have

@@ -12,7 +12,7 @@ use super::kinds;
 use super::tables as github;
 use super::transform::{self, CommentType, GithubError};
 use crate::domain::pr_flow::flow_metrics;
-use crate::domain::{IntegrationRef, RawId, Scope};
+use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -71,10 +71,6 @@ fn transform_pull(
 }
 
 impl GithubLoader<'_> {
-    fn ids(&self) -> IntegrationRef {
-        self.scope.integration()
-    }
-
     async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
         tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
         raw::mark_failed(self.pool, self.scope.tenant_id, raw_id, &error.to_string()).await
@@ -105,7 +101,7 @@ impl GithubLoader<'_> {
         let mut rows = LoadRows::default();
         rows.add(&loaded)?;
         rows.processed(done);
-        rows.load(self.pool, self.ids()).await?;
+        rows.load(self.pool, self.scope.integration()).await?;
         report += StepReport::passed_through(loaded.len() as u64);
         report.extracted = stored.len() as u64;
         report.load_seconds = clock.elapsed().as_secs_f64();
@@ -117,14 +113,14 @@ impl GithubLoader<'_> {
     /// stored pages of its reviews and commits, transformed and loaded.
     pub async fn pulls_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_pulls(ids).await?;
-        crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
+        crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
     pub async fn comments_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_comments(ids).await?;
-        crate::pipeline::load_here(self.pool, self.ids(), rows, report).await
+        crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
     /// Stored raw pull requests by id with their stored review and commit pages, transformed
@@ -143,10 +139,22 @@ impl GithubLoader<'_> {
         .await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
         let (reviews, review_pages) = entries_by_entity(
-            raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_REVIEWS, &pull_ids).await?,
+            raw::latest_pages_of(
+                self.pool,
+                self.scope.integration(),
+                kinds::PULL_REVIEWS,
+                &pull_ids,
+            )
+            .await?,
         );
         let (commits, commit_pages) = entries_by_entity(
-            raw::latest_pages_of(self.pool, self.ids(), kinds::PULL_COMMITS, &pull_ids).await?,
+            raw::latest_pages_of(
+                self.pool,
+                self.scope.integration(),
+                kinds::PULL_COMMITS,
+                &pull_ids,
+            )
+            .await?,
         );
         let mut report = StepReport::default();
         let (mut repositories, mut pulls, mut review_rows, mut commit_rows) =
@@ -236,12 +244,14 @@ impl GithubLoader<'_> {
     pub async fn flow_metrics(&self, pulls: &[String]) -> Result<u64, StoreError> {
         let mut changed = 0;
         for batch in pulls.chunks(METRICS_BATCH) {
-            let activity = github::pull_activity(self.pool, self.ids(), batch).await?;
+            let activity =
+                github::pull_activity(self.pool, self.scope.integration(), batch).await?;
             let metrics: Vec<_> = activity
                 .iter()
                 .map(|(id, activity)| (*id, flow_metrics(activity)))
                 .collect();
-            changed += github::set_flow_metrics(self.pool, self.ids(), &metrics).await?;
+            changed +=
+                github::set_flow_metrics(self.pool, self.scope.integration(), &metrics).await?;
         }
         Ok(changed)
     }

@@ -18,7 +18,7 @@ use super::tables as github;
 use super::transform::repository_and_number;
 use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
-use crate::domain::{IntegrationRef, Provider, RawId, Scope, StageState};
+use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
@@ -114,10 +114,6 @@ impl GithubRun<'_> {
         }
     }
 
-    fn ids(&self) -> IntegrationRef {
-        IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id)
-    }
-
     async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         set_step_state(self.pool, self.scope, step, state).await
     }
@@ -169,7 +165,7 @@ impl GithubRun<'_> {
         let known = if self.full {
             Etags::new()
         } else {
-            github::etags(self.pool, self.ids()).await?
+            github::etags(self.pool, self.scope.integration()).await?
         };
         let ((extracted, mut fresh, mut touched), mut report) = self
             .handoff
@@ -200,7 +196,9 @@ impl GithubRun<'_> {
             )
             .await?;
         fresh.extend(comment_etags);
-        touched.extend(github::pulls_of_comments(self.pool, self.ids(), &commented).await?);
+        touched.extend(
+            github::pulls_of_comments(self.pool, self.scope.integration(), &commented).await?,
+        );
         let touched: Vec<String> = touched.into_iter().collect();
         let clock = Instant::now();
         let metrics_changed = self.loader().flow_metrics(&touched).await?;
@@ -213,7 +211,7 @@ impl GithubRun<'_> {
         let state = if report.failed > 0 {
             StageState::Failed
         } else {
-            github::save_etags(self.pool, self.ids(), &fresh).await?;
+            github::save_etags(self.pool, self.scope.integration(), &fresh).await?;
             StageState::Finished
         };
         self.stages(steps::PULL_REQUESTS, state).await?;

@@ -238,8 +238,6 @@ pub static COMMENTS: LoadTable = LoadTable {
     },
 };
 
-type Ids = IntegrationRef;
-
 impl LoadRow for RepositoryRow {
     const TABLE: &'static LoadTable = &REPOSITORIES;
 
@@ -291,7 +289,7 @@ pub async fn pulls_of_comments(
     IntegrationRef {
         tenant: tenant_id,
         integration: integration_id,
-    }: Ids,
+    }: IntegrationRef,
     keys: &[(String, i64)],
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -345,7 +343,7 @@ pub async fn pull_activity(
     IntegrationRef {
         tenant: tenant_id,
         integration: integration_id,
-    }: Ids,
+    }: IntegrationRef,
     external_ids: &[String],
 ) -> Result<Vec<(i64, PullActivity)>, StoreError> {
     let rows: Vec<ActivityRow> = sqlx::query_as(
@@ -394,7 +392,7 @@ pub async fn set_flow_metrics(
     IntegrationRef {
         tenant: tenant_id,
         integration: integration_id,
-    }: Ids,
+    }: IntegrationRef,
     metrics: &[(i64, FlowMetrics)],
 ) -> Result<u64, StoreError> {
     if metrics.is_empty() {
@@ -436,7 +434,7 @@ pub async fn etags(
     IntegrationRef {
         tenant: tenant_id,
         integration: integration_id,
-    }: Ids,
+    }: IntegrationRef,
 ) -> Result<HashMap<String, String>, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT resource, etag FROM source_etags WHERE tenant_id = $1 AND integration_id = $2",
@@ -454,7 +452,7 @@ pub async fn save_etags(
     IntegrationRef {
         tenant: tenant_id,
         integration: integration_id,
-    }: Ids,
+    }: IntegrationRef,
     etags: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
     let (resources, values): (Vec<&str>, Vec<&str>) = etags

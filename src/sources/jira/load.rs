@@ -12,7 +12,7 @@ use super::tables as jira;
 use super::transform::issue::{transform_issue, FieldMapping, IssueContext};
 use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
-use crate::domain::{IntegrationRef, RawId, Scope};
+use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -142,7 +142,7 @@ impl JiraLoader<'_> {
         lookups: &IssueLookups,
     ) -> Result<StepReport, StoreError> {
         let (rows, report) = self.transform_issues(batch, lookups).await?;
-        let ids = IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id);
+        let ids = self.scope.integration();
         crate::pipeline::load_here(self.pool, ids, rows, report).await
     }
 
@@ -207,7 +207,7 @@ impl JiraLoader<'_> {
             .unwrap_or(embedded);
         let pages = match (total > embedded, row.external_id.as_deref()) {
             (true, Some(issue_id)) => {
-                let ids = IntegrationRef::new(self.scope.tenant_id, self.scope.integration_id);
+                let ids = self.scope.integration();
                 let stored =
                     raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
                 let page_ids = stored.iter().map(|p| p.id).collect();
