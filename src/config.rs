@@ -140,6 +140,12 @@ pub struct VectorsConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub addr: SocketAddr,
+    /// Mark the session cookie `Secure` (only sent over HTTPS).
+    pub secure_cookie: bool,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +153,8 @@ pub struct HttpConfig {
 pub struct AuthConfig {
     #[serde(deserialize_with = "text")]
     pub jwt_secret: String,
+    /// Seconds a sign-in (its token and cookie) stays valid.
+    pub session_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +250,15 @@ impl Config {
                 message: "prefetch and max_attempts must be at least 1".into(),
             });
         }
+        if self.auth.session_secs == 0
+            || self.http.request_timeout_secs == 0
+            || self.http.body_limit_bytes == 0
+        {
+            return Err(ConfigError::Invalid {
+                key: "http",
+                message: "auth.session_secs, http.request_timeout_secs and http.body_limit_bytes must be at least 1".into(),
+            });
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "database.max_connections",
@@ -277,6 +294,19 @@ impl Config {
             key: "security.secret_key",
             message: error.to_string(),
         })
+    }
+
+    /// The secret that signs session tokens; an error names the missing setting.
+    pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
+        match self.auth.jwt_secret.as_str() {
+            "" => Err(ConfigError::Invalid {
+                key: "auth.jwt_secret",
+                message: "not set: PULSE_JWT_SECRET (at least 32 characters) is needed to sign \
+                          API sessions (generate one with `openssl rand -base64 48`)"
+                    .into(),
+            }),
+            secret => Ok(secret),
+        }
     }
 
     /// The RabbitMQ URL; an error names the missing setting.

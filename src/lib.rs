@@ -1,6 +1,7 @@
 //! pulse-etl: a multi-tenant Jira and GitHub extract → transform → load → embed pipeline.
 #![recursion_limit = "256"] // serde_json::json! for GitHub's ~80-key repository objects
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;

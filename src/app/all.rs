@@ -1,5 +1,5 @@
 //! `pulse-etl all [--demo] [--queue rabbitmq]`: the roles of this version in one process —
-//! the scheduler claiming due Jira and GitHub jobs and running them, their transform work
+//! the HTTP API, the scheduler claiming due Jira and GitHub jobs and running them, their transform work
 //! in-process (or over RabbitMQ, with this process also a transform and a load worker for
 //! every tier)
 //! — and, with `--demo`, the source simulator and a demo tenant wired to it. Stops on
@@ -11,6 +11,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 use super::scheduler::{Roles, Timing};
+use super::serve::{ApiSetup, RunningApi};
 use crate::cli::{AllArgs, QueueBackend};
 use crate::config::Config;
 use crate::domain::Tier;
@@ -40,6 +41,16 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         true => Some(super::demo::start_demo(pool, &cipher).await?),
         false => None,
     };
+    let jwt_secret = match args.demo && config.auth.jwt_secret.is_empty() {
+        true => super::demo::demo_jwt_secret(&config.data_dir())?,
+        false => config.jwt_secret()?.to_owned(),
+    };
+    let setup = ApiSetup {
+        key: &key,
+        jwt_secret: &jwt_secret,
+        with_broker: broker.is_some(),
+    };
+    let api = RunningApi::start(pool, config, setup).await?;
     let interval = args
         .interval_secs
         .map(Duration::from_secs)
@@ -76,11 +87,12 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         Ok(())
     };
     let outcome = super::scheduler::serve(pool, roles, alongside).await;
+    let api_stopped = api.stop().await;
     if let Some(simulator) = simulator {
         simulator.stop().await.context("stopping the simulator")?;
     }
     if let Some(broker) = broker {
         broker.close().await.ok();
     }
-    outcome
+    outcome.and(api_stopped)
 }

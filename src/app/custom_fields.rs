@@ -31,11 +31,16 @@ pub async fn run(
     let listing = match command {
         CustomFieldsCommand::Sync { integration } => {
             let cipher = CredentialCipher::new(&config.secret_key()?);
-            custom_fields::sync(pool, &cipher, integration).await?
+            let tenant = custom_fields::owner(pool, integration).await?;
+            custom_fields::sync(pool, &cipher, tenant, integration).await?
         }
-        CustomFieldsCommand::List { integration } => custom_fields::list(pool, integration).await?,
+        CustomFieldsCommand::List { integration } => {
+            let tenant = custom_fields::owner(pool, integration).await?;
+            custom_fields::list(pool, tenant, integration).await?
+        }
         CustomFieldsCommand::Map(args) => {
-            custom_fields::map(pool, args.integration, &targets(&args)).await?
+            let tenant = custom_fields::owner(pool, args.integration).await?;
+            custom_fields::map(pool, tenant, args.integration, &targets(&args)).await?
         }
     };
     output.list(&listing)

@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::domain::{IntegrationRef, Provider, TenantId, Tier};
+use crate::domain::{IntegrationRef, Provider, TenantId, Tier, UserRole};
 use crate::security::{CredentialCipher, SecretKey};
+use crate::service::users::NewUser;
 use crate::simulator::{RunningSimulator, SimulatorConfig};
 use crate::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
-use crate::store::{jobs, tenants};
+use crate::store::{jobs, tenants, users};
 
 const DEMO_TENANT: &str = "Demo";
 
@@ -20,17 +21,54 @@ const DEMO_TENANT: &str = "Demo";
 /// earlier runs stored (set PULSE_SECRET_KEY for anything but a demo).
 pub(super) fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
     let path = data_dir.join("demo-secret.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return SecretKey::parse(&text)
-            .with_context(|| format!("{} is not a valid key", path.display()));
+    let text = kept_secret(&path, || SecretKey::generate().1, "PULSE_SECRET_KEY")?;
+    SecretKey::parse(&text).with_context(|| format!("{} is not a valid key", path.display()))
+}
+
+/// The demo's session-signing secret, kept like its key (set PULSE_JWT_SECRET for anything
+/// but a demo).
+pub(super) fn demo_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("demo-jwt.secret");
+    kept_secret(&path, || SecretKey::generate().1, "PULSE_JWT_SECRET")
+}
+
+/// The secret in `path`, created there (owner-only) by `generate` on first use.
+fn kept_secret(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+    setting: &str,
+) -> anyhow::Result<String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_owned());
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let (key, text) = SecretKey::generate();
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    tracing::warn!(path = %path.display(), "PULSE_SECRET_KEY is not set: the demo keeps its own key there");
-    Ok(key)
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = generate();
+    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    tracing::warn!(path = %path.display(), "{setting} is not set: the demo keeps its own there");
+    Ok(text)
+}
+
+/// The demo tenant's admin, who signs in to the API and web UI.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.pulse";
+/// The demo admin's password: the demo listens on localhost and holds simulated data only.
+pub const DEMO_ADMIN_PASSWORD: &str = "pulse-demo";
+
+/// Creates the demo admin unless it exists.
+async fn ensure_demo_admin(pool: &PgPool, tenant: TenantId) -> anyhow::Result<()> {
+    if users::for_login(pool, DEMO_ADMIN_EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let new = NewUser {
+        tenant_id: tenant,
+        email: DEMO_ADMIN_EMAIL.into(),
+        password: DEMO_ADMIN_PASSWORD.into(),
+        role: UserRole::Admin,
+    };
+    crate::service::users::create(pool, new).await?;
+    Ok(())
 }
 
 /// Starts the simulator and makes sure the demo tenant's Jira and GitHub integrations point
@@ -60,7 +98,9 @@ pub(super) async fn start_demo(
         };
         wire_demo_source(pool, cipher, demo).await?;
     }
-    tracing::info!(tenant_id = tenant.get(), simulator = %base_url, "demo tenant wired to the simulator");
+    ensure_demo_admin(pool, tenant).await?;
+    tracing::info!(tenant_id = tenant.get(), simulator = %base_url, email = DEMO_ADMIN_EMAIL,
+        password = DEMO_ADMIN_PASSWORD, "demo tenant wired to the simulator; sign in to the API as its admin");
     Ok(simulator)
 }
 

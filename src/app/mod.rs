@@ -12,6 +12,7 @@ mod output;
 mod reprocess;
 mod run_job;
 mod scheduler;
+mod serve;
 mod signals;
 mod simulate;
 mod worker;
@@ -67,10 +68,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Jobs(command) => {
-            with_database(&config, async |database| jobs::run(&database.pool, output, command).await).await
+            with_database(&config, async |database| {
+                jobs::run(&database.pool, output, command).await
+            })
+            .await
         }
         Command::Reprocess(args) => {
-            with_database(&config, async |database| reprocess::run(&database.pool, output, args).await).await
+            with_database(&config, async |database| {
+                reprocess::run(&database.pool, output, args).await
+            })
+            .await
         }
         Command::RunJob(args) => {
             with_database(&config, async |database| {
@@ -79,40 +86,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::All(args) => {
-            with_database(&config, async |database| all::run(&database.pool, &config, args).await).await
+            with_database(&config, async |database| {
+                all::run(&database.pool, &config, args).await
+            })
+            .await
         }
         Command::Worker(args) => {
-            with_database(&config, async |database| worker::run(&database.pool, &config, args).await).await
+            with_database(&config, async |database| {
+                worker::run(&database.pool, &config, args).await
+            })
+            .await
         }
         Command::Dlq(command) => {
-            with_database(&config, async |database| dlq::run(&database.pool, &config, output, command).await).await
+            with_database(&config, async |database| {
+                dlq::run(&database.pool, &config, output, command).await
+            })
+            .await
         }
         Command::Scheduler(args) => {
-            with_database(&config, async |database| scheduler::run(&database.pool, &config, args).await).await
+            with_database(&config, async |database| {
+                scheduler::run(&database.pool, &config, args).await
+            })
+            .await
         }
-        Command::Serve => anyhow::bail!(
-            "`pulse-etl {}` is not available in this version yet (available: all, scheduler, worker --stage transform, run-job, dlq, migrate, reprocess, custom-fields, simulate, tenant, integration, user)",
-            role_name(&cli.command)
-        ),
-    }
-}
-
-fn role_name(command: &Command) -> &'static str {
-    match command {
-        Command::All(_) => "all",
-        Command::Serve => "serve",
-        Command::Scheduler(_) => "scheduler",
-        Command::Worker(_) => "worker",
-        Command::RunJob(_) => "run-job",
-        Command::Migrate => "migrate",
-        Command::Reprocess(_) => "reprocess",
-        Command::Simulate(_) => "simulate",
-        Command::Tenant(_) => "tenant",
-        Command::Integration(_) => "integration",
-        Command::User(_) => "user",
-        Command::CustomFields(_) => "custom-fields",
-        Command::Dlq(_) => "dlq",
-        Command::Jobs(_) => "jobs",
+        Command::Serve => {
+            with_database(&config, async |database| {
+                serve::run(&database.pool, &config).await
+            })
+            .await
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::StepReport;
 use crate::domain::input::{InvalidInput, SourceScope};
 use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
+use crate::security::CredentialCipher;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::StoreError;
 
@@ -47,6 +48,15 @@ pub trait Source: Send + Sync {
         pool: &'a PgPool,
         message: &'a StageMessage,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
+
+    /// Signs in to the source with the integration's stored credentials and reads what the
+    /// integration is set to read; returns what was reached, or why it failed.
+    fn test_connection<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        cipher: &'a CredentialCipher,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<String>>;
 
     /// Transforms and loads the newest stored raw copy of everything the integration has,
     /// with no API call; returns a report per step.

@@ -1,7 +1,10 @@
-//! Secrets at rest: integration credentials sealed with AES-256-GCM, passwords hashed with argon2.
+//! Secrets at rest: integration credentials sealed with AES-256-GCM, passwords hashed with
+//! argon2, API tokens kept as digests.
 
+mod api_token;
 mod credentials;
 mod password;
 
+pub use api_token::{api_token_digest, new_api_token, API_TOKEN_PREFIX};
 pub use credentials::{CredentialCipher, CryptoError, KeyError, SecretKey};
 pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};

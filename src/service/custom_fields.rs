@@ -7,14 +7,24 @@ use super::{ServiceError, ServiceResult};
 use crate::domain::{IntegrationId, Scope, TenantId};
 use crate::pipeline::source::Source;
 use crate::security::CredentialCipher;
-use crate::sources::jira::custom_field_tables::{self as custom_fields, FieldListing, Target};
+use crate::sources::jira::custom_field_tables::{
+    self as custom_fields, FieldListing, Target, TargetMapping,
+};
 use crate::sources::jira::{self, custom_fields::sync as discover};
 use crate::store::integrations;
 
-/// The tenant of a Jira integration; any other integration is refused, custom fields being
-/// a Jira feature.
-async fn jira_tenant(pool: &PgPool, integration_id: IntegrationId) -> ServiceResult<TenantId> {
-    let tenant = integrations::tenant_of(pool, integration_id).await?;
+/// The tenant an integration belongs to (operator commands name only the integration).
+pub async fn owner(pool: &PgPool, integration_id: IntegrationId) -> ServiceResult<TenantId> {
+    Ok(integrations::tenant_of(pool, integration_id).await?)
+}
+
+/// Fails unless the integration is one of the tenant's Jira integrations, custom fields
+/// being a Jira feature.
+async fn ensure_jira(
+    pool: &PgPool,
+    tenant: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<()> {
     let integration = integrations::get(pool, tenant, integration_id).await?;
     if integration.provider != jira::JIRA.provider() {
         return Err(ServiceError::Conflict(format!(
@@ -22,16 +32,17 @@ async fn jira_tenant(pool: &PgPool, integration_id: IntegrationId) -> ServiceRes
             integration.provider
         )));
     }
-    Ok(tenant)
+    Ok(())
 }
 
 /// Asks the source for the integration's fields and stores them; returns the listing.
 pub async fn sync(
     pool: &PgPool,
     cipher: &CredentialCipher,
+    tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
-    let tenant = jira_tenant(pool, integration_id).await?;
+    ensure_jira(pool, tenant, integration_id).await?;
     let (settings, client) = jira::client(pool, cipher, tenant, integration_id)
         .await
         .map_err(|error| ServiceError::internal(error, "connecting to Jira"))?;
@@ -55,19 +66,31 @@ pub async fn sync(
 /// The integration's known fields with what each is mapped to.
 pub async fn list(
     pool: &PgPool,
+    tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
-    let tenant = jira_tenant(pool, integration_id).await?;
+    ensure_jira(pool, tenant, integration_id).await?;
     Ok(custom_fields::list(pool, tenant, integration_id).await?)
+}
+
+/// Every mapping column of the integration with the field it holds.
+pub async fn mapping(
+    pool: &PgPool,
+    tenant: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<Vec<TargetMapping>> {
+    ensure_jira(pool, tenant, integration_id).await?;
+    Ok(custom_fields::mapping(pool, tenant, integration_id).await?)
 }
 
 /// Maps each `(target, field)`; returns the listing after.
 pub async fn map(
     pool: &PgPool,
+    tenant: TenantId,
     integration_id: IntegrationId,
     targets: &[(Target, String)],
 ) -> ServiceResult<Vec<FieldListing>> {
-    let tenant = jira_tenant(pool, integration_id).await?;
+    ensure_jira(pool, tenant, integration_id).await?;
     for (target, field) in targets {
         custom_fields::map(pool, tenant, integration_id, *target, field).await?;
         tracing::info!(tenant_id = tenant.get(), integration_id = integration_id.get(), target = %target.label(), field, "mapped");

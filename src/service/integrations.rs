@@ -4,13 +4,16 @@
 use sqlx::PgPool;
 
 use super::ServiceResult;
-use crate::domain::input::{self, SourceScope};
-use crate::domain::{IntegrationId, Provider, TenantId};
+use crate::domain::input::{self, InvalidInput, SourceScope};
+use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::integrations::{
-    self, Credentials, IntegrationSettings, IntegrationSummary, NewIntegration,
+    self, Credentials, IntegrationChange, IntegrationSettings, IntegrationSummary, NewIntegration,
 };
+
+/// Most requests an integration may keep in flight at once.
+pub const MAX_CONCURRENCY: usize = 256;
 
 /// An integration to create.
 #[derive(Debug, Clone)]
@@ -32,19 +35,8 @@ pub async fn create(
     new: IntegrationInput,
 ) -> ServiceResult<IntegrationId> {
     let scope = CATALOG.source(new.provider).check_scope(new.scope)?;
-    let tokens: Vec<String> = new.tokens.iter().map(|t| t.trim().to_owned()).collect();
-    if tokens.is_empty() || tokens.iter().any(String::is_empty) {
-        return Err(input::invalid("token", "must not be empty").into());
-    }
-    if new
-        .requests_per_second
-        .is_some_and(|rate| !rate.is_finite() || rate <= 0.0)
-    {
-        return Err(input::invalid("requests_per_second", "must be above 0").into());
-    }
-    if new.concurrency == Some(0) {
-        return Err(input::invalid("concurrency", "must be at least 1").into());
-    }
+    let tokens = clean_tokens(&new.tokens)?;
+    check_limits(new.requests_per_second, new.concurrency)?;
     let base_url = input::base_url(&new.base_url)?;
     let settings = IntegrationSettings {
         projects: scope.projects,
@@ -67,6 +59,133 @@ pub async fn create(
     .await?;
     tracing::info!(tenant_id = new.tenant_id.get(), integration_id = id.get(), provider = %new.provider, "integration created");
     Ok(id)
+}
+
+/// Tokens as stored: trimmed, at least one, none empty.
+fn clean_tokens(tokens: &[String]) -> Result<Vec<String>, InvalidInput> {
+    let tokens: Vec<String> = tokens.iter().map(|t| t.trim().to_owned()).collect();
+    if tokens.is_empty() || tokens.iter().any(String::is_empty) {
+        return Err(input::invalid("token", "must not be empty"));
+    }
+    Ok(tokens)
+}
+
+fn check_limits(rate: Option<f64>, concurrency: Option<usize>) -> Result<(), InvalidInput> {
+    if rate.is_some_and(|rate| !rate.is_finite() || rate <= 0.0) {
+        return Err(input::invalid("requests_per_second", "must be above 0"));
+    }
+    if concurrency.is_some_and(|n| n == 0 || n > MAX_CONCURRENCY) {
+        return Err(input::invalid(
+            "concurrency",
+            format!("must be between 1 and {MAX_CONCURRENCY}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What an edit changes; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationUpdate {
+    pub base_url: Option<String>,
+    /// Replaces every stored token.
+    pub tokens: Option<Vec<String>>,
+    pub username: Option<String>,
+    /// Replaces what the integration reads (projects or repositories, as its source takes).
+    pub projects: Option<Vec<String>>,
+    pub repos: Option<Vec<String>>,
+    pub requests_per_second: Option<f64>,
+    pub concurrency: Option<usize>,
+    pub active: Option<bool>,
+}
+
+/// Edits one of the tenant's integrations after the same checks as creation; returns it.
+pub async fn update(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    change: IntegrationUpdate,
+) -> ServiceResult<IntegrationSummary> {
+    let current = integrations::get(pool, tenant_id, integration_id).await?;
+    let scope = CATALOG.source(current.provider).check_scope(SourceScope {
+        username: change.username.clone().or(current.username.clone()),
+        projects: change.projects.unwrap_or(current.settings.projects.clone()),
+        repos: change.repos.unwrap_or(current.settings.repos.clone()),
+    })?;
+    check_limits(change.requests_per_second, change.concurrency)?;
+    let tokens = change.tokens.as_deref().map(clean_tokens).transpose()?;
+    let base_url = change
+        .base_url
+        .as_deref()
+        .map(input::base_url)
+        .transpose()?;
+    let settings = IntegrationSettings {
+        projects: scope.projects,
+        repos: scope.repos,
+        requests_per_second: change
+            .requests_per_second
+            .or(current.settings.requests_per_second),
+        concurrency: change.concurrency.or(current.settings.concurrency),
+    };
+    let credentials = tokens.map(|tokens| Credentials { tokens });
+    let updated = integrations::update(
+        pool,
+        cipher,
+        tenant_id,
+        integration_id,
+        IntegrationChange {
+            base_url: base_url.as_deref(),
+            username: scope.username.as_deref(),
+            credentials: credentials.as_ref(),
+            settings: Some(&settings),
+            active: change.active,
+        },
+    )
+    .await?;
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        integration_id = integration_id.get(),
+        "integration updated"
+    );
+    Ok(updated)
+}
+
+/// Deletes one of the tenant's integrations and everything loaded from it.
+pub async fn delete(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<()> {
+    integrations::delete(pool, tenant_id, integration_id).await?;
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        integration_id = integration_id.get(),
+        "integration deleted"
+    );
+    Ok(())
+}
+
+/// Tries the source with the stored credentials: what was reached, or what failed (a
+/// failure is the answer, not an error of ours).
+pub async fn test_connection(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<Result<String, String>> {
+    let integration = integrations::get(pool, tenant_id, integration_id).await?;
+    let outcome = CATALOG
+        .source(integration.provider)
+        .test_connection(pool, cipher, IntegrationRef::new(tenant_id, integration_id))
+        .await
+        .map_err(|error| format!("{error:#}"));
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        integration_id = integration_id.get(),
+        ok = outcome.is_ok(),
+        "connection tested"
+    );
+    Ok(outcome)
 }
 
 /// A tenant's integrations, oldest first, without credentials.

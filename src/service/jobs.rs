@@ -35,3 +35,8 @@ pub async fn control(
 pub async fn ensure_tenant(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<()> {
     Ok(tenants::ensure_exists(pool, tenant_id).await?)
 }
+
+/// One of the tenant's jobs with its status JSON.
+pub async fn get(pool: &PgPool, tenant_id: TenantId, job_id: JobId) -> ServiceResult<JobSummary> {
+    Ok(job_controls::get(pool, tenant_id, job_id).await?)
+}

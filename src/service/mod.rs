@@ -2,12 +2,20 @@
 //! and rules, and one error type each front end maps to its own words (an `error:` line and
 //! exit code; an HTTP status and JSON body).
 
+pub mod api_tokens;
 pub mod custom_fields;
 pub mod dead_letters;
+pub mod flow;
 pub mod integrations;
 pub mod jobs;
+pub mod prs;
+pub mod queues;
+pub mod raw_data;
+pub mod reprocess;
 pub mod tenants;
 pub mod users;
+pub mod work_items;
+pub mod workflows;
 
 use crate::domain::input::InvalidInput;
 use crate::store::StoreError;
@@ -24,6 +32,9 @@ pub enum ServiceError {
     /// No such thing — or it belongs to another tenant, which looks exactly the same.
     #[error("{entity} {id} does not exist")]
     NotFound { entity: &'static str, id: i64 },
+    /// The same, for things named rather than numbered (a work item key).
+    #[error("{entity} '{name}' does not exist")]
+    NotFoundNamed { entity: &'static str, name: String },
     /// The request clashes with the current state (a duplicate name, a running job).
     #[error("{0}")]
     Conflict(String),

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::{hash_password, PasswordError, MIN_PASSWORD_LEN};
-use crate::store::users;
+use crate::store::users::{self, UserSummary};
 
 /// A user to create; the password is hashed here and never stored as given.
 pub struct NewUser {
@@ -29,4 +29,33 @@ pub async fn create(pool: &PgPool, new: NewUser) -> ServiceResult<i64> {
     let id = users::create(pool, new.tenant_id, &email, &hash, new.role).await?;
     tracing::info!(tenant_id = new.tenant_id.get(), user_id = id, role = %new.role, "user created");
     Ok(id)
+}
+
+/// The tenant's users (never their password hashes).
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<UserSummary>> {
+    Ok(users::list(pool, tenant_id).await?)
+}
+
+/// One of the tenant's users.
+pub async fn get(pool: &PgPool, tenant_id: TenantId, user_id: i64) -> ServiceResult<UserSummary> {
+    Ok(users::get(pool, tenant_id, user_id).await?)
+}
+
+/// Changes a user's role or disables them; `acting_user` cannot lock themselves out.
+pub async fn update(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    acting_user: Option<i64>,
+    user_id: i64,
+    role: Option<UserRole>,
+    active: Option<bool>,
+) -> ServiceResult<UserSummary> {
+    if acting_user == Some(user_id) && (active == Some(false) || role == Some(UserRole::Viewer)) {
+        return Err(ServiceError::Conflict(
+            "you cannot disable yourself or take away your own admin role".into(),
+        ));
+    }
+    let user = users::update(pool, tenant_id, user_id, role, active).await?;
+    tracing::info!(tenant_id = tenant_id.get(), user_id, role = %user.role, active = user.active, "user updated");
+    Ok(user)
 }

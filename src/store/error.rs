@@ -33,3 +33,8 @@ pub(crate) fn has_sqlstate(error: &sqlx::Error, code: &str) -> bool {
         .and_then(|db| db.code())
         .is_some_and(|actual| actual == code)
 }
+
+/// True when `error` is a unique-key violation (the caller words the clash).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    has_sqlstate(error, sqlstate::UNIQUE_VIOLATION)
+}

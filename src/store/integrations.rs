@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Provider settings kept in the `settings` JSONB column.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntegrationSettings {
     /// Jira project keys to sync (empty: every project the account sees).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -60,7 +60,7 @@ pub struct NewIntegration<'a> {
 }
 
 /// An integration as shown to people and the API: no credentials.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct IntegrationSummary {
     pub id: IntegrationId,
     pub tenant_id: TenantId,
@@ -239,4 +239,88 @@ pub async fn reconnect(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// What an edit of an integration changes (unchanged where `None`).
+pub struct IntegrationChange<'a> {
+    pub base_url: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub credentials: Option<&'a Credentials>,
+    pub settings: Option<&'a IntegrationSettings>,
+    pub active: Option<bool>,
+}
+
+/// Edits one of the tenant's integrations; re-enabling it clears the skip reason of its
+/// jobs and disabling records one. Returns the integration after.
+pub async fn update(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    change: IntegrationChange<'_>,
+) -> Result<IntegrationSummary, StoreError> {
+    let sealed = match change.credentials {
+        Some(credentials) => {
+            let plaintext = serde_json::to_vec(credentials)
+                .map_err(|error| StoreError::CorruptCredentials(error.to_string()))?;
+            Some(cipher.seal(&plaintext, &associated_data(tenant_id))?)
+        }
+        None => None,
+    };
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE integrations SET base_url = coalesce($3, base_url), username = coalesce($4, username),
+                credentials_encrypted = coalesce($5, credentials_encrypted),
+                settings = coalesce($6, settings), active = coalesce($7, active), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(change.base_url)
+    .bind(change.username)
+    .bind(sealed)
+    .bind(change.settings.map(Json))
+    .bind(change.active)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound {
+            entity: "integration",
+            id: integration_id.get(),
+        });
+    }
+    if let Some(active) = change.active {
+        sqlx::query(
+            "UPDATE etl_jobs SET skip_reason = CASE WHEN $3 THEN NULL ELSE 'integration disabled' END,
+                    updated_at = now()
+             WHERE tenant_id = $1 AND integration_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(active)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    get(pool, tenant_id, integration_id).await
+}
+
+/// Deletes one of the tenant's integrations with its jobs and every row it loaded.
+pub async fn delete(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> Result<(), StoreError> {
+    let deleted = sqlx::query("DELETE FROM integrations WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .execute(pool)
+        .await?;
+    match deleted.rows_affected() {
+        0 => Err(StoreError::NotFound {
+            entity: "integration",
+            id: integration_id.get(),
+        }),
+        _ => Ok(()),
+    }
 }

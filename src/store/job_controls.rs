@@ -9,7 +9,7 @@ use super::error::StoreError;
 use crate::domain::{IntegrationId, JobId, TenantId};
 
 /// A job as operators see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobSummary {
     pub id: JobId,
     pub integration_id: IntegrationId,
@@ -23,19 +23,44 @@ pub struct JobSummary {
     pub full_sync_requested: bool,
     pub skip_reason: Option<String>,
     pub error_message: Option<String>,
+    /// Step × stage progress: `{"overall": STATE, "steps": {name: {order, display_name,
+    /// extraction, transform, load, embedding}}}`.
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub status: serde_json::Value,
 }
+
+const SUMMARY_COLUMNS: &str = "id, integration_id, job_type, state, active, next_run, last_sync_date,
+    last_run_started_at, last_run_finished_at, full_sync_requested, skip_reason, error_message, status";
 
 /// The tenant's jobs, oldest first.
 pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<JobSummary>, StoreError> {
     super::tenants::ensure_exists(pool, tenant_id).await?;
-    Ok(sqlx::query_as(
-        "SELECT id, integration_id, job_type, state, active, next_run, last_sync_date,
-                last_run_started_at, last_run_finished_at, full_sync_requested, skip_reason, error_message
-         FROM etl_jobs WHERE tenant_id = $1 ORDER BY id",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM etl_jobs WHERE tenant_id = $1 ORDER BY id"
+    ))
     .bind(tenant_id)
     .fetch_all(pool)
     .await?)
+}
+
+/// One of the tenant's jobs (another tenant's is not found).
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    job_id: JobId,
+) -> Result<JobSummary, StoreError> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM etl_jobs WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(job_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound {
+        entity: "job",
+        id: job_id.get(),
+    })
 }
 
 /// What an operator does to a job.
@@ -49,6 +74,8 @@ pub enum Control {
     Resume,
     /// Forget the cursor: the next run (due now) re-reads everything as a full sync.
     Reset,
+    /// Mark a finished or failed job READY and due now (the seeds' `status: READY`).
+    Ready,
 }
 
 /// Applies `control` to one of the tenant's jobs. A paused job cannot be triggered and a
@@ -81,6 +108,12 @@ pub async fn apply(
                     next_run = now(), updated_at = now()
              WHERE tenant_id = $1 AND id = $2 AND state <> 'RUNNING'",
             "is running (reset it once the run ends)",
+        ),
+        Control::Ready => (
+            "UPDATE etl_jobs SET state = 'READY', status = jsonb_set(status, '{overall}', '\"READY\"'),
+                    next_run = now(), updated_at = now()
+             WHERE tenant_id = $1 AND id = $2 AND state <> 'RUNNING'",
+            "is running (it becomes due again when the run ends)",
         ),
     };
     let done = sqlx::query(sql)

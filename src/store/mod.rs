@@ -2,6 +2,7 @@
 //! upserts, load batches, jobs, tenants, integrations and users. Each source keeps the SQL of
 //! its own tables in its folder under `sources/`.
 
+pub mod api_tokens;
 pub mod bulk;
 mod connect;
 mod embedded_postgres;
@@ -12,12 +13,14 @@ pub mod job_events;
 pub mod jobs;
 pub mod load_batches;
 pub mod raw;
+pub mod raw_browse;
+pub mod stats;
 pub mod tenants;
 pub mod users;
 
 pub use connect::{ConnectError, Database};
 pub use embedded_postgres::{EmbeddedError, EmbeddedPostgres};
-pub use error::StoreError;
+pub use error::{is_unique_violation, StoreError};
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;

@@ -33,3 +33,110 @@ pub async fn create(
         }
     })
 }
+
+/// A user as the API lists them: no password hash.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UserSummary {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: UserRole,
+    pub active: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What sign-in needs to know about an address.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoginRecord {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub role: UserRole,
+    pub active: bool,
+}
+
+/// The user signing in with `email` (any case), if there is one.
+pub async fn for_login(pool: &PgPool, email: &str) -> Result<Option<LoginRecord>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.tenant_id, u.password_hash, u.role, u.active AND t.active AS active
+         FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE lower(u.email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The role of an active user of an active tenant, or none (disabled, deleted or moved).
+pub async fn active_role(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    user_id: i64,
+) -> Result<Option<UserRole>, StoreError> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT u.role FROM users u JOIN tenants t ON t.id = u.tenant_id
+         WHERE u.id = $1 AND u.tenant_id = $2 AND u.active AND t.active",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(role.and_then(|role| role.parse().ok()))
+}
+
+/// The tenant's users, oldest first.
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<UserSummary>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, email, role, active, created_at FROM users
+         WHERE tenant_id = $1 ORDER BY id",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One of the tenant's users (another tenant's is not found).
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    user_id: i64,
+) -> Result<UserSummary, StoreError> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, email, role, active, created_at FROM users
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound {
+        entity: "user",
+        id: user_id,
+    })
+}
+
+/// Changes a user's role and/or active flag (unchanged where `None`); returns the user after.
+pub async fn update(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    user_id: i64,
+    role: Option<UserRole>,
+    active: Option<bool>,
+) -> Result<UserSummary, StoreError> {
+    sqlx::query_as(
+        "UPDATE users SET role = coalesce($3, role), active = coalesce($4, active), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2
+         RETURNING id, tenant_id, email, role, active, created_at",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .bind(role.map(UserRole::as_str))
+    .bind(active)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound {
+        entity: "user",
+        id: user_id,
+    })
+}

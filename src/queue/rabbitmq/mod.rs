@@ -151,6 +151,31 @@ impl Broker {
         }
     }
 
+    /// True while the connection to the broker is up.
+    pub fn is_connected(&self) -> bool {
+        self.connection.status().connected()
+    }
+
+    /// Messages ready in `queue` (a passive declare, on a channel of its own: asking for a
+    /// queue that does not exist closes the channel it was asked on).
+    pub async fn depth(&self, queue: &str) -> Result<Option<u32>, BrokerError> {
+        let channel = self.connection.create_channel().await?;
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        match channel
+            .queue_declare(queue, options, FieldTable::default())
+            .await
+        {
+            Ok(declared) => {
+                channel.close(200, "measured").await.ok();
+                Ok(Some(declared.message_count()))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Declares (idempotently) the work queues of `stage` for `tiers`, their delay queues,
     /// and the dead-letter exchange and failed queue.
     pub async fn declare(&self, stage: QueueStage, tiers: &[Tier]) -> Result<(), BrokerError> {

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod load;
+pub mod read;
 pub mod reprocess;
 pub mod sync;
 pub mod tables;
@@ -153,6 +154,32 @@ impl Source for Github {
                 }
                 _ => return Err(TransformError::unknown(message)),
             })
+        }
+        .boxed()
+    }
+
+    fn test_connection<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        cipher: &'a CredentialCipher,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        async move {
+            let (summary, client) =
+                client(pool, cipher, integration.tenant, integration.integration).await?;
+            let repos = &summary.settings.repos;
+            if repos.is_empty() {
+                let page = client.first_page("/user/repos", &[], None).await?;
+                let seen = page.map_or(0, |page| page.items.len());
+                return Ok(format!("signed in; {seen} repositories on the first page"));
+            }
+            for repo in repos {
+                client.repository(repo).await?;
+            }
+            Ok(format!(
+                "signed in; all {} configured repositories readable",
+                repos.len()
+            ))
         }
         .boxed()
     }

@@ -144,7 +144,7 @@ pub async fn map(
 }
 
 /// A discovered field and the column it is mapped to, if any.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FieldListing {
     pub external_id: String,
     pub name: String,
@@ -166,6 +166,36 @@ pub async fn list(
                 ON v.field_id = f.id
          WHERE f.tenant_id = $1 AND f.integration_id = $2
          GROUP BY f.id ORDER BY f.external_id"
+    ))
+    .bind(tenant_id)
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A mapping column and the field it holds, if any.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TargetMapping {
+    /// `team`, `story_points`, `code_changed`, then `custom_field_01` .. `custom_field_20`.
+    pub target: String,
+    pub field: Option<String>,
+    pub field_name: Option<String>,
+}
+
+/// Every mapping column of the integration, special fields first, with what it holds.
+pub async fn mapping(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> Result<Vec<TargetMapping>, StoreError> {
+    let targets = mapping_targets_sql();
+    Ok(sqlx::query_as(&format!(
+        "SELECT v.target, f.external_id AS field, f.name AS field_name
+         FROM (SELECT $1::bigint AS tenant_id, $2::bigint AS integration_id) i
+         LEFT JOIN custom_fields_mapping m ON m.tenant_id = i.tenant_id AND m.integration_id = i.integration_id
+         CROSS JOIN LATERAL {targets} WITH ORDINALITY AS v(target, field_id, position)
+         LEFT JOIN custom_fields f ON f.id = v.field_id AND f.tenant_id = i.tenant_id
+         ORDER BY v.position"
     ))
     .bind(tenant_id)
     .bind(integration_id)

@@ -5,6 +5,7 @@ pub mod client;
 pub mod custom_field_tables;
 pub mod custom_fields;
 pub mod load;
+pub mod read;
 pub mod reprocess;
 pub mod sync;
 pub mod tables;
@@ -152,6 +153,27 @@ impl Source for Jira {
             Ok(loader
                 .transform_issues_by_raw_ids(message.raw_data_ids(), &lookups)
                 .await?)
+        }
+        .boxed()
+    }
+
+    fn test_connection<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        cipher: &'a CredentialCipher,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        async move {
+            let (_, client) =
+                client(pool, cipher, integration.tenant, integration.integration).await?;
+            let me = client.myself().await?.body;
+            let name = me["displayName"]
+                .as_str()
+                .or(me["emailAddress"].as_str())
+                .unwrap_or("an unnamed account");
+            let projects = client.projects_page(0).await?.body;
+            let total = projects["total"].as_u64().unwrap_or(0);
+            Ok(format!("signed in as {name}; {total} project(s) visible"))
         }
         .boxed()
     }

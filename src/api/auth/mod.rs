@@ -1,0 +1,193 @@
+//! Who is calling: a session JWT or a long-lived API token, sent as `Authorization: Bearer`
+//! or (the browser) the `pulse_session` cookie. The tenant always comes from the credential.
+//! Accounts and tokens are re-checked against the database at most every
+//! [`RECHECK_AFTER`], so a disabled user or a revoked token stops working within that time.
+
+pub mod jwt;
+pub mod login_limit;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+use super::state::ApiState;
+use crate::domain::{TenantId, UserRole};
+use crate::security::{api_token_digest, API_TOKEN_PREFIX};
+use crate::store::{api_tokens, users, StoreError};
+use jwt::SessionKeys;
+use login_limit::FailedLogins;
+
+/// The browser's session cookie.
+pub const SESSION_COOKIE: &str = "pulse_session";
+/// Writes authenticated by the cookie must carry this header (value `1`): a page of another
+/// site cannot set it, so it cannot make a signed-in browser write.
+pub const CSRF_HEADER: &str = "x-pulse-csrf";
+/// How long a checked account or token is trusted before it is looked up again.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(15);
+/// Beyond this many remembered credentials, stale entries are swept out.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// The signed-in caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub tenant_id: TenantId,
+    /// The user (none for an API token).
+    pub user_id: Option<i64>,
+    /// The API token (none for a user's session).
+    pub token_id: Option<i64>,
+    pub role: UserRole,
+}
+
+/// A caller with the `admin` role: the extractor every write handler takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub Caller);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Checked {
+    User(TenantId, i64),
+    Token([u8; 32]),
+}
+
+/// Authentication state shared by every request.
+pub struct Auth {
+    pub keys: SessionKeys,
+    pub failed_logins: FailedLogins,
+    /// Password checks (argon2, deliberately slow) run on the blocking pool, this many at
+    /// once, so a flood of sign-ins cannot starve the rest of the API.
+    pub password_checks: Semaphore,
+    /// Mark the session cookie `Secure` (serve over HTTPS).
+    pub secure_cookie: bool,
+    recent: Mutex<HashMap<Checked, (Option<Caller>, Instant)>>,
+}
+
+impl Auth {
+    pub fn new(keys: SessionKeys, secure_cookie: bool) -> Self {
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Auth {
+            keys,
+            failed_logins: FailedLogins::default(),
+            password_checks: Semaphore::new(parallel.div_ceil(2)),
+            secure_cookie,
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caller a bearer value stands for, if it is valid now.
+    async fn resolve(&self, pool: &PgPool, credential: &str) -> Result<Option<Caller>, StoreError> {
+        let key = match credential.strip_prefix(API_TOKEN_PREFIX) {
+            Some(_) => Checked::Token(api_token_digest(credential)),
+            None => match self.keys.verify(credential) {
+                Some((user_id, claims)) => Checked::User(claims.tenant_id, user_id),
+                None => return Ok(None),
+            },
+        };
+        if let Some(caller) = self.remembered(&key) {
+            return Ok(caller);
+        }
+        let caller =
+            match &key {
+                Checked::User(tenant_id, user_id) => users::active_role(pool, *tenant_id, *user_id)
+                    .await?
+                    .map(|role| Caller {
+                        tenant_id: *tenant_id,
+                        user_id: Some(*user_id),
+                        token_id: None,
+                        role,
+                    }),
+                Checked::Token(digest) => api_tokens::authenticate(pool, digest).await?.map(
+                    |(token_id, tenant_id, role)| Caller {
+                        tenant_id,
+                        user_id: None,
+                        token_id: Some(token_id),
+                        role,
+                    },
+                ),
+            };
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() > SWEEP_ABOVE {
+            recent.retain(|_, (_, at)| at.elapsed() < RECHECK_AFTER);
+        }
+        recent.insert(key, (caller, Instant::now()));
+        Ok(caller)
+    }
+
+    fn remembered(&self, key: &Checked) -> Option<Option<Caller>> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let (caller, at) = recent.get(key)?;
+        (at.elapsed() < RECHECK_AFTER).then_some(*caller)
+    }
+}
+
+/// The credential of a request and whether it came from the cookie.
+fn credential(parts: &Parts) -> Option<(String, bool)> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    if let Some(token) = bearer {
+        return Some((token, false));
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .map(|cookie| (cookie.value().to_owned(), true))
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let Some((token, via_cookie)) = credential(parts) else {
+            return Err(ApiError::unauthorized(
+                "sign in: send `Authorization: Bearer <token>` or the session cookie",
+            ));
+        };
+        let caller = state
+            .auth
+            .resolve(&state.pool, &token)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if via_cookie && !safe && parts.headers.get(CSRF_HEADER).is_none_or(|v| v != "1") {
+            return Err(ApiError::forbidden(format!(
+                "writes signed in with the session cookie need the header {CSRF_HEADER}: 1"
+            )));
+        }
+        let span = tracing::Span::current();
+        span.record("tenant_id", caller.tenant_id.get());
+        if let Some(user_id) = caller.user_id {
+            span.record("user_id", user_id);
+        }
+        Ok(caller)
+    }
+}
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        match caller.role {
+            UserRole::Admin => Ok(Admin(caller)),
+            UserRole::Viewer => Err(ApiError::forbidden("this needs the admin role")),
+        }
+    }
+}

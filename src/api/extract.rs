@@ -1,0 +1,105 @@
+//! Request extractors whose refusals use the API's error shape: JSON bodies, query strings
+//! and path parameters that cannot be read answer 400/422 naming what was wrong.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// A JSON body.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(JsonRejection::JsonDataError(error)) => Err(data_error(&error.body_text())),
+            Err(other) => Err(ApiError::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// A query string.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(error)) => {
+                Err(data_error(&error.body_text()))
+            }
+            Err(other) => Err(ApiError::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// Path parameters.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                Err(ApiError::bad_request(error.body_text()))
+            }
+            Err(other) => Err(ApiError::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// A 422 naming the field serde pointed at: `path: problem`, or `missing field `x``.
+fn data_error(text: &str) -> ApiError {
+    // Drop axum's "Failed to deserialize ...: " prefix.
+    let detail = text.split_once(": ").map_or(text, |(_, detail)| detail);
+    if let Some((_, rest)) = detail.split_once("missing field `") {
+        if let Some((field, _)) = rest.split_once('`') {
+            return ApiError::invalid(field, detail);
+        }
+    }
+    match detail.split_once(": ") {
+        Some((path, problem)) if !path.contains(' ') => ApiError::invalid(path, problem),
+        _ => ApiError::invalid("body", detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    async fn body(error: ApiError) -> serde_json::Value {
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn serde_errors_name_the_field() {
+        let missing = body(data_error(
+            "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2",
+        ))
+        .await;
+        assert_eq!(missing["error"]["field"], "email");
+        let wrong = body(data_error(
+            "Failed to deserialize the JSON body into the target type: role: unknown variant `boss`, expected `admin` or `viewer` at line 1 column 15",
+        ))
+        .await;
+        assert_eq!(wrong["error"]["field"], "role");
+        assert_eq!(wrong["error"]["code"], "invalid_input");
+    }
+}

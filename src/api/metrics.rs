@@ -1,0 +1,91 @@
+//! `/metrics/flow` (work items: cycle and lead time p50/p85/p95, throughput, rework rate by
+//! project, type or week) and `/metrics/prs` (cycle, pickup and review time by repository
+//! or week). Times are in seconds.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::Query;
+use super::pagination::Page;
+use super::state::ApiState;
+use crate::service::flow;
+use crate::sources::github::read::{PrFlowGroup, PrGrouping, PrReportFilter};
+use crate::sources::jira::read::{FlowFilter, FlowGroup, FlowGrouping};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(work_item_flow))
+        .routes(routes!(pr_flow))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FlowQuery {
+    /// `project` (default), `type` or `week`.
+    #[param(inline)]
+    pub group_by: Option<FlowGrouping>,
+    /// Only this project key.
+    pub project: Option<String>,
+    /// Completed at or after (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Completed before (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Work item flow per group, over items whose last completion falls in the window.
+#[utoipa::path(get, path = "/metrics/flow", tag = "metrics", params(FlowQuery),
+    responses((status = 200, body = Page<FlowGroup>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn work_item_flow(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<FlowQuery>,
+) -> ApiResult<axum::Json<Page<FlowGroup>>> {
+    let filter = FlowFilter {
+        group_by: query.group_by.unwrap_or_default(),
+        project: query.project,
+        since: query.since,
+        until: query.until,
+    };
+    Ok(axum::Json(Page::complete(
+        flow::work_items(&state.pool, caller.tenant_id, &filter).await?,
+    )))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PrFlowQuery {
+    /// `repository` (default) or `week`.
+    #[param(inline)]
+    pub group_by: Option<PrGrouping>,
+    /// Only this repository (`owner/name`).
+    pub repository: Option<String>,
+    /// Merged at or after (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Merged before (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Pull request flow per group, over pull requests merged in the window.
+#[utoipa::path(get, path = "/metrics/prs", tag = "metrics", params(PrFlowQuery),
+    responses((status = 200, body = Page<PrFlowGroup>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn pr_flow(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<PrFlowQuery>,
+) -> ApiResult<axum::Json<Page<PrFlowGroup>>> {
+    let filter = PrReportFilter {
+        group_by: query.group_by.unwrap_or_default(),
+        repository: query.repository,
+        since: query.since,
+        until: query.until,
+    };
+    Ok(axum::Json(Page::complete(
+        flow::prs(&state.pool, caller.tenant_id, &filter).await?,
+    )))
+}

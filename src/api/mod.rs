@@ -1,0 +1,28 @@
+//! The HTTP API (`serve`, and inside `all`): JSON resources under `/api/v1` with JWT or API
+//! token authentication and the tenant taken from the credential, live job status over
+//! WebSocket, the OpenAPI document and its docs page, and health endpoints. Handlers call
+//! `service`; they hold no SQL and no business rules of their own.
+
+pub mod auth;
+mod custom_fields;
+mod docs;
+mod error;
+mod events;
+mod extract;
+mod health;
+mod integrations;
+mod jobs;
+mod metrics;
+mod pagination;
+mod prs;
+mod queues;
+mod raw_data;
+mod server;
+mod session;
+mod state;
+mod users;
+mod work_items;
+mod workflow;
+mod ws;
+
+pub use server::{serve, ServerParts, DOCS_PATH, OPENAPI_PATH};

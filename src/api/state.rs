@@ -1,0 +1,26 @@
+//! What every request handler shares: the database, the credential cipher, authentication,
+//! the broker (when the queues are RabbitMQ's), live job events and the shutdown signal.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{broadcast, watch};
+
+use super::auth::Auth;
+use crate::queue::rabbitmq::Broker;
+use crate::security::CredentialCipher;
+use crate::store::job_events::JobEvent;
+
+pub struct ApiContext {
+    pub pool: PgPool,
+    pub cipher: CredentialCipher,
+    pub auth: Auth,
+    /// RabbitMQ, for queue depths and dead-letter counts; none with in-process queues.
+    pub broker: Option<Broker>,
+    /// Every job event of this deployment (see `events`).
+    pub job_events: broadcast::Sender<JobEvent>,
+    /// Becomes true when the server stops: WebSocket streams close cleanly.
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub type ApiState = Arc<ApiContext>;

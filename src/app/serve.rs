@@ -1,0 +1,103 @@
+//! `pulse-etl serve`, and the API inside `all`: binds `http.addr` (PULSE_HTTP_ADDR), builds
+//! the server from configuration and stops it gracefully.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::auth::jwt::SessionKeys;
+use crate::api::auth::Auth;
+use crate::api::{ServerParts, DOCS_PATH};
+use crate::config::Config;
+use crate::security::{CredentialCipher, SecretKey};
+
+/// Longest wait for requests in flight and WebSockets to finish after a stop.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// How the API is being started.
+pub(super) struct ApiSetup<'a> {
+    pub key: &'a SecretKey,
+    /// The secret that signs sessions (PULSE_JWT_SECRET, or the demo's own).
+    pub jwt_secret: &'a str,
+    /// Report RabbitMQ queue depths (the roles talk through it).
+    pub with_broker: bool,
+}
+
+/// An API serving in the background.
+pub(super) struct RunningApi {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningApi {
+    /// Binds and serves until [`RunningApi::stop`].
+    pub async fn start(
+        pool: &PgPool,
+        config: &Config,
+        setup: ApiSetup<'_>,
+    ) -> anyhow::Result<Self> {
+        let addr: SocketAddr = config.http.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr} (http.addr, PULSE_HTTP_ADDR)"))?;
+        let broker = match setup.with_broker {
+            true => Some(super::broker::connect(config, super::broker::Patience::Role).await?),
+            false => None,
+        };
+        let keys = SessionKeys::new(
+            setup.jwt_secret.as_bytes(),
+            Duration::from_secs(config.auth.session_secs),
+        );
+        let parts = ServerParts {
+            pool: pool.clone(),
+            cipher: CredentialCipher::new(setup.key),
+            auth: Auth::new(keys, config.http.secure_cookie),
+            broker,
+            request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+            body_limit_bytes: config.http.body_limit_bytes,
+        };
+        let local = listener.local_addr()?;
+        tracing::info!(docs = format!("http://{local}{DOCS_PATH}"), "API docs page");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(crate::api::serve(listener, parts, async move {
+            let _ = stopped.await;
+        }));
+        Ok(RunningApi { stop, task })
+    }
+
+    /// Stops accepting, lets requests in flight finish and closes WebSockets (at most
+    /// [`DRAIN`]).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(DRAIN, self.task).await {
+            Ok(joined) => joined
+                .context("the API task failed")?
+                .context("serving the API"),
+            Err(_) => {
+                tracing::warn!("API did not drain in time; stopped");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `pulse-etl serve`: the API alone, until Ctrl-C or SIGTERM.
+pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    let key = config.secret_key()?;
+    let secret = config.jwt_secret()?;
+    let setup = ApiSetup {
+        key: &key,
+        jwt_secret: secret,
+        with_broker: !config.queue.rabbitmq_url.is_empty(),
+    };
+    let stop = super::signals::shutdown();
+    let api = RunningApi::start(pool, config, setup).await?;
+    stop.await;
+    tracing::info!("shutting down");
+    api.stop().await
+}

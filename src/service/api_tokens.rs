@@ -1,0 +1,42 @@
+//! Long-lived API tokens: created (the token is returned once, only its digest is kept),
+//! listed, revoked.
+
+use sqlx::PgPool;
+
+use super::ServiceResult;
+use crate::domain::{input, TenantId, UserRole};
+use crate::security::new_api_token;
+use crate::store::api_tokens::{self, ApiTokenSummary};
+
+/// A token just created: the only time `token` is ever seen.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+/// Creates a token for the tenant with `role`, named for the people who revoke it later.
+pub async fn create(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    name: &str,
+    role: UserRole,
+) -> ServiceResult<CreatedToken> {
+    let name = input::name("name", name)?;
+    let (token, digest) = new_api_token();
+    let id = api_tokens::create(pool, tenant_id, &name, role, &digest).await?;
+    tracing::info!(tenant_id = tenant_id.get(), token_id = id, %role, "API token created");
+    Ok(CreatedToken { id, token })
+}
+
+/// The tenant's tokens (never their values).
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<ApiTokenSummary>> {
+    Ok(api_tokens::list(pool, tenant_id).await?)
+}
+
+/// Revokes a token: requests carrying it are refused from now on.
+pub async fn revoke(pool: &PgPool, tenant_id: TenantId, token_id: i64) -> ServiceResult<()> {
+    api_tokens::revoke(pool, tenant_id, token_id).await?;
+    tracing::info!(tenant_id = tenant_id.get(), token_id, "API token revoked");
+    Ok(())
+}
