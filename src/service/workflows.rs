@@ -83,6 +83,8 @@ pub async fn create_step(
         return Err(input::invalid("step_category", "is required").into());
     }
     let step = check_step(step)?;
+    // Another tenant's integration is not found, like a missing one.
+    crate::store::integrations::get(pool, tenant_id, integration_id).await?;
     let created = read::create_step(pool, tenant_id, integration_id, &step).await?;
     tracing::info!(
         tenant_id = tenant_id.get(),

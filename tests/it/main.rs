@@ -7,6 +7,7 @@ mod common;
 
 mod admin_cli;
 mod all_demo;
+mod api_access;
 mod conformance;
 mod embedded_postgres;
 mod github_real_data;

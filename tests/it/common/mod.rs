@@ -1,6 +1,7 @@
 //! Test harness: a fresh, migrated database per test on the real PostgreSQL server
 //! ([`ScratchDb`]), and a way to run the real `pulse-etl` binary against it.
 
+pub mod api;
 pub mod queues;
 pub mod scratch_db;
 pub mod source;
