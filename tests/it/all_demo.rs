@@ -8,16 +8,24 @@ use crate::common::ScratchDb;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-fn start_demo(db: &ScratchDb, dir: &std::path::Path) -> std::process::Child {
+/// Starts `all --demo` serving its API on `api_addr`.
+fn start_demo(db: &ScratchDb, dir: &std::path::Path, api_addr: &str) -> std::process::Child {
     common::spawn_cli(
         dir,
         &[
             ("DATABASE_URL", &db.url),
             ("PULSE_DATA_DIR", "data"),
             ("PULSE_SCHEDULER__POLL_SECS", "1"),
+            ("PULSE_HTTP_ADDR", api_addr),
         ],
         &["all", "--demo", "--interval-secs", "1"],
     )
+}
+
+/// A local address no one listens on now.
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
 }
 
 /// Sends SIGTERM and waits up to 30 s for a clean exit.
@@ -47,7 +55,8 @@ async fn stop(mut child: std::process::Child) {
 async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
     let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
-    let child = start_demo(&db, dir.path());
+    let api_addr = free_address();
+    let child = start_demo(&db, dir.path(), &api_addr);
 
     // The first scheduled run loads the whole simulated site; the scheduler then runs the
     // job again (each run stores the status list once).
@@ -81,6 +90,32 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
         0o600
     );
 
+    // The demo serves the API: its admin signs in and reads the synced work items.
+    let base = format!("http://{api_addr}/api/v1");
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"email": "admin@demo.pulse", "password": "pulse-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("the demo admin signs in");
+    let page: serde_json::Value = client
+        .get(format!("{base}/work-items?limit=5"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 5, "{page}");
+    assert!(page["next_cursor"].is_string());
+    assert!(dir.path().join("data/demo-jwt.secret").is_file());
+
     stop(child).await;
 
     // Started again from another directory (another demo key, another simulator port):
@@ -91,7 +126,7 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
             .await
             .unwrap();
     let other = tempfile::tempdir().unwrap();
-    let child = start_demo(&db, other.path());
+    let child = start_demo(&db, other.path(), "127.0.0.1:0");
     let started = Instant::now();
     let mut state = (String::new(), before);
     while started.elapsed() < Duration::from_secs(60) {

@@ -8,6 +8,7 @@ mod common;
 mod admin_cli;
 mod all_demo;
 mod api_access;
+mod api_live;
 mod conformance;
 mod embedded_postgres;
 mod github_real_data;

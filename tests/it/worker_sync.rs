@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::common;
 use crate::common::queues::{terminate, Queues};
 use crate::common::source::{cli, cli_with, count, jira_tables, jira_tenant, strings};
-use crate::common::{spawn_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
+use crate::common::{spawn_cli, stderr, stdout, ScratchDb, API_ENV, TEST_SECRET_KEY};
 use pulse_etl::domain::{IntegrationId, JobId, Provider, RawId, TenantId, Tier};
 use pulse_etl::queue::rabbitmq::Broker;
 use pulse_etl::queue::topology::QueueStage;
@@ -313,13 +313,14 @@ async fn all_killed_mid_job_and_restarted_ends_with_the_in_process_tables() {
     let db = ScratchDb::migrated().await;
     jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
-    let env = [
+    let mut env = vec![
         ("DATABASE_URL", db.url.as_str()),
         ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
         ("PULSE_DATA_DIR", "data"),
         ("PULSE_SCHEDULER__POLL_SECS", "1"),
         ("PULSE_SCHEDULER__STUCK_AFTER_SECS", "3"),
     ];
+    env.extend(API_ENV);
     let args = ["all", "--interval-secs", "3600"];
     let first = spawn_cli(dir.path(), &env, &args);
     let started = Instant::now();
@@ -423,6 +424,7 @@ async fn all_over_rabbitmq_syncs_like_all_in_process() {
         ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
         ("PULSE_SCHEDULER__POLL_SECS", "1"),
     ]);
+    env.extend(API_ENV);
     let all = spawn_cli(
         dir.path(),
         &env,

@@ -14,6 +14,12 @@ pub use scratch_db::ScratchDb;
 /// Base64 of bytes 0..32; any test may use it as PULSE_SECRET_KEY.
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// What `all` needs for its API in a test: a signing secret and a port of its own.
+pub const API_ENV: [(&str, &str); 2] = [
+    ("PULSE_JWT_SECRET", api::TEST_JWT_SECRET),
+    ("PULSE_HTTP_ADDR", "127.0.0.1:0"),
+];
+
 impl ScratchDb {
     /// Runs the real binary with a clean environment: only PATH, this database and the
     /// test secret key, in `dir` (so no stray config/ or .pulse/ is picked up).

@@ -1,0 +1,132 @@
+//! The API while jobs run: a job triggered through the API streams its status over the
+//! WebSocket until FINISHED (the scheduler runs it in another process); another tenant's client
+//! is refused and hears nothing; stopping the server closes sockets with "going away".
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::api_access::small_simulator;
+use crate::common::api::{self, TestApi};
+use crate::common::queues::terminate;
+use crate::common::source::jira_tenant;
+use crate::common::{spawn_cli, ScratchDb, API_ENV, TEST_SECRET_KEY};
+use pulse_etl::domain::UserRole;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the job's WebSocket as `token`; the handshake's refusal status otherwise.
+async fn connect(api: &TestApi, path: &str, token: &str) -> Result<Socket, StatusCode> {
+    let url = format!("{}{path}", api.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(StatusCode::from_u16(response.status().as_u16()).unwrap())
+        }
+        Err(other) => panic!("WebSocket failed: {other}"),
+    }
+}
+
+/// The next JSON message within `wait`, or None.
+async fn next_update(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, socket.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(other) => panic!("unexpected WebSocket event {other:?}"),
+        }
+    }
+}
+
+/// The tenant's only job id, through the API.
+async fn job_of(api: &TestApi, token: &str) -> i64 {
+    let jobs = api.get("/api/v1/jobs", token).await;
+    jobs["items"][0]["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_triggered_through_the_api_streams_every_step_until_finished() {
+    let db = ScratchDb::migrated().await;
+    let sim = small_simulator(2).await;
+    let tenant_a = jira_tenant(&db, &sim, "sim-token").await;
+    let tenant_b = jira_tenant(&db, &sim, "sim-token").await;
+    let api = TestApi::start(&db.pool).await;
+    let (admin_a, _) = api::user(&db.pool, &tenant_a, UserRole::Admin).await;
+    let (admin_b, _) = api::user(&db.pool, &tenant_b, UserRole::Admin).await;
+    let (admin_a, admin_b) = (api.login(&admin_a).await, api.login(&admin_b).await);
+    let (job_a, job_b) = (job_of(&api, &admin_a).await, job_of(&api, &admin_b).await);
+    // B's job waits, so anything B hears would be A's.
+    let (status, _) = api.call(Method::POST, &format!("/api/v1/jobs/{job_b}/pause"), Some(&admin_b), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let path_a = format!("/ws/job/extraction/{tenant_a}/{job_a}");
+    assert_eq!(connect(&api, &path_a, &admin_b).await.err(), Some(StatusCode::NOT_FOUND), "another tenant's path is refused");
+    assert_eq!(connect(&api, &path_a, "forged").await.err(), Some(StatusCode::UNAUTHORIZED));
+    let mut socket_a = connect(&api, &path_a, &admin_a).await.unwrap();
+    let mut socket_b = connect(&api, &format!("/ws/job/extraction/{tenant_b}/{job_b}"), &admin_b).await.unwrap();
+    let first = next_update(&mut socket_a, Duration::from_secs(5)).await.expect("the current status first");
+    assert_eq!(first["type"], "job_status_update");
+    assert_eq!(first["job_id"], job_a);
+    assert_eq!(first["tenant_id"], tenant_a.parse::<i64>().unwrap());
+    assert_eq!(first["status"]["overall"], "NOT_STARTED");
+    assert!(next_update(&mut socket_b, Duration::from_secs(5)).await.is_some(), "B's own current status");
+
+    let (status, body) = api.call(Method::POST, &format!("/api/v1/jobs/{job_a}/trigger"), Some(&admin_a), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dir = tempfile::tempdir().unwrap();
+    // The scheduler runs the job in another process (`all`: in-process queues).
+    let mut env = vec![
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ];
+    env.extend(API_ENV);
+    let scheduler = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
+
+    let steps: Vec<String> = first["status"]["steps"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(steps.len(), 4, "{first}");
+    let mut seen_running = std::collections::BTreeSet::new();
+    let mut updates = 0;
+    let last = loop {
+        let update = next_update(&mut socket_a, Duration::from_secs(60)).await.expect("updates until FINISHED");
+        updates += 1;
+        for step in &steps {
+            if update["status"]["steps"][step]["extraction"] == "running" {
+                seen_running.insert(step.clone());
+            }
+        }
+        if update["status"]["overall"] == "FINISHED" {
+            break update;
+        }
+        assert_ne!(update["status"]["overall"], "FAILED", "{update}");
+    };
+    assert!(terminate(scheduler).success());
+    assert_eq!(seen_running.len(), steps.len(), "every step's extraction was streamed running: {seen_running:?}");
+    for step in &steps {
+        assert_eq!(last["status"]["steps"][step]["extraction"], "finished", "{last}");
+    }
+    assert!(updates >= 2 * steps.len(), "{updates} updates");
+    assert!(
+        next_update(&mut socket_b, Duration::from_millis(500)).await.is_none(),
+        "tenant B heard nothing of A's job"
+    );
+
+    // Stopping the server closes the sockets cleanly.
+    api.stop().await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), socket_a.next()).await.unwrap();
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    socket_b.close(None).await.ok();
+}
