@@ -130,3 +130,82 @@ async fn a_job_triggered_through_the_api_streams_every_step_until_finished() {
     }
     socket_b.close(None).await.ok();
 }
+
+/// CORE-20 of the small simulated site, checked by hand: Backlog → To Do (2025-12-15
+/// 00:46:32.701) → In Progress (12-18 18:41:09.045) → Code Review (12-22 19:09:14.289),
+/// and still in review. With Code Review an `in progress` step it has two work starts and
+/// no completion; mapped to the Done step, entering review completes it: one start, one
+/// completion, cycle time 4 d 0:28:05.244 = 347,285.244 s (review entered − work started),
+/// lead time 7 d 18:22:41.588 = 670,961.588 s (review entered − committed at To Do).
+#[tokio::test]
+async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
+    let db = ScratchDb::migrated().await;
+    let tenant = crate::api_access::synced_tenant(&db, &small_simulator(2).await).await;
+    let api = TestApi::start(&db.pool).await;
+    let (admin, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let admin = api.login(&admin).await;
+
+    let before = api.get("/api/v1/work-items/CORE-20", &admin).await;
+    let metrics = &before["metrics"];
+    assert_eq!(before["status"], "Code Review");
+    assert_eq!(metrics["total_work_starts"], 2);
+    assert_eq!(metrics["total_completions"], 0);
+    assert_eq!(metrics["rework_indicator"], true);
+    assert_eq!(metrics["total_cycle_time_seconds"], 0.0);
+    assert_eq!(metrics["total_work_time_seconds"], 347_285.244);
+    let flow_before = api.get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin).await;
+
+    let integration = before["integration_id"].as_i64().unwrap();
+    let statuses = api.get("/api/v1/statuses", &admin).await;
+    let review = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "Code Review" && s["integration_id"] == integration)
+        .unwrap()["status_id"]
+        .as_i64()
+        .unwrap();
+    let steps = api.get("/api/v1/workflows", &admin).await;
+    let done = steps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_name"] == "Done" && s["integration_id"] == integration)
+        .unwrap();
+    assert_eq!(done["step_category"], "done");
+    let (status, body) = api
+        .call(Method::PUT, &format!("/api/v1/status-mappings/{review}"), Some(&admin), Some(serde_json::json!({"workflow_id": done["id"]})))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let mapped = api.get("/api/v1/status-mappings", &admin).await;
+    let mapping = mapped["items"].as_array().unwrap().iter().find(|m| m["status_id"] == review).unwrap();
+    assert_eq!((mapping["step_name"].as_str(), mapping["tenant_override"].as_bool()), (Some("Done"), Some(true)));
+
+    // Nothing changes until the data is reprocessed.
+    let unchanged = api.get("/api/v1/work-items/CORE-20", &admin).await;
+    assert_eq!(unchanged["metrics"], before["metrics"]);
+    let (status, report) = api
+        .call(Method::POST, "/api/v1/reprocess", Some(&admin), Some(serde_json::json!({"integration_id": integration})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(!report["items"].as_array().unwrap().is_empty());
+
+    let after = api.get("/api/v1/work-items/CORE-20", &admin).await;
+    let metrics = &after["metrics"];
+    assert_eq!(metrics["total_work_starts"], 1);
+    assert_eq!(metrics["total_completions"], 1);
+    assert_eq!(metrics["rework_indicator"], false);
+    assert_eq!(metrics["direct_completion"], false);
+    assert_eq!(metrics["work_first_started_at"], "2025-12-18T18:41:09.045Z");
+    assert_eq!(metrics["work_last_completed_at"], "2025-12-22T19:09:14.289Z");
+    assert_eq!(metrics["total_cycle_time_seconds"], 347_285.244);
+    assert_eq!(metrics["total_lead_time_seconds"], 670_961.588);
+    assert_eq!(metrics["workflow_complexity_score"], 2);
+    let flow_after = api.get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin).await;
+    let throughput = |flow: &Value| flow["items"][0]["throughput"].as_i64().unwrap_or(0);
+    assert!(
+        throughput(&flow_after) > throughput(&flow_before),
+        "items that ended in review now count as completed: {flow_before} -> {flow_after}"
+    );
+    api.stop().await;
+}
