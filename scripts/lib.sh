@@ -73,3 +73,16 @@ ensure_cargo() {
   # One shared target directory keeps rebuilds of clean clones incremental.
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/pulse-etl-target}"
 }
+
+# Schemathesis (PyPI), which the API test drives against the OpenAPI document, in a virtual
+# environment of its own; exports PULSE_SCHEMATHESIS with the path of its `st` command.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv="${PULSE_VENV:-/var/tmp/pulse-etl-venv}"
+  if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  export PULSE_SCHEMATHESIS="$venv/bin/st"
+}

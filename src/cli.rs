@@ -60,6 +60,9 @@ pub enum Command {
     /// Create API users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Long-lived API tokens for scripts and BI tools: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Discover a Jira integration's custom fields and choose which feed work-item columns.
     #[command(subcommand)]
     CustomFields(CustomFieldsCommand),
@@ -420,6 +423,34 @@ pub enum UserCommand {
         /// What the user may do.
         #[arg(long, value_enum)]
         role: UserRole,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it; it is shown this once and stored only as a digest.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// What the token is for (unique among the tenant's live tokens).
+        #[arg(long)]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: UserRole,
+    },
+    /// The tenant's tokens (never their values).
+    List {
+        #[arg(long)]
+        tenant: TenantId,
+    },
+    /// Revoke a token: requests carrying it are refused within 30 seconds.
+    Revoke {
+        #[arg(long)]
+        tenant: TenantId,
+        /// Token id (from `token list`).
+        id: i64,
     },
 }
 

@@ -94,7 +94,8 @@ async fn map(
 
 /// Discovers the integration's fields from Jira again.
 #[utoipa::path(post, path = "/custom-fields/sync", tag = "custom fields", request_body = IntegrationParam,
-    responses((status = 200, body = Page<FieldListing>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Page<FieldListing>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 502, description = "Jira failed or is unreachable", body = ErrorBody)))]
 async fn sync(
     State(state): State<ApiState>,
     Admin(caller): Admin,

@@ -52,8 +52,75 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every documented route, under `/api/v1`.
-pub fn api_router() -> OpenApiRouter<ApiState> {
+/// The error answers any operation of a kind can give, added where a handler did not list
+/// them: 401 wherever credentials are needed, 403 on every write (the role, or a cookie
+/// without the CSRF header), 400/422 wherever input is read, 413 for bodies, 404 for paths
+/// naming a resource, 503 when a request outlives the time limit.
+struct StandardErrors;
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder};
+        let error = || -> RefOr<utoipa::openapi::Response> {
+            ResponseBuilder::new()
+                .description("An error in the API's error shape")
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let public = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|list| list.iter().any(|s| s == &Default::default()));
+                let reads_input = operation.request_body.is_some()
+                    || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut codes = vec!["503"];
+                if !public {
+                    codes.push("401");
+                }
+                if !public && method != HttpMethod::Get {
+                    codes.push("403");
+                }
+                if reads_input {
+                    codes.extend(["400", "422"]);
+                }
+                if operation.request_body.is_some() {
+                    codes.push("413");
+                }
+                if path.contains('{') {
+                    codes.push("404");
+                }
+                for code in codes {
+                    operation.responses.responses.entry(code.to_owned()).or_insert_with(error);
+                }
+            }
+        }
+    }
+}
+
+/// Every documented route under `/api/v1`, and the document describing them.
+pub fn api() -> (axum::Router<ApiState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = api_router().split_for_parts();
+    StandardErrors.modify(&mut document);
+    (router, document)
+}
+
+fn api_router() -> OpenApiRouter<ApiState> {
     let resources = OpenApiRouter::new()
         .merge(session::router())
         .merge(integrations::router())

@@ -116,6 +116,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
             ServiceError::Forbidden(message) => ApiError::forbidden(message),
+            error @ ServiceError::Source(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "source_failed", error.to_string())
+            }
             ServiceError::Internal(cause) => ApiError::internal(&cause),
         }
     }

@@ -81,7 +81,7 @@ pub async fn serve(
 
 /// The whole HTTP surface.
 pub fn router(state: ApiState, request_timeout: Duration, body_limit_bytes: usize) -> Router {
-    let (api, openapi) = docs::api_router().split_for_parts();
+    let (api, openapi) = docs::api();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)

@@ -143,12 +143,13 @@ async fn create_token(
 
 /// Revokes an API token: it stops working within 30 seconds.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "users", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "The token making the request", body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<ApiState>,
     Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    api_tokens::revoke(&state.pool, caller.tenant_id, id).await?;
+    api_tokens::revoke(&state.pool, caller.tenant_id, caller.token_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -123,7 +123,8 @@ pub struct NewStep {
 
 /// Adds a workflow step to a Jira integration.
 #[utoipa::path(post, path = "/workflows", tag = "workflow", request_body = NewStep,
-    responses((status = 201, body = WorkflowStep), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = WorkflowStep), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_step(
     State(state): State<ApiState>,
     Admin(caller): Admin,

@@ -6,14 +6,16 @@ use anyhow::{bail, Context};
 use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
-use crate::cli::{IntegrationCommand, IntegrationCreateArgs, TenantCommand, UserCommand};
+use crate::cli::{IntegrationCommand, IntegrationCreateArgs, TenantCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::input::SourceScope;
 use crate::security::CredentialCipher;
+use crate::service::api_tokens;
 use crate::service::integrations::{self, IntegrationInput};
 use crate::service::tenants::{self, NewTenant};
 use crate::service::users::{self, NewUser};
 use crate::store;
+use crate::store::api_tokens::ApiTokenSummary;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::tenants::Tenant;
 
@@ -117,6 +119,38 @@ pub async fn user(pool: &PgPool, output: Output, command: UserCommand) -> anyhow
                 role,
             };
             output.created(users::create(pool, new).await?)
+        }
+    }
+}
+
+impl Tabular for ApiTokenSummary {
+    const HEADERS: &'static [&'static str] = &["id", "name", "role", "created", "last used", "revoked"];
+
+    fn cells(&self) -> Vec<String> {
+        let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.role.to_string(),
+            time(Some(self.created_at)),
+            time(self.last_used_at),
+            time(self.revoked_at),
+        ]
+    }
+}
+
+pub async fn token(pool: &PgPool, output: Output, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { tenant, name, role } => {
+            let created = api_tokens::create(pool, tenant, &name, role).await?;
+            output.secret(created.id, &created.token)
+        }
+        TokenCommand::List { tenant } => output.list(&api_tokens::list(pool, tenant).await?),
+        TokenCommand::Revoke { tenant, id } => {
+            api_tokens::revoke(pool, tenant, None, id).await?;
+            output.done(&format!("token {id} revoked"))
         }
     }
 }

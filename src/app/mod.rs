@@ -60,6 +60,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Token(command) => {
+            with_database(&config, async |database| {
+                admin::token(&database.pool, output, command).await
+            })
+            .await
+        }
         Command::Simulate(args) => simulate::run(args).await,
         Command::CustomFields(command) => {
             with_database(&config, async |database| {

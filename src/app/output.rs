@@ -51,6 +51,18 @@ impl Output {
         Ok(())
     }
 
+    /// A secret shown once: alone on stdout for people (with a reminder on stderr),
+    /// `{"id": N, "token": "..."}` as JSON.
+    pub fn secret(&self, id: i64, token: &str) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::json!({ "id": id, "token": token }));
+        } else {
+            println!("{token}");
+            eprintln!("token {id} created; it is shown only now, keep it somewhere safe");
+        }
+        Ok(())
+    }
+
     /// How many things an action did: `{"<what>": N}` as JSON, `N <what>` for people.
     pub fn count(&self, what: &str, count: u64) -> anyhow::Result<()> {
         if self.json {

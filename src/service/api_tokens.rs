@@ -3,7 +3,7 @@
 
 use sqlx::PgPool;
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::new_api_token;
 use crate::store::api_tokens::{self, ApiTokenSummary};
@@ -34,8 +34,19 @@ pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<ApiTo
     Ok(api_tokens::list(pool, tenant_id).await?)
 }
 
-/// Revokes a token: requests carrying it are refused from now on.
-pub async fn revoke(pool: &PgPool, tenant_id: TenantId, token_id: i64) -> ServiceResult<()> {
+/// Revokes a token: requests carrying it are refused from now on. A request made with a
+/// token cannot revoke that token (`acting_token`): it would lock its caller out mid-way.
+pub async fn revoke(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    acting_token: Option<i64>,
+    token_id: i64,
+) -> ServiceResult<()> {
+    if acting_token == Some(token_id) {
+        return Err(ServiceError::Conflict(
+            "a token cannot revoke itself; revoke it with another token or the CLI".into(),
+        ));
+    }
     api_tokens::revoke(pool, tenant_id, token_id).await?;
     tracing::info!(tenant_id = tenant_id.get(), token_id, "API token revoked");
     Ok(())

@@ -45,7 +45,7 @@ pub async fn sync(
     ensure_jira(pool, tenant, integration_id).await?;
     let (settings, client) = jira::client(pool, cipher, tenant, integration_id)
         .await
-        .map_err(|error| ServiceError::internal(error, "connecting to Jira"))?;
+        .map_err(|error| ServiceError::internal(error, "building the Jira client"))?;
     let scope = Scope {
         tenant_id: tenant,
         integration_id,
@@ -53,7 +53,7 @@ pub async fn sync(
     };
     let found = discover(pool, &client, scope, &settings.settings.projects)
         .await
-        .map_err(|error| ServiceError::internal(error, "discovering custom fields"))?;
+        .map_err(|error| ServiceError::Source(format!("{error:#}")))?;
     tracing::info!(
         tenant_id = tenant.get(),
         integration_id = integration_id.get(),

@@ -38,6 +38,9 @@ pub enum ServiceError {
     /// The request clashes with the current state (a duplicate name, a running job).
     #[error("{0}")]
     Conflict(String),
+    /// The source (Jira, GitHub) could not be reached or refused; the text says how.
+    #[error("the source failed: {0}")]
+    Source(String),
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),

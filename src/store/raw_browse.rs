@@ -31,7 +31,7 @@ pub struct RawDetail {
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub summary: RawSummary,
-    #[schema(value_type = Object)]
+    /// An object or an array, as the source answered.
     pub raw_data: serde_json::Value,
     #[schema(value_type = Object)]
     pub extraction_metadata: serde_json::Value,

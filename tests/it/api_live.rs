@@ -156,6 +156,11 @@ async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
     let flow_before = api.get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin).await;
 
     let integration = before["integration_id"].as_i64().unwrap();
+    let mapping = api.get(&format!("/api/v1/custom-fields/mapping?integration_id={integration}"), &admin).await;
+    let targets: Vec<&str> = mapping["items"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(targets.len(), 23, "{mapping}");
+    assert_eq!(&targets[..4], ["team", "story_points", "code_changed", "custom_field_01"]);
+    assert_eq!(targets[22], "custom_field_20");
     let statuses = api.get("/api/v1/statuses", &admin).await;
     let review = statuses["items"]
         .as_array()

@@ -193,9 +193,10 @@ pub async fn mapping(
         "SELECT v.target, f.external_id AS field, f.name AS field_name
          FROM (SELECT $1::bigint AS tenant_id, $2::bigint AS integration_id) i
          LEFT JOIN custom_fields_mapping m ON m.tenant_id = i.tenant_id AND m.integration_id = i.integration_id
-         CROSS JOIN LATERAL {targets} WITH ORDINALITY AS v(target, field_id, position)
+         CROSS JOIN LATERAL {targets} AS v(target, field_id)
          LEFT JOIN custom_fields f ON f.id = v.field_id AND f.tenant_id = i.tenant_id
-         ORDER BY v.position"
+         ORDER BY CASE v.target WHEN 'team' THEN 0 WHEN 'story_points' THEN 1
+                                WHEN 'code_changed' THEN 2 ELSE 3 END, v.target"
     ))
     .bind(tenant_id)
     .bind(integration_id)
