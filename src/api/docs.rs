@@ -54,7 +54,7 @@ impl Modify for SecuritySchemes {
 
 /// The error answers any operation of a kind can give, added where a handler did not list
 /// them: 401 wherever credentials are needed, 403 on every write (the role, or a cookie
-/// without the CSRF header), 400/422 wherever input is read, 413 for bodies, 404 for paths
+/// without the CSRF header), 400/422 wherever input is read, 413/415 for bodies, 404 for paths
 /// naming a resource, 503 when a request outlives the time limit.
 struct StandardErrors;
 
@@ -100,13 +100,17 @@ impl Modify for StandardErrors {
                     codes.extend(["400", "422"]);
                 }
                 if operation.request_body.is_some() {
-                    codes.push("413");
+                    codes.extend(["413", "415"]);
                 }
                 if path.contains('{') {
                     codes.push("404");
                 }
                 for code in codes {
-                    operation.responses.responses.entry(code.to_owned()).or_insert_with(error);
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(error);
                 }
             }
         }

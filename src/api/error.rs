@@ -62,6 +62,17 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// A request the framework could not read: too large (413), not JSON (415), or
+    /// otherwise malformed (400).
+    pub fn rejected(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => return ApiError::bad_request(message),
+        };
+        ApiError::new(status, code, message)
+    }
+
     /// 401: no usable credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)

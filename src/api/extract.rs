@@ -18,7 +18,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(JsonRejection::JsonDataError(error)) => Err(data_error(&error.body_text())),
-            Err(other) => Err(ApiError::bad_request(other.body_text())),
+            Err(other) => Err(ApiError::rejected(other.status(), other.body_text())),
         }
     }
 }

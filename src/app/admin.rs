@@ -6,7 +6,9 @@ use anyhow::{bail, Context};
 use sqlx::PgPool;
 
 use super::output::{Output, Tabular};
-use crate::cli::{IntegrationCommand, IntegrationCreateArgs, TenantCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    IntegrationCommand, IntegrationCreateArgs, TenantCommand, TokenCommand, UserCommand,
+};
 use crate::config::Config;
 use crate::domain::input::SourceScope;
 use crate::security::CredentialCipher;
@@ -124,11 +126,13 @@ pub async fn user(pool: &PgPool, output: Output, command: UserCommand) -> anyhow
 }
 
 impl Tabular for ApiTokenSummary {
-    const HEADERS: &'static [&'static str] = &["id", "name", "role", "created", "last used", "revoked"];
+    const HEADERS: &'static [&'static str] =
+        &["id", "name", "role", "created", "last used", "revoked"];
 
     fn cells(&self) -> Vec<String> {
         let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
-            at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+            at.map(|at| at.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
         };
         vec![
             self.id.to_string(),

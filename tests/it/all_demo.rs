@@ -102,7 +102,9 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
         .json()
         .await
         .unwrap();
-    let token = login["access_token"].as_str().expect("the demo admin signs in");
+    let token = login["access_token"]
+        .as_str()
+        .expect("the demo admin signs in");
     let page: serde_json::Value = client
         .get(format!("{base}/work-items?limit=5"))
         .bearer_auth(token)

@@ -76,10 +76,15 @@ async fn ids_of(db: &ScratchDb, tenant: &str, other: &str) -> Ids {
         }
     };
     let (_, user) = api::user(&db.pool, tenant, UserRole::Viewer).await;
-    let token = pulse_etl::service::api_tokens::create(&db.pool, TenantId(tenant_id), "probe", UserRole::Viewer)
-        .await
-        .unwrap()
-        .id;
+    let token = pulse_etl::service::api_tokens::create(
+        &db.pool,
+        TenantId(tenant_id),
+        "probe",
+        UserRole::Viewer,
+    )
+    .await
+    .unwrap()
+    .id;
     Ids {
         integration: one("SELECT id FROM integrations WHERE tenant_id = $1 AND provider = 'jira'").await,
         job: one("SELECT id FROM etl_jobs WHERE tenant_id = $1 ORDER BY id LIMIT 1").await,
@@ -124,9 +129,10 @@ async fn routes(api: &TestApi) -> Vec<Route> {
     let mut routes = Vec::new();
     for (path, operations) in document["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
-            let public = operation["security"]
-                .as_array()
-                .is_some_and(|list| list.iter().any(|s| s.as_object().is_some_and(|o| o.is_empty())));
+            let public = operation["security"].as_array().is_some_and(|list| {
+                list.iter()
+                    .any(|s| s.as_object().is_some_and(|o| o.is_empty()))
+            });
             routes.push(Route {
                 method: method.to_uppercase().parse().unwrap(),
                 template: path.clone(),
@@ -164,7 +170,10 @@ fn concrete(route: &Route, ids: &Ids) -> String {
         .replace("{id}", &id.to_string())
         .replace("{key}", &ids.key)
         .replace("{status_id}", &ids.status.to_string());
-    assert!(!path.contains('{'), "route {t} has a path parameter this test does not know: add it");
+    assert!(
+        !path.contains('{'),
+        "route {t} has a path parameter this test does not know: add it"
+    );
     if route.method == Method::GET && t.starts_with("/api/v1/custom-fields") {
         return format!("{path}?integration_id={}", ids.integration);
     }
@@ -189,14 +198,18 @@ fn body_for(route: &Route, ids: &Ids) -> Option<Value> {
         }
         ("PATCH", "/api/v1/workflows/{id}") => json!({"is_commitment_point": false}),
         ("POST", "/api/v1/reprocess") => json!({"integration_id": ids.integration}),
-        ("PUT", "/api/v1/custom-fields/mapping") => json!({"integration_id": ids.integration, "mapping": {}}),
+        ("PUT", "/api/v1/custom-fields/mapping") => {
+            json!({"integration_id": ids.integration, "mapping": {}})
+        }
         ("POST", "/api/v1/custom-fields/sync") => json!({"integration_id": ids.integration}),
         ("POST", "/api/v1/users") => {
             json!({"email": format!("{unique}@example.com"), "password": "long enough password", "role": "viewer"})
         }
         ("PATCH", "/api/v1/users/{id}") => json!({"active": true}),
         ("POST", "/api/v1/tokens") => json!({"name": unique, "role": "viewer"}),
-        ("POST", "/api/v1/auth/login") => json!({"email": "nobody@example.com", "password": "wrong password"}),
+        ("POST", "/api/v1/auth/login") => {
+            json!({"email": "nobody@example.com", "password": "wrong password"})
+        }
         (method, path) => panic!("{method} {path} takes a body this test does not know: add one"),
     })
 }
@@ -206,14 +219,22 @@ fn body_for(route: &Route, ids: &Ids) -> Option<Value> {
 fn names_a_resource(route: &Route) -> bool {
     route.template.contains('{')
         || route.template.starts_with("/api/v1/custom-fields")
-        || matches!(route.template.as_str(), "/api/v1/workflows" | "/api/v1/reprocess") && route.method != Method::GET
+        || matches!(
+            route.template.as_str(),
+            "/api/v1/workflows" | "/api/v1/reprocess"
+        ) && route.method != Method::GET
 }
 
 /// Every `id` of a list answer's items.
 fn item_ids(body: &Value) -> BTreeSet<i64> {
     body["items"]
         .as_array()
-        .map(|items| items.iter().filter_map(|item| item["id"].as_i64()).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["id"].as_i64())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -229,10 +250,15 @@ fn forged_tokens() -> Vec<(&'static str, String)> {
         exp,
     };
     let key = EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes());
-    let sign = |claims: &Claims| jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap();
-    let other_secret = SessionKeys::new(b"another secret that is long enough for HS256", Duration::from_secs(60))
-        .issue(1, TenantId(1), UserRole::Admin)
-        .unwrap();
+    let sign = |claims: &Claims| {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    };
+    let other_secret = SessionKeys::new(
+        b"another secret that is long enough for HS256",
+        Duration::from_secs(60),
+    )
+    .issue(1, TenantId(1), UserRole::Admin)
+    .unwrap();
     let none = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
@@ -268,30 +294,72 @@ async fn every_route_answers_strangers_viewers_and_other_tenants_as_it_must() {
         if route.public {
             continue;
         }
-        let (status, body) = api.call(route.method.clone(), &path, None, body_for(&route, &ids_a)).await;
+        let (status, body) = api
+            .call(route.method.clone(), &path, None, body_for(&route, &ids_a))
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "no token: {what}: {body}");
         assert_eq!(body["error"]["code"], "unauthorized", "{what}");
         for (kind, token) in &forged {
-            let (status, _) = api.call(route.method.clone(), &path, Some(token), body_for(&route, &ids_a)).await;
+            let (status, _) = api
+                .call(
+                    route.method.clone(),
+                    &path,
+                    Some(token),
+                    body_for(&route, &ids_a),
+                )
+                .await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{kind} token: {what}");
         }
         if route.method != Method::GET {
-            let (status, body) = api.call(route.method.clone(), &path, Some(&viewer_a), body_for(&route, &ids_a)).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "viewer write: {what}: {body}");
+            let (status, body) = api
+                .call(
+                    route.method.clone(),
+                    &path,
+                    Some(&viewer_a),
+                    body_for(&route, &ids_a),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "viewer write: {what}: {body}"
+            );
         }
         if names_a_resource(&route) {
-            let (status, body) = api.call(route.method.clone(), &path, Some(&admin_b), body_for(&route, &ids_a)).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "other tenant's admin: {what}: {body}");
+            let (status, body) = api
+                .call(
+                    route.method.clone(),
+                    &path,
+                    Some(&admin_b),
+                    body_for(&route, &ids_a),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "other tenant's admin: {what}: {body}"
+            );
             assert_eq!(body["error"]["code"], "not_found", "{what}");
         } else if route.method == Method::GET {
             let (_, theirs) = api.call(Method::GET, &path, Some(&admin_b), None).await;
             let (_, ours) = api.call(Method::GET, &path, Some(&admin_a), None).await;
             let (theirs, ours) = (item_ids(&theirs), item_ids(&ours));
-            assert!(theirs.is_disjoint(&ours), "{what}: tenant B sees tenant A's rows {:?}", theirs.intersection(&ours).collect::<Vec<_>>());
+            assert!(
+                theirs.is_disjoint(&ours),
+                "{what}: tenant B sees tenant A's rows {:?}",
+                theirs.intersection(&ours).collect::<Vec<_>>()
+            );
         }
     }
     // The tenant's own admin reaches its resources (so the 404s above were isolation).
-    let (status, body) = api.call(Method::GET, &format!("/api/v1/work-items/{}", ids_a.key), Some(&admin_a), None).await;
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/work-items/{}", ids_a.key),
+            Some(&admin_a),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key"], ids_a.key.as_str());
     api.stop().await;
@@ -316,10 +384,21 @@ async fn cookie_sessions_need_the_csrf_header_to_write_and_logout_clears_them() 
         assert!(cookie.contains(attribute), "{cookie}");
     }
     let session = cookie.split(';').next().unwrap().to_owned();
-    let me = client.get(api.url("/api/v1/me")).header("cookie", &session).send().await.unwrap();
+    let me = client
+        .get(api.url("/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     let token = json!({"name": "from the browser", "role": "viewer"});
-    let without = client.post(api.url("/api/v1/tokens")).header("cookie", &session).json(&token).send().await.unwrap();
+    let without = client
+        .post(api.url("/api/v1/tokens"))
+        .header("cookie", &session)
+        .json(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(without.status(), StatusCode::FORBIDDEN);
     let with = client
         .post(api.url("/api/v1/tokens"))
@@ -330,9 +409,16 @@ async fn cookie_sessions_need_the_csrf_header_to_write_and_logout_clears_them() 
         .await
         .unwrap();
     assert_eq!(with.status(), StatusCode::CREATED);
-    let logout = client.post(api.url("/api/v1/auth/logout")).send().await.unwrap();
+    let logout = client
+        .post(api.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    assert!(logout.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(logout.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     api.stop().await;
 }
 
@@ -349,7 +435,14 @@ async fn failed_sign_ins_are_limited_and_disabled_users_are_refused() {
     // A wrong password five times, then even the right one waits.
     let wrong = json!({"email": viewer, "password": "not the password"});
     for _ in 0..5 {
-        let (status, _) = api.call(Method::POST, "/api/v1/auth/login", None, Some(wrong.clone())).await;
+        let (status, _) = api
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(wrong.clone()),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = reqwest::Client::new()
@@ -359,22 +452,213 @@ async fn failed_sign_ins_are_limited_and_disabled_users_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(wait > 0, "{wait}");
 
     // Disabled: the viewer's existing token stops working within the recheck time.
     let (status, body) = api
-        .call(Method::PATCH, &format!("/api/v1/users/{viewer_id}"), Some(&admin_token), Some(json!({"active": false})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{viewer_id}"),
+            Some(&admin_token),
+            Some(json!({"active": false})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, _) = api.call(Method::GET, "/api/v1/me", Some(&viewer_token), None).await;
+        let (status, _) = api
+            .call(Method::GET, "/api/v1/me", Some(&viewer_token), None)
+            .await;
         if status == StatusCode::UNAUTHORIZED {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "a disabled user still signed in after 30 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a disabled user still signed in after 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     api.stop().await;
+}
+
+#[tokio::test]
+async fn unreadable_and_oversized_bodies_answer_in_the_error_shape() {
+    let db = ScratchDb::migrated().await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let (email, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let api = TestApi::start(&db.pool).await;
+    let token = api.login(&email).await;
+    let client = reqwest::Client::new();
+    let send = |body: String, content_type: &'static str| {
+        client
+            .post(api.url("/api/v1/tokens"))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            send("{not json".into(), "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            send("{}".into(), "text/plain").await.unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            send(
+                format!(
+                    "{{\"name\": \"{}\", \"role\": \"viewer\"}}",
+                    "x".repeat(2 << 20)
+                ),
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            send(
+                r#"{"name": "n", "role": "boss"}"#.into(),
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+    ];
+    for (response, status, code) in cases {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_made_with_the_cli_work_until_revoked_and_serve_needs_a_secret() {
+    let db = ScratchDb::migrated().await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let created = cli(
+        &db,
+        strings(&[
+            "--json", "token", "create", "--tenant", &tenant, "--name", "bi tool", "--role",
+            "viewer",
+        ]),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        crate::common::stderr(&created)
+    );
+    let created: Value = serde_json::from_str(&crate::common::stdout(&created)).unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pulse_"));
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_sha256 FROM api_tokens")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_ne!(stored, token.as_bytes(), "only a digest is stored");
+
+    let api = TestApi::start(&db.pool).await;
+    let (status, me) = api
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(
+        (me["role"].as_str(), me["user_id"].is_null()),
+        (Some("viewer"), true)
+    );
+    let listed = cli(
+        &db,
+        strings(&["--json", "token", "list", "--tenant", &tenant]),
+    )
+    .await;
+    assert!(crate::common::stdout(&listed).contains("bi tool"));
+    assert!(
+        !crate::common::stdout(&listed).contains(&token),
+        "a listing never shows the token"
+    );
+    let id = created["id"].to_string();
+    let revoked = cli(&db, strings(&["token", "revoke", "--tenant", &tenant, &id])).await;
+    assert!(
+        revoked.status.success(),
+        "{}",
+        crate::common::stderr(&revoked)
+    );
+    // A new server has no remembered check, so the revocation shows at once.
+    api.stop().await;
+    let api = TestApi::start(&db.pool).await;
+    let (status, _) = api
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    api.stop().await;
+
+    let refused = cli(&db, strings(&["serve"])).await;
+    assert!(!refused.status.success());
+    assert!(
+        crate::common::stderr(&refused).contains("PULSE_JWT_SECRET"),
+        "{}",
+        crate::common::stderr(&refused)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serve_role_answers_health_checks_and_stops_on_sigterm() {
+    let db = ScratchDb::migrated().await;
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let serve = crate::common::spawn_cli(
+        dir.path(),
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("PULSE_SECRET_KEY", crate::common::TEST_SECRET_KEY),
+            ("PULSE_JWT_SECRET", TEST_JWT_SECRET),
+            ("PULSE_HTTP_ADDR", address.as_str()),
+        ],
+        &["serve"],
+    );
+    let base = format!("http://{address}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let alive = loop {
+        match reqwest::get(format!("{base}/healthz")).await {
+            Ok(response) => break response,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(error) => panic!("serve never answered: {error}"),
+        }
+    };
+    assert_eq!(alive.status(), StatusCode::OK);
+    let ready: Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["database"], true, "{ready}");
+    let docs = reqwest::get(format!("{base}{}/", pulse_etl::api::DOCS_PATH))
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    let status = tokio::task::spawn_blocking(move || crate::common::queues::terminate(serve))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }

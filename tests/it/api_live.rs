@@ -18,7 +18,8 @@ use crate::common::source::jira_tenant;
 use crate::common::{spawn_cli, ScratchDb, API_ENV, TEST_SECRET_KEY};
 use pulse_etl::domain::UserRole;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens the job's WebSocket as `token`; the handshake's refusal status otherwise.
 async fn connect(api: &TestApi, path: &str, token: &str) -> Result<Socket, StatusCode> {
@@ -66,22 +67,56 @@ async fn a_job_triggered_through_the_api_streams_every_step_until_finished() {
     let (admin_a, admin_b) = (api.login(&admin_a).await, api.login(&admin_b).await);
     let (job_a, job_b) = (job_of(&api, &admin_a).await, job_of(&api, &admin_b).await);
     // B's job waits, so anything B hears would be A's.
-    let (status, _) = api.call(Method::POST, &format!("/api/v1/jobs/{job_b}/pause"), Some(&admin_b), None).await;
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/jobs/{job_b}/pause"),
+            Some(&admin_b),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let path_a = format!("/ws/job/extraction/{tenant_a}/{job_a}");
-    assert_eq!(connect(&api, &path_a, &admin_b).await.err(), Some(StatusCode::NOT_FOUND), "another tenant's path is refused");
-    assert_eq!(connect(&api, &path_a, "forged").await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        connect(&api, &path_a, &admin_b).await.err(),
+        Some(StatusCode::NOT_FOUND),
+        "another tenant's path is refused"
+    );
+    assert_eq!(
+        connect(&api, &path_a, "forged").await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
     let mut socket_a = connect(&api, &path_a, &admin_a).await.unwrap();
-    let mut socket_b = connect(&api, &format!("/ws/job/extraction/{tenant_b}/{job_b}"), &admin_b).await.unwrap();
-    let first = next_update(&mut socket_a, Duration::from_secs(5)).await.expect("the current status first");
+    let mut socket_b = connect(
+        &api,
+        &format!("/ws/job/extraction/{tenant_b}/{job_b}"),
+        &admin_b,
+    )
+    .await
+    .unwrap();
+    let first = next_update(&mut socket_a, Duration::from_secs(5))
+        .await
+        .expect("the current status first");
     assert_eq!(first["type"], "job_status_update");
     assert_eq!(first["job_id"], job_a);
     assert_eq!(first["tenant_id"], tenant_a.parse::<i64>().unwrap());
     assert_eq!(first["status"]["overall"], "NOT_STARTED");
-    assert!(next_update(&mut socket_b, Duration::from_secs(5)).await.is_some(), "B's own current status");
+    assert!(
+        next_update(&mut socket_b, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "B's own current status"
+    );
 
-    let (status, body) = api.call(Method::POST, &format!("/api/v1/jobs/{job_a}/trigger"), Some(&admin_a), None).await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/jobs/{job_a}/trigger"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let dir = tempfile::tempdir().unwrap();
     // The scheduler runs the job in another process (`all`: in-process queues).
@@ -93,12 +128,19 @@ async fn a_job_triggered_through_the_api_streams_every_step_until_finished() {
     env.extend(API_ENV);
     let scheduler = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
 
-    let steps: Vec<String> = first["status"]["steps"].as_object().unwrap().keys().cloned().collect();
+    let steps: Vec<String> = first["status"]["steps"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(steps.len(), 4, "{first}");
     let mut seen_running = std::collections::BTreeSet::new();
     let mut updates = 0;
     let last = loop {
-        let update = next_update(&mut socket_a, Duration::from_secs(60)).await.expect("updates until FINISHED");
+        let update = next_update(&mut socket_a, Duration::from_secs(60))
+            .await
+            .expect("updates until FINISHED");
         updates += 1;
         for step in &steps {
             if update["status"]["steps"][step]["extraction"] == "running" {
@@ -111,19 +153,30 @@ async fn a_job_triggered_through_the_api_streams_every_step_until_finished() {
         assert_ne!(update["status"]["overall"], "FAILED", "{update}");
     };
     assert!(terminate(scheduler).success());
-    assert_eq!(seen_running.len(), steps.len(), "every step's extraction was streamed running: {seen_running:?}");
+    assert_eq!(
+        seen_running.len(),
+        steps.len(),
+        "every step's extraction was streamed running: {seen_running:?}"
+    );
     for step in &steps {
-        assert_eq!(last["status"]["steps"][step]["extraction"], "finished", "{last}");
+        assert_eq!(
+            last["status"]["steps"][step]["extraction"], "finished",
+            "{last}"
+        );
     }
     assert!(updates >= 2 * steps.len(), "{updates} updates");
     assert!(
-        next_update(&mut socket_b, Duration::from_millis(500)).await.is_none(),
+        next_update(&mut socket_b, Duration::from_millis(500))
+            .await
+            .is_none(),
         "tenant B heard nothing of A's job"
     );
 
     // Stopping the server closes the sockets cleanly.
     api.stop().await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), socket_a.next()).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), socket_a.next())
+        .await
+        .unwrap();
     match closed {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Away),
         other => panic!("expected a close frame, got {other:?}"),
@@ -153,13 +206,28 @@ async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
     assert_eq!(metrics["rework_indicator"], true);
     assert_eq!(metrics["total_cycle_time_seconds"], 0.0);
     assert_eq!(metrics["total_work_time_seconds"], 347_285.244);
-    let flow_before = api.get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin).await;
+    let flow_before = api
+        .get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin)
+        .await;
 
     let integration = before["integration_id"].as_i64().unwrap();
-    let mapping = api.get(&format!("/api/v1/custom-fields/mapping?integration_id={integration}"), &admin).await;
-    let targets: Vec<&str> = mapping["items"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
+    let mapping = api
+        .get(
+            &format!("/api/v1/custom-fields/mapping?integration_id={integration}"),
+            &admin,
+        )
+        .await;
+    let targets: Vec<&str> = mapping["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
     assert_eq!(targets.len(), 23, "{mapping}");
-    assert_eq!(&targets[..4], ["team", "story_points", "code_changed", "custom_field_01"]);
+    assert_eq!(
+        &targets[..4],
+        ["team", "story_points", "code_changed", "custom_field_01"]
+    );
     assert_eq!(targets[22], "custom_field_20");
     let statuses = api.get("/api/v1/statuses", &admin).await;
     let review = statuses["items"]
@@ -179,18 +247,39 @@ async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
         .unwrap();
     assert_eq!(done["step_category"], "done");
     let (status, body) = api
-        .call(Method::PUT, &format!("/api/v1/status-mappings/{review}"), Some(&admin), Some(serde_json::json!({"workflow_id": done["id"]})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/status-mappings/{review}"),
+            Some(&admin),
+            Some(serde_json::json!({"workflow_id": done["id"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let mapped = api.get("/api/v1/status-mappings", &admin).await;
-    let mapping = mapped["items"].as_array().unwrap().iter().find(|m| m["status_id"] == review).unwrap();
-    assert_eq!((mapping["step_name"].as_str(), mapping["tenant_override"].as_bool()), (Some("Done"), Some(true)));
+    let mapping = mapped["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["status_id"] == review)
+        .unwrap();
+    assert_eq!(
+        (
+            mapping["step_name"].as_str(),
+            mapping["tenant_override"].as_bool()
+        ),
+        (Some("Done"), Some(true))
+    );
 
     // Nothing changes until the data is reprocessed.
     let unchanged = api.get("/api/v1/work-items/CORE-20", &admin).await;
     assert_eq!(unchanged["metrics"], before["metrics"]);
     let (status, report) = api
-        .call(Method::POST, "/api/v1/reprocess", Some(&admin), Some(serde_json::json!({"integration_id": integration})))
+        .call(
+            Method::POST,
+            "/api/v1/reprocess",
+            Some(&admin),
+            Some(serde_json::json!({"integration_id": integration})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert!(!report["items"].as_array().unwrap().is_empty());
@@ -202,11 +291,16 @@ async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
     assert_eq!(metrics["rework_indicator"], false);
     assert_eq!(metrics["direct_completion"], false);
     assert_eq!(metrics["work_first_started_at"], "2025-12-18T18:41:09.045Z");
-    assert_eq!(metrics["work_last_completed_at"], "2025-12-22T19:09:14.289Z");
+    assert_eq!(
+        metrics["work_last_completed_at"],
+        "2025-12-22T19:09:14.289Z"
+    );
     assert_eq!(metrics["total_cycle_time_seconds"], 347_285.244);
     assert_eq!(metrics["total_lead_time_seconds"], 670_961.588);
     assert_eq!(metrics["workflow_complexity_score"], 2);
-    let flow_after = api.get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin).await;
+    let flow_after = api
+        .get("/api/v1/metrics/flow?group_by=project&project=CORE", &admin)
+        .await;
     let throughput = |flow: &Value| flow["items"][0]["throughput"].as_i64().unwrap_or(0);
     assert!(
         throughput(&flow_after) > throughput(&flow_before),

@@ -51,7 +51,12 @@ async fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
         let report = String::from_utf8_lossy(&output.stdout);
         let tail: Vec<&str> = report.lines().rev().take(150).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        assert!(output.status.success(), "schemathesis as {role} found problems:\n{}\n{}", tail.join("\n"), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "schemathesis as {role} found problems:\n{}\n{}",
+            tail.join("\n"),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     api.stop().await;
 }

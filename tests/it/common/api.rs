@@ -81,7 +81,12 @@ impl TestApi {
     /// Signs in; returns the session token.
     pub async fn login(&self, email: &str) -> String {
         let (status, body) = self
-            .call(Method::POST, "/api/v1/auth/login", None, Some(serde_json::json!({"email": email, "password": PASSWORD})))
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(serde_json::json!({"email": email, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
@@ -89,7 +94,13 @@ impl TestApi {
 
     /// One request with an optional bearer token and JSON body; the status and JSON body
     /// (null when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = reqwest::Client::new().request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -100,7 +111,11 @@ impl TestApi {
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, body)
     }
 
