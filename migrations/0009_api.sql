@@ -14,8 +14,10 @@ CREATE TABLE api_tokens (
 );
 CREATE UNIQUE INDEX api_tokens_name_key ON api_tokens (tenant_id, lower(name)) WHERE revoked_at IS NULL;
 
--- Keyset pages of work items and pull requests (newest row first), per tenant.
+-- Keyset pages of work items and pull requests (newest row first), per tenant; work item
+-- pages filtered by project and status read this one in order.
 CREATE INDEX work_items_page_idx ON work_items (tenant_id, id);
+CREATE INDEX work_items_filter_idx ON work_items (tenant_id, project_id, status_id, id);
 CREATE INDEX prs_page_idx ON prs (tenant_id, id);
 -- Full-text search over work items (`q`).
 CREATE INDEX work_items_text_idx ON work_items

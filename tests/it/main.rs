@@ -9,6 +9,7 @@ mod admin_cli;
 mod all_demo;
 mod api_access;
 mod api_live;
+mod api_reads;
 mod api_schema;
 mod conformance;
 mod embedded_postgres;

@@ -63,8 +63,10 @@ const WORK_ITEM_JOINS: &str = "FROM work_items w
 /// The full-text document of a work item (an index covers exactly this expression).
 const WORK_ITEM_TEXT: &str = "to_tsvector('simple', coalesce(w.key, '') || ' ' || coalesce(w.summary, '') || ' ' || coalesce(w.description, ''))";
 
-/// Up to `fetch` work items before id `before` (newest first), as filtered. Only the
-/// filters given become SQL, so each combination gets its own plan.
+/// Up to `fetch` work items before id `before` (newest first), as filtered. Names (project
+/// key, status, type) are turned into ids first, so the page is read from the
+/// (tenant, project, status, id) index in order; only the filters given become SQL, so each
+/// combination gets its own plan.
 pub async fn work_items(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -72,10 +74,33 @@ pub async fn work_items(
     before: Option<i64>,
     fetch: i64,
 ) -> Result<Vec<WorkItemRow>, StoreError> {
+    let mut named = Vec::new();
+    for (column, table, name_column, name) in [
+        ("w.project_id", "projects", "key", &filter.project),
+        ("w.status_id", "statuses", "name", &filter.status),
+        ("w.wit_id", "wits", "name", &filter.work_item_type),
+    ] {
+        if let Some(name) = name {
+            let ids = ids_named(pool, tenant_id, table, name_column, name).await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            named.push((column, ids));
+        }
+    }
     let mut query = QueryBuilder::<Postgres>::new(format!(
         "SELECT {WORK_ITEM_COLUMNS} {WORK_ITEM_JOINS} WHERE w.tenant_id = "
     ));
     query.push_bind(tenant_id).push(" AND w.deleted_at IS NULL");
+    for (column, ids) in named {
+        match ids.as_slice() {
+            [id] => query.push(format!(" AND {column} = ")).push_bind(*id),
+            _ => query
+                .push(format!(" AND {column} = ANY("))
+                .push_bind(ids)
+                .push(")"),
+        };
+    }
     if let Some(before) = before {
         query.push(" AND w.id < ").push_bind(before);
     }
@@ -83,15 +108,6 @@ pub async fn work_items(
         query
             .push(" AND w.integration_id = ")
             .push_bind(integration);
-    }
-    if let Some(project) = &filter.project {
-        query.push(" AND p.key = ").push_bind(project.clone());
-    }
-    if let Some(status) = &filter.status {
-        query.push(" AND s.name = ").push_bind(status.clone());
-    }
-    if let Some(kind) = &filter.work_item_type {
-        query.push(" AND t.name = ").push_bind(kind.clone());
     }
     if let Some(assignee) = &filter.assignee {
         query.push(" AND w.assignee = ").push_bind(assignee.clone());
@@ -109,6 +125,24 @@ pub async fn work_items(
     }
     query.push(" ORDER BY w.id DESC LIMIT ").push_bind(fetch);
     Ok(query.build_query_as().fetch_all(pool).await?)
+}
+
+/// The ids of the tenant's rows of `table` whose `column` is `name` (several integrations
+/// may share a project key or status name).
+async fn ids_named(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    table: &'static str,
+    column: &'static str,
+    name: &str,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM {table} WHERE tenant_id = $1 AND {column} = $2"
+    ))
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The fifteen workflow metrics of a work item, computed from its status changes.
