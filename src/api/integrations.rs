@@ -46,22 +46,6 @@ pub struct NewIntegrationBody {
     pub concurrency: Option<usize>,
 }
 
-/// An edit; absent fields stay as they are.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntegrationPatch {
-    pub base_url: Option<String>,
-    /// Replaces every stored token.
-    pub tokens: Option<Vec<String>>,
-    pub username: Option<String>,
-    pub projects: Option<Vec<String>>,
-    pub repos: Option<Vec<String>>,
-    pub requests_per_second: Option<f64>,
-    pub concurrency: Option<usize>,
-    /// False disables the integration: its jobs are skipped with the reason recorded.
-    pub active: Option<bool>,
-}
-
 /// What a connection test reached, or why it failed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionTest {
@@ -126,7 +110,7 @@ async fn get(
 }
 
 /// Edits an integration (credentials are replaced, never shown).
-#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationPatch,
+#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationUpdate,
     params(("id" = i64, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationSummary), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -134,18 +118,8 @@ async fn update(
     State(state): State<ApiState>,
     Admin(caller): Admin,
     Path(id): Path<IntegrationId>,
-    Json(body): Json<IntegrationPatch>,
+    Json(change): Json<IntegrationUpdate>,
 ) -> ApiResult<axum::Json<IntegrationSummary>> {
-    let change = IntegrationUpdate {
-        base_url: body.base_url,
-        tokens: body.tokens,
-        username: body.username,
-        projects: body.projects,
-        repos: body.repos,
-        requests_per_second: body.requests_per_second,
-        concurrency: body.concurrency,
-        active: body.active,
-    };
     let updated =
         integrations::update(&state.pool, &state.cipher, caller.tenant_id, id, change).await?;
     Ok(axum::Json(updated))

@@ -41,7 +41,9 @@ pub struct PullActivity {
     pub comments: Vec<Response>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema,
+)]
 pub struct FlowMetrics {
     pub first_commit_at: Option<DateTime<Utc>>,
     /// The first review by someone other than the author (bots excluded).

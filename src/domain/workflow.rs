@@ -63,7 +63,8 @@ pub struct Transition<S> {
     pub to: S,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// The fifteen workflow metrics of a work item, computed from its status changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct WorkflowMetrics {
     pub work_first_committed_at: Option<DateTime<Utc>>,
     pub work_first_started_at: Option<DateTime<Utc>>,

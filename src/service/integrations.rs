@@ -83,18 +83,22 @@ fn check_limits(rate: Option<f64>, concurrency: Option<usize>) -> Result<(), Inv
     Ok(())
 }
 
-/// What an edit changes; `None` leaves a setting as it is.
-#[derive(Debug, Clone, Default)]
+/// What an edit changes; an absent field leaves a setting as it is. Credentials are
+/// written, never read back.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntegrationUpdate {
     pub base_url: Option<String>,
     /// Replaces every stored token.
     pub tokens: Option<Vec<String>>,
     pub username: Option<String>,
-    /// Replaces what the integration reads (projects or repositories, as its source takes).
+    /// Replaces the Jira projects read.
     pub projects: Option<Vec<String>>,
+    /// Replaces the GitHub repositories read (`owner/name`).
     pub repos: Option<Vec<String>>,
     pub requests_per_second: Option<f64>,
     pub concurrency: Option<usize>,
+    /// False disables the integration: its jobs are skipped with the reason recorded.
     pub active: Option<bool>,
 }
 

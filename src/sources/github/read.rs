@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
+use crate::domain::pr_flow::FlowMetrics;
 use crate::domain::{IntegrationId, TenantId};
 use crate::store::stats::{percentile_columns, week_of};
 use crate::store::StoreError;
@@ -26,12 +27,9 @@ pub struct PrRow {
     pub pr_updated_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub merged_at: Option<DateTime<Utc>>,
-    pub first_commit_at: Option<DateTime<Utc>>,
-    pub first_review_at: Option<DateTime<Utc>>,
-    pub coding_time_seconds: Option<f64>,
-    pub pickup_time_seconds: Option<f64>,
-    pub review_time_seconds: Option<f64>,
-    pub cycle_time_seconds: Option<f64>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub flow: FlowMetrics,
 }
 
 const PR_COLUMNS: &str = "pr.id, pr.integration_id, r.full_name AS repository, pr.number, pr.title,
@@ -158,31 +156,60 @@ pub async fn pr(
     let Some(mut detail) = found else {
         return Ok(None);
     };
-    detail.reviews = sqlx::query_as(
-        "SELECT author_login, state, body, submitted_at FROM pr_reviews
-         WHERE tenant_id = $1 AND pr_id = $2 ORDER BY submitted_at, id",
+    let of_pr = |table: &str, columns: &str, order: &str| {
+        format!("SELECT {columns} FROM {table} WHERE tenant_id = $1 AND pr_id = $2 ORDER BY {order}, id")
+    };
+    detail.reviews = rows_of(
+        pool,
+        &of_pr(
+            "pr_reviews",
+            "author_login, state, body, submitted_at",
+            "submitted_at",
+        ),
+        tenant_id,
+        id,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_all(pool)
     .await?;
-    detail.commits = sqlx::query_as(
-        "SELECT sha, message, author_name, author_login, authored_date, committed_date FROM pr_commits
-         WHERE tenant_id = $1 AND pr_id = $2 ORDER BY committed_date, id",
+    detail.commits = rows_of(
+        pool,
+        &of_pr(
+            "pr_commits",
+            "sha, message, author_name, author_login, authored_date, committed_date",
+            "committed_date",
+        ),
+        tenant_id,
+        id,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_all(pool)
     .await?;
-    detail.comments = sqlx::query_as(
-        "SELECT comment_type, author_login, body, path, line, comment_created_at FROM pr_comments
-         WHERE tenant_id = $1 AND pr_id = $2 ORDER BY comment_created_at, id",
+    detail.comments = rows_of(
+        pool,
+        &of_pr(
+            "pr_comments",
+            "comment_type, author_login, body, path, line, comment_created_at",
+            "comment_created_at",
+        ),
+        tenant_id,
+        id,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_all(pool)
     .await?;
     Ok(Some(detail))
+}
+
+/// The rows `sql` selects for ($1 tenant, $2 pull request).
+async fn rows_of<T>(
+    pool: &PgPool,
+    sql: &str,
+    tenant_id: TenantId,
+    id: i64,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as(sql)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// How a pull request report groups merged pull requests.

@@ -9,6 +9,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
 use super::transform::issue::CUSTOM_FIELD_SLOTS;
+use crate::domain::workflow::WorkflowMetrics;
 use crate::domain::{IntegrationId, TenantId};
 use crate::store::stats::{percentile_columns, week_of};
 use crate::store::StoreError;
@@ -143,26 +144,6 @@ async fn ids_named(
     .bind(name)
     .fetch_all(pool)
     .await?)
-}
-
-/// The fifteen workflow metrics of a work item, computed from its status changes.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct WorkflowMetrics {
-    pub work_first_committed_at: Option<DateTime<Utc>>,
-    pub work_first_started_at: Option<DateTime<Utc>>,
-    pub work_last_started_at: Option<DateTime<Utc>>,
-    pub work_first_completed_at: Option<DateTime<Utc>>,
-    pub work_last_completed_at: Option<DateTime<Utc>>,
-    pub total_work_starts: i32,
-    pub total_completions: i32,
-    pub total_backlog_returns: i32,
-    pub total_work_time_seconds: f64,
-    pub total_review_time_seconds: f64,
-    pub total_cycle_time_seconds: f64,
-    pub total_lead_time_seconds: f64,
-    pub workflow_complexity_score: i32,
-    pub rework_indicator: bool,
-    pub direct_completion: bool,
 }
 
 /// A work item with everything known about it.
