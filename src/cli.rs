@@ -390,6 +390,10 @@ pub struct IntegrationCreateArgs {
     /// GitHub repositories as owner/name, comma-separated (default: all visible repositories).
     #[arg(long, value_delimiter = ',')]
     pub repos: Vec<String>,
+    /// Jira: link pull requests through Jira's development panel (one call per issue with
+    /// code) instead of by the issue keys in pull request titles, branches and commits.
+    #[arg(long)]
+    pub dev_status: bool,
     /// Client-side rate limit for this source, in requests per second (default 20).
     #[arg(long, value_parser = parse_positive_rate)]
     pub requests_per_second: Option<f64>,

@@ -42,6 +42,10 @@ pub struct NewIntegrationBody {
     /// GitHub repositories as `owner/name` (empty: all the token sees).
     #[serde(default)]
     pub repos: Vec<String>,
+    /// Jira: link pull requests through the development panel (one call per issue with
+    /// code) instead of by the issue keys pull requests carry.
+    #[serde(default)]
+    pub dev_status: bool,
     pub requests_per_second: Option<f64>,
     pub concurrency: Option<usize>,
 }
@@ -85,6 +89,7 @@ async fn create(
                 username: body.username,
                 projects: body.projects,
                 repos: body.repos,
+                dev_status: body.dev_status,
             },
             requests_per_second: body.requests_per_second,
             concurrency: body.concurrency,

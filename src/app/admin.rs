@@ -98,6 +98,7 @@ fn integration_input(args: IntegrationCreateArgs) -> IntegrationInput {
             username: args.username,
             projects: args.projects,
             repos: args.repos,
+            dev_status: args.dev_status,
         },
         requests_per_second: args.requests_per_second,
         concurrency: args.concurrency.map(usize::from),

@@ -10,6 +10,9 @@ pub struct SourceScope {
     pub projects: Vec<String>,
     /// GitHub repositories as `owner/name` (empty: all).
     pub repos: Vec<String>,
+    /// Jira: link pull requests through the development panel (one call per issue with
+    /// code) instead of by the issue keys pull requests carry.
+    pub dev_status: bool,
 }
 
 /// Input that cannot be accepted, worded for the person who typed it.

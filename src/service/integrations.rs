@@ -41,6 +41,7 @@ pub async fn create(
     let settings = IntegrationSettings {
         projects: scope.projects,
         repos: scope.repos,
+        dev_status: scope.dev_status,
         requests_per_second: new.requests_per_second,
         concurrency: new.concurrency,
     };
@@ -96,6 +97,8 @@ pub struct IntegrationUpdate {
     pub projects: Option<Vec<String>>,
     /// Replaces the GitHub repositories read (`owner/name`).
     pub repos: Option<Vec<String>>,
+    /// Jira: link pull requests through the development panel instead of by keys.
+    pub dev_status: Option<bool>,
     pub requests_per_second: Option<f64>,
     pub concurrency: Option<usize>,
     /// False disables the integration: its jobs are skipped with the reason recorded.
@@ -115,6 +118,7 @@ pub async fn update(
         username: change.username.clone().or(current.username.clone()),
         projects: change.projects.unwrap_or(current.settings.projects.clone()),
         repos: change.repos.unwrap_or(current.settings.repos.clone()),
+        dev_status: change.dev_status.unwrap_or(current.settings.dev_status),
     })?;
     check_limits(change.requests_per_second, change.concurrency)?;
     let tokens = change.tokens.as_deref().map(clean_tokens).transpose()?;
@@ -126,6 +130,7 @@ pub async fn update(
     let settings = IntegrationSettings {
         projects: scope.projects,
         repos: scope.repos,
+        dev_status: scope.dev_status,
         requests_per_second: change
             .requests_per_second
             .or(current.settings.requests_per_second),

@@ -10,6 +10,7 @@ mod auth;
 mod faults;
 pub mod github;
 pub mod jira;
+pub(crate) mod links;
 mod params;
 mod quota;
 mod rng;
@@ -154,7 +155,7 @@ impl RunningSimulator {
         let (jira_site, github_site) = tokio::task::spawn_blocking(move || {
             (
                 JiraSite::new(jira_population),
-                GithubSite::new(github_population),
+                GithubSite::new(github_population, jira_population),
             )
         })
         .await

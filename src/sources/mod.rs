@@ -6,6 +6,7 @@ mod access;
 pub mod fields;
 pub mod github;
 pub mod jira;
+pub mod links;
 
 use crate::domain::Provider;
 use crate::pipeline::source::{Catalog, Source};

@@ -38,6 +38,10 @@ pub struct IntegrationSettings {
     /// Client-side limit on requests per second to this source (None: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<f64>,
+    /// Jira: link pull requests through the development panel (`dev-status`, one call per
+    /// issue with code) instead of by the issue keys pull requests carry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev_status: bool,
     /// Requests in flight at once to this source (None: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,

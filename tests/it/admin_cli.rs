@@ -522,7 +522,11 @@ async fn credentials_need_the_secret_key() {
 async fn roles_not_built_yet_say_so() {
     let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
-    let output = db.cli(dir.path(), &["worker", "--stage", "embed", "--tier", "all"], None);
+    let output = db.cli(
+        dir.path(),
+        &["worker", "--stage", "embed", "--tier", "all"],
+        None,
+    );
     assert_clear_failure(&output, "not available in this version");
 }
 

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common;
-use crate::common::source::{cli, control, count, jira_tenant, requests, stats, strings};
+use crate::common::source::{
+    cli, control, count, jira_tenant, jira_tenant_with, requests, stats, strings,
+};
 use crate::common::{stdout, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use serde_json::Value;
@@ -34,7 +36,8 @@ async fn simulator_in(issues: u32, fault_rate: f64, timezone: &str) -> RunningSi
 async fn a_full_run_marks_deleted_issues_and_a_reset_rereads_everything() {
     let sim = simulator(1_500, 0.0).await;
     let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    // Development-panel links: a Jira-only tenant has them without any pull request loaded.
+    let tenant = jira_tenant_with(&db, &sim, "sim-token", &["--dev-status"]).await;
 
     let first = cli(
         &db,
@@ -94,7 +97,8 @@ async fn a_full_run_marks_deleted_issues_and_a_reset_rereads_everything() {
 async fn a_flaky_source_still_syncs_completely() {
     let sim = simulator(300, 0.08).await;
     let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    // With the development panel a run makes enough requests for faults to be served.
+    let tenant = jira_tenant_with(&db, &sim, "sim-token", &["--dev-status"]).await;
     let run = cli(&db, strings(&["run-job", "jira", "--tenant", &tenant])).await;
     assert!(run.status.success(), "{}", common::stderr(&run));
     let truth = stats(&sim).await;

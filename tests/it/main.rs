@@ -15,6 +15,7 @@ mod conformance;
 mod embedded_postgres;
 mod github_real_data;
 mod github_sync;
+mod issue_links;
 mod jira_real_data;
 mod jira_sync;
 mod load_batches;

@@ -280,7 +280,7 @@ async fn long_changelogs_are_embedded_partially_and_paged_fully() {
         histories as u64,
         api.stats().await["truth"]["histories"].as_u64().unwrap()
     );
-    for issue in long {
+    for issue in &long {
         let key = issue["key"].as_str().unwrap();
         let mut ids = Vec::new();
         let mut start = 0;
@@ -313,6 +313,76 @@ async fn long_changelogs_are_embedded_partially_and_paged_fully() {
         let newest: Vec<String> = ids.iter().rev().take(100).cloned().collect();
         assert_eq!(embedded, newest);
     }
+
+    // The bulk fetch gives the same histories for many issues at once, in small answers
+    // continued by `nextPageToken` (an issue may span two answers).
+    let wanted: Vec<String> = issues
+        .iter()
+        .take(40)
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    // A long issue may be named twice (it can be among the first 40): it is served once.
+    let wanted: Vec<String> = wanted
+        .into_iter()
+        .chain(long.iter().map(|i| i["id"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut bulk: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut token: Option<String> = None;
+    let mut answers = 0;
+    loop {
+        let mut body = json!({"issueIdsOrKeys": wanted, "maxResults": 70});
+        if let Some(token) = &token {
+            body["nextPageToken"] = Value::from(token.clone());
+        }
+        let answer = api
+            .json(
+                api.client
+                    .post(format!("{}/rest/api/3/changelog/bulkfetch", api.base))
+                    .basic_auth(JIRA_USER, Some(JIRA_TOKEN))
+                    .json(&body),
+            )
+            .await;
+        answers += 1;
+        let mut in_answer = 0;
+        for log in answer["issueChangeLogs"].as_array().unwrap() {
+            let histories = log["changeHistories"].as_array().unwrap();
+            in_answer += histories.len();
+            bulk.entry(log["issueId"].as_str().unwrap().to_owned())
+                .or_default()
+                .extend(
+                    histories
+                        .iter()
+                        .map(|h| h["id"].as_str().unwrap().to_owned()),
+                );
+        }
+        assert!(in_answer <= 70);
+        match answer["nextPageToken"].as_str() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(answers > 1);
+    for issue in issues
+        .iter()
+        .filter(|i| wanted.contains(&i["id"].as_str().unwrap().to_owned()))
+    {
+        let ids = &bulk[issue["id"].as_str().unwrap()];
+        assert_eq!(
+            ids.len() as u64,
+            issue["changelog"]["total"].as_u64().unwrap()
+        );
+        assert_unique(ids);
+    }
+    let too_many: Vec<String> = (0..1_001).map(|n| n.to_string()).collect();
+    let refused = api
+        .client
+        .post(format!("{}/rest/api/3/changelog/bulkfetch", api.base))
+        .basic_auth(JIRA_USER, Some(JIRA_TOKEN))
+        .json(&json!({"issueIdsOrKeys": too_many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     sim.stop().await.unwrap();
 }
 

@@ -5,6 +5,8 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use super::pulls::{Population, Pull};
 use crate::simulator::activity::{Activity, Round};
+use crate::simulator::jira::issues::Population as JiraPopulation;
+use crate::simulator::links::keys_of_pull;
 
 pub const ORG: &str = "sim-org";
 
@@ -30,6 +32,8 @@ pub struct GithubTruth {
 
 pub struct GithubSite {
     pub population: Population,
+    /// The Jira site whose issue keys pull requests carry.
+    jira: JiraPopulation,
     activity: RwLock<Activity>,
 }
 
@@ -53,12 +57,13 @@ fn repo_bucket(index: u32, repos: usize) -> usize {
 }
 
 impl GithubSite {
-    pub fn new(population: Population) -> Self {
+    pub fn new(population: Population, jira: JiraPopulation) -> Self {
         let updated: Vec<i64> = (0..population.pulls)
             .map(|index| population.pull(index, &[]).updated_ms())
             .collect();
         GithubSite {
             population,
+            jira,
             activity: RwLock::new(Activity::new(updated, population.repos, repo_bucket)),
         }
     }
@@ -69,12 +74,20 @@ impl GithubSite {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn generate(population: &Population, activity: &Activity, index: u32) -> Pull {
+    /// Pull request `index` as it is now, naming the keys of the Jira issues linked to it
+    /// in its title and branch.
+    fn generate(&self, activity: &Activity, index: u32) -> Pull {
         let rounds = activity.rounds_of(index);
-        match activity.added_created_ms(index) {
-            None => population.pull(index, &rounds),
-            Some(created) => population.pull_created_at(index, created, &rounds),
+        let mut pull = match activity.added_created_ms(index) {
+            None => self.population.pull(index, &rounds),
+            Some(created) => self.population.pull_created_at(index, created, &rounds),
+        };
+        let keys = keys_of_pull(&self.jira, index, self.population.pulls);
+        if let Some(first) = keys.first() {
+            pull.title = format!("{} {}", keys.join(" "), pull.title);
+            pull.head_ref = format!("feature/{first}");
         }
+        pull
     }
 
     /// The repository index for `owner/name`.
@@ -87,7 +100,7 @@ impl GithubSite {
     pub fn pull(&self, repo: usize, number: u64) -> Option<Pull> {
         let activity = self.read();
         let index = self.population.index_of(repo, number, activity.count())?;
-        Some(Self::generate(&self.population, &activity, index))
+        Some(self.generate(&activity, index))
     }
 
     /// A repository's pull requests in listing order, filtered by state.
@@ -109,7 +122,7 @@ impl GithubSite {
         }
         indexes
             .into_iter()
-            .map(|index| Self::generate(&self.population, &activity, index))
+            .map(|index| self.generate(&activity, index))
             .filter(|pull| match state {
                 StateFilter::All => true,
                 StateFilter::Open => pull.closed_ms.is_none(),
@@ -124,7 +137,7 @@ impl GithubSite {
         activity
             .by_updated(repo)
             .range((since_ms.unwrap_or(i64::MIN), 0)..)
-            .map(|(_, index)| Self::generate(&self.population, &activity, *index))
+            .map(|(_, index)| self.generate(&activity, *index))
             .collect()
     }
 
@@ -141,7 +154,7 @@ impl GithubSite {
             ACTIVITY_SALT,
             fraction,
             now_ms,
-            |activity, index| Self::generate(&population, activity, index).updated_ms(),
+            |activity, index| self.generate(activity, index).updated_ms(),
         )
     }
 
@@ -150,7 +163,7 @@ impl GithubSite {
         activity
             .live()
             .fold(GithubTruth::default(), |truth, index| {
-                let pull = Self::generate(&self.population, &activity, index);
+                let pull = self.generate(&activity, index);
                 GithubTruth {
                     prs: truth.prs + 1,
                     reviews: truth.reviews + pull.reviews.len() as u64,

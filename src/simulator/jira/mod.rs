@@ -1,5 +1,6 @@
 //! The simulated Jira Cloud site: catalogue, lazy issue generation, JQL, JSON and routes.
 
+pub mod bulk_changelog;
 pub mod catalog;
 pub mod issues;
 pub mod jql;

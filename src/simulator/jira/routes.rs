@@ -72,6 +72,10 @@ pub fn router(state: Arc<JiraState>) -> Router {
             get(createmeta_fields),
         )
         .route("/rest/dev-status/latest/issue/detail", get(dev_status))
+        .route(
+            "/rest/api/3/changelog/bulkfetch",
+            axum::routing::post(super::bulk_changelog::bulkfetch),
+        )
         .with_state(state)
 }
 
@@ -413,7 +417,7 @@ async fn dev_status(State(state): Shared, RawQuery(raw): RawQuery) -> Response {
     let github = &state.github;
     let pull_requests: Vec<Value> = if issue.has_code && github.pulls > 0 {
         // The linked pull request exists in the simulated GitHub.
-        let pull = index % github.pulls;
+        let pull = crate::simulator::links::pull_of_issue(index, github.pulls);
         let number = github.number_of(pull);
         let repository = crate::simulator::github::site::repo_full_name(github.repo_of(pull));
         vec![json!({

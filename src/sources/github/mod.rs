@@ -93,6 +93,12 @@ impl Source for Github {
                 "only Jira integrations have projects (GitHub integrations take repos)",
             ));
         }
+        if scope.dev_status {
+            return Err(input::invalid(
+                "dev_status",
+                "only Jira integrations link through the development panel",
+            ));
+        }
         let repos = scope.repos.iter().map(|r| input::repository(r));
         Ok(SourceScope {
             username: scope
@@ -101,6 +107,7 @@ impl Source for Github {
                 .filter(|u| !u.is_empty()),
             projects: Vec::new(),
             repos: repos.collect::<Result<_, _>>()?,
+            dev_status: false,
         })
     }
 

@@ -44,6 +44,7 @@ pub async fn reprocess(
         }
     }
     loader.flow_metrics(&pull_ids).await?;
+    crate::sources::links::link_pulls(pool, ids, &pull_ids).await?;
     Ok(vec![
         (steps::REPOSITORIES, repositories),
         (steps::PULL_REQUESTS, pulls),

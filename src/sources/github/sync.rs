@@ -22,6 +22,7 @@ use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
+use crate::sources::links;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 
@@ -202,6 +203,11 @@ impl GithubRun<'_> {
         let touched: Vec<String> = touched.into_iter().collect();
         let clock = Instant::now();
         let metrics_changed = self.loader().flow_metrics(&touched).await?;
+        let linked = links::link_pulls(self.pool, self.scope.integration(), &touched).await?;
+        tracing::info!(
+            linked,
+            "work items linked by the issue keys pull requests carry"
+        );
         report.extracted = extracted.extracted;
         report.extract_seconds = extracted.extract_seconds + comments_extracted.extract_seconds;
         report.failed += comments.failed;

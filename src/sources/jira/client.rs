@@ -5,8 +5,12 @@ use serde_json::{json, Value};
 
 use crate::connectors::http::{ConnectorError, Fetched, HttpClient};
 
-/// The largest page `/search/jql` and `/changelog` serve.
+/// The largest page `/search/jql` serves.
 pub const PAGE_SIZE: usize = 100;
+/// Issues one bulk changelog fetch may name.
+pub const BULK_CHANGELOG_ISSUES: usize = 1_000;
+/// Histories asked for per bulk changelog answer.
+const BULK_CHANGELOG_HISTORIES: usize = 1_000;
 
 #[derive(Clone)]
 pub struct JiraClient {
@@ -71,21 +75,20 @@ impl JiraClient {
             .await
     }
 
-    /// One page of an issue's full changelog, oldest first.
-    pub async fn changelog_page(
+    /// One answer of the bulk changelog fetch for up to [`BULK_CHANGELOG_ISSUES`] issues:
+    /// `issueChangeLogs` (each `{issueId, changeHistories}`) and, when more follow,
+    /// `nextPageToken`.
+    pub async fn changelog_bulk(
         &self,
-        issue_id: &str,
-        start_at: usize,
+        issue_ids: &[String],
+        next_page_token: Option<&str>,
     ) -> Result<Fetched, ConnectorError> {
-        let query = [
-            ("startAt", start_at.to_string()),
-            ("maxResults", PAGE_SIZE.to_string()),
-        ];
+        let mut body = json!({"issueIdsOrKeys": issue_ids, "maxResults": BULK_CHANGELOG_HISTORIES});
+        if let Some(token) = next_page_token {
+            body["nextPageToken"] = Value::from(token);
+        }
         self.http
-            .get(
-                &self.url(&format!("/rest/api/3/issue/{issue_id}/changelog")),
-                &query,
-            )
+            .post(&self.url("/rest/api/3/changelog/bulkfetch"), &body)
             .await
     }
 

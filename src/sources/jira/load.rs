@@ -211,9 +211,18 @@ impl JiraLoader<'_> {
                 let stored =
                     raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
                 let page_ids = stored.iter().map(|p| p.id).collect();
+                // Pages of `/issue/{id}/changelog` hold `values`; bulk fetch entries hold
+                // `changeHistories`.
                 let histories = stored
                     .into_iter()
-                    .flat_map(|p| p.raw_data["values"].as_array().cloned().unwrap_or_default())
+                    .flat_map(|p| {
+                        let page = &p.raw_data;
+                        page["values"]
+                            .as_array()
+                            .or(page["changeHistories"].as_array())
+                            .cloned()
+                            .unwrap_or_default()
+                    })
                     .collect();
                 Some((histories, page_ids))
             }

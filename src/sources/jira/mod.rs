@@ -99,6 +99,7 @@ impl Source for Jira {
             username: Some(username.to_owned()),
             projects: projects.collect::<Result<_, _>>()?,
             repos: Vec::new(),
+            dev_status: scope.dev_status,
         })
     }
 
@@ -126,6 +127,7 @@ impl Source for Jira {
                 since: context.since,
                 timezone,
                 full: context.full,
+                dev_status: integration.settings.dev_status,
             };
             let outcome = run_steps(&run, recorder).await;
             Ok(Synced {

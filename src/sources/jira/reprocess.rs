@@ -62,6 +62,8 @@ pub async fn reprocess(
             .collect();
         dev_status += loader.dev_status(&batch).await?;
     }
+    // Links by the keys pull requests carry (integrations not set to use dev-status).
+    dev_status.loaded += crate::sources::links::link_work_items(pool, ids).await?;
     Ok(vec![
         (steps::PROJECTS, projects),
         (steps::STATUSES, statuses),

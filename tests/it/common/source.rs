@@ -122,29 +122,37 @@ pub async fn jira_tables(db: &ScratchDb) -> (Vec<Value>, Vec<Value>) {
 
 /// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
 pub async fn jira_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) -> String {
+    jira_tenant_with(db, sim, token, &[]).await
+}
+
+/// As [`jira_tenant`], with more `integration create` flags (`--dev-status`, say).
+pub async fn jira_tenant_with(
+    db: &ScratchDb,
+    sim: &RunningSimulator,
+    token: &str,
+    extra: &[&str],
+) -> String {
     let tenant = tenant(db).await;
-    let created = cli(
-        db,
-        strings(&[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "jira",
-            "--base-url",
-            &sim.base_url(),
-            "--username",
-            "sim@example.com",
-            "--token",
-            token,
-            "--requests-per-second",
-            "2000",
-            "--concurrency",
-            "16",
-        ]),
-    )
-    .await;
+    let mut args = strings(&[
+        "integration",
+        "create",
+        "--tenant",
+        &tenant,
+        "--provider",
+        "jira",
+        "--base-url",
+        &sim.base_url(),
+        "--username",
+        "sim@example.com",
+        "--token",
+        token,
+        "--requests-per-second",
+        "2000",
+        "--concurrency",
+        "16",
+    ]);
+    args.extend(strings(extra));
+    let created = cli(db, args).await;
     assert!(created.status.success(), "{}", super::stderr(&created));
     tenant
 }

@@ -1,0 +1,100 @@
+//! Jira work items linked to GitHub pull requests by the issue keys a pull request carries
+//! in its title, branch or commit messages (as DevLake links them), so that no call per
+//! issue to Jira's development panel is needed. A pull request's keys are found when it is
+//! loaded; links are written from whichever side loads second, so the order of the Jira
+//! and GitHub syncs does not matter. Jira integrations set to `dev_status` keep the links
+//! their development panel gives and get none from here.
+
+use sqlx::PgPool;
+
+use crate::domain::IntegrationRef;
+use crate::store::StoreError;
+
+/// What a Jira issue key looks like: a project key, a dash, a number.
+const KEY_PATTERN: &str = "([A-Z][A-Z0-9_]+-[1-9][0-9]*)";
+
+/// Links of the pull requests and work items the `filter` selects (`p` the pull request,
+/// `w` the work item; `$1` the tenant, `$2` the integration, `$3` more). Existing links are
+/// refreshed where the pull request's state changed.
+fn link_sql(filter: &str) -> String {
+    format!(
+        "INSERT INTO work_item_pr_links (tenant_id, integration_id, external_id, work_item_id,
+                                         repository_full_name, pr_number, pr_url, pr_status, last_update)
+         SELECT w.tenant_id, w.integration_id, w.external_id || ':' || u.url, w.id, r.full_name,
+                p.number, u.url,
+                CASE WHEN p.merged_at IS NOT NULL THEN 'MERGED' WHEN p.state = 'open' THEN 'OPEN'
+                     ELSE 'DECLINED' END,
+                p.pr_updated_at
+         FROM prs p
+         JOIN repositories r ON r.id = p.repository_id
+         JOIN integrations gi ON gi.tenant_id = p.tenant_id AND gi.id = p.integration_id
+         JOIN work_items w ON w.tenant_id = p.tenant_id AND p.issue_keys @> ARRAY[w.key]
+                          AND w.deleted_at IS NULL
+         JOIN integrations ji ON ji.tenant_id = w.tenant_id AND ji.id = w.integration_id
+                             AND NOT coalesce((ji.settings->>'dev_status')::boolean, false)
+         CROSS JOIN LATERAL (
+             SELECT CASE WHEN gi.base_url LIKE '%//api.github.com%' THEN 'https://github.com'
+                         ELSE substring(gi.base_url FROM '^(https?://[^/]+)') END
+                    || '/' || r.full_name || '/pull/' || p.number AS url) u
+         WHERE {filter}
+         ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE
+         SET pr_status = excluded.pr_status, last_update = excluded.last_update, updated_at = now()
+         WHERE (work_item_pr_links.pr_status, work_item_pr_links.last_update)
+               IS DISTINCT FROM (excluded.pr_status, excluded.last_update)"
+    )
+}
+
+/// Finds the issue keys of the given pull requests (external ids) of a GitHub integration
+/// from their loaded title, branch and commits, then links them to the tenant's work items
+/// with those keys. Returns the links written or refreshed.
+pub async fn link_pulls(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    pulls: &[String],
+) -> Result<u64, StoreError> {
+    if pulls.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "UPDATE prs p SET issue_keys = k.keys
+         FROM (SELECT p2.id,
+                      coalesce((SELECT array_agg(DISTINCT found.m[1] ORDER BY found.m[1])
+                                FROM regexp_matches(
+                                    concat_ws(' ', p2.title, p2.head_branch,
+                                              (SELECT string_agg(c.message, ' ') FROM pr_commits c
+                                               WHERE c.pr_id = p2.id)),
+                                    $4, 'g') AS found(m)), '{}') AS keys
+               FROM prs p2
+               WHERE p2.tenant_id = $1 AND p2.integration_id = $2 AND p2.external_id = ANY($3)) k
+         WHERE p.id = k.id AND p.issue_keys IS DISTINCT FROM k.keys",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(pulls)
+    .bind(KEY_PATTERN)
+    .execute(pool)
+    .await?;
+    let linked = sqlx::query(&link_sql(
+        "p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = ANY($3)",
+    ))
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(pulls)
+    .execute(pool)
+    .await?;
+    Ok(linked.rows_affected())
+}
+
+/// Links the work items of a Jira integration to the tenant's loaded pull requests that
+/// name their keys. Returns the links written or refreshed.
+pub async fn link_work_items(
+    pool: &PgPool,
+    integration: IntegrationRef,
+) -> Result<u64, StoreError> {
+    let linked = sqlx::query(&link_sql("w.tenant_id = $1 AND w.integration_id = $2"))
+        .bind(integration.tenant)
+        .bind(integration.integration)
+        .execute(pool)
+        .await?;
+    Ok(linked.rows_affected())
+}
