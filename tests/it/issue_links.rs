@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common::source::{
-    cli, connect_github, jira_tenant, jira_tenant_with, requests, stats, strings,
+    cli, connect_github, control, jira_tenant, jira_tenant_with, requests, stats, strings,
 };
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -150,5 +150,29 @@ async fn links_by_keys_equal_the_development_panel_without_per_issue_calls() {
         .await
         .unwrap();
     assert_eq!(rows, again);
+
+    // The development panel is read again only where the development summary changed:
+    // nothing after a run with no change, a few after 1 % of the issues moved on.
+    let dev_status = |stats: &serde_json::Value| {
+        stats["requests"]["GET /rest/dev-status/latest/issue/detail"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = dev_status(&stats(&sim).await);
+    sync(&db, &panel, "jira").await;
+    assert_eq!(
+        dev_status(&stats(&sim).await),
+        before,
+        "unchanged issues were asked again"
+    );
+    let mutated = control(&sim, "mutate", 0.01).await;
+    let moved =
+        mutated["issues_changed"].as_u64().unwrap() + mutated["issues_added"].as_u64().unwrap();
+    sync(&db, &panel, "jira").await;
+    let asked = dev_status(&stats(&sim).await) - before;
+    assert!(
+        asked > 0 && asked <= moved,
+        "{asked} panels read after {moved} issues changed"
+    );
     sim.stop().await.unwrap();
 }

@@ -39,16 +39,18 @@ pub struct IssueLookups {
     mapping: FieldMapping,
 }
 
-/// Whether an issue's development field says code is linked (so dev status is worth asking).
-pub fn has_linked_code(issue: &Value) -> bool {
-    issue["fields"].as_object().is_some_and(|fields| {
-        fields.iter().any(|(id, value)| {
-            id.starts_with("customfield_")
-                && value
-                    .as_str()
-                    .is_some_and(|text| text.contains("pullrequest="))
-        })
+/// The summary text of an issue's development field when it says code is linked (so dev
+/// status is worth asking); it changes whenever the linked pull requests do.
+pub fn development_summary(issue: &Value) -> Option<&str> {
+    issue["fields"].as_object()?.iter().find_map(|(id, value)| {
+        let text = value.as_str()?;
+        (id.starts_with("customfield_") && text.contains("pullrequest=")).then_some(text)
     })
+}
+
+/// Whether an issue's development field says code is linked.
+pub fn has_linked_code(issue: &Value) -> bool {
+    development_summary(issue).is_some()
 }
 
 impl JiraLoader<'_> {

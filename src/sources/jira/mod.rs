@@ -4,6 +4,7 @@
 pub mod client;
 pub mod custom_field_tables;
 pub mod custom_fields;
+mod dev_status_due;
 pub mod load;
 pub mod read;
 pub mod reprocess;

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::client::{JiraClient, BULK_CHANGELOG_ISSUES};
-use super::load::{has_linked_code, JiraLoader};
+use super::dev_status_due;
+use super::load::{development_summary, JiraLoader};
 use super::tables as jira;
 use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
@@ -27,7 +28,8 @@ use crate::store::StoreError;
 struct IssuesFound {
     /// External ids of every issue the source has (for a full run's deletions).
     seen: HashSet<String>,
-    /// Those whose development field says code is linked.
+    /// Those whose development panel must be read (dev-status integrations: code linked
+    /// and the development summary changed since it was last read).
     with_code: Vec<String>,
 }
 
@@ -261,13 +263,14 @@ impl JiraRun<'_> {
             _ => Vec::new(),
         };
         let mut partial = Vec::new();
+        let mut with_code = Vec::new();
         for issue in &issues {
             let Some(id) = issue["id"].as_str() else {
                 continue;
             };
             found.seen.insert(id.to_owned());
-            if has_linked_code(issue) {
-                found.with_code.push(id.to_owned());
+            if let Some(summary) = development_summary(issue) {
+                with_code.push((id.to_owned(), summary.to_owned()));
             }
             let embedded = issue["changelog"]["histories"]
                 .as_array()
@@ -278,6 +281,17 @@ impl JiraRun<'_> {
             }
         }
         self.full_changelogs(&partial).await?;
+        if self.dev_status {
+            // Only issues whose development summary changed need their panel read again.
+            let current =
+                dev_status_due::current(self.pool, self.scope.integration(), &with_code).await?;
+            found.with_code.extend(
+                with_code
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| !current.contains(id)),
+            );
+        }
         let count = issues.len() as u64;
         let entities = issues
             .into_iter()
