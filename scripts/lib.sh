@@ -86,3 +86,18 @@ ensure_schemathesis() {
   fi
   export PULSE_SCHEMATHESIS="$venv/bin/st"
 }
+
+# The web UI bundle (assets/ui/dist), built from the committed lock file.
+ensure_ui_bundle() {
+  if ! command -v npm >/dev/null; then
+    log "npm is not installed: install Node.js 20+ and npm to build the web UI"
+    return 1
+  fi
+  # The lock file pins versions and integrity hashes only, never download addresses.
+  if grep -q '"resolved"' assets/ui/package-lock.json; then
+    log "assets/ui/package-lock.json records download addresses; regenerate it with assets/ui/.npmrc"
+    return 1
+  fi
+  log "building the web UI (assets/ui)"
+  (cd assets/ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+}

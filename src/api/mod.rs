@@ -1,6 +1,6 @@
 //! The HTTP API (`serve`, and inside `all`): JSON resources under `/api/v1` with JWT or API
 //! token authentication and the tenant taken from the credential, live job status over
-//! WebSocket, the OpenAPI document and its docs page, and health endpoints. Handlers call
+//! WebSocket, the OpenAPI document and its docs page, health endpoints, and the web UI. Handlers call
 //! `service`; they hold no SQL and no business rules of their own.
 
 pub mod auth;
@@ -20,6 +20,7 @@ mod raw_data;
 mod server;
 mod session;
 mod state;
+mod ui;
 mod users;
 mod work_items;
 mod workflow;

@@ -27,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::ApiError;
 use super::state::{ApiContext, ApiState};
-use super::{docs, events, health, ws};
+use super::{docs, events, health, ui, ws};
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -89,7 +89,7 @@ pub fn router(state: ApiState, request_timeout: Duration, body_limit_bytes: usiz
         .route("/ws/job/{stage}/{tenant_id}/{job_id}", get(ws::job_status))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
-        .fallback(|| async { ApiError::not_found("no such path") })
+        .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

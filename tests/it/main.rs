@@ -11,6 +11,7 @@ mod api_access;
 mod api_live;
 mod api_reads;
 mod api_schema;
+mod api_ui;
 mod conformance;
 mod embedded_postgres;
 mod github_real_data;

@@ -1,0 +1,115 @@
+// One card per sync job: each step × stage live over the WebSocket (no polling), last and
+// next run, the error of a failed run, and the operator's actions for admins.
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError, Integration, Job, JobStatus, Me, Page } from "../api";
+import { when } from "../format";
+
+const STAGES = ["extraction", "transform", "load", "embedding"] as const;
+
+/** Keeps `status` of the job current from its WebSocket channels. */
+function useLiveStatus(me: Me, job: Job, onStatus: (status: JobStatus) => void) {
+  useEffect(() => {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const sockets = STAGES.map((stage) => {
+      const socket = new WebSocket(`${scheme}://${window.location.host}/ws/job/${stage}/${me.tenant_id}/${job.id}`);
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.type === "job_status_update") onStatus(message.status);
+      };
+      return socket;
+    });
+    return () => sockets.forEach((socket) => socket.close());
+  }, [me.tenant_id, job.id, onStatus]);
+}
+
+function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integration?: Integration; reload: () => void }) {
+  const [status, setStatus] = useState<JobStatus>(job.status);
+  const [error, setError] = useState<string | null>(null);
+  useLiveStatus(me, job, useCallback((next: JobStatus) => setStatus(next), []));
+  useEffect(() => setStatus(job.status), [job.status]);
+
+  async function act(action: string) {
+    setError(null);
+    try {
+      await api.post(`/jobs/${job.id}/${action}`);
+      reload();
+    } catch (failure) {
+      setError(failure instanceof ApiError ? failure.message : String(failure));
+    }
+  }
+
+  const steps = Object.entries(status.steps ?? {}).sort(([, a], [, b]) => a.order - b.order);
+  const overall = status.overall ?? job.state;
+  return (
+    <section className="card" aria-labelledby={`job-${job.id}`}>
+      <h2 id={`job-${job.id}`}>
+        {job.job_type === "jira" ? "Jira" : "GitHub"} · job {job.id}
+        <span className={`badge ${overall.toLowerCase()}`}>{overall}</span>
+        {!job.active && <span className="badge paused">paused</span>}
+      </h2>
+      <p className="muted">
+        {integration?.base_url} · last run {when(job.last_run_finished_at)} · next run {when(job.next_run)}
+      </p>
+      {job.error_message && <p role="alert" className="error">{job.error_message}</p>}
+      {job.skip_reason && <p className="muted">Skipped: {job.skip_reason}</p>}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Step</th>
+            {STAGES.map((stage) => <th scope="col" key={stage}>{stage}</th>)}
+          </tr>
+        </thead>
+        <tbody>
+          {steps.map(([name, step]) => (
+            <tr key={name}>
+              <th scope="row">{step.display_name}</th>
+              {STAGES.map((stage) => (
+                <td key={stage}><span className={`state ${step[stage]}`}>{step[stage]}</span></td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {me.role === "admin" && (
+        <div className="actions">
+          <button type="button" onClick={() => act("trigger")} disabled={!job.active}>Run now</button>
+          {job.active
+            ? <button type="button" onClick={() => act("pause")}>Pause</button>
+            : <button type="button" onClick={() => act("resume")}>Resume</button>}
+          <button type="button" onClick={() => act("reset")}>Reset (full sync)</button>
+        </div>
+      )}
+      {error && <p role="alert" className="error">{error}</p>}
+    </section>
+  );
+}
+
+export function Dashboard({ me }: { me: Me }) {
+  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [integrations, setIntegrations] = useState<Integration[]>([]);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    Promise.all([api.get<Page<Job>>("/jobs"), api.get<Page<Integration>>("/integrations")])
+      .then(([jobs, integrations]) => {
+        setJobs(jobs.items);
+        setIntegrations(integrations.items);
+      })
+      .catch((failure) => setError(failure instanceof ApiError ? failure.message : String(failure)));
+  }, []);
+  useEffect(load, [load]);
+
+  if (error) return <p role="alert" className="error">{error}</p>;
+  if (jobs === null) return <p className="loading">Loading jobs…</p>;
+  if (jobs.length === 0) return <p>No integrations yet: add one with <code>pulse-etl integration create</code> or the API.</p>;
+  return (
+    <>
+      <h1>Sync jobs</h1>
+      <div className="cards">
+        {jobs.map((job) => (
+          <JobCard key={job.id} me={me} job={job} integration={integrations.find((i) => i.id === job.integration_id)} reload={load} />
+        ))}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,56 @@
+//! The web UI as `serve` hands it out: `index.html` never cached, hashed assets cached for a
+//! year, the app's own paths answered with `index.html`, the API's unknown paths still
+//! JSON. Needs the built bundle (`scripts/build-ui`; `scripts/test` builds it and runs this).
+
+use reqwest::StatusCode;
+
+use crate::common::api::TestApi;
+use crate::common::ScratchDb;
+
+#[tokio::test]
+#[ignore = "needs the UI bundle: scripts/build-ui (scripts/test builds it and runs this)"]
+async fn the_single_page_app_is_served_with_cache_rules_and_fallback() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::start(&db.pool).await;
+    let index = reqwest::get(api.url("/")).await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    assert!(index.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = index.text().await.unwrap();
+    assert!(html.contains("<div id=\"root\">"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "nothing is loaded from elsewhere: {html}"
+    );
+
+    let script = html
+        .split('"')
+        .find(|part| part.starts_with("/assets/") && part.ends_with(".js"))
+        .expect("the bundle's script");
+    let asset = reqwest::get(api.url(script)).await.unwrap();
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(asset.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+
+    // A bookmarked page of the app is the app.
+    let deep = reqwest::get(api.url("/work-items/CORE-12?status=Done"))
+        .await
+        .unwrap();
+    assert_eq!(deep.status(), StatusCode::OK);
+    assert_eq!(deep.text().await.unwrap(), html);
+    // The API's unknown paths stay JSON errors.
+    let missing = reqwest::get(api.url("/api/v1/nothing-here")).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    api.stop().await;
+}
