@@ -101,3 +101,9 @@ ensure_ui_bundle() {
   log "building the web UI (assets/ui)"
   (cd assets/ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 }
+
+# Debian's Chromium, which the web UI's browser test drives (playwright-core, axe-core).
+ensure_chromium() {
+  if command -v chromium >/dev/null; then return 0; fi
+  apt_install chromium
+}

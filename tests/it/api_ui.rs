@@ -54,3 +54,31 @@ async fn the_single_page_app_is_served_with_cache_rules_and_fallback() {
     assert_eq!(body["error"]["code"], "not_found");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the UI bundle, Node.js and Chromium: scripts/test provides them and runs this"]
+async fn the_app_works_in_a_real_browser() {
+    let db = ScratchDb::migrated().await;
+    let sim = crate::api_access::small_simulator(2).await;
+    let tenant = crate::api_access::synced_tenant(&db, &sim).await;
+    let (email, _) =
+        crate::common::api::user(&db.pool, &tenant, pulse_etl::domain::UserRole::Admin).await;
+    let api = TestApi::start(&db.pool).await;
+    let ui = format!("{}/assets/ui", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("node")
+        .arg("e2e/smoke.mjs")
+        .current_dir(&ui)
+        .env("PULSE_UI_BASE", &api.base)
+        .env("PULSE_UI_EMAIL", &email)
+        .env("PULSE_UI_PASSWORD", crate::common::api::PASSWORD)
+        .output()
+        .await
+        .expect("node runs (install Node.js 20+)");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    api.stop().await;
+}

@@ -7,10 +7,21 @@ import { Login } from "./pages/Login";
 import { Dashboard } from "./pages/Dashboard";
 import { WorkItems } from "./pages/WorkItems";
 import { WorkItemDetail } from "./pages/WorkItemDetail";
+import { PullRequestDetail, PullRequests } from "./pages/PullRequests";
+import { Metrics } from "./pages/Metrics";
+import { Workflow } from "./pages/Workflow";
+import { CustomFields, Integrations, Queues, Users } from "./pages/Admin";
 
 const NAV = [
-  { path: "/", label: "Dashboard" },
-  { path: "/work-items", label: "Work items" },
+  { path: "/", label: "Dashboard", admin: false },
+  { path: "/work-items", label: "Work items", admin: false },
+  { path: "/prs", label: "Pull requests", admin: false },
+  { path: "/metrics", label: "Flow metrics", admin: false },
+  { path: "/workflow", label: "Workflow", admin: false },
+  { path: "/custom-fields", label: "Custom fields", admin: false },
+  { path: "/integrations", label: "Integrations", admin: false },
+  { path: "/queues", label: "Queues", admin: false },
+  { path: "/users", label: "Users", admin: true },
 ];
 
 export function App() {
@@ -45,6 +56,14 @@ export function App() {
   else if (location.path === "/work-items") page = <WorkItems query={location.query} />;
   else if (location.path.startsWith("/work-items/"))
     page = <WorkItemDetail itemKey={decodeURIComponent(location.path.slice("/work-items/".length))} />;
+  else if (location.path === "/prs") page = <PullRequests query={location.query} />;
+  else if (location.path.startsWith("/prs/")) page = <PullRequestDetail id={location.path.slice("/prs/".length)} />;
+  else if (location.path === "/metrics") page = <Metrics query={location.query} />;
+  else if (location.path === "/workflow") page = <Workflow me={me} />;
+  else if (location.path === "/custom-fields") page = <CustomFields me={me} query={location.query} />;
+  else if (location.path === "/integrations") page = <Integrations me={me} />;
+  else if (location.path === "/queues") page = <Queues />;
+  else if (location.path === "/users" && me.role === "admin") page = <Users />;
   else page = <p role="alert">No page here. <a {...linkProps("/")}>Go to the dashboard</a>.</p>;
 
   return (
@@ -52,7 +71,7 @@ export function App() {
       <header>
         <strong>pulse-etl</strong>
         <nav aria-label="Main">
-          {NAV.map((item) => (
+          {NAV.filter((item) => !item.admin || me.role === "admin").map((item) => (
             <a
               key={item.path}
               {...linkProps(item.path)}

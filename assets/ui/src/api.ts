@@ -37,6 +37,7 @@ export const api = {
   post: <T>(path: string, body?: unknown) => call<T>("POST", path, body),
   put: <T>(path: string, body?: unknown) => call<T>("PUT", path, body),
   patch: <T>(path: string, body?: unknown) => call<T>("PATCH", path, body),
+  delete: <T>(path: string) => call<T>("DELETE", path),
 };
 
 export interface Me {

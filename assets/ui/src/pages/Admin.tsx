@@ -1,0 +1,247 @@
+// Integrations (create with a connection test, disable), custom-field mapping, queues,
+// users and API tokens. Viewers see the lists; the admin actions are not shown to them.
+import { FormEvent, useState } from "react";
+import { api, Integration, Me, Page } from "../api";
+import { Select, Status } from "../components";
+import { when } from "../format";
+import { errorText, useApi } from "../hooks";
+
+function useAction(reload: () => void) {
+  const [message, setMessage] = useState<string | null>(null);
+  const run = async (action: () => Promise<unknown>, done: string) => {
+    setMessage(null);
+    try {
+      await action();
+      setMessage(done);
+      reload();
+    } catch (failure) {
+      setMessage(errorText(failure));
+    }
+  };
+  return { message, run };
+}
+
+export function Integrations({ me }: { me: Me }) {
+  const list = useApi<Page<Integration & { username: string | null; settings: Record<string, unknown> }>>("/integrations");
+  const { message, run } = useAction(list.reload);
+  const [provider, setProvider] = useState("jira");
+
+  function create(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const words = (name: string) => String(form.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const body: Record<string, unknown> = {
+      provider,
+      base_url: String(form.get("base_url") ?? ""),
+      tokens: [String(form.get("token") ?? "")],
+    };
+    if (provider === "jira") {
+      body.username = String(form.get("username") ?? "");
+      body.projects = words("scope");
+    } else {
+      body.repos = words("scope");
+    }
+    run(() => api.post("/integrations", body), "Integration created; its first sync is due now.");
+  }
+
+  return (
+    <>
+      <h1>Integrations</h1>
+      {message && <p role="status">{message}</p>}
+      <Status loaded={list}>
+        {(page) => (
+          <table>
+            <thead><tr><th scope="col">Id</th><th scope="col">Source</th><th scope="col">URL</th><th scope="col">Active</th>{me.role === "admin" && <th scope="col">Actions</th>}</tr></thead>
+            <tbody>
+              {page.items.map((i) => (
+                <tr key={i.id}>
+                  <td>{i.id}</td><td>{i.provider}</td><td>{i.base_url}</td><td>{i.active ? "yes" : "no"}</td>
+                  {me.role === "admin" && (
+                    <td className="actions">
+                      <button type="button" onClick={() => run(async () => {
+                        const result = await api.post<{ ok: boolean; message: string }>(`/integrations/${i.id}/test`);
+                        if (!result.ok) throw new Error(result.message);
+                      }, `Integration ${i.id}: connection works.`)}>Test connection</button>
+                      <button type="button" onClick={() => run(() => api.patch(`/integrations/${i.id}`, { active: !i.active }), `Integration ${i.id} ${i.active ? "disabled" : "enabled"}.`)}>
+                        {i.active ? "Disable" : "Enable"}
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Status>
+      {me.role === "admin" && (
+        <>
+          <h2>New integration</h2>
+          <form className="filters" onSubmit={create}>
+            <Select label="Source" value={provider} options={[["jira", "Jira"], ["github", "GitHub"]]} onChange={setProvider} />
+            <label>Base URL<input name="base_url" required placeholder={provider === "jira" ? "https://acme.atlassian.net" : "https://api.github.com"} /></label>
+            {provider === "jira" && <label>Account e-mail<input name="username" type="email" required /></label>}
+            <label>API token<input name="token" type="password" required autoComplete="off" /></label>
+            <label>{provider === "jira" ? "Projects (comma-separated, empty: all)" : "Repositories owner/name (empty: all)"}<input name="scope" /></label>
+            <button type="submit">Create</button>
+          </form>
+          <p className="muted">Tokens are stored encrypted and never shown again.</p>
+        </>
+      )}
+    </>
+  );
+}
+
+interface Field { external_id: string; name: string; field_type: string }
+interface Target { target: string; field: string | null; field_name: string | null }
+
+export function CustomFields({ me, query }: { me: Me; query: URLSearchParams }) {
+  const integrations = useApi<Page<Integration>>("/integrations");
+  const jira = (integrations.data?.items ?? []).filter((i) => i.provider === "jira");
+  const chosen = query.get("integration_id") ?? (jira[0] ? String(jira[0].id) : null);
+  const fields = useApi<Page<Field>>(chosen ? `/custom-fields?integration_id=${chosen}` : null);
+  const mapping = useApi<Page<Target>>(chosen ? `/custom-fields/mapping?integration_id=${chosen}` : null);
+  const { message, run } = useAction(() => {
+    fields.reload();
+    mapping.reload();
+  });
+  if (integrations.data && jira.length === 0) return <><h1>Custom fields</h1><p>No Jira integration yet.</p></>;
+  const options: [string, string][] = [["", "— none —"], ...(fields.data?.items ?? []).map((f): [string, string] => [f.external_id, `${f.name} (${f.external_id})`])];
+  return (
+    <>
+      <h1>Custom fields</h1>
+      <p>Special fields first, then the twenty slots. After mapping, "Apply (reprocess)" on the workflow page fills them from stored data.</p>
+      {me.role === "admin" && chosen && (
+        <button type="button" onClick={() => run(() => api.post("/custom-fields/sync", { integration_id: Number(chosen) }), "Fields discovered again.")}>Sync fields</button>
+      )}
+      {message && <p role="status">{message}</p>}
+      <Status loaded={mapping}>
+        {(page) => (
+          <table>
+            <thead><tr><th scope="col">Column</th><th scope="col">Jira field</th></tr></thead>
+            <tbody>
+              {page.items.map((t) => (
+                <tr key={t.target}>
+                  <th scope="row">{t.target}</th>
+                  <td>
+                    {me.role === "admin" ? (
+                      <select aria-label={`Field for ${t.target}`} value={t.field ?? ""} onChange={(e) => e.target.value && run(() => api.put("/custom-fields/mapping", { integration_id: Number(chosen), mapping: { [t.target]: e.target.value } }), `${t.target} mapped.`)}>
+                        {options.map(([key, text]) => <option key={key} value={key}>{text}</option>)}
+                      </select>
+                    ) : (t.field_name ?? "—")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Status>
+    </>
+  );
+}
+
+interface QueueReport {
+  mode: string;
+  backlog: { pending_raw: number; failed_raw: number; saved_load_batches: number };
+  queues: { queue: string; stage: string; messages: number | null }[];
+  dead_letters: number | null;
+}
+
+export function Queues() {
+  const report = useApi<QueueReport>("/queues");
+  return (
+    <>
+      <h1>Queues</h1>
+      <Status loaded={report}>
+        {(r) => (
+          <dl className="metrics">
+            <div><dt>Queues</dt><dd>{r.mode === "memory" ? "in-process" : "RabbitMQ"}</dd></div>
+            <div><dt>Raw rows waiting</dt><dd>{r.backlog.pending_raw}</dd></div>
+            <div><dt>Raw rows failed</dt><dd>{r.backlog.failed_raw}</dd></div>
+            <div><dt>Saved load batches</dt><dd>{r.backlog.saved_load_batches}</dd></div>
+            {r.queues.map((q) => <div key={q.queue}><dt>{q.queue}</dt><dd>{q.messages ?? "—"}</dd></div>)}
+            <div><dt>Dead letters</dt><dd>{r.dead_letters ?? "—"}</dd></div>
+          </dl>
+        )}
+      </Status>
+    </>
+  );
+}
+
+interface User { id: number; email: string; role: string; active: boolean; created_at: string }
+interface Token { id: number; name: string; role: string; created_at: string; last_used_at: string | null; revoked_at: string | null }
+
+export function Users() {
+  const users = useApi<Page<User>>("/users");
+  const tokens = useApi<Page<Token>>("/tokens");
+  const { message, run } = useAction(() => {
+    users.reload();
+    tokens.reload();
+  });
+  const [shown, setShown] = useState<string | null>(null);
+
+  function createUser(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    run(() => api.post("/users", { email: form.get("email"), password: form.get("password"), role: form.get("role") }), "User created.");
+  }
+
+  function createToken(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    run(async () => {
+      const created = await api.post<{ token: string }>("/tokens", { name: form.get("name"), role: form.get("role") });
+      setShown(created.token);
+    }, "Token created: copy it now, it is not shown again.");
+  }
+
+  return (
+    <>
+      <h1>Users and API tokens</h1>
+      {message && <p role="status">{message}</p>}
+      {shown && <p><label>New token<input readOnly value={shown} onFocus={(e) => e.target.select()} /></label></p>}
+      <h2>Users</h2>
+      <Status loaded={users}>
+        {(page) => (
+          <table>
+            <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Active</th><th scope="col">Actions</th></tr></thead>
+            <tbody>
+              {page.items.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.email}</td><td>{u.role}</td><td>{u.active ? "yes" : "no"}</td>
+                  <td><button type="button" onClick={() => run(() => api.patch(`/users/${u.id}`, { active: !u.active }), `${u.email} ${u.active ? "disabled" : "enabled"}.`)}>{u.active ? "Disable" : "Enable"}</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Status>
+      <form className="filters" onSubmit={createUser}>
+        <label>E-mail<input name="email" type="email" required /></label>
+        <label>Password<input name="password" type="password" minLength={8} required autoComplete="new-password" /></label>
+        <label>Role<select name="role" defaultValue="viewer"><option value="viewer">viewer</option><option value="admin">admin</option></select></label>
+        <button type="submit">Add user</button>
+      </form>
+      <h2>API tokens</h2>
+      <Status loaded={tokens}>
+        {(page) => (
+          <table>
+            <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Last used</th><th scope="col">State</th></tr></thead>
+            <tbody>
+              {page.items.map((t) => (
+                <tr key={t.id}>
+                  <td>{t.name}</td><td>{t.role}</td><td>{when(t.last_used_at)}</td>
+                  <td>{t.revoked_at ? `revoked ${when(t.revoked_at)}` : <button type="button" onClick={() => run(() => api.delete(`/tokens/${t.id}`), `Token ${t.name} revoked.`)}>Revoke</button>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Status>
+      <form className="filters" onSubmit={createToken}>
+        <label>Name<input name="name" required /></label>
+        <label>Role<select name="role" defaultValue="viewer"><option value="viewer">viewer</option><option value="admin">admin</option></select></label>
+        <button type="submit">Create token</button>
+      </form>
+    </>
+  );
+}
