@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 
 use crate::common::api::TestApi;
-use crate::common::ScratchDb;
+use crate::common::queues::terminate;
+use crate::common::{spawn_cli, ScratchDb, API_ENV, TEST_SECRET_KEY};
+use pulse_etl::domain::UserRole;
 
 #[tokio::test]
 #[ignore = "needs the UI bundle: scripts/build-ui (scripts/test builds it and runs this)"]
@@ -55,30 +57,54 @@ async fn the_single_page_app_is_served_with_cache_rules_and_fallback() {
     api.stop().await;
 }
 
+/// Where the browser test writes its screenshots (every page at 1280×800).
+fn screenshots() -> String {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
+    format!("{target}/ui-screenshots")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the UI bundle, Node.js and Chromium: scripts/test provides them and runs this"]
 async fn the_app_works_in_a_real_browser() {
     let db = ScratchDb::migrated().await;
     let sim = crate::api_access::small_simulator(2).await;
     let tenant = crate::api_access::synced_tenant(&db, &sim).await;
-    let (email, _) =
-        crate::common::api::user(&db.pool, &tenant, pulse_etl::domain::UserRole::Admin).await;
+    let (admin, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let (viewer, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Viewer).await;
     let api = TestApi::start(&db.pool).await;
-    let ui = format!("{}/assets/ui", env!("CARGO_MANIFEST_DIR"));
+    // A scheduler in another process runs what the browser asks for.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = vec![
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ];
+    env.extend(API_ENV);
+    let scheduler = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
+    let shots = screenshots();
     let output = tokio::process::Command::new("node")
-        .arg("e2e/smoke.mjs")
-        .current_dir(&ui)
+        .arg("e2e/app.mjs")
+        .current_dir(format!("{}/assets/ui", env!("CARGO_MANIFEST_DIR")))
         .env("PULSE_UI_BASE", &api.base)
-        .env("PULSE_UI_EMAIL", &email)
+        .env("PULSE_UI_ADMIN", &admin)
+        .env("PULSE_UI_VIEWER", &viewer)
         .env("PULSE_UI_PASSWORD", crate::common::api::PASSWORD)
+        .env("PULSE_UI_SOURCE", sim.base_url())
+        .env("PULSE_UI_SCREENSHOTS", &shots)
         .output()
         .await
         .expect("node runs (install Node.js 20+)");
+    assert!(tokio::task::spawn_blocking(move || terminate(scheduler))
+        .await
+        .unwrap()
+        .success());
     assert!(
         output.status.success(),
         "{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(std::path::Path::new(&format!("{shots}/dashboard.png")).is_file());
     api.stop().await;
 }

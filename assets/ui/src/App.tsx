@@ -63,7 +63,8 @@ export function App() {
   else if (location.path === "/custom-fields") page = <CustomFields me={me} query={location.query} />;
   else if (location.path === "/integrations") page = <Integrations me={me} />;
   else if (location.path === "/queues") page = <Queues />;
-  else if (location.path === "/users" && me.role === "admin") page = <Users />;
+  else if (location.path === "/users")
+    page = me.role === "admin" ? <Users /> : <p role="alert" className="error">Not allowed: this page is for admins.</p>;
   else page = <p role="alert">No page here. <a {...linkProps("/")}>Go to the dashboard</a>.</p>;
 
   return (

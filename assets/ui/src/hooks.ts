@@ -9,7 +9,9 @@ export interface Loaded<T> {
 }
 
 export function errorText(failure: unknown): string {
-  return failure instanceof ApiError ? failure.message : "The server could not be reached.";
+  if (failure instanceof ApiError) return failure.message;
+  if (failure instanceof TypeError) return "The server could not be reached.";
+  return failure instanceof Error ? failure.message : String(failure);
 }
 
 export function useApi<T>(path: string | null): Loaded<T> {

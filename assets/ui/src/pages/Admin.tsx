@@ -60,7 +60,7 @@ export function Integrations({ me }: { me: Me }) {
                     <td className="actions">
                       <button type="button" onClick={() => run(async () => {
                         const result = await api.post<{ ok: boolean; message: string }>(`/integrations/${i.id}/test`);
-                        if (!result.ok) throw new Error(result.message);
+                        if (!result.ok) throw new Error(`Integration ${i.id}: the connection failed: ${result.message}`);
                       }, `Integration ${i.id}: connection works.`)}>Test connection</button>
                       <button type="button" onClick={() => run(() => api.patch(`/integrations/${i.id}`, { active: !i.active }), `Integration ${i.id} ${i.active ? "disabled" : "enabled"}.`)}>
                         {i.active ? "Disable" : "Enable"}

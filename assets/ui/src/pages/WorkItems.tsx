@@ -1,7 +1,10 @@
-// Work items with filters kept in the query string (bookmarkable) and keyset paging.
-import { FormEvent, useEffect, useState } from "react";
-import { api, ApiError, Page, WorkItemRow } from "../api";
+// Work items with filters kept in the query string (bookmarkable). The table is
+// virtualised: only the rows in view are in the page, and scrolling near the end loads the
+// next keyset page, so tens of thousands of rows scroll smoothly.
+import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
+import { api, Page, WorkItemRow } from "../api";
 import { duration, when } from "../format";
+import { errorText } from "../hooks";
 import { linkProps, navigate } from "../router";
 
 const FILTERS = [
@@ -12,34 +15,65 @@ const FILTERS = [
   { name: "assignee", label: "Assignee" },
 ] as const;
 
+/** Pixel height of one row; the window maths depend on it (see .rows in styles.css). */
+const ROW = 36;
+const VIEW = 600;
+/** Rows per keyset page. */
+const BATCH = 500;
+
+const COLUMNS = ["Key", "Summary", "Type", "Status", "Assignee", "Updated", "Cycle", "Lead"];
+
 export function WorkItems({ query }: { query: URLSearchParams }) {
   const [rows, setRows] = useState<WorkItemRow[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [top, setTop] = useState(0);
   const search = query.toString();
+  const scroller = useRef<HTMLDivElement>(null);
+
+  const fetchPage = useCallback(
+    async (after: string | null) => {
+      const params = new URLSearchParams(search);
+      params.set("limit", String(BATCH));
+      if (after) params.set("cursor", after);
+      return api.get<Page<WorkItemRow>>(`/work-items?${params}`);
+    },
+    [search],
+  );
 
   useEffect(() => {
     setRows(null);
     setError(null);
-    const params = new URLSearchParams(search);
-    params.set("limit", "50");
-    api
-      .get<Page<WorkItemRow>>(`/work-items?${params}`)
+    setTop(0);
+    scroller.current?.scrollTo(0, 0);
+    fetchPage(null)
       .then((page) => {
         setRows(page.items);
         setCursor(page.next_cursor);
       })
-      .catch((failure) => setError(failure instanceof ApiError ? failure.message : String(failure)));
-  }, [search]);
+      .catch((failure) => setError(errorText(failure)));
+  }, [fetchPage]);
 
   async function more() {
-    if (!cursor) return;
-    const params = new URLSearchParams(search);
-    params.set("limit", "50");
-    params.set("cursor", cursor);
-    const page = await api.get<Page<WorkItemRow>>(`/work-items?${params}`);
-    setRows((current) => [...(current ?? []), ...page.items]);
-    setCursor(page.next_cursor);
+    if (!cursor || loading) return;
+    setLoading(true);
+    try {
+      const page = await fetchPage(cursor);
+      setRows((current) => [...(current ?? []), ...page.items]);
+      setCursor(page.next_cursor);
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  function onScroll() {
+    const element = scroller.current;
+    if (!element) return;
+    setTop(element.scrollTop);
+    if (element.scrollTop + element.clientHeight > element.scrollHeight - 20 * ROW) void more();
   }
 
   function filter(event: FormEvent<HTMLFormElement>) {
@@ -53,6 +87,8 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
     navigate(`/work-items${params.size ? `?${params}` : ""}`);
   }
 
+  const first = Math.max(0, Math.floor(top / ROW) - 10);
+  const visible = (rows ?? []).slice(first, first + Math.ceil(VIEW / ROW) + 20);
   return (
     <>
       <h1>Work items</h1>
@@ -69,31 +105,43 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
       {rows === null && !error && <p className="loading">Loading…</p>}
       {rows !== null && rows.length === 0 && <p>No work item matches.</p>}
       {rows !== null && rows.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Key</th><th scope="col">Summary</th><th scope="col">Type</th>
-              <th scope="col">Status</th><th scope="col">Assignee</th><th scope="col">Updated</th>
-              <th scope="col">Cycle</th><th scope="col">Lead</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={row.id}>
-                <td><a {...linkProps(`/work-items/${encodeURIComponent(row.key)}`)}>{row.key}</a></td>
-                <td>{row.summary}</td>
-                <td>{row.type}</td>
-                <td><span className={`category ${row.status_category}`}>{row.status}</span></td>
-                <td>{row.assignee ?? "—"}</td>
-                <td>{when(row.updated)}</td>
-                <td>{duration(row.total_cycle_time_seconds)}</td>
-                <td>{duration(row.total_lead_time_seconds)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <>
+          <p className="muted" role="status">{rows.length}{cursor ? "+" : ""} work items{loading ? " (loading more…)" : ""}</p>
+          <div className="rows-head" aria-hidden="true">
+            {COLUMNS.map((column) => <span key={column}>{column}</span>)}
+          </div>
+          <div
+            className="rows"
+            ref={scroller}
+            onScroll={onScroll}
+            tabIndex={0}
+            role="region"
+            aria-label="Work items, scroll for more"
+            style={{ height: VIEW }}
+          >
+            <table style={{ height: rows.length * ROW }}>
+              <caption className="visually-hidden">Work items</caption>
+              <thead className="visually-hidden">
+                <tr>{COLUMNS.map((column) => <th scope="col" key={column}>{column}</th>)}</tr>
+              </thead>
+              <tbody style={{ transform: `translateY(${first * ROW}px)` }}>
+                {visible.map((row) => (
+                  <tr key={row.id}>
+                    <td><a {...linkProps(`/work-items/${encodeURIComponent(row.key)}`)}>{row.key}</a></td>
+                    <td>{row.summary}</td>
+                    <td>{row.type}</td>
+                    <td>{row.status}</td>
+                    <td>{row.assignee ?? "—"}</td>
+                    <td>{when(row.updated)}</td>
+                    <td>{duration(row.total_cycle_time_seconds)}</td>
+                    <td>{duration(row.total_lead_time_seconds)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
-      {cursor && <button type="button" onClick={more}>Load more</button>}
     </>
   );
 }

@@ -1,0 +1,152 @@
+// The app in a real browser (Debian's Chromium through playwright-core), against a
+// `pulse-etl` server holding a synced tenant with a scheduler running. It fails on a script
+// error, a page that does not render, a serious accessibility violation (axe-core) or a
+// flow that does not end as it should:
+//   sign in; every page at 1280×800 (screenshot written) and at phone width; a job run from
+//   its card streams to FINISHED without a reload; a new integration with a wrong token
+//   tests as refused, in words; work items filtered and one opened; a status remapped,
+//   applied, and a metric changed; a viewer sees no admin action and "Not allowed".
+// Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
+//   PULSE_UI_BASE, PULSE_UI_ADMIN, PULSE_UI_VIEWER, PULSE_UI_PASSWORD, PULSE_UI_SOURCE
+//   (the simulator), PULSE_UI_SCREENSHOTS (a folder) and optionally PULSE_CHROMIUM.
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env("PULSE_UI_BASE");
+const shots = env("PULSE_UI_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const axe = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const PAGES = [
+  ["/", ".card", "dashboard"],
+  ["/work-items?project=CORE", "tbody tr", "work-items"],
+  ["/work-items/CORE-20", "h2", "work-item"],
+  ["/prs", "tbody tr", "pull-requests"],
+  ["/metrics?group_by=week", "figure", "metrics"],
+  ["/workflow", "tbody tr", "workflow"],
+  ["/custom-fields", "tbody tr", "custom-fields"],
+  ["/integrations", "tbody tr", "integrations"],
+  ["/queues", ".metrics", "queues"],
+  ["/users", "tbody tr", "users"],
+];
+const failures = [];
+const step = (text) => console.log(`- ${text}`);
+
+async function signIn(browser, email) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("pageerror", (error) => failures.push(`script error: ${error}`));
+  await page.goto(`${base}/login`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(env("PULSE_UI_PASSWORD"));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForSelector(".card");
+  return page;
+}
+
+async function audit(page, where) {
+  await page.addScriptTag({ content: axe });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  for (const violation of result.violations) {
+    if (violation.impact === "serious" || violation.impact === "critical") {
+      failures.push(`${where}: ${violation.id} (${violation.impact}) on ${violation.nodes.length} element(s)`);
+    }
+  }
+}
+
+const browser = await chromium.launch({ executablePath: process.env.PULSE_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+try {
+  const page = await signIn(browser, env("PULSE_UI_ADMIN"));
+  step("every page, desktop and phone width");
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const [path, ready, name] of PAGES) {
+      await page.goto(base + path);
+      try {
+        await page.waitForSelector(ready, { timeout: 10_000 });
+      } catch {
+        failures.push(`${path} at ${width}px never showed ${ready}`);
+        continue;
+      }
+      if (width === 1280) await page.screenshot({ path: `${shots}/${name}.png` });
+      await audit(page, `${path} at ${width}px`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  step("a job run from its card streams to FINISHED without a reload");
+  await page.goto(`${base}/`);
+  const card = page.locator("section.card", { hasText: "GitHub" });
+  await card.waitFor();
+  await card.evaluate((element) => {
+    window.seenStates = [];
+    new MutationObserver(() => {
+      const badge = element.querySelector(".badge")?.textContent;
+      if (badge && window.seenStates.at(-1) !== badge) window.seenStates.push(badge);
+    }).observe(element, { subtree: true, childList: true, characterData: true });
+  });
+  await card.getByRole("button", { name: "Run now" }).click();
+  await page.waitForFunction(() => window.seenStates.includes("RUNNING") && window.seenStates.at(-1) === "FINISHED", null, { timeout: 60_000 });
+  const finishedSteps = await card.locator("td .state.finished").count();
+  if (finishedSteps < 6) failures.push(`the finished card shows ${finishedSteps} finished stages`);
+
+  step("an integration with a wrong token tests as refused");
+  await page.goto(`${base}/integrations`);
+  await page.getByLabel("Source").selectOption("github");
+  await page.getByLabel("Base URL").fill(env("PULSE_UI_SOURCE"));
+  await page.getByLabel("API token").fill("wrong-token");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("status").filter({ hasText: "Integration created" }).waitFor();
+  await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
+  const verdict = page.getByRole("status").filter({ hasText: "401" });
+  await verdict.waitFor({ timeout: 30_000 });
+
+  step("work items filtered, one opened with its timeline");
+  await page.goto(`${base}/work-items`);
+  await page.getByLabel("Project key").fill("CORE");
+  await page.getByLabel("Status").fill("Done");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/project=CORE&status=Done/);
+  await page.locator("tbody tr a").first().click();
+  await page.getByRole("heading", { name: "Status timeline" }).waitFor();
+
+  step("a status remapped and applied changes a metric");
+  const completions = async () => {
+    await page.goto(`${base}/work-items/CORE-20`);
+    await page.getByRole("heading", { name: "Workflow metrics" }).waitFor();
+    return page.locator(".metrics div", { hasText: "Completions" }).locator("dd").textContent();
+  };
+  const before = await completions();
+  await page.goto(`${base}/workflow`);
+  const select = page.getByLabel("Workflow step of Code Review").first();
+  await select.waitFor();
+  const done = await select.locator("option", { hasText: "Done (done)" }).first().getAttribute("value");
+  await select.selectOption(done);
+  await page.getByRole("status").filter({ hasText: "mapped" }).waitFor();
+  await page.getByRole("button", { name: "Apply (reprocess)" }).click();
+  await page.getByRole("status").filter({ hasText: "Reprocessed" }).waitFor({ timeout: 60_000 });
+  const after = await completions();
+  if (!(before === "0" && after === "1")) failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
+
+  step("a viewer sees no admin action");
+  const viewer = await signIn(browser, env("PULSE_UI_VIEWER"));
+  if ((await viewer.getByRole("button", { name: "Run now" }).count()) > 0) failures.push("a viewer sees Run now");
+  if ((await viewer.getByRole("link", { name: "Users" }).count()) > 0) failures.push("a viewer sees the Users page");
+  await viewer.goto(`${base}/users`);
+  await viewer.getByRole("alert").filter({ hasText: "Not allowed" }).waitFor();
+  await viewer.goto(`${base}/integrations`);
+  await viewer.locator("tbody tr").first().waitFor();
+  if ((await viewer.getByRole("button", { name: "Test connection" }).count()) > 0) failures.push("a viewer sees Test connection");
+} catch (error) {
+  failures.push(`stopped: ${error.message ?? error}`);
+} finally {
+  await browser.close();
+}
+if (failures.length > 0) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}
+console.log(`the app works in Chromium; screenshots in ${shots}`);
