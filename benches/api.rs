@@ -3,7 +3,8 @@
 //! process. Prints requests/s and p50/p99 latency for the first page of work items and a
 //! filtered page (project + status + updated_since), the latency of flow metrics over all
 //! items, and — side by side in the same run — the same page queries sent straight to
-//! PostgreSQL (the ceiling the API's HTTP, auth and JSON work is measured against).
+//! PostgreSQL (the ceiling the API's HTTP, auth and JSON work is measured against), and the
+//! web UI's weight and speed in Chromium (`assets/ui/e2e/bench.mjs`).
 //! Asserts nothing. Run with `cargo bench --bench api` (PULSE_BENCH_WORK_ITEMS=100000).
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
 
@@ -256,6 +257,54 @@ fn main() {
         let db_filtered = report("filtered page (sqlx, rows decoded)", &hammer(sql_filtered).await);
         println!("API / direct SQL throughput: first page {:.2}, filtered page {:.2}", api_first / db_first, api_filtered / db_filtered);
     });
+    ui_figures(&db.url, &tenant, port);
     server.kill().ok();
     server.wait().ok();
+}
+
+/// The web UI's weight and speed against the same server (needs the built bundle, Node.js
+/// and Chromium: skipped, saying so, without them).
+fn ui_figures(database: &str, tenant: &str, port: u16) {
+    let ui = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ui");
+    let ready = std::path::Path::new(&format!("{ui}/dist/index.html")).is_file()
+        && std::path::Path::new(&format!("{ui}/node_modules/playwright-core")).is_dir()
+        && std::path::Path::new("/usr/bin/chromium").is_file();
+    if !ready {
+        println!("web UI: skipped (build it with scripts/build-ui and install chromium)");
+        return;
+    }
+    let email = "bench@example.com";
+    let password = "bench password";
+    let mut create = Command::new(common::binary())
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            tenant,
+            "--email",
+            email,
+            "--password-stdin",
+            "--role",
+            "viewer",
+        ])
+        .env("DATABASE_URL", database)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut create.stdin.take().unwrap(), password.as_bytes()).unwrap();
+    assert!(create.wait().unwrap().success());
+    println!("web UI (Chromium on the same machine):");
+    let status = Command::new("node")
+        .arg("e2e/bench.mjs")
+        .current_dir(ui)
+        .env("PULSE_UI_BASE", format!("http://127.0.0.1:{port}"))
+        .env("PULSE_UI_EMAIL", email)
+        .env("PULSE_UI_PASSWORD", password)
+        .status()
+        .unwrap();
+    if !status.success() {
+        println!("  the UI benchmark failed (see above)");
+    }
 }

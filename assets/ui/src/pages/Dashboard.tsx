@@ -25,7 +25,20 @@ function useLiveStatus(me: Me, job: Job, onStatus: (status: JobStatus) => void) 
 function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integration?: Integration; reload: () => void }) {
   const [status, setStatus] = useState<JobStatus>(job.status);
   const [error, setError] = useState<string | null>(null);
-  useLiveStatus(me, job, useCallback((next: JobStatus) => setStatus(next), []));
+  // A run that ends brings new last/next run times and maybe an error: read the job again.
+  useLiveStatus(
+    me,
+    job,
+    useCallback(
+      (next: JobStatus) => {
+        setStatus((previous) => {
+          if (previous.overall !== next.overall && (next.overall === "FINISHED" || next.overall === "FAILED")) reload();
+          return next;
+        });
+      },
+      [reload],
+    ),
+  );
   useEffect(() => setStatus(job.status), [job.status]);
 
   async function act(action: string) {
