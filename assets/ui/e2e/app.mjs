@@ -4,7 +4,7 @@
 // flow that does not end as it should:
 //   sign in; every page at 1280×800 (screenshot written) and at phone width; a job run from
 //   its card streams to FINISHED without a reload; a new integration with a wrong token
-//   tests as refused, in words; work items filtered and one opened; a status remapped,
+//   tests as refused, in words, and works once edited with the right one; work items filtered and one opened; a status remapped,
 //   applied, and a metric changed; a viewer sees no admin action and "Not allowed".
 // Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
 //   PULSE_UI_BASE, PULSE_UI_ADMIN, PULSE_UI_VIEWER, PULSE_UI_PASSWORD, PULSE_UI_SOURCE
@@ -103,6 +103,13 @@ try {
   await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
   const verdict = page.getByRole("status").filter({ hasText: "401" });
   await verdict.waitFor({ timeout: 30_000 });
+  step("the integration edited with the right token tests as working");
+  await page.locator("tbody tr").last().getByRole("button", { name: "Edit" }).click();
+  await page.getByLabel("New API token (empty: keep)").fill("sim-gh-token");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").filter({ hasText: "saved" }).waitFor();
+  await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
+  await page.getByRole("status").filter({ hasText: "connection works" }).waitFor({ timeout: 30_000 });
 
   step("work items filtered, one opened with its timeline");
   await page.goto(`${base}/work-items`);

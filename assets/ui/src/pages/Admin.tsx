@@ -21,10 +21,40 @@ function useAction(reload: () => void) {
   return { message, run };
 }
 
+type IntegrationRow = Integration & { username: string | null; settings: { projects?: string[]; repos?: string[] } };
+
+/** Edits an integration: URL, account, what it reads, and (write-only) a new token. */
+function EditIntegration({ integration, run, close }: { integration: IntegrationRow; run: (action: () => Promise<unknown>, done: string) => void; close: () => void }) {
+  const jira = integration.provider === "jira";
+  const scope = (jira ? integration.settings.projects : integration.settings.repos) ?? [];
+  function save(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const words = String(form.get("scope") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const body: Record<string, unknown> = { base_url: String(form.get("base_url") ?? ""), [jira ? "projects" : "repos"]: words };
+    const token = String(form.get("token") ?? "");
+    if (token) body.tokens = [token];
+    if (jira) body.username = String(form.get("username") ?? "");
+    run(() => api.patch(`/integrations/${integration.id}`, body), `Integration ${integration.id} saved.`);
+    close();
+  }
+  return (
+    <form className="filters" onSubmit={save} aria-label={`Edit integration ${integration.id}`}>
+      <label>Base URL<input name="base_url" required defaultValue={integration.base_url} /></label>
+      {jira && <label>Account e-mail<input name="username" type="email" required defaultValue={integration.username ?? ""} /></label>}
+      <label>New API token (empty: keep)<input name="token" type="password" autoComplete="off" /></label>
+      <label>{jira ? "Projects" : "Repositories"}<input name="scope" defaultValue={scope.join(", ")} /></label>
+      <button type="submit">Save</button>
+      <button type="button" onClick={close}>Cancel</button>
+    </form>
+  );
+}
+
 export function Integrations({ me }: { me: Me }) {
-  const list = useApi<Page<Integration & { username: string | null; settings: Record<string, unknown> }>>("/integrations");
+  const list = useApi<Page<IntegrationRow>>("/integrations");
   const { message, run } = useAction(list.reload);
   const [provider, setProvider] = useState("jira");
+  const [editing, setEditing] = useState<number | null>(null);
 
   function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -65,6 +95,7 @@ export function Integrations({ me }: { me: Me }) {
                       <button type="button" onClick={() => run(() => api.patch(`/integrations/${i.id}`, { active: !i.active }), `Integration ${i.id} ${i.active ? "disabled" : "enabled"}.`)}>
                         {i.active ? "Disable" : "Enable"}
                       </button>
+                      <button type="button" onClick={() => setEditing(i.id)}>Edit</button>
                     </td>
                   )}
                 </tr>
@@ -73,6 +104,9 @@ export function Integrations({ me }: { me: Me }) {
           </table>
         )}
       </Status>
+      {me.role === "admin" && editing !== null && list.data && (
+        <EditIntegration integration={list.data.items.find((i) => i.id === editing)!} run={run} close={() => setEditing(null)} />
+      )}
       {me.role === "admin" && (
         <>
           <h2>New integration</h2>
