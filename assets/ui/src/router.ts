@@ -44,3 +44,14 @@ export function linkProps(to: string) {
     },
   };
 }
+
+/** Navigates to `path` with the non-empty values a filter form holds for `names`. */
+export function submitFilters(form: HTMLFormElement, path: string, names: readonly string[]) {
+  const data = new FormData(form);
+  const params = new URLSearchParams();
+  for (const name of names) {
+    const value = String(data.get(name) ?? "").trim();
+    if (value) params.set(name, value);
+  }
+  navigate(`${path}${params.size ? `?${params}` : ""}`);
+}

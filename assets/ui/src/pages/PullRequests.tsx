@@ -5,7 +5,7 @@ import { api, Page } from "../api";
 import { Status } from "../components";
 import { duration, when } from "../format";
 import { errorText, useApi } from "../hooks";
-import { linkProps, navigate } from "../router";
+import { linkProps, submitFilters } from "../router";
 
 interface Pr {
   id: number;
@@ -64,14 +64,9 @@ export function PullRequests({ query }: { query: URLSearchParams }) {
 
   function filter(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const data = new FormData(event.currentTarget);
-    const params = new URLSearchParams();
-    for (const { name } of FILTERS) {
-      const value = String(data.get(name) ?? "").trim();
-      if (value) params.set(name, value);
-    }
-    navigate(`/prs${params.size ? `?${params}` : ""}`);
+    submitFilters(event.currentTarget, "/prs", FILTERS.map((f) => f.name));
   }
+
 
   return (
     <>

@@ -5,7 +5,7 @@ import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { api, Page, WorkItemRow } from "../api";
 import { duration, when } from "../format";
 import { errorText } from "../hooks";
-import { linkProps, navigate } from "../router";
+import { linkProps, submitFilters } from "../router";
 
 const FILTERS = [
   { name: "q", label: "Text" },
@@ -78,14 +78,9 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
 
   function filter(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const data = new FormData(event.currentTarget);
-    const params = new URLSearchParams();
-    for (const { name } of FILTERS) {
-      const value = String(data.get(name) ?? "").trim();
-      if (value) params.set(name, value);
-    }
-    navigate(`/work-items${params.size ? `?${params}` : ""}`);
+    submitFilters(event.currentTarget, "/work-items", FILTERS.map((f) => f.name));
   }
+
 
   const first = Math.max(0, Math.floor(top / ROW) - 10);
   const visible = (rows ?? []).slice(first, first + Math.ceil(VIEW / ROW) + 20);
