@@ -5,6 +5,7 @@
 //! and GitHub syncs does not matter. Jira integrations set to `dev_status` keep the links
 //! their development panel gives and get none from here.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::domain::IntegrationRef;
@@ -85,16 +86,21 @@ pub async fn link_pulls(
     Ok(linked.rows_affected())
 }
 
-/// Links the work items of a Jira integration to the tenant's loaded pull requests that
-/// name their keys. Returns the links written or refreshed.
+/// Links the work items of a Jira integration changed since `since` (all when None) to
+/// the tenant's loaded pull requests that name their keys; older work items were linked
+/// when they or those pull requests loaded. Returns the links written or refreshed.
 pub async fn link_work_items(
     pool: &PgPool,
     integration: IntegrationRef,
+    since: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
-    let linked = sqlx::query(&link_sql("w.tenant_id = $1 AND w.integration_id = $2"))
-        .bind(integration.tenant)
-        .bind(integration.integration)
-        .execute(pool)
-        .await?;
+    let linked = sqlx::query(&link_sql(
+        "w.tenant_id = $1 AND w.integration_id = $2 AND ($3::timestamptz IS NULL OR w.updated >= $3)",
+    ))
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(since)
+    .execute(pool)
+    .await?;
     Ok(linked.rows_affected())
 }

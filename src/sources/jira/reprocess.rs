@@ -63,7 +63,7 @@ pub async fn reprocess(
         dev_status += loader.dev_status(&batch).await?;
     }
     // Links by the keys pull requests carry (integrations not set to use dev-status).
-    dev_status.loaded += crate::sources::links::link_work_items(pool, ids).await?;
+    dev_status.loaded += crate::sources::links::link_work_items(pool, ids, None).await?;
     Ok(vec![
         (steps::PROJECTS, projects),
         (steps::STATUSES, statuses),

@@ -368,7 +368,8 @@ impl JiraRun<'_> {
         self.stages(steps::DEV_STATUS, StageState::Running).await?;
         if !self.dev_status {
             let clock = Instant::now();
-            let linked = links::link_work_items(self.pool, self.scope.integration()).await?;
+            let linked =
+                links::link_work_items(self.pool, self.scope.integration(), self.since).await?;
             let mut report = StepReport::passed_through(linked);
             report.load_seconds = clock.elapsed().as_secs_f64();
             self.stages(steps::DEV_STATUS, StageState::Finished).await?;
