@@ -1,7 +1,7 @@
 // The shell: who is signed in (or the sign-in page), the navigation, and the page the
 // path names.
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, Me } from "./api";
+import { api, Me, SIGNED_OUT } from "./api";
 import { linkProps, navigate, useLocation } from "./router";
 import { Login } from "./pages/Login";
 import { Dashboard } from "./pages/Dashboard";
@@ -32,12 +32,14 @@ export function App() {
     api
       .get<Me>("/me")
       .then(setMe)
-      .catch((error) => {
-        if (error instanceof ApiError && error.status === 401) setMe(null);
-        else setMe(null);
-      });
+      .catch(() => setMe(null));
   }, []);
   useEffect(loadMe, [loadMe]);
+  useEffect(() => {
+    const signedOut = () => setMe(null);
+    window.addEventListener(SIGNED_OUT, signedOut);
+    return () => window.removeEventListener(SIGNED_OUT, signedOut);
+  }, []);
 
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null || location.path === "/login") {

@@ -7,6 +7,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Dispatched on `window` when a request finds the session gone. */
+export const SIGNED_OUT = "pulse:signed-out";
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -27,6 +30,10 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const error = data?.error ?? {};
+    // A session that expired or a user disabled: back to the sign-in page.
+    if (response.status === 401 && path !== "/me" && path !== "/auth/login") {
+      window.dispatchEvent(new Event(SIGNED_OUT));
+    }
     throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText, error.field);
   }
   return data as T;
