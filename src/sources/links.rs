@@ -47,7 +47,8 @@ fn link_sql(filter: &str) -> String {
 
 /// Finds the issue keys of the given pull requests (external ids) of a GitHub integration
 /// from their loaded title, branch and commits, then links them to the tenant's work items
-/// with those keys. Returns the links written or refreshed.
+/// with those keys and drops the key links they no longer carry. Returns the links
+/// written, refreshed or dropped.
 pub async fn link_pulls(
     pool: &PgPool,
     integration: IntegrationRef,
@@ -83,7 +84,23 @@ pub async fn link_pulls(
     .bind(pulls)
     .execute(pool)
     .await?;
-    Ok(linked.rows_affected())
+    // A pull request that no longer names a key (title or branch renamed) loses the link.
+    let unlinked = sqlx::query(
+        "DELETE FROM work_item_pr_links l
+         USING prs p, repositories r, work_items w, integrations ji
+         WHERE p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = ANY($3)
+           AND r.id = p.repository_id
+           AND l.tenant_id = p.tenant_id AND l.repository_full_name = r.full_name AND l.pr_number = p.number
+           AND w.id = l.work_item_id AND NOT p.issue_keys @> ARRAY[w.key]
+           AND ji.tenant_id = l.tenant_id AND ji.id = l.integration_id
+           AND NOT coalesce((ji.settings->>'dev_status')::boolean, false)",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(pulls)
+    .execute(pool)
+    .await?;
+    Ok(linked.rows_affected() + unlinked.rows_affected())
 }
 
 /// Links the work items of a Jira integration changed since `since` (all when None) to

@@ -103,6 +103,57 @@ async fn links_by_keys_equal_the_development_panel_without_per_issue_calls() {
         panel_requests as f64 / f64::from(ISSUES)
     );
 
+    // A pull request renamed so that it names no key loses its key links on the next load
+    // (here a reprocess of the stored data after its title and branch change; the
+    // simulator's commit messages name no key).
+    let (pr, before): (i64, i64) = sqlx::query_as(
+        "SELECT p.id, count(*) FROM prs p JOIN repositories r ON r.id = p.repository_id
+         JOIN work_item_pr_links l ON l.tenant_id = p.tenant_id AND l.repository_full_name = r.full_name AND l.pr_number = p.number
+         WHERE p.tenant_id = $1::text::bigint GROUP BY p.id ORDER BY p.id LIMIT 1",
+    )
+    .bind(&github_first)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(before > 0);
+    let github_integration: String = sqlx::query_scalar(
+        "SELECT id::text FROM integrations WHERE tenant_id = $1::text::bigint AND provider = 'github'",
+    )
+    .bind(&github_first)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE raw_extraction_data SET raw_data = jsonb_set(jsonb_set(raw_data, '{title}', '\"Renamed\"'), '{head,ref}', '\"renamed\"') WHERE type = 'github_pull' AND external_id = (SELECT external_id FROM prs WHERE id = $1)")
+        .bind(pr)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let reprocessed = cli(
+        &db,
+        strings(&[
+            "reprocess",
+            "--tenant",
+            &github_first,
+            "--integration",
+            &github_integration,
+        ]),
+    )
+    .await;
+    assert!(reprocessed.status.success(), "{}", stderr(&reprocessed));
+    let after: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM prs p JOIN repositories r ON r.id = p.repository_id
+         JOIN work_item_pr_links l ON l.tenant_id = p.tenant_id AND l.repository_full_name = r.full_name AND l.pr_number = p.number
+         WHERE p.id = $1",
+    )
+    .bind(pr)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        after, 0,
+        "a renamed pull request keeps {after} of its {before} key links"
+    );
+
     // The long-lived issues' full changelogs came from the bulk fetch, never issue by issue.
     let routes = &stats(&sim).await["requests"];
     assert!(
