@@ -2,6 +2,7 @@
 //! RUNNING, the source's steps with their progress and summary lines, then FINISHED with
 //! the cursor advanced or FAILED with what went wrong, set-up included.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -110,6 +111,20 @@ pub async fn run_one_job(
         conclude(&context, started_at, clock, synced, lines).await
     }
     .await;
+    let counts: BTreeMap<&str, jobs::StepCounts> = lines
+        .iter()
+        .filter(|line| line.job_id == Some(job.id))
+        .map(|line| {
+            let report = &line.report;
+            let counts = jobs::StepCounts {
+                extracted: report.extracted,
+                loaded: report.loaded,
+                failed: report.failed,
+            };
+            (line.step, counts)
+        })
+        .collect();
+    jobs::set_step_counts(pool, tenant_id, job.id, &counts).await?;
     match &result {
         Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
         Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,

@@ -121,6 +121,38 @@ pub async fn set_stage(
     Ok(())
 }
 
+/// Items a step extracted, loaded and failed in this run, by step name.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct StepCounts {
+    pub extracted: u64,
+    pub loaded: u64,
+    pub failed: u64,
+}
+
+/// Adds each step's item counts to the status JSON (`steps.<step>.counts`); steps not
+/// named keep theirs. Call before the run's end is recorded, which announces the change.
+pub async fn set_step_counts(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    job_id: JobId,
+    counts: &std::collections::BTreeMap<&str, StepCounts>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE etl_jobs SET status = jsonb_set(status, '{steps}', (
+             SELECT coalesce(jsonb_object_agg(s.key, CASE WHEN c.counts IS NULL THEN s.value
+                                                      ELSE s.value || jsonb_build_object('counts', c.counts) END),
+                             '{}'::jsonb)
+             FROM jsonb_each(status->'steps') s LEFT JOIN jsonb_each($3) c(step, counts) ON c.step = s.key))
+         WHERE tenant_id = $1 AND id = $2 AND jsonb_typeof(status->'steps') = 'object'",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(Json(counts))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records that the job made progress (so no scheduler takes it for stuck).
 pub async fn touch(pool: &PgPool, tenant_id: TenantId, job_id: JobId) -> Result<(), StoreError> {
     sqlx::query("UPDATE etl_jobs SET last_progress_at = now() WHERE tenant_id = $1 AND id = $2")

@@ -63,6 +63,8 @@ export interface StepStatus {
   transform: StageState;
   load: StageState;
   embedding: StageState;
+  /** Items of the last finished run. */
+  counts?: { extracted: number; loaded: number; failed: number };
 }
 
 export interface JobStatus {

@@ -70,6 +70,7 @@ function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integrati
           <tr>
             <th scope="col">Step</th>
             {STAGES.map((stage) => <th scope="col" key={stage}>{stage}</th>)}
+            <th scope="col">Items</th>
           </tr>
         </thead>
         <tbody>
@@ -79,6 +80,10 @@ function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integrati
               {STAGES.map((stage) => (
                 <td key={stage}><span className={`state ${step[stage]}`}>{step[stage]}</span></td>
               ))}
+              <td>
+                {step.counts ? `${step.counts.loaded} loaded` : "—"}
+                {step.counts && step.counts.failed > 0 && <span className="error"> · {step.counts.failed} failed</span>}
+              </td>
             </tr>
           ))}
         </tbody>
