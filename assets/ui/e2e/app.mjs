@@ -138,6 +138,15 @@ try {
   const after = await completions();
   if (!(before === "0" && after === "1")) failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
 
+  step("a shared link survives the sign-in it asks for");
+  const fresh = await (await browser.newContext()).newPage();
+  await fresh.goto(`${base}/work-items?project=CORE`);
+  await fresh.getByLabel("E-mail").fill(env("PULSE_UI_VIEWER"));
+  await fresh.getByLabel("Password").fill(env("PULSE_UI_PASSWORD"));
+  await fresh.getByRole("button", { name: "Sign in" }).click();
+  await fresh.waitForSelector("tbody tr");
+  if (!fresh.url().endsWith("/work-items?project=CORE")) failures.push(`signed in to ${fresh.url()}`);
+
   step("a viewer sees no admin action");
   const viewer = await signIn(browser, env("PULSE_UI_VIEWER"));
   if ((await viewer.getByRole("button", { name: "Run now" }).count()) > 0) failures.push("a viewer sees Run now");

@@ -47,7 +47,9 @@ export function App() {
       <Login
         onSignedIn={() => {
           loadMe();
-          navigate("/", true);
+          // Back to the page that asked for a sign-in (a shared link, say).
+          const wanted = location.path === "/login" ? "/" : `${location.path}${location.query.size ? `?${location.query}` : ""}`;
+          navigate(wanted, true);
         }}
       />
     );
