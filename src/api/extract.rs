@@ -1,7 +1,7 @@
 //! Request extractors whose refusals use the API's error shape: JSON bodies, query strings
 //! and path parameters that cannot be read answer 400/422 naming what was wrong.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -47,13 +47,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(PathRejection::FailedToDeserializePathParams(error)) => {
-                Err(ApiError::bad_request(error.body_text()))
-            }
-            Err(other) => Err(ApiError::bad_request(other.body_text())),
-        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
     }
 }
 

@@ -48,11 +48,6 @@ pub fn development_summary(issue: &Value) -> Option<&str> {
     })
 }
 
-/// Whether an issue's development field says code is linked.
-pub fn has_linked_code(issue: &Value) -> bool {
-    development_summary(issue).is_some()
-}
-
 impl JiraLoader<'_> {
     /// One `/project/search` page: projects, their issue types and the links between them.
     pub async fn project_page(
@@ -289,14 +284,12 @@ mod tests {
 
     #[test]
     fn linked_code_is_read_from_the_development_field() {
-        assert!(has_linked_code(
-            &json!({"fields": {"customfield_10000": "{pullrequest={dataType=pullrequest, state=OPEN}}"}})
-        ));
-        assert!(!has_linked_code(
-            &json!({"fields": {"customfield_10000": "{}"}})
-        ));
-        assert!(!has_linked_code(
-            &json!({"fields": {"summary": "pullrequest="}})
-        ));
+        let linked = "{pullrequest={dataType=pullrequest, state=OPEN}}";
+        assert_eq!(
+            development_summary(&json!({"fields": {"customfield_10000": linked}})),
+            Some(linked)
+        );
+        assert!(development_summary(&json!({"fields": {"customfield_10000": "{}"}})).is_none());
+        assert!(development_summary(&json!({"fields": {"summary": "pullrequest="}})).is_none());
     }
 }
