@@ -2,12 +2,15 @@
 //! opaque token for the last row seen, so a page costs the same however deep it is and rows
 //! added meanwhile neither repeat nor shift a page.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
+use super::extract::Query;
 
 /// Rows per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -47,7 +50,20 @@ impl<T> Page<T> {
     }
 }
 
-/// Where a page starts and how long it is.
+/// `limit` and `cursor` of a list request, as the query string gives them (a list's own
+/// filters are read from the same query string by another extractor).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Rows per page, 1..=500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where a page starts and how long it is; handlers of keyset lists take it as an
+/// extractor.
 #[derive(Debug, Clone, Copy)]
 pub struct Keyset {
     pub limit: u32,
@@ -78,6 +94,15 @@ impl Keyset {
     /// Rows to ask the database for: one more than the page, to know if another follows.
     pub fn fetch(&self) -> i64 {
         i64::from(self.limit) + 1
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Keyset {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(page) = Query::<PageQuery>::from_request_parts(parts, state).await?;
+        Keyset::from_query(page.limit, page.cursor.as_deref())
     }
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Path, Query};
-use super::pagination::{Keyset, Page};
+use super::pagination::{Keyset, Page, PageQuery};
 use super::state::ApiState;
 use crate::domain::IntegrationId;
 use crate::service::prs;
@@ -26,11 +26,6 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PrQuery {
-    /// Rows per page, 1..=500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     pub integration_id: Option<IntegrationId>,
     /// Repository as `owner/name`.
     pub repository: Option<String>,
@@ -42,14 +37,14 @@ pub struct PrQuery {
 }
 
 /// Pull requests, newest first.
-#[utoipa::path(get, path = "/prs", tag = "pull requests", params(PrQuery),
+#[utoipa::path(get, path = "/prs", tag = "pull requests", params(PageQuery, PrQuery),
     responses((status = 200, body = Page<PrRow>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,
+    keyset: Keyset,
     Query(query): Query<PrQuery>,
 ) -> ApiResult<axum::Json<Page<PrRow>>> {
-    let keyset = Keyset::from_query(query.limit, query.cursor.as_deref())?;
     let filter = PrFilter {
         integration_id: query.integration_id,
         repository: query.repository,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::auth::Admin;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Path, Query};
-use super::pagination::{Keyset, Page};
+use super::pagination::{Keyset, Page, PageQuery};
 use super::state::ApiState;
 use crate::domain::{IntegrationId, RawId};
 use crate::service::raw_data;
@@ -25,11 +25,6 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RawQuery {
-    /// Rows per page, 1..=500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     pub integration_id: Option<IntegrationId>,
     /// Entity kind, e.g. `jira_issue`, `github_pull_request`.
     #[serde(rename = "type")]
@@ -40,14 +35,14 @@ pub struct RawQuery {
 }
 
 /// Stored source answers (without bodies), newest first.
-#[utoipa::path(get, path = "/raw-data", tag = "raw data", params(RawQuery),
+#[utoipa::path(get, path = "/raw-data", tag = "raw data", params(PageQuery, RawQuery),
     responses((status = 200, body = Page<RawSummary>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
     Admin(caller): Admin,
+    keyset: Keyset,
     Query(query): Query<RawQuery>,
 ) -> ApiResult<axum::Json<Page<RawSummary>>> {
-    let keyset = Keyset::from_query(query.limit, query.cursor.as_deref())?;
     let filter = RawFilter {
         integration_id: query.integration_id,
         kind: query.kind,

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Path, Query};
-use super::pagination::{Keyset, Page};
+use super::pagination::{Keyset, Page, PageQuery};
 use super::state::ApiState;
 use crate::domain::IntegrationId;
 use crate::service::work_items;
@@ -27,11 +27,6 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WorkItemQuery {
-    /// Rows per page, 1..=500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     pub integration_id: Option<IntegrationId>,
     /// Project key.
     pub project: Option<String>,
@@ -49,14 +44,14 @@ pub struct WorkItemQuery {
 }
 
 /// Work items, newest first.
-#[utoipa::path(get, path = "/work-items", tag = "work items", params(WorkItemQuery),
+#[utoipa::path(get, path = "/work-items", tag = "work items", params(PageQuery, WorkItemQuery),
     responses((status = 200, body = Page<WorkItemRow>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,
+    keyset: Keyset,
     Query(query): Query<WorkItemQuery>,
 ) -> ApiResult<axum::Json<Page<WorkItemRow>>> {
-    let keyset = Keyset::from_query(query.limit, query.cursor.as_deref())?;
     let filter = WorkItemFilter {
         integration_id: query.integration_id,
         project: query.project,
