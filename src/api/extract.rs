@@ -1,12 +1,18 @@
 //! Request extractors whose refusals use the API's error shape: JSON bodies, query strings
-//! and path parameters that cannot be read answer 400/422 naming what was wrong.
+//! and path parameters that cannot be read answer 400/422 naming what was wrong. Text with
+//! a NUL character, which PostgreSQL cannot store or compare, is refused here for every
+//! body and query string (400).
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+
+const NUL_REFUSED: &str = "text may not contain the NUL character";
 
 /// A JSON body.
 pub struct Json<T>(pub T);
@@ -15,12 +21,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(ApiError::rejected(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::rejected(rejection.status(), rejection.body_text()))?;
+        // JSON can spell NUL only as this escape (a raw 0x00 byte is not JSON).
+        if bytes.windows(6).any(|window| window == b"\\u0000") {
+            return Err(ApiError::bad_request(NUL_REFUSED));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(JsonRejection::JsonDataError(error)) => Err(data_error(&error.body_text())),
             Err(other) => Err(ApiError::rejected(other.status(), other.body_text())),
         }
     }
+}
+
+/// `application/json` or an `application/*+json` type, as axum's own `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 /// A query string.
@@ -30,6 +66,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A query string can spell NUL only as `%00`.
+        if parts.uri.query().is_some_and(|query| query.contains("%00")) {
+            return Err(ApiError::bad_request(NUL_REFUSED));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Query(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(error)) => {

@@ -536,6 +536,27 @@ async fn unreadable_and_oversized_bodies_answer_in_the_error_shape() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_input",
         ),
+        // NUL, which PostgreSQL cannot hold, in a body or a query string.
+        (
+            send(
+                r#"{"name": "a\u0000b", "role": "viewer"}"#.into(),
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            client
+                .get(api.url("/api/v1/prs?author=a%00b"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
     ];
     for (response, status, code) in cases {
         assert_eq!(response.status(), status);
