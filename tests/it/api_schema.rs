@@ -24,12 +24,15 @@ async fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
     let tenant = synced_tenant(&db, &sim).await;
     let tenant_id = TenantId(tenant.parse().unwrap());
     let api = TestApi::start_with(&db.pool, Duration::from_secs(10)).await;
+    // Schemathesis keeps a cache where it runs: not in the checkout.
+    let workdir = tempfile::tempdir().unwrap();
     for role in [UserRole::Admin, UserRole::Viewer] {
         let token = api_tokens::create(&db.pool, tenant_id, &format!("schemathesis {role}"), role)
             .await
             .unwrap()
             .token;
         let output = tokio::process::Command::new(&st)
+            .current_dir(workdir.path())
             .args([
                 "run",
                 &api.url(pulse_etl::api::OPENAPI_PATH),
