@@ -100,7 +100,7 @@ pub(super) async fn start_demo(
     }
     ensure_demo_admin(pool, tenant).await?;
     tracing::info!(tenant_id = tenant.get(), simulator = %base_url, email = DEMO_ADMIN_EMAIL,
-        password = DEMO_ADMIN_PASSWORD, "demo tenant wired to the simulator; sign in to the API as its admin");
+        password = DEMO_ADMIN_PASSWORD, "demo tenant wired to the simulator; sign in to the web UI and the API as its admin");
     Ok(simulator)
 }
 

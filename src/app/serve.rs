@@ -62,7 +62,11 @@ impl RunningApi {
             body_limit_bytes: config.http.body_limit_bytes,
         };
         let local = listener.local_addr()?;
-        tracing::info!(docs = format!("http://{local}{DOCS_PATH}"), "API docs page");
+        tracing::info!(
+            ui = format!("http://{local}/"),
+            docs = format!("http://{local}{DOCS_PATH}"),
+            "web UI and API docs"
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::api::serve(listener, parts, async move {
             let _ = stopped.await;
