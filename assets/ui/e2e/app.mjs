@@ -95,11 +95,15 @@ try {
 
   step("an integration with a wrong token tests as refused");
   await page.goto(`${base}/integrations`);
+  await page.locator("tbody tr").first().waitFor();
+  const rowsBefore = await page.locator("tbody tr").count();
   await page.getByLabel("Source").selectOption("github");
   await page.getByLabel("Base URL").fill(env("PULSE_UI_SOURCE"));
   await page.getByLabel("API token").fill("wrong-token");
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("status").filter({ hasText: "Integration created" }).waitFor();
+  // The list reloads after the message: act on the new row only once it is there.
+  await page.waitForFunction((count) => document.querySelectorAll("tbody tr").length > count, rowsBefore);
   await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
   const verdict = page.getByRole("status").filter({ hasText: "401" });
   await verdict.waitFor({ timeout: 30_000 });
