@@ -84,6 +84,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub vectors: VectorsConfig,
+    pub embedding: EmbeddingConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub security: SecurityConfig,
@@ -134,6 +135,13 @@ pub struct QueueConfig {
 #[serde(deny_unknown_fields)]
 pub struct VectorsConfig {
     pub qdrant_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// The local model's directory; empty: `<data_dir>/models/all-MiniLM-L6-v2`.
+    pub model_dir: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +342,14 @@ impl Config {
     /// The data directory made absolute against the working directory.
     pub fn data_dir(&self) -> PathBuf {
         std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone())
+    }
+
+    /// The local embedding model's directory.
+    pub fn model_dir(&self) -> PathBuf {
+        match self.embedding.model_dir.trim() {
+            "" => self.data_dir().join("models").join("all-MiniLM-L6-v2"),
+            dir => std::path::absolute(dir).unwrap_or_else(|_| PathBuf::from(dir)),
+        }
     }
 }
 

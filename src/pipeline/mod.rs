@@ -2,6 +2,8 @@
 //! the transform and load stages, start-up recovery, step reports. What differs per source
 //! comes in through [`source::Source`].
 
+pub mod embed_run;
+pub mod embed_stage;
 pub mod handoff;
 pub mod progress;
 pub mod recovery;
@@ -34,6 +36,8 @@ pub enum PipelineError {
     Transform(#[from] transform_stage::TransformError),
     #[error("the stage on the other side of the queue stopped: {0}")]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Embed(#[from] embed_stage::EmbedStageError),
 }
 
 /// Counts and time spent per stage for one step of a run.
@@ -43,6 +47,8 @@ pub struct StepReport {
     pub transformed: u64,
     pub loaded: u64,
     pub failed: u64,
+    /// Records embedded (their text new or changed) for search.
+    pub embedded: u64,
     /// Waiting for the source and storing its answers raw.
     pub extract_seconds: f64,
     pub transform_seconds: f64,
@@ -67,6 +73,7 @@ impl std::ops::AddAssign for StepReport {
         self.transformed += other.transformed;
         self.loaded += other.loaded;
         self.failed += other.failed;
+        self.embedded += other.embedded;
         self.extract_seconds += other.extract_seconds;
         self.transform_seconds += other.transform_seconds;
         self.load_seconds += other.load_seconds;

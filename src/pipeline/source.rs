@@ -14,6 +14,7 @@ use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 
 /// One source's component: everything the stages need to know about it.
@@ -26,6 +27,9 @@ pub trait Source: Send + Sync {
 
     /// The tables its load work fills.
     fn load_tables(&self) -> &'static [&'static LoadTable];
+
+    /// The tables whose records are embedded for search.
+    fn embed_tables(&self) -> &'static [&'static EmbedTable];
 
     /// Tables whose planner statistics go stale while a first sync fills them.
     fn growing_tables(&self) -> &'static [&'static str];
@@ -86,5 +90,17 @@ impl Catalog {
             .iter()
             .flat_map(|source| source.load_tables().iter().copied())
             .collect()
+    }
+
+    /// Every embedded table of every source.
+    pub fn embed_tables(&self) -> impl Iterator<Item = &'static EmbedTable> + '_ {
+        self.all
+            .iter()
+            .flat_map(|source| source.embed_tables().iter().copied())
+    }
+
+    /// The embedded table named `name`.
+    pub fn embed_table(&self, name: &str) -> Option<&'static EmbedTable> {
+        self.embed_tables().find(|table| table.table == name)
     }
 }

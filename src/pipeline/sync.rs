@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::embed_run::{self, EmbedHandoff};
+use super::embed_stage::Embedding;
 use super::handoff::Handoff;
 use super::progress::StepProgress;
 use super::source::Catalog;
@@ -18,7 +20,7 @@ use crate::connectors::http::RequestCounts;
 use crate::domain::{JobId, Scope, TenantId};
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
-use crate::store::raw;
+use crate::store::{raw, vectors};
 
 /// One line of a run's summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
@@ -39,12 +41,14 @@ impl StepLine {
     }
 }
 
-/// One run of a job: which, how, and where its transform work goes.
+/// One run of a job: which, how, where its transform work goes, and where vectors are
+/// kept (its embed work goes where its transform work goes).
 #[derive(Clone, Copy)]
 pub struct JobRun<'a> {
     pub job: &'a Job,
     pub full: bool,
     pub handoff: Handoff<'a>,
+    pub embedding: &'a Embedding,
 }
 
 /// What a source's sync works with.
@@ -79,7 +83,12 @@ pub async fn run_one_job(
     run: JobRun<'_>,
     lines: &mut Vec<StepLine>,
 ) -> anyhow::Result<()> {
-    let JobRun { job, full, handoff } = run;
+    let JobRun {
+        job,
+        full,
+        handoff,
+        embedding,
+    } = run;
     let full = full || job.full_sync_requested;
     let started_at = Utc::now();
     jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
@@ -104,11 +113,21 @@ pub async fn run_one_job(
     tracing::info!(full, since = ?since, "sync started");
     let result = async {
         let mut recorder = StepRecorder::new(job.id, lines);
-        let synced = sources
-            .source(job.provider)
-            .sync(&context, &mut recorder)
-            .await?;
-        conclude(&context, started_at, clock, synced, lines).await
+        let source = sources.source(job.provider);
+        let synced = source.sync(&context, &mut recorder).await?;
+        let embed_failed = match synced.outcome {
+            Ok(()) => embed(&context, (sources, job.provider), embedding, lines).await?,
+            Err(_) => 0,
+        };
+        conclude(&context, started_at, clock, synced, lines).await?;
+        if let (true, Some(job_id)) = (embed_failed > 0, context.scope.job_id) {
+            let errors = vectors::first_failures(pool, tenant_id, job_id, 3).await?;
+            bail!(
+                "{embed_failed} record(s) failed to embed; the rest is loaded; first errors: {} (all in embedding_failures)",
+                errors.join(" | ")
+            );
+        }
+        Ok(())
     }
     .await;
     let counts: BTreeMap<&str, jobs::StepCounts> = lines
@@ -120,6 +139,7 @@ pub async fn run_one_job(
                 extracted: report.extracted,
                 loaded: report.loaded,
                 failed: report.failed,
+                embedded: report.embedded,
             };
             (line.step, counts)
         })
@@ -130,6 +150,56 @@ pub async fn run_one_job(
         Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
     }
     result
+}
+
+/// Embeds what the run loaded (see [`embed_run`]), adding each table's count to its step's
+/// line, then lets search switch to a newly built collection; returns how many records
+/// failed to embed.
+async fn embed(
+    context: &SyncContext<'_>,
+    (sources, provider): (Catalog, crate::domain::Provider),
+    embedding: &Embedding,
+    lines: &mut Vec<StepLine>,
+) -> anyhow::Result<u64> {
+    let handoff = match context.handoff {
+        Handoff::InProcess { .. } => EmbedHandoff::InProcess(embedding),
+        Handoff::Broker { broker, tier } => EmbedHandoff::Broker { broker, tier },
+    };
+    let tables = sources.source(provider).embed_tables();
+    let done = embed_run::embed_integration(
+        context.pool,
+        sources,
+        (context.scope, provider),
+        tables,
+        handoff,
+    )
+    .await?;
+    let mut failed = 0;
+    for (table, counts) in done {
+        failed += counts.failed;
+        let line = lines
+            .iter_mut()
+            .find(|line| line.job_id == context.scope.job_id && line.step == table.step);
+        match line {
+            Some(line) => line.report.embedded += counts.report.embedded,
+            None => lines.push(StepLine::new(
+                context.scope.job_id,
+                table.step,
+                StepReport {
+                    embedded: counts.report.embedded,
+                    ..StepReport::default()
+                },
+            )),
+        }
+    }
+    embed_run::activate_when_complete(
+        context.pool,
+        sources,
+        embedding.store.as_ref(),
+        context.scope.tenant_id,
+    )
+    .await?;
+    Ok(failed)
 }
 
 /// Logs the end of the sync with its request counts; an error, or any item that failed to

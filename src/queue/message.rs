@@ -1,7 +1,7 @@
 //! The message body every stage exchanges: who and what it is about, with the field names
 //! the earlier system used (`tenant_id`, `integration_id`, `job_id`, `type`, `provider`,
 //! `last_sync_date`, `first_item`, `last_item`, `last_job_item`), and the work it asks for
-//! as a tagged enum (`"work": "sync_job" | "transform" | "load"`). Bodies carry a
+//! as a tagged enum (`"work": "sync_job" | "transform" | "load" | "embed"`). Bodies carry a
 //! `version`; an older body is read into today's shape, an unknown one refused by name.
 
 use chrono::{DateTime, Utc};
@@ -51,6 +51,23 @@ pub enum Work {
         load_batch_id: LoadBatchId,
         raw_data_ids: Vec<RawId>,
     },
+    /// Embed (or remove the vectors of) records of `table_name` by id; the worker reads
+    /// them from PostgreSQL, never from the message.
+    Embed {
+        table_name: String,
+        record_ids: Vec<i64>,
+        operation: EmbedOperation,
+    },
+}
+
+/// What an embed message asks for its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedOperation {
+    /// Embed the records whose text changed and store their vectors.
+    Upsert,
+    /// Remove the vectors of records that are gone.
+    Delete,
 }
 
 impl StageMessage {
@@ -66,7 +83,7 @@ impl StageMessage {
     /// The raw rows the work is about (none for a sync job).
     pub fn raw_data_ids(&self) -> &[RawId] {
         match &self.work {
-            Work::SyncJob { .. } => &[],
+            Work::SyncJob { .. } | Work::Embed { .. } => &[],
             Work::Transform { raw_data_ids } | Work::Load { raw_data_ids, .. } => raw_data_ids,
         }
     }
@@ -230,6 +247,27 @@ mod tests {
                 claimed_at: Some(at.parse().unwrap())
             }
         );
+    }
+
+    #[test]
+    fn embed_work_names_table_ids_and_operation() {
+        let embed = StageMessage {
+            kind: "work_items".into(),
+            work: Work::Embed {
+                table_name: "work_items".into(),
+                record_ids: vec![4, 5],
+                operation: EmbedOperation::Delete,
+            },
+            ..transform()
+        };
+        let json = serde_json::to_value(&embed).unwrap();
+        assert_eq!(json["work"], "embed");
+        assert_eq!(json["table_name"], "work_items");
+        assert_eq!(json["record_ids"], json!([4, 5]));
+        assert_eq!(json["operation"], "delete");
+        let body = serde_json::to_vec(&embed).unwrap();
+        assert_eq!(StageMessage::decode(&body).unwrap(), embed);
+        assert!(embed.raw_data_ids().is_empty());
     }
 
     #[test]

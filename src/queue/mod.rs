@@ -9,7 +9,7 @@ pub mod topology;
 
 use std::future::Future;
 
-pub use message::{DecodeError, StageMessage, Work, MESSAGE_VERSION, SYNC_JOB};
+pub use message::{DecodeError, EmbedOperation, StageMessage, Work, MESSAGE_VERSION, SYNC_JOB};
 pub use rabbitmq::Rejected;
 
 #[derive(Debug, thiserror::Error)]

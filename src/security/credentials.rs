@@ -64,6 +64,7 @@ impl SecretKey {
 }
 
 /// Seals and opens credential blobs with one key.
+#[derive(Clone)]
 pub struct CredentialCipher {
     cipher: Aes256Gcm,
 }

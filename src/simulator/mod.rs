@@ -4,9 +4,12 @@
 //!
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
 //! Control API: `GET /_sim/stats`, `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
+//! With a model directory it also serves an OpenAI-compatible `POST /v1/embeddings`
+//! (controlled by `GET|POST /_sim/embeddings`).
 
 mod activity;
 mod auth;
+mod embeddings;
 mod faults;
 pub mod github;
 pub mod jira;
@@ -75,6 +78,12 @@ pub struct SimulatorConfig {
     /// Share of GitHub pull requests whose detail has an unreadable `created_at` (poison
     /// records).
     pub github_malformed_rate: f64,
+    /// Serve `POST /v1/embeddings` with the local model in this directory.
+    pub embeddings_model_dir: Option<std::path::PathBuf>,
+    /// The API key `/v1/embeddings` accepts (as `Authorization: Bearer <key>`); empty: any.
+    pub embeddings_key: String,
+    /// Answer every n-th `/v1/embeddings` request 429 with `Retry-After: 1` (0: never).
+    pub embeddings_throttle_every: u64,
 }
 
 impl Default for SimulatorConfig {
@@ -99,6 +108,9 @@ impl Default for SimulatorConfig {
             latency: Duration::ZERO,
             jira_malformed_rate: 0.0,
             github_malformed_rate: 0.0,
+            embeddings_model_dir: None,
+            embeddings_key: "sim-embeddings-key".into(),
+            embeddings_throttle_every: 0,
         }
     }
 }
@@ -210,8 +222,23 @@ impl RunningSimulator {
             .layer(middleware::from_fn(github::etag::conditional))
             .layer(middleware::from_fn_with_state(quota, quota::github_quota))
             .layer(middleware::from_fn_with_state(credentials, auth::github));
-        let api = jira_api
-            .merge(github_api)
+        let mut api = jira_api.merge(github_api);
+        if let Some(dir) = &config.embeddings_model_dir {
+            let state = Arc::new(embeddings::EmbeddingsState::new(
+                dir.clone(),
+                config.embeddings_key.clone(),
+                config.embeddings_throttle_every,
+            ));
+            let endpoint = Router::new()
+                .route("/v1/embeddings", post(embeddings::embeddings))
+                .route(
+                    "/_sim/embeddings",
+                    get(embeddings::control_get).post(embeddings::control_set),
+                )
+                .with_state(state);
+            api = api.merge(endpoint);
+        }
+        let api = api
             .layer(middleware::from_fn_with_state(faults, faults::inject))
             .layer(middleware::from_fn_with_state(stats.clone(), stats::count));
         let control = Router::new()

@@ -127,6 +127,7 @@ pub struct StepCounts {
     pub extracted: u64,
     pub loaded: u64,
     pub failed: u64,
+    pub embedded: u64,
 }
 
 /// Adds each step's item counts to the status JSON (`steps.<step>.counts`); steps not

@@ -17,6 +17,7 @@ pub mod raw_browse;
 pub mod stats;
 pub mod tenants;
 pub mod users;
+pub mod vectors;
 
 pub use connect::{ConnectError, Database};
 pub use embedded_postgres::{EmbeddedError, EmbeddedPostgres};

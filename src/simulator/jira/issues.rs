@@ -21,6 +21,9 @@ pub mod purpose {
     pub const FIELDS: u64 = 4;
     pub const MUTATION: u64 = 5;
     pub const PICK: u64 = 6;
+    /// The specific detail that ends a summary (a stream of its own, so adding it changed
+    /// no other generated value).
+    pub const DETAIL: u64 = 7;
 }
 
 /// One changelog entry.
@@ -139,6 +142,42 @@ const OBJECTS: &[&str] = &[
     "CSV import",
     "notification emails",
 ];
+/// What makes a summary specific, as real ones are: the symptom, the case, the ask.
+const DETAILS: &[&str] = &[
+    "when the session expires",
+    "with more than 10k rows",
+    "in Safari 17",
+    "after a password reset",
+    "for the quarterly close",
+    "under heavy load",
+    "when the SSO provider is slow",
+    "for archived projects",
+    "with non-ASCII names",
+    "before the Friday release",
+    "as the auditors asked",
+    "when two admins edit at once",
+    "with daylight saving time",
+    "for customers on the legacy plan",
+    "after the database failover",
+    "when the webhook endpoint returns 410",
+    "using the new design tokens",
+    "without a page reload",
+    "from the partner API",
+    "on slow 3G networks",
+    "with read-only users",
+    "when the CSV has a BOM",
+    "after the Kubernetes upgrade",
+    "in the German locale",
+    "for invoices over 1,000 lines",
+    "when the cache is cold",
+    "with keyboard navigation only",
+    "from the nightly batch",
+    "when the queue backs up",
+    "to cut the p99 latency",
+    "for the mobile SDK",
+    "behind the corporate proxy",
+];
+
 const QUALIFIERS: &[&str] = &[
     "for enterprise tenants",
     "on mobile",
@@ -204,9 +243,12 @@ impl Population {
         };
         let reporter = body.below(USER_COUNT);
         let qualifier = *body.pick(QUALIFIERS);
+        let detail = Stream::new(self.seed, &[purpose::DETAIL, u64::from(index)]).pick(DETAILS);
         let summary = format!("{} {} {}", body.pick(VERBS), body.pick(OBJECTS), qualifier)
-            .trim_end()
-            .to_owned();
+            .split_whitespace()
+            .chain(detail.split_whitespace())
+            .collect::<Vec<_>>()
+            .join(" ");
         let has_code = issue_type != EPIC && body.chance(0.45);
         let mut issue = Issue {
             index,

@@ -3,6 +3,7 @@
 //! reprocess.
 
 pub mod client;
+pub mod embed;
 pub mod load;
 pub mod read;
 pub mod reprocess;
@@ -25,12 +26,16 @@ use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 use client::GithubClient;
 use load::GithubLoader;
 use sync::GithubRun;
 
 /// A GitHub job's steps, in order.
+/// The tables whose records are embedded.
+static EMBED_TABLES: [&EmbedTable; 1] = [&embed::PRS];
+
 pub mod steps {
     pub const REPOSITORIES: &str = "github_repositories";
     pub const PULL_REQUESTS: &str = "github_pull_requests";
@@ -73,6 +78,10 @@ impl Source for Github {
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
         &LOAD_TABLES
+    }
+
+    fn embed_tables(&self) -> &'static [&'static EmbedTable] {
+        &EMBED_TABLES
     }
 
     fn growing_tables(&self) -> &'static [&'static str] {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod custom_field_tables;
 pub mod custom_fields;
 mod dev_status_due;
+pub mod embed;
 pub mod load;
 pub mod read;
 pub mod reprocess;
@@ -29,10 +30,14 @@ use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 use client::JiraClient;
 use load::JiraLoader;
 use sync::JiraRun;
+
+/// The tables whose records are embedded.
+static EMBED_TABLES: [&EmbedTable; 1] = [&embed::WORK_ITEMS];
 
 /// A Jira job's steps, in order.
 pub mod steps {
@@ -73,6 +78,10 @@ impl Source for Jira {
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
         &LOAD_TABLES
+    }
+
+    fn embed_tables(&self) -> &'static [&'static EmbedTable] {
+        &EMBED_TABLES
     }
 
     fn growing_tables(&self) -> &'static [&'static str] {

@@ -1,0 +1,247 @@
+//! Where vectors live: the [`VectorStore`] trait, one collection per tenant and model, with
+//! two backends — the Qdrant engine embedded in this process ([`edge`], under the data
+//! directory) and a Qdrant server over gRPC ([`server`]).
+
+pub mod edge;
+pub mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+use crate::domain::TenantId;
+
+/// Why the vector store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    #[error("vector store: {0}")]
+    Store(String),
+    #[error("collection {name} holds vectors of {existing} dimensions, not {wanted}")]
+    Dimensions {
+        name: String,
+        existing: usize,
+        wanted: usize,
+    },
+}
+
+/// Fixed namespace of point ids (UUID v5 of tenant, table and record).
+const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6d1c_2f0e_8b4a_4f7e_9c3d_5a1b_2e8f_7c40);
+
+/// The point id of a record: the same record always gets the same id, so writing it again
+/// overwrites, never duplicates.
+pub fn point_id(tenant: TenantId, table: &str, record_id: i64) -> Uuid {
+    Uuid::new_v5(
+        &POINT_NAMESPACE,
+        format!("{}:{table}:{record_id}", tenant.get()).as_bytes(),
+    )
+}
+
+/// The collection of a tenant's vectors made by `model`: `pulse_t{tenant}_{model slug}`.
+pub fn collection_name(tenant: TenantId, model: &str) -> String {
+    let slug: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("pulse_t{}_{slug}", tenant.get())
+}
+
+/// What a point carries besides its vector: whose it is and what search filters on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub tenant_id: i64,
+    /// `JIRA` or `GITHUB`.
+    pub source_type: &'static str,
+    pub table_name: &'static str,
+    pub record_id: i64,
+    /// Project key (Jira) or repository full name (GitHub), under `project` or
+    /// `repository` as `source_type` says.
+    pub scope: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// RFC 3339.
+    pub updated: Option<String>,
+}
+
+impl Payload {
+    /// The payload key the scope is stored under.
+    pub fn scope_key(&self) -> &'static str {
+        if self.source_type == "GITHUB" {
+            "repository"
+        } else {
+            "project"
+        }
+    }
+
+    /// As a JSON object.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        map.insert("tenant_id".into(), self.tenant_id.into());
+        map.insert("source_type".into(), self.source_type.into());
+        map.insert("table_name".into(), self.table_name.into());
+        map.insert("record_id".into(), self.record_id.into());
+        let optional = [
+            (self.scope_key(), &self.scope),
+            ("type", &self.kind),
+            ("status", &self.status),
+            ("updated", &self.updated),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                map.insert(key.into(), value.clone().into());
+            }
+        }
+        map
+    }
+}
+
+/// Payload fields indexed for filtering, with whether they hold integers.
+pub const INDEXED_FIELDS: [(&str, bool); 7] = [
+    ("tenant_id", true),
+    ("source_type", false),
+    ("table_name", false),
+    ("project", false),
+    ("repository", false),
+    ("type", false),
+    ("status", false),
+];
+
+/// A point to write.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub id: Uuid,
+    pub vector: Vec<f32>,
+    pub payload: Payload,
+}
+
+/// What a search is limited to; the tenant always.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchFilter {
+    pub tenant_id: TenantId,
+    /// `JIRA` or `GITHUB`.
+    pub source_type: Option<&'static str>,
+    /// A project key or repository full name.
+    pub scope: Option<String>,
+}
+
+/// One search result: the record a point stands for, and its score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub table_name: String,
+    pub record_id: i64,
+    pub score: f32,
+}
+
+/// A store of per-tenant collections of points.
+pub trait VectorStore: Send + Sync {
+    /// Creates `collection` for vectors of `dimensions` (cosine distance) with the payload
+    /// indexes, unless it exists; an existing one of another dimension is an error.
+    fn ensure_collection<'a>(
+        &'a self,
+        collection: &'a str,
+        dimensions: usize,
+    ) -> BoxFuture<'a, Result<(), VectorError>>;
+
+    /// Writes points, replacing those with the same ids; durable when it returns.
+    fn upsert<'a>(
+        &'a self,
+        collection: &'a str,
+        points: Vec<Point>,
+    ) -> BoxFuture<'a, Result<(), VectorError>>;
+
+    /// Removes points (missing ones are no error).
+    fn delete<'a>(
+        &'a self,
+        collection: &'a str,
+        ids: Vec<Uuid>,
+    ) -> BoxFuture<'a, Result<(), VectorError>>;
+
+    /// The `limit` points nearest `vector` that pass `filter`, best first.
+    fn search<'a>(
+        &'a self,
+        collection: &'a str,
+        vector: Vec<f32>,
+        filter: &'a SearchFilter,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>>;
+
+    /// The tenant's points in `collection` (0 when it does not exist).
+    fn count<'a>(
+        &'a self,
+        collection: &'a str,
+        tenant: TenantId,
+    ) -> BoxFuture<'a, Result<u64, VectorError>>;
+
+    /// Removes a whole collection (missing: no error).
+    fn drop_collection<'a>(&'a self, collection: &'a str)
+        -> BoxFuture<'a, Result<(), VectorError>>;
+
+    /// Whether the store answers (for readiness).
+    fn ping(&self) -> BoxFuture<'_, Result<(), VectorError>>;
+}
+
+/// The configured store: the Qdrant server at `qdrant_url`, or the embedded engine under
+/// `data_dir` when the URL is empty.
+pub fn open(qdrant_url: &str, data_dir: &Path) -> Result<Arc<dyn VectorStore>, VectorError> {
+    if qdrant_url.trim().is_empty() {
+        Ok(Arc::new(edge::EdgeStore::new(&data_dir.join("vectors"))))
+    } else {
+        Ok(Arc::new(server::ServerStore::connect(qdrant_url)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_ids_are_stable_and_distinct() {
+        let a = point_id(TenantId(1), "work_items", 7);
+        assert_eq!(a, point_id(TenantId(1), "work_items", 7));
+        assert_ne!(a, point_id(TenantId(2), "work_items", 7));
+        assert_ne!(a, point_id(TenantId(1), "prs", 7));
+        assert_eq!(a.get_version_num(), 5);
+    }
+
+    #[test]
+    fn collection_names_carry_tenant_and_model_slug() {
+        assert_eq!(
+            collection_name(TenantId(3), "all-MiniLM-L6-v2"),
+            "pulse_t3_all_minilm_l6_v2"
+        );
+        assert_eq!(
+            collection_name(TenantId(3), "text-embedding-3-small"),
+            "pulse_t3_text_embedding_3_small"
+        );
+    }
+
+    #[test]
+    fn payload_puts_scope_under_project_or_repository() {
+        let jira = Payload {
+            tenant_id: 1,
+            source_type: "JIRA",
+            table_name: "work_items",
+            record_id: 2,
+            scope: Some("CORE".into()),
+            kind: None,
+            status: Some("Done".into()),
+            updated: None,
+        };
+        let json = jira.to_json();
+        assert_eq!(json["project"], "CORE");
+        assert_eq!(json["status"], "Done");
+        assert!(!json.contains_key("type"));
+        let github = Payload {
+            source_type: "GITHUB",
+            ..jira
+        };
+        assert_eq!(github.to_json()["repository"], "CORE");
+    }
+}

@@ -1,0 +1,264 @@
+//! The Qdrant server backend, over gRPC with qdrant-client: writes wait until the server
+//! has applied them, every search and count filters on the tenant.
+
+use futures_util::future::BoxFuture;
+use qdrant_client::qdrant::{
+    vectors_config, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    PointStruct, PointsIdsList, SearchPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload as QdrantPayload, Qdrant};
+use uuid::Uuid;
+
+use super::{Hit, Point, SearchFilter, VectorError, VectorStore, INDEXED_FIELDS};
+use crate::domain::TenantId;
+
+/// A Qdrant server's collections.
+pub struct ServerStore {
+    client: Qdrant,
+}
+
+impl ServerStore {
+    /// A client of the server at `url` (its gRPC address, e.g. `http://127.0.0.1:6334`);
+    /// nothing is sent until it is used.
+    pub fn connect(url: &str) -> Result<Self, VectorError> {
+        let client = Qdrant::from_url(url).build().map_err(store_error)?;
+        Ok(ServerStore { client })
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> VectorError {
+    VectorError::Store(error.to_string())
+}
+
+/// The tenant's condition, with the search's other limits.
+fn filter_of(filter: &SearchFilter) -> Filter {
+    let mut must = vec![Condition::matches("tenant_id", filter.tenant_id.get())];
+    if let Some(source) = filter.source_type {
+        must.push(Condition::matches("source_type", source.to_owned()));
+    }
+    let mut result = Filter::must(must);
+    if let Some(scope) = &filter.scope {
+        result.should = ["project", "repository"]
+            .into_iter()
+            .map(|field| Condition::matches(field, scope.clone()))
+            .collect();
+    }
+    result
+}
+
+impl VectorStore for ServerStore {
+    fn ensure_collection<'a>(
+        &'a self,
+        collection: &'a str,
+        dimensions: usize,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            if self
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(store_error)?
+            {
+                let info = self
+                    .client
+                    .collection_info(collection)
+                    .await
+                    .map_err(store_error)?;
+                let existing = info
+                    .result
+                    .and_then(|info| info.config)
+                    .and_then(|config| config.params)
+                    .and_then(|params| params.vectors_config)
+                    .and_then(|vectors| vectors.config)
+                    .map(|config| match config {
+                        vectors_config::Config::Params(params) => params.size as usize,
+                        vectors_config::Config::ParamsMap(_) => 0,
+                    })
+                    .unwrap_or(0);
+                if existing != dimensions {
+                    return Err(VectorError::Dimensions {
+                        name: collection.to_owned(),
+                        existing,
+                        wanted: dimensions,
+                    });
+                }
+                return Ok(());
+            }
+            let created = self
+                .client
+                .create_collection(CreateCollectionBuilder::new(collection).vectors_config(
+                    VectorParamsBuilder::new(dimensions as u64, Distance::Cosine),
+                ))
+                .await;
+            if let Err(error) = created {
+                // Another worker may have created it meanwhile.
+                if !self
+                    .client
+                    .collection_exists(collection)
+                    .await
+                    .map_err(store_error)?
+                {
+                    return Err(store_error(error));
+                }
+            }
+            for (field, integer) in INDEXED_FIELDS {
+                let kind = if integer {
+                    FieldType::Integer
+                } else {
+                    FieldType::Keyword
+                };
+                self.client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(collection, field, kind).wait(true),
+                    )
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn upsert<'a>(
+        &'a self,
+        collection: &'a str,
+        points: Vec<Point>,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            let points: Vec<PointStruct> = points
+                .into_iter()
+                .map(|point| {
+                    let payload = QdrantPayload::from(point.payload.to_json());
+                    PointStruct::new(point.id, point.vector, payload)
+                })
+                .collect();
+            self.client
+                .upsert_points(UpsertPointsBuilder::new(collection, points).wait(true))
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        collection: &'a str,
+        ids: Vec<Uuid>,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let ids = PointsIdsList {
+                ids: ids.into_iter().map(Into::into).collect(),
+            };
+            self.client
+                .delete_points(DeletePointsBuilder::new(collection).points(ids).wait(true))
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+    }
+
+    fn search<'a>(
+        &'a self,
+        collection: &'a str,
+        vector: Vec<f32>,
+        filter: &'a SearchFilter,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>> {
+        Box::pin(async move {
+            if !self
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(Vec::new());
+            }
+            #[allow(deprecated)]
+            let found = self
+                .client
+                .search_points(
+                    SearchPointsBuilder::new(collection, vector, limit as u64)
+                        .filter(filter_of(filter))
+                        .with_payload(true),
+                )
+                .await
+                .map_err(store_error)?;
+            Ok(found
+                .result
+                .into_iter()
+                .filter_map(|point| {
+                    let field = |name: &str| {
+                        point
+                            .payload
+                            .get(name)
+                            .cloned()
+                            .map(serde_json::Value::from)
+                    };
+                    Some(Hit {
+                        table_name: field("table_name")?.as_str()?.to_owned(),
+                        record_id: field("record_id")?.as_i64()?,
+                        score: point.score,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn count<'a>(
+        &'a self,
+        collection: &'a str,
+        tenant: TenantId,
+    ) -> BoxFuture<'a, Result<u64, VectorError>> {
+        Box::pin(async move {
+            if !self
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(0);
+            }
+            let filter = Filter::must([Condition::matches("tenant_id", tenant.get())]);
+            let counted = self
+                .client
+                .count(
+                    CountPointsBuilder::new(collection)
+                        .filter(filter)
+                        .exact(true),
+                )
+                .await
+                .map_err(store_error)?;
+            Ok(counted.result.map(|r| r.count).unwrap_or(0))
+        })
+    }
+
+    fn drop_collection<'a>(
+        &'a self,
+        collection: &'a str,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            if self
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(store_error)?
+            {
+                self.client
+                    .delete_collection(collection)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), VectorError>> {
+        Box::pin(async move {
+            self.client.health_check().await.map_err(store_error)?;
+            Ok(())
+        })
+    }
+}
