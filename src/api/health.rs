@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (the database and, where configured, the
-//! broker are reachable), for orchestrators; neither needs credentials.
+//! `/healthz` (the process answers) and `/readyz` (the database, the vector store and, where
+//! configured, the broker are reachable), for orchestrators; neither needs credentials.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +15,8 @@ pub async fn alive() -> Json<Value> {
 pub async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let broker = state.broker.as_ref().map(|broker| broker.is_connected());
-    let ready = database && broker.unwrap_or(true);
+    let vectors = state.embedding.store.ping().await.is_ok();
+    let ready = database && vectors && broker.unwrap_or(true);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -24,7 +25,7 @@ pub async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
     (
         status,
         Json(
-            json!({"status": if ready { "ready" } else { "not ready" }, "database": database, "broker": broker}),
+            json!({"status": if ready { "ready" } else { "not ready" }, "database": database, "vectors": vectors, "broker": broker}),
         ),
     )
 }

@@ -17,6 +17,7 @@ mod pagination;
 mod prs;
 mod queues;
 mod raw_data;
+mod search;
 mod server;
 mod session;
 mod state;

@@ -42,6 +42,8 @@ pub struct ServerParts {
     pub cipher: crate::security::CredentialCipher,
     pub auth: super::auth::Auth,
     pub broker: Option<crate::queue::rabbitmq::Broker>,
+    /// The vector store and embedders search uses (shared with the pipeline in `all`).
+    pub embedding: Arc<crate::pipeline::embed_stage::Embedding>,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
 }
@@ -61,6 +63,7 @@ pub async fn serve(
         cipher: parts.cipher,
         auth: parts.auth,
         broker: parts.broker,
+        embedding: parts.embedding,
         job_events,
         stopping,
     });

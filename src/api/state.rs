@@ -1,5 +1,6 @@
 //! What every request handler shares: the database, the credential cipher, authentication,
-//! the broker (when the queues are RabbitMQ's), live job events and the shutdown signal.
+//! the broker (when the queues are RabbitMQ's), the vector store and embedders, live job
+//! events and the shutdown signal.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
 use super::auth::Auth;
+use crate::pipeline::embed_stage::Embedding;
 use crate::queue::rabbitmq::Broker;
 use crate::security::CredentialCipher;
 use crate::store::job_events::JobEvent;
@@ -17,6 +19,8 @@ pub struct ApiContext {
     pub auth: Auth,
     /// RabbitMQ, for queue depths and dead-letter counts; none with in-process queues.
     pub broker: Option<Broker>,
+    /// The vector store and embedders search uses.
+    pub embedding: Arc<Embedding>,
     /// Every job event of this deployment (see `events`).
     pub job_events: broadcast::Sender<JobEvent>,
     /// Becomes true when the server stops: WebSocket streams close cleanly.

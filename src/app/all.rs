@@ -5,6 +5,7 @@
 //! — and, with `--demo`, the source simulator and a demo tenant wired to it. Stops on
 //! Ctrl-C or SIGTERM.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -28,6 +29,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
             let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
             broker.declare(QueueStage::Transform, Tier::ALL).await?;
             broker.declare(QueueStage::Load, Tier::ALL).await?;
+            broker.declare(QueueStage::Embedding, Tier::ALL).await?;
             Some(broker)
         }
     };
@@ -37,8 +39,9 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         config.secret_key()?
     };
     let cipher = CredentialCipher::new(&key);
+    let embedding = Arc::new(super::vectors::embedding(config, Some(cipher.clone()))?);
     let simulator = match args.demo {
-        true => Some(super::demo::start_demo(pool, &cipher).await?),
+        true => Some(super::demo::start_demo(pool, &cipher, &config.model_dir()).await?),
         false => None,
     };
     let jwt_secret = match args.demo && config.auth.jwt_secret.is_empty() {
@@ -49,6 +52,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         key: &key,
         jwt_secret: &jwt_secret,
         with_broker: broker.is_some(),
+        embedding: Arc::clone(&embedding),
     };
     let api = RunningApi::start(pool, config, setup).await?;
     let interval = args
@@ -57,11 +61,12 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         .or(args.demo.then_some(DEMO_INTERVAL));
     let roles = Roles {
         cipher: &cipher,
+        embedding: &embedding,
         timing: Timing::from_config(config, interval),
         broker: broker.as_ref(),
         dispatch: false,
     };
-    // With RabbitMQ, this process also runs transform and load workers for every tier.
+    // With RabbitMQ, this process also runs transform, load and embed workers for every tier.
     let workers = async {
         match &broker {
             Some(_) => {
@@ -69,6 +74,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
                 tokio::try_join!(
                     super::worker::transform_worker(pool, config, Tier::ALL, never()),
                     super::worker::load_worker(pool, config, Tier::ALL, never()),
+                    super::worker::embed_worker(pool, (config, &embedding), Tier::ALL, never()),
                 )?;
                 Ok(())
             }

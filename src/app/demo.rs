@@ -76,6 +76,7 @@ async fn ensure_demo_admin(pool: &PgPool, tenant: TenantId) -> anyhow::Result<()
 pub(super) async fn start_demo(
     pool: &PgPool,
     cipher: &CredentialCipher,
+    model_dir: &Path,
 ) -> anyhow::Result<RunningSimulator> {
     let defaults = SimulatorConfig::default();
     let simulator =
@@ -99,9 +100,38 @@ pub(super) async fn start_demo(
         wire_demo_source(pool, cipher, demo).await?;
     }
     ensure_demo_admin(pool, tenant).await?;
+    enable_demo_search(pool, tenant, model_dir).await?;
     tracing::info!(tenant_id = tenant.get(), simulator = %base_url, email = DEMO_ADMIN_EMAIL,
         password = DEMO_ADMIN_PASSWORD, "demo tenant wired to the simulator; sign in to the web UI and the API as its admin");
     Ok(simulator)
+}
+
+/// Embeds the demo tenant's records with the local model for search, when the model is
+/// there (`scripts/demo` fetches it) and the tenant has no embedding settings yet.
+async fn enable_demo_search(
+    pool: &PgPool,
+    tenant: TenantId,
+    model_dir: &Path,
+) -> anyhow::Result<()> {
+    if !crate::store::vectors::collections(pool, tenant)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    if !model_dir.join("model.safetensors").exists() {
+        tracing::warn!(model_dir = %model_dir.display(),
+            "no local embedding model there: the demo runs without semantic search (scripts/demo fetches the model)");
+        return Ok(());
+    }
+    let input = crate::service::vectors::EmbeddingInput {
+        provider: crate::embedding::settings::LOCAL.into(),
+        model: None,
+        base_url: None,
+        api_key: None,
+    };
+    crate::service::vectors::configure(pool, None, tenant, input).await?;
+    Ok(())
 }
 
 /// One of the demo tenant's sources.

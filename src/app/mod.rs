@@ -15,6 +15,7 @@ mod scheduler;
 mod serve;
 mod signals;
 mod simulate;
+mod vectors;
 mod worker;
 
 use anyhow::Context;
@@ -112,6 +113,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scheduler(args) => {
             with_database(&config, async |database| {
                 scheduler::run(&database.pool, &config, args).await
+            })
+            .await
+        }
+        Command::Embedding(command) => {
+            with_database(&config, async |database| {
+                vectors::embedding_command(&database.pool, &config, output, command).await
+            })
+            .await
+        }
+        Command::Vectors(command) => {
+            with_database(&config, async |database| {
+                vectors::vectors_command(&database.pool, &config, output, command).await
+            })
+            .await
+        }
+        Command::Search(args) => {
+            with_database(&config, async |database| {
+                vectors::search(&database.pool, &config, output, args).await
             })
             .await
         }

@@ -22,6 +22,7 @@ impl Tabular for StepLine {
         "transformed",
         "loaded",
         "failed",
+        "embedded",
         "extract s",
         "transform s",
         "load s",
@@ -36,6 +37,7 @@ impl Tabular for StepLine {
             report.transformed.to_string(),
             report.loaded.to_string(),
             report.failed.to_string(),
+            report.embedded.to_string(),
             format!("{:.2}", report.extract_seconds),
             format!("{:.2}", report.transform_seconds),
             format!("{:.2}", report.load_seconds),
@@ -50,12 +52,14 @@ pub async fn run(
     args: RunJobArgs,
 ) -> anyhow::Result<()> {
     let cipher = CredentialCipher::new(&config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
     let tier = tenants::tier(pool, args.tenant).await?;
     let broker = match args.queue {
         QueueBackend::Memory => None,
         QueueBackend::Rabbitmq => {
             let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
             broker.declare(QueueStage::Transform, &[tier]).await?;
+            broker.declare(QueueStage::Embedding, &[tier]).await?;
             Some(broker)
         }
     };
@@ -89,6 +93,7 @@ pub async fn run(
             job: &job,
             full: args.full,
             handoff,
+            embedding: &embedding,
         };
         match run_one_job(pool, &cipher, CATALOG, args.tenant, run, &mut lines).await {
             Ok(()) => {}

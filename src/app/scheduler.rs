@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use crate::cli::SchedulerArgs;
 use crate::config::Config;
 use crate::domain::{JobId, Scope, TenantId, Tier};
+use crate::pipeline::embed_stage::Embedding;
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
@@ -31,11 +32,14 @@ const CLAIM_BATCH: i64 = 4;
 /// `--dispatch` whole jobs go to extract workers.
 pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow::Result<()> {
     let cipher = CredentialCipher::new(&config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
     let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
     broker.declare(QueueStage::Transform, Tier::ALL).await?;
     broker.declare(QueueStage::Extraction, Tier::ALL).await?;
+    broker.declare(QueueStage::Embedding, Tier::ALL).await?;
     let roles = Roles {
         cipher: &cipher,
+        embedding: &embedding,
         timing: Timing::from_config(config, None),
         broker: Some(&broker),
         dispatch: args.dispatch,
@@ -109,6 +113,8 @@ pub(super) async fn serve(
 #[derive(Clone, Copy)]
 pub(super) struct Roles<'a> {
     pub cipher: &'a CredentialCipher,
+    /// Where vectors are kept (and made, when work stays in process).
+    pub embedding: &'a Embedding,
     pub timing: Timing,
     /// Transform work goes over RabbitMQ when set, else stays in process.
     pub broker: Option<&'a Broker>,
@@ -144,6 +150,7 @@ async fn schedule(
 ) -> anyhow::Result<()> {
     let Roles {
         cipher,
+        embedding,
         timing,
         broker,
         dispatch,
@@ -159,7 +166,10 @@ async fn schedule(
         for (tenant_id, job) in &due {
             match (dispatch, broker) {
                 (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
-                _ => run_claimed(pool, cipher, broker, (*tenant_id, job), timing.interval).await?,
+                _ => {
+                    let with = (cipher, embedding, broker);
+                    run_claimed(pool, with, (*tenant_id, job), timing.interval).await?
+                }
             }
             lock().retain(|(_, id)| *id != job.id);
         }
@@ -171,8 +181,7 @@ async fn schedule(
 /// set), then makes it due again after `interval`.
 pub(super) async fn run_claimed(
     pool: &PgPool,
-    cipher: &CredentialCipher,
-    broker: Option<&Broker>,
+    (cipher, embedding, broker): (&CredentialCipher, &Embedding, Option<&Broker>),
     (tenant_id, job): (TenantId, &Job),
     interval: Duration,
 ) -> anyhow::Result<()> {
@@ -187,6 +196,7 @@ pub(super) async fn run_claimed(
         job,
         full: false,
         handoff,
+        embedding,
     };
     let mut lines = Vec::new();
     match run_one_job(pool, cipher, CATALOG, tenant_id, run, &mut lines).await {

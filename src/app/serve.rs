@@ -2,6 +2,7 @@
 //! the server from configuration and stops it gracefully.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,6 +15,7 @@ use crate::api::auth::jwt::SessionKeys;
 use crate::api::auth::Auth;
 use crate::api::{ServerParts, DOCS_PATH};
 use crate::config::Config;
+use crate::pipeline::embed_stage::Embedding;
 use crate::security::{CredentialCipher, SecretKey};
 
 /// Longest wait for requests in flight and WebSockets to finish after a stop.
@@ -26,6 +28,8 @@ pub(super) struct ApiSetup<'a> {
     pub jwt_secret: &'a str,
     /// Report RabbitMQ queue depths (the roles talk through it).
     pub with_broker: bool,
+    /// The vector store and embedders search uses.
+    pub embedding: Arc<Embedding>,
 }
 
 /// An API serving in the background.
@@ -58,6 +62,7 @@ impl RunningApi {
             cipher: CredentialCipher::new(setup.key),
             auth: Auth::new(keys, config.http.secure_cookie),
             broker,
+            embedding: setup.embedding,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             body_limit_bytes: config.http.body_limit_bytes,
         };
@@ -94,10 +99,12 @@ impl RunningApi {
 pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let key = config.secret_key()?;
     let secret = config.jwt_secret()?;
+    let embedding = super::vectors::embedding(config, Some(CredentialCipher::new(&key)))?;
     let setup = ApiSetup {
         key: &key,
         jwt_secret: secret,
         with_broker: !config.queue.rabbitmq_url.is_empty(),
+        embedding: Arc::new(embedding),
     };
     let stop = super::signals::shutdown();
     let api = RunningApi::start(pool, config, setup).await?;

@@ -28,6 +28,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         jira_malformed_rate: args.jira_malformed_rate,
         github_malformed_rate: args.github_malformed_rate,
+        embeddings_model_dir: args.embeddings_model_dir,
+        embeddings_key: args.embeddings_key,
+        embeddings_throttle_every: args.embeddings_throttle_every,
         ..SimulatorConfig::default()
     };
     let started = Instant::now();

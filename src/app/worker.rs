@@ -1,7 +1,8 @@
-//! `pulse-etl worker --stage extract|transform|load … --tier T…`: consumes the tiers'
+//! `pulse-etl worker --stage extract|transform|load|embed … --tier T…`: consumes the tiers'
 //! queues of one or more stages on RabbitMQ. Transform workers transform each message's raw
 //! rows, save the result as a load batch and hand it to the load queue; load workers upsert
-//! saved batches. Either acknowledges only after its commit; a failed message is delivered
+//! saved batches; embed workers embed the records a message names and record their vectors.
+//! Each acknowledges only after its commit; a failed message is delivered
 //! again later, and out of attempts (or not worth retrying) it is dead-lettered with its
 //! raw rows marked failed, so the run waiting for them ends FAILED instead of waiting
 //! forever. Extract workers run the sync jobs a `scheduler --dispatch` hands them. Workers
@@ -10,13 +11,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::bail;
 use sqlx::PgPool;
 
 use super::broker;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
+use crate::pipeline::embed_stage::{EmbedStage, Embedding};
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
@@ -32,9 +33,6 @@ pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Re
     let tiers = broker::tiers(&args.tier);
     let mut stages: Vec<QueueStage> = Vec::new();
     for stage in args.stage.into_iter().map(broker::queue_stage) {
-        if stage == QueueStage::Embedding {
-            bail!("`worker --stage embed` is not available in this version: embedding is not built yet");
-        }
         if !stages.contains(&stage) {
             stages.push(stage);
         }
@@ -46,7 +44,15 @@ pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Re
             match stage {
                 QueueStage::Extraction => extract_worker(pool, config, tiers, stop).await,
                 QueueStage::Transform => transform_worker(pool, config, tiers, stop).await,
-                _ => load_worker(pool, config, tiers, stop).await,
+                QueueStage::Load => load_worker(pool, config, tiers, stop).await,
+                QueueStage::Embedding => {
+                    let cipher = config
+                        .secret_key()
+                        .ok()
+                        .map(|key| CredentialCipher::new(&key));
+                    let embedding = super::vectors::embedding(config, cipher)?;
+                    embed_worker(pool, (config, &embedding), tiers, stop).await
+                }
             }
         }
     });
@@ -84,6 +90,29 @@ pub(super) async fn load_worker(
     .await
 }
 
+/// Messages an embed worker holds at once: each is a batch of records for the model, so a
+/// few keep it busy without hoarding work other workers could take.
+const EMBED_PREFETCH: u16 = 4;
+
+/// Consumes the embedding queues of `tiers` until `stop` resolves.
+pub(super) async fn embed_worker(
+    pool: &PgPool,
+    (config, embedding): (&Config, &Embedding),
+    tiers: &[Tier],
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let stage = EmbedStage::new(pool, CATALOG, embedding);
+    let queues = Queues {
+        stage: QueueStage::Embedding,
+        tiers,
+        prefetch: EMBED_PREFETCH,
+    };
+    consume(config, queues, stop, async |_, delivery| {
+        embed(&stage, delivery).await
+    })
+    .await
+}
+
 /// Consumes the extraction queues of `tiers` (one job at a time) until `stop` resolves.
 async fn extract_worker(
     pool: &PgPool,
@@ -92,6 +121,7 @@ async fn extract_worker(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let cipher = CredentialCipher::new(&config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
     let interval = Duration::from_secs(config.scheduler.interval_secs);
     let queues = Queues {
         stage: QueueStage::Extraction,
@@ -99,7 +129,7 @@ async fn extract_worker(
         prefetch: 1,
     };
     consume(config, queues, stop, async |broker, delivery| {
-        run_job(pool, &cipher, broker, delivery, interval).await
+        run_job(pool, (&cipher, &embedding), broker, delivery, interval).await
     })
     .await
 }
@@ -138,13 +168,14 @@ async fn consume(
             () = &mut stop => return Ok(()),
         };
         broker.declare(queues.stage, queues.tiers).await?;
-        // Extraction hands its work on to transform, transform to load.
-        let next = match queues.stage {
-            QueueStage::Extraction => Some(QueueStage::Transform),
-            QueueStage::Transform => Some(QueueStage::Load),
-            _ => None,
+        // Extraction hands its work on to transform (and, once loaded, to embedding),
+        // transform to load.
+        let next: &[QueueStage] = match queues.stage {
+            QueueStage::Extraction => &[QueueStage::Transform, QueueStage::Embedding],
+            QueueStage::Transform => &[QueueStage::Load],
+            _ => &[],
         };
-        if let Some(next) = next {
+        for &next in next {
             broker.declare(next, queues.tiers).await?;
         }
         let mut consumer = broker
@@ -263,6 +294,36 @@ async fn load(pool: &PgPool, stage: &TransformStage<'_>, delivery: Delivery) -> 
     Ok(())
 }
 
+/// Embeds the records one message names and settles it: ack once their vectors are written
+/// and recorded; a failure is retried later, and out of attempts (or not worth retrying)
+/// the records are recorded as failed — so the run waiting for them ends FAILED with the
+/// count — and the message is dead-lettered.
+#[tracing::instrument(name = "embed_message", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
+async fn embed(stage: &EmbedStage<'_>, delivery: Delivery) -> anyhow::Result<()> {
+    match stage.handle(&delivery.message).await {
+        Ok(report) => {
+            delivery.ack().await?;
+            tracing::debug!(
+                embedded = report.embedded,
+                unchanged = report.unchanged,
+                deleted = report.deleted,
+                "records embedded"
+            );
+        }
+        Err(error) => {
+            let retry = error.is_transient() && !delivery.out_of_attempts();
+            let text = error.to_string();
+            if !retry {
+                stage.record_failure(&delivery.message, &text).await?;
+            }
+            let attempt = delivery.attempt;
+            let outcome = delivery.reject(&text, retry).await?;
+            tracing::warn!(attempt, ?outcome, error = %text, "embedding failed");
+        }
+    }
+    Ok(())
+}
+
 /// Settles a message whose work failed with `error`: delivered again later when `retry`
 /// and attempts are left, else its raw rows are marked failed (before the message leaves:
 /// a crash in between redelivers it, never loses it) and it is dead-lettered.
@@ -294,7 +355,7 @@ async fn fail(
 #[tracing::instrument(name = "dispatched_job", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
 async fn run_job(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    (cipher, embedding): (&CredentialCipher, &Embedding),
     broker: &Broker,
     delivery: Delivery,
     interval: Duration,
@@ -332,8 +393,7 @@ async fn run_job(
     delivery.ack().await?;
     super::scheduler::run_claimed(
         pool,
-        cipher,
-        Some(broker),
+        (cipher, embedding, Some(broker)),
         (message.tenant_id, &job),
         interval,
     )

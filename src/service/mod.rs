@@ -14,6 +14,7 @@ pub mod raw_data;
 pub mod reprocess;
 pub mod tenants;
 pub mod users;
+pub mod vectors;
 pub mod work_items;
 pub mod workflows;
 

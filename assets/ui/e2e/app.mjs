@@ -31,6 +31,7 @@ const PAGES = [
   ["/custom-fields", "tbody tr", "custom-fields"],
   ["/integrations", "tbody tr", "integrations"],
   ["/queues", ".metrics", "queues"],
+  ["/search", "h2", "search"],
   ["/users", "tbody tr", "users"],
 ];
 const failures = [];

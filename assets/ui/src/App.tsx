@@ -11,12 +11,14 @@ import { PullRequestDetail, PullRequests } from "./pages/PullRequests";
 import { Metrics } from "./pages/Metrics";
 import { Workflow } from "./pages/Workflow";
 import { CustomFields, Integrations, Queues, Users } from "./pages/Admin";
+import { Search } from "./pages/Search";
 
 const NAV = [
   { path: "/", label: "Dashboard", admin: false },
   { path: "/work-items", label: "Work items", admin: false },
   { path: "/prs", label: "Pull requests", admin: false },
   { path: "/metrics", label: "Flow metrics", admin: false },
+  { path: "/search", label: "Search", admin: false },
   { path: "/workflow", label: "Workflow", admin: false },
   { path: "/custom-fields", label: "Custom fields", admin: false },
   { path: "/integrations", label: "Integrations", admin: false },
@@ -67,6 +69,7 @@ export function App() {
   else if (location.path === "/custom-fields") page = <CustomFields me={me} query={location.query} />;
   else if (location.path === "/integrations") page = <Integrations me={me} />;
   else if (location.path === "/queues") page = <Queues />;
+  else if (location.path === "/search") page = <Search me={me} query={location.query} />;
   else if (location.path === "/users")
     page = me.role === "admin" ? <Users /> : <p role="alert" className="error">Not allowed: this page is for admins.</p>;
   else page = <p role="alert">No page here. <a {...linkProps("/")}>Go to the dashboard</a>.</p>;

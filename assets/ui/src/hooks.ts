@@ -33,3 +33,19 @@ export function useApi<T>(path: string | null): Loaded<T> {
   const reload = useCallback(() => setRound((n) => n + 1), []);
   return { data, error, reload };
 }
+
+/** Runs an action, then says how it went (`done`, or the error) and reloads the page's data. */
+export function useAction(reload: () => void) {
+  const [message, setMessage] = useState<string | null>(null);
+  const run = async (action: () => Promise<unknown>, done: string) => {
+    setMessage(null);
+    try {
+      await action();
+      setMessage(done);
+      reload();
+    } catch (failure) {
+      setMessage(errorText(failure));
+    }
+  };
+  return { message, run };
+}

@@ -4,22 +4,7 @@ import { FormEvent, useState } from "react";
 import { api, Integration, Me, Page } from "../api";
 import { Select, Status } from "../components";
 import { when } from "../format";
-import { errorText, useApi } from "../hooks";
-
-function useAction(reload: () => void) {
-  const [message, setMessage] = useState<string | null>(null);
-  const run = async (action: () => Promise<unknown>, done: string) => {
-    setMessage(null);
-    try {
-      await action();
-      setMessage(done);
-      reload();
-    } catch (failure) {
-      setMessage(errorText(failure));
-    }
-  };
-  return { message, run };
-}
+import { useAction, useApi } from "../hooks";
 
 type IntegrationRow = Integration & { username: string | null; settings: { projects?: string[]; repos?: string[] } };
 

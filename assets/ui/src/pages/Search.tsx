@@ -1,0 +1,133 @@
+// Semantic search over the tenant's work items and pull requests (the query in the URL, so
+// a search can be bookmarked), how far the embedding is, and — for admins — the embedding
+// provider and model.
+import { FormEvent } from "react";
+import { api, Me } from "../api";
+import { Status } from "../components";
+import { useAction, useApi } from "../hooks";
+import { linkProps, submitFilters } from "../router";
+
+interface Hit { source: string; table: string; record_id: number; key: string; title: string | null; status: string | null; project: string | null; url: string | null; score: number }
+interface Collection { collection: string; provider: string; model: string; base_url: string | null; has_api_key: boolean; state: string }
+interface TableStatus { source: string; table: string; records: number; embedded: number; pending: number; failed: number }
+interface VectorsStatus { collections: Collection[]; collection: string | null; points: number; tables: TableStatus[] }
+
+const FILTERS = ["q", "source", "project"] as const;
+
+function searchPath(query: URLSearchParams): string | null {
+  const q = query.get("q");
+  if (!q) return null;
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = query.get(name);
+    if (value) params.set(name, value);
+  }
+  params.set("limit", "20");
+  return `/search?${params}`;
+}
+
+export function Search({ me, query }: { me: Me; query: URLSearchParams }) {
+  const status = useApi<VectorsStatus>("/vectors/status");
+  const results = useApi<{ items: Hit[] }>(searchPath(query));
+  const { message, run } = useAction(status.reload);
+
+  function configure(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const provider = String(form.get("provider"));
+    const text = (name: string) => String(form.get(name) ?? "").trim() || undefined;
+    const body = provider === "local" ? { provider } : { provider, model: text("model"), base_url: text("base_url"), api_key: text("api_key") };
+    run(() => api.put("/embedding", body), "Embedding settings saved: the next sync embeds with them.");
+  }
+
+  return (
+    <>
+      <h1>Search</h1>
+      <form
+        className="filters"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault();
+          submitFilters(event.currentTarget, "/search", FILTERS);
+        }}
+      >
+        <label>Words<input name="q" type="search" defaultValue={query.get("q") ?? ""} required /></label>
+        <label>
+          Source
+          <select name="source" defaultValue={query.get("source") ?? ""}>
+            <option value="">All</option><option value="jira">Work items</option><option value="github">Pull requests</option>
+          </select>
+        </label>
+        <label>Project or repository<input name="project" defaultValue={query.get("project") ?? ""} /></label>
+        <button type="submit">Search</button>
+      </form>
+      {query.get("q") && (
+        <Status loaded={results} empty={results.data?.items.length === 0}>
+          {(found) => (
+            <table>
+              <caption>Nearest in meaning to “{query.get("q")}”</caption>
+              <thead><tr><th scope="col">Score</th><th scope="col">Key</th><th scope="col">Title</th><th scope="col">Status</th><th scope="col">In</th></tr></thead>
+              <tbody>
+                {found.items.map((hit) => (
+                  <tr key={`${hit.table}-${hit.record_id}`}>
+                    <td>{hit.score.toFixed(3)}</td>
+                    <td>
+                      <a {...linkProps(hit.table === "prs" ? `/prs/${hit.record_id}` : `/work-items/${encodeURIComponent(hit.key)}`)}>{hit.key}</a>
+                    </td>
+                    <td>{hit.title}</td>
+                    <td>{hit.status}</td>
+                    <td>{hit.project}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Status>
+      )}
+      <h2>Vectors</h2>
+      {message && <p role="status">{message}</p>}
+      <Status loaded={status}>
+        {(s) => (
+          <>
+            {s.collection === null ? (
+              <p>Embedding is off for this tenant{me.role === "admin" ? ": choose a provider below." : "."}</p>
+            ) : (
+              <p>Collection <code>{s.collection}</code>: {s.points} points.</p>
+            )}
+            <table>
+              <thead><tr><th scope="col">Source</th><th scope="col">Records</th><th scope="col">Embedded</th><th scope="col">Pending</th><th scope="col">Failed</th></tr></thead>
+              <tbody>
+                {s.tables.map((t) => (
+                  <tr key={t.table}><td>{t.source === "jira" ? "Work items" : "Pull requests"}</td><td>{t.records}</td><td>{t.embedded}</td><td>{t.pending}</td><td>{t.failed}</td></tr>
+                ))}
+              </tbody>
+            </table>
+            {s.collections.length > 0 && (
+              <table>
+                <caption>Collections</caption>
+                <thead><tr><th scope="col">Collection</th><th scope="col">State</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">Endpoint</th></tr></thead>
+                <tbody>
+                  {s.collections.map((c) => (
+                    <tr key={c.collection}><td>{c.collection}</td><td>{c.state === "active" ? "searched" : "being built"}</td><td>{c.provider}</td><td>{c.model}</td><td>{c.base_url ?? ""}</td></tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </>
+        )}
+      </Status>
+      {me.role === "admin" && (
+        <>
+        <h2>Embedding provider</h2>
+        <form className="filters" onSubmit={configure} aria-label="Embedding provider">
+          <label>Provider<select name="provider" defaultValue="local"><option value="local">Local model (all-MiniLM-L6-v2)</option><option value="openai">OpenAI-compatible endpoint</option></select></label>
+          <label>Model (endpoint only)<input name="model" placeholder="text-embedding-3-small" /></label>
+          <label>Base URL (endpoint only)<input name="base_url" type="url" placeholder="https://api.openai.com" /></label>
+          <label>API key (endpoint only, write-only)<input name="api_key" type="password" autoComplete="off" /></label>
+          <button type="submit">Save</button>
+        </form>
+        </>
+      )}
+    </>
+  );
+}
