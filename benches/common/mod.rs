@@ -60,12 +60,22 @@ pub fn pulse_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (Strin
 /// As [`pulse`], also returning the process's peak resident memory in MiB (its `VmHWM`,
 /// read until it exits).
 pub fn pulse_measured(database: &str, args: &[&str]) -> (String, Duration, f64) {
+    pulse_measured_with(database, args, &[])
+}
+
+/// As [`pulse_measured`], with more environment variables.
+pub fn pulse_measured_with(
+    database: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (String, Duration, f64) {
     let started = Instant::now();
     let mut child = Command::new(binary())
         .args(args)
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -14,6 +14,7 @@ mod api_schema;
 mod api_ui;
 mod conformance;
 mod embedded_postgres;
+mod embedding;
 mod github_real_data;
 mod github_sync;
 mod issue_links;

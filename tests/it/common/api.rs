@@ -1,6 +1,7 @@
 //! The API server in-process on port 0 over a scratch database, the tenants and users the
 //! API tests sign in as, and a small JSON client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -14,6 +15,8 @@ use pulse_etl::api::auth::jwt::SessionKeys;
 use pulse_etl::api::auth::Auth;
 use pulse_etl::api::ServerParts;
 use pulse_etl::domain::{TenantId, UserRole};
+use pulse_etl::embedding::settings::Embedders;
+use pulse_etl::pipeline::embed_stage::Embedding;
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::service::users::{self, NewUser};
 
@@ -35,6 +38,21 @@ impl TestApi {
     }
 
     pub async fn start_with(pool: &PgPool, request_timeout: Duration) -> Self {
+        let vectors =
+            std::env::temp_dir().join(format!("pulse-test-{}", uuid::Uuid::new_v4().simple()));
+        let embedding = Embedding {
+            store: pulse_etl::vectors::open("", &vectors).unwrap(),
+            embedders: Embedders::new(vectors.join("no-model"), None),
+        };
+        Self::start_full(pool, request_timeout, Arc::new(embedding)).await
+    }
+
+    /// A server whose search uses `embedding`.
+    pub async fn start_full(
+        pool: &PgPool,
+        request_timeout: Duration,
+        embedding: Arc<Embedding>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let key = SecretKey::parse(TEST_SECRET_KEY).unwrap();
@@ -46,6 +64,7 @@ impl TestApi {
                 false,
             ),
             broker: None,
+            embedding,
             request_timeout,
             body_limit_bytes: 1 << 20,
         };

@@ -2,6 +2,7 @@
 //! ([`ScratchDb`]), and a way to run the real `pulse-etl` binary against it.
 
 pub mod api;
+pub mod qdrant;
 pub mod queues;
 pub mod scratch_db;
 pub mod source;

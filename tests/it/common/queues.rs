@@ -50,7 +50,19 @@ impl Queues {
 
     /// A worker process for `stages`.
     pub fn worker_of(&self, db: &ScratchDb, dir: &std::path::Path, stages: &[&str]) -> Child {
+        self.worker_with(db, dir, stages, &[])
+    }
+
+    /// As [`Queues::worker_of`], with more environment variables.
+    pub fn worker_with(
+        &self,
+        db: &ScratchDb,
+        dir: &std::path::Path,
+        stages: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Child {
         let mut env = self.env();
+        env.extend_from_slice(extra);
         env.push(("DATABASE_URL", db.url.as_str()));
         env.push(("PULSE_SECRET_KEY", TEST_SECRET_KEY));
         let mut args = vec!["worker", "--tier", "all"];
