@@ -519,18 +519,6 @@ async fn credentials_need_the_secret_key() {
 }
 
 #[tokio::test]
-async fn roles_not_built_yet_say_so() {
-    let db = ScratchDb::migrated().await;
-    let dir = tempfile::tempdir().unwrap();
-    let output = db.cli(
-        dir.path(),
-        &["worker", "--stage", "embed", "--tier", "all"],
-        None,
-    );
-    assert_clear_failure(&output, "not available in this version");
-}
-
-#[tokio::test]
 async fn json_log_format_writes_one_json_object_per_line() {
     let db = ScratchDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();

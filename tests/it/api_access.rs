@@ -207,6 +207,7 @@ fn body_for(route: &Route, ids: &Ids) -> Option<Value> {
         }
         ("PATCH", "/api/v1/users/{id}") => json!({"active": true}),
         ("POST", "/api/v1/tokens") => json!({"name": unique, "role": "viewer"}),
+        ("PUT", "/api/v1/embedding") => json!({"provider": "local"}),
         ("POST", "/api/v1/auth/login") => {
             json!({"email": "nobody@example.com", "password": "wrong password"})
         }

@@ -280,7 +280,7 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
+async fn roles_without_rabbitmq_or_with_a_bad_vector_store_say_why() {
     let db = ScratchDb::migrated().await;
     let no_url = cli(
         &db,
@@ -289,15 +289,15 @@ async fn roles_without_rabbitmq_or_of_other_stages_say_why() {
     .await;
     common::assert_clear_failure(&no_url, "RABBITMQ_URL");
     let queues = Queues::new();
-    let other = cli_with(
+    let mut env = queues.env();
+    env.push(("QDRANT_URL", "ftp://vectors.example"));
+    let bad_store = cli_with(
         &db,
-        strings(&[
-            "worker", "--stage", "load", "--stage", "embed", "--tier", "free",
-        ]),
-        &queues.env(),
+        strings(&["worker", "--stage", "embed", "--tier", "free"]),
+        &env,
     )
     .await;
-    common::assert_clear_failure(&other, "embedding is not built yet");
+    common::assert_clear_failure(&bad_store, "vectors.qdrant_url");
     let unreachable = cli_with(
         &db,
         strings(&["dlq", "list"]),
