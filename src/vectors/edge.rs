@@ -259,14 +259,7 @@ impl VectorStore for EdgeStore {
             let found = blocking(move || shard.search(request).map_err(store_error)).await?;
             Ok(found
                 .into_iter()
-                .filter_map(|point| {
-                    let payload = point.payload?.0;
-                    Some(Hit {
-                        table_name: payload.get("table_name")?.as_str()?.to_owned(),
-                        record_id: payload.get("record_id")?.as_i64()?,
-                        score: point.score,
-                    })
-                })
+                .filter_map(|point| Hit::from_payload(&point.payload?.0, point.score))
                 .collect())
         })
     }

@@ -139,6 +139,20 @@ pub struct Hit {
     pub score: f32,
 }
 
+impl Hit {
+    /// The hit a found point's payload names (None: not one of ours).
+    pub fn from_payload(
+        payload: &serde_json::Map<String, serde_json::Value>,
+        score: f32,
+    ) -> Option<Hit> {
+        Some(Hit {
+            table_name: payload.get("table_name")?.as_str()?.to_owned(),
+            record_id: payload.get("record_id")?.as_i64()?,
+            score,
+        })
+    }
+}
+
 /// A store of per-tenant collections of points.
 pub trait VectorStore: Send + Sync {
     /// Creates `collection` for vectors of `dimensions` (cosine distance) with the payload

@@ -25,6 +25,13 @@ impl ServerStore {
         let client = Qdrant::from_url(url).build().map_err(store_error)?;
         Ok(ServerStore { client })
     }
+
+    async fn exists(&self, collection: &str) -> Result<bool, VectorError> {
+        self.client
+            .collection_exists(collection)
+            .await
+            .map_err(store_error)
+    }
 }
 
 fn store_error(error: impl std::fmt::Display) -> VectorError {
@@ -54,12 +61,7 @@ impl VectorStore for ServerStore {
         dimensions: usize,
     ) -> BoxFuture<'a, Result<(), VectorError>> {
         Box::pin(async move {
-            if self
-                .client
-                .collection_exists(collection)
-                .await
-                .map_err(store_error)?
-            {
+            if self.exists(collection).await? {
                 let info = self
                     .client
                     .collection_info(collection)
@@ -93,12 +95,7 @@ impl VectorStore for ServerStore {
                 .await;
             if let Err(error) = created {
                 // Another worker may have created it meanwhile.
-                if !self
-                    .client
-                    .collection_exists(collection)
-                    .await
-                    .map_err(store_error)?
-                {
+                if !self.exists(collection).await? {
                     return Err(store_error(error));
                 }
             }
@@ -168,12 +165,7 @@ impl VectorStore for ServerStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>> {
         Box::pin(async move {
-            if !self
-                .client
-                .collection_exists(collection)
-                .await
-                .map_err(store_error)?
-            {
+            if !self.exists(collection).await? {
                 return Ok(Vec::new());
             }
             #[allow(deprecated)]
@@ -190,18 +182,12 @@ impl VectorStore for ServerStore {
                 .result
                 .into_iter()
                 .filter_map(|point| {
-                    let field = |name: &str| {
-                        point
-                            .payload
-                            .get(name)
-                            .cloned()
-                            .map(serde_json::Value::from)
-                    };
-                    Some(Hit {
-                        table_name: field("table_name")?.as_str()?.to_owned(),
-                        record_id: field("record_id")?.as_i64()?,
-                        score: point.score,
-                    })
+                    let payload = point
+                        .payload
+                        .into_iter()
+                        .map(|(key, value)| (key, serde_json::Value::from(value)))
+                        .collect();
+                    Hit::from_payload(&payload, point.score)
                 })
                 .collect())
         })
@@ -213,12 +199,7 @@ impl VectorStore for ServerStore {
         tenant: TenantId,
     ) -> BoxFuture<'a, Result<u64, VectorError>> {
         Box::pin(async move {
-            if !self
-                .client
-                .collection_exists(collection)
-                .await
-                .map_err(store_error)?
-            {
+            if !self.exists(collection).await? {
                 return Ok(0);
             }
             let filter = Filter::must([Condition::matches("tenant_id", tenant.get())]);
@@ -240,12 +221,7 @@ impl VectorStore for ServerStore {
         collection: &'a str,
     ) -> BoxFuture<'a, Result<(), VectorError>> {
         Box::pin(async move {
-            if self
-                .client
-                .collection_exists(collection)
-                .await
-                .map_err(store_error)?
-            {
+            if self.exists(collection).await? {
                 self.client
                     .delete_collection(collection)
                     .await

@@ -42,6 +42,24 @@ async fn run(db: &ScratchDb, env: &[(String, String)], args: &[&str]) -> std::pr
     cli_with(db, strings(args), &env).await
 }
 
+/// `embedding set --provider local` for the tenant.
+async fn set_local(db: &ScratchDb, env: &[(String, String)], tenant: &str) {
+    let set = run(
+        db,
+        env,
+        &[
+            "embedding",
+            "set",
+            "--tenant",
+            tenant,
+            "--provider",
+            "local",
+        ],
+    )
+    .await;
+    assert!(set.status.success(), "{}", stderr(&set));
+}
+
 async fn simulator(config: SimulatorConfig) -> RunningSimulator {
     RunningSimulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
@@ -175,20 +193,7 @@ async fn synced_records_are_searchable_and_only_what_changed_is_embedded_again()
         stderr(&refused)
     );
 
-    let set = run(
-        &db,
-        &env,
-        &[
-            "embedding",
-            "set",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "local",
-        ],
-    )
-    .await;
-    assert!(set.status.success(), "{}", stderr(&set));
+    set_local(&db, &env, &tenant).await;
     let jira = run(
         &db,
         &env,
@@ -451,20 +456,7 @@ async fn embed_workers_over_rabbitmq_fill_a_qdrant_server_exactly_despite_a_kill
     let mut env = env(&model, data.path());
     env.push(("QDRANT_URL".into(), qdrant.url.clone()));
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    let set = run(
-        &db,
-        &env,
-        &[
-            "embedding",
-            "set",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "local",
-        ],
-    )
-    .await;
-    assert!(set.status.success(), "{}", stderr(&set));
+    set_local(&db, &env, &tenant).await;
 
     let mut all_env: Vec<(String, String)> = queues
         .env()
@@ -547,19 +539,7 @@ async fn embed_workers_over_rabbitmq_fill_a_qdrant_server_exactly_despite_a_kill
     let reference_data = tempfile::tempdir().unwrap();
     let reference_env = self::env(&model, reference_data.path());
     let reference_tenant = jira_tenant(&reference_db, &sim, "sim-token").await;
-    run(
-        &reference_db,
-        &reference_env,
-        &[
-            "embedding",
-            "set",
-            "--tenant",
-            &reference_tenant,
-            "--provider",
-            "local",
-        ],
-    )
-    .await;
+    set_local(&reference_db, &reference_env, &reference_tenant).await;
     let reference = run(
         &reference_db,
         &reference_env,
@@ -717,19 +697,7 @@ async fn a_model_change_fills_a_new_collection_and_search_switches_once_it_is_co
     let data = tempfile::tempdir().unwrap();
     let env = env(&model, data.path());
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    run(
-        &db,
-        &env,
-        &[
-            "embedding",
-            "set",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "local",
-        ],
-    )
-    .await;
+    set_local(&db, &env, &tenant).await;
     let synced = run(&db, &env, &["run-job", "jira", "--tenant", &tenant]).await;
     assert!(synced.status.success(), "{}", stderr(&synced));
     let (key, summary) = unique_summaries(&db, &tenant, 1).await.remove(0);
