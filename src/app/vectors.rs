@@ -35,7 +35,7 @@ pub fn embedding(config: &Config, cipher: Option<CredentialCipher>) -> anyhow::R
 
 /// The credentials cipher when a secret key is configured (API keys need it; the local
 /// model does not).
-fn optional_cipher(config: &Config) -> Option<CredentialCipher> {
+pub(super) fn optional_cipher(config: &Config) -> Option<CredentialCipher> {
     config
         .secret_key()
         .ok()

@@ -46,10 +46,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Re
                 QueueStage::Transform => transform_worker(pool, config, tiers, stop).await,
                 QueueStage::Load => load_worker(pool, config, tiers, stop).await,
                 QueueStage::Embedding => {
-                    let cipher = config
-                        .secret_key()
-                        .ok()
-                        .map(|key| CredentialCipher::new(&key));
+                    let cipher = super::vectors::optional_cipher(config);
                     let embedding = super::vectors::embedding(config, cipher)?;
                     embed_worker(pool, (config, &embedding), tiers, stop).await
                 }

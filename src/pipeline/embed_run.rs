@@ -10,13 +10,13 @@ use sqlx::PgPool;
 
 use super::embed_stage::{EmbedReport, EmbedStage, EmbedStageError, Embedding};
 use super::source::Catalog;
-use super::PipelineError;
+use super::{set_stage_state, PipelineError};
 use crate::domain::{Provider, Scope, Stage, StageState, TenantId, Tier};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{EmbedOperation, Publisher, StageMessage, Work, MESSAGE_VERSION};
+use crate::store::jobs;
 use crate::store::vectors::{self, EmbedTable};
-use crate::store::{jobs, StoreError};
 use crate::vectors::VectorStore;
 
 /// Records per embed message: one provider batch, small enough to redo cheaply.
@@ -63,7 +63,14 @@ pub async fn embed_integration(
     };
     let mut all = Vec::new();
     for &table in tables {
-        set_state(pool, scope, table.step, StageState::Running).await?;
+        set_stage_state(
+            pool,
+            scope,
+            table.step,
+            Stage::Embedding,
+            StageState::Running,
+        )
+        .await?;
         let upserts = vectors::pending_upserts(
             pool,
             table,
@@ -94,7 +101,7 @@ pub async fn embed_integration(
             0 => StageState::Finished,
             _ => StageState::Failed,
         };
-        set_state(pool, scope, table.step, state).await?;
+        set_stage_state(pool, scope, table.step, Stage::Embedding, state).await?;
         tracing::info!(
             table = table.table,
             embedded = counts.report.embedded,
@@ -133,20 +140,6 @@ fn messages<'a>(
                 operation,
             },
         })
-}
-
-async fn set_state(
-    pool: &PgPool,
-    scope: Scope,
-    step: &str,
-    state: StageState,
-) -> Result<(), StoreError> {
-    match scope.job_id {
-        Some(job) => {
-            jobs::set_stage(pool, scope.tenant_id, job, step, Stage::Embedding, state).await
-        }
-        None => Ok(()),
-    }
 }
 
 /// Handles the messages here, one after another (the model already uses every core); a

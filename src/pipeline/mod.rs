@@ -104,7 +104,7 @@ pub(crate) async fn set_step_state(
 }
 
 /// Marks one stage of a step `state` on the run's job.
-async fn set_stage_state(
+pub(crate) async fn set_stage_state(
     pool: &PgPool,
     scope: Scope,
     step: &str,

@@ -117,8 +117,9 @@ pub async fn set(pool: &PgPool, settings: &CollectionSettings) -> Result<(), Sto
     Ok(())
 }
 
-/// Makes the collection being built the active one; returns the collection it replaced
-/// (whose vectors and bridge rows the caller removes), or None when nothing was switched.
+/// Makes the collection being built the active one, forgetting the bridge rows and
+/// failures of the collection it replaced; returns that collection (whose points the
+/// caller drops), or None when nothing was switched.
 pub async fn activate(
     pool: &PgPool,
     tenant_id: TenantId,
