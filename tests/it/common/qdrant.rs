@@ -84,10 +84,15 @@ impl QdrantServer {
         let ready = format!("http://127.0.0.1:{http}/readyz");
         let started = Instant::now();
         loop {
-            if let Ok(response) = reqwest::get(&ready).await {
-                if response.status().is_success() {
-                    return Some(server);
-                }
+            // Ready means the REST API says so and the gRPC port (what qdrant-client uses,
+            // opened a little later) accepts connections.
+            let rest = matches!(reqwest::get(&ready).await, Ok(r) if r.status().is_success());
+            if rest
+                && tokio::net::TcpStream::connect(("127.0.0.1", grpc))
+                    .await
+                    .is_ok()
+            {
+                return Some(server);
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
