@@ -485,6 +485,11 @@ pub struct IntegrationCreateArgs {
     /// code) instead of by the issue keys in pull request titles, branches and commits.
     #[arg(long)]
     pub dev_status: bool,
+    /// GitHub: read pull requests through GitHub's GraphQL API (default: a hundred with
+    /// their reviews, commits and comments per request) or its REST API (three requests
+    /// per pull request; for tokens without GraphQL access).
+    #[arg(long, value_enum)]
+    pub api: Option<crate::domain::SourceApi>,
     /// Client-side rate limit for this source, in requests per second (default 20).
     #[arg(long, value_parser = parse_positive_rate)]
     pub requests_per_second: Option<f64>,

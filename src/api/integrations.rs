@@ -46,6 +46,9 @@ pub struct NewIntegrationBody {
     /// code) instead of by the issue keys pull requests carry.
     #[serde(default)]
     pub dev_status: bool,
+    /// GitHub: `graphql` (default) or `rest` (for tokens without GraphQL access).
+    #[serde(default)]
+    pub api: Option<crate::domain::SourceApi>,
     pub requests_per_second: Option<f64>,
     pub concurrency: Option<usize>,
 }
@@ -90,6 +93,7 @@ async fn create(
                 projects: body.projects,
                 repos: body.repos,
                 dev_status: body.dev_status,
+                api: body.api,
             },
             requests_per_second: body.requests_per_second,
             concurrency: body.concurrency,

@@ -99,6 +99,7 @@ fn integration_input(args: IntegrationCreateArgs) -> IntegrationInput {
             projects: args.projects,
             repos: args.repos,
             dev_status: args.dev_status,
+            api: args.api,
         },
         requests_per_second: args.requests_per_second,
         concurrency: args.concurrency.map(usize::from),

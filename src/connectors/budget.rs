@@ -1,5 +1,5 @@
 //! Per-token request budgets as GitHub reports them (`x-ratelimit-limit`, `-remaining`,
-//! `-reset`): which token signs the next request, how much to slow down as a budget runs
+//! `-reset`; for GraphQL in points): which token signs the next request, how much to slow down as a budget runs
 //! low, and how long to wait when every token is spent.
 
 use std::cmp::Reverse;
@@ -36,9 +36,9 @@ impl Budget {
         }
     }
 
-    /// The pause before using it: none while above the reserve, else the time to its reset
-    /// shared out over what is left.
-    fn pace(&self, now: i64) -> Duration {
+    /// The pause before spending `cost` of it: none while above the reserve, else the time
+    /// to its reset shared out over the requests of that cost it has left.
+    fn pace(&self, now: i64, cost: u64) -> Duration {
         let (Some(limit), Some(remaining), Some(reset)) =
             (self.limit, self.remaining, self.reset_at)
         else {
@@ -47,7 +47,7 @@ impl Budget {
         if reset <= now || remaining as f64 >= limit as f64 * RESERVE_SHARE {
             return Duration::ZERO;
         }
-        Duration::from_secs_f64((reset - now) as f64 / (remaining + 1) as f64)
+        Duration::from_secs_f64((reset - now) as f64 / (remaining / cost.max(1) + 1) as f64)
     }
 }
 
@@ -79,25 +79,26 @@ impl TokenBudgets {
         }
     }
 
-    /// The token with the most budget left (in turn among equals), or how long until the
-    /// first refill when all are spent.
-    pub fn pick(&self, now: i64) -> Pick {
+    /// The token with the most budget left (in turn among equals) that can pay `cost` (one
+    /// request, or a GraphQL query's points), or how long until the first refill when none
+    /// can.
+    pub fn pick(&self, now: i64, cost: u64) -> Pick {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         let mut turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
         let count = budgets.len();
         let best = (0..count)
             .map(|offset| (offset, (*turn + offset) % count))
-            .filter(|(_, index)| !budgets[*index].spent(now))
+            .filter(|(_, index)| budgets[*index].left(now) >= cost.max(1))
             .max_by_key(|(offset, index)| (budgets[*index].left(now), Reverse(*offset)))
             .map(|(_, index)| index);
         match best {
             Some(index) => {
                 *turn = (index + 1) % count;
-                let pace = budgets[index].pace(now);
+                let pace = budgets[index].pace(now, cost);
                 // Count the request now: with several in flight, waiting for their answers
                 // to learn the budget is spent would overshoot it.
                 if let Some(remaining) = &mut budgets[index].remaining {
-                    *remaining = remaining.saturating_sub(1);
+                    *remaining = remaining.saturating_sub(cost.max(1));
                 }
                 Pick::Use { index, pace }
             }
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn tokens_take_turns_while_budgets_are_unknown_or_equal() {
         let budgets = TokenBudgets::new(3);
-        let picks: Vec<Pick> = (0..4).map(|_| budgets.pick(1_000)).collect();
+        let picks: Vec<Pick> = (0..4).map(|_| budgets.pick(1_000, 1)).collect();
         let indexes: Vec<usize> = picks
             .iter()
             .map(|p| match p {
@@ -179,9 +180,9 @@ mod tests {
         let budgets = TokenBudgets::new(2);
         assert!(!budgets.observe(0, &headers(100, 40, 2_000), 1_000));
         assert!(!budgets.observe(1, &headers(100, 90, 2_000), 1_000));
-        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 1, .. }));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { index: 1, .. }));
         assert!(budgets.observe(1, &headers(100, 0, 2_000), 1_000));
-        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { index: 0, .. }));
     }
 
     #[test]
@@ -189,8 +190,8 @@ mod tests {
         let budgets = TokenBudgets::new(2);
         budgets.observe(0, &headers(100, 0, 1_030), 1_000);
         budgets.observe(1, &headers(100, 0, 1_010), 1_000);
-        assert_eq!(budgets.pick(1_000), Pick::Wait(Duration::from_secs(10)));
-        assert!(matches!(budgets.pick(1_010), Pick::Use { index: 1, .. }));
+        assert_eq!(budgets.pick(1_000, 1), Pick::Wait(Duration::from_secs(10)));
+        assert!(matches!(budgets.pick(1_010, 1), Pick::Use { index: 1, .. }));
     }
 
     #[test]
@@ -199,38 +200,63 @@ mod tests {
         let mut jira_429 = HeaderMap::new();
         jira_429.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         assert!(!budgets.observe(0, &jira_429, 1_000));
-        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { index: 0, .. }));
     }
 
     #[test]
     fn a_spent_budget_with_a_reset_due_now_waits_a_second() {
         let budgets = TokenBudgets::new(1);
         assert!(budgets.observe(0, &headers(100, 0, 1_000), 1_000));
-        assert_eq!(budgets.pick(1_000), Pick::Wait(Duration::from_secs(1)));
-        assert!(matches!(budgets.pick(1_001), Pick::Use { index: 0, .. }));
+        assert_eq!(budgets.pick(1_000, 1), Pick::Wait(Duration::from_secs(1)));
+        assert!(matches!(budgets.pick(1_001, 1), Pick::Use { index: 0, .. }));
     }
 
     #[test]
     fn requests_in_flight_count_against_the_budget_before_their_answers() {
         let budgets = TokenBudgets::new(1);
         budgets.observe(0, &headers(100, 2, 1_060), 1_000);
-        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
-        assert!(matches!(budgets.pick(1_000), Pick::Use { index: 0, .. }));
-        assert_eq!(budgets.pick(1_000), Pick::Wait(Duration::from_secs(60)));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { index: 0, .. }));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { index: 0, .. }));
+        assert_eq!(budgets.pick(1_000, 1), Pick::Wait(Duration::from_secs(60)));
     }
 
     #[test]
     fn a_low_budget_is_spread_over_the_time_to_its_reset() {
         let budgets = TokenBudgets::new(1);
         budgets.observe(0, &headers(5_000, 600, 4_600), 1_000);
-        assert!(matches!(budgets.pick(1_000), Pick::Use { pace, .. } if pace.is_zero()));
+        assert!(matches!(budgets.pick(1_000, 1), Pick::Use { pace, .. } if pace.is_zero()));
         budgets.observe(0, &headers(5_000, 99, 4_600), 1_000);
         assert_eq!(
-            budgets.pick(1_000),
+            budgets.pick(1_000, 1),
             Pick::Use {
                 index: 0,
                 pace: Duration::from_secs(36)
             }
         );
+    }
+
+    #[test]
+    fn a_query_costing_more_than_is_left_waits_for_the_refill() {
+        let budgets = TokenBudgets::new(2);
+        budgets.observe(0, &headers(5_000, 8, 1_300), 1_000);
+        budgets.observe(1, &headers(5_000, 30, 1_200), 1_000);
+        assert!(matches!(
+            budgets.pick(1_000, 10),
+            Pick::Use { index: 1, .. }
+        ));
+        assert!(matches!(
+            budgets.pick(1_000, 10),
+            Pick::Use { index: 1, .. }
+        ));
+        // Token 1 has 10 left, token 0 has 8: only one more query of 10 points fits.
+        assert!(matches!(
+            budgets.pick(1_000, 10),
+            Pick::Use { index: 1, .. }
+        ));
+        assert_eq!(
+            budgets.pick(1_000, 10),
+            Pick::Wait(Duration::from_secs(200))
+        );
+        assert!(matches!(budgets.pick(1_000, 8), Pick::Use { index: 0, .. }));
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP client every connector shares: authentication, bounded concurrency, a
 //! client-side rate limit, per-token budgets (slowing down as they run low, waiting for the
-//! refill when spent), conditional requests (`If-None-Match`), and retries with exponential
+//! refill when spent, GraphQL's `RATE_LIMITED` answers included), conditional requests (`If-None-Match`), and retries with exponential
 //! back-off and full jitter on transport errors, 5xx, 429 and unreadable bodies, honouring
 //! `Retry-After`.
 
@@ -88,6 +88,8 @@ pub enum ConnectorError {
     },
     #[error("invalid request URL {0}")]
     Url(String),
+    #[error("GraphQL query to {url} failed: {errors}")]
+    Graphql { url: String, errors: String },
 }
 
 /// Request, retry and failure counts, shared by all clones of a client.
@@ -100,6 +102,8 @@ pub struct ClientStats {
     pub not_modified: AtomicU64,
     /// Times every token's budget was spent and the client waited for a refill.
     pub budget_waits: AtomicU64,
+    /// Points GraphQL answers said their queries cost.
+    pub points: AtomicU64,
 }
 
 /// A snapshot of [`ClientStats`].
@@ -110,6 +114,7 @@ pub struct RequestCounts {
     pub retries: u64,
     pub failures: u64,
     pub budget_waits: u64,
+    pub points: u64,
 }
 
 impl ClientStats {
@@ -121,6 +126,7 @@ impl ClientStats {
             retries: read(&self.retries),
             failures: read(&self.failures),
             budget_waits: read(&self.budget_waits),
+            points: read(&self.points),
         }
     }
 }
@@ -201,6 +207,19 @@ impl HttpClient {
         })
     }
 
+    /// The same client (connections, limits, counters) with budgets of its own: GitHub
+    /// counts GraphQL points apart from REST requests.
+    pub fn with_own_budgets(&self) -> HttpClient {
+        let tokens = match &self.auth {
+            Auth::Bearer { tokens } => tokens.len(),
+            Auth::Basic { .. } => 1,
+        };
+        HttpClient {
+            budgets: Arc::new(TokenBudgets::new(tokens)),
+            ..self.clone()
+        }
+    }
+
     /// Waits for this request's slot under the rate limit.
     async fn pace(&self) {
         if self.policy.requests_per_second <= 0.0 {
@@ -221,9 +240,9 @@ impl HttpClient {
 
     /// The token to sign the next request with, after any pause its budget asks for
     /// (waiting for a refill while every token is spent).
-    async fn budgeted_token(&self) -> usize {
+    async fn budgeted_token(&self, cost: u64) -> usize {
         loop {
-            match self.budgets.pick(epoch_seconds()) {
+            match self.budgets.pick(epoch_seconds(), cost) {
                 Pick::Use { index, pace } => {
                     if !pace.is_zero() {
                         tracing::debug!(
@@ -277,6 +296,7 @@ impl HttpClient {
             query,
             body: None,
             etag: None,
+            cost: 1,
         };
         self.send(request)
             .await
@@ -296,17 +316,29 @@ impl HttpClient {
             query,
             body: None,
             etag,
+            cost: 1,
         };
         self.send(request).await
     }
 
     pub async fn post(&self, url: &str, body: &Value) -> Result<Fetched, ConnectorError> {
+        self.post_costing(url, body, 1).await
+    }
+
+    /// A POST expected to cost `cost` of the token's budget (a GraphQL query's points).
+    pub async fn post_costing(
+        &self,
+        url: &str,
+        body: &Value,
+        cost: u64,
+    ) -> Result<Fetched, ConnectorError> {
         let request = Request {
             method: Method::POST,
             url,
             query: &[],
             body: Some(body),
             etag: None,
+            cost,
         };
         self.send(request)
             .await
@@ -363,7 +395,7 @@ impl HttpClient {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Attempt::Fail(ConnectorError::Url("client closed".into()));
         };
-        let token = self.budgeted_token().await;
+        let token = self.budgeted_token(call.cost).await;
         self.pace().await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.authorise(
@@ -441,7 +473,16 @@ impl HttpClient {
                 body,
             });
         }
-        match serde_json::from_slice(&bytes) {
+        match serde_json::from_slice::<Value>(&bytes) {
+            // GitHub's GraphQL answers a spent budget 200 with a `RATE_LIMITED` error.
+            Ok(body) if graphql_rate_limited(&body) => Attempt::Retry {
+                reason: "GraphQL rate limit".into(),
+                pause: if budget_spent {
+                    Pause::Budget
+                } else {
+                    Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE))
+                },
+            },
             Ok(body) => Attempt::Done(Conditional::Changed(Fetched { body, headers })),
             // A cut-off or garbled body is a transport problem: ask again.
             Err(error) => Attempt::Retry {
@@ -459,6 +500,18 @@ struct Request<'a> {
     query: &'a [(&'a str, String)],
     body: Option<&'a Value>,
     etag: Option<&'a str>,
+    /// What it is expected to take from the token's budget.
+    cost: u64,
+}
+
+/// Whether a GraphQL answer says the token's budget is spent (`RATE_LIMITED`, lately also
+/// `RATE_LIMIT`).
+fn graphql_rate_limited(body: &Value) -> bool {
+    body["errors"].as_array().is_some_and(|errors| {
+        errors
+            .iter()
+            .any(|e| matches!(e["type"].as_str(), Some("RATE_LIMITED" | "RATE_LIMIT")))
+    })
 }
 
 /// The body of an unconditional request (a `304` to one is the source's mistake).

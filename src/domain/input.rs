@@ -13,6 +13,8 @@ pub struct SourceScope {
     /// Jira: link pull requests through the development panel (one call per issue with
     /// code) instead of by the issue keys pull requests carry.
     pub dev_status: bool,
+    /// GitHub: which API to read (None: GraphQL).
+    pub api: Option<super::SourceApi>,
 }
 
 /// Input that cannot be accepted, worded for the person who typed it.

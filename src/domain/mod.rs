@@ -11,4 +11,4 @@ pub mod workflow;
 
 pub use ids::{IntegrationId, IntegrationRef, JobId, LoadBatchId, RawId, Scope, TenantId};
 pub use job::{JobState, JobStatus, JobStep, Stage, StageState};
-pub use tenancy::{Provider, Tier, UnknownValue, UserRole};
+pub use tenancy::{Provider, SourceApi, Tier, UnknownValue, UserRole};

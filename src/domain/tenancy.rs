@@ -89,6 +89,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which of a source's APIs an integration reads.
+    SourceApi {
+        /// GitHub's GraphQL API: pull requests with their reviews, commits and comments a
+        /// hundred at a time (the default).
+        Graphql => "graphql",
+        /// GitHub's REST API: three requests per pull request, for tokens without GraphQL
+        /// access.
+        Rest => "rest",
+    }
+}
+
+text_enum! {
     /// What a user may do through the API.
     UserRole {
         /// Manages integrations, mappings and jobs.

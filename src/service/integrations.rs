@@ -42,6 +42,7 @@ pub async fn create(
         projects: scope.projects,
         repos: scope.repos,
         dev_status: scope.dev_status,
+        api: scope.api,
         requests_per_second: new.requests_per_second,
         concurrency: new.concurrency,
     };
@@ -99,6 +100,8 @@ pub struct IntegrationUpdate {
     pub repos: Option<Vec<String>>,
     /// Jira: link pull requests through the development panel instead of by keys.
     pub dev_status: Option<bool>,
+    /// GitHub: read its GraphQL (default) or its REST API.
+    pub api: Option<crate::domain::SourceApi>,
     pub requests_per_second: Option<f64>,
     pub concurrency: Option<usize>,
     /// False disables the integration: its jobs are skipped with the reason recorded.
@@ -119,6 +122,7 @@ pub async fn update(
         projects: change.projects.unwrap_or(current.settings.projects.clone()),
         repos: change.repos.unwrap_or(current.settings.repos.clone()),
         dev_status: change.dev_status.unwrap_or(current.settings.dev_status),
+        api: change.api.or(current.settings.api),
     })?;
     check_limits(change.requests_per_second, change.concurrency)?;
     let tokens = change.tokens.as_deref().map(clean_tokens).transpose()?;
@@ -131,6 +135,7 @@ pub async fn update(
         projects: scope.projects,
         repos: scope.repos,
         dev_status: scope.dev_status,
+        api: scope.api,
         requests_per_second: change
             .requests_per_second
             .or(current.settings.requests_per_second),

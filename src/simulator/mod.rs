@@ -1,9 +1,10 @@
-//! The built-in source simulator: Jira Cloud REST v3 and GitHub REST v3 on localhost,
+//! The built-in source simulator: Jira Cloud REST v3 and GitHub REST v3 and GraphQL on localhost,
 //! deterministic from a seed and generated lazily, so large sites stay small in memory.
 //! Started by `pulse-etl simulate` and, in-process on a random port, by tests and demos.
 //!
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
-//! Control API: `GET /_sim/stats`, `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
+//! Control API: `GET /_sim/stats` (requests per route, responses per status, GraphQL points,
+//! ground truth), `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
 //! With a model directory it also serves an OpenAI-compatible `POST /v1/embeddings`
 //! (controlled by `GET|POST /_sim/embeddings`).
 
@@ -217,7 +218,15 @@ impl RunningSimulator {
             config.github_max_concurrency,
             config.github_secondary_retry_after_secs,
         ));
+        let schema = github::graphql::schema().map_err(std::io::Error::other)?;
+        let graphql = Arc::new(github::graphql::GraphqlState {
+            github: github.clone(),
+            quota: quota.clone(),
+            stats: stats.clone(),
+            schema,
+        });
         let github_api = github::routes::router(github.clone())
+            .merge(github::graphql::router(graphql))
             .layer(middleware::from_fn(delay))
             .layer(middleware::from_fn(github::etag::conditional))
             .layer(middleware::from_fn_with_state(quota, quota::github_quota))
@@ -299,6 +308,7 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
     Json(json!({
         "requests": requests,
         "responses": responses,
+        "graphql_points": control.stats.graphql_points(),
         "truth": {
             "issues": jira.issues,
             "histories": jira.histories,

@@ -1,7 +1,8 @@
 //! Source rate limits as the real APIs enforce them: Jira's per-second limit (429 with
 //! `Retry-After`) and GitHub's hourly budget per token (403 with `x-ratelimit-remaining: 0`),
 //! GitHub's secondary limit on concurrent requests (429 with `retry-after`), and the
-//! `x-ratelimit-*` headers on every GitHub response.
+//! `x-ratelimit-*` headers on every GitHub response. GitHub's GraphQL points are charged to a
+//! budget of their own by the GraphQL endpoint.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +16,7 @@ use axum::response::Response;
 use super::github::routes::github_error;
 use super::jira::routes::jira_error;
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -93,18 +94,19 @@ impl GithubQuota {
         }
     }
 
-    /// Charges one request to `token`; returns (allowed, used, reset epoch seconds).
-    fn charge(&self, token: &str, now: i64) -> (bool, u64, i64) {
+    /// Charges `cost` (one request, or a GraphQL query's points) to `budget`, a token's
+    /// budget for one resource; returns (allowed, used, reset epoch seconds).
+    pub fn charge(&self, budget: &str, cost: u64, now: i64) -> (bool, u64, i64) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let window = windows.entry(token.to_owned()).or_insert((now, 0));
+        let window = windows.entry(budget.to_owned()).or_insert((now, 0));
         if now >= window.0 + self.window_ms {
             *window = (now, 0);
         }
         let reset = (window.0 + self.window_ms) / 1_000;
-        if window.1 >= self.budget {
+        if window.1 + cost > self.budget {
             return (false, window.1, reset);
         }
-        window.1 += 1;
+        window.1 += cost;
         (true, window.1, reset)
     }
 
@@ -140,6 +142,17 @@ pub fn github_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The `x-ratelimit-*` headers GitHub puts on every answer.
+pub fn rate_headers(headers: &mut HeaderMap, limit: u64, used: u64, reset: i64, resource: &str) {
+    insert(headers, "x-ratelimit-limit", limit);
+    insert(headers, "x-ratelimit-remaining", limit.saturating_sub(used));
+    insert(headers, "x-ratelimit-used", used);
+    insert(headers, "x-ratelimit-reset", reset);
+    insert(headers, "x-ratelimit-resource", resource);
+}
+
+/// The secondary limit for every GitHub request, and the REST budget (one request each;
+/// `POST /graphql` charges its points itself).
 pub async fn github_quota(
     State(quota): State<Arc<GithubQuota>>,
     request: Request,
@@ -163,7 +176,10 @@ pub async fn github_quota(
         );
         return response;
     }
-    let (allowed, used, reset) = quota.charge(&token, now);
+    if request.uri().path() == "/graphql" {
+        return next.run(request).await;
+    }
+    let (allowed, used, reset) = quota.charge(&token, 1, now);
     let mut response = if allowed {
         next.run(request).await
     } else {
@@ -176,15 +192,6 @@ pub async fn github_quota(
         quota.refund(&token);
     }
     let used = if allowed { quota.used(&token) } else { used };
-    let headers = response.headers_mut();
-    insert(headers, "x-ratelimit-limit", quota.budget);
-    insert(
-        headers,
-        "x-ratelimit-remaining",
-        quota.budget.saturating_sub(used),
-    );
-    insert(headers, "x-ratelimit-used", used);
-    insert(headers, "x-ratelimit-reset", reset);
-    insert(headers, "x-ratelimit-resource", "core");
+    rate_headers(response.headers_mut(), quota.budget, used, reset, "core");
     response
 }

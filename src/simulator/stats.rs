@@ -16,6 +16,7 @@ pub struct Stats {
 struct Counts {
     requests: BTreeMap<String, u64>,
     responses: BTreeMap<String, u64>,
+    graphql_points: u64,
 }
 
 impl Stats {
@@ -26,6 +27,22 @@ impl Stats {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *counts.requests.entry(route.to_owned()).or_default() += 1;
         *counts.responses.entry(status.to_string()).or_default() += 1;
+    }
+
+    /// Points charged for GraphQL queries.
+    pub fn add_graphql_points(&self, points: u64) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.graphql_points += points;
+    }
+
+    pub fn graphql_points(&self) -> u64 {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .graphql_points
     }
 
     /// (requests by route, responses by status code).

@@ -42,6 +42,9 @@ pub struct IntegrationSettings {
     /// issue with code) instead of by the issue keys pull requests carry.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dev_status: bool,
+    /// GitHub: which API the sync reads (None: GraphQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<crate::domain::SourceApi>,
     /// Requests in flight at once to this source (None: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,

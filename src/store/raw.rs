@@ -101,6 +101,34 @@ pub async fn fetch(
     .await?)
 }
 
+/// Rows of `kind` stored for the given entities by the given extractions (metadata
+/// `extraction`), in the order they were stored: what those extractions read on top of the
+/// rows that name them.
+pub async fn of_extractions(
+    pool: &PgPool,
+    IntegrationRef {
+        tenant: tenant_id,
+        integration: integration_id,
+    }: IntegrationRef,
+    kind: &str,
+    external_ids: &[String],
+    extractions: &[String],
+) -> Result<Vec<RawRecord>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, type, external_id, raw_data, extraction_metadata FROM raw_extraction_data
+         WHERE tenant_id = $1 AND integration_id = $2 AND type = $3 AND external_id = ANY($4)
+           AND extraction_metadata->>'extraction' = ANY($5)
+         ORDER BY id",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(kind)
+    .bind(external_ids)
+    .bind(extractions)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The newest stored pages of one kind for one entity, in page order (`startAt`).
 pub async fn latest_pages(
     pool: &PgPool,

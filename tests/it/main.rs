@@ -15,6 +15,7 @@ mod api_ui;
 mod conformance;
 mod embedded_postgres;
 mod embedding;
+mod github_graphql;
 mod github_real_data;
 mod github_sync;
 mod issue_links;

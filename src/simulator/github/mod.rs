@@ -1,6 +1,8 @@
-//! The simulated GitHub REST API: pull requests with commits, reviews and comments.
+//! The simulated GitHub REST and GraphQL APIs: pull requests with commits, reviews and
+//! comments.
 
 pub mod etag;
+pub mod graphql;
 pub mod pulls;
 pub mod render;
 pub mod routes;

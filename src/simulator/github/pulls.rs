@@ -93,7 +93,7 @@ pub struct Pull {
 
 impl Pull {
     pub fn id(&self) -> u64 {
-        500_000_000 + u64::from(self.index)
+        PULL_ID_BASE + u64::from(self.index)
     }
 
     pub fn state(&self) -> &'static str {
@@ -140,8 +140,18 @@ pub fn sha(index: u32, round: u64, position: u64) -> String {
     )
 }
 
+/// Pull request ids are this plus the pull request's index.
+pub const PULL_ID_BASE: u64 = 500_000_000;
 const REVIEW_ID_BASE: u64 = 900_000_000;
 const REVIEW_COMMENT_ID_BASE: u64 = 700_000_000;
+
+/// The index of the pull request a review comment id belongs to.
+pub fn pull_of_review_comment(id: u64) -> Option<u32> {
+    let offset = id.checked_sub(REVIEW_COMMENT_ID_BASE)?;
+    (offset < ISSUE_COMMENT_ID_BASE - REVIEW_COMMENT_ID_BASE)
+        .then(|| u32::try_from(offset / 64).ok())
+        .flatten()
+}
 const ISSUE_COMMENT_ID_BASE: u64 = 800_000_000;
 const MAX_EVENTS: usize = 60;
 

@@ -14,9 +14,23 @@ pub fn github_time(ms: i64) -> String {
         .to_string()
 }
 
-fn node_id(kind: &str, id: u64) -> String {
+/// A global node id as GitHub's legacy ids look: base64 of `<kind><database id>`.
+pub fn node_id(kind: &str, id: u64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{kind}{id}"))
+}
+
+/// The database id inside a node id made by [`node_id`] with this `kind`.
+pub fn node_id_of(kind: &str, node_id: &str) -> Option<u64> {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(node_id)
+        .ok()?;
+    String::from_utf8(text)
+        .ok()?
+        .strip_prefix(kind)?
+        .parse()
+        .ok()
 }
 
 pub fn user(base: &str, actor: Actor) -> Value {
@@ -194,7 +208,7 @@ pub fn review(base: &str, pull: &Pull, review: &Review) -> Value {
     })
 }
 
-fn email(actor: Actor) -> String {
+pub fn email(actor: Actor) -> String {
     format!("{}@users.noreply.example.com", actor.login())
 }
 

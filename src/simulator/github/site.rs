@@ -131,6 +131,49 @@ impl GithubSite {
             .collect()
     }
 
+    /// A slice of a repository's pull requests ordered by `updated_at` (newest first when
+    /// `descending`), generating only the slice; with the repository's count.
+    pub fn page_by_updated(
+        &self,
+        repo: usize,
+        skip: usize,
+        take: usize,
+        descending: bool,
+    ) -> (Vec<Pull>, usize) {
+        let activity = self.read();
+        let ordered = activity.by_updated(repo);
+        let indexes: Vec<u32> = if descending {
+            ordered
+                .iter()
+                .rev()
+                .skip(skip)
+                .take(take)
+                .map(|(_, i)| *i)
+                .collect()
+        } else {
+            ordered
+                .iter()
+                .skip(skip)
+                .take(take)
+                .map(|(_, i)| *i)
+                .collect()
+        };
+        let page = indexes
+            .into_iter()
+            .map(|index| self.generate(&activity, index))
+            .collect();
+        (page, ordered.len())
+    }
+
+    /// A live pull request by its id (`Pull::id`).
+    pub fn pull_by_id(&self, id: u64) -> Option<Pull> {
+        let activity = self.read();
+        let index = u32::try_from(id.checked_sub(super::pulls::PULL_ID_BASE)?).ok()?;
+        activity
+            .is_live(index)
+            .then(|| self.generate(&activity, index))
+    }
+
     /// A repository's pull requests with any activity at or after `since_ms`.
     pub fn touched_since(&self, repo: usize, since_ms: Option<i64>) -> Vec<Pull> {
         let activity = self.read();

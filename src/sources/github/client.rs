@@ -1,5 +1,6 @@
-//! GitHub REST v3 calls and `Link` pagination. Answers are returned as the API sent them:
-//! storing and interpreting them is the pipeline's job.
+//! GitHub REST v3 calls with `Link` pagination, and GraphQL queries (their points charged to
+//! a budget of their own). Answers are returned as the API sent them: storing and
+//! interpreting them is the pipeline's job.
 
 use serde_json::Value;
 
@@ -11,7 +12,19 @@ pub const PER_PAGE: usize = 100;
 #[derive(Clone)]
 pub struct GithubClient {
     http: HttpClient,
+    /// The same connections and counters with GraphQL's point budgets.
+    graphql: HttpClient,
     base_url: String,
+}
+
+/// Where GitHub serves GraphQL for a REST base URL: `https://api.github.com/graphql`, and
+/// `https://HOST/api/graphql` for GitHub Enterprise Server's `https://HOST/api/v3`.
+pub fn graphql_endpoint(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
 }
 
 /// One page of a listing.
@@ -57,6 +70,7 @@ fn page_of(fetched: Fetched) -> Page {
 impl GithubClient {
     pub fn new(http: HttpClient, base_url: &str) -> Self {
         GithubClient {
+            graphql: http.with_own_budgets(),
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
@@ -119,6 +133,41 @@ impl GithubClient {
         Ok(pages)
     }
 
+    /// The `data` of a GraphQL query expected to cost `points`; an answer with errors fails
+    /// with them (a spent budget is waited out by the HTTP client).
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        points: u64,
+    ) -> Result<Value, ConnectorError> {
+        let url = graphql_endpoint(&self.base_url);
+        let body = serde_json::json!({"query": query, "variables": variables});
+        let mut answer = self.graphql.post_costing(&url, &body, points).await?.body;
+        let spent = answer["data"]["rateLimit"]["cost"].as_u64().unwrap_or(0);
+        self.http
+            .stats
+            .points
+            .fetch_add(spent, std::sync::atomic::Ordering::Relaxed);
+        match answer.get("errors") {
+            Some(Value::Array(errors)) if !errors.is_empty() => {
+                let mut text: Vec<String> = errors
+                    .iter()
+                    .take(3)
+                    .map(|e| e["message"].as_str().unwrap_or("(no message)").to_owned())
+                    .collect();
+                if errors.len() > 3 {
+                    text.push(format!("and {} more", errors.len() - 3));
+                }
+                Err(ConnectorError::Graphql {
+                    url,
+                    errors: text.join("; "),
+                })
+            }
+            _ => Ok(answer["data"].take()),
+        }
+    }
+
     /// One pull request with its size fields (`additions`, `deletions`, `changed_files`).
     pub async fn pull(&self, repository: &str, number: u64) -> Result<Fetched, ConnectorError> {
         self.http
@@ -133,6 +182,22 @@ impl GithubClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graphql_lives_beside_the_rest_api() {
+        assert_eq!(
+            graphql_endpoint("https://api.github.com"),
+            "https://api.github.com/graphql"
+        );
+        assert_eq!(
+            graphql_endpoint("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            graphql_endpoint("http://127.0.0.1:9"),
+            "http://127.0.0.1:9/graphql"
+        );
+    }
 
     #[test]
     fn next_link_is_found_among_the_relations() {

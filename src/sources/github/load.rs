@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use super::kinds;
 use super::tables as github;
 use super::transform::{self, CommentType, GithubError};
+use super::transform_graphql;
 use crate::domain::pr_flow::flow_metrics;
 use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
@@ -190,6 +191,74 @@ impl GithubLoader<'_> {
         load.add(&pulls)?;
         load.add(&review_rows)?;
         load.add(&commit_rows)?;
+        report.extracted = rows.len() as u64;
+        report.transformed = pulls.len() as u64;
+        report.loaded = pulls.len() as u64;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
+        Ok((load, report))
+    }
+
+    /// Stored GraphQL pull request nodes by id, each completed with the continuations its
+    /// extraction read, transformed into load work (the report counts them as loaded); a
+    /// malformed one is marked failed.
+    pub async fn transform_graphql_pulls(
+        &self,
+        ids: &[RawId],
+    ) -> Result<(LoadRows, StepReport), StoreError> {
+        let clock = Instant::now();
+        let rows = raw::fetch(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            ids,
+        )
+        .await?;
+        let extraction = |row: &RawRecord| {
+            row.extraction_metadata["extraction"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
+        let extractions: Vec<String> = rows.iter().map(extraction).collect();
+        let continuations = raw::of_extractions(
+            self.pool,
+            self.scope.integration(),
+            kinds::GRAPHQL_CONTINUATION,
+            &pull_ids,
+            &extractions,
+        )
+        .await?;
+        let mut report = StepReport::default();
+        let (mut pulls, mut review_rows, mut commit_rows, mut comment_rows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut load = LoadRows::default();
+        load.processed(continuations.iter().map(|c| c.id));
+        for row in &rows {
+            let own: Vec<RawRecord> = continuations
+                .iter()
+                .filter(|c| c.external_id == row.external_id && extraction(c) == extraction(row))
+                .cloned()
+                .collect();
+            let node = transform_graphql::complete(row.raw_data.clone(), &own);
+            match transform_graphql::pull_rows(&node) {
+                Ok((pull, reviews, commits, comments)) => {
+                    pulls.push(pull);
+                    review_rows.extend(reviews);
+                    commit_rows.extend(commits);
+                    comment_rows.extend(comments);
+                    load.processed([row.id]);
+                }
+                Err(error) => {
+                    self.fail(row.id, &error).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        load.add(&pulls)?;
+        load.add(&review_rows)?;
+        load.add(&commit_rows)?;
+        load.add(&comment_rows)?;
         report.extracted = rows.len() as u64;
         report.transformed = pulls.len() as u64;
         report.loaded = pulls.len() as u64;

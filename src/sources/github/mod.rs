@@ -4,12 +4,15 @@
 
 pub mod client;
 pub mod embed;
+pub mod graphql;
 pub mod load;
 pub mod read;
 pub mod reprocess;
 pub mod sync;
+mod sync_graphql;
 pub mod tables;
 pub mod transform;
+pub mod transform_graphql;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -17,7 +20,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
-use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, Provider, SourceApi, TenantId};
 use crate::pipeline::source::Source;
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -32,10 +35,10 @@ use client::GithubClient;
 use load::GithubLoader;
 use sync::GithubRun;
 
-/// A GitHub job's steps, in order.
 /// The tables whose records are embedded.
 static EMBED_TABLES: [&EmbedTable; 1] = [&embed::PRS];
 
+/// A GitHub job's steps, in order.
 pub mod steps {
     pub const REPOSITORIES: &str = "github_repositories";
     pub const PULL_REQUESTS: &str = "github_pull_requests";
@@ -51,6 +54,12 @@ pub mod kinds {
     pub const PULL_COMMITS: &str = "github_pull_commits";
     pub const REVIEW_COMMENT: &str = "github_review_comment";
     pub const ISSUE_COMMENT: &str = "github_issue_comment";
+    /// A pull request node of a GraphQL page, with everything nested in it (external id:
+    /// its database id).
+    pub const GRAPHQL_PULL: &str = "github_graphql_pull";
+    /// A further page of a nested list of a GraphQL pull request (external id: the pull
+    /// request's database id; metadata: the extraction it belongs to).
+    pub const GRAPHQL_CONTINUATION: &str = "github_graphql_continuation";
 }
 
 /// The tables GitHub's load work fills.
@@ -73,7 +82,12 @@ impl Source for Github {
     }
 
     fn transform_kinds(&self) -> &'static [&'static str] {
-        &[kinds::PULL, kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT]
+        &[
+            kinds::PULL,
+            kinds::GRAPHQL_PULL,
+            kinds::REVIEW_COMMENT,
+            kinds::ISSUE_COMMENT,
+        ]
     }
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
@@ -117,6 +131,7 @@ impl Source for Github {
             projects: Vec::new(),
             repos: repos.collect::<Result<_, _>>()?,
             dev_status: false,
+            api: scope.api,
         })
     }
 
@@ -140,6 +155,7 @@ impl Source for Github {
                 client: client.clone(),
                 scope,
                 repositories: integration.settings.repos.clone(),
+                api: integration.settings.api.unwrap_or(SourceApi::Graphql),
                 since: context.since,
                 full: context.full,
             };
@@ -165,6 +181,7 @@ impl Source for Github {
             let ids = message.raw_data_ids();
             Ok(match message.kind.as_str() {
                 kinds::PULL => loader.transform_pulls(ids).await?,
+                kinds::GRAPHQL_PULL => loader.transform_graphql_pulls(ids).await?,
                 kinds::REVIEW_COMMENT | kinds::ISSUE_COMMENT => {
                     loader.transform_comments(ids).await?
                 }

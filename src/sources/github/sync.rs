@@ -18,7 +18,7 @@ use super::tables as github;
 use super::transform::repository_and_number;
 use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
-use crate::domain::{Provider, RawId, Scope, StageState};
+use crate::domain::{Provider, RawId, Scope, SourceApi, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
@@ -37,6 +37,8 @@ pub struct GithubRun<'a> {
     pub repositories: Vec<String>,
     /// Only pull requests and comments updated since (None: everything).
     pub since: Option<DateTime<Utc>>,
+    /// Which of GitHub's APIs reads the pull requests.
+    pub api: SourceApi,
     /// Ignore stored ETags and re-read every listing.
     pub full: bool,
 }
@@ -62,13 +64,13 @@ fn id_text(entity: &Value) -> Option<String> {
     }
 }
 
-/// Whether a listed pull request changed since the cursor (unreadable dates count as
-/// changed: fetching once too often is cheaper than missing one).
-fn updated_since(pull: &Value, since: Option<DateTime<Utc>>) -> bool {
+/// Whether a listed pull request's `field` says it changed since the cursor (unreadable
+/// dates count as changed: fetching once too often is cheaper than missing one).
+pub(super) fn updated_since(pull: &Value, field: &str, since: Option<DateTime<Utc>>) -> bool {
     let Some(since) = since else {
         return true;
     };
-    pull["updated_at"]
+    pull[field]
         .as_str()
         .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
         .is_none_or(|at| at >= since)
@@ -154,8 +156,9 @@ impl GithubRun<'_> {
         Ok((report, names))
     }
 
-    /// Pull requests of `repositories` with their reviews and commits, then the
-    /// repositories' comments, then the flow metrics of every pull request touched.
+    /// Pull requests of `repositories` with their reviews, commits and (over GraphQL)
+    /// comments, then (over REST) the repositories' comments, then the flow metrics of
+    /// every pull request touched.
     pub async fn pull_requests(
         &self,
         repositories: &[String],
@@ -163,12 +166,39 @@ impl GithubRun<'_> {
     ) -> Result<PullsSynced, PipelineError> {
         self.stages(steps::PULL_REQUESTS, StageState::Running)
             .await?;
+        if self.api == SourceApi::Graphql {
+            // Comments come nested in the pull requests.
+            let ((extracted, touched), report) = self
+                .handoff
+                .run(
+                    self.pool,
+                    self.scope,
+                    &[kinds::GRAPHQL_PULL],
+                    async |publisher| {
+                        let extracted = self.extract_pulls_graphql(repositories, publisher).await?;
+                        crate::pipeline::set_extracted(self.pool, self.scope, steps::PULL_REQUESTS)
+                            .await?;
+                        Ok(extracted)
+                    },
+                    progress,
+                )
+                .await?;
+            return self
+                .finish_pulls(
+                    touched,
+                    report,
+                    extracted,
+                    StepReport::default(),
+                    Etags::new(),
+                )
+                .await;
+        }
         let known = if self.full {
             Etags::new()
         } else {
             github::etags(self.pool, self.scope.integration()).await?
         };
-        let ((extracted, mut fresh, mut touched), mut report) = self
+        let ((extracted, mut fresh, touched), report) = self
             .handoff
             .run(
                 self.pool,
@@ -197,9 +227,27 @@ impl GithubRun<'_> {
             )
             .await?;
         fresh.extend(comment_etags);
+        let mut touched = touched;
         touched.extend(
             github::pulls_of_comments(self.pool, self.scope.integration(), &commented).await?,
         );
+        let mut extracted = extracted;
+        extracted.extract_seconds += comments_extracted.extract_seconds;
+        self.finish_pulls(touched, report, extracted, comments, fresh)
+            .await
+    }
+
+    /// After the pull requests (and comments) are loaded: flow metrics and key links of every
+    /// pull request touched, the step's report and state, and the listings' ETags once all
+    /// of it is loaded.
+    async fn finish_pulls(
+        &self,
+        touched: BTreeSet<String>,
+        mut report: StepReport,
+        extracted: StepReport,
+        comments: StepReport,
+        fresh: Etags,
+    ) -> Result<PullsSynced, PipelineError> {
         let touched: Vec<String> = touched.into_iter().collect();
         let clock = Instant::now();
         let metrics_changed = self.loader().flow_metrics(&touched).await?;
@@ -209,7 +257,7 @@ impl GithubRun<'_> {
             "work items linked by the issue keys pull requests carry"
         );
         report.extracted = extracted.extracted;
-        report.extract_seconds = extracted.extract_seconds + comments_extracted.extract_seconds;
+        report.extract_seconds = extracted.extract_seconds;
         report.failed += comments.failed;
         report.transform_seconds += comments.transform_seconds;
         report.load_seconds += comments.load_seconds + clock.elapsed().as_secs_f64();
@@ -307,7 +355,7 @@ impl GithubRun<'_> {
                 let changed: Vec<Value> = page
                     .items
                     .iter()
-                    .take_while(|pull| updated_since(pull, self.since))
+                    .take_while(|pull| updated_since(pull, "updated_at", self.since))
                     .cloned()
                     .collect();
                 let reached_cursor = changed.len() < page.items.len();
@@ -328,7 +376,7 @@ impl GithubRun<'_> {
         Ok((report, fresh, extracted))
     }
 
-    fn message(&self, kind: &str, raw_ids: Vec<RawId>) -> crate::queue::StageMessage {
+    pub(super) fn message(&self, kind: &str, raw_ids: Vec<RawId>) -> crate::queue::StageMessage {
         stage_message(self.scope, (Provider::Github, kind), self.since, raw_ids)
     }
 
@@ -399,20 +447,21 @@ mod tests {
         let since = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
+        let at = |text: &str| json!({"updated_at": text});
         assert!(updated_since(
-            &json!({"updated_at": "2024-05-01T00:00:00Z"}),
+            &at("2024-05-01T00:00:00Z"),
+            "updated_at",
             Some(since)
         ));
         assert!(!updated_since(
-            &json!({"updated_at": "2024-04-30T23:59:59Z"}),
+            &at("2024-04-30T23:59:59Z"),
+            "updated_at",
             Some(since)
         ));
+        assert!(updated_since(&at("garbled"), "updated_at", Some(since)));
         assert!(updated_since(
-            &json!({"updated_at": "garbled"}),
-            Some(since)
-        ));
-        assert!(updated_since(
-            &json!({"updated_at": "2001-01-01T00:00:00Z"}),
+            &at("2001-01-01T00:00:00Z"),
+            "updated_at",
             None
         ));
     }

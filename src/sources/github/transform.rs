@@ -129,14 +129,14 @@ pub struct CommentRow {
     pub comment_updated_at: Option<DateTime<Utc>>,
 }
 
-fn text(value: &Value, path: &[&str]) -> Option<String> {
+pub(super) fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |node, key| node.get(key))
         .and_then(Value::as_str)
         .map(clean)
 }
 
-fn number(value: &Value, path: &[&str]) -> Option<i64> {
+pub(super) fn number(value: &Value, path: &[&str]) -> Option<i64> {
     path.iter()
         .try_fold(value, |node, key| node.get(key))
         .and_then(Value::as_i64)
@@ -155,7 +155,7 @@ fn id(value: &Value, entity: &'static str) -> Result<String, GithubError> {
 }
 
 /// An optional RFC 3339 timestamp; present but unreadable is an error.
-fn time(
+pub(super) fn time(
     value: &Value,
     path: &[&'static str],
     (entity, id): (&'static str, &str),

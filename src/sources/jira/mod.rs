@@ -96,6 +96,12 @@ impl Source for Jira {
                 "only GitHub integrations have repositories (Jira integrations take projects)",
             ));
         }
+        if scope.api.is_some() {
+            return Err(input::invalid(
+                "api",
+                "only GitHub integrations choose between its GraphQL and REST APIs",
+            ));
+        }
         let username = scope
             .username
             .as_deref()
@@ -110,6 +116,7 @@ impl Source for Jira {
             projects: projects.collect::<Result<_, _>>()?,
             repos: Vec::new(),
             dev_status: scope.dev_status,
+            api: None,
         })
     }
 

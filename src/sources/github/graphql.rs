@@ -1,0 +1,419 @@
+//! The GraphQL queries a GitHub sync sends: a repository's pull requests a hundred at a time,
+//! newest-updated first, with their reviews, commits, issue comments and review threads'
+//! comments nested in the same query; and batches of continuations for the nested lists
+//! that did not fit, each with its own cursor. GitHub charges a query by the requests it
+//! stands for (every connection once per node of the connections around it, ÷ 100): nested
+//! lists that multiply (review threads × their comments) are kept short here and continued
+//! only for the pull requests that need it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Pull requests per page.
+pub const PULLS_PER_PAGE: u64 = 100;
+/// Review threads per pull request in the page query: each costs a request per pull request.
+const THREADS_PER_PULL: u64 = 4;
+/// Review threads per continuation: each costs a request per continuation.
+const THREADS_PER_CONTINUATION: u64 = 25;
+/// Entries of every other nested list per page.
+const PER_LIST: u64 = 100;
+/// What one continuation batch may stand for, in requests (100 = one point).
+const BATCH_REQUESTS: u64 = 100;
+
+/// A nested list continued by its own cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nested {
+    Commits,
+    Reviews,
+    Comments,
+    ReviewThreads,
+    /// One review thread's comments.
+    ThreadComments,
+}
+
+impl Nested {
+    /// The connection field, on [`Nested::owner_type`].
+    pub fn field(self) -> &'static str {
+        match self {
+            Nested::Commits => "commits",
+            Nested::Reviews => "reviews",
+            Nested::Comments | Nested::ThreadComments => "comments",
+            Nested::ReviewThreads => "reviewThreads",
+        }
+    }
+
+    fn owner_type(self) -> &'static str {
+        match self {
+            Nested::ThreadComments => "PullRequestReviewThread",
+            _ => "PullRequest",
+        }
+    }
+
+    fn fragment(self) -> &'static str {
+        match self {
+            Nested::Commits => "CommitPage",
+            Nested::Reviews => "ReviewPage",
+            Nested::Comments => "IssueCommentPage",
+            Nested::ReviewThreads => "ThreadPage",
+            Nested::ThreadComments => "ReviewCommentPage",
+        }
+    }
+
+    fn page_size(self) -> u64 {
+        match self {
+            Nested::ReviewThreads => THREADS_PER_CONTINUATION,
+            _ => PER_LIST,
+        }
+    }
+
+    /// Requests one continuation of this list stands for.
+    fn requests(self) -> u64 {
+        match self {
+            Nested::ReviewThreads => 1 + THREADS_PER_CONTINUATION,
+            _ => 1,
+        }
+    }
+
+    /// The pull request's lists, as the page query nests them.
+    const OF_PULL: [Nested; 4] = [
+        Nested::Commits,
+        Nested::Reviews,
+        Nested::Comments,
+        Nested::ReviewThreads,
+    ];
+}
+
+/// Named fragments and the fragments each uses.
+const FRAGMENTS: &[(&str, &str, &[&str])] = &[
+    (
+        "ActorFields",
+        "fragment ActorFields on Actor { __typename login ... on User { databaseId } ... on Bot { databaseId } }",
+        &[],
+    ),
+    (
+        "CommitPage",
+        "fragment CommitPage on PullRequestCommitConnection { totalCount pageInfo { hasNextPage endCursor } \
+         nodes { commit { oid message authoredDate committedDate \
+         author { name email user { login } } committer { name email user { login } } } } }",
+        &[],
+    ),
+    (
+        "ReviewPage",
+        "fragment ReviewPage on PullRequestReviewConnection { pageInfo { hasNextPage endCursor } \
+         nodes { fullDatabaseId state body submittedAt commit { oid } author { ...ActorFields } } }",
+        &["ActorFields"],
+    ),
+    (
+        "IssueCommentPage",
+        "fragment IssueCommentPage on IssueCommentConnection { totalCount pageInfo { hasNextPage endCursor } \
+         nodes { fullDatabaseId body createdAt updatedAt author { ...ActorFields } } }",
+        &["ActorFields"],
+    ),
+    (
+        "ReviewCommentPage",
+        "fragment ReviewCommentPage on PullRequestReviewCommentConnection { pageInfo { hasNextPage endCursor } \
+         nodes { fullDatabaseId body path line originalLine replyTo { fullDatabaseId } createdAt updatedAt \
+         author { ...ActorFields } } }",
+        &["ActorFields"],
+    ),
+    (
+        "ThreadPage",
+        "fragment ThreadPage on PullRequestReviewThreadConnection { pageInfo { hasNextPage endCursor } \
+         nodes { id comments(first: 100) { ...ReviewCommentPage } } }",
+        &["ReviewCommentPage"],
+    ),
+];
+
+/// `operation` followed by the fragments it names, with theirs (GraphQL refuses unused ones).
+fn document(operation: &str, used: &[&str]) -> String {
+    let mut needed: Vec<&str> = Vec::new();
+    let mut pending: Vec<&str> = used.to_vec();
+    while let Some(name) = pending.pop() {
+        if needed.contains(&name) {
+            continue;
+        }
+        needed.push(name);
+        if let Some((_, _, uses)) = FRAGMENTS.iter().find(|(n, _, _)| *n == name) {
+            pending.extend(uses.iter());
+        }
+    }
+    let mut text = operation.to_owned();
+    for (name, fragment, _) in FRAGMENTS {
+        if needed.contains(name) {
+            text.push('\n');
+            text.push_str(fragment);
+        }
+    }
+    text
+}
+
+/// Points GitHub charges for a query standing for `requests` requests.
+pub fn points(requests: u64) -> u64 {
+    ((requests as f64 / 100.0).round() as u64).max(1)
+}
+
+/// The page query: `$owner`, `$name`, `$after`.
+pub fn pulls_query() -> String {
+    let operation = format!(
+        "query PullRequestPage($owner: String!, $name: String!, $after: String) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    pullRequests(first: {PULLS_PER_PAGE}, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{
+        id fullDatabaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
+        additions deletions changedFiles baseRefName headRefName baseRefOid headRefOid
+        repository {{ nameWithOwner }}
+        author {{ ...ActorFields }}
+        assignees(first: 1) {{ nodes {{ login databaseId }} }}
+        commits(first: {PER_LIST}) {{ ...CommitPage }}
+        reviews(first: {PER_LIST}) {{ ...ReviewPage }}
+        comments(first: {PER_LIST}) {{ ...IssueCommentPage }}
+        reviewThreads(first: {THREADS_PER_PULL}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ id comments(first: {PER_LIST}) {{ ...ReviewCommentPage }} }} }}
+      }}
+    }}
+  }}
+}}"
+    );
+    document(
+        &operation,
+        &[
+            "ActorFields",
+            "CommitPage",
+            "ReviewPage",
+            "IssueCommentPage",
+            "ReviewCommentPage",
+        ],
+    )
+}
+
+/// Points the page query costs: the page, then per pull request its five lists and a
+/// comment list per review thread.
+pub fn pulls_query_points() -> u64 {
+    points(1 + PULLS_PER_PAGE * (5 + THREADS_PER_PULL))
+}
+
+/// One nested list to read on from `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Continuation {
+    /// The pull request's database id (the raw row's external id).
+    pub pull: String,
+    /// The global id of the node whose list it is (the pull request or a review thread).
+    pub node: String,
+    pub nested: Nested,
+    pub after: String,
+}
+
+/// `(hasNextPage, endCursor)` of a connection.
+fn next_page(connection: &Value) -> Option<String> {
+    let info = &connection["pageInfo"];
+    if info["hasNextPage"].as_bool() != Some(true) {
+        return None;
+    }
+    info["endCursor"].as_str().map(str::to_owned)
+}
+
+/// Continuations of the threads' comment lists in a review thread connection.
+fn thread_continuations(pull: &str, threads: &Value) -> Vec<Continuation> {
+    let nodes = threads["nodes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    nodes
+        .iter()
+        .filter_map(|thread| {
+            Some(Continuation {
+                pull: pull.to_owned(),
+                node: thread["id"].as_str()?.to_owned(),
+                nested: Nested::ThreadComments,
+                after: next_page(&thread["comments"])?,
+            })
+        })
+        .collect()
+}
+
+/// What of a pull request node from the page query is left to read.
+pub fn continuations_of_pull(node: &Value) -> Vec<Continuation> {
+    let (Some(pull), Some(id)) = (database_id(node), node["id"].as_str()) else {
+        return Vec::new();
+    };
+    let mut left: Vec<Continuation> = Nested::OF_PULL
+        .iter()
+        .filter_map(|nested| {
+            Some(Continuation {
+                pull: pull.clone(),
+                node: id.to_owned(),
+                nested: *nested,
+                after: next_page(&node[nested.field()])?,
+            })
+        })
+        .collect();
+    left.extend(thread_continuations(&pull, &node["reviewThreads"]));
+    left
+}
+
+/// What is left after a continuation answered `connection`: its own next page and, for
+/// review threads, their comment lists.
+pub fn continuations_of_answer(done: &Continuation, connection: &Value) -> Vec<Continuation> {
+    let mut left: Vec<Continuation> = next_page(connection)
+        .map(|after| Continuation {
+            after,
+            ..done.clone()
+        })
+        .into_iter()
+        .collect();
+    if done.nested == Nested::ReviewThreads {
+        left.extend(thread_continuations(&done.pull, connection));
+    }
+    left
+}
+
+/// A pull request's database id as text (GitHub sends `fullDatabaseId` as a string).
+pub fn database_id(node: &Value) -> Option<String> {
+    match &node["fullDatabaseId"] {
+        Value::String(id) if !id.is_empty() => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// Continuations split into batches of at most one point each.
+pub fn batches(pending: Vec<Continuation>) -> Vec<Vec<Continuation>> {
+    let mut batches: Vec<Vec<Continuation>> = Vec::new();
+    let mut requests = 0;
+    for continuation in pending {
+        let cost = continuation.nested.requests();
+        match batches.last_mut() {
+            Some(batch) if requests + cost <= BATCH_REQUESTS => batch.push(continuation),
+            _ => {
+                requests = 0;
+                batches.push(vec![continuation]);
+            }
+        }
+        requests += cost;
+    }
+    batches
+}
+
+/// A batch's query, variables and points; answer `i` is under the alias `c{i}`.
+pub fn continuation_query(batch: &[Continuation]) -> (String, Value, u64) {
+    let mut parameters = Vec::new();
+    let mut fields = Vec::new();
+    let mut variables = serde_json::Map::new();
+    let mut used = Vec::new();
+    for (index, continuation) in batch.iter().enumerate() {
+        let nested = continuation.nested;
+        parameters.push(format!("$id{index}: ID!, $after{index}: String"));
+        fields.push(format!(
+            "c{index}: node(id: $id{index}) {{ ... on {} {{ {}(first: {}, after: $after{index}) {{ ...{} }} }} }}",
+            nested.owner_type(),
+            nested.field(),
+            nested.page_size(),
+            nested.fragment(),
+        ));
+        variables.insert(format!("id{index}"), json!(continuation.node));
+        variables.insert(format!("after{index}"), json!(continuation.after));
+        used.push(nested.fragment());
+    }
+    let operation = format!(
+        "query Continuations({}) {{\n  rateLimit {{ cost remaining resetAt }}\n  {}\n}}",
+        parameters.join(", "),
+        fields.join("\n  ")
+    );
+    let requests = batch.iter().map(|c| c.nested.requests()).sum();
+    (
+        document(&operation, &used),
+        Value::Object(variables),
+        points(requests),
+    )
+}
+
+/// The connection answered for continuation `index` of a batch.
+pub fn answered<'a>(data: &'a Value, index: usize, continuation: &Continuation) -> &'a Value {
+    &data[format!("c{index}")][continuation.nested.field()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_carries_exactly_the_fragments_it_uses() {
+        let text = document("query Q { x }", &["ThreadPage"]);
+        assert!(text.contains("fragment ThreadPage"));
+        assert!(text.contains("fragment ReviewCommentPage"));
+        assert!(text.contains("fragment ActorFields"));
+        assert!(!text.contains("fragment CommitPage"));
+        assert_eq!(text.matches("fragment ActorFields").count(), 1);
+    }
+
+    #[test]
+    fn the_page_query_costs_what_github_charges() {
+        // 1 page + 100 pull requests × (assignees, commits, reviews, comments, threads)
+        // + 100 × 4 threads' comment lists = 901 requests.
+        assert_eq!(pulls_query_points(), 9);
+    }
+
+    #[test]
+    fn unfinished_lists_of_a_pull_request_are_found_and_batched_by_cost() {
+        let more = |after: &str| json!({"hasNextPage": true, "endCursor": after});
+        let done = json!({"hasNextPage": false, "endCursor": null});
+        let node = json!({
+            "id": "PR_1", "fullDatabaseId": "77",
+            "commits": {"pageInfo": done},
+            "reviews": {"pageInfo": more("r1")},
+            "comments": {"pageInfo": done},
+            "reviewThreads": {"pageInfo": more("t4"), "nodes": [
+                {"id": "T_1", "comments": {"pageInfo": more("c100")}},
+                {"id": "T_2", "comments": {"pageInfo": done}},
+            ]},
+        });
+        let left = continuations_of_pull(&node);
+        let kinds: Vec<(Nested, &str, &str)> = left
+            .iter()
+            .map(|c| (c.nested, c.node.as_str(), c.after.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Nested::Reviews, "PR_1", "r1"),
+                (Nested::ReviewThreads, "PR_1", "t4"),
+                (Nested::ThreadComments, "T_1", "c100"),
+            ]
+        );
+        assert!(left.iter().all(|c| c.pull == "77"));
+        // Threads cost 26 requests a continuation: three fit in a one-point batch.
+        let many: Vec<Continuation> = (0..5).map(|_| left[1].clone()).collect();
+        let sizes: Vec<usize> = batches(many).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![3, 2]);
+        let (query, variables, cost) = continuation_query(&left);
+        assert!(query.contains("c2: node(id: $id2) { ... on PullRequestReviewThread { comments(first: 100, after: $after2)"));
+        assert_eq!(variables["after1"], "t4");
+        assert_eq!(cost, 1);
+    }
+
+    #[test]
+    fn an_answered_thread_page_continues_itself_and_its_threads() {
+        let done = Continuation {
+            pull: "77".into(),
+            node: "PR_1".into(),
+            nested: Nested::ReviewThreads,
+            after: "t4".into(),
+        };
+        let answer = json!({
+            "pageInfo": {"hasNextPage": true, "endCursor": "t29"},
+            "nodes": [{"id": "T_9", "comments": {"pageInfo": {"hasNextPage": true, "endCursor": "x"}}}],
+        });
+        let left = continuations_of_answer(&done, &answer);
+        assert_eq!(left.len(), 2);
+        assert_eq!(
+            (left[0].nested, left[0].after.as_str()),
+            (Nested::ReviewThreads, "t29")
+        );
+        assert_eq!(
+            (left[1].nested, left[1].node.as_str()),
+            (Nested::ThreadComments, "T_9")
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! The extract side of the pull requests through GitHub's GraphQL API: per repository, pages
+//! of a hundred pull requests newest-updated first (stopping at the cursor), each changed
+//! pull request stored raw as the node the page answered, after the continuations of its
+//! unfinished nested lists (stored first, under the same extraction id, so a stored pull
+//! request always has everything it needs to be transformed).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use futures_util::future::try_join_all;
+use serde_json::{json, Value};
+
+use super::graphql::{self, Continuation};
+use super::kinds;
+use super::sync::{updated_since, GithubRun};
+use crate::connectors::http::ConnectorError;
+use crate::pipeline::{Outbox, PipelineError, StepReport};
+use crate::queue::Publisher;
+use crate::store::raw::{self, RawEntity};
+
+impl GithubRun<'_> {
+    /// Reads `pending` and what each answer leaves, batch by batch; returns the answers as
+    /// raw entities of `extraction`.
+    async fn continue_lists(
+        &self,
+        mut pending: Vec<Continuation>,
+        extraction: &str,
+    ) -> Result<Vec<RawEntity>, ConnectorError> {
+        let mut stored = Vec::new();
+        while !pending.is_empty() {
+            let batches = graphql::batches(std::mem::take(&mut pending));
+            let answers = try_join_all(batches.iter().map(|batch| {
+                let (query, variables, points) = graphql::continuation_query(batch);
+                async move { self.client.graphql(&query, variables, points).await }
+            }))
+            .await?;
+            for (batch, data) in batches.iter().zip(answers) {
+                for (index, continuation) in batch.iter().enumerate() {
+                    let connection = graphql::answered(&data, index, continuation);
+                    pending.extend(graphql::continuations_of_answer(continuation, connection));
+                    let metadata = json!({
+                        "extraction": extraction,
+                        "node": continuation.node,
+                        "nested": continuation.nested,
+                        "after": continuation.after,
+                    });
+                    stored.push((
+                        Some(continuation.pull.clone()),
+                        connection.clone(),
+                        metadata,
+                    ));
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Extract side of the pull requests over GraphQL; returns the report and the external
+    /// ids of the pull requests extracted.
+    pub(super) async fn extract_pulls_graphql(
+        &self,
+        repositories: &[String],
+        publisher: impl Publisher,
+    ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
+        let mut report = StepReport::default();
+        let mut extracted = BTreeSet::new();
+        let mut outbox = Outbox::new(publisher);
+        let query = graphql::pulls_query();
+        let mut points = graphql::pulls_query_points();
+        for repository in repositories {
+            let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
+            let mut after: Option<String> = None;
+            loop {
+                let clock = Instant::now();
+                let variables = json!({"owner": owner, "name": name, "after": after});
+                let data = self.client.graphql(&query, variables, points).await?;
+                points = data["rateLimit"]["cost"].as_u64().unwrap_or(points);
+                let page = &data["repository"]["pullRequests"];
+                let nodes = page["nodes"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let changed: Vec<&Value> = nodes
+                    .iter()
+                    .take_while(|node| updated_since(node, "updatedAt", self.since))
+                    .collect();
+                let reached_cursor = changed.len() < nodes.len();
+                if !changed.is_empty() {
+                    let raw_ids = self
+                        .store_graphql_pulls(repository, &changed, &after)
+                        .await?;
+                    extracted.extend(changed.iter().filter_map(|n| graphql::database_id(n)));
+                    report.extracted += changed.len() as u64;
+                    outbox
+                        .push(self.message(kinds::GRAPHQL_PULL, raw_ids))
+                        .await?;
+                }
+                report.extract_seconds += clock.elapsed().as_secs_f64();
+                let next = page["pageInfo"]["endCursor"].as_str();
+                match (page["pageInfo"]["hasNextPage"].as_bool(), next) {
+                    (Some(true), Some(next)) if !reached_cursor => after = Some(next.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        outbox.finish().await?;
+        Ok((report, extracted))
+    }
+
+    /// Reads what the page's pull requests left unfinished, stores it, then the pull
+    /// requests themselves; returns the pull requests' raw ids.
+    async fn store_graphql_pulls(
+        &self,
+        repository: &str,
+        changed: &[&Value],
+        after: &Option<String>,
+    ) -> Result<Vec<crate::domain::RawId>, PipelineError> {
+        let extraction = uuid::Uuid::new_v4().to_string();
+        let pending = changed
+            .iter()
+            .flat_map(|node| graphql::continuations_of_pull(node))
+            .collect();
+        let continued = self.continue_lists(pending, &extraction).await?;
+        raw::insert_each(
+            self.pool,
+            self.scope,
+            kinds::GRAPHQL_CONTINUATION,
+            continued,
+        )
+        .await?;
+        let pulls = changed
+            .iter()
+            .map(|node| {
+                let metadata = json!({
+                    "extraction": extraction,
+                    "repository": repository,
+                    "after": after,
+                });
+                (graphql::database_id(node), (*node).clone(), metadata)
+            })
+            .collect();
+        Ok(raw::insert_each(self.pool, self.scope, kinds::GRAPHQL_PULL, pulls).await?)
+    }
+}
