@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::common;
 use crate::common::queues::{terminate, Queues};
 use crate::common::source::{
-    cli, cli_with, control, count, github_tables, github_tenant, jira_tables, jira_tenant,
-    requests, responses, stats, strings,
+    cli, cli_with, connect_github, control, count, github_tables, github_tenant, jira_tables,
+    jira_tenant, requests, responses, stats, strings, tenant,
 };
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -76,6 +76,7 @@ const JIRA: Case = Case {
     fixed_requests: 5,
 };
 
+/// GitHub through GraphQL, the default: pull requests with everything nested.
 const GITHUB: Case = Case {
     name: "github",
     simulator: |prs| SimulatorConfig {
@@ -102,14 +103,30 @@ const GITHUB: Case = Case {
     truth: &[
         ("SELECT count(*) FROM prs", "prs"),
         ("SELECT count(*) FROM pr_reviews", "reviews"),
-        ("SELECT count(*) FROM pr_commits", "commits"),
         ("SELECT count(*) FROM pr_comments", "comments"),
+        ("SELECT count(*) FROM pr_commits", "commits"),
     ],
+    poison: ("prs", "github_graphql_pull"),
+    incremental_share: 10,
+    // Each repository is read (REST) and its first page of pull requests asked for.
+    fixed_requests: 6,
+};
+
+/// GitHub through REST, for tokens without GraphQL access.
+const GITHUB_REST: Case = Case {
+    tenant: |db, sim| Box::pin(github_rest_tenant(db, sim)),
     poison: ("prs", "github_pull"),
     // GitHub re-reads each repository's comment listings on every run.
     incremental_share: 10,
     fixed_requests: 0,
+    ..GITHUB
 };
+
+async fn github_rest_tenant(db: &ScratchDb, sim: &RunningSimulator) -> String {
+    let tenant = tenant(db).await;
+    connect_github(db, sim, &tenant, &["sim-gh-token"], &["--api", "rest"]).await;
+    tenant
+}
 
 async fn start(config: SimulatorConfig) -> RunningSimulator {
     RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -338,3 +355,4 @@ macro_rules! conformance {
 
 conformance!(jira, super::JIRA);
 conformance!(github, super::GITHUB);
+conformance!(github_rest, super::GITHUB_REST);
