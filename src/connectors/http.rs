@@ -367,6 +367,7 @@ impl HttpClient {
             let wait = match pause {
                 Pause::Budget if budget_waits < MAX_BUDGET_WAITS => {
                     // The next attempt's token pick waits for the refill.
+                    tracing::debug!(%method, url, reason = %last, "budget spent: asking again after the refill");
                     budget_waits += 1;
                     continue;
                 }

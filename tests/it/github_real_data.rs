@@ -19,7 +19,8 @@ fn records(file: &str) -> Vec<(String, Value)> {
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let parsed: Value = serde_json::from_str(&text).unwrap();
+    let mut parsed: Value = serde_json::from_str(&text).unwrap();
+    restore_bot_logins(&mut parsed);
     parsed["records"]
         .as_array()
         .unwrap()
@@ -31,6 +32,26 @@ fn records(file: &str) -> Vec<(String, Value)> {
             )
         })
         .collect()
+}
+
+/// GitHub's REST API names app accounts (`"type": "Bot"`) `<name>[bot]`; the recording's
+/// pseudonymised logins lost the suffix, which GraphQL's view of the same account (no
+/// suffix) relies on.
+fn restore_bot_logins(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.get("type").and_then(Value::as_str) == Some("Bot") {
+                if let Some(Value::String(login)) = object.get_mut("login") {
+                    if !login.ends_with("[bot]") {
+                        login.push_str("[bot]");
+                    }
+                }
+            }
+            object.values_mut().for_each(restore_bot_logins);
+        }
+        Value::Array(items) => items.iter_mut().for_each(restore_bot_logins),
+        _ => {}
+    }
 }
 
 fn id(value: &Value) -> String {
@@ -91,20 +112,19 @@ async fn store_pages(
         .unwrap();
 }
 
-#[tokio::test]
-async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
-    let db = ScratchDb::migrated().await;
-    let scope = scope(&db).await;
+/// Loads the recording as a REST sync would: pull requests with their review and commit
+/// pages, then the comments, then flow metrics. Returns the recorded pull requests and
+/// their ids by number.
+async fn load_rest(db: &ScratchDb, scope: Scope) -> (Vec<Value>, HashMap<i64, String>) {
     let pool = &db.pool;
     let loader = GithubLoader { pool, scope };
-
     let pulls: Vec<Value> = records("pulls.json").into_iter().map(|(_, b)| b).collect();
     let pull_ids: HashMap<i64, String> = pulls
         .iter()
         .map(|p| (p["number"].as_i64().unwrap(), id(p)))
         .collect();
     store_pages(
-        &db,
+        db,
         scope,
         kinds::PULL_REVIEWS,
         "pull_reviews.json",
@@ -112,7 +132,7 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
     )
     .await;
     store_pages(
-        &db,
+        db,
         scope,
         kinds::PULL_COMMITS,
         "pull_commits.json",
@@ -154,6 +174,15 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
     assert_eq!(comments.failed, 0);
     let touched: Vec<String> = pull_ids.values().cloned().collect();
     loader.flow_metrics(&touched).await.unwrap();
+    (pulls, pull_ids)
+}
+
+#[tokio::test]
+async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
+    let db = ScratchDb::migrated().await;
+    let scope = scope(&db).await;
+    let pool = &db.pool;
+    let (pulls, pull_ids) = load_rest(&db, scope).await;
 
     let count = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
@@ -272,4 +301,180 @@ async fn recorded_pull_requests_reviews_commits_and_comments_all_land() {
         assert_eq!(cycle, expected, "pull request {number}");
     }
     assert!(checked > 10, "{checked} merged pull requests with commits");
+}
+
+/// GraphQL's view of a REST user: its type, and a bot's login without `[bot]`.
+fn actor(user: &Value) -> Value {
+    if user.is_null() {
+        return Value::Null;
+    }
+    let kind = user["type"].as_str().unwrap_or("User");
+    let login = user["login"].as_str().unwrap_or_default();
+    let login = if kind == "Bot" {
+        login.trim_end_matches("[bot]")
+    } else {
+        login
+    };
+    json!({"__typename": kind, "login": login, "databaseId": user["id"]})
+}
+
+fn upper(state: &Value) -> Value {
+    Value::from(state.as_str().unwrap_or_default().to_uppercase())
+}
+
+/// A recorded pull request as GitHub's GraphQL API answers it, with its recorded reviews,
+/// commits and comments nested (each review comment a thread of its own, replies included).
+fn graphql_node(pull: &Value, number: i64) -> Value {
+    let of_pull = |file: &str| -> Vec<Value> {
+        records(file)
+            .into_iter()
+            .filter(|(url, body)| {
+                let owner = body["pull_request_url"]
+                    .as_str()
+                    .or(body["issue_url"].as_str())
+                    .map(|u| u.rsplit('/').next().unwrap().parse::<i64>().unwrap());
+                owner.map_or_else(|| number_in(url) == number, |n| n == number)
+            })
+            .map(|(_, body)| body)
+            .collect()
+    };
+    let commits: Vec<Value> = of_pull("pull_commits.json")
+        .iter()
+        .map(|c| {
+            let who = |role: &str| {
+                let user = &c[role];
+                json!({"name": c["commit"][role]["name"], "email": c["commit"][role]["email"],
+                       "user": if user.is_null() { Value::Null } else { json!({"login": user["login"]}) }})
+            };
+            json!({"commit": {"oid": c["sha"], "message": c["commit"]["message"],
+                "authoredDate": c["commit"]["author"]["date"], "committedDate": c["commit"]["committer"]["date"],
+                "author": who("author"), "committer": who("committer")}})
+        })
+        .collect();
+    let reviews: Vec<Value> = of_pull("pull_reviews.json")
+        .iter()
+        .map(|r| {
+            json!({"fullDatabaseId": id(r), "state": r["state"], "body": r["body"].as_str().unwrap_or_default(),
+                "submittedAt": r["submitted_at"], "commit": {"oid": r["commit_id"]}, "author": actor(&r["user"])})
+        })
+        .collect();
+    let comment = |c: &Value| {
+        json!({"fullDatabaseId": id(c), "body": c["body"], "createdAt": c["created_at"],
+            "updatedAt": c["updated_at"], "author": actor(&c["user"]), "path": c["path"],
+            "line": c["line"], "originalLine": c["original_line"],
+            "replyTo": c["in_reply_to_id"].as_i64().map(|r| json!({"fullDatabaseId": r.to_string()}))})
+    };
+    let issue_comments: Vec<Value> = of_pull("issue_comments.json").iter().map(comment).collect();
+    let threads: Vec<Value> = of_pull("pull_review_comments.json")
+        .iter()
+        .map(|c| json!({"id": format!("T_{}", id(c)), "comments": {"nodes": [comment(c)]}}))
+        .collect();
+    let state = if pull["merged_at"].is_string() {
+        Value::from("MERGED")
+    } else {
+        upper(&pull["state"])
+    };
+    json!({
+        "id": pull["node_id"], "fullDatabaseId": id(pull), "number": number, "title": pull["title"],
+        "body": pull["body"].as_str().unwrap_or_default(), "state": state, "isDraft": pull["draft"],
+        "createdAt": pull["created_at"], "updatedAt": pull["updated_at"], "closedAt": pull["closed_at"],
+        "mergedAt": pull["merged_at"], "additions": pull["additions"], "deletions": pull["deletions"],
+        "changedFiles": pull["changed_files"], "baseRefName": pull["base"]["ref"],
+        "headRefName": pull["head"]["ref"], "baseRefOid": pull["base"]["sha"], "headRefOid": pull["head"]["sha"],
+        "repository": {"nameWithOwner": pull["base"]["repo"]["full_name"]},
+        "author": actor(&pull["user"]),
+        "assignees": {"nodes": if pull["assignee"].is_null() { vec![] } else {
+            vec![json!({"login": pull["assignee"]["login"], "databaseId": pull["assignee"]["id"]})] }},
+        "commits": {"totalCount": pull["commits"], "nodes": commits},
+        "reviews": {"nodes": reviews},
+        "comments": {"totalCount": pull["comments"], "nodes": issue_comments},
+        "reviewThreads": {"nodes": threads},
+    })
+}
+
+/// The pull request tables by natural keys, without the counts a REST listing does not
+/// carry (the recording is of `/pulls`, not of each pull request's detail).
+async fn compared_tables(db: &ScratchDb) -> Vec<Vec<Value>> {
+    let mut tables = crate::common::source::github_tables(db).await;
+    tables.remove(0); // repositories: loaded by the repositories step, not checked here
+    for row in &mut tables[0] {
+        row.as_object_mut().unwrap().remove("review_comments_count");
+    }
+    tables
+}
+
+#[tokio::test]
+async fn recorded_pull_requests_as_graphql_answers_load_the_same_rows_as_over_rest() {
+    let rest = ScratchDb::migrated().await;
+    let rest_scope = scope(&rest).await;
+    let (pulls, _) = load_rest(&rest, rest_scope).await;
+
+    let db = ScratchDb::migrated().await;
+    let scope = scope(&db).await;
+    let loader = GithubLoader {
+        pool: &db.pool,
+        scope,
+    };
+    let repositories: Vec<Value> = pulls.iter().map(|p| p["base"]["repo"].clone()).collect();
+    let stored = raw::insert(
+        &db.pool,
+        scope,
+        kinds::REPOSITORY,
+        repositories
+            .iter()
+            .map(|r| (Some(id(r)), r.clone()))
+            .collect(),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let stored: Vec<_> = stored.into_iter().zip(repositories).collect();
+    loader.repositories(&stored).await.unwrap();
+    let nodes: Vec<Value> = pulls
+        .iter()
+        .map(|p| graphql_node(p, p["number"].as_i64().unwrap()))
+        .collect();
+    let raw_ids = raw::insert(
+        &db.pool,
+        scope,
+        kinds::GRAPHQL_PULL,
+        nodes
+            .iter()
+            .map(|n| {
+                (
+                    Some(n["fullDatabaseId"].as_str().unwrap().to_owned()),
+                    n.clone(),
+                )
+            })
+            .collect(),
+        &json!({"extraction": "recorded"}),
+    )
+    .await
+    .unwrap();
+    let report = loader.graphql_pulls_by_raw_ids(&raw_ids).await.unwrap();
+    assert_eq!((report.failed, report.loaded), (0, 50));
+    let touched: Vec<String> = pulls.iter().map(id).collect();
+    loader.flow_metrics(&touched).await.unwrap();
+
+    let over_graphql = compared_tables(&db).await;
+    assert_eq!(over_graphql[0].len(), 49, "every pull request");
+    assert!(over_graphql[3].len() > 50, "comments of both kinds");
+    let over_rest = compared_tables(&rest).await;
+    for (graphql_rows, rest_rows) in over_graphql.iter().zip(&over_rest) {
+        assert_eq!(graphql_rows.len(), rest_rows.len());
+        for (graphql_row, rest_row) in graphql_rows.iter().zip(rest_rows) {
+            let differing: Vec<(&String, &Value, &Value)> = graphql_row
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(key, value)| rest_row.get(key.as_str()) != Some(*value))
+                .map(|(key, value)| (key, value, &rest_row[key.as_str()]))
+                .collect();
+            assert!(
+                differing.is_empty(),
+                "{}: {differing:?}",
+                graphql_row["external_id"]
+            );
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `run-job github` beyond the conformance suite: pull-request sizes and flow metrics,
-//! unchanged listings answered 304 at no quota, a spent quota, secondary limits, a flaky
-//! source, bad tokens, reprocess, and Jira's development links meeting the pull requests.
+//! unchanged REST listings answered 304 at no quota, a spent quota (REST requests, GraphQL
+//! points), secondary limits, a flaky source, bad tokens, reprocess, and Jira's development
+//! links meeting the pull requests.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -61,7 +62,7 @@ async fn assert_matches_truth(db: &ScratchDb, truth: &Value) {
 async fn sizes_flow_metrics_and_unchanged_listings_that_cost_no_quota() {
     let sim = simulator(github(400)).await;
     let db = ScratchDb::migrated().await;
-    let tenant = github_tenant(&db, &sim).await;
+    let tenant = rest_tenant(&db, &sim, &["sim-gh-token"], &[]).await;
 
     let first = run(&db, &tenant, &[]).await;
     assert!(first.status.success(), "{}", stderr(&first));
@@ -145,9 +146,22 @@ async fn sizes_flow_metrics_and_unchanged_listings_that_cost_no_quota() {
     sim.stop().await.unwrap();
 }
 
+async fn rest_tenant(
+    db: &ScratchDb,
+    sim: &RunningSimulator,
+    tokens: &[&str],
+    extra: &[&str],
+) -> String {
+    let tenant = tenant(db).await;
+    let mut extra = extra.to_vec();
+    extra.extend(["--api", "rest"]);
+    connect_github(db, sim, &tenant, tokens, &extra).await;
+    tenant
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_quota_is_waited_out_not_failed() {
-    // Two tokens of 30 requests per 2 s each, for ~130 requests: the run must wait.
+    // REST: two tokens of 30 requests per 2 s each, for ~130 requests: the run must wait.
     let sim = simulator(SimulatorConfig {
         github_repos: 1,
         github_tokens: vec!["gh-a".into(), "gh-b".into()],
@@ -157,19 +171,40 @@ async fn a_spent_quota_is_waited_out_not_failed() {
     })
     .await;
     let db = ScratchDb::migrated().await;
-    let tenant = tenant(&db).await;
-    connect_github(
-        &db,
-        &sim,
-        &tenant,
-        &["gh-a", "gh-b"],
-        &["--repos", "sim-org/repo-0"],
-    )
-    .await;
+    let tenant = rest_tenant(&db, &sim, &["gh-a", "gh-b"], &["--repos", "sim-org/repo-0"]).await;
     let args = strings(&["run-job", "github", "--tenant", &tenant]);
     let output = cli_logging(&db, args, "info").await;
     let log = stderr(&output);
     assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("request budget spent: waiting for the refill"),
+        "{log}"
+    );
+    assert_matches_truth(&db, &stats(&sim).await).await;
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spent_graphql_points_are_waited_out_whether_known_or_answered() {
+    // 10 points per 10 s; a page of pull requests costs 9.
+    let sim = simulator(SimulatorConfig {
+        github_repos: 1,
+        github_budget: 10,
+        github_window: Duration::from_secs(10),
+        ..github(40)
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let tenant = github_tenant(&db, &sim).await;
+    let first = run(&db, &tenant, &[]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    // A new process knows nothing of the budget: its first query is answered RATE_LIMITED
+    // (1 point left), and it waits for the reset instead of failing.
+    let args = strings(&["run-job", "github", "--tenant", &tenant, "--full"]);
+    let second = cli_logging(&db, args, "pulse_etl=debug").await;
+    let log = stderr(&second);
+    assert!(second.status.success(), "{log}");
+    assert!(log.contains("reason=GraphQL rate limit"), "{log}");
     assert!(
         log.contains("request budget spent: waiting for the refill"),
         "{log}"
@@ -191,7 +226,7 @@ async fn secondary_limits_are_obeyed_not_failed() {
     })
     .await;
     let db = ScratchDb::migrated().await;
-    let tenant = github_tenant(&db, &sim).await;
+    let tenant = rest_tenant(&db, &sim, &["sim-gh-token"], &[]).await;
     let output = run(&db, &tenant, &[]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let truth = stats(&sim).await;
@@ -202,23 +237,31 @@ async fn secondary_limits_are_obeyed_not_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_source_still_syncs_completely() {
-    let sim = simulator(SimulatorConfig {
-        fault_rate: 0.06,
-        ..github(150)
-    })
-    .await;
-    let db = ScratchDb::migrated().await;
-    let tenant = github_tenant(&db, &sim).await;
-    let output = run(&db, &tenant, &[]).await;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let truth = stats(&sim).await;
-    let faults: u64 = ["500", "502", "503"]
-        .iter()
-        .map(|status| responses(&truth, status))
-        .sum();
-    assert!(faults > 0, "faults were served: {}", truth["responses"]);
-    assert_matches_truth(&db, &truth).await;
-    sim.stop().await.unwrap();
+    // GraphQL asks a hundred pull requests at a time: fewer requests, so more faults each.
+    for (api, fault_rate, prs) in [("rest", 0.06, 150), ("graphql", 0.25, 600)] {
+        let sim = simulator(SimulatorConfig {
+            fault_rate,
+            ..github(prs)
+        })
+        .await;
+        let db = ScratchDb::migrated().await;
+        let tenant = tenant(&db).await;
+        connect_github(&db, &sim, &tenant, &["sim-gh-token"], &["--api", api]).await;
+        let output = run(&db, &tenant, &[]).await;
+        assert!(output.status.success(), "{api}: {}", stderr(&output));
+        let truth = stats(&sim).await;
+        let faults: u64 = ["500", "502", "503"]
+            .iter()
+            .map(|status| responses(&truth, status))
+            .sum();
+        assert!(
+            faults > 0,
+            "{api}: faults were served: {}",
+            truth["responses"]
+        );
+        assert_matches_truth(&db, &truth).await;
+        sim.stop().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

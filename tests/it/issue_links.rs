@@ -123,7 +123,7 @@ async fn links_by_keys_equal_the_development_panel_without_per_issue_calls() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE raw_extraction_data SET raw_data = jsonb_set(jsonb_set(raw_data, '{title}', '\"Renamed\"'), '{head,ref}', '\"renamed\"') WHERE type = 'github_pull' AND external_id = (SELECT external_id FROM prs WHERE id = $1)")
+    sqlx::query("UPDATE raw_extraction_data SET raw_data = jsonb_set(jsonb_set(raw_data, '{title}', '\"Renamed\"'), '{headRefName}', '\"renamed\"') WHERE type = 'github_graphql_pull' AND external_id = (SELECT external_id FROM prs WHERE id = $1)")
         .bind(pr)
         .execute(&db.pool)
         .await

@@ -117,6 +117,13 @@ impl GithubLoader<'_> {
         crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
+    /// Stored GraphQL pull request nodes by id, with the continuations their extraction
+    /// read, transformed and loaded.
+    pub async fn graphql_pulls_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
+        let (rows, report) = self.transform_graphql_pulls(ids).await?;
+        crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
+    }
+
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
     pub async fn comments_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {

@@ -1,7 +1,8 @@
 //! Re-runs transform and load for a GitHub integration from its stored raw data, with no
-//! API call: the newest stored copy of every repository, pull request (with its newest
-//! review and commit pages) and comment goes through the loader a sync uses, then the flow
-//! metrics of every pull request are computed again.
+//! API call: the newest stored copy of every repository, pull request (REST: with its newest
+//! review and commit pages; GraphQL: with the continuations of its extraction) and comment
+//! goes through the loader a sync uses, then the flow metrics of every pull request are
+//! computed again.
 
 use sqlx::PgPool;
 
@@ -34,6 +35,12 @@ pub async fn reprocess(
         let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
         pull_ids.extend(rows.into_iter().filter_map(|r| r.external_id));
         pulls += loader.pulls_by_raw_ids(&raw_ids).await?;
+    }
+    let mut batches = LatestBatches::new(pool, ids, kinds::GRAPHQL_PULL);
+    while let Some(rows) = batches.next().await? {
+        let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
+        pull_ids.extend(rows.into_iter().filter_map(|r| r.external_id));
+        pulls += loader.graphql_pulls_by_raw_ids(&raw_ids).await?;
     }
     for kind in [kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT] {
         let mut batches = LatestBatches::new(pool, ids, kind);

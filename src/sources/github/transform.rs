@@ -234,7 +234,8 @@ pub fn pull(pr: &Value) -> Result<PullRow, GithubError> {
             field: "number",
         })?,
         title: text(pr, &["title"]),
-        body: text(pr, &["body"]),
+        // GitHub answers an empty body as null or "": both are no body.
+        body: text(pr, &["body"]).filter(|b| !b.is_empty()),
         state: text(pr, &["state"]).ok_or(GithubError::Missing {
             entity: ENTITY,
             field: "state",

@@ -105,7 +105,7 @@ pub fn pull_rows(node: &Value) -> Result<PullRows, GithubError> {
     let pull = PullRow {
         number: pr_number,
         title: text(node, &["title"]),
-        // GraphQL sends an empty body as "", REST as null.
+        // An empty body is no body (GraphQL sends "", REST null or "").
         body: text(node, &["body"]).filter(|b| !b.is_empty()),
         state: state.to_owned(),
         is_draft: node["isDraft"].as_bool().unwrap_or(false),
