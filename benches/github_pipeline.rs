@@ -1,8 +1,9 @@
 //! End-to-end GitHub sync: `pulse-etl run-job github` (release build) against `pulse-etl
 //! simulate` in another process, into a fresh database on the real PostgreSQL server: a
 //! full sync, then 1 % of pull requests changed and an incremental sync. Prints pull
-//! requests/s, requests per pull request (counted, i.e. not 304) and peak RSS. Asserts
-//! nothing. Run with `cargo bench --bench github_pipeline` (sizes: PULSE_BENCH_PRS=2000,10000).
+//! requests/s, requests per pull request (counted, i.e. not 304), GraphQL points and peak
+//! RSS, for each API (`PULSE_BENCH_GITHUB_API=rest,graphql`). Asserts nothing. Run with
+//! `cargo bench --bench github_pipeline` (sizes: PULSE_BENCH_PRS=2000,10000).
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
 
 mod common;
@@ -17,7 +18,12 @@ fn main() {
     println!(
         "github pipeline benchmark (run-job and simulator as separate processes, 2 cores shared)"
     );
-    for prs in common::sizes("PULSE_BENCH_PRS", "2000,10000") {
+    let apis = std::env::var("PULSE_BENCH_GITHUB_API").unwrap_or_else(|_| "rest,graphql".into());
+    let sizes = common::sizes("PULSE_BENCH_PRS", "2000,10000");
+    for (api, prs) in apis
+        .split(',')
+        .flat_map(|api| sizes.iter().map(move |prs| (api.trim().to_owned(), *prs)))
+    {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut sim = common::simulator(
@@ -50,6 +56,8 @@ fn main() {
                 "100000",
                 "--concurrency",
                 "32",
+                "--api",
+                &api,
             ],
         );
         let run = || {
@@ -60,8 +68,10 @@ fn main() {
         };
         let (summary, full_time, peak) = run();
         let steps: Vec<Value> = serde_json::from_str(&summary).unwrap();
-        let (full_requests, full_free) = request_counts(&runtime.block_on(sim_stats(&base)));
+        let full_stats = runtime.block_on(sim_stats(&base));
+        let (full_requests, full_free) = request_counts(&full_stats);
         let full_counted = full_requests - full_free;
+        let full_points = full_stats["graphql_points"].as_u64().unwrap_or(0);
 
         let mutated: Value = runtime.block_on(async {
             reqwest::Client::new()
@@ -77,11 +87,14 @@ fn main() {
         let changed =
             mutated["prs_changed"].as_u64().unwrap() + mutated["prs_added"].as_u64().unwrap();
         let (_, incremental_time, _) = run();
-        let (all, free) = request_counts(&runtime.block_on(sim_stats(&base)));
+        let incremental_stats = runtime.block_on(sim_stats(&base));
+        let (all, free) = request_counts(&incremental_stats);
         let incremental_counted = all - free - full_counted;
+        let incremental_points =
+            incremental_stats["graphql_points"].as_u64().unwrap_or(0) - full_points;
         println!(
-            "  {prs:>6} PRs full: {:.1} s = {:.0} PRs/s | stages: extract {:.1} s, transform {:.1} s, load {:.1} s \
-             | {full_counted} counted requests = {:.2} per PR | run-job peak RSS {peak:.0} MiB",
+            "  {api:<7} {prs:>6} PRs full: {:.1} s = {:.0} PRs/s | stages: extract {:.1} s, transform {:.1} s, load {:.1} s \
+             | {full_counted} counted requests = {:.3} per PR, {full_points} GraphQL points | run-job peak RSS {peak:.0} MiB",
             full_time.as_secs_f64(),
             prs as f64 / full_time.as_secs_f64(),
             stage_seconds(&steps, "extract_seconds"),
@@ -90,8 +103,8 @@ fn main() {
             full_counted as f64 / prs as f64,
         );
         println!(
-            "  {prs:>6} PRs incremental after {changed} changed: {:.2} s | {incremental_counted} counted requests \
-             ({} answered 304) = {:.1} % of the full sync's",
+            "  {api:<7} {prs:>6} PRs incremental after {changed} changed: {:.2} s | {incremental_counted} counted requests \
+             ({} answered 304) = {:.1} % of the full sync's, {incremental_points} GraphQL points",
             incremental_time.as_secs_f64(),
             free - full_free,
             100.0 * incremental_counted as f64 / full_counted as f64,

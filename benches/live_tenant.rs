@@ -9,7 +9,7 @@
 //! GitHub's 5,000 requests (REST) or points (GraphQL) per hour and Jira's burst limit of 20
 //! requests per second, whichever binds, or the measured wall time scaled up when latency
 //! binds. The budgets are projected from the counts, not waited out. Asserts nothing.
-//! Run with `cargo bench --bench live_tenant`.
+//! Run with `cargo bench --bench live_tenant` (`PULSE_BENCH_ONLY=graphql` for one mode).
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
 
 mod common;
@@ -78,7 +78,14 @@ fn main() {
         ("jira", "issue keys", &[]),
         ("jira", "dev-status", &["--dev-status"]),
     ];
+    // `PULSE_BENCH_ONLY=graphql` runs the modes whose "provider mode" name contains it.
+    let only = std::env::var("PULSE_BENCH_ONLY")
+        .unwrap_or_default()
+        .to_lowercase();
     for (provider, mode, extra) in modes {
+        if !format!("{provider} {mode}").to_lowercase().contains(&only) {
+            continue;
+        }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut sim = common::simulator(

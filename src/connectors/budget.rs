@@ -113,6 +113,17 @@ impl TokenBudgets {
         }
     }
 
+    /// Takes token `index`'s budget as spent (the source refused a request for it); true
+    /// when its reset is known and still ahead, so waiting for it makes sense.
+    pub fn exhaust(&self, index: usize, now: i64) -> bool {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(budget) = budgets.get_mut(index) else {
+            return false;
+        };
+        budget.remaining = Some(0);
+        budget.spent(now)
+    }
+
     /// Records the `x-ratelimit-*` headers of an answer to a request signed with `index`;
     /// true when they say the budget is spent until a reset still ahead.
     pub fn observe(&self, index: usize, headers: &HeaderMap, now: i64) -> bool {
@@ -233,6 +244,18 @@ mod tests {
                 pace: Duration::from_secs(36)
             }
         );
+    }
+
+    #[test]
+    fn a_refused_request_spends_the_budget_until_its_reset() {
+        let budgets = TokenBudgets::new(1);
+        assert!(
+            !budgets.exhaust(0, 1_000),
+            "no reset known: nothing to wait for"
+        );
+        budgets.observe(0, &headers(5_000, 4, 1_300), 1_000);
+        assert!(budgets.exhaust(0, 1_000));
+        assert_eq!(budgets.pick(1_000, 1), Pick::Wait(Duration::from_secs(300)));
     }
 
     #[test]

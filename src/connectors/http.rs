@@ -476,9 +476,11 @@ impl HttpClient {
         }
         match serde_json::from_slice::<Value>(&bytes) {
             // GitHub's GraphQL answers a spent budget 200 with a `RATE_LIMITED` error.
+            // Points may be left, just fewer than the query costs: the budget is spent all
+            // the same until its reset.
             Ok(body) if graphql_rate_limited(&body) => Attempt::Retry {
                 reason: "GraphQL rate limit".into(),
-                pause: if budget_spent {
+                pause: if self.budgets.exhaust(token, epoch_seconds()) {
                     Pause::Budget
                 } else {
                     Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE))

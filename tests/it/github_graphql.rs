@@ -59,7 +59,7 @@ fn connector_queries() -> Vec<String> {
             pull: "1".into(),
             node: "PR_x".into(),
             nested: *nested,
-            after: "c".into(),
+            after: Some("c".into()),
         })
         .collect();
     let mut queries = vec![pulls_query()];
@@ -209,7 +209,7 @@ async fn the_simulator_answers_charges_and_limits_as_github_does() {
     let sim = start(SimulatorConfig {
         github_prs: 60,
         github_repos: 2,
-        github_budget: 25,
+        github_budget: 12,
         ..SimulatorConfig::default()
     })
     .await;
@@ -231,10 +231,10 @@ async fn the_simulator_answers_charges_and_limits_as_github_does() {
         updated.windows(2).all(|w| w[0] >= w[1]),
         "newest updated first"
     );
-    assert_eq!(body["data"]["rateLimit"]["cost"], 9);
-    assert_eq!(body["data"]["rateLimit"]["remaining"], 16);
+    assert_eq!(body["data"]["rateLimit"]["cost"], 5);
+    assert_eq!(body["data"]["rateLimit"]["remaining"], 7);
     assert_eq!(headers["x-ratelimit-resource"], "graphql");
-    assert_eq!(headers["x-ratelimit-remaining"], "16");
+    assert_eq!(headers["x-ratelimit-remaining"], "7");
     let pull = &connection["nodes"][0];
     assert!(pull["fullDatabaseId"].is_string());
     assert!(["OPEN", "CLOSED", "MERGED"].contains(&pull["state"].as_str().unwrap()));
@@ -262,16 +262,16 @@ async fn the_simulator_answers_charges_and_limits_as_github_does() {
         assert!(body["errors"].to_string().contains(expected), "{query}: {body}");
     }
 
-    // 25 points: the page (9), the small query (1), another page (9); a third page would
-    // take the budget past 25.
+    // 12 points: the page (5), the small query (1), another page (5); a third page would
+    // take the budget past 12.
     let (_, body, _) = post(&sim, "sim-gh-token", &page, variables.clone()).await;
     assert!(body.get("errors").is_none(), "{body}");
     let (status, body, headers) = post(&sim, "sim-gh-token", &page, variables).await;
     assert_eq!(status, 200);
     assert_eq!(body["errors"][0]["type"], "RATE_LIMITED", "{body}");
-    assert_eq!(headers["x-ratelimit-remaining"], "6");
+    assert_eq!(headers["x-ratelimit-remaining"], "1");
     let counted = stats(&sim).await;
-    assert_eq!(counted["graphql_points"], 19, "{counted}");
+    assert_eq!(counted["graphql_points"], 11, "{counted}");
     sim.stop().await.unwrap();
 }
 

@@ -186,10 +186,10 @@ async fn a_spent_quota_is_waited_out_not_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spent_graphql_points_are_waited_out_whether_known_or_answered() {
-    // 10 points per 10 s; a page of pull requests costs 9.
+    // 8 points per 10 s; a page of pull requests costs 5, its review threads 1.
     let sim = simulator(SimulatorConfig {
         github_repos: 1,
-        github_budget: 10,
+        github_budget: 8,
         github_window: Duration::from_secs(10),
         ..github(40)
     })
@@ -199,7 +199,8 @@ async fn spent_graphql_points_are_waited_out_whether_known_or_answered() {
     let first = run(&db, &tenant, &[]).await;
     assert!(first.status.success(), "{}", stderr(&first));
     // A new process knows nothing of the budget: its first query is answered RATE_LIMITED
-    // (1 point left), and it waits for the reset instead of failing.
+    // (2 points left, fewer than the page costs), and it waits for the reset instead of
+    // failing.
     let args = strings(&["run-job", "github", "--tenant", &tenant, "--full"]);
     let second = cli_logging(&db, args, "pulse_etl=debug").await;
     let log = stderr(&second);

@@ -1,24 +1,21 @@
 //! The GraphQL queries a GitHub sync sends: a repository's pull requests a hundred at a time,
-//! newest-updated first, with their reviews, commits, issue comments and review threads'
-//! comments nested in the same query; and batches of continuations for the nested lists
-//! that did not fit, each with its own cursor. GitHub charges a query by the requests it
-//! stands for (every connection once per node of the connections around it, ÷ 100): nested
-//! lists that multiply (review threads × their comments) are kept short here and continued
-//! only for the pull requests that need it.
+//! newest-updated first, with their reviews, commits, issue comments and review threads
+//! nested in the same query; then batches of continuations, each list with its own cursor:
+//! the review threads' comments, and whatever nested list did not fit. GitHub charges a
+//! query by the requests it stands for (every connection once per node of the connections
+//! around it, ÷ 100), so no list is nested two deep: comments nested under a hundred pull
+//! requests' threads would cost a request per pull request and thread slot, where a thread
+//! read by its id costs one request, a hundred to a one-point batch.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Pull requests per page.
 pub const PULLS_PER_PAGE: u64 = 100;
-/// Review threads per pull request in the page query: each costs a request per pull request.
-const THREADS_PER_PULL: u64 = 4;
-/// Review threads per continuation: each costs a request per continuation.
-const THREADS_PER_CONTINUATION: u64 = 25;
-/// Entries of every other nested list per page.
+/// Entries of every nested list per page (GitHub's largest `first`).
 const PER_LIST: u64 = 100;
-/// What one continuation batch may stand for, in requests (100 = one point).
-const BATCH_REQUESTS: u64 = 100;
+/// Lists one continuation batch reads: a request each, a hundred to the point.
+const BATCH: usize = 100;
 
 /// A nested list continued by its own cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +25,7 @@ pub enum Nested {
     Reviews,
     Comments,
     ReviewThreads,
-    /// One review thread's comments.
+    /// One review thread's comments (read by the thread's id, from the start).
     ThreadComments,
 }
 
@@ -57,21 +54,6 @@ impl Nested {
             Nested::Comments => "IssueCommentPage",
             Nested::ReviewThreads => "ThreadPage",
             Nested::ThreadComments => "ReviewCommentPage",
-        }
-    }
-
-    fn page_size(self) -> u64 {
-        match self {
-            Nested::ReviewThreads => THREADS_PER_CONTINUATION,
-            _ => PER_LIST,
-        }
-    }
-
-    /// Requests one continuation of this list stands for.
-    fn requests(self) -> u64 {
-        match self {
-            Nested::ReviewThreads => 1 + THREADS_PER_CONTINUATION,
-            _ => 1,
         }
     }
 
@@ -119,9 +101,8 @@ const FRAGMENTS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "ThreadPage",
-        "fragment ThreadPage on PullRequestReviewThreadConnection { pageInfo { hasNextPage endCursor } \
-         nodes { id comments(first: 100) { ...ReviewCommentPage } } }",
-        &["ReviewCommentPage"],
+        "fragment ThreadPage on PullRequestReviewThreadConnection { pageInfo { hasNextPage endCursor } nodes { id } }",
+        &[],
     ),
 ];
 
@@ -170,7 +151,7 @@ pub fn pulls_query() -> String {
         commits(first: {PER_LIST}) {{ ...CommitPage }}
         reviews(first: {PER_LIST}) {{ ...ReviewPage }}
         comments(first: {PER_LIST}) {{ ...IssueCommentPage }}
-        reviewThreads(first: {THREADS_PER_PULL}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ id comments(first: {PER_LIST}) {{ ...ReviewCommentPage }} }} }}
+        reviewThreads(first: {PER_LIST}) {{ ...ThreadPage }}
       }}
     }}
   }}
@@ -183,15 +164,14 @@ pub fn pulls_query() -> String {
             "CommitPage",
             "ReviewPage",
             "IssueCommentPage",
-            "ReviewCommentPage",
+            "ThreadPage",
         ],
     )
 }
 
-/// Points the page query costs: the page, then per pull request its five lists and a
-/// comment list per review thread.
+/// Points the page query costs: the page, then per pull request its five lists.
 pub fn pulls_query_points() -> u64 {
-    points(1 + PULLS_PER_PAGE * (5 + THREADS_PER_PULL))
+    points(1 + PULLS_PER_PAGE * 5)
 }
 
 /// One nested list to read on from `after`.
@@ -202,7 +182,8 @@ pub struct Continuation {
     /// The global id of the node whose list it is (the pull request or a review thread).
     pub node: String,
     pub nested: Nested,
-    pub after: String,
+    /// Where the previous page ended (None: from the start).
+    pub after: Option<String>,
 }
 
 /// `(hasNextPage, endCursor)` of a connection.
@@ -214,7 +195,7 @@ fn next_page(connection: &Value) -> Option<String> {
     info["endCursor"].as_str().map(str::to_owned)
 }
 
-/// Continuations of the threads' comment lists in a review thread connection.
+/// The comment lists of the threads in a review thread connection, from the start.
 fn thread_continuations(pull: &str, threads: &Value) -> Vec<Continuation> {
     let nodes = threads["nodes"]
         .as_array()
@@ -227,7 +208,7 @@ fn thread_continuations(pull: &str, threads: &Value) -> Vec<Continuation> {
                 pull: pull.to_owned(),
                 node: thread["id"].as_str()?.to_owned(),
                 nested: Nested::ThreadComments,
-                after: next_page(&thread["comments"])?,
+                after: None,
             })
         })
         .collect()
@@ -245,7 +226,7 @@ pub fn continuations_of_pull(node: &Value) -> Vec<Continuation> {
                 pull: pull.clone(),
                 node: id.to_owned(),
                 nested: *nested,
-                after: next_page(&node[nested.field()])?,
+                after: Some(next_page(&node[nested.field()])?),
             })
         })
         .collect();
@@ -258,7 +239,7 @@ pub fn continuations_of_pull(node: &Value) -> Vec<Continuation> {
 pub fn continuations_of_answer(done: &Continuation, connection: &Value) -> Vec<Continuation> {
     let mut left: Vec<Continuation> = next_page(connection)
         .map(|after| Continuation {
-            after,
+            after: Some(after),
             ..done.clone()
         })
         .into_iter()
@@ -278,22 +259,12 @@ pub fn database_id(node: &Value) -> Option<String> {
     }
 }
 
-/// Continuations split into batches of at most one point each.
+/// Continuations split into batches of one point each.
 pub fn batches(pending: Vec<Continuation>) -> Vec<Vec<Continuation>> {
-    let mut batches: Vec<Vec<Continuation>> = Vec::new();
-    let mut requests = 0;
-    for continuation in pending {
-        let cost = continuation.nested.requests();
-        match batches.last_mut() {
-            Some(batch) if requests + cost <= BATCH_REQUESTS => batch.push(continuation),
-            _ => {
-                requests = 0;
-                batches.push(vec![continuation]);
-            }
-        }
-        requests += cost;
-    }
-    batches
+    pending
+        .chunks(BATCH)
+        .map(<[Continuation]>::to_vec)
+        .collect()
 }
 
 /// A batch's query, variables and points; answer `i` is under the alias `c{i}`.
@@ -306,10 +277,9 @@ pub fn continuation_query(batch: &[Continuation]) -> (String, Value, u64) {
         let nested = continuation.nested;
         parameters.push(format!("$id{index}: ID!, $after{index}: String"));
         fields.push(format!(
-            "c{index}: node(id: $id{index}) {{ ... on {} {{ {}(first: {}, after: $after{index}) {{ ...{} }} }} }}",
+            "c{index}: node(id: $id{index}) {{ ... on {} {{ {}(first: {PER_LIST}, after: $after{index}) {{ ...{} }} }} }}",
             nested.owner_type(),
             nested.field(),
-            nested.page_size(),
             nested.fragment(),
         ));
         variables.insert(format!("id{index}"), json!(continuation.node));
@@ -321,11 +291,11 @@ pub fn continuation_query(batch: &[Continuation]) -> (String, Value, u64) {
         parameters.join(", "),
         fields.join("\n  ")
     );
-    let requests = batch.iter().map(|c| c.nested.requests()).sum();
+    let points = points(batch.len() as u64);
     (
         document(&operation, &used),
         Value::Object(variables),
-        points(requests),
+        points,
     )
 }
 
@@ -340,19 +310,18 @@ mod tests {
 
     #[test]
     fn a_document_carries_exactly_the_fragments_it_uses() {
-        let text = document("query Q { x }", &["ThreadPage"]);
-        assert!(text.contains("fragment ThreadPage"));
+        let text = document("query Q { x }", &["ReviewCommentPage"]);
         assert!(text.contains("fragment ReviewCommentPage"));
         assert!(text.contains("fragment ActorFields"));
         assert!(!text.contains("fragment CommitPage"));
+        let text = document("query Q { x }", &["ReviewPage", "IssueCommentPage"]);
         assert_eq!(text.matches("fragment ActorFields").count(), 1);
     }
 
     #[test]
     fn the_page_query_costs_what_github_charges() {
-        // 1 page + 100 pull requests × (assignees, commits, reviews, comments, threads)
-        // + 100 × 4 threads' comment lists = 901 requests.
-        assert_eq!(pulls_query_points(), 9);
+        // 1 page + 100 pull requests × (assignees, commits, reviews, comments, threads).
+        assert_eq!(pulls_query_points(), 5);
     }
 
     #[test]
@@ -364,56 +333,61 @@ mod tests {
             "commits": {"pageInfo": done},
             "reviews": {"pageInfo": more("r1")},
             "comments": {"pageInfo": done},
-            "reviewThreads": {"pageInfo": more("t4"), "nodes": [
-                {"id": "T_1", "comments": {"pageInfo": more("c100")}},
-                {"id": "T_2", "comments": {"pageInfo": done}},
-            ]},
+            "reviewThreads": {"pageInfo": more("t100"), "nodes": [{"id": "T_1"}, {"id": "T_2"}]},
         });
         let left = continuations_of_pull(&node);
-        let kinds: Vec<(Nested, &str, &str)> = left
+        let kinds: Vec<(Nested, &str, Option<&str>)> = left
             .iter()
-            .map(|c| (c.nested, c.node.as_str(), c.after.as_str()))
+            .map(|c| (c.nested, c.node.as_str(), c.after.as_deref()))
             .collect();
         assert_eq!(
             kinds,
             vec![
-                (Nested::Reviews, "PR_1", "r1"),
-                (Nested::ReviewThreads, "PR_1", "t4"),
-                (Nested::ThreadComments, "T_1", "c100"),
+                (Nested::Reviews, "PR_1", Some("r1")),
+                (Nested::ReviewThreads, "PR_1", Some("t100")),
+                (Nested::ThreadComments, "T_1", None),
+                (Nested::ThreadComments, "T_2", None),
             ]
         );
         assert!(left.iter().all(|c| c.pull == "77"));
-        // Threads cost 26 requests a continuation: three fit in a one-point batch.
-        let many: Vec<Continuation> = (0..5).map(|_| left[1].clone()).collect();
+        // A list a request: a hundred to a one-point batch.
+        let many: Vec<Continuation> = (0..250).map(|_| left[2].clone()).collect();
         let sizes: Vec<usize> = batches(many).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![3, 2]);
+        assert_eq!(sizes, vec![100, 100, 50]);
         let (query, variables, cost) = continuation_query(&left);
-        assert!(query.contains("c2: node(id: $id2) { ... on PullRequestReviewThread { comments(first: 100, after: $after2)"));
-        assert_eq!(variables["after1"], "t4");
+        assert!(query.contains(
+            "c2: node(id: $id2) { ... on PullRequestReviewThread { comments(first: 100, after: $after2)"
+        ));
+        assert_eq!(variables["after1"], "t100");
+        assert_eq!(variables["after2"], Value::Null);
         assert_eq!(cost, 1);
     }
 
     #[test]
-    fn an_answered_thread_page_continues_itself_and_its_threads() {
+    fn an_answered_page_continues_itself_and_its_threads() {
         let done = Continuation {
             pull: "77".into(),
             node: "PR_1".into(),
             nested: Nested::ReviewThreads,
-            after: "t4".into(),
+            after: Some("t100".into()),
         };
         let answer = json!({
-            "pageInfo": {"hasNextPage": true, "endCursor": "t29"},
-            "nodes": [{"id": "T_9", "comments": {"pageInfo": {"hasNextPage": true, "endCursor": "x"}}}],
+            "pageInfo": {"hasNextPage": true, "endCursor": "t200"},
+            "nodes": [{"id": "T_9"}],
         });
         let left = continuations_of_answer(&done, &answer);
         assert_eq!(left.len(), 2);
         assert_eq!(
-            (left[0].nested, left[0].after.as_str()),
-            (Nested::ReviewThreads, "t29")
+            (left[0].nested, left[0].after.as_deref()),
+            (Nested::ReviewThreads, Some("t200"))
         );
         assert_eq!(
-            (left[1].nested, left[1].node.as_str()),
-            (Nested::ThreadComments, "T_9")
+            (
+                left[1].nested,
+                left[1].node.as_str(),
+                left[1].after.as_deref()
+            ),
+            (Nested::ThreadComments, "T_9", None)
         );
     }
 }

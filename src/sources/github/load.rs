@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use super::kinds;
 use super::tables as github;
-use super::transform::{self, CommentType, GithubError};
+use super::transform::{self, CommentType, GithubError, PullRows};
 use super::transform_graphql;
 use crate::domain::pr_flow::flow_metrics;
 use crate::domain::{RawId, Scope};
@@ -46,29 +46,28 @@ fn entries_by_entity(pages: Vec<RawRecord>) -> (BTreeMap<String, Vec<Value>>, Ve
 }
 
 /// One pull request with its reviews and commits, transformed together: one bad entry
-/// fails the pull request.
+/// fails the pull request. Its repository comes along when the answer names it whole.
 fn transform_pull(
     pr: &Value,
     reviews: &[Value],
     commits: &[Value],
-) -> Result<
-    (
-        transform::PullRow,
-        Vec<transform::ReviewRow>,
-        Vec<transform::CommitRow>,
-    ),
-    GithubError,
-> {
-    let row = transform::pull(pr)?;
+) -> Result<PullRows, GithubError> {
+    let pull = transform::pull(pr)?;
     let reviews = reviews
         .iter()
-        .map(|r| transform::review(&row.external_id, r))
+        .map(|r| transform::review(&pull.external_id, r))
         .collect::<Result<_, _>>()?;
     let commits = commits
         .iter()
-        .map(|c| transform::commit(&row.external_id, c))
+        .map(|c| transform::commit(&pull.external_id, c))
         .collect::<Result<_, _>>()?;
-    Ok((row, reviews, commits))
+    Ok(PullRows {
+        repository: transform::repository(&pr["base"]["repo"]).ok(),
+        pull,
+        reviews,
+        commits,
+        comments: Vec::new(),
+    })
 }
 
 impl GithubLoader<'_> {
@@ -164,26 +163,43 @@ impl GithubLoader<'_> {
             )
             .await?,
         );
-        let mut report = StepReport::default();
-        let (mut repositories, mut pulls, mut review_rows, mut commit_rows) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut load = LoadRows::default();
-        for row in &rows {
-            let id = row.external_id.clone().unwrap_or_default();
-            let none = Vec::new();
-            let outcome = transform_pull(
-                &row.raw_data,
-                reviews.get(&id).unwrap_or(&none),
-                commits.get(&id).unwrap_or(&none),
-            );
-            match outcome {
-                Ok((pull, reviews, commits)) => {
-                    if let Ok(repository) = transform::repository(&row.raw_data["base"]["repo"]) {
-                        repositories.push(repository);
-                    }
-                    pulls.push(pull);
-                    review_rows.extend(reviews);
-                    commit_rows.extend(commits);
+        load.processed(review_pages);
+        load.processed(commit_pages);
+        let none = Vec::new();
+        let mut report = self
+            .transform_each(&rows, &mut load, |row| {
+                let id = row.external_id.clone().unwrap_or_default();
+                transform_pull(
+                    &row.raw_data,
+                    reviews.get(&id).unwrap_or(&none),
+                    commits.get(&id).unwrap_or(&none),
+                )
+            })
+            .await?;
+        report.transform_seconds = clock.elapsed().as_secs_f64();
+        Ok((load, report))
+    }
+
+    /// Each stored pull request as rows by `rows_of` (a failure marks its raw row failed),
+    /// added to `load`; the report counts the pull requests.
+    async fn transform_each(
+        &self,
+        rows: &[RawRecord],
+        load: &mut LoadRows,
+        rows_of: impl Fn(&RawRecord) -> Result<PullRows, GithubError>,
+    ) -> Result<StepReport, StoreError> {
+        let mut report = StepReport::default();
+        let (mut repositories, mut pulls, mut reviews, mut commits, mut comments) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for row in rows {
+            match rows_of(row) {
+                Ok(parts) => {
+                    repositories.extend(parts.repository);
+                    pulls.push(parts.pull);
+                    reviews.extend(parts.reviews);
+                    commits.extend(parts.commits);
+                    comments.extend(parts.comments);
                     load.processed([row.id]);
                 }
                 Err(error) => {
@@ -192,17 +208,15 @@ impl GithubLoader<'_> {
                 }
             }
         }
-        load.processed(review_pages);
-        load.processed(commit_pages);
         load.add(&repositories)?;
         load.add(&pulls)?;
-        load.add(&review_rows)?;
-        load.add(&commit_rows)?;
+        load.add(&reviews)?;
+        load.add(&commits)?;
+        load.add(&comments)?;
         report.extracted = rows.len() as u64;
         report.transformed = pulls.len() as u64;
         report.loaded = pulls.len() as u64;
-        report.transform_seconds = clock.elapsed().as_secs_f64();
-        Ok((load, report))
+        Ok(report)
     }
 
     /// Stored GraphQL pull request nodes by id, each completed with the continuations its
@@ -236,39 +250,23 @@ impl GithubLoader<'_> {
             &extractions,
         )
         .await?;
-        let mut report = StepReport::default();
-        let (mut pulls, mut review_rows, mut commit_rows, mut comment_rows) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut load = LoadRows::default();
         load.processed(continuations.iter().map(|c| c.id));
-        for row in &rows {
-            let own: Vec<RawRecord> = continuations
-                .iter()
-                .filter(|c| c.external_id == row.external_id && extraction(c) == extraction(row))
-                .cloned()
-                .collect();
-            let node = transform_graphql::complete(row.raw_data.clone(), &own);
-            match transform_graphql::pull_rows(&node) {
-                Ok((pull, reviews, commits, comments)) => {
-                    pulls.push(pull);
-                    review_rows.extend(reviews);
-                    commit_rows.extend(commits);
-                    comment_rows.extend(comments);
-                    load.processed([row.id]);
-                }
-                Err(error) => {
-                    self.fail(row.id, &error).await?;
-                    report.failed += 1;
-                }
-            }
-        }
-        load.add(&pulls)?;
-        load.add(&review_rows)?;
-        load.add(&commit_rows)?;
-        load.add(&comment_rows)?;
-        report.extracted = rows.len() as u64;
-        report.transformed = pulls.len() as u64;
-        report.loaded = pulls.len() as u64;
+        let mut report = self
+            .transform_each(&rows, &mut load, |row| {
+                let own: Vec<RawRecord> = continuations
+                    .iter()
+                    .filter(|c| {
+                        c.external_id == row.external_id && extraction(c) == extraction(row)
+                    })
+                    .cloned()
+                    .collect();
+                transform_graphql::pull_rows(&transform_graphql::complete(
+                    row.raw_data.clone(),
+                    &own,
+                ))
+            })
+            .await?;
         report.transform_seconds = clock.elapsed().as_secs_f64();
         Ok((load, report))
     }

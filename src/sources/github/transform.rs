@@ -129,6 +129,17 @@ pub struct CommentRow {
     pub comment_updated_at: Option<DateTime<Utc>>,
 }
 
+/// A pull request with everything transformed from it, as rows.
+#[derive(Debug)]
+pub struct PullRows {
+    pub pull: PullRow,
+    pub reviews: Vec<ReviewRow>,
+    pub commits: Vec<CommitRow>,
+    pub comments: Vec<CommentRow>,
+    /// Its repository, where the answer carries it whole (REST's `base.repo`).
+    pub repository: Option<RepositoryRow>,
+}
+
 pub(super) fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |node, key| node.get(key))

@@ -6,12 +6,10 @@ use serde_json::Value;
 
 use super::graphql::{database_id, Nested};
 use super::transform::{
-    number, text, time, CommentRow, CommentType, CommitRow, GithubError, PullRow, ReviewRow,
+    number, text, time, CommentRow, CommentType, CommitRow, GithubError, PullRow, PullRows,
+    ReviewRow,
 };
 use crate::store::raw::RawRecord;
-
-/// A pull request with everything nested in it, as rows.
-pub type PullRows = (PullRow, Vec<ReviewRow>, Vec<CommitRow>, Vec<CommentRow>);
 
 /// The nodes of a connection.
 fn nodes(connection: &Value) -> &[Value] {
@@ -30,7 +28,7 @@ fn append(connection: &mut Value, more: &Value) {
 }
 
 /// The pull request node with the entries its continuations read appended (continuations
-/// in the order they were fetched, so a thread is there before its further comments).
+/// in the order they were fetched, so a thread is there before its comments).
 pub fn complete(mut node: Value, continuations: &[RawRecord]) -> Value {
     for record in continuations {
         let metadata = &record.extraction_metadata;
@@ -148,7 +146,13 @@ pub fn pull_rows(node: &Value) -> Result<PullRows, GithubError> {
                 .map(|c| comment(CommentType::Review, place, c)),
         )
         .collect::<Result<_, _>>()?;
-    Ok((pull, reviews, commits, comments))
+    Ok(PullRows {
+        pull,
+        reviews,
+        commits,
+        comments,
+        repository: None,
+    })
 }
 
 fn review(pr_external_id: &str, review: &Value) -> Result<ReviewRow, GithubError> {
@@ -254,7 +258,13 @@ mod tests {
 
     #[test]
     fn a_node_becomes_the_rows_rest_would_give() {
-        let (pull, reviews, commits, comments) = pull_rows(&pull_node()).unwrap();
+        let PullRows {
+            pull,
+            reviews,
+            commits,
+            comments,
+            ..
+        } = pull_rows(&pull_node()).unwrap();
         assert_eq!(pull.external_id, "77");
         assert_eq!(pull.state, "closed");
         assert_eq!(pull.body, None);
@@ -284,11 +294,8 @@ mod tests {
 
     #[test]
     fn continuations_complete_lists_and_threads() {
-        let more_threads = continuation(
-            "review_threads",
-            "PR_1",
-            json!({"nodes": [{"id": "T_2", "comments": {"nodes": []}}]}),
-        );
+        let more_threads =
+            continuation("review_threads", "PR_1", json!({"nodes": [{"id": "T_2"}]}));
         let thread_comment = json!({"fullDatabaseId": "701", "body": "b", "path": "b.rs", "line": 1,
             "replyTo": {"fullDatabaseId": "700"}, "createdAt": "2024-01-02T04:00:00Z",
             "updatedAt": "2024-01-02T04:00:00Z", "author": null});
@@ -301,7 +308,12 @@ mod tests {
             "authoredDate": "2024-01-01T00:00:00Z", "committedDate": "2024-01-01T00:00:00Z"}}]}),
         );
         let node = complete(pull_node(), &[more_threads, more_comments, more_commits]);
-        let (pull, _, commits, comments) = pull_rows(&node).unwrap();
+        let PullRows {
+            pull,
+            commits,
+            comments,
+            ..
+        } = pull_rows(&node).unwrap();
         assert_eq!(commits.len(), 2);
         assert_eq!(comments.len(), 2);
         assert_eq!(comments[1].in_reply_to_id.as_deref(), Some("700"));

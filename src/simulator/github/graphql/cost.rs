@@ -49,7 +49,7 @@ fn walk(
     cost: &mut Cost,
 ) -> Result<(), String> {
     for selection in &set.selections {
-        match selection {
+        let (inner, multiplier) = match selection {
             Selection::Field(field) => {
                 let inner = if is_connection(field) {
                     let size = page_size(field, variables)?;
@@ -68,28 +68,19 @@ fn walk(
                 } else {
                     multiplier
                 };
-                walk(document, &field.selection_set, variables, inner, cost)?;
+                (Some(&field.selection_set), inner)
             }
-            Selection::InlineFragment(fragment) => {
-                walk(
-                    document,
-                    &fragment.selection_set,
-                    variables,
-                    multiplier,
-                    cost,
-                )?;
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.fragment_name) {
-                    walk(
-                        document,
-                        &fragment.selection_set,
-                        variables,
-                        multiplier,
-                        cost,
-                    )?;
-                }
-            }
+            Selection::InlineFragment(fragment) => (Some(&fragment.selection_set), multiplier),
+            Selection::FragmentSpread(spread) => (
+                document
+                    .fragments
+                    .get(&spread.fragment_name)
+                    .map(|f| &f.selection_set),
+                multiplier,
+            ),
+        };
+        if let Some(inner) = inner {
+            walk(document, inner, variables, multiplier, cost)?;
         }
     }
     Ok(())
