@@ -27,12 +27,12 @@ impl Budget {
         self.remaining == Some(0) && self.reset_at.is_some_and(|reset| reset > now)
     }
 
-    /// Requests it can still make (unknown counts as plenty).
+    /// Requests (or points) it can still spend before its reset: unknown, or without a
+    /// reset ahead, counts as plenty.
     fn left(&self, now: i64) -> u64 {
         match (self.remaining, self.reset_at) {
-            (Some(_), Some(reset)) if reset <= now => u64::MAX,
-            (Some(remaining), _) => remaining,
-            (None, _) => u64::MAX,
+            (Some(remaining), Some(reset)) if reset > now => remaining,
+            _ => u64::MAX,
         }
     }
 
