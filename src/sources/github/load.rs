@@ -71,6 +71,17 @@ fn transform_pull(
 }
 
 impl GithubLoader<'_> {
+    /// The integration's stored raw rows by id.
+    async fn stored(&self, ids: &[RawId]) -> Result<Vec<RawRecord>, StoreError> {
+        raw::fetch(
+            self.pool,
+            self.scope.tenant_id,
+            self.scope.integration_id,
+            ids,
+        )
+        .await
+    }
+
     async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
         tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
         raw::mark_failed(self.pool, self.scope.tenant_id, raw_id, &error.to_string()).await
@@ -137,13 +148,7 @@ impl GithubLoader<'_> {
         ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = raw::fetch(
-            self.pool,
-            self.scope.tenant_id,
-            self.scope.integration_id,
-            ids,
-        )
-        .await?;
+        let rows = self.stored(ids).await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
         let (reviews, review_pages) = entries_by_entity(
             raw::latest_pages_of(
@@ -227,13 +232,7 @@ impl GithubLoader<'_> {
         ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = raw::fetch(
-            self.pool,
-            self.scope.tenant_id,
-            self.scope.integration_id,
-            ids,
-        )
-        .await?;
+        let rows = self.stored(ids).await?;
         let extraction = |row: &RawRecord| {
             row.extraction_metadata["extraction"]
                 .as_str()
@@ -278,13 +277,7 @@ impl GithubLoader<'_> {
         ids: &[RawId],
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = raw::fetch(
-            self.pool,
-            self.scope.tenant_id,
-            self.scope.integration_id,
-            ids,
-        )
-        .await?;
+        let rows = self.stored(ids).await?;
         let mut report = StepReport::default();
         let mut comments = Vec::with_capacity(rows.len());
         let mut load = LoadRows::default();

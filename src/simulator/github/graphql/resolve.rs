@@ -491,7 +491,8 @@ impl<'w> Resolver<'w> {
             "headRefOid" => leaf(pull.head_sha()),
             "author" => child(Entity::Actor(pull.author)),
             "repository" => child(Entity::Repository(pull.repo)),
-            // Nobody is assigned in the simulated organisation.
+            // Nobody is assigned in the simulated organisation (an empty list: no node is
+            // ever made).
             "assignees" => self.page(connection(info, "UserConnection", 0, |_| Entity::Query)),
             "commits" => self.page(connection(
                 info,
