@@ -17,7 +17,10 @@ use crate::common::source::{
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::github::graphql;
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
-use pulse_etl::sources::github::graphql::{continuation_query, pulls_query, Continuation, Nested};
+use pulse_etl::sources::github::graphql::{
+    continuation_query, pulls_query, Continuation, Nested, PULLS_PER_FIRST_INCREMENTAL_PAGE,
+    PULLS_PER_PAGE,
+};
 
 /// GitHub's published schema (octokit/graphql-schema). It defines two fields of
 /// `EnterpriseOwnerInfo` twice, which a strict validation refuses: taken as GitHub serves it.
@@ -62,7 +65,10 @@ fn connector_queries() -> Vec<String> {
             after: Some("c".into()),
         })
         .collect();
-    let mut queries = vec![pulls_query()];
+    let mut queries = vec![
+        pulls_query(PULLS_PER_PAGE),
+        pulls_query(PULLS_PER_FIRST_INCREMENTAL_PAGE),
+    ];
     queries.extend(
         all.iter()
             .enumerate()
@@ -86,7 +92,7 @@ fn every_connector_query_is_valid_against_githubs_schema_and_the_simulators() {
         }
     }
     // The check can fail: a misspelt field is refused.
-    let wrong = pulls_query().replace("isDraft", "draft");
+    let wrong = pulls_query(PULLS_PER_PAGE).replace("isDraft", "draft");
     assert!(ExecutableDocument::parse_and_validate(&github, wrong, "q.graphql").is_err());
 }
 
@@ -213,7 +219,7 @@ async fn the_simulator_answers_charges_and_limits_as_github_does() {
         ..SimulatorConfig::default()
     })
     .await;
-    let page = pulls_query();
+    let page = pulls_query(PULLS_PER_PAGE);
     let variables = json!({"owner": "sim-org", "name": "repo-0", "after": null});
     let (status, body, headers) = post(&sim, "sim-gh-token", &page, variables.clone()).await;
     assert_eq!(status, 200, "{body}");

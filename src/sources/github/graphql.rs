@@ -10,8 +10,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Pull requests per page.
+/// Pull requests per page of a full sync.
 pub const PULLS_PER_PAGE: u64 = 100;
+/// Pull requests on the first page of an incremental sync, where few changed: the most a
+/// one-point page holds (later pages are full ones).
+pub const PULLS_PER_FIRST_INCREMENTAL_PAGE: u64 = 20;
 /// Entries of every nested list per page (GitHub's largest `first`).
 const PER_LIST: u64 = 100;
 /// Lists one continuation batch reads: a request each, a hundred to the point.
@@ -134,13 +137,13 @@ pub fn points(requests: u64) -> u64 {
     ((requests as f64 / 100.0).round() as u64).max(1)
 }
 
-/// The page query: `$owner`, `$name`, `$after`.
-pub fn pulls_query() -> String {
+/// The page query of `first` pull requests: `$owner`, `$name`, `$after`.
+pub fn pulls_query(first: u64) -> String {
     let operation = format!(
         "query PullRequestPage($owner: String!, $name: String!, $after: String) {{
   rateLimit {{ cost remaining resetAt }}
   repository(owner: $owner, name: $name) {{
-    pullRequests(first: {PULLS_PER_PAGE}, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+    pullRequests(first: {first}, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         id fullDatabaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
@@ -169,9 +172,10 @@ pub fn pulls_query() -> String {
     )
 }
 
-/// Points the page query costs: the page, then per pull request its five lists.
-pub fn pulls_query_points() -> u64 {
-    points(1 + PULLS_PER_PAGE * 5)
+/// Points a page query of `first` pull requests costs: the page, then per pull request its
+/// five lists.
+pub fn pulls_query_points(first: u64) -> u64 {
+    points(1 + first * 5)
 }
 
 /// One nested list to read on from `after`.
@@ -321,7 +325,8 @@ mod tests {
     #[test]
     fn the_page_query_costs_what_github_charges() {
         // 1 page + 100 pull requests × (assignees, commits, reviews, comments, threads).
-        assert_eq!(pulls_query_points(), 5);
+        assert_eq!(pulls_query_points(PULLS_PER_PAGE), 5);
+        assert_eq!(pulls_query_points(PULLS_PER_FIRST_INCREMENTAL_PAGE), 1);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The extract side of the pull requests through GitHub's GraphQL API: per repository, pages
-//! of a hundred pull requests newest-updated first (stopping at the cursor), each changed
+//! of a hundred pull requests newest-updated first (stopping at the cursor; an incremental
+//! sync's first page holds twenty, at a fifth of the points), each changed
 //! pull request stored raw as the node the page answered, after the continuations of its
 //! unfinished nested lists (stored first, under the same extraction id, so a stored pull
 //! request always has everything it needs to be transformed).
@@ -65,16 +66,24 @@ impl GithubRun<'_> {
         let mut report = StepReport::default();
         let mut extracted = BTreeSet::new();
         let mut outbox = Outbox::new(publisher);
-        let query = graphql::pulls_query();
-        let mut points = graphql::pulls_query_points();
+        let full_page = graphql::pulls_query(graphql::PULLS_PER_PAGE);
+        let first_size = match self.since {
+            Some(_) => graphql::PULLS_PER_FIRST_INCREMENTAL_PAGE,
+            None => graphql::PULLS_PER_PAGE,
+        };
+        let first_page = graphql::pulls_query(first_size);
         for repository in repositories {
             let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
             let mut after: Option<String> = None;
             loop {
                 let clock = Instant::now();
+                let (query, size) = match after {
+                    None => (&first_page, first_size),
+                    Some(_) => (&full_page, graphql::PULLS_PER_PAGE),
+                };
                 let variables = json!({"owner": owner, "name": name, "after": after});
-                let data = self.client.graphql(&query, variables, points).await?;
-                points = data["rateLimit"]["cost"].as_u64().unwrap_or(points);
+                let points = graphql::pulls_query_points(size);
+                let data = self.client.graphql(query, variables, points).await?;
                 let page = &data["repository"]["pullRequests"];
                 let nodes = page["nodes"]
                     .as_array()
