@@ -1,6 +1,6 @@
 //! Per-token request budgets as GitHub reports them (`x-ratelimit-limit`, `-remaining`,
-//! `-reset`; for GraphQL in points): which token signs the next request, how much to slow down as a budget runs
-//! low, and how long to wait when every token is spent.
+//! `-reset`; for GraphQL in points): which token signs the next request, how much to slow
+//! down as a budget runs low, and how long to wait when every token is spent.
 
 use std::cmp::Reverse;
 use std::sync::Mutex;

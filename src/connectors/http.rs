@@ -1,8 +1,8 @@
 //! The HTTP client every connector shares: authentication, bounded concurrency, a
 //! client-side rate limit, per-token budgets (slowing down as they run low, waiting for the
-//! refill when spent, GraphQL's `RATE_LIMITED` answers included), conditional requests (`If-None-Match`), and retries with exponential
-//! back-off and full jitter on transport errors, 5xx, 429 and unreadable bodies, honouring
-//! `Retry-After`.
+//! refill when spent, GraphQL's `RATE_LIMITED` answers included), conditional requests
+//! (`If-None-Match`), and retries with exponential back-off and full jitter on transport
+//! errors, 5xx, 429 and unreadable bodies, honouring `Retry-After`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +32,16 @@ pub enum Auth {
     Basic { username: String, token: String },
     /// GitHub: bearer tokens, used in turn.
     Bearer { tokens: Vec<String> },
+}
+
+impl Auth {
+    /// How many tokens take turns (each with a budget of its own).
+    fn token_count(&self) -> usize {
+        match self {
+            Auth::Bearer { tokens } => tokens.len(),
+            Auth::Basic { .. } => 1,
+        }
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -192,16 +202,12 @@ impl HttpClient {
             .user_agent(concat!("pulse-etl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ConnectorError::Url(error.to_string()))?;
-        let tokens = match &auth {
-            Auth::Bearer { tokens } => tokens.len(),
-            Auth::Basic { .. } => 1,
-        };
         Ok(HttpClient {
             client,
+            budgets: Arc::new(TokenBudgets::new(auth.token_count())),
             auth,
             in_flight: Arc::new(Semaphore::new(policy.concurrency.max(1))),
             next_slot: Arc::new(Mutex::new(Instant::now())),
-            budgets: Arc::new(TokenBudgets::new(tokens)),
             policy,
             stats: Arc::new(ClientStats::default()),
         })
@@ -210,12 +216,8 @@ impl HttpClient {
     /// The same client (connections, limits, counters) with budgets of its own: GitHub
     /// counts GraphQL points apart from REST requests.
     pub fn with_own_budgets(&self) -> HttpClient {
-        let tokens = match &self.auth {
-            Auth::Bearer { tokens } => tokens.len(),
-            Auth::Basic { .. } => 1,
-        };
         HttpClient {
-            budgets: Arc::new(TokenBudgets::new(tokens)),
+            budgets: Arc::new(TokenBudgets::new(self.auth.token_count())),
             ..self.clone()
         }
     }

@@ -224,6 +224,7 @@ async fn conclude(
         retries = requests.retries,
         failed_requests = requests.failures,
         budget_waits = requests.budget_waits,
+        graphql_points = requests.points,
         seconds = clock.elapsed().as_secs_f64(),
         ok = outcome.is_ok() && failed_items == 0,
         "sync ended"

@@ -1,5 +1,6 @@
-//! The built-in source simulator: Jira Cloud REST v3 and GitHub REST v3 and GraphQL on localhost,
-//! deterministic from a seed and generated lazily, so large sites stay small in memory.
+//! The built-in source simulator: Jira Cloud REST v3, GitHub REST v3 and GraphQL on
+//! localhost, deterministic from a seed and generated lazily, so large sites stay small in
+//! memory.
 //! Started by `pulse-etl simulate` and, in-process on a random port, by tests and demos.
 //!
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
@@ -225,11 +226,19 @@ impl RunningSimulator {
             stats: stats.clone(),
             schema,
         });
-        let github_api = github::routes::router(github.clone())
+        let rest = github::routes::router(github.clone())
+            .layer(middleware::from_fn(github::etag::conditional))
+            .layer(middleware::from_fn_with_state(
+                quota.clone(),
+                quota::github_rest_budget,
+            ));
+        let github_api = rest
             .merge(github::graphql::router(graphql))
             .layer(middleware::from_fn(delay))
-            .layer(middleware::from_fn(github::etag::conditional))
-            .layer(middleware::from_fn_with_state(quota, quota::github_quota))
+            .layer(middleware::from_fn_with_state(
+                quota,
+                quota::github_secondary_limit,
+            ))
             .layer(middleware::from_fn_with_state(credentials, auth::github));
         let mut api = jira_api.merge(github_api);
         if let Some(dir) = &config.embeddings_model_dir {

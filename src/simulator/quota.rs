@@ -151,19 +151,15 @@ pub fn rate_headers(headers: &mut HeaderMap, limit: u64, used: u64, reset: i64, 
     insert(headers, "x-ratelimit-resource", resource);
 }
 
-/// The secondary limit for every GitHub request, and the REST budget (one request each;
-/// `POST /graphql` charges its points itself).
-pub async fn github_quota(
+/// GitHub's secondary limit, for REST and GraphQL requests alike: too many in flight at once
+/// answer 429 with `retry-after`.
+pub async fn github_secondary_limit(
     State(quota): State<Arc<GithubQuota>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let token = github_token(request.headers())
-        .unwrap_or_default()
-        .to_owned();
     let _in_flight = InFlight(&quota.in_flight);
     let concurrent = quota.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let now = now_ms();
     if concurrent > quota.max_concurrent {
         let mut response = github_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -176,10 +172,20 @@ pub async fn github_quota(
         );
         return response;
     }
-    if request.uri().path() == "/graphql" {
-        return next.run(request).await;
-    }
-    let (allowed, used, reset) = quota.charge(&token, 1, now);
+    next.run(request).await
+}
+
+/// GitHub's REST budget: one request each (a 304 is free), 403 once spent, and the
+/// `x-ratelimit-*` headers of the `core` resource. (GraphQL charges its points itself.)
+pub async fn github_rest_budget(
+    State(quota): State<Arc<GithubQuota>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = github_token(request.headers())
+        .unwrap_or_default()
+        .to_owned();
+    let (allowed, used, reset) = quota.charge(&token, 1, now_ms());
     let mut response = if allowed {
         next.run(request).await
     } else {

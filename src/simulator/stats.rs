@@ -1,7 +1,7 @@
 //! Request and response counters behind `/_sim/stats`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -20,37 +20,31 @@ struct Counts {
 }
 
 impl Stats {
-    pub fn record(&self, route: &str, status: u16) {
-        let mut counts = self
-            .counts
+    fn counts(&self) -> MutexGuard<'_, Counts> {
+        self.counts
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn record(&self, route: &str, status: u16) {
+        let mut counts = self.counts();
         *counts.requests.entry(route.to_owned()).or_default() += 1;
         *counts.responses.entry(status.to_string()).or_default() += 1;
     }
 
     /// Points charged for GraphQL queries.
     pub fn add_graphql_points(&self, points: u64) {
-        let mut counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = self.counts();
         counts.graphql_points += points;
     }
 
     pub fn graphql_points(&self) -> u64 {
-        self.counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .graphql_points
+        self.counts().graphql_points
     }
 
     /// (requests by route, responses by status code).
     pub fn snapshot(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-        let counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let counts = self.counts();
         (counts.requests.clone(), counts.responses.clone())
     }
 }

@@ -123,9 +123,9 @@ impl Pull {
             .map_or_else(|| sha(self.index, 0, 0), |c| c.sha.clone())
     }
 
-    /// Ids of reviews and comments stay unique: 64 slots per pull request.
+    /// Ids of reviews and comments stay unique: [`EVENT_SLOTS`] per pull request.
     fn event_id(&self, base: u64, slot: usize) -> u64 {
-        base + u64::from(self.index) * 64 + slot as u64
+        base + u64::from(self.index) * EVENT_SLOTS + slot as u64
     }
 }
 
@@ -144,15 +144,17 @@ pub fn sha(index: u32, round: u64, position: u64) -> String {
 pub const PULL_ID_BASE: u64 = 500_000_000;
 const REVIEW_ID_BASE: u64 = 900_000_000;
 const REVIEW_COMMENT_ID_BASE: u64 = 700_000_000;
+const ISSUE_COMMENT_ID_BASE: u64 = 800_000_000;
+/// Review and comment ids per pull request.
+const EVENT_SLOTS: u64 = 64;
 
 /// The index of the pull request a review comment id belongs to.
 pub fn pull_of_review_comment(id: u64) -> Option<u32> {
     let offset = id.checked_sub(REVIEW_COMMENT_ID_BASE)?;
     (offset < ISSUE_COMMENT_ID_BASE - REVIEW_COMMENT_ID_BASE)
-        .then(|| u32::try_from(offset / 64).ok())
+        .then(|| u32::try_from(offset / EVENT_SLOTS).ok())
         .flatten()
 }
-const ISSUE_COMMENT_ID_BASE: u64 = 800_000_000;
 const MAX_EVENTS: usize = 60;
 
 const TOPICS: &[&str] = &[

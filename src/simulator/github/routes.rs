@@ -27,6 +27,15 @@ pub struct GithubState {
     pub malformed_rate: f64,
 }
 
+impl GithubState {
+    /// Whether `pull` is one of the poison pull requests, served with an unreadable
+    /// creation date (the same ones over REST and GraphQL).
+    pub fn serves_malformed(&self, pull: &Pull) -> bool {
+        let draw = mix(self.site.population.seed ^ 0x6d61_6c66 ^ u64::from(pull.index));
+        (draw as f64 / u64::MAX as f64) < self.malformed_rate
+    }
+}
+
 type Shared = State<Arc<GithubState>>;
 
 pub fn router(state: Arc<GithubState>) -> Router {
@@ -237,8 +246,7 @@ async fn pull(
 ) -> Answer {
     let pull = find_pull(&state, &owner, &repo, &number)?;
     let mut detail = render::pull(&state.base_url, &pull, true);
-    let draw = mix(state.site.population.seed ^ 0x6d61_6c66 ^ u64::from(pull.index));
-    if (draw as f64 / u64::MAX as f64) < state.malformed_rate {
+    if state.serves_malformed(&pull) {
         detail["created_at"] = Value::from("not a date");
     }
     Ok(Json(detail).into_response())

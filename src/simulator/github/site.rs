@@ -142,25 +142,15 @@ impl GithubSite {
     ) -> (Vec<Pull>, usize) {
         let activity = self.read();
         let ordered = activity.by_updated(repo);
-        let indexes: Vec<u32> = if descending {
-            ordered
-                .iter()
-                .rev()
-                .skip(skip)
-                .take(take)
-                .map(|(_, i)| *i)
-                .collect()
+        let in_order: Box<dyn Iterator<Item = &(i64, u32)>> = if descending {
+            Box::new(ordered.iter().rev())
         } else {
-            ordered
-                .iter()
-                .skip(skip)
-                .take(take)
-                .map(|(_, i)| *i)
-                .collect()
+            Box::new(ordered.iter())
         };
-        let page = indexes
-            .into_iter()
-            .map(|index| self.generate(&activity, index))
+        let page = in_order
+            .skip(skip)
+            .take(take)
+            .map(|(_, index)| self.generate(&activity, *index))
             .collect();
         (page, ordered.len())
     }

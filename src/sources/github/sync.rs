@@ -198,7 +198,7 @@ impl GithubRun<'_> {
         } else {
             github::etags(self.pool, self.scope.integration()).await?
         };
-        let ((extracted, mut fresh, touched), report) = self
+        let ((mut extracted, mut fresh, mut touched), report) = self
             .handoff
             .run(
                 self.pool,
@@ -227,11 +227,9 @@ impl GithubRun<'_> {
             )
             .await?;
         fresh.extend(comment_etags);
-        let mut touched = touched;
         touched.extend(
             github::pulls_of_comments(self.pool, self.scope.integration(), &commented).await?,
         );
-        let mut extracted = extracted;
         extracted.extract_seconds += comments_extracted.extract_seconds;
         self.finish_pulls(touched, report, extracted, comments, fresh)
             .await

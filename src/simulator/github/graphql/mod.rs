@@ -80,7 +80,6 @@ async fn graphql(
         return github_error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
     };
     let token = github_token(&headers).unwrap_or_default().to_owned();
-    let state = state.clone();
     // Parsing, validation and resolving are CPU work: off the async workers.
     let answer = tokio::task::spawn_blocking(move || answer(&state, &token, request)).await;
     let Ok((body, rate)) = answer else {
@@ -137,8 +136,7 @@ fn answer(
     }
     state.stats.add_graphql_points(points);
     let world = World {
-        site: &state.github.site,
-        malformed_rate: state.github.malformed_rate,
+        github: &state.github,
         rate: RateLimitAnswer {
             cost: points,
             limit: quota.budget,

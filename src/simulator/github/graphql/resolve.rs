@@ -9,8 +9,8 @@ use base64::Engine;
 
 use crate::simulator::github::pulls::{self, Actor, Pull};
 use crate::simulator::github::render::{self, github_time, node_id, node_id_of, repo_id};
-use crate::simulator::github::site::{repo_full_name, repo_name, GithubSite, Sort, StateFilter};
-use crate::simulator::rng::mix;
+use crate::simulator::github::routes::GithubState;
+use crate::simulator::github::site::{repo_full_name, repo_name, Sort, StateFilter};
 
 const PULL_KIND: &str = "011:PullRequest";
 const THREAD_KIND: &str = "021:PullRequestReviewThread";
@@ -28,8 +28,7 @@ pub struct RateLimitAnswer {
 
 /// What every resolver reads.
 pub struct World<'a> {
-    pub site: &'a GithubSite,
-    pub malformed_rate: f64,
+    pub github: &'a GithubState,
     pub rate: RateLimitAnswer,
 }
 
@@ -367,7 +366,7 @@ impl<'w> Resolver<'w> {
                     argument("owner").unwrap_or(""),
                     argument("name").unwrap_or(""),
                 );
-                match world.site.repo(owner, name) {
+                match world.github.site.repo(owner, name) {
                     Some(repo) => object(Entity::Repository(repo)),
                     None => Err(error(&format!(
                         "Could not resolve to a Repository with the name '{owner}/{name}'."
@@ -377,13 +376,14 @@ impl<'w> Resolver<'w> {
             "node" => {
                 let id = argument("id").unwrap_or("");
                 if let Some(pull) =
-                    node_id_of(PULL_KIND, id).and_then(|id| world.site.pull_by_id(id))
+                    node_id_of(PULL_KIND, id).and_then(|id| world.github.site.pull_by_id(id))
                 {
                     return object(Entity::Pull(Arc::new(pull)));
                 }
                 let thread = node_id_of(THREAD_KIND, id).and_then(|comment| {
                     let index = pulls::pull_of_review_comment(comment)?;
                     let pull = world
+                        .github
                         .site
                         .pull_by_id(pulls::PULL_ID_BASE + u64::from(index))?;
                     let position = pull.review_comments.iter().position(|c| c.id == comment)?;
@@ -423,7 +423,10 @@ impl<'w> Resolver<'w> {
                     .collect()
             });
         let (pulls, total) = match (&states, by_updated) {
-            (None, true) => world.site.page_by_updated(repo, start, first, descending),
+            (None, true) => world
+                .github
+                .site
+                .page_by_updated(repo, start, first, descending),
             _ => {
                 let sort = if by_updated {
                     Sort::Updated
@@ -431,6 +434,7 @@ impl<'w> Resolver<'w> {
                     Sort::Created
                 };
                 let all: Vec<Pull> = world
+                    .github
                     .site
                     .list(repo, StateFilter::All, sort, descending)
                     .into_iter()
@@ -472,8 +476,7 @@ impl<'w> Resolver<'w> {
             "state" => leaf(graphql_state(pull)),
             "isDraft" => leaf(pull.draft),
             "createdAt" => {
-                let draw = mix(world.site.population.seed ^ 0x6d61_6c66 ^ u64::from(pull.index));
-                if (draw as f64 / u64::MAX as f64) < world.malformed_rate {
+                if world.github.serves_malformed(pull) {
                     leaf("not a date")
                 } else {
                     time(pull.created_ms)
