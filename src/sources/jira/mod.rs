@@ -99,7 +99,7 @@ impl Source for Jira {
         if scope.api.is_some() {
             return Err(input::invalid(
                 "api",
-                "only GitHub integrations choose between its GraphQL and REST APIs",
+                "only GitHub integrations choose an API (GitHub's GraphQL or REST)",
             ));
         }
         let username = scope
