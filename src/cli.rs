@@ -295,6 +295,9 @@ pub struct SchedulerArgs {
     /// queue) instead of running its extraction in this process.
     #[arg(long)]
     pub dispatch: bool,
+    /// Serve /metrics, /healthz and /readyz on this address (default: metrics.addr).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +309,9 @@ pub struct WorkerArgs {
     /// Tier queues to consume; repeat the flag or pass `all`.
     #[arg(long, value_enum, required = true)]
     pub tier: Vec<TierSelection>,
+    /// Serve /metrics, /healthz and /readyz on this address (default: metrics.addr).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -68,6 +68,35 @@ impl From<figment::Error> for ConfigError {
     }
 }
 
+/// Reads an address, or none from an empty string.
+fn optional_addr<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.trim() {
+        "" => Ok(None),
+        addr => addr.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Whether `name` is an environment variable the configuration reads: a fixed name, or
+/// `PULSE_<SECTION>__<KEY>` for a key the defaults define.
+pub fn is_config_env(name: &str) -> bool {
+    if FIXED_ENV_KEYS.iter().any(|(env, _)| *env == name)
+        || name == PROFILE_ENV
+        || name == CONFIG_DIR_ENV
+    {
+        return true;
+    }
+    let Some(path) = name.strip_prefix("PULSE_") else {
+        return false;
+    };
+    let key = path.to_lowercase().replace("__", ".");
+    Figment::from(Toml::string(DEFAULT_TOML))
+        .find_value(&key)
+        .is_ok_and(|value| value.as_dict().is_none())
+}
+
 /// The environment variable that sets `key`.
 fn env_name(key: &str) -> String {
     FIXED_ENV_KEYS
@@ -89,6 +118,25 @@ pub struct Config {
     pub auth: AuthConfig,
     pub security: SecurityConfig,
     pub scheduler: SchedulerConfig,
+    pub metrics: MetricsConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where scheduler and worker processes serve `/metrics`, `/healthz` and `/readyz`
+    /// (`serve` and `all` serve them on `http.addr`); empty: not served.
+    #[serde(deserialize_with = "optional_addr")]
+    pub addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Seconds a stopping role gives the work in hand to finish before it lets go of it
+    /// (messages go back to their queue, jobs are released).
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

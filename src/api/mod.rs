@@ -9,7 +9,7 @@ mod docs;
 mod error;
 mod events;
 mod extract;
-mod health;
+pub mod health;
 mod integrations;
 mod jobs;
 mod metrics;

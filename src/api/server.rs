@@ -67,7 +67,17 @@ pub async fn serve(
         job_events,
         stopping,
     });
-    let app = router(state, parts.request_timeout, parts.body_limit_bytes);
+    let readiness = Arc::new(health::Readiness {
+        pool: state.pool.clone(),
+        broker: broker_up(&state),
+        vectors: Some(state.embedding.store.clone()),
+    });
+    let app = router(
+        state,
+        readiness,
+        parts.request_timeout,
+        parts.body_limit_bytes,
+    );
     tracing::info!(address = %listener.local_addr()?, "API listening");
     let served = axum::serve(
         listener,
@@ -82,16 +92,32 @@ pub async fn serve(
     served
 }
 
+/// Whether the API's broker connection is up (none to check with in-process queues).
+fn broker_up(state: &ApiState) -> Option<health::BrokerUp> {
+    state.broker.as_ref()?;
+    let state = Arc::downgrade(state);
+    Some(Arc::new(move || {
+        state
+            .upgrade()
+            .and_then(|state| state.broker.as_ref().map(|broker| broker.is_connected()))
+            .unwrap_or(false)
+    }))
+}
+
 /// The whole HTTP surface.
-pub fn router(state: ApiState, request_timeout: Duration, body_limit_bytes: usize) -> Router {
+pub fn router(
+    state: ApiState,
+    readiness: Arc<health::Readiness>,
+    request_timeout: Duration,
+    body_limit_bytes: usize,
+) -> Router {
     let (api, openapi) = docs::api();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/ws/job/{stage}/{tenant_id}/{job_id}", get(ws::job_status))
-        .route("/healthz", get(health::alive))
-        .route("/readyz", get(health::ready))
+        .merge(health::routes(readiness))
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 
+use super::ops::{Ops, OpsSetup};
 use super::scheduler::{Roles, Timing};
 use super::serve::{ApiSetup, RunningApi};
 use crate::cli::{AllArgs, QueueBackend};
@@ -54,6 +55,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         with_broker: broker.is_some(),
         embedding: Arc::clone(&embedding),
     };
+    let ops = Ops::start(pool, config, OpsSetup::on_the_api("all")).await?;
     let api = RunningApi::start(pool, config, setup).await?;
     let interval = args
         .interval_secs
@@ -100,5 +102,6 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
     if let Some(broker) = broker {
         broker.close().await.ok();
     }
+    ops.stop().await;
     outcome.and(api_stopped)
 }

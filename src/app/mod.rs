@@ -8,6 +8,7 @@ mod demo;
 mod dlq;
 mod failure;
 mod jobs;
+mod ops;
 mod output;
 mod reprocess;
 mod run_job;

@@ -5,11 +5,13 @@
 //! transform work going to RabbitMQ workers; `all` runs it with the other roles.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::ops::{Ops, OpsSetup};
 use crate::cli::SchedulerArgs;
 use crate::config::Config;
 use crate::domain::{JobId, Scope, TenantId, Tier};
@@ -24,6 +26,7 @@ use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::tenants;
+use crate::telemetry::metrics;
 
 /// Jobs claimed per look.
 const CLAIM_BATCH: i64 = 4;
@@ -37,6 +40,12 @@ pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow:
     broker.declare(QueueStage::Transform, Tier::ALL).await?;
     broker.declare(QueueStage::Extraction, Tier::ALL).await?;
     broker.declare(QueueStage::Embedding, Tier::ALL).await?;
+    let setup = OpsSetup {
+        role: "scheduler",
+        addr: args.metrics_addr.or(config.metrics.addr),
+        vectors: Some(embedding.store.clone()),
+    };
+    let ops = Ops::start(pool, config, setup).await?;
     let roles = Roles {
         cipher: &cipher,
         embedding: &embedding,
@@ -46,12 +55,14 @@ pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow:
     };
     let outcome = serve(pool, roles, std::future::pending()).await;
     broker.close().await.ok();
+    ops.stop().await;
     outcome
 }
 
 /// Transforms what an earlier process left pending, then schedules (with `alongside`
-/// running too) until Ctrl-C or SIGTERM, or until either fails; then gives back the jobs
-/// it had claimed, READY and due at once.
+/// running too) until Ctrl-C or SIGTERM, or until either fails. A stop lets the job in
+/// hand finish within the grace period and claims nothing more; then the jobs still
+/// claimed are given back, READY and due at once.
 pub(super) async fn serve(
     pool: &PgPool,
     roles: Roles<'_>,
@@ -85,12 +96,23 @@ pub(super) async fn serve(
         );
     }
     let claimed = Mutex::new(Vec::new());
+    let stopping = AtomicBool::new(false);
+    let scheduling = schedule(pool, roles, &claimed, &stopping);
+    tokio::pin!(scheduling);
     let outcome = tokio::select! {
-        outcome = schedule(pool, roles, &claimed) => outcome,
+        outcome = &mut scheduling => outcome,
         outcome = alongside => outcome,
         () = &mut stop => {
-            tracing::info!("shutting down");
-            Ok(())
+            let grace = roles.timing.grace;
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down: letting the job in hand finish");
+            stopping.store(true, Ordering::Relaxed);
+            match tokio::time::timeout(grace, &mut scheduling).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::warn!("grace period over: the job in hand is given back");
+                    Ok(())
+                }
+            }
         }
     };
     let interrupted = std::mem::take(
@@ -129,6 +151,8 @@ pub(super) struct Timing {
     pub interval: Duration,
     pub poll: Duration,
     pub stuck_after: Duration,
+    /// How long a stop waits for the job in hand.
+    pub grace: Duration,
 }
 
 impl Timing {
@@ -137,16 +161,19 @@ impl Timing {
             interval: interval.unwrap_or(Duration::from_secs(config.scheduler.interval_secs)),
             poll: Duration::from_secs(config.scheduler.poll_secs),
             stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
+            grace: Duration::from_secs(config.shutdown.grace_secs),
         }
     }
 }
 
-/// Claims due jobs and runs them (or hands them to extract workers), forever. `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
+/// Claims due jobs and runs them (or hands them to extract workers) until `stopping`.
+/// `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
 /// give them back.
 async fn schedule(
     pool: &PgPool,
     roles: Roles<'_>,
     claimed: &Mutex<Vec<(TenantId, JobId)>>,
+    stopping: &AtomicBool,
 ) -> anyhow::Result<()> {
     let Roles {
         cipher,
@@ -160,10 +187,14 @@ async fn schedule(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     };
-    loop {
+    while !stopping.load(Ordering::Relaxed) {
         let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
         lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
+        metrics::scheduler_lag(jobs::oldest_due_wait(pool, timing.stuck_after).await?);
         for (tenant_id, job) in &due {
+            if stopping.load(Ordering::Relaxed) {
+                break;
+            }
             match (dispatch, broker) {
                 (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
                 _ => {
@@ -175,6 +206,7 @@ async fn schedule(
         }
         tokio::time::sleep(timing.poll).await;
     }
+    Ok(())
 }
 
 /// Runs a claimed job here (transform work in process, or over RabbitMQ when `broker` is

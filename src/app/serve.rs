@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::ops::{Ops, OpsSetup};
 use crate::api::auth::jwt::SessionKeys;
 use crate::api::auth::Auth;
 use crate::api::{ServerParts, DOCS_PATH};
@@ -107,8 +108,11 @@ pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         embedding: Arc::new(embedding),
     };
     let stop = super::signals::shutdown();
+    let ops = Ops::start(pool, config, OpsSetup::on_the_api("serve")).await?;
     let api = RunningApi::start(pool, config, setup).await?;
     stop.await;
     tracing::info!("shutting down");
-    api.stop().await
+    let stopped = api.stop().await;
+    ops.stop().await;
+    stopped
 }

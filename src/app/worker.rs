@@ -6,14 +6,16 @@
 //! again later, and out of attempts (or not worth retrying) it is dead-lettered with its
 //! raw rows marked failed, so the run waiting for them ends FAILED instead of waiting
 //! forever. Extract workers run the sync jobs a `scheduler --dispatch` hands them. Workers
-//! reconnect when the broker goes away; SIGTERM lets the message in hand finish, then stops.
+//! reconnect when the broker goes away; SIGTERM lets the message in hand finish (within
+//! `shutdown.grace_secs`; past it the message goes back to its queue), then stops.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
 use super::broker;
+use super::ops::{Ops, OpsSetup};
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
@@ -25,6 +27,7 @@ use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::{jobs, raw, tenants};
+use crate::telemetry::metrics;
 
 /// Pause before connecting again after the broker went away.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -37,24 +40,38 @@ pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Re
             stages.push(stage);
         }
     }
+    // Embed workers write vectors: readiness checks the store they write to.
+    let embedding = match stages.contains(&QueueStage::Embedding) {
+        true => {
+            let cipher = super::vectors::optional_cipher(config);
+            Some(super::vectors::embedding(config, cipher)?)
+        }
+        false => None,
+    };
+    let setup = OpsSetup {
+        role: "worker",
+        addr: args.metrics_addr.or(config.metrics.addr),
+        vectors: embedding.as_ref().map(|embedding| embedding.store.clone()),
+    };
+    let ops = Ops::start(pool, config, setup).await?;
     let roles = stages.into_iter().map(|stage| {
-        let tiers = &tiers;
+        let (tiers, embedding) = (&tiers, embedding.as_ref());
         async move {
             let stop = super::signals::shutdown();
-            match stage {
-                QueueStage::Extraction => extract_worker(pool, config, tiers, stop).await,
-                QueueStage::Transform => transform_worker(pool, config, tiers, stop).await,
-                QueueStage::Load => load_worker(pool, config, tiers, stop).await,
-                QueueStage::Embedding => {
-                    let cipher = super::vectors::optional_cipher(config);
-                    let embedding = super::vectors::embedding(config, cipher)?;
-                    embed_worker(pool, (config, &embedding), tiers, stop).await
+            match (stage, embedding) {
+                (QueueStage::Extraction, _) => extract_worker(pool, config, tiers, stop).await,
+                (QueueStage::Transform, _) => transform_worker(pool, config, tiers, stop).await,
+                (QueueStage::Load, _) => load_worker(pool, config, tiers, stop).await,
+                (QueueStage::Embedding, Some(embedding)) => {
+                    embed_worker(pool, (config, embedding), tiers, stop).await
                 }
+                (QueueStage::Embedding, None) => Ok(()),
             }
         }
     });
-    futures_util::future::try_join_all(roles).await?;
-    Ok(())
+    let outcome = futures_util::future::try_join_all(roles).await;
+    ops.stop().await;
+    outcome.map(|_| ())
 }
 
 /// Consumes the transform queues of `tiers` until `stop` resolves.
@@ -151,7 +168,9 @@ impl<'a> Queues<'a> {
 }
 
 /// Consumes `queues` until `stop` resolves, `work` settling each delivery; reconnects when
-/// the broker goes away or a delivery cannot be settled.
+/// the broker goes away or a delivery cannot be settled. A stop that comes while a
+/// delivery is in hand gives it `shutdown.grace_secs` to settle; what is unsettled then
+/// goes back to its queue with the connection.
 async fn consume(
     config: &Config,
     queues: Queues<'_>,
@@ -193,7 +212,25 @@ async fn consume(
                 tracing::warn!("RabbitMQ connection lost; reconnecting");
                 break;
             };
-            if let Err(error) = work(&broker, delivery).await {
+            let stage = queues.stage.as_str();
+            let (_in_flight, clock) = (metrics::in_flight(stage), Instant::now());
+            let settled = {
+                let handled = work(&broker, delivery);
+                tokio::pin!(handled);
+                tokio::select! {
+                    settled = &mut handled => Some(settled),
+                    () = &mut stop => {
+                        finish_in_grace(handled, config).await;
+                        None
+                    }
+                }
+            };
+            let Some(settled) = settled else {
+                broker.close().await.ok();
+                return Ok(());
+            };
+            metrics::stage_duration(stage, clock.elapsed());
+            if let Err(error) = settled {
                 tracing::warn!(error = %format!("{error:#}"), "could not settle a message; reconnecting");
                 break;
             }
@@ -201,6 +238,23 @@ async fn consume(
         // Whatever was not acknowledged goes back to its queue with the connection.
         broker.close().await.ok();
         tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+/// Lets a stopping worker's message in hand settle within `shutdown.grace_secs`; what is
+/// unsettled then goes back to its queue when the connection closes.
+async fn finish_in_grace(handled: impl Future<Output = anyhow::Result<()>>, config: &Config) {
+    let grace = Duration::from_secs(config.shutdown.grace_secs);
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "worker stopping: finishing the message in hand"
+    );
+    match tokio::time::timeout(grace, handled).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(error = %format!("{error:#}"), "could not settle the last message; it goes back to its queue")
+        }
+        Err(_) => tracing::warn!("grace period over: the message in hand goes back to its queue"),
     }
 }
 

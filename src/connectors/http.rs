@@ -13,7 +13,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
+use sha2::{Digest, Sha256};
+
 use super::budget::{Pick, TokenBudgets};
+use super::endpoint;
+use crate::telemetry::metrics::{self, SharedString};
 
 /// Waits for a token budget's refill per request before giving up (each can last until
 /// the source's reset time, so this bounds a source that never refills).
@@ -44,6 +48,22 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// Each token's first 8 hex digits of SHA-256: tells tokens apart in metrics without
+    /// revealing them.
+    fn fingerprints(&self) -> Vec<SharedString> {
+        let fingerprint = |token: &str| {
+            let digest = Sha256::digest(token.as_bytes());
+            let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            SharedString::from(hex)
+        };
+        match self {
+            Auth::Basic { token, .. } => vec![fingerprint(token)],
+            Auth::Bearer { tokens } => tokens.iter().map(|token| fingerprint(token)).collect(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -56,6 +76,8 @@ impl std::fmt::Debug for Auth {
 /// Limits and retry behaviour of one client.
 #[derive(Debug, Clone)]
 pub struct ClientPolicy {
+    /// The source's name in metrics (`jira`, `github`).
+    pub provider: &'static str,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Requests per second (0: unlimited).
@@ -70,6 +92,7 @@ pub struct ClientPolicy {
 impl Default for ClientPolicy {
     fn default() -> Self {
         ClientPolicy {
+            provider: "source",
             concurrency: 8,
             requests_per_second: 20.0,
             max_attempts: 6,
@@ -171,6 +194,8 @@ pub struct HttpClient {
     in_flight: Arc<Semaphore>,
     next_slot: Arc<Mutex<Instant>>,
     budgets: Arc<TokenBudgets>,
+    /// Each token's fingerprint, the metrics' name for it (never the token).
+    token_labels: Arc<[SharedString]>,
     pub stats: Arc<ClientStats>,
 }
 
@@ -187,7 +212,13 @@ enum Pause {
 /// What one attempt came to.
 enum Attempt {
     Done(Conditional),
-    Retry { reason: String, pause: Pause },
+    Retry {
+        reason: String,
+        /// The reason's class, a metrics label: transport, server_error, rate_limited,
+        /// secondary_limit, budget, unreadable.
+        class: &'static str,
+        pause: Pause,
+    },
     Fail(ConnectorError),
 }
 
@@ -205,6 +236,7 @@ impl HttpClient {
         Ok(HttpClient {
             client,
             budgets: Arc::new(TokenBudgets::new(auth.token_count())),
+            token_labels: auth.fingerprints().into(),
             auth,
             in_flight: Arc::new(Semaphore::new(policy.concurrency.max(1))),
             next_slot: Arc::new(Mutex::new(Instant::now())),
@@ -257,6 +289,7 @@ impl HttpClient {
                 }
                 Pick::Wait(wait) => {
                     self.stats.budget_waits.fetch_add(1, Ordering::Relaxed);
+                    metrics::rate_limit_wait(self.policy.provider, "budget", wait);
                     tracing::info!(
                         wait_secs = wait.as_secs(),
                         "request budget spent: waiting for the refill"
@@ -360,8 +393,16 @@ impl HttpClient {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     return Err(error);
                 }
-                Attempt::Retry { reason, pause } => {
+                Attempt::Retry {
+                    reason,
+                    class,
+                    pause,
+                } => {
                     last = reason;
+                    metrics::source_retry(self.policy.provider, class);
+                    if let Pause::Told(wait) = pause {
+                        metrics::rate_limit_wait(self.policy.provider, class, wait);
+                    }
                     pause
                 }
             };
@@ -411,21 +452,26 @@ impl HttpClient {
         if let Some(etag) = call.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
+        let (provider, endpoint) = (self.policy.provider, endpoint::class(url));
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) if error.is_builder() => {
                 return Attempt::Fail(ConnectorError::Url(format!("{url}: {error}")))
             }
             Err(error) => {
+                metrics::source_request(provider, endpoint, SharedString::const_str("error"));
                 return Attempt::Retry {
                     reason: format!("transport: {error}"),
+                    class: "transport",
                     pause: Pause::Backoff,
-                }
+                };
             }
         };
         let status = response.status();
+        metrics::source_request(provider, endpoint, status.as_u16().to_string().into());
         let headers = response.headers().clone();
         let budget_spent = self.budgets.observe(token, &headers, epoch_seconds());
+        self.report_budget(token, &headers);
         let retry_after = headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -441,6 +487,7 @@ impl HttpClient {
             Err(error) => {
                 return Attempt::Retry {
                     reason: format!("reading body: {error}"),
+                    class: "transport",
                     pause: told_or_backoff(),
                 }
             }
@@ -449,12 +496,17 @@ impl HttpClient {
         if limited && budget_spent {
             return Attempt::Retry {
                 reason: "request budget spent".into(),
+                class: "budget",
                 pause: Pause::Budget,
             };
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Attempt::Retry {
                 reason: format!("status {status}"),
+                class: match status {
+                    StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                    _ => "server_error",
+                },
                 pause: told_or_backoff(),
             };
         }
@@ -463,6 +515,7 @@ impl HttpClient {
             if retry_after.is_some() || secondary {
                 return Attempt::Retry {
                     reason: "secondary rate limit".into(),
+                    class: "secondary_limit",
                     pause: Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
                 };
             }
@@ -482,6 +535,7 @@ impl HttpClient {
             // the same until its reset.
             Ok(body) if graphql_rate_limited(&body) => Attempt::Retry {
                 reason: "GraphQL rate limit".into(),
+                class: "rate_limited",
                 pause: if self.budgets.exhaust(token, epoch_seconds()) {
                     Pause::Budget
                 } else {
@@ -492,9 +546,33 @@ impl HttpClient {
             // A cut-off or garbled body is a transport problem: ask again.
             Err(error) => Attempt::Retry {
                 reason: format!("unreadable JSON ({} bytes): {error}", bytes.len()),
+                class: "unreadable",
                 pause: Pause::Backoff,
             },
         }
+    }
+}
+
+impl HttpClient {
+    /// Publishes what the source says is left of `token`'s budget, when it says so.
+    fn report_budget(&self, token: usize, headers: &HeaderMap) {
+        let remaining = headers
+            .get("x-ratelimit-remaining")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<i64>().ok());
+        let (Some(remaining), Some(label)) = (remaining, self.token_labels.get(token)) else {
+            return;
+        };
+        let resource = headers
+            .get("x-ratelimit-resource")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("core");
+        metrics::budget_remaining(
+            self.policy.provider,
+            resource.to_owned(),
+            label.clone(),
+            remaining,
+        );
     }
 }
 

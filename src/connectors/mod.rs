@@ -2,4 +2,5 @@
 //! every source's API client is built on. No SQL, no queues.
 
 pub mod budget;
+pub mod endpoint;
 pub mod http;

@@ -190,7 +190,9 @@ impl<'a> EmbedStage<'a> {
         if !changed.is_empty() {
             let embedder = self.embedding.embedders.for_collection(target).await?;
             let texts: Vec<String> = changed.iter().map(|(_, text, _)| text.clone()).collect();
+            let clock = std::time::Instant::now();
             let vectors = embedder.embed(&texts).await?;
+            crate::telemetry::metrics::embed_batch(texts.len(), clock.elapsed());
             if vectors.len() != texts.len() {
                 return Err(EmbedError::Count {
                     sent: texts.len(),

@@ -17,10 +17,11 @@ use super::progress::StepProgress;
 use super::source::Catalog;
 use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::connectors::http::RequestCounts;
-use crate::domain::{JobId, Scope, TenantId};
+use crate::domain::{JobId, Provider, Scope, Stage, TenantId};
 use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::{raw, vectors};
+use crate::telemetry::metrics;
 
 /// One line of a run's summary: a step's counts and stage times.
 #[derive(Debug, Serialize)]
@@ -145,11 +146,29 @@ pub async fn run_one_job(
         })
         .collect();
     jobs::set_step_counts(pool, tenant_id, job.id, &counts).await?;
+    count_items(job.provider, &counts);
+    let outcome = if result.is_ok() { "finished" } else { "failed" };
+    metrics::job_run(job.provider.as_str(), outcome, clock.elapsed());
     match &result {
         Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
         Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
     }
     result
+}
+
+/// Adds a run's step counts to the items metric: extracted, loaded (or failed to transform
+/// or load) and embedded.
+fn count_items(provider: Provider, steps: &BTreeMap<&'static str, jobs::StepCounts>) {
+    let source = provider.as_str();
+    for (&step, counts) in steps {
+        let items = |stage: Stage, outcome, count| {
+            metrics::items((source, step), (stage.as_str(), outcome), count)
+        };
+        items(Stage::Extraction, "ok", counts.extracted);
+        items(Stage::Load, "ok", counts.loaded);
+        items(Stage::Load, "failed", counts.failed);
+        items(Stage::Embedding, "ok", counts.embedded);
+    }
 }
 
 /// Embeds what the run loaded (see [`embed_run`]), adding each table's count to its step's

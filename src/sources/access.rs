@@ -29,6 +29,7 @@ pub(super) async fn integration_access(
     }
     let defaults = ClientPolicy::default();
     let policy = ClientPolicy {
+        provider: integration.provider.as_str(),
         requests_per_second: integration
             .settings
             .requests_per_second

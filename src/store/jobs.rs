@@ -227,6 +227,26 @@ pub async fn claim_due(
         .collect())
 }
 
+/// Seconds the longest-waiting due job (as [`claim_due`] would take it) has waited past
+/// its `next_run` (a job never run: past its creation); 0 when none is due. Every tenant's
+/// jobs: it measures the schedulers, not a tenant.
+pub async fn oldest_due_wait(
+    pool: &PgPool,
+    stuck_after: std::time::Duration,
+) -> Result<f64, StoreError> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(coalesce(j.next_run, j.created_at)))::float8
+         FROM etl_jobs j JOIN integrations i ON i.id = j.integration_id AND i.tenant_id = j.tenant_id
+         WHERE j.active AND i.active
+           AND (j.state <> 'RUNNING' OR j.last_progress_at < now() - make_interval(secs => $1))
+           AND (j.next_run IS NULL OR j.next_run <= now())",
+    )
+    .bind(stuck_after.as_secs_f64())
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.unwrap_or(0.0).max(0.0))
+}
+
 /// Takes a dispatched run: true only for the first taker of the claim made at
 /// `claimed_at` (the job still RUNNING under that claim), which restarts the claim's clock;
 /// a repeated delivery of the dispatch message, or one for a claim a scheduler has since

@@ -408,7 +408,25 @@ pub enum Rejected {
 impl BrokerDelivery {
     pub(super) async fn ack(self) -> Result<(), BrokerError> {
         self.acker.ack(BasicAckOptions::default()).await?;
+        self.settled("ack");
         Ok(())
+    }
+
+    /// Counts the message settled with `outcome`, by its queue's stage and tier.
+    fn settled(&self, outcome: &'static str) {
+        let (head, tier) = self
+            .queue
+            .rsplit_once("_queue_")
+            .unwrap_or((&self.queue, ""));
+        let stage = QueueStage::ALL
+            .into_iter()
+            .find(|stage| head.ends_with(stage.as_str()))
+            .map_or("unknown", QueueStage::as_str);
+        let tier = Tier::ALL
+            .iter()
+            .find(|known| known.as_str() == tier)
+            .map_or("unknown", |known| known.as_str());
+        crate::telemetry::metrics::message_settled(stage, tier, outcome);
     }
 
     /// Publishes the message to its next delay queue, or to the dead-letter exchange with
@@ -457,6 +475,10 @@ impl BrokerDelivery {
             Rejected::DeadLettered
         };
         self.acker.ack(BasicAckOptions::default()).await?;
+        self.settled(match outcome {
+            Rejected::Retried { .. } => "retry",
+            Rejected::DeadLettered => "dead_letter",
+        });
         Ok(outcome)
     }
 

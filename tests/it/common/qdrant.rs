@@ -25,7 +25,7 @@ pub fn model_dir() -> Option<PathBuf> {
 }
 
 /// A free local port (bound, read, released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,4 +1,7 @@
-//! Logging: tracing-subscriber to stderr, human or JSON, filtered by `RUST_LOG`.
+//! Logging (tracing-subscriber to stderr, human or JSON, filtered by `RUST_LOG`) and
+//! Prometheus metrics.
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 

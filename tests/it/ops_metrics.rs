@@ -1,0 +1,369 @@
+//! What operators see: `/metrics`, `/healthz` and `/readyz` of `serve`, a worker and the
+//! scheduler, scraped during and after a sync over RabbitMQ, hold the sync's items,
+//! requests and jobs with the simulator's counts; and every metric the Grafana dashboard
+//! and the alert rules use is in those scrapes.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+
+use super::common::qdrant::{free_port, model_dir};
+use super::common::queues::{terminate, Queues};
+use super::common::source::{cli, connect_github, count, jira_tenant, requests, stats, strings};
+use super::common::{api, spawn_cli, ScratchDb, TEST_SECRET_KEY};
+use super::deploy_files::{exported_name, metrics_the_deploy_files_use};
+
+/// One scrape, parsed: `(name, labels, value)` per sample.
+struct Scrape {
+    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    text: String,
+}
+
+impl Scrape {
+    async fn of(addr: &str) -> Scrape {
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let samples = text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .map(|line| {
+                let (series, value) = line.rsplit_once(' ').unwrap();
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, labels)) => (name, labels.trim_end_matches('}')),
+                    None => (series, ""),
+                };
+                let labels = labels
+                    .split("\",")
+                    .filter(|pair| !pair.is_empty())
+                    .map(|pair| {
+                        let (key, value) = pair.split_once('=').unwrap();
+                        (key.to_owned(), value.trim_matches('"').to_owned())
+                    })
+                    .collect();
+                (name.to_owned(), labels, value.parse().unwrap())
+            })
+            .collect();
+        Scrape { samples, text }
+    }
+
+    /// The sum of `name`'s samples that carry every label of `with`.
+    fn sum(&self, name: &str, with: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .filter(|(sample, labels, _)| {
+                sample == name
+                    && with
+                        .iter()
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, value)| value)
+            .sum()
+    }
+
+    fn has(&self, name: &str, with: &[(&str, &str)]) -> bool {
+        self.samples.iter().any(|(sample, labels, _)| {
+            sample == name
+                && with
+                    .iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+    }
+
+    /// Every metric family the scrape declares (`# TYPE name kind`).
+    fn families(&self) -> BTreeSet<String> {
+        self.text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+async fn status(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let answer = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    let code = answer.status().as_u16();
+    (code, answer.json().await.unwrap_or_default())
+}
+
+async fn jobs_in(db: &ScratchDb, state: &str) -> i64 {
+    count(
+        db,
+        &format!("SELECT count(*) FROM etl_jobs WHERE state = '{state}'"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_counts() {
+    let config = SimulatorConfig {
+        seed: 17,
+        jira_issues: 300,
+        github_repos: 2,
+        github_prs: 40,
+        // A few requests a second: the burst at a sync's start meets 429s.
+        jira_rate: Some(4),
+        ..SimulatorConfig::default()
+    };
+    let sim = RunningSimulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let queues = Queues::new();
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
+    let model = model_dir();
+    if model.is_some() {
+        let set = cli(
+            &db,
+            strings(&[
+                "embedding",
+                "set",
+                "--tenant",
+                &tenant,
+                "--provider",
+                "local",
+            ]),
+        )
+        .await;
+        assert!(set.status.success(), "{}", super::common::stderr(&set));
+    }
+    let model = model
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_default();
+    let before = requests(&stats(&sim).await);
+    let (worker_addr, scheduler_addr, api_addr) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+        ("PULSE_EMBEDDING__MODEL_DIR", model.as_str()),
+    ]);
+    // The worker's address from the configuration, the scheduler's from the flag.
+    let worker = queues.worker_with(
+        &db,
+        dir.path(),
+        &["transform", "load", "embed"],
+        &[
+            ("PULSE_METRICS__ADDR", worker_addr.as_str()),
+            ("PULSE_EMBEDDING__MODEL_DIR", model.as_str()),
+        ],
+    );
+    let scheduler = spawn_cli(
+        dir.path(),
+        &env,
+        &["scheduler", "--metrics-addr", &scheduler_addr],
+    );
+    let mut serve_env = env.clone();
+    serve_env.extend([
+        ("PULSE_JWT_SECRET", api::TEST_JWT_SECRET),
+        ("PULSE_HTTP_ADDR", api_addr.as_str()),
+    ]);
+    let serve = spawn_cli(dir.path(), &serve_env, &["serve"]);
+
+    // During the sync: every role answers, is ready, and already counts requests.
+    let started = Instant::now();
+    let mut seen_running = false;
+    while jobs_in(&db, "FINISHED").await < 2 {
+        assert_eq!(jobs_in(&db, "FAILED").await, 0, "a job failed");
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the sync did not finish"
+        );
+        if !seen_running && jobs_in(&db, "RUNNING").await > 0 {
+            let ready = status(&scheduler_addr, "/readyz").await;
+            let during = Scrape::of(&scheduler_addr).await;
+            if ready.0 == 200 && during.has("pulse_source_requests_total", &[]) {
+                assert_eq!(ready.1["broker"], true, "{}", ready.1);
+                assert_eq!(ready.1["database"], true, "{}", ready.1);
+                assert!(during.has("pulse_build_info", &[("role", "scheduler")]));
+                assert!(during.has("pulse_scheduler_lag_seconds", &[]));
+                seen_running = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen_running, "no scrape caught the sync running");
+    let truth = stats(&sim).await;
+    let sent = requests(&truth) - before;
+
+    // The queue watch reads depths every few seconds: wait for its first reading.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (scheduler_after, worker_after, serve_after) = loop {
+        let scrapes = (
+            Scrape::of(&scheduler_addr).await,
+            Scrape::of(&worker_addr).await,
+            Scrape::of(&api_addr).await,
+        );
+        if scrapes.1.has("pulse_queue_depth", &[]) && scrapes.2.has("pulse_queue_depth", &[]) {
+            break scrapes;
+        }
+        assert!(Instant::now() < deadline, "no queue depths read");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    for (addr, role) in [
+        (&worker_addr, "worker"),
+        (&scheduler_addr, "scheduler"),
+        (&api_addr, "serve"),
+    ] {
+        assert_eq!(status(addr, "/healthz").await.0, 200, "{role} /healthz");
+        let (code, body) = status(addr, "/readyz").await;
+        assert_eq!(code, 200, "{role} /readyz: {body}");
+        assert_eq!(body["broker"], true, "{role}: {body}");
+    }
+    assert_eq!(status(&worker_addr, "/readyz").await.1["vectors"], true);
+
+    // Items: the scheduler ran both jobs and counted what they loaded.
+    let issues = truth["truth"]["issues"].as_f64().unwrap();
+    let prs = truth["truth"]["prs"].as_f64().unwrap();
+    assert_eq!(issues, 300.0);
+    let loaded = |source: &str, step: &str| {
+        scheduler_after.sum(
+            "pulse_items_total",
+            &[
+                ("source", source),
+                ("step", step),
+                ("stage", "load"),
+                ("outcome", "ok"),
+            ],
+        )
+    };
+    assert_eq!(loaded("jira", "jira_issues_with_changelogs"), issues);
+    assert_eq!(loaded("github", "github_pull_requests"), prs);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM prs").await as f64,
+        prs,
+        "the tables hold what the metric says"
+    );
+    assert_eq!(
+        scheduler_after.sum("pulse_items_total", &[("outcome", "failed")]),
+        0.0
+    );
+    if !model.is_empty() {
+        let embedded = scheduler_after.sum("pulse_items_total", &[("stage", "embedding")]);
+        assert_eq!(embedded, issues + prs);
+        assert!(worker_after.sum("pulse_embed_batch_size_count", &[]) >= 1.0);
+    }
+
+    // Requests: every request the simulator answered was counted, 429s included.
+    let counted = scheduler_after.sum("pulse_source_requests_total", &[]);
+    assert_eq!(
+        counted as u64, sent,
+        "requests counted vs answered by the source"
+    );
+    let throttled = truth["responses"]["429"].as_f64().unwrap_or(0.0);
+    assert!(
+        throttled > 0.0,
+        "the simulator's rate limit never answered 429"
+    );
+    assert_eq!(
+        scheduler_after.sum("pulse_source_requests_total", &[("status", "429")]),
+        throttled
+    );
+    assert_eq!(
+        scheduler_after.sum(
+            "pulse_source_rate_limit_wait_seconds_count",
+            &[("provider", "jira")]
+        ),
+        throttled,
+        "each 429 is one wait"
+    );
+    assert!(scheduler_after.sum("pulse_source_rate_limit_wait_seconds_sum", &[]) >= throttled);
+    assert!(
+        scheduler_after.sum(
+            "pulse_source_requests_total",
+            &[("provider", "jira"), ("endpoint", "search")]
+        ) >= 1.0
+    );
+    assert!(scheduler_after.has("pulse_source_budget_remaining", &[("provider", "github")]));
+    assert!(
+        !scheduler_after.text.contains("sim-gh-token"),
+        "a token leaked into the metrics"
+    );
+
+    // Jobs: one run each, finished.
+    for provider in ["jira", "github"] {
+        let runs = [("provider", provider), ("outcome", "finished")];
+        assert_eq!(
+            scheduler_after.sum("pulse_job_runs_total", &runs),
+            1.0,
+            "{provider}"
+        );
+        assert_eq!(
+            scheduler_after.sum("pulse_job_run_duration_seconds_count", &runs),
+            1.0
+        );
+    }
+    assert_eq!(
+        scheduler_after.sum("pulse_job_runs_total", &[("outcome", "failed")]),
+        0.0
+    );
+
+    // The worker: every message it settled, measured; none left in hand.
+    let transformed = worker_after.sum(
+        "pulse_messages_total",
+        &[
+            ("stage", "transform"),
+            ("outcome", "ack"),
+            ("tier", "premium"),
+        ],
+    );
+    assert!(transformed >= 3.0, "{transformed}");
+    assert!(
+        worker_after.sum(
+            "pulse_messages_total",
+            &[("stage", "load"), ("outcome", "ack")]
+        ) >= 3.0
+    );
+    assert_eq!(
+        worker_after.sum("pulse_messages_total", &[("outcome", "dead_letter")]),
+        0.0
+    );
+    assert_eq!(
+        worker_after.sum(
+            "pulse_stage_duration_seconds_count",
+            &[("stage", "transform")]
+        ),
+        worker_after.sum("pulse_messages_total", &[("stage", "transform")])
+    );
+    assert_eq!(worker_after.sum("pulse_messages_in_flight", &[]), 0.0);
+    let transform_queue = format!("{}transform_queue_premium", queues.prefix);
+    assert!(serve_after.has("pulse_queue_depth", &[("queue", &transform_queue)]));
+    assert_eq!(
+        serve_after.sum("pulse_queue_depth", &[("queue", &transform_queue)]),
+        0.0
+    );
+    assert!(serve_after.has("pulse_db_pool_max_connections", &[]));
+
+    // The dashboard and the alerts only use series these scrapes hold.
+    if !model.is_empty() {
+        let mut exported = BTreeSet::new();
+        for scrape in [&scheduler_after, &worker_after, &serve_after] {
+            exported.extend(scrape.families());
+        }
+        for series in metrics_the_deploy_files_use() {
+            let name = exported_name(&series);
+            assert!(
+                exported.contains(name),
+                "{series} is in no scrape; scraped: {exported:?}"
+            );
+        }
+    }
+
+    for role in [serve, scheduler, worker] {
+        assert!(terminate(role).success());
+    }
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
