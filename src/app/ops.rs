@@ -114,8 +114,9 @@ impl Ops {
     }
 }
 
-/// Reads every work queue's depth and the dead-letter queue's every few seconds, over a
-/// connection of its own (reconnecting when it drops); `up` says whether it is connected.
+/// Declares every work queue, then reads their depths and the dead-letter queue's every few
+/// seconds, over a connection of its own (reconnecting when it drops); `up` says whether
+/// it is connected.
 async fn watch_queues(config: Config, up: Arc<AtomicBool>) {
     let topology = config.topology();
     let mut queues = Vec::new();
@@ -133,6 +134,13 @@ async fn watch_queues(config: Config, up: Arc<AtomicBool>) {
                 continue;
             }
         };
+        // Declared (idempotently) so that reading a depth never asks for a missing queue,
+        // which RabbitMQ answers by closing the channel (and lapin logs as an error).
+        for stage in QueueStage::ALL {
+            if let Err(error) = broker.declare(stage, Tier::ALL).await {
+                tracing::debug!(%error, "queue watch: declaring the queues failed");
+            }
+        }
         up.store(true, Ordering::Relaxed);
         while broker.is_connected() {
             if sample(&broker, &queues, &failed).await.is_err() {

@@ -115,20 +115,36 @@ pub(super) async fn serve(
             }
         }
     };
-    let interrupted = std::mem::take(
+    give_back(pool, &claimed, "interrupted by shutdown").await;
+    outcome
+}
+
+/// Releases the jobs still in `claimed` (READY, due at once) for another run; one the
+/// database will not release now stays listed for the next try.
+async fn give_back(pool: &PgPool, claimed: &Mutex<Vec<(TenantId, JobId)>>, reason: &str) {
+    let held = std::mem::take(
         &mut *claimed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     );
-    for (tenant_id, job_id) in interrupted {
-        jobs::release(pool, tenant_id, job_id, "interrupted by shutdown").await?;
-        tracing::info!(
-            tenant_id = tenant_id.get(),
-            job_id = job_id.get(),
-            "interrupted job released for the next start"
-        );
+    for (tenant_id, job_id) in held {
+        let (tenant, job) = (tenant_id.get(), job_id.get());
+        match jobs::release(pool, tenant_id, job_id, reason).await {
+            Ok(()) => tracing::info!(
+                tenant_id = tenant,
+                job_id = job,
+                reason,
+                "job released for the next run"
+            ),
+            Err(error) => {
+                tracing::warn!(tenant_id = tenant, job_id = job, %error, "could not release the job yet");
+                claimed
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push((tenant_id, job_id));
+            }
+        }
     }
-    outcome
 }
 
 /// What the scheduler works with.
@@ -168,8 +184,29 @@ impl Timing {
 
 /// Claims due jobs and runs them (or hands them to extract workers) until `stopping`.
 /// `claimed` lists the (tenant, job) pairs claimed and not yet finished, so a shutdown can
-/// give them back.
+/// give them back. A failure of the database or the broker does not stop the scheduler:
+/// the jobs it interrupted are given back, and it looks again after the poll interval.
 async fn schedule(
+    pool: &PgPool,
+    roles: Roles<'_>,
+    claimed: &Mutex<Vec<(TenantId, JobId)>>,
+    stopping: &AtomicBool,
+) -> anyhow::Result<()> {
+    let mut interruption = String::new();
+    while !stopping.load(Ordering::Relaxed) {
+        if let Err(error) = schedule_once(pool, roles, claimed, stopping).await {
+            tracing::warn!(error = %format!("{error:#}"), "scheduling failed; looking again after the poll interval");
+            interruption = format!("interrupted: {error:#}");
+        }
+        // What a failure left claimed (until the database takes the release).
+        give_back(pool, claimed, &interruption).await;
+        tokio::time::sleep(roles.timing.poll).await;
+    }
+    Ok(())
+}
+
+/// One look: claims due jobs and runs (or dispatches) them.
+async fn schedule_once(
     pool: &PgPool,
     roles: Roles<'_>,
     claimed: &Mutex<Vec<(TenantId, JobId)>>,
@@ -187,24 +224,21 @@ async fn schedule(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     };
-    while !stopping.load(Ordering::Relaxed) {
-        let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
-        lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
-        metrics::scheduler_lag(jobs::oldest_due_wait(pool, timing.stuck_after).await?);
-        for (tenant_id, job) in &due {
-            if stopping.load(Ordering::Relaxed) {
-                break;
-            }
-            match (dispatch, broker) {
-                (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
-                _ => {
-                    let with = (cipher, embedding, broker);
-                    run_claimed(pool, with, (*tenant_id, job), timing.interval).await?
-                }
-            }
-            lock().retain(|(_, id)| *id != job.id);
+    let due = jobs::claim_due(pool, CLAIM_BATCH, timing.stuck_after).await?;
+    lock().extend(due.iter().map(|(tenant_id, job)| (*tenant_id, job.id)));
+    metrics::scheduler_lag(jobs::oldest_due_wait(pool, timing.stuck_after).await?);
+    for (tenant_id, job) in &due {
+        if stopping.load(Ordering::Relaxed) {
+            break;
         }
-        tokio::time::sleep(timing.poll).await;
+        match (dispatch, broker) {
+            (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
+            _ => {
+                let with = (cipher, embedding, broker);
+                run_claimed(pool, with, (*tenant_id, job), timing.interval).await?
+            }
+        }
+        lock().retain(|(_, id)| *id != job.id);
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! client-side rate limit, per-token budgets (slowing down as they run low, waiting for the
 //! refill when spent, GraphQL's `RATE_LIMITED` answers included), conditional requests
 //! (`If-None-Match`), and retries with exponential back-off and full jitter on transport
-//! errors, 5xx, 429 and unreadable bodies, honouring `Retry-After`.
+//! errors, 5xx, 429 and unreadable bodies, honouring `Retry-After`: the pauses a rate limit
+//! names are waited out (up to 15 minutes a request) without using up attempts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,11 @@ const SECONDARY_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 
 /// The longest pause a source may ask for.
 const LONGEST_PAUSE: Duration = Duration::from_secs(3_600);
+
+/// How long one request may wait out rate limits (429 or a secondary limit with the pause
+/// named) before those pauses count as attempts: a source's minute-long storm is waited
+/// out, a limit that never lifts still ends the request.
+const RATE_LIMITED_FOR_AT_MOST: Duration = Duration::from_secs(15 * 60);
 
 /// How a connector signs its requests.
 #[derive(Clone)]
@@ -205,6 +211,9 @@ enum Pause {
     Backoff,
     /// What the source asked for (counts as an attempt).
     Told(Duration),
+    /// What the source's rate limit asked for: does not count as an attempt while the
+    /// request's limited time stays under [`RATE_LIMITED_FOR_AT_MOST`].
+    Limited(Duration),
     /// Until a token's budget refills (does not count as an attempt).
     Budget,
 }
@@ -385,6 +394,7 @@ impl HttpClient {
         let mut last = String::new();
         let mut attempt = 0;
         let mut budget_waits = 0;
+        let mut limited_for = Duration::ZERO;
         while attempt < self.policy.max_attempts.max(1) {
             let outcome = self.attempt(&request).await;
             let pause = match outcome {
@@ -400,7 +410,7 @@ impl HttpClient {
                 } => {
                     last = reason;
                     metrics::source_retry(self.policy.provider, class);
-                    if let Pause::Told(wait) = pause {
+                    if let Pause::Told(wait) | Pause::Limited(wait) = pause {
                         metrics::rate_limit_wait(self.policy.provider, class, wait);
                     }
                     pause
@@ -414,10 +424,19 @@ impl HttpClient {
                     budget_waits += 1;
                     continue;
                 }
-                Pause::Budget | Pause::Backoff => self.backoff(attempt),
                 // Jitter on top, so that requests told the same pause do not all come
                 // back at the same instant.
-                Pause::Told(wait) => wait.min(LONGEST_PAUSE) + self.backoff(attempt),
+                Pause::Limited(wait) if limited_for < RATE_LIMITED_FOR_AT_MOST => {
+                    let wait = wait.min(LONGEST_PAUSE) + self.backoff(0);
+                    limited_for += wait;
+                    tracing::debug!(%method, url, reason = %last, wait_ms = wait.as_millis() as u64, "rate limited: waiting as told");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Pause::Budget | Pause::Backoff => self.backoff(attempt),
+                Pause::Told(wait) | Pause::Limited(wait) => {
+                    wait.min(LONGEST_PAUSE) + self.backoff(attempt)
+                }
             };
             attempt += 1;
             tracing::debug!(%method, url, attempt, reason = %last, wait_ms = wait.as_millis() as u64, "retrying");
@@ -500,13 +519,17 @@ impl HttpClient {
                 pause: Pause::Budget,
             };
         }
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        if status == StatusCode::TOO_MANY_REQUESTS {
             return Attempt::Retry {
                 reason: format!("status {status}"),
-                class: match status {
-                    StatusCode::TOO_MANY_REQUESTS => "rate_limited",
-                    _ => "server_error",
-                },
+                class: "rate_limited",
+                pause: retry_after.map_or(Pause::Backoff, Pause::Limited),
+            };
+        }
+        if status.is_server_error() {
+            return Attempt::Retry {
+                reason: format!("status {status}"),
+                class: "server_error",
                 pause: told_or_backoff(),
             };
         }
@@ -516,7 +539,7 @@ impl HttpClient {
                 return Attempt::Retry {
                     reason: "secondary rate limit".into(),
                     class: "secondary_limit",
-                    pause: Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
+                    pause: Pause::Limited(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
                 };
             }
         }
@@ -539,7 +562,7 @@ impl HttpClient {
                 pause: if self.budgets.exhaust(token, epoch_seconds()) {
                     Pause::Budget
                 } else {
-                    Pause::Told(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE))
+                    Pause::Limited(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE))
                 },
             },
             Ok(body) => Attempt::Done(Conditional::Changed(Fetched { body, headers })),

@@ -5,7 +5,8 @@
 //!
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
 //! Control API: `GET /_sim/stats` (requests per route, responses per status, GraphQL points,
-//! ground truth), `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`.
+//! ground truth), `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`,
+//! `POST /_sim/storm {"seconds", "retry_after"}` (every request answered 429 meanwhile).
 //! With a model directory it also serves an OpenAI-compatible `POST /v1/embeddings`
 //! (controlled by `GET|POST /_sim/embeddings`).
 
@@ -20,6 +21,7 @@ mod params;
 mod quota;
 mod rng;
 mod stats;
+mod storm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -256,9 +258,14 @@ impl RunningSimulator {
                 .with_state(state);
             api = api.merge(endpoint);
         }
+        let storm = Arc::new(storm::Storm::default());
         let api = api
             .layer(middleware::from_fn_with_state(faults, faults::inject))
+            .layer(middleware::from_fn_with_state(storm.clone(), storm::inject))
             .layer(middleware::from_fn_with_state(stats.clone(), stats::count));
+        let storm_control = Router::new()
+            .route("/_sim/storm", post(storm::start))
+            .with_state(storm);
         let control = Router::new()
             .route("/_sim/stats", get(stats_handler))
             .route("/_sim/mutate", post(mutate_handler))
@@ -268,7 +275,7 @@ impl RunningSimulator {
                 github,
                 stats,
             }));
-        let app = api.merge(control);
+        let app = api.merge(control).merge(storm_control);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -27,7 +27,7 @@ use pulse_etl::vectors::{Payload, Point, SearchFilter, VectorStore};
 
 /// The environment of every CLI run of a test: the model, and a data directory of its own
 /// (the embedded vector store lives there).
-fn env(model: &Path, data: &Path) -> Vec<(String, String)> {
+pub(super) fn env(model: &Path, data: &Path) -> Vec<(String, String)> {
     vec![
         (
             "PULSE_EMBEDDING__MODEL_DIR".into(),
@@ -43,7 +43,7 @@ async fn run(db: &ScratchDb, env: &[(String, String)], args: &[&str]) -> std::pr
 }
 
 /// `embedding set --provider local` for the tenant.
-async fn set_local(db: &ScratchDb, env: &[(String, String)], tenant: &str) {
+pub(super) async fn set_local(db: &ScratchDb, env: &[(String, String)], tenant: &str) {
     let set = run(
         db,
         env,

@@ -16,6 +16,7 @@ mod conformance;
 mod deploy_files;
 mod embedded_postgres;
 mod embedding;
+mod failure_drills;
 mod github_graphql;
 mod github_real_data;
 mod github_sync;

@@ -14,9 +14,25 @@ use super::common::source::{cli, connect_github, count, jira_tenant, requests, s
 use super::common::{api, spawn_cli, ScratchDb, TEST_SECRET_KEY};
 use super::deploy_files::{exported_name, metrics_the_deploy_files_use};
 
-/// One scrape, parsed: `(name, labels, value)` per sample.
+/// One line of a scrape: a series and its value.
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+impl Sample {
+    fn is(&self, name: &str, with: &[(&str, &str)]) -> bool {
+        self.name == name
+            && with
+                .iter()
+                .all(|(k, v)| self.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+    }
+}
+
+/// One scrape, parsed.
 struct Scrape {
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<Sample>,
     text: String,
 }
 
@@ -45,7 +61,11 @@ impl Scrape {
                         (key.to_owned(), value.trim_matches('"').to_owned())
                     })
                     .collect();
-                (name.to_owned(), labels, value.parse().unwrap())
+                Sample {
+                    name: name.to_owned(),
+                    labels,
+                    value: value.parse().unwrap(),
+                }
             })
             .collect();
         Scrape { samples, text }
@@ -55,23 +75,13 @@ impl Scrape {
     fn sum(&self, name: &str, with: &[(&str, &str)]) -> f64 {
         self.samples
             .iter()
-            .filter(|(sample, labels, _)| {
-                sample == name
-                    && with
-                        .iter()
-                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
-            })
-            .map(|(_, _, value)| value)
+            .filter(|sample| sample.is(name, with))
+            .map(|sample| sample.value)
             .sum()
     }
 
     fn has(&self, name: &str, with: &[(&str, &str)]) -> bool {
-        self.samples.iter().any(|(sample, labels, _)| {
-            sample == name
-                && with
-                    .iter()
-                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
-        })
+        self.samples.iter().any(|sample| sample.is(name, with))
     }
 
     /// Every metric family the scrape declares (`# TYPE name kind`).

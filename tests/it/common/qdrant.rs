@@ -2,7 +2,7 @@
 //! free ports with its own storage, stopped when dropped; and the local embedding model's
 //! directory (`../shared/models/all-MiniLM-L6-v2`, or `PULSE_TEST_MODEL_DIR`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,23 @@ pub fn model_dir() -> Option<PathBuf> {
     }
 }
 
+/// The server on `http` and `grpc`, keeping its storage under `dir`.
+fn spawn(binary: &Path, dir: &Path, http: u16, grpc: u16) -> Child {
+    Command::new(binary)
+        .current_dir(dir)
+        .env("QDRANT__SERVICE__HTTP_PORT", http.to_string())
+        .env("QDRANT__SERVICE__GRPC_PORT", grpc.to_string())
+        .env("QDRANT__STORAGE__STORAGE_PATH", dir.join("storage"))
+        .env("QDRANT__STORAGE__SNAPSHOTS_PATH", dir.join("snapshots"))
+        .env("QDRANT__TELEMETRY_DISABLED", "true")
+        .env("QDRANT__LOG_LEVEL", "WARN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qdrant")
+}
+
 /// A free local port (bound, read, released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,10 +52,12 @@ pub fn free_port() -> u16 {
 
 pub struct QdrantServer {
     child: Child,
+    binary: PathBuf,
     /// The gRPC address qdrant-client (QDRANT_URL) uses.
     pub url: String,
     pub http: u16,
-    _dir: tempfile::TempDir,
+    grpc: u16,
+    dir: tempfile::TempDir,
 }
 
 impl QdrantServer {
@@ -59,40 +78,41 @@ impl QdrantServer {
         }
         let dir = tempfile::tempdir().unwrap();
         let (http, grpc) = (free_port(), free_port());
-        let child = Command::new(&binary)
-            .current_dir(dir.path())
-            .env("QDRANT__SERVICE__HTTP_PORT", http.to_string())
-            .env("QDRANT__SERVICE__GRPC_PORT", grpc.to_string())
-            .env("QDRANT__STORAGE__STORAGE_PATH", dir.path().join("storage"))
-            .env(
-                "QDRANT__STORAGE__SNAPSHOTS_PATH",
-                dir.path().join("snapshots"),
-            )
-            .env("QDRANT__TELEMETRY_DISABLED", "true")
-            .env("QDRANT__LOG_LEVEL", "WARN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qdrant");
         let server = QdrantServer {
-            child,
+            child: spawn(&binary, dir.path(), http, grpc),
+            binary,
             url: format!("http://127.0.0.1:{grpc}"),
             http,
-            _dir: dir,
+            grpc,
+            dir,
         };
-        let ready = format!("http://127.0.0.1:{http}/readyz");
+        server.ready().await;
+        Some(server)
+    }
+
+    /// Kills the server, keeps it down for `down`, and starts it again on the same ports
+    /// and storage.
+    pub async fn restart(&mut self, down: Duration) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        tokio::time::sleep(down).await;
+        self.child = spawn(&self.binary, self.dir.path(), self.http, self.grpc);
+        self.ready().await;
+    }
+
+    /// Waits until the REST API says ready and the gRPC port (what qdrant-client uses,
+    /// opened a little later) accepts connections.
+    async fn ready(&self) {
+        let ready = format!("http://127.0.0.1:{}/readyz", self.http);
         let started = Instant::now();
         loop {
-            // Ready means the REST API says so and the gRPC port (what qdrant-client uses,
-            // opened a little later) accepts connections.
             let rest = matches!(reqwest::get(&ready).await, Ok(r) if r.status().is_success());
             if rest
-                && tokio::net::TcpStream::connect(("127.0.0.1", grpc))
+                && tokio::net::TcpStream::connect(("127.0.0.1", self.grpc))
                     .await
                     .is_ok()
             {
-                return Some(server);
+                return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
