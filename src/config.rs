@@ -120,6 +120,14 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub metrics: MetricsConfig,
     pub shutdown: ShutdownConfig,
+    pub tracing: TracingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingConfig {
+    /// The OpenTelemetry collector spans are exported to (OTLP/HTTP); empty: none.
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +289,11 @@ impl Config {
             "vectors.qdrant_url",
             &self.vectors.qdrant_url,
             &["http", "https"],
+        )?;
+        check_url(
+            "tracing.otlp_endpoint",
+            &self.tracing.otlp_endpoint,
+            &["http"],
         )?;
         if self.database.mode == DatabaseMode::Server && self.database.url.is_empty() {
             return Err(ConfigError::Invalid {

@@ -13,8 +13,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    pulse_etl::telemetry::init(cli.log_format);
-    match pulse_etl::app::run(cli).await {
+    let traces = pulse_etl::telemetry::init(cli.log_format);
+    let outcome = pulse_etl::app::run(cli).await;
+    traces.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let (line, code) = pulse_etl::app::failure(&error);

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use super::broker;
 use super::ops::{Ops, OpsSetup};
@@ -27,7 +28,7 @@ use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
 use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::{jobs, raw, tenants};
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, trace_export};
 
 /// Pause before connecting again after the broker went away.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -215,7 +216,8 @@ async fn consume(
             let stage = queues.stage.as_str();
             let (_in_flight, clock) = (metrics::in_flight(stage), Instant::now());
             let settled = {
-                let handled = work(&broker, delivery);
+                let span = trace_export::message_span(stage, delivery.traceparent.as_deref());
+                let handled = work(&broker, delivery).instrument(span);
                 tokio::pin!(handled);
                 tokio::select! {
                     settled = &mut handled => Some(settled),

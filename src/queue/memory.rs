@@ -33,6 +33,7 @@ impl Consumer for MemoryConsumer {
         self.receiver.recv().await.map(|message| Delivery {
             message,
             attempt: 1,
+            traceparent: None,
             acknowledgement: Acknowledgement::InProcess,
         })
     }

@@ -38,6 +38,8 @@ pub struct Delivery {
     pub message: StageMessage,
     /// Which delivery of the message this is (1: the first).
     pub attempt: u32,
+    /// The sender's W3C trace context, when it was traced.
+    pub traceparent: Option<String>,
     acknowledgement: Acknowledgement,
 }
 

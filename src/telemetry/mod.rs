@@ -1,11 +1,16 @@
-//! Logging (tracing-subscriber to stderr, human or JSON, filtered by `RUST_LOG`) and
-//! Prometheus metrics.
+//! Logging (tracing-subscriber to stderr, human or JSON, filtered by `RUST_LOG`), optional
+//! trace export over OTLP, and Prometheus metrics.
 
 pub mod metrics;
+pub mod trace_export;
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
+
+pub use trace_export::TraceExport;
 
 use crate::cli::LogFormat;
 
@@ -13,21 +18,26 @@ use crate::cli::LogFormat;
 /// server notice, such as "relation already exists, skipping", at info).
 const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
-/// Installs the global subscriber; call once at start-up.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber (and the trace exporter, when `tracing.otlp_endpoint` is
+/// set); call once at start-up, and [`TraceExport::shutdown`] before exiting.
+pub fn init(format: LogFormat) -> TraceExport {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let (tracer, export) = trace_export::tracer();
+    let traces = tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    let registry = tracing_subscriber::registry().with(filter).with(traces);
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let installed = match format {
-        LogFormat::Human => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_target(false)
+        LogFormat::Human => registry
+            .with(
+                logs.with_ansi(std::io::stderr().is_terminal())
+                    .with_target(false),
+            )
             .try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => registry.with(logs.json().flatten_event(true)).try_init(),
     };
     if let Err(error) = installed {
         eprintln!("warning: logging was already initialised: {error}");
     }
+    export
 }

@@ -1,10 +1,19 @@
 //! What operators see: `/metrics`, `/healthz` and `/readyz` of `serve`, a worker and the
 //! scheduler, scraped during and after a sync over RabbitMQ, hold the sync's items,
-//! requests and jobs with the simulator's counts; and every metric the Grafana dashboard
-//! and the alert rules use is in those scrapes.
+//! requests and jobs with the simulator's counts; every metric the Grafana dashboard and
+//! the alert rules use is in those scrapes; and exported traces follow a job's messages
+//! from the scheduler to the workers.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
@@ -373,6 +382,92 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
 
     for role in [serve, scheduler, worker] {
         assert!(terminate(role).success());
+    }
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+/// A stand-in OpenTelemetry collector: keeps every OTLP/HTTP trace export it receives.
+async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_trace_follows_its_messages_from_the_scheduler_to_the_workers() {
+    let (endpoint, received) = collector().await;
+    let sim = RunningSimulator::start(
+        SimulatorConfig {
+            seed: 19,
+            jira_issues: 200,
+            ..SimulatorConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let queues = Queues::new();
+    let db = ScratchDb::migrated().await;
+    jira_tenant(&db, &sim, "sim-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let traced = [("PULSE_TRACING__OTLP_ENDPOINT", endpoint.as_str())];
+    let worker = queues.worker_with(&db, dir.path(), &["transform", "load"], &traced);
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ]);
+    env.extend(traced);
+    let scheduler = spawn_cli(dir.path(), &env, &["scheduler"]);
+    let started = Instant::now();
+    while jobs_in(&db, "FINISHED").await < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the sync did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Stopping flushes what each process still buffers.
+    for role in [scheduler, worker] {
+        assert!(terminate(role).success());
+    }
+    let mut spans = Vec::new();
+    for body in received.lock().unwrap().iter() {
+        let request = ExportTraceServiceRequest::decode(body.clone()).unwrap();
+        for resource in request.resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+    }
+    let job_runs: Vec<_> = spans.iter().filter(|span| span.name == "job_run").collect();
+    assert_eq!(job_runs.len(), 1, "one job run exported");
+    let trace = &job_runs[0].trace_id;
+    for message in ["transform_message", "load_message"] {
+        let in_trace = spans
+            .iter()
+            .filter(|span| span.name == message && &span.trace_id == trace)
+            .count();
+        assert!(
+            in_trace >= 2,
+            "{message}: {in_trace} span(s) in the job's trace, {} in all",
+            spans.iter().filter(|span| span.name == message).count()
+        );
     }
     queues.delete().await;
     sim.stop().await.unwrap();

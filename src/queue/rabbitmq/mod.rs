@@ -24,6 +24,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use super::topology::{QueueStage, Topology};
 use super::{Acknowledgement, Consumer, Delivery, Publisher, QueueError, StageMessage};
 use crate::domain::Tier;
+use crate::telemetry::trace_export;
 
 const ATTEMPT_HEADER: &str = "x-attempt";
 const ERROR_HEADER: &str = "x-error";
@@ -356,11 +357,19 @@ impl RabbitPublisher {
 impl Publisher for RabbitPublisher {
     async fn publish(&self, message: StageMessage) -> Result<(), QueueError> {
         let body = serde_json::to_vec(&message).map_err(|e| QueueError::Broker(e.to_string()))?;
+        // The sender's trace goes with the message (when traces are exported).
+        let mut headers = FieldTable::default();
+        if let Some(traceparent) = trace_export::traceparent() {
+            headers.insert(
+                ShortString::from(trace_export::TRACEPARENT),
+                AMQPValue::LongString(LongString::from(traceparent)),
+            );
+        }
         let mut wait = Duration::from_millis(250);
         let mut attempt = 1;
         loop {
             let channel = self.channel.lock().await.clone();
-            match publish_confirmed(&channel, &self.queue, &body, FieldTable::default()).await {
+            match publish_confirmed(&channel, &self.queue, &body, headers.clone()).await {
                 Ok(()) => return Ok(()),
                 // The broker answered: retrying will not make the queue exist.
                 Err(error @ BrokerError::NotConfirmed { .. }) => return Err(error.into()),
@@ -394,6 +403,8 @@ pub(super) struct BrokerDelivery {
     queue: String,
     attempt: u32,
     body: Vec<u8>,
+    /// The sender's trace context, kept on retries.
+    traceparent: Option<String>,
 }
 
 /// Where a rejected message went.
@@ -444,6 +455,12 @@ impl BrokerDelivery {
             ShortString::from(ORIGIN_HEADER),
             AMQPValue::LongString(LongString::from(self.queue.as_str())),
         );
+        if let Some(traceparent) = &self.traceparent {
+            headers.insert(
+                ShortString::from(trace_export::TRACEPARENT),
+                AMQPValue::LongString(LongString::from(traceparent.as_str())),
+            );
+        }
         let outcome = if retry && next <= self.topology.max_attempts {
             headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongUInt(next));
             let delay_queue = self.topology.retry_queue(&self.queue, next);
@@ -510,6 +527,7 @@ impl Consumer for RabbitConsumer {
             let empty = FieldTable::default();
             let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
             let attempt = header_number(headers, ATTEMPT_HEADER).unwrap_or(1);
+            let traceparent = header_text(headers, trace_export::TRACEPARENT);
             let queue = delivery.routing_key.to_string();
             let parsed = StageMessage::decode(&delivery.data);
             let broker = BrokerDelivery {
@@ -519,12 +537,14 @@ impl Consumer for RabbitConsumer {
                 queue,
                 attempt,
                 body: delivery.data,
+                traceparent: traceparent.clone(),
             };
             match parsed {
                 Ok(message) => {
                     return Some(Delivery {
                         message,
                         attempt,
+                        traceparent,
                         acknowledgement: Acknowledgement::Broker(Box::new(broker)),
                     })
                 }
