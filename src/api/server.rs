@@ -144,14 +144,15 @@ pub fn router(
 }
 
 /// The span every request's logs carry; `tenant_id` and `user_id` are filled in once the
-/// caller is known.
+/// caller is known. At error level, like the job and message spans, so that whatever level
+/// the log filter lets through, events keep it and exported traces start at the request.
 fn request_span(request: &Request<Body>) -> tracing::Span {
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!(
+    tracing::error_span!(
         "request",
         method = %request.method(),
         path = request.uri().path(),

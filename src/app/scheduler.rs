@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use super::ops::{Ops, OpsSetup};
 use crate::cli::SchedulerArgs;
@@ -26,7 +27,7 @@ use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::tenants;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, trace_export};
 
 /// Jobs claimed per look.
 const CLAIM_BATCH: i64 = 4;
@@ -231,11 +232,18 @@ async fn schedule_once(
         if stopping.load(Ordering::Relaxed) {
             break;
         }
+        let span = trace_export::job_span(job.traceparent.as_deref());
         match (dispatch, broker) {
-            (true, Some(broker)) => dispatch_job(pool, broker, *tenant_id, job).await?,
+            (true, Some(broker)) => {
+                dispatch_job(pool, broker, *tenant_id, job)
+                    .instrument(span)
+                    .await?
+            }
             _ => {
                 let with = (cipher, embedding, broker);
-                run_claimed(pool, with, (*tenant_id, job), timing.interval).await?
+                run_claimed(pool, with, (*tenant_id, job), timing.interval)
+                    .instrument(span)
+                    .await?
             }
         }
         lock().retain(|(_, id)| *id != job.id);

@@ -6,6 +6,7 @@ use super::ServiceResult;
 use crate::domain::{JobId, TenantId};
 use crate::store::job_controls::{self, Control, JobSummary};
 use crate::store::tenants;
+use crate::telemetry::trace_export;
 
 /// The tenant's jobs (an unknown tenant is not found).
 pub async fn list(pool: &PgPool, tenant_id: TenantId) -> ServiceResult<Vec<JobSummary>> {
@@ -22,6 +23,11 @@ pub async fn control(
     control: Control,
 ) -> ServiceResult<()> {
     job_controls::apply(pool, tenant_id, job_id, control).await?;
+    // The run this makes due joins the caller's trace (when traces are exported).
+    let makes_due = !matches!(control, Control::Pause);
+    if let (true, Some(traceparent)) = (makes_due, trace_export::traceparent()) {
+        job_controls::remember_trace(pool, tenant_id, job_id, &traceparent).await?;
+    }
     tracing::info!(
         tenant_id = tenant_id.get(),
         job_id = job_id.get(),

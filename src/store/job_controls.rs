@@ -78,6 +78,22 @@ pub enum Control {
     Ready,
 }
 
+/// Records `traceparent` as the trace the job's next run joins.
+pub async fn remember_trace(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    job_id: JobId,
+    traceparent: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE etl_jobs SET traceparent = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(job_id)
+        .bind(traceparent)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Applies `control` to one of the tenant's jobs. A paused job cannot be triggered and a
 /// running one cannot be reset: both answer `Conflict` with the reason.
 pub async fn apply(

@@ -47,6 +47,9 @@ pub struct JobRun {
     /// When its current run was claimed or started: the token an extract worker takes a
     /// dispatched run with.
     pub last_run_started_at: Option<DateTime<Utc>>,
+    /// The trace of the request that made it due (an API trigger), which its run joins.
+    #[sqlx(default)]
+    pub traceparent: Option<String>,
 }
 
 /// The tenant's jobs of `provider`, for one integration or all of them, with the
@@ -204,8 +207,9 @@ pub async fn claim_due(
     stuck_after: std::time::Duration,
 ) -> Result<Vec<(TenantId, JobRun)>, StoreError> {
     let rows: Vec<Claimed> = sqlx::query_as(
-        "UPDATE etl_jobs j SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now(), updated_at = now()
-         FROM (SELECT j2.id FROM etl_jobs j2
+        "UPDATE etl_jobs j SET state = 'RUNNING', last_run_started_at = now(), last_progress_at = now(), updated_at = now(),
+                traceparent = NULL
+         FROM (SELECT j2.id, j2.traceparent FROM etl_jobs j2
                JOIN integrations i ON i.id = j2.integration_id AND i.tenant_id = j2.tenant_id
                WHERE j2.active AND i.active
                  AND (j2.state <> 'RUNNING' OR j2.last_progress_at < now() - make_interval(secs => $2))
@@ -215,7 +219,7 @@ pub async fn claim_due(
                FOR UPDATE OF j2 SKIP LOCKED) due
          WHERE j.id = due.id
          RETURNING j.tenant_id, j.id, j.integration_id, j.job_type, j.active, j.last_sync_date, j.full_sync_requested,
-                   j.last_run_started_at",
+                   j.last_run_started_at, due.traceparent",
     )
     .bind(limit)
     .bind(stuck_after.as_secs_f64())

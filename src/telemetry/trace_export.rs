@@ -1,7 +1,8 @@
 //! Optional trace export: with `tracing.otlp_endpoint` set, the spans (job runs, queue
 //! messages, API requests) go to an OpenTelemetry collector over OTLP/HTTP, and the W3C
-//! trace context travels in queue messages' `traceparent` header, so a job's run and the
-//! messages workers handle for it are one trace across processes.
+//! trace context travels with the work: an API request that makes a job due leaves its
+//! `traceparent` on the job, the run joins it, and queue messages carry it in a header, so
+//! API request, job run and the messages workers handle for it are one trace.
 
 use std::collections::HashMap;
 
@@ -77,15 +78,24 @@ pub fn traceparent() -> Option<String> {
 }
 
 /// The span a received queue message is handled in: a child of the trace `traceparent`
-/// names (the message's sender), or a trace of its own. (A parent can only be set before
-/// a span is first entered.)
+/// names (the message's sender), or a trace of its own.
 pub fn message_span(stage: &'static str, traceparent: Option<&str>) -> tracing::Span {
     // At error level, like the job and message spans, so that any log filter keeps it.
-    let span = tracing::error_span!("queue_message", stage);
+    joined(tracing::error_span!("queue_message", stage), traceparent)
+}
+
+/// The span a claimed job is run (or dispatched) in: a child of the trace of the request
+/// that made it due, when one was recorded.
+pub fn job_span(traceparent: Option<&str>) -> tracing::Span {
+    joined(tracing::error_span!("claimed_job"), traceparent)
+}
+
+/// `span` as a child of `traceparent`'s trace. (A parent can only be set before a span is
+/// first entered; without an exporter there is no trace to join.)
+fn joined(span: tracing::Span, traceparent: Option<&str>) -> tracing::Span {
     if let Some(traceparent) = traceparent {
         let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
         let parent = TraceContextPropagator::new().extract(&carrier);
-        // Without an exporter there is no trace to join.
         let _ = span.set_parent(parent);
     }
     span

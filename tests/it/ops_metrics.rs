@@ -1,8 +1,8 @@
 //! What operators see: `/metrics`, `/healthz` and `/readyz` of `serve`, a worker and the
 //! scheduler, scraped during and after a sync over RabbitMQ, hold the sync's items,
 //! requests and jobs with the simulator's counts; every metric the Grafana dashboard and
-//! the alert rules use is in those scrapes; and exported traces follow a job's messages
-//! from the scheduler to the workers.
+//! the alert rules use is in those scrapes; and an exported trace follows an API trigger
+//! through the scheduler's run to the workers' messages.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -407,8 +409,35 @@ async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
     (url, received)
 }
 
+/// Every span the collector received.
+fn received_spans(received: &Mutex<Vec<Bytes>>) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for body in received.lock().unwrap().iter() {
+        let request = ExportTraceServiceRequest::decode(body.clone()).unwrap();
+        for resource in request.resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+    }
+    spans
+}
+
+fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    let value = span
+        .attributes
+        .iter()
+        .find(|a| a.key == key)?
+        .value
+        .as_ref()?;
+    match value.value.as_ref()? {
+        any_value::Value::StringValue(text) => Some(text),
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_jobs_trace_follows_its_messages_from_the_scheduler_to_the_workers() {
+async fn an_api_triggered_runs_trace_follows_it_through_the_scheduler_and_the_queues() {
     let (endpoint, received) = collector().await;
     let sim = RunningSimulator::start(
         SimulatorConfig {
@@ -422,7 +451,7 @@ async fn a_jobs_trace_follows_its_messages_from_the_scheduler_to_the_workers() {
     .unwrap();
     let queues = Queues::new();
     let db = ScratchDb::migrated().await;
-    jira_tenant(&db, &sim, "sim-token").await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let dir = tempfile::tempdir().unwrap();
     let traced = [("PULSE_TRACING__OTLP_ENDPOINT", endpoint.as_str())];
     let worker = queues.worker_with(&db, dir.path(), &["transform", "load"], &traced);
@@ -433,42 +462,103 @@ async fn a_jobs_trace_follows_its_messages_from_the_scheduler_to_the_workers() {
         ("PULSE_SCHEDULER__POLL_SECS", "1"),
     ]);
     env.extend(traced);
+    let api_addr = format!("127.0.0.1:{}", free_port());
+    let mut serve_env = env.clone();
+    serve_env.extend([
+        ("PULSE_JWT_SECRET", api::TEST_JWT_SECRET),
+        ("PULSE_HTTP_ADDR", api_addr.as_str()),
+    ]);
+    let serve = spawn_cli(dir.path(), &serve_env, &["serve"]);
     let scheduler = spawn_cli(dir.path(), &env, &["scheduler"]);
+    let finished_runs = async || -> Option<chrono::DateTime<chrono::Utc>> {
+        sqlx::query_scalar("SELECT last_run_finished_at FROM etl_jobs WHERE state = 'FINISHED'")
+            .fetch_optional(&db.pool)
+            .await
+            .unwrap()
+            .flatten()
+    };
     let started = Instant::now();
-    while jobs_in(&db, "FINISHED").await < 1 {
+    let first = loop {
+        if let Some(at) = finished_runs().await {
+            break at;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the sync did not finish"
+            "the first sync did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // An operator has the job re-read everything now, through the API.
+    let created = cli(
+        &db,
+        strings(&[
+            "token", "create", "--tenant", &tenant, "--name", "ops", "--role", "admin",
+        ]),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        super::common::stderr(&created)
+    );
+    let token = super::common::stdout(&created).trim().to_owned();
+    let job: i64 = count(&db, "SELECT id FROM etl_jobs").await;
+    let started = Instant::now();
+    loop {
+        let answer = reqwest::Client::new()
+            .post(format!("http://{api_addr}/api/v1/jobs/{job}/reset"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        if answer.as_ref().is_ok_and(|a| a.status().is_success()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "trigger refused: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let started = Instant::now();
+    while finished_runs().await.is_none_or(|at| at <= first) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the triggered run did not finish"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Stopping flushes what each process still buffers.
-    for role in [scheduler, worker] {
+    for role in [serve, scheduler, worker] {
         assert!(terminate(role).success());
     }
-    let mut spans = Vec::new();
-    for body in received.lock().unwrap().iter() {
-        let request = ExportTraceServiceRequest::decode(body.clone()).unwrap();
-        for resource in request.resource_spans {
-            for scope in resource.scope_spans {
-                spans.extend(scope.spans);
-            }
-        }
-    }
-    let job_runs: Vec<_> = spans.iter().filter(|span| span.name == "job_run").collect();
-    assert_eq!(job_runs.len(), 1, "one job run exported");
-    let trace = &job_runs[0].trace_id;
-    for message in ["transform_message", "load_message"] {
-        let in_trace = spans
-            .iter()
-            .filter(|span| span.name == message && &span.trace_id == trace)
-            .count();
+
+    let spans = received_spans(&received);
+    let named = |name: &'static str| spans.iter().filter(move |span| span.name == name);
+    assert_eq!(named("job_run").count(), 2, "two job runs exported");
+    let trigger = named("request")
+        .find(|span| attribute(span, "path").is_some_and(|path| path.ends_with("/reset")))
+        .expect("the reset request's span");
+    let trace = &trigger.trace_id;
+    let in_trace = |name: &'static str| named(name).filter(|span| &span.trace_id == trace).count();
+    assert_eq!(
+        in_trace("job_run"),
+        1,
+        "the triggered run joins the request's trace"
+    );
+    for message in ["queue_message", "transform_message", "load_message"] {
         assert!(
-            in_trace >= 2,
-            "{message}: {in_trace} span(s) in the job's trace, {} in all",
-            spans.iter().filter(|span| span.name == message).count()
+            in_trace(message) >= 2,
+            "{message}: {} span(s) in the trace, {} in all",
+            in_trace(message),
+            named(message).count()
         );
     }
+    // The first run, triggered by nobody, is a trace of its own.
+    let other = named("job_run")
+        .find(|span| &span.trace_id != trace)
+        .unwrap();
+    assert!(named("transform_message").any(|span| span.trace_id == other.trace_id));
     queues.delete().await;
     sim.stop().await.unwrap();
 }
