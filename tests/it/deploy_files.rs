@@ -16,6 +16,17 @@ use pulse_etl::telemetry::metrics::{Kind, ALL};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The long-running roles every deployment runs: the API, the scheduler and a worker per
+/// stage.
+const ROLES: [&str; 6] = [
+    "serve",
+    "scheduler",
+    "extract",
+    "transform",
+    "load",
+    "embed",
+];
+
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("deploy")
@@ -107,15 +118,7 @@ fn compose_services_run_command_lines_and_settings_the_binary_knows() {
         .filter(|(_, service)| service["image"].as_str() == Some("pulse-etl:latest"))
         .collect();
     let names: BTreeSet<&str> = ours.iter().map(|(name, _)| name.as_str()).collect();
-    for role in [
-        "migrate",
-        "serve",
-        "scheduler",
-        "extract",
-        "transform",
-        "load",
-        "embed",
-    ] {
+    for role in std::iter::once("migrate").chain(ROLES) {
         assert!(names.contains(role), "compose has no {role} service");
     }
     for (name, service) in ours {
@@ -206,14 +209,7 @@ fn kubernetes_manifests_run_command_lines_and_settings_the_binary_knows() {
         .filter(|(kind, _)| *kind == "Deployment")
         .map(|(_, name)| *name)
         .collect();
-    for role in [
-        "serve",
-        "scheduler",
-        "extract",
-        "transform",
-        "load",
-        "embed",
-    ] {
+    for role in ROLES {
         assert!(
             deployments.contains(format!("pulse-etl-{role}").as_str()),
             "no {role} Deployment"
