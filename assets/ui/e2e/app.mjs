@@ -26,7 +26,7 @@ const PAGES = [
   ["/work-items?project=CORE", "tbody tr", "work-items"],
   ["/work-items/CORE-20", "h2", "work-item"],
   ["/prs", "tbody tr", "pull-requests"],
-  ["/metrics?group_by=week", "figure", "metrics"],
+  ["/flow?group_by=week", "figure", "metrics"],
   ["/workflow", "tbody tr", "workflow"],
   ["/custom-fields", "tbody tr", "custom-fields"],
   ["/integrations", "tbody tr", "integrations"],

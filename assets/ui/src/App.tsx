@@ -17,7 +17,7 @@ const NAV = [
   { path: "/", label: "Dashboard", admin: false },
   { path: "/work-items", label: "Work items", admin: false },
   { path: "/prs", label: "Pull requests", admin: false },
-  { path: "/metrics", label: "Flow metrics", admin: false },
+  { path: "/flow", label: "Flow metrics", admin: false },
   { path: "/search", label: "Search", admin: false },
   { path: "/workflow", label: "Workflow", admin: false },
   { path: "/custom-fields", label: "Custom fields", admin: false },
@@ -64,7 +64,7 @@ export function App() {
     page = <WorkItemDetail itemKey={decodeURIComponent(location.path.slice("/work-items/".length))} />;
   else if (location.path === "/prs") page = <PullRequests query={location.query} />;
   else if (location.path.startsWith("/prs/")) page = <PullRequestDetail id={location.path.slice("/prs/".length)} />;
-  else if (location.path === "/metrics") page = <Metrics query={location.query} />;
+  else if (location.path === "/flow") page = <Metrics query={location.query} />;
   else if (location.path === "/workflow") page = <Workflow me={me} />;
   else if (location.path === "/custom-fields") page = <CustomFields me={me} query={location.query} />;
   else if (location.path === "/integrations") page = <Integrations me={me} />;

@@ -38,7 +38,7 @@ export function Metrics({ query }: { query: URLSearchParams }) {
   const set = (name: string, value: string) => {
     const params = new URLSearchParams(query);
     params.set(name, value);
-    navigate(`/metrics?${params}`, true);
+    navigate(`/flow?${params}`, true);
   };
   return (
     <>

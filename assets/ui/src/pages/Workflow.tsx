@@ -54,7 +54,7 @@ export function Workflow({ me }: { me: Me }) {
       <h1>Statuses and workflow steps</h1>
       <p>
         How each status counts in the workflow metrics. Edits apply to new syncs; "Apply" recomputes
-        what is stored now (then see <a {...linkProps("/metrics")}>flow metrics</a>).
+        what is stored now (then see <a {...linkProps("/flow")}>flow metrics</a>).
       </p>
       {admin && (
         <p>
