@@ -19,9 +19,6 @@ use crate::config::Config;
 use crate::pipeline::embed_stage::Embedding;
 use crate::security::{CredentialCipher, SecretKey};
 
-/// Longest wait for requests in flight and WebSockets to finish after a stop.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// How the API is being started.
 pub(super) struct ApiSetup<'a> {
     pub key: &'a SecretKey,
@@ -37,6 +34,9 @@ pub(super) struct ApiSetup<'a> {
 pub(super) struct RunningApi {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Longest wait for requests in flight and WebSockets after a stop
+    /// (`shutdown.grace_secs`).
+    grace: Duration,
 }
 
 impl RunningApi {
@@ -77,14 +77,18 @@ impl RunningApi {
         let task = tokio::spawn(crate::api::serve(listener, parts, async move {
             let _ = stopped.await;
         }));
-        Ok(RunningApi { stop, task })
+        Ok(RunningApi {
+            stop,
+            task,
+            grace: Duration::from_secs(config.shutdown.grace_secs),
+        })
     }
 
-    /// Stops accepting, lets requests in flight finish and closes WebSockets (at most
-    /// [`DRAIN`]).
+    /// Stops accepting, lets requests in flight finish and closes WebSockets (within the
+    /// grace period).
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        match tokio::time::timeout(DRAIN, self.task).await {
+        match tokio::time::timeout(self.grace, self.task).await {
             Ok(joined) => joined
                 .context("the API task failed")?
                 .context("serving the API"),
