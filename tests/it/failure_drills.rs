@@ -140,6 +140,14 @@ async fn the_source_gone_for_30_seconds_fails_the_run_with_its_cause_and_the_nex
             .fetch_one(&db.pool)
             .await
             .unwrap();
+    eprintln!(
+        "source gone 30 s: the run {}",
+        if first.status.success() {
+            "rode it out"
+        } else {
+            "failed with its cause"
+        }
+    );
     if first.status.success() {
         assert!(cursor.is_some());
     } else {
@@ -196,6 +204,7 @@ async fn a_minute_long_429_storm_is_waited_out_as_told_and_the_run_completes() {
     );
     // Each request in flight (16 at most) asks again once per Retry-After, no sooner.
     let throttled = stats(&sim).await["responses"]["429"].as_u64().unwrap_or(0);
+    eprintln!("429 storm: {throttled} answers 429; the run ended {waited:?} after the storm began");
     assert!(throttled >= 1, "the storm answered nothing");
     assert!(
         throttled <= 16 * (60 / retry_after + 2),
