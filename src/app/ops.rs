@@ -37,29 +37,33 @@ pub(super) struct OpsSetup {
     pub role: &'static str,
     /// The ops server's address (none: only the recorder and the queue watch).
     pub addr: Option<SocketAddr>,
+    /// The role talks through RabbitMQ: watch its queues (and tell readiness whether the
+    /// broker is reachable).
+    pub uses_broker: bool,
     /// The vector store the role writes or reads, checked by readiness.
     pub vectors: Option<Arc<dyn VectorStore>>,
 }
 
 impl OpsSetup {
     /// A role whose API serves the ops endpoints itself (`serve`, `all`).
-    pub fn on_the_api(role: &'static str) -> Self {
+    pub fn on_the_api(role: &'static str, uses_broker: bool) -> Self {
         OpsSetup {
             role,
             addr: None,
+            uses_broker,
             vectors: None,
         }
     }
 }
 
 impl Ops {
-    /// Installs the recorder; with RabbitMQ configured, starts watching queue depths; with
-    /// an address, serves the ops endpoints there.
+    /// Installs the recorder; when the role uses RabbitMQ, starts watching queue depths;
+    /// with an address, serves the ops endpoints there.
     pub async fn start(pool: &PgPool, config: &Config, setup: OpsSetup) -> anyhow::Result<Ops> {
         metrics::install(setup.role);
-        let (broker_up, watch) = match config.queue.rabbitmq_url.is_empty() {
-            true => (None, None),
-            false => {
+        let (broker_up, watch) = match setup.uses_broker {
+            false => (None, None),
+            true => {
                 let up = Arc::new(AtomicBool::new(false));
                 let watch = tokio::spawn(watch_queues(config.clone(), up.clone()));
                 (Some(up), Some(watch))

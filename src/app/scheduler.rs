@@ -44,6 +44,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow:
     let setup = OpsSetup {
         role: "scheduler",
         addr: args.metrics_addr.or(config.metrics.addr),
+        uses_broker: true,
         vectors: Some(embedding.store.clone()),
     };
     let ops = Ops::start(pool, config, setup).await?;

@@ -112,7 +112,12 @@ pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         embedding: Arc::new(embedding),
     };
     let stop = super::signals::shutdown();
-    let ops = Ops::start(pool, config, OpsSetup::on_the_api("serve")).await?;
+    let ops = Ops::start(
+        pool,
+        config,
+        OpsSetup::on_the_api("serve", setup.with_broker),
+    )
+    .await?;
     let api = RunningApi::start(pool, config, setup).await?;
     stop.await;
     tracing::info!("shutting down");

@@ -52,6 +52,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: WorkerArgs) -> anyhow::Re
     let setup = OpsSetup {
         role: "worker",
         addr: args.metrics_addr.or(config.metrics.addr),
+        uses_broker: true,
         vectors: embedding.as_ref().map(|embedding| embedding.store.clone()),
     };
     let ops = Ops::start(pool, config, setup).await?;

@@ -67,7 +67,8 @@ pub struct TokenBudgets {
     turn: Mutex<usize>,
 }
 
-fn header_number(headers: &HeaderMap, name: &str) -> Option<i64> {
+/// A header's whole-number value (`x-ratelimit-*`).
+pub(super) fn header_number(headers: &HeaderMap, name: &str) -> Option<i64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 

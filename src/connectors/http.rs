@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use sha2::{Digest, Sha256};
 
-use super::budget::{Pick, TokenBudgets};
+use super::budget::{self, Pick, TokenBudgets};
 use super::endpoint;
 use crate::telemetry::metrics::{self, SharedString};
 
@@ -453,6 +453,24 @@ impl HttpClient {
         })
     }
 
+    /// Publishes what the source says is left of `token`'s budget, when it says so.
+    fn report_budget(&self, token: usize, headers: &HeaderMap) {
+        let remaining = budget::header_number(headers, "x-ratelimit-remaining");
+        let (Some(remaining), Some(label)) = (remaining, self.token_labels.get(token)) else {
+            return;
+        };
+        let resource = headers
+            .get("x-ratelimit-resource")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("core");
+        metrics::budget_remaining(
+            self.policy.provider,
+            resource.to_owned(),
+            label.clone(),
+            remaining,
+        );
+    }
+
     async fn attempt(&self, call: &Request<'_>) -> Attempt {
         let (method, url) = (&call.method, call.url);
         let Ok(_permit) = self.in_flight.acquire().await else {
@@ -573,29 +591,6 @@ impl HttpClient {
                 pause: Pause::Backoff,
             },
         }
-    }
-}
-
-impl HttpClient {
-    /// Publishes what the source says is left of `token`'s budget, when it says so.
-    fn report_budget(&self, token: usize, headers: &HeaderMap) {
-        let remaining = headers
-            .get("x-ratelimit-remaining")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<i64>().ok());
-        let (Some(remaining), Some(label)) = (remaining, self.token_labels.get(token)) else {
-            return;
-        };
-        let resource = headers
-            .get("x-ratelimit-resource")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("core");
-        metrics::budget_remaining(
-            self.policy.provider,
-            resource.to_owned(),
-            label.clone(),
-            remaining,
-        );
     }
 }
 

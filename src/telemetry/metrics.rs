@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 /// (extraction, load, embedding) × outcome (ok, failed: failed to transform or load), as
 /// the runs that moved them count them.
 pub const ITEMS: &str = "pulse_items_total";
-/// Seconds one unit of a stage's work took: an extraction step, a message.
+/// Seconds a worker spent on one message of a stage (a dispatched job, for extraction).
 pub const STAGE_DURATION: &str = "pulse_stage_duration_seconds";
 /// Queue messages settled by workers per stage × tier × outcome (ack, retry, dead_letter).
 pub const MESSAGES: &str = "pulse_messages_total";

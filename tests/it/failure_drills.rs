@@ -13,7 +13,7 @@ use sqlx::Connection;
 
 use super::common::qdrant::{model_dir, QdrantServer};
 use super::common::queues::{terminate, Queues};
-use super::common::source::{cli, jira_tenant, requests, stats, strings};
+use super::common::source::{cli, cli_in_background, jira_tenant, requests, stats, strings};
 use super::common::{run_cli, spawn_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
 
 async fn simulator(config: SimulatorConfig) -> RunningSimulator {
@@ -29,27 +29,6 @@ fn jira(seed: u64, issues: u32, latency_ms: u64) -> SimulatorConfig {
         latency: Duration::from_millis(latency_ms),
         ..SimulatorConfig::default()
     }
-}
-
-/// Runs `pulse-etl args` against `db` on a blocking thread, with `env` besides the
-/// database and the secret key.
-fn in_background(
-    db: &ScratchDb,
-    args: Vec<String>,
-    env: Vec<(&str, &str)>,
-) -> tokio::task::JoinHandle<std::process::Output> {
-    let mut env: Vec<(String, String)> = env
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    env.push(("DATABASE_URL".into(), db.url.clone()));
-    env.push(("PULSE_SECRET_KEY".into(), TEST_SECRET_KEY.into()));
-    tokio::task::spawn_blocking(move || {
-        let dir = tempfile::tempdir().unwrap();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli(dir.path(), &env, &args, None)
-    })
 }
 
 async fn scalar(db: &ScratchDb, sql: &str) -> i64 {
@@ -80,7 +59,7 @@ async fn a_worker_stopped_mid_message_finishes_it_or_gives_it_back() {
     let sync = strings(&[
         "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
     ]);
-    let run = in_background(&db, sync, queues.env());
+    let run = cli_in_background(&db, sync, &queues.env());
     // Stop the worker while it has work in hand: some pages done, more waiting.
     let started = Instant::now();
     while scalar(
@@ -129,7 +108,7 @@ async fn the_source_gone_for_30_seconds_fails_the_run_with_its_cause_and_the_nex
     let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let sync = strings(&["run-job", "jira", "--tenant", &tenant]);
-    let run = in_background(&db, sync.clone(), Vec::new());
+    let run = cli_in_background(&db, sync.clone(), &[]);
     source_answered(&sim, 8).await;
     sim.stop().await.unwrap();
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -179,7 +158,7 @@ async fn a_minute_long_429_storm_is_waited_out_as_told_and_the_run_completes() {
     let db = ScratchDb::migrated().await;
     let tenant = jira_tenant(&db, &sim, "sim-token").await;
     let sync = strings(&["run-job", "jira", "--tenant", &tenant]);
-    let run = in_background(&db, sync, Vec::new());
+    let run = cli_in_background(&db, sync, &[]);
     source_answered(&sim, 5).await;
     let retry_after = 5;
     reqwest::Client::new()
@@ -360,7 +339,7 @@ async fn the_qdrant_server_restarted_mid_embed_retries_the_work_and_the_counts_a
     let sync = strings(&[
         "run-job", "jira", "--tenant", &tenant, "--queue", "rabbitmq",
     ]);
-    let run = in_background(&db, sync, run_env);
+    let run = cli_in_background(&db, sync, &run_env);
     let started = Instant::now();
     while scalar(&db, "SELECT count(*) FROM qdrant_vectors").await < 64 {
         assert!(

@@ -23,6 +23,15 @@ pub async fn cli_with(
     args: Vec<String>,
     env: &[(&str, &str)],
 ) -> std::process::Output {
+    cli_in_background(db, args, env).await.unwrap()
+}
+
+/// As [`cli_with`], started now and awaited later (to act on the run while it goes on).
+pub fn cli_in_background(
+    db: &ScratchDb,
+    args: Vec<String>,
+    env: &[(&str, &str)],
+) -> tokio::task::JoinHandle<std::process::Output> {
     let mut env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -35,8 +44,6 @@ pub async fn cli_with(
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         run_cli(dir.path(), &env, &args, None)
     })
-    .await
-    .unwrap()
 }
 
 pub fn strings(args: &[&str]) -> Vec<String> {
