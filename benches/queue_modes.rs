@@ -22,6 +22,7 @@ fn worker(database: &str, env: &[(&str, &str)], stage: &str) -> Child {
         .args(["worker", "--stage", stage, "--tier", "all"])
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
+        .env(common::ALLOW_LOOPBACK.0, common::ALLOW_LOOPBACK.1)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())

@@ -7,6 +7,9 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
+use ipnet::IpNet;
+
+use crate::connectors::outbound::Outbound;
 use crate::security::SecretKey;
 
 /// The embedded defaults; every key is documented there.
@@ -79,6 +82,31 @@ fn optional_addr<'de, D: Deserializer<'de>>(
     }
 }
 
+/// Reads a list of networks (CIDRs, or single addresses), as a list or as one
+/// comma-separated string.
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Listed {
+        Many(Vec<String>),
+        One(String),
+    }
+    let texts = match Listed::deserialize(deserializer)? {
+        Listed::Many(texts) => texts,
+        Listed::One(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    texts
+        .iter()
+        .map(|text| text.trim())
+        .filter(|text| !text.is_empty())
+        .map(|text| {
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a network (CIDR)")))
+        })
+        .collect()
+}
+
 /// Whether `name` is an environment variable the configuration reads: a fixed name, or
 /// `PULSE_<SECTION>__<KEY>` for a key the defaults define.
 pub fn is_config_env(name: &str) -> bool {
@@ -121,6 +149,17 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub shutdown: ShutdownConfig,
     pub tracing: TracingConfig,
+    pub sources: SourcesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// Networks outbound requests may reach besides public addresses (CIDRs).
+    #[serde(deserialize_with = "networks")]
+    pub allow_networks: Vec<IpNet>,
+    /// The largest answer body read from a source or an embedding endpoint.
+    pub max_response_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -328,6 +367,12 @@ impl Config {
                 message: "auth.session_secs, http.request_timeout_secs and http.body_limit_bytes must be at least 1".into(),
             });
         }
+        if self.sources.max_response_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sources.max_response_bytes",
+                message: "must be at least 1".into(),
+            });
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "database.max_connections",
@@ -397,6 +442,14 @@ impl Config {
             &self.queue.name_prefix,
             self.queue.max_attempts,
             std::time::Duration::from_secs(self.queue.retry_base_secs),
+        )
+    }
+
+    /// Where outbound requests may go: public addresses and `sources.allow_networks`.
+    pub fn outbound(&self) -> Outbound {
+        Outbound::new(
+            self.sources.allow_networks.clone(),
+            self.sources.max_response_bytes,
         )
     }
 
@@ -569,6 +622,27 @@ mod tests {
             jail.set_env(PROFILE_ENV, "nowhere");
             let error = load().unwrap_err().to_string();
             assert!(error.contains("nowhere.toml"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn allowed_networks_come_from_the_environment_and_bad_ones_are_named() {
+        Jail::expect_with(|jail| {
+            assert!(load().unwrap().sources.allow_networks.is_empty());
+            jail.set_env(
+                "PULSE_SOURCES__ALLOW_NETWORKS",
+                r#"["10.20.0.0/16", "127.0.0.1/32"]"#,
+            );
+            let config = load().unwrap();
+            assert!(config.outbound().check_url("http://10.20.1.1/").is_ok());
+            assert!(config.outbound().check_url("http://127.0.0.2/").is_err());
+            jail.set_env("PULSE_SOURCES__ALLOW_NETWORKS", "127.0.0.1, ::1");
+            assert_eq!(load().unwrap().sources.allow_networks.len(), 2);
+            jail.set_env("PULSE_SOURCES__ALLOW_NETWORKS", r#"["10.0.0.0/33"]"#);
+            let error = load().unwrap_err().to_string();
+            assert!(error.contains("sources.allow_networks"), "{error}");
+            assert!(error.contains("PULSE_SOURCES__ALLOW_NETWORKS"), "{error}");
             Ok(())
         });
     }

@@ -15,6 +15,9 @@ pub use scratch_db::ScratchDb;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// The simulator listens on loopback, which the outbound rule refuses unless allowed.
+pub const ALLOW_LOOPBACK: (&str, &str) = ("PULSE_SOURCES__ALLOW_NETWORKS", "127.0.0.1/32");
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_pulse-etl")
 }
@@ -48,6 +51,7 @@ pub fn pulse_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (Strin
         .args(args)
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
+        .env(ALLOW_LOOPBACK.0, ALLOW_LOOPBACK.1)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stderr(Stdio::inherit())
@@ -74,6 +78,7 @@ pub fn pulse_measured_with(
         .args(args)
         .env("DATABASE_URL", database)
         .env("PULSE_SECRET_KEY", SECRET_KEY)
+        .env(ALLOW_LOOPBACK.0, ALLOW_LOOPBACK.1)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

@@ -103,7 +103,7 @@ async fn sync(
 ) -> ApiResult<axum::Json<Page<FieldListing>>> {
     let fields = custom_fields::sync(
         &state.pool,
-        &state.cipher,
+        &state.reach,
         caller.tenant_id,
         body.integration_id,
     )

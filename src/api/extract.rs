@@ -1,14 +1,16 @@
 //! Request extractors whose refusals use the API's error shape: JSON bodies, query strings
 //! and path parameters that cannot be read answer 400/422 naming what was wrong. Text with
 //! a NUL character, which PostgreSQL cannot store or compare, is refused here for every
-//! body and query string (400).
+//! body, query string and path (400).
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::error::ApiError;
 
@@ -87,11 +89,31 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A path can spell NUL only as `%00`.
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::bad_request(NUL_REFUSED));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
     }
+}
+
+/// An optional RFC 3339 time in the years 1 to 9999, the range every database query can
+/// compare with (PostgreSQL's own ends near 4713 BC), for `#[serde(deserialize_with)]`.
+pub fn timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(at) = Option::<DateTime<Utc>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if !(1..=9999).contains(&at.year()) {
+        return Err(serde::de::Error::custom(
+            "must be a time in the years 0001 to 9999",
+        ));
+    }
+    Ok(Some(at))
 }
 
 /// A 422 naming the field serde pointed at: `path: problem`, or `missing field `x``.

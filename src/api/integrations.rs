@@ -82,7 +82,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<IntegrationSummary>)> {
     let id = integrations::create(
         &state.pool,
-        &state.cipher,
+        &state.reach,
         IntegrationInput {
             tenant_id: caller.tenant_id,
             provider: body.provider,
@@ -130,7 +130,7 @@ async fn update(
     Json(change): Json<IntegrationUpdate>,
 ) -> ApiResult<axum::Json<IntegrationSummary>> {
     let updated =
-        integrations::update(&state.pool, &state.cipher, caller.tenant_id, id, change).await?;
+        integrations::update(&state.pool, &state.reach, caller.tenant_id, id, change).await?;
     Ok(axum::Json(updated))
 }
 
@@ -157,7 +157,7 @@ async fn test(
     Path(id): Path<IntegrationId>,
 ) -> ApiResult<axum::Json<ConnectionTest>> {
     let outcome =
-        integrations::test_connection(&state.pool, &state.cipher, caller.tenant_id, id).await?;
+        integrations::test_connection(&state.pool, &state.reach, caller.tenant_id, id).await?;
     Ok(axum::Json(match outcome {
         Ok(message) => ConnectionTest { ok: true, message },
         Err(message) => ConnectionTest { ok: false, message },

@@ -33,8 +33,10 @@ pub struct FlowQuery {
     /// Only this project key.
     pub project: Option<String>,
     /// Completed at or after (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub since: Option<DateTime<Utc>>,
     /// Completed before (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -66,8 +68,10 @@ pub struct PrFlowQuery {
     /// Only this repository (`owner/name`).
     pub repository: Option<String>,
     /// Merged at or after (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub since: Option<DateTime<Utc>>,
     /// Merged before (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub until: Option<DateTime<Utc>>,
 }
 

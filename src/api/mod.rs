@@ -9,6 +9,7 @@ mod docs;
 mod error;
 mod events;
 mod extract;
+mod headers;
 pub mod health;
 mod integrations;
 mod jobs;

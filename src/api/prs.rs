@@ -33,6 +33,7 @@ pub struct PrQuery {
     pub state: Option<String>,
     pub author: Option<String>,
     /// Changed at or after (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub updated_since: Option<DateTime<Utc>>,
 }
 

@@ -110,7 +110,12 @@ async fn configure(
     Admin(caller): Admin,
     Json(input): Json<EmbeddingInput>,
 ) -> ApiResult<axum::Json<Collections>> {
-    let items =
-        vectors::configure(&state.pool, Some(&state.cipher), caller.tenant_id, input).await?;
+    let items = vectors::configure(
+        &state.pool,
+        (Some(&state.reach.cipher), &state.reach.outbound),
+        caller.tenant_id,
+        input,
+    )
+    .await?;
     Ok(axum::Json(Collections { items }))
 }

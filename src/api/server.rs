@@ -27,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::ApiError;
 use super::state::{ApiContext, ApiState};
-use super::{docs, events, health, ui, ws};
+use super::{docs, events, headers, health, ui, ws};
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -39,7 +39,7 @@ const UNTIMED_PATHS: &[&str] = &["/api/v1/reprocess", "/api/v1/custom-fields/syn
 /// Everything the server needs besides its listener.
 pub struct ServerParts {
     pub pool: sqlx::PgPool,
-    pub cipher: crate::security::CredentialCipher,
+    pub reach: crate::pipeline::source::Reach,
     pub auth: super::auth::Auth,
     pub broker: Option<crate::queue::rabbitmq::Broker>,
     /// The vector store and embedders search uses (shared with the pipeline in `all`).
@@ -60,7 +60,7 @@ pub async fn serve(
     let forwarder = tokio::spawn(events::forward(parts.pool.clone(), job_events.clone()));
     let state: ApiState = Arc::new(ApiContext {
         pool: parts.pool,
-        cipher: parts.cipher,
+        reach: parts.reach,
         auth: parts.auth,
         broker: parts.broker,
         embedding: parts.embedding,
@@ -113,6 +113,7 @@ pub fn router(
 ) -> Router {
     let (api, openapi) = docs::api();
     let request_id = HeaderName::from_static("x-request-id");
+    let over_https = headers::OverHttps(state.auth.secure_cookie);
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
@@ -139,6 +140,7 @@ pub fn router(
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(panic_answer))
+                .layer(middleware::from_fn_with_state(over_https, headers::add))
                 .layer(CompressionLayer::new()),
         )
 }

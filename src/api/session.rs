@@ -1,5 +1,6 @@
 //! Signing in and out: `POST /auth/login` checks the password (on the blocking pool, a few
-//! at a time, failures limited per address and client) and answers a session token, also
+//! at a time, attempts limited per client and account and per client, counted before the
+//! check) and answers a session token, also
 //! set as an HttpOnly, SameSite=Strict cookie; `POST /auth/logout` clears the cookie;
 //! `GET /me` says who the caller is.
 
@@ -44,6 +45,9 @@ pub fn router() -> OpenApiRouter<ApiState> {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// Needed only when the same e-mail and password open accounts in several tenants.
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,15 +75,18 @@ async fn login(
 ) -> ApiResult<Response> {
     let auth = &state.auth;
     let client = client.ip().to_string();
-    if let Some(wait) = auth.failed_logins.blocked_for(&request.email, &client) {
-        return Err(ApiError::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed sign-ins; try again later",
-            wait,
-        ));
-    }
-    let record = users::for_login(&state.pool, request.email.trim()).await?;
+    let attempt = auth
+        .login_attempts
+        .begin(&request.email, &client)
+        .map_err(|wait| {
+            ApiError::retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed sign-ins; try again later",
+                wait,
+            )
+        })?;
+    let records = users::for_login(&state.pool, request.email.trim(), request.tenant_id).await?;
     let permit = tokio::time::timeout(CHECKER_WAIT, auth.password_checks.acquire())
         .await
         .ok()
@@ -92,23 +99,40 @@ async fn login(
                 1,
             )
         })?;
-    let hash = record
-        .as_ref()
-        .map_or_else(|| DECOY_HASH.clone(), |r| r.password_hash.clone());
+    let hashes: Vec<String> = match records.is_empty() {
+        true => vec![DECOY_HASH.clone()],
+        false => records.iter().map(|r| r.password_hash.clone()).collect(),
+    };
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|error| ApiError::internal(&error.into()))?;
+    let matching = tokio::task::spawn_blocking(move || {
+        hashes
+            .iter()
+            .map(|hash| verify_password(&password, hash))
+            .collect::<Vec<bool>>()
+    })
+    .await
+    .map_err(|error| ApiError::internal(&error.into()))?;
     drop(permit);
-    let user = match record {
-        Some(user) if matches && user.active => user,
-        _ => {
-            auth.failed_logins.failed(&request.email, &client);
+    let mut opened = records
+        .into_iter()
+        .zip(matching)
+        .filter(|(user, matches)| *matches && user.active)
+        .map(|(user, _)| user);
+    let user = match (opened.next(), opened.next()) {
+        (Some(user), None) => user,
+        (Some(_), Some(_)) => {
+            attempt.succeeded();
+            return Err(ApiError::invalid(
+                "tenant_id",
+                "this e-mail and password open accounts in several tenants: name the tenant",
+            ));
+        }
+        (None, _) => {
             tracing::info!(client, "sign-in refused");
             return Err(ApiError::unauthorized("wrong e-mail or password"));
         }
     };
-    auth.failed_logins.succeeded(&request.email);
+    attempt.succeeded();
     let token = auth
         .keys
         .issue(user.id, user.tenant_id, user.role)

@@ -1,4 +1,5 @@
-//! What every request handler shares: the database, the credential cipher, authentication,
+//! What every request handler shares: the database, what reaching a source takes (the
+//! credential cipher and the outbound rule), authentication,
 //! the broker (when the queues are RabbitMQ's), the vector store and embedders, live job
 //! events and the shutdown signal.
 
@@ -9,13 +10,13 @@ use tokio::sync::{broadcast, watch};
 
 use super::auth::Auth;
 use crate::pipeline::embed_stage::Embedding;
+use crate::pipeline::source::Reach;
 use crate::queue::rabbitmq::Broker;
-use crate::security::CredentialCipher;
 use crate::store::job_events::JobEvent;
 
 pub struct ApiContext {
     pub pool: PgPool,
-    pub cipher: CredentialCipher,
+    pub reach: Reach,
     pub auth: Auth,
     /// RabbitMQ, for queue depths and dead-letter counts; none with in-process queues.
     pub broker: Option<Broker>,

@@ -1,8 +1,8 @@
 //! The web UI: the single-page app built from `assets/ui` into `assets/ui/dist` and embedded
 //! in the binary at build time. Hashed files under `assets/` are cached for a year,
 //! `index.html` is never cached, and any other path that is not the API's answers
-//! `index.html`, so the app's own URLs can be bookmarked. A binary built without the bundle
-//! says how to build it.
+//! `index.html`, so the app's own URLs can be bookmarked; a missing file under `assets/` is
+//! a 404. A binary built without the bundle says how to build it.
 
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,9 @@ pub async fn serve(uri: Uri) -> Response {
                 NO_CACHE
             };
             return answer(file, cache);
+        }
+        if path.starts_with("assets/") {
+            return ApiError::not_found("no such file").into_response();
         }
     }
     match Bundle::get("index.html") {

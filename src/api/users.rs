@@ -16,7 +16,7 @@ use super::state::ApiState;
 use crate::domain::UserRole;
 use crate::service::api_tokens::{self, CreatedToken};
 use crate::service::users::{self, NewUser};
-use crate::store::api_tokens::ApiTokenSummary;
+use crate::store::api_tokens::{ApiTokenSummary, TokenCreator};
 use crate::store::users::UserSummary;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -107,6 +107,7 @@ async fn update(
         body.active,
     )
     .await?;
+    state.auth.forget_tenant(caller.tenant_id);
     Ok(axum::Json(user))
 }
 
@@ -137,7 +138,17 @@ async fn create_token(
     Admin(caller): Admin,
     Json(body): Json<NewTokenBody>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
-    let created = api_tokens::create(&state.pool, caller.tenant_id, &body.name, body.role).await?;
+    let creator = TokenCreator {
+        user: caller.user_id,
+        token: caller.token_id,
+    };
+    let created = api_tokens::create(
+        &state.pool,
+        caller.tenant_id,
+        (&body.name, body.role),
+        creator,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -151,5 +162,6 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     api_tokens::revoke(&state.pool, caller.tenant_id, caller.token_id, id).await?;
+    state.auth.forget_tenant(caller.tenant_id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,6 +38,7 @@ pub struct WorkItemQuery {
     pub work_item_type: Option<String>,
     pub assignee: Option<String>,
     /// Changed at or after (RFC 3339).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
     pub updated_since: Option<DateTime<Utc>>,
     /// Words in the key, summary or description (quotes, `or` and `-word` work as in web search).
     pub q: Option<String>,

@@ -11,13 +11,12 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::domain::input::SourceScope;
-use crate::security::CredentialCipher;
 use crate::service::api_tokens;
 use crate::service::integrations::{self, IntegrationInput};
 use crate::service::tenants::{self, NewTenant};
 use crate::service::users::{self, NewUser};
 use crate::store;
-use crate::store::api_tokens::ApiTokenSummary;
+use crate::store::api_tokens::{ApiTokenSummary, TokenCreator};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::tenants::Tenant;
 
@@ -73,8 +72,8 @@ pub async fn integration(
 ) -> anyhow::Result<()> {
     match command {
         IntegrationCommand::Create(args) => {
-            let cipher = CredentialCipher::new(&config.secret_key()?);
-            let id = integrations::create(pool, &cipher, integration_input(args)).await?;
+            let reach = super::reach(config, &config.secret_key()?);
+            let id = integrations::create(pool, &reach, integration_input(args)).await?;
             output.created(id)
         }
         IntegrationCommand::List { tenant } => {
@@ -150,7 +149,8 @@ impl Tabular for ApiTokenSummary {
 pub async fn token(pool: &PgPool, output: Output, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { tenant, name, role } => {
-            let created = api_tokens::create(pool, tenant, &name, role).await?;
+            let created =
+                api_tokens::create(pool, tenant, (&name, role), TokenCreator::default()).await?;
             output.secret(created.id, &created.token)
         }
         TokenCommand::List { tenant } => output.list(&api_tokens::list(pool, tenant).await?),

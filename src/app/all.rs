@@ -18,7 +18,6 @@ use crate::cli::{AllArgs, QueueBackend};
 use crate::config::Config;
 use crate::domain::Tier;
 use crate::queue::topology::QueueStage;
-use crate::security::CredentialCipher;
 
 /// From the end of a demo job's run until it is due again, unless told otherwise.
 const DEMO_INTERVAL: Duration = Duration::from_secs(30);
@@ -39,10 +38,17 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
     } else {
         config.secret_key()?
     };
-    let cipher = CredentialCipher::new(&key);
-    let embedding = Arc::new(super::vectors::embedding(config, Some(cipher.clone()))?);
+    let mut reach = super::reach(config, &key);
+    if args.demo {
+        // The demo's sources are its own simulator on loopback.
+        reach.outbound = reach.outbound.also_allowing(super::demo::SIMULATOR_NETWORK);
+    }
+    let embedding = Arc::new(super::vectors::embedding(
+        config,
+        Some(reach.cipher.clone()),
+    )?);
     let simulator = match args.demo {
-        true => Some(super::demo::start_demo(pool, &cipher, &config.model_dir()).await?),
+        true => Some(super::demo::start_demo(pool, &reach.cipher, &config.model_dir()).await?),
         false => None,
     };
     let jwt_secret = match args.demo && config.auth.jwt_secret.is_empty() {
@@ -50,7 +56,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         false => config.jwt_secret()?.to_owned(),
     };
     let setup = ApiSetup {
-        key: &key,
+        reach: reach.clone(),
         jwt_secret: &jwt_secret,
         with_broker: broker.is_some(),
         embedding: Arc::clone(&embedding),
@@ -62,7 +68,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         .map(Duration::from_secs)
         .or(args.demo.then_some(DEMO_INTERVAL));
     let roles = Roles {
-        cipher: &cipher,
+        reach: &reach,
         embedding: &embedding,
         timing: Timing::from_config(config, interval),
         broker: broker.as_ref(),

@@ -5,7 +5,6 @@ use sqlx::PgPool;
 use super::output::{Output, Tabular};
 use crate::cli::{CustomFieldsCommand, MapArgs};
 use crate::config::Config;
-use crate::security::CredentialCipher;
 use crate::service::custom_fields;
 use crate::sources::jira::custom_field_tables::{FieldListing, Target};
 
@@ -30,9 +29,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let listing = match command {
         CustomFieldsCommand::Sync { integration } => {
-            let cipher = CredentialCipher::new(&config.secret_key()?);
+            let reach = super::reach(config, &config.secret_key()?);
             let tenant = custom_fields::owner(pool, integration).await?;
-            custom_fields::sync(pool, &cipher, tenant, integration).await?
+            custom_fields::sync(pool, &reach, tenant, integration).await?
         }
         CustomFieldsCommand::List { integration } => {
             let tenant = custom_fields::owner(pool, integration).await?;

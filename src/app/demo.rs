@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 
+use crate::connectors::outbound::Outbound;
 use crate::domain::{IntegrationRef, Provider, TenantId, Tier, UserRole};
 use crate::security::{CredentialCipher, SecretKey};
 use crate::service::users::NewUser;
@@ -16,6 +17,11 @@ use crate::store::integrations::{self, Credentials, IntegrationSettings, NewInte
 use crate::store::{jobs, tenants, users};
 
 const DEMO_TENANT: &str = "Demo";
+
+/// Where the demo's simulator listens: the one network the demo lets its sources reach
+/// besides what the outbound rule allows.
+pub(super) const SIMULATOR_NETWORK: ipnet::IpNet =
+    ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 32));
 
 /// The demo's credential key: kept in the data directory so restarts can read what
 /// earlier runs stored (set PULSE_SECRET_KEY for anything but a demo).
@@ -58,7 +64,10 @@ pub const DEMO_ADMIN_PASSWORD: &str = "pulse-demo";
 
 /// Creates the demo admin unless it exists.
 async fn ensure_demo_admin(pool: &PgPool, tenant: TenantId) -> anyhow::Result<()> {
-    if users::for_login(pool, DEMO_ADMIN_EMAIL).await?.is_some() {
+    if !users::for_login(pool, DEMO_ADMIN_EMAIL, Some(tenant))
+        .await?
+        .is_empty()
+    {
         return Ok(());
     }
     let new = NewUser {
@@ -130,7 +139,7 @@ async fn enable_demo_search(
         base_url: None,
         api_key: None,
     };
-    crate::service::vectors::configure(pool, None, tenant, input).await?;
+    crate::service::vectors::configure(pool, (None, &Outbound::default()), tenant, input).await?;
     Ok(())
 }
 

@@ -23,9 +23,20 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
+use crate::pipeline::source::Reach;
+use crate::security::{CredentialCipher, SecretKey};
 use crate::store::Database;
 pub use failure::failure;
 use output::Output;
+
+/// What reaching a source takes: the credential cipher under `key` and the configured
+/// outbound rule.
+fn reach(config: &Config, key: &SecretKey) -> Reach {
+    Reach {
+        cipher: CredentialCipher::new(key),
+        outbound: config.outbound(),
+    }
+}
 
 /// Runs the parsed command line to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::sync::{run_one_job, JobRun, StepLine};
 use crate::queue::topology::QueueStage;
-use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::{jobs, tenants};
 
@@ -51,8 +50,8 @@ pub async fn run(
     output: Output,
     args: RunJobArgs,
 ) -> anyhow::Result<()> {
-    let cipher = CredentialCipher::new(&config.secret_key()?);
-    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
+    let reach = super::reach(config, &config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(reach.cipher.clone()))?;
     let tier = tenants::tier(pool, args.tenant).await?;
     let broker = match args.queue {
         QueueBackend::Memory => None,
@@ -95,7 +94,7 @@ pub async fn run(
             handoff,
             embedding: &embedding,
         };
-        match run_one_job(pool, &cipher, CATALOG, args.tenant, run, &mut lines).await {
+        match run_one_job(pool, &reach, CATALOG, args.tenant, run, &mut lines).await {
             Ok(()) => {}
             Err(error) => failures.push(format!("job {}: {error:#}", job.id)),
         }

@@ -18,12 +18,12 @@ use crate::config::Config;
 use crate::domain::{JobId, Scope, TenantId, Tier};
 use crate::pipeline::embed_stage::Embedding;
 use crate::pipeline::handoff::Handoff;
+use crate::pipeline::source::Reach;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Publisher, StageMessage, Work, SYNC_JOB};
-use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::tenants;
@@ -35,8 +35,8 @@ const CLAIM_BATCH: i64 = 4;
 /// `pulse-etl scheduler [--dispatch]`: transform work goes to RabbitMQ workers; with
 /// `--dispatch` whole jobs go to extract workers.
 pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow::Result<()> {
-    let cipher = CredentialCipher::new(&config.secret_key()?);
-    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
+    let reach = super::reach(config, &config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(reach.cipher.clone()))?;
     let broker = super::broker::connect(config, super::broker::Patience::Role).await?;
     broker.declare(QueueStage::Transform, Tier::ALL).await?;
     broker.declare(QueueStage::Extraction, Tier::ALL).await?;
@@ -49,7 +49,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: SchedulerArgs) -> anyhow:
     };
     let ops = Ops::start(pool, config, setup).await?;
     let roles = Roles {
-        cipher: &cipher,
+        reach: &reach,
         embedding: &embedding,
         timing: Timing::from_config(config, None),
         broker: Some(&broker),
@@ -152,7 +152,7 @@ async fn give_back(pool: &PgPool, claimed: &Mutex<Vec<(TenantId, JobId)>>, reaso
 /// What the scheduler works with.
 #[derive(Clone, Copy)]
 pub(super) struct Roles<'a> {
-    pub cipher: &'a CredentialCipher,
+    pub reach: &'a Reach,
     /// Where vectors are kept (and made, when work stays in process).
     pub embedding: &'a Embedding,
     pub timing: Timing,
@@ -215,7 +215,7 @@ async fn schedule_once(
     stopping: &AtomicBool,
 ) -> anyhow::Result<()> {
     let Roles {
-        cipher,
+        reach,
         embedding,
         timing,
         broker,
@@ -241,7 +241,7 @@ async fn schedule_once(
                     .await?
             }
             _ => {
-                let with = (cipher, embedding, broker);
+                let with = (reach, embedding, broker);
                 run_claimed(pool, with, (*tenant_id, job), timing.interval)
                     .instrument(span)
                     .await?
@@ -256,7 +256,7 @@ async fn schedule_once(
 /// set), then makes it due again after `interval`.
 pub(super) async fn run_claimed(
     pool: &PgPool,
-    (cipher, embedding, broker): (&CredentialCipher, &Embedding, Option<&Broker>),
+    (reach, embedding, broker): (&Reach, &Embedding, Option<&Broker>),
     (tenant_id, job): (TenantId, &Job),
     interval: Duration,
 ) -> anyhow::Result<()> {
@@ -274,7 +274,7 @@ pub(super) async fn run_claimed(
         embedding,
     };
     let mut lines = Vec::new();
-    match run_one_job(pool, cipher, CATALOG, tenant_id, run, &mut lines).await {
+    match run_one_job(pool, reach, CATALOG, tenant_id, run, &mut lines).await {
         Ok(()) => {
             let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
             tracing::info!(

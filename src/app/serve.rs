@@ -17,11 +17,12 @@ use crate::api::auth::Auth;
 use crate::api::{ServerParts, DOCS_PATH};
 use crate::config::Config;
 use crate::pipeline::embed_stage::Embedding;
-use crate::security::{CredentialCipher, SecretKey};
+use crate::pipeline::source::Reach;
 
 /// How the API is being started.
 pub(super) struct ApiSetup<'a> {
-    pub key: &'a SecretKey,
+    /// The credential cipher and the outbound rule connection tests obey.
+    pub reach: Reach,
     /// The secret that signs sessions (PULSE_JWT_SECRET, or the demo's own).
     pub jwt_secret: &'a str,
     /// Report RabbitMQ queue depths (the roles talk through it).
@@ -60,7 +61,7 @@ impl RunningApi {
         );
         let parts = ServerParts {
             pool: pool.clone(),
-            cipher: CredentialCipher::new(setup.key),
+            reach: setup.reach,
             auth: Auth::new(keys, config.http.secure_cookie),
             broker,
             embedding: setup.embedding,
@@ -104,9 +105,10 @@ impl RunningApi {
 pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let key = config.secret_key()?;
     let secret = config.jwt_secret()?;
-    let embedding = super::vectors::embedding(config, Some(CredentialCipher::new(&key)))?;
+    let reach = super::reach(config, &key);
+    let embedding = super::vectors::embedding(config, Some(reach.cipher.clone()))?;
     let setup = ApiSetup {
-        key: &key,
+        reach,
         jwt_secret: secret,
         with_broker: !config.queue.rabbitmq_url.is_empty(),
         embedding: Arc::new(embedding),

@@ -23,13 +23,13 @@ use crate::store::{integrations, vectors};
 
 /// The configured vector store (the Qdrant server at QDRANT_URL, else the embedded engine
 /// under the data directory) and embedders (the local model from `embedding.model_dir`,
-/// API keys unsealed with `cipher`).
+/// API keys unsealed with `cipher`, endpoints reached under the outbound rule).
 pub fn embedding(config: &Config, cipher: Option<CredentialCipher>) -> anyhow::Result<Embedding> {
     let store = crate::vectors::open(&config.vectors.qdrant_url, &config.data_dir())
         .context("opening the vector store")?;
     Ok(Embedding {
         store,
-        embedders: Embedders::new(config.model_dir(), cipher),
+        embedders: Embedders::new(config.model_dir(), cipher, config.outbound()),
     })
 }
 
@@ -124,7 +124,13 @@ pub async fn embedding_command(
                 base_url: args.base_url,
                 api_key,
             };
-            let collections = service::configure(pool, cipher.as_ref(), args.tenant, input).await?;
+            let collections = service::configure(
+                pool,
+                (cipher.as_ref(), &config.outbound()),
+                args.tenant,
+                input,
+            )
+            .await?;
             output.list(&collections)
         }
         EmbeddingCommand::Show { tenant } => {

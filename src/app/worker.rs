@@ -21,11 +21,11 @@ use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::domain::Tier;
 use crate::pipeline::embed_stage::{EmbedStage, Embedding};
+use crate::pipeline::source::Reach;
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
-use crate::security::CredentialCipher;
 use crate::sources::CATALOG;
 use crate::store::{jobs, raw, tenants};
 use crate::telemetry::{metrics, trace_export};
@@ -136,8 +136,8 @@ async fn extract_worker(
     tiers: &[Tier],
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let cipher = CredentialCipher::new(&config.secret_key()?);
-    let embedding = super::vectors::embedding(config, Some(cipher.clone()))?;
+    let reach = super::reach(config, &config.secret_key()?);
+    let embedding = super::vectors::embedding(config, Some(reach.cipher.clone()))?;
     let interval = Duration::from_secs(config.scheduler.interval_secs);
     let queues = Queues {
         stage: QueueStage::Extraction,
@@ -145,7 +145,7 @@ async fn extract_worker(
         prefetch: 1,
     };
     consume(config, queues, stop, async |broker, delivery| {
-        run_job(pool, (&cipher, &embedding), broker, delivery, interval).await
+        run_job(pool, (&reach, &embedding), broker, delivery, interval).await
     })
     .await
 }
@@ -409,7 +409,7 @@ async fn fail(
 #[tracing::instrument(name = "dispatched_job", level = "error", skip_all, fields(tenant_id = delivery.message.tenant_id.get(), job_id = delivery.message.job_id.map(|id| id.get()), provider = %delivery.message.provider))]
 async fn run_job(
     pool: &PgPool,
-    (cipher, embedding): (&CredentialCipher, &Embedding),
+    (reach, embedding): (&Reach, &Embedding),
     broker: &Broker,
     delivery: Delivery,
     interval: Duration,
@@ -447,7 +447,7 @@ async fn run_job(
     delivery.ack().await?;
     super::scheduler::run_claimed(
         pool,
-        (cipher, embedding, Some(broker)),
+        (reach, embedding, Some(broker)),
         (message.tenant_id, &job),
         interval,
     )

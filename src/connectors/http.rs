@@ -3,7 +3,9 @@
 //! refill when spent, GraphQL's `RATE_LIMITED` answers included), conditional requests
 //! (`If-None-Match`), and retries with exponential back-off and full jitter on transport
 //! errors, 5xx, 429 and unreadable bodies, honouring `Retry-After`: the pauses a rate limit
-//! names are waited out (up to 15 minutes a request) without using up attempts.
+//! names are waited out (up to 15 minutes a request) without using up attempts. Every
+//! request obeys the outbound rule (where it may connect, same-origin redirects, a size limit
+//! on answers); an error answer shows only the source's own short reason, never its body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::budget::{self, Pick, TokenBudgets};
 use super::endpoint;
+use super::outbound::{self, BodyError, Outbound, OutboundError};
+use super::reason::source_reason;
 use crate::telemetry::metrics::{self, SharedString};
 
 /// Waits for a token budget's refill per request before giving up (each can last until
@@ -111,12 +115,13 @@ impl Default for ClientPolicy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    #[error("{method} {url} answered {status}: {body}")]
+    #[error("{method} {url} answered {status}{}", colon_before(.reason))]
     Status {
         method: Method,
         url: String,
         status: StatusCode,
-        body: String,
+        /// The source's own short reason (see [`source_reason`]), never a raw body.
+        reason: Option<String>,
     },
     #[error("{method} {url} failed after {attempts} attempt(s): {last}")]
     Exhausted {
@@ -129,6 +134,14 @@ pub enum ConnectorError {
     Url(String),
     #[error("GraphQL query to {url} failed: {errors}")]
     Graphql { url: String, errors: String },
+    #[error("the next-page link {link} is not on the integration's host {base}: not followed")]
+    ForeignLink { link: String, base: String },
+    #[error("{method} {url}: {refused}")]
+    Refused {
+        method: Method,
+        url: String,
+        refused: OutboundError,
+    },
 }
 
 /// Request, retry and failure counts, shared by all clones of a client.
@@ -195,6 +208,7 @@ pub enum Conditional {
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    outbound: Outbound,
     auth: Auth,
     policy: ClientPolicy,
     in_flight: Arc<Semaphore>,
@@ -236,14 +250,20 @@ fn epoch_seconds() -> i64 {
 }
 
 impl HttpClient {
-    pub fn new(auth: Auth, policy: ClientPolicy) -> Result<Self, ConnectorError> {
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .user_agent(concat!("pulse-etl/", env!("CARGO_PKG_VERSION")))
+    /// A client signing with `auth`, held to `policy`, connecting only where `outbound`
+    /// permits.
+    pub fn new(
+        auth: Auth,
+        policy: ClientPolicy,
+        outbound: &Outbound,
+    ) -> Result<Self, ConnectorError> {
+        let client = outbound
+            .client_builder(policy.timeout)
             .build()
             .map_err(|error| ConnectorError::Url(error.to_string()))?;
         Ok(HttpClient {
             client,
+            outbound: outbound.clone(),
             budgets: Arc::new(TokenBudgets::new(auth.token_count())),
             token_labels: auth.fingerprints().into(),
             auth,
@@ -473,6 +493,16 @@ impl HttpClient {
 
     async fn attempt(&self, call: &Request<'_>) -> Attempt {
         let (method, url) = (&call.method, call.url);
+        let refused = |refused| {
+            Attempt::Fail(ConnectorError::Refused {
+                method: method.clone(),
+                url: url.to_owned(),
+                refused,
+            })
+        };
+        if let Err(error) = self.outbound.check_url(url) {
+            return refused(error);
+        }
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Attempt::Fail(ConnectorError::Url("client closed".into()));
         };
@@ -496,6 +526,10 @@ impl HttpClient {
                 return Attempt::Fail(ConnectorError::Url(format!("{url}: {error}")))
             }
             Err(error) => {
+                if let Some(refusal) = outbound::refusal(&error) {
+                    metrics::source_request(provider, endpoint, SharedString::const_str("refused"));
+                    return refused(refusal.clone());
+                }
                 metrics::source_request(provider, endpoint, SharedString::const_str("error"));
                 return Attempt::Retry {
                     reason: format!("transport: {error}"),
@@ -519,9 +553,10 @@ impl HttpClient {
             self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
             return Attempt::Done(Conditional::NotModified);
         }
-        let bytes = match response.bytes().await {
+        let bytes = match self.outbound.read_body(response).await {
             Ok(bytes) => bytes,
-            Err(error) => {
+            Err(BodyError::Refused(error)) => return refused(error),
+            Err(BodyError::Transport(error)) => {
                 return Attempt::Retry {
                     reason: format!("reading body: {error}"),
                     class: "transport",
@@ -562,12 +597,11 @@ impl HttpClient {
             }
         }
         if !status.is_success() {
-            let body = String::from_utf8_lossy(&bytes).chars().take(300).collect();
             return Attempt::Fail(ConnectorError::Status {
                 method: method.clone(),
                 url: url.to_owned(),
                 status,
-                body,
+                reason: source_reason(&bytes),
             });
         }
         match serde_json::from_slice::<Value>(&bytes) {
@@ -615,6 +649,14 @@ fn graphql_rate_limited(body: &Value) -> bool {
     })
 }
 
+/// `": reason"`, or nothing without one.
+fn colon_before(reason: &Option<String>) -> String {
+    reason
+        .as_deref()
+        .map(|reason| format!(": {reason}"))
+        .unwrap_or_default()
+}
+
 /// The body of an unconditional request (a `304` to one is the source's mistake).
 fn fresh(answer: Conditional, url: &str) -> Result<Fetched, ConnectorError> {
     match answer {
@@ -623,7 +665,7 @@ fn fresh(answer: Conditional, url: &str) -> Result<Fetched, ConnectorError> {
             method: Method::GET,
             url: url.to_owned(),
             status: StatusCode::NOT_MODIFIED,
-            body: "not modified, though nothing was presented to compare with".into(),
+            reason: Some("not modified, though nothing was presented to compare with".into()),
         }),
     }
 }

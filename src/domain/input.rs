@@ -52,7 +52,8 @@ pub fn name(field: &'static str, text: &str) -> Result<String, InvalidInput> {
     Ok(text.to_owned())
 }
 
-/// An http(s) base URL with a host, without a trailing slash.
+/// An http(s) base URL with a host, without credentials, query or fragment, and without a
+/// trailing slash.
 pub fn base_url(text: &str) -> Result<String, InvalidInput> {
     let url = url::Url::parse(text.trim())
         .map_err(|error| invalid("base_url", format!("'{text}' is not a URL ({error})")))?;
@@ -64,6 +65,12 @@ pub fn base_url(text: &str) -> Result<String, InvalidInput> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("base_url", format!("'{text}' has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "base_url",
+            "must not carry credentials (user:password@): send them as the username and tokens",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
@@ -161,6 +168,8 @@ mod tests {
             "https://",
             "not a url",
             "https://x/?a=1",
+            "https://user:pw@acme.atlassian.net",
+            "https://token@api.github.com",
         ] {
             let error = base_url(bad).unwrap_err();
             assert_eq!(error.field, "base_url", "{bad}");

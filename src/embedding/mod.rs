@@ -16,12 +16,15 @@ pub enum EmbedError {
     ModelLoad { dir: String, message: String },
     #[error("the local model failed: {0}")]
     Model(String),
-    #[error("the embedding provider at {url} answered {status}: {body}")]
+    #[error("the embedding provider at {url} answered {status}: {reason}")]
     Provider {
         url: String,
         status: u16,
-        body: String,
+        /// The provider's own short reason, never its raw body.
+        reason: String,
     },
+    #[error("the embedding provider at {url} was not asked: {message}")]
+    Refused { url: String, message: String },
     #[error("the embedding provider at {url} could not be reached: {message}")]
     Unreachable { url: String, message: String },
     #[error("the embedding provider answered {got} vectors for {sent} texts")]

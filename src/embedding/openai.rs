@@ -1,6 +1,7 @@
 //! The `openai` provider: any OpenAI-compatible `POST /v1/embeddings` endpoint (OpenAI,
 //! Azure OpenAI, Ollama, vLLM, TEI), in batches, retried with back-off; a 429 waits as long
-//! as its `Retry-After` says (within a bound).
+//! as its `Retry-After` says (within a bound). The endpoint is reached under the outbound
+//! rule; an error answer shows only the provider's own short reason.
 
 use std::time::Duration;
 
@@ -8,6 +9,8 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use super::{normalize, EmbedError, Embedder};
+use crate::connectors::outbound::{self, BodyError, Outbound};
+use crate::connectors::reason::source_reason;
 
 /// Texts per request.
 const BATCH: usize = 96;
@@ -24,6 +27,7 @@ const BACKOFF: Duration = Duration::from_millis(500);
 /// An OpenAI-compatible endpoint and model.
 pub struct OpenAiEmbedder {
     http: reqwest::Client,
+    outbound: Outbound,
     url: String,
     model: String,
     api_key: Option<String>,
@@ -31,8 +35,8 @@ pub struct OpenAiEmbedder {
 
 impl OpenAiEmbedder {
     /// The provider at `base_url` (its `/v1/embeddings` is called; a URL that already ends
-    /// in `/embeddings` is used as it is).
-    pub fn new(base_url: &str, model: &str, api_key: Option<String>) -> Self {
+    /// in `/embeddings` is used as it is), reached where `outbound` permits.
+    pub fn new(base_url: &str, model: &str, api_key: Option<String>, outbound: &Outbound) -> Self {
         let base = base_url.trim_end_matches('/');
         let url = if base.ends_with("/embeddings") {
             base.to_owned()
@@ -41,12 +45,13 @@ impl OpenAiEmbedder {
         } else {
             format!("{base}/v1/embeddings")
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
+        let http = outbound
+            .client_builder(Duration::from_secs(120))
             .build()
             .unwrap_or_default();
         OpenAiEmbedder {
             http,
+            outbound: outbound.clone(),
             url,
             model: model.to_owned(),
             api_key,
@@ -56,6 +61,13 @@ impl OpenAiEmbedder {
     /// One request for `texts`, retried while that may help.
     async fn request(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let body = serde_json::json!({ "model": self.model, "input": texts });
+        let refused = |error: &outbound::OutboundError| EmbedError::Refused {
+            url: self.url.clone(),
+            message: error.to_string(),
+        };
+        self.outbound
+            .check_url(&self.url)
+            .map_err(|error| refused(&error))?;
         let mut attempt = 1;
         loop {
             let mut request = self.http.post(&self.url).json(&body);
@@ -64,14 +76,19 @@ impl OpenAiEmbedder {
             }
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    let answer: Answer =
-                        response
-                            .json()
-                            .await
-                            .map_err(|error| EmbedError::Unreachable {
-                                url: self.url.clone(),
-                                message: format!("unreadable answer: {error}"),
-                            })?;
+                    let unreadable = |message: String| EmbedError::Unreachable {
+                        url: self.url.clone(),
+                        message: format!("unreadable answer: {message}"),
+                    };
+                    let bytes = match self.outbound.read_body(response).await {
+                        Ok(bytes) => bytes,
+                        Err(BodyError::Refused(error)) => return Err(refused(&error)),
+                        Err(BodyError::Transport(error)) => {
+                            return Err(unreadable(error.to_string()))
+                        }
+                    };
+                    let answer: Answer = serde_json::from_slice(&bytes)
+                        .map_err(|error| unreadable(error.to_string()))?;
                     return answer.vectors(texts.len());
                 }
                 Ok(response) => {
@@ -82,11 +99,14 @@ impl OpenAiEmbedder {
                         .and_then(|value| value.to_str().ok())
                         .and_then(|value| value.trim().parse::<f64>().ok())
                         .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
-                    let body = response.text().await.unwrap_or_default();
+                    let reason = match self.outbound.read_body(response).await {
+                        Ok(bytes) => source_reason(&bytes),
+                        Err(_) => None,
+                    };
                     let error = EmbedError::Provider {
                         url: self.url.clone(),
                         status: status.as_u16(),
-                        body: body.chars().take(300).collect(),
+                        reason: reason.unwrap_or_else(|| "no reason given".into()),
                     };
                     let passing = status.as_u16() == 429 || status.is_server_error();
                     if !passing || attempt >= ATTEMPTS {
@@ -100,6 +120,9 @@ impl OpenAiEmbedder {
                     retry_after.unwrap_or_else(|| backoff(attempt))
                 }
                 Err(error) => {
+                    if let Some(refusal) = outbound::refusal(&error) {
+                        return Err(refused(refusal));
+                    }
                     if attempt >= ATTEMPTS {
                         return Err(EmbedError::Unreachable {
                             url: self.url.clone(),
@@ -184,7 +207,7 @@ mod tests {
 
     #[test]
     fn endpoint_is_the_base_urls_v1_embeddings() {
-        let url = |base| OpenAiEmbedder::new(base, "m", None).url;
+        let url = |base| OpenAiEmbedder::new(base, "m", None, &Outbound::default()).url;
         assert_eq!(
             url("https://api.openai.com"),
             "https://api.openai.com/v1/embeddings"

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use super::local::{LocalEmbedder, LocalModel};
 use super::openai::OpenAiEmbedder;
 use super::{EmbedError, Embedder};
+use crate::connectors::outbound::Outbound;
 use crate::domain::TenantId;
 use crate::security::CredentialCipher;
 use crate::store::vectors::CollectionSettings;
@@ -26,15 +27,18 @@ pub fn api_key_context(tenant: TenantId) -> Vec<u8> {
 pub struct Embedders {
     model_dir: PathBuf,
     cipher: Option<CredentialCipher>,
+    outbound: Outbound,
     local: OnceCell<Arc<LocalModel>>,
 }
 
 impl Embedders {
-    /// Embedders using the local model in `model_dir`, unsealing API keys with `cipher`.
-    pub fn new(model_dir: PathBuf, cipher: Option<CredentialCipher>) -> Self {
+    /// Embedders using the local model in `model_dir`, unsealing API keys with `cipher`,
+    /// reaching endpoints where `outbound` permits.
+    pub fn new(model_dir: PathBuf, cipher: Option<CredentialCipher>, outbound: Outbound) -> Self {
         Embedders {
             model_dir,
             cipher,
+            outbound,
             local: OnceCell::new(),
         }
     }
@@ -66,6 +70,7 @@ impl Embedders {
                 base_url,
                 &settings.model,
                 api_key,
+                &self.outbound,
             )));
         }
         let dir = self.model_dir.clone();

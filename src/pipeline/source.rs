@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::sync::{StepRecorder, SyncContext, Synced};
 use super::transform_stage::TransformError;
 use super::StepReport;
+use crate::connectors::outbound::Outbound;
 use crate::domain::input::{InvalidInput, SourceScope};
 use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
@@ -16,6 +17,14 @@ use crate::security::CredentialCipher;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
+
+/// What opening a source's client takes: the key that unseals the integration's
+/// credentials and the outbound rule its requests obey.
+#[derive(Clone)]
+pub struct Reach {
+    pub cipher: CredentialCipher,
+    pub outbound: Outbound,
+}
 
 /// One source's component: everything the stages need to know about it.
 pub trait Source: Send + Sync {
@@ -58,7 +67,7 @@ pub trait Source: Send + Sync {
     fn test_connection<'a>(
         &'a self,
         pool: &'a PgPool,
-        cipher: &'a CredentialCipher,
+        reach: &'a Reach,
         integration: IntegrationRef,
     ) -> BoxFuture<'a, anyhow::Result<String>>;
 

@@ -14,11 +14,10 @@ use super::embed_run::{self, EmbedHandoff};
 use super::embed_stage::Embedding;
 use super::handoff::Handoff;
 use super::progress::StepProgress;
-use super::source::Catalog;
+use super::source::{Catalog, Reach};
 use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::connectors::http::RequestCounts;
 use crate::domain::{JobId, Provider, Scope, Stage, TenantId};
-use crate::security::CredentialCipher;
 use crate::store::jobs::{self, JobRun as Job};
 use crate::store::{raw, vectors};
 use crate::telemetry::metrics;
@@ -55,7 +54,7 @@ pub struct JobRun<'a> {
 /// What a source's sync works with.
 pub struct SyncContext<'a> {
     pub pool: &'a PgPool,
-    pub cipher: &'a CredentialCipher,
+    pub reach: &'a Reach,
     pub scope: Scope,
     /// Only what changed since (None: everything).
     pub since: Option<DateTime<Utc>>,
@@ -78,7 +77,7 @@ pub struct Synced {
 #[tracing::instrument(name = "job_run", level = "error", skip_all, fields(tenant_id = tenant_id.get(), job_id = run.job.id.get(), provider = %run.job.provider))]
 pub async fn run_one_job(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     sources: Catalog,
     tenant_id: TenantId,
     run: JobRun<'_>,
@@ -100,7 +99,7 @@ pub async fn run_one_job(
     };
     let context = SyncContext {
         pool,
-        cipher,
+        reach,
         scope: Scope {
             tenant_id,
             integration_id: job.integration_id,

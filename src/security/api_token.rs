@@ -19,6 +19,17 @@ pub fn new_api_token() -> (String, [u8; 32]) {
     (token, digest)
 }
 
+/// Whether `text` has the shape of a token this build makes (the prefix and 43 base64url
+/// characters): anything else is refused without a database lookup.
+pub fn is_api_token_shaped(text: &str) -> bool {
+    text.strip_prefix(API_TOKEN_PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// The stored digest of a token as presented.
 pub fn api_token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -36,5 +47,14 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(api_token_digest(&first), digest);
         assert_ne!(api_token_digest(&second), digest);
+        assert!(is_api_token_shaped(&first));
+        for other in [
+            "pulse_",
+            "pulse_x",
+            &format!("{first}x"),
+            &first.replace('_', "+"),
+        ] {
+            assert!(!is_api_token_shaped(other), "{other}");
+        }
     }
 }

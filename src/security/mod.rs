@@ -5,6 +5,6 @@ mod api_token;
 mod credentials;
 mod password;
 
-pub use api_token::{api_token_digest, new_api_token, API_TOKEN_PREFIX};
+pub use api_token::{api_token_digest, is_api_token_shaped, new_api_token, API_TOKEN_PREFIX};
 pub use credentials::{CredentialCipher, CryptoError, KeyError, SecretKey};
 pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};

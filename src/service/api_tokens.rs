@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::new_api_token;
-use crate::store::api_tokens::{self, ApiTokenSummary};
+use crate::store::api_tokens::{self, ApiTokenSummary, TokenCreator};
 
 /// A token just created: the only time `token` is ever seen.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -15,16 +15,17 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-/// Creates a token for the tenant with `role`, named for the people who revoke it later.
+/// Creates a token for the tenant with `role`, named for the people who revoke it later,
+/// recording who made it (disabling that user revokes it).
 pub async fn create(
     pool: &PgPool,
     tenant_id: TenantId,
-    name: &str,
-    role: UserRole,
+    (name, role): (&str, UserRole),
+    creator: TokenCreator,
 ) -> ServiceResult<CreatedToken> {
     let name = input::name("name", name)?;
     let (token, digest) = new_api_token();
-    let id = api_tokens::create(pool, tenant_id, &name, role, &digest).await?;
+    let id = api_tokens::create(pool, tenant_id, &name, role, &digest, creator).await?;
     tracing::info!(tenant_id = tenant_id.get(), token_id = id, %role, "API token created");
     Ok(CreatedToken { id, token })
 }

@@ -5,8 +5,8 @@ use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
 use crate::domain::{IntegrationId, Scope, TenantId};
+use crate::pipeline::source::Reach;
 use crate::pipeline::source::Source;
-use crate::security::CredentialCipher;
 use crate::sources::jira::custom_field_tables::{
     self as custom_fields, FieldListing, Target, TargetMapping,
 };
@@ -38,12 +38,12 @@ async fn ensure_jira(
 /// Asks the source for the integration's fields and stores them; returns the listing.
 pub async fn sync(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
     ensure_jira(pool, tenant, integration_id).await?;
-    let (settings, client) = jira::client(pool, cipher, tenant, integration_id)
+    let (settings, client) = jira::client(pool, reach, tenant, integration_id)
         .await
         .map_err(|error| ServiceError::internal(error, "building the Jira client"))?;
     let scope = Scope {

@@ -1,12 +1,15 @@
 //! Integrations: a tenant's connection to one source — created after the source checks what
-//! it reads, listed without credentials, disabled.
+//! it reads and the outbound rule checks where it points, listed without credentials,
+//! disabled. Pointing an integration elsewhere takes its credentials anew, so stored ones
+//! never go to a new host.
 
 use sqlx::PgPool;
 
 use super::ServiceResult;
+use crate::connectors::outbound::Outbound;
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
-use crate::security::CredentialCipher;
+use crate::pipeline::source::Reach;
 use crate::sources::CATALOG;
 use crate::store::integrations::{
     self, Credentials, IntegrationChange, IntegrationSettings, IntegrationSummary, NewIntegration,
@@ -31,13 +34,13 @@ pub struct IntegrationInput {
 /// Creates the integration and its sync job; returns the integration id.
 pub async fn create(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     new: IntegrationInput,
 ) -> ServiceResult<IntegrationId> {
     let scope = CATALOG.source(new.provider).check_scope(new.scope)?;
     let tokens = clean_tokens(&new.tokens)?;
     check_limits(new.requests_per_second, new.concurrency)?;
-    let base_url = input::base_url(&new.base_url)?;
+    let base_url = reachable_base_url(&reach.outbound, &new.base_url)?;
     let settings = IntegrationSettings {
         projects: scope.projects,
         repos: scope.repos,
@@ -48,7 +51,7 @@ pub async fn create(
     };
     let id = integrations::create(
         pool,
-        cipher,
+        &reach.cipher,
         NewIntegration {
             tenant_id: new.tenant_id,
             provider: new.provider,
@@ -61,6 +64,16 @@ pub async fn create(
     .await?;
     tracing::info!(tenant_id = new.tenant_id.get(), integration_id = id.get(), provider = %new.provider, "integration created");
     Ok(id)
+}
+
+/// A base URL as stored, whose host, when written as an address, the outbound rule
+/// permits (names are checked each time they resolve).
+pub fn reachable_base_url(outbound: &Outbound, text: &str) -> Result<String, InvalidInput> {
+    let base_url = input::base_url(text)?;
+    outbound
+        .check_url(&base_url)
+        .map_err(|refused| input::invalid("base_url", refused.to_string()))?;
+    Ok(base_url)
 }
 
 /// Tokens as stored: trimmed, at least one, none empty.
@@ -108,10 +121,12 @@ pub struct IntegrationUpdate {
     pub active: Option<bool>,
 }
 
-/// Edits one of the tenant's integrations after the same checks as creation; returns it.
+/// Edits one of the tenant's integrations after the same checks as creation; returns it. A
+/// new base URL needs the tokens with it: stored credentials never follow an integration to
+/// another host.
 pub async fn update(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     change: IntegrationUpdate,
@@ -129,8 +144,18 @@ pub async fn update(
     let base_url = change
         .base_url
         .as_deref()
-        .map(input::base_url)
+        .map(|text| reachable_base_url(&reach.outbound, text))
         .transpose()?;
+    let moved = base_url
+        .as_deref()
+        .is_some_and(|base_url| base_url != current.base_url);
+    if moved && tokens.is_none() {
+        return Err(input::invalid(
+            "tokens",
+            "a new base_url needs the credentials again: send tokens (and username) with it",
+        )
+        .into());
+    }
     let settings = IntegrationSettings {
         projects: scope.projects,
         repos: scope.repos,
@@ -144,7 +169,7 @@ pub async fn update(
     let credentials = tokens.map(|tokens| Credentials { tokens });
     let updated = integrations::update(
         pool,
-        cipher,
+        &reach.cipher,
         tenant_id,
         integration_id,
         IntegrationChange {
@@ -183,14 +208,14 @@ pub async fn delete(
 /// failure is the answer, not an error of ours).
 pub async fn test_connection(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Result<String, String>> {
     let integration = integrations::get(pool, tenant_id, integration_id).await?;
     let outcome = CATALOG
         .source(integration.provider)
-        .test_connection(pool, cipher, IntegrationRef::new(tenant_id, integration_id))
+        .test_connection(pool, reach, IntegrationRef::new(tenant_id, integration_id))
         .await
         .map_err(|error| format!("{error:#}"));
     tracing::info!(

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::{hash_password, PasswordError, MIN_PASSWORD_LEN};
+use crate::store::api_tokens;
 use crate::store::users::{self, UserSummary};
 
 /// A user to create; the password is hashed here and never stored as given.
@@ -42,6 +43,7 @@ pub async fn get(pool: &PgPool, tenant_id: TenantId, user_id: i64) -> ServiceRes
 }
 
 /// Changes a user's role or disables them; `acting_user` cannot lock themselves out.
+/// Disabling a user first revokes every API token they made (and those made with them).
 pub async fn update(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -54,6 +56,17 @@ pub async fn update(
         return Err(ServiceError::Conflict(
             "you cannot disable yourself or take away your own admin role".into(),
         ));
+    }
+    if active == Some(false) {
+        let revoked = api_tokens::revoke_made_by(pool, tenant_id, user_id).await?;
+        if revoked > 0 {
+            tracing::info!(
+                tenant_id = tenant_id.get(),
+                user_id,
+                revoked,
+                "the user's API tokens revoked"
+            );
+        }
     }
     let user = users::update(pool, tenant_id, user_id, role, active).await?;
     tracing::info!(tenant_id = tenant_id.get(), user_id, role = %user.role, active = user.active, "user updated");

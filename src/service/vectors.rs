@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use super::integrations::reachable_base_url;
 use super::{ServiceError, ServiceResult};
+use crate::connectors::outbound::Outbound;
 use crate::domain::{Provider, TenantId};
 use crate::embedding::settings::{api_key_context, LOCAL, OPENAI};
 use crate::embedding::{local, EmbedError};
@@ -137,9 +139,9 @@ pub async fn search(
 /// A provider that fails is a source failure (502); a local model that cannot load is ours.
 fn provider_error(error: EmbedError) -> ServiceError {
     match error {
-        EmbedError::Provider { .. } | EmbedError::Unreachable { .. } => {
-            ServiceError::Source(error.to_string())
-        }
+        EmbedError::Provider { .. }
+        | EmbedError::Unreachable { .. }
+        | EmbedError::Refused { .. } => ServiceError::Source(error.to_string()),
         other => ServiceError::internal(other, "embedding the query"),
     }
 }
@@ -185,10 +187,12 @@ impl From<CollectionSettings> for CollectionView {
     }
 }
 
-/// Sets the tenant's embedding provider and model; returns its collections.
+/// Sets the tenant's embedding provider and model; returns its collections. An endpoint's
+/// base URL is checked like an integration's (no credentials or query; an address literal
+/// only where the outbound rule permits).
 pub async fn configure(
     pool: &PgPool,
-    cipher: Option<&CredentialCipher>,
+    (cipher, outbound): (Option<&CredentialCipher>, &Outbound),
     tenant: TenantId,
     input: EmbeddingInput,
 ) -> ServiceResult<Vec<CollectionView>> {
@@ -228,11 +232,7 @@ pub async fn configure(
                 .map(str::trim)
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| invalid("base_url", "the openai provider needs a base URL"))?;
-            let parsed = url::Url::parse(base_url)
-                .map_err(|error| invalid("base_url", &format!("not a URL: {error}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(invalid("base_url", "must be http or https"));
-            }
+            let base_url = reachable_base_url(outbound, base_url)?;
             let api_key_encrypted = match input.api_key.as_deref().map(str::trim) {
                 Some(key) if !key.is_empty() => {
                     let cipher = cipher.ok_or_else(|| {
@@ -256,7 +256,7 @@ pub async fn configure(
                 collection: collection_name(tenant, model),
                 provider: OPENAI.into(),
                 model: model.to_owned(),
-                base_url: Some(base_url.to_owned()),
+                base_url: Some(base_url),
                 api_key_encrypted,
                 state: String::new(),
             }

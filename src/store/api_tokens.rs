@@ -20,6 +20,17 @@ pub struct ApiTokenSummary {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The user who made it (none from the CLI, or when made with another token).
+    pub created_by_user: Option<i64>,
+    /// The token it was made with, if any.
+    pub created_by_token: Option<i64>,
+}
+
+/// Who makes a token: a signed-in user, a token, or neither (the CLI).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenCreator {
+    pub user: Option<i64>,
+    pub token: Option<i64>,
 }
 
 /// Stores a new token's digest; returns its id. Names are unique per tenant among tokens
@@ -30,15 +41,19 @@ pub async fn create(
     name: &str,
     role: UserRole,
     digest: &[u8],
+    creator: TokenCreator,
 ) -> Result<i64, StoreError> {
     tenants::ensure_exists(pool, tenant_id).await?;
     sqlx::query_scalar(
-        "INSERT INTO api_tokens (tenant_id, name, role, token_sha256) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (tenant_id, name, role, token_sha256, created_by_user, created_by_token)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(tenant_id)
     .bind(name)
     .bind(role.as_str())
     .bind(digest)
+    .bind(creator.user)
+    .bind(creator.token)
     .fetch_one(pool)
     .await
     .map_err(|error| {
@@ -54,7 +69,8 @@ pub async fn create(
 pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<ApiTokenSummary>, StoreError> {
     tenants::ensure_exists(pool, tenant_id).await?;
     Ok(sqlx::query_as(
-        "SELECT id, tenant_id, name, role, created_at, last_used_at, revoked_at
+        "SELECT id, tenant_id, name, role, created_at, last_used_at, revoked_at,
+                created_by_user, created_by_token
          FROM api_tokens WHERE tenant_id = $1 ORDER BY id",
     )
     .bind(tenant_id)
@@ -78,6 +94,30 @@ pub async fn revoke(pool: &PgPool, tenant_id: TenantId, token_id: i64) -> Result
         }),
         _ => Ok(()),
     }
+}
+
+/// Revokes every live token `user_id` made, and those made with them in turn; returns how
+/// many.
+pub async fn revoke_made_by(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    user_id: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "WITH RECURSIVE made AS (
+             SELECT id FROM api_tokens WHERE tenant_id = $1 AND created_by_user = $2
+             UNION
+             SELECT t.id FROM api_tokens t JOIN made ON t.created_by_token = made.id
+             WHERE t.tenant_id = $1
+         )
+         UPDATE api_tokens SET revoked_at = now()
+         WHERE tenant_id = $1 AND revoked_at IS NULL AND id IN (SELECT id FROM made)",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The tenant and role of the live token with this digest (its tenant active), noting its

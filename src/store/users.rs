@@ -6,8 +6,8 @@ use super::error::{has_sqlstate, sqlstate, StoreError};
 use super::tenants;
 use crate::domain::{TenantId, UserRole};
 
-/// Creates a user with an already-hashed password; e-mail addresses are unique
-/// regardless of case across the whole service.
+/// Creates a user with an already-hashed password; e-mail addresses are unique regardless
+/// of case within a tenant.
 pub async fn create(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -27,7 +27,9 @@ pub async fn create(
     .await
     .map_err(|error| {
         if has_sqlstate(&error, sqlstate::UNIQUE_VIOLATION) {
-            StoreError::Conflict(format!("a user with e-mail '{email}' already exists"))
+            StoreError::Conflict(format!(
+                "a user with e-mail '{email}' already exists in this tenant"
+            ))
         } else {
             error.into()
         }
@@ -57,14 +59,25 @@ pub struct LoginRecord {
     pub active: bool,
 }
 
-/// The user signing in with `email` (any case), if there is one.
-pub async fn for_login(pool: &PgPool, email: &str) -> Result<Option<LoginRecord>, StoreError> {
+/// Most accounts one sign-in tries (the same address in that many tenants).
+pub const MAX_LOGIN_CANDIDATES: i64 = 8;
+
+/// The accounts with `email` (any case), in `tenant` when one is named, oldest first.
+pub async fn for_login(
+    pool: &PgPool,
+    email: &str,
+    tenant: Option<TenantId>,
+) -> Result<Vec<LoginRecord>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT u.id, u.tenant_id, u.password_hash, u.role, u.active AND t.active AS active
-         FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE lower(u.email) = lower($1)",
+         FROM users u JOIN tenants t ON t.id = u.tenant_id
+         WHERE lower(u.email) = lower($1) AND ($2::bigint IS NULL OR u.tenant_id = $2)
+         ORDER BY u.id LIMIT $3",
     )
     .bind(email)
-    .fetch_optional(pool)
+    .bind(tenant)
+    .bind(MAX_LOGIN_CANDIDATES)
+    .fetch_all(pool)
     .await?)
 }
 

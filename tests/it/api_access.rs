@@ -79,8 +79,8 @@ async fn ids_of(db: &ScratchDb, tenant: &str, other: &str) -> Ids {
     let token = pulse_etl::service::api_tokens::create(
         &db.pool,
         TenantId(tenant_id),
-        "probe",
-        UserRole::Viewer,
+        ("probe", UserRole::Viewer),
+        Default::default(),
     )
     .await
     .unwrap()

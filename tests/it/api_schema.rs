@@ -27,7 +27,8 @@ async fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
     // Schemathesis keeps a cache where it runs: not in the checkout.
     let workdir = tempfile::tempdir().unwrap();
     for role in [UserRole::Admin, UserRole::Viewer] {
-        let token = api_tokens::create(&db.pool, tenant_id, &format!("schemathesis {role}"), role)
+        let name = format!("schemathesis {role}");
+        let token = api_tokens::create(&db.pool, tenant_id, (&name, role), Default::default())
             .await
             .unwrap()
             .token;

@@ -96,7 +96,11 @@ async fn unique_summaries(db: &ScratchDb, tenant: &str, limit: i64) -> Vec<(Stri
 fn embedding_at(store: std::sync::Arc<dyn VectorStore>, model: &Path) -> Embedding {
     Embedding {
         store,
-        embedders: Embedders::new(model.to_owned(), None),
+        embedders: Embedders::new(
+            model.to_owned(),
+            None,
+            crate::common::api::loopback_allowed(),
+        ),
     }
 }
 

@@ -28,6 +28,7 @@ mod migrations;
 mod ops_metrics;
 mod rabbitmq_queue;
 mod scheduler_claims;
+mod security;
 mod simulator;
 mod upsert_schema;
 mod worker_sync;

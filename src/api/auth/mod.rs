@@ -1,13 +1,13 @@
 //! Who is calling: a session JWT or a long-lived API token, sent as `Authorization: Bearer`
 //! or (the browser) the `pulse_session` cookie. The tenant always comes from the credential.
 //! Accounts and tokens are re-checked against the database at most every
-//! [`RECHECK_AFTER`], so a disabled user or a revoked token stops working within that time.
+//! [`RECHECK_AFTER`], so a disabled user or a revoked token stops working within that time
+//! everywhere, and at once in the process that disabled or revoked it. What is remembered is
+//! a bounded cache (O(1) a request, whatever is sent).
 
 pub mod jwt;
 pub mod login_limit;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -19,10 +19,10 @@ use tokio::sync::Semaphore;
 use super::error::ApiError;
 use super::state::ApiState;
 use crate::domain::{TenantId, UserRole};
-use crate::security::{api_token_digest, API_TOKEN_PREFIX};
+use crate::security::{api_token_digest, is_api_token_shaped, API_TOKEN_PREFIX};
 use crate::store::{api_tokens, users, StoreError};
 use jwt::SessionKeys;
-use login_limit::FailedLogins;
+use login_limit::LoginAttempts;
 
 /// The browser's session cookie.
 pub const SESSION_COOKIE: &str = "pulse_session";
@@ -31,8 +31,8 @@ pub const SESSION_COOKIE: &str = "pulse_session";
 pub const CSRF_HEADER: &str = "x-pulse-csrf";
 /// How long a checked account or token is trusted before it is looked up again.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(15);
-/// Beyond this many remembered credentials, stale entries are swept out.
-const SWEEP_ABOVE: usize = 10_000;
+/// Credentials remembered at most (the least used are forgotten first).
+const REMEMBERED: usize = 10_000;
 
 /// The signed-in caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,13 +58,13 @@ enum Checked {
 /// Authentication state shared by every request.
 pub struct Auth {
     pub keys: SessionKeys,
-    pub failed_logins: FailedLogins,
+    pub login_attempts: LoginAttempts,
     /// Password checks (argon2, deliberately slow) run on the blocking pool, this many at
     /// once, so a flood of sign-ins cannot starve the rest of the API.
     pub password_checks: Semaphore,
     /// Mark the session cookie `Secure` (serve over HTTPS).
     pub secure_cookie: bool,
-    recent: Mutex<HashMap<Checked, (Option<Caller>, Instant)>>,
+    recent: quick_cache::sync::Cache<Checked, (Option<Caller>, Instant)>,
 }
 
 impl Auth {
@@ -72,18 +72,19 @@ impl Auth {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
         Auth {
             keys,
-            failed_logins: FailedLogins::default(),
+            login_attempts: LoginAttempts::default(),
             password_checks: Semaphore::new(parallel.div_ceil(2)),
             secure_cookie,
-            recent: Mutex::new(HashMap::new()),
+            recent: quick_cache::sync::Cache::new(REMEMBERED),
         }
     }
 
     /// The caller a bearer value stands for, if it is valid now.
     async fn resolve(&self, pool: &PgPool, credential: &str) -> Result<Option<Caller>, StoreError> {
-        let key = match credential.strip_prefix(API_TOKEN_PREFIX) {
-            Some(_) => Checked::Token(api_token_digest(credential)),
-            None => match self.keys.verify(credential) {
+        let key = match credential.starts_with(API_TOKEN_PREFIX) {
+            true if is_api_token_shaped(credential) => Checked::Token(api_token_digest(credential)),
+            true => return Ok(None),
+            false => match self.keys.verify(credential) {
                 Some((user_id, claims)) => Checked::User(claims.tenant_id, user_id),
                 None => return Ok(None),
             },
@@ -110,18 +111,20 @@ impl Auth {
                     },
                 ),
             };
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() > SWEEP_ABOVE {
-            recent.retain(|_, (_, at)| at.elapsed() < RECHECK_AFTER);
-        }
-        recent.insert(key, (caller, Instant::now()));
+        self.recent.insert(key, (caller, Instant::now()));
         Ok(caller)
     }
 
     fn remembered(&self, key: &Checked) -> Option<Option<Caller>> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let (caller, at) = recent.get(key)?;
-        (at.elapsed() < RECHECK_AFTER).then_some(*caller)
+        let (caller, at) = self.recent.get(key)?;
+        (at.elapsed() < RECHECK_AFTER).then_some(caller)
+    }
+
+    /// Forgets every checked credential of `tenant`, so that a user disabled, a role changed
+    /// or a token revoked here takes effect on this process's next request.
+    pub fn forget_tenant(&self, tenant: TenantId) {
+        self.recent
+            .retain(|_, (caller, _)| caller.is_none_or(|caller| caller.tenant_id != tenant));
     }
 }
 
@@ -177,6 +180,73 @@ impl FromRequestParts<ApiState> for Caller {
             span.record("user_id", user_id);
         }
         Ok(caller)
+    }
+}
+
+/// A WebSocket's caller with the credential it presented, so that the socket can check it
+/// again while it lives. A cookie-signed upgrade must come from this server's own pages
+/// (its `Origin`, when sent, names the host the request was sent to).
+pub struct SocketCaller {
+    pub caller: Caller,
+    credential: String,
+}
+
+impl FromRequestParts<ApiState> for SocketCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Some((credential, via_cookie)) = credential(parts) else {
+            return Err(ApiError::unauthorized("sign in"));
+        };
+        if via_cookie && !same_origin(parts) {
+            return Err(ApiError::forbidden(
+                "a WebSocket signed in with the session cookie must be opened from this site",
+            ));
+        }
+        Ok(SocketCaller { caller, credential })
+    }
+}
+
+/// Whether the request's `Origin`, if any, is the host it was sent to.
+fn same_origin(parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| url::Url::parse(origin).ok())
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
+impl Auth {
+    /// Whether the socket's credential still stands for its caller (checked like any
+    /// request: at most [`RECHECK_AFTER`] old). A database error keeps the socket open.
+    pub async fn still_valid(&self, pool: &PgPool, socket: &SocketCaller) -> bool {
+        match self.resolve(pool, &socket.credential).await {
+            Ok(Some(now)) => {
+                let before = socket.caller;
+                (now.tenant_id, now.user_id, now.token_id)
+                    == (before.tenant_id, before.user_id, before.token_id)
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, "credential re-check failed; the socket stays open");
+                true
+            }
+        }
     }
 }
 

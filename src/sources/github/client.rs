@@ -1,6 +1,7 @@
 //! GitHub REST v3 calls with `Link` pagination, and GraphQL queries (their points charged to
 //! a budget of their own). Answers are returned as the API sent them: storing and
-//! interpreting them is the pipeline's job.
+//! interpreting them is the pipeline's job. A `Link` is followed only on the integration's
+//! own scheme, host and port (the token goes with it).
 
 use serde_json::Value;
 
@@ -110,8 +111,16 @@ impl GithubClient {
         }
     }
 
-    /// A following page, by the URL the previous page's `Link` named.
+    /// A following page, by the URL the previous page's `Link` named: only on the
+    /// integration's own origin, else the link is refused by name.
     pub async fn next_page(&self, url: &str) -> Result<Page, ConnectorError> {
+        let origin = |text: &str| url::Url::parse(text).map(|url| url.origin()).ok();
+        if origin(url).is_none() || origin(url) != origin(&self.base_url) {
+            return Err(ConnectorError::ForeignLink {
+                link: url.to_owned(),
+                base: self.base_url.clone(),
+            });
+        }
         Ok(page_of(self.http.get(url, &[]).await?))
     }
 

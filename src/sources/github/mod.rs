@@ -21,12 +21,11 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, Provider, SourceApi, TenantId};
-use crate::pipeline::source::Source;
+use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
-use crate::security::CredentialCipher;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::vectors::EmbedTable;
@@ -144,7 +143,7 @@ impl Source for Github {
             let scope = context.scope;
             let (integration, client) = client(
                 context.pool,
-                context.cipher,
+                context.reach,
                 scope.tenant_id,
                 scope.integration_id,
             )
@@ -194,12 +193,12 @@ impl Source for Github {
     fn test_connection<'a>(
         &'a self,
         pool: &'a PgPool,
-        cipher: &'a CredentialCipher,
+        reach: &'a Reach,
         integration: IntegrationRef,
     ) -> BoxFuture<'a, anyhow::Result<String>> {
         async move {
             let (summary, client) =
-                client(pool, cipher, integration.tenant, integration.integration).await?;
+                client(pool, reach, integration.tenant, integration.integration).await?;
             let repos = &summary.settings.repos;
             if repos.is_empty() {
                 let page = client.first_page("/user/repos", &[], None).await?;
@@ -253,17 +252,19 @@ async fn run_steps(
 /// The integration and a GitHub client rotating its tokens, held to its limits.
 pub async fn client(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> anyhow::Result<(IntegrationSummary, GithubClient)> {
-    let access = super::access::integration_access(pool, cipher, tenant_id, integration_id).await?;
+    let access =
+        super::access::integration_access(pool, &reach.cipher, tenant_id, integration_id).await?;
     let client = GithubClient::new(
         HttpClient::new(
             Auth::Bearer {
                 tokens: access.tokens,
             },
             access.policy,
+            &reach.outbound,
         )?,
         &access.integration.base_url,
     );

@@ -22,12 +22,11 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
-use crate::pipeline::source::Source;
+use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
-use crate::security::CredentialCipher;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::vectors::EmbedTable;
@@ -129,7 +128,7 @@ impl Source for Jira {
             let scope = context.scope;
             let (integration, client) = client(
                 context.pool,
-                context.cipher,
+                context.reach,
                 scope.tenant_id,
                 scope.integration_id,
             )
@@ -179,12 +178,12 @@ impl Source for Jira {
     fn test_connection<'a>(
         &'a self,
         pool: &'a PgPool,
-        cipher: &'a CredentialCipher,
+        reach: &'a Reach,
         integration: IntegrationRef,
     ) -> BoxFuture<'a, anyhow::Result<String>> {
         async move {
             let (_, client) =
-                client(pool, cipher, integration.tenant, integration.integration).await?;
+                client(pool, reach, integration.tenant, integration.integration).await?;
             let me = client.myself().await?.body;
             let name = me["displayName"]
                 .as_str()
@@ -231,11 +230,12 @@ async fn run_steps(
 /// The integration and a Jira client signed with its credentials and held to its limits.
 pub async fn client(
     pool: &PgPool,
-    cipher: &CredentialCipher,
+    reach: &Reach,
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> anyhow::Result<(IntegrationSummary, JiraClient)> {
-    let access = super::access::integration_access(pool, cipher, tenant_id, integration_id).await?;
+    let access =
+        super::access::integration_access(pool, &reach.cipher, tenant_id, integration_id).await?;
     let token = access
         .tokens
         .into_iter()
@@ -246,7 +246,7 @@ pub async fn client(
         token,
     };
     let client = JiraClient::new(
-        HttpClient::new(auth, access.policy)?,
+        HttpClient::new(auth, access.policy, &reach.outbound)?,
         &access.integration.base_url,
     );
     Ok((access.integration, client))

@@ -14,9 +14,11 @@ use super::TEST_SECRET_KEY;
 use pulse_etl::api::auth::jwt::SessionKeys;
 use pulse_etl::api::auth::Auth;
 use pulse_etl::api::ServerParts;
+use pulse_etl::connectors::outbound::Outbound;
 use pulse_etl::domain::{TenantId, UserRole};
 use pulse_etl::embedding::settings::Embedders;
 use pulse_etl::pipeline::embed_stage::Embedding;
+use pulse_etl::pipeline::source::Reach;
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::service::users::{self, NewUser};
 
@@ -25,14 +27,54 @@ pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-012345678
 /// The password of every test user.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A running API server.
+/// The outbound rule of in-process test servers: public addresses and loopback, where the
+/// simulator listens.
+pub fn loopback_allowed() -> Outbound {
+    let loopback = super::ALLOW_LOOPBACK.1.parse().unwrap();
+    Outbound::new(
+        vec![loopback],
+        pulse_etl::connectors::outbound::DEFAULT_MAX_RESPONSE_BYTES,
+    )
+}
+
+/// A running API server: in this process, or the real `serve` role in its own.
 pub struct TestApi {
     pub base: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    process: Option<std::process::Child>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApi {
+    /// `pulse-etl serve` over `db` with `env` on top of what it needs (later wins), once it
+    /// answers `/healthz`.
+    pub async fn serve(db: &super::ScratchDb, env: &[(&str, &str)]) -> Self {
+        let address = format!("127.0.0.1:{}", super::qdrant::free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let mut all_env = vec![
+            ("DATABASE_URL", db.url.as_str()),
+            ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+            ("PULSE_JWT_SECRET", TEST_JWT_SECRET),
+            ("PULSE_HTTP_ADDR", address.as_str()),
+        ];
+        all_env.extend_from_slice(env);
+        let process = super::spawn_cli(dir.path(), &all_env, &["serve"]);
+        let base = format!("http://{address}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{base}/healthz")).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "serve never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        TestApi {
+            base,
+            stop: None,
+            task: None,
+            process: Some(process),
+            _dir: Some(dir),
+        }
+    }
+
     pub async fn start(pool: &PgPool) -> Self {
         Self::start_with(pool, Duration::from_secs(30)).await
     }
@@ -42,7 +84,7 @@ impl TestApi {
             std::env::temp_dir().join(format!("pulse-test-{}", uuid::Uuid::new_v4().simple()));
         let embedding = Embedding {
             store: pulse_etl::vectors::open("", &vectors).unwrap(),
-            embedders: Embedders::new(vectors.join("no-model"), None),
+            embedders: Embedders::new(vectors.join("no-model"), None, loopback_allowed()),
         };
         Self::start_full(pool, request_timeout, Arc::new(embedding)).await
     }
@@ -58,7 +100,10 @@ impl TestApi {
         let key = SecretKey::parse(TEST_SECRET_KEY).unwrap();
         let parts = ServerParts {
             pool: pool.clone(),
-            cipher: CredentialCipher::new(&key),
+            reach: Reach {
+                cipher: CredentialCipher::new(&key),
+                outbound: loopback_allowed(),
+            },
             auth: Auth::new(
                 SessionKeys::new(TEST_JWT_SECRET.as_bytes(), Duration::from_secs(3600)),
                 false,
@@ -76,6 +121,8 @@ impl TestApi {
             base,
             stop: Some(stop),
             task: Some(task),
+            process: None,
+            _dir: None,
         }
     }
 
@@ -150,6 +197,10 @@ impl Drop for TestApi {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(mut process) = self.process.take() {
+            process.kill().ok();
+            process.wait().ok();
         }
     }
 }

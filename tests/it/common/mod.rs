@@ -2,6 +2,7 @@
 //! ([`ScratchDb`]), and a way to run the real `pulse-etl` binary against it.
 
 pub mod api;
+pub mod fake_source;
 pub mod qdrant;
 pub mod queues;
 pub mod scratch_db;
@@ -14,6 +15,10 @@ pub use scratch_db::ScratchDb;
 
 /// Base64 of bytes 0..32; any test may use it as PULSE_SECRET_KEY.
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The simulator and the test services listen on loopback, which the outbound rule
+/// refuses unless allowed: every test process allows it (tests of the rule override it).
+pub const ALLOW_LOOPBACK: (&str, &str) = ("PULSE_SOURCES__ALLOW_NETWORKS", "127.0.0.1/32");
 
 /// What `all` needs for its API in a test: a signing secret and a port of its own.
 pub const API_ENV: [(&str, &str); 2] = [
@@ -37,8 +42,8 @@ impl ScratchDb {
     }
 }
 
-/// The `pulse-etl` command with exactly `env` (plus PATH, and `RUST_LOG=warn` unless
-/// `env` says otherwise) in `dir`.
+/// The `pulse-etl` command with exactly `env` (plus PATH, loopback allowed and
+/// `RUST_LOG=warn` unless `env` says otherwise) in `dir`.
 fn command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pulse-etl"));
     command
@@ -46,6 +51,7 @@ fn command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(ALLOW_LOOPBACK.0, ALLOW_LOOPBACK.1)
         .env("RUST_LOG", "warn");
     for (key, value) in env {
         command.env(key, value);

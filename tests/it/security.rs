@@ -1,0 +1,525 @@
+//! Hosting many tenants: what a tenant's admin types must not make pulse-etl reach inside the
+//! operator's network (the outbound rule, redirects, pagination links, answer sizes, what
+//! error texts echo), stored credentials never follow an integration elsewhere, and the
+//! real `serve` holds its sign-in limits, headers and input checks.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::api::{self, TestApi, PASSWORD};
+use crate::common::fake_source::{answer, FakeSource};
+use crate::common::ScratchDb;
+use pulse_etl::domain::UserRole;
+
+/// What an internal service answers: it must never reach a tenant.
+const INTERNAL: &str = "INTERNAL-ONLY redis_version:7.0 secret=hunter2";
+
+/// The public-only rule, as a deployment without `sources.allow_networks` has it.
+const PUBLIC_ONLY: (&str, &str) = ("PULSE_SOURCES__ALLOW_NETWORKS", "");
+
+/// A tenant with an admin; the tenant id and the admin's session token.
+async fn admin(db: &ScratchDb, api: &TestApi) -> (String, String) {
+    let tenant = crate::common::source::tenant(db).await;
+    let (email, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    (tenant, api.login(&email).await)
+}
+
+fn jira_body(base_url: &str) -> Value {
+    json!({"provider": "jira", "base_url": base_url, "username": "bot@example.com",
+           "tokens": ["jira-token"]})
+}
+
+/// Creates a Jira integration at `base_url`; its id.
+async fn integration(api: &TestApi, token: &str, base_url: &str) -> i64 {
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(token),
+            Some(jira_body(base_url)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// `POST /integrations/{id}/test`: its `ok` and `message`.
+async fn connection_test(api: &TestApi, token: &str, id: i64) -> (bool, String) {
+    let path = format!("/api/v1/integrations/{id}/test");
+    let (status, body) = api.call(Method::POST, &path, Some(token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["ok"].as_bool().unwrap(),
+        body["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn internal_service() -> Arc<dyn Fn(&str) -> axum::response::Response + Send + Sync> {
+    Arc::new(|_| answer(200, "text/plain", INTERNAL))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_addresses_are_refused_in_every_spelling_and_nothing_internal_comes_back() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[PUBLIC_ONLY]).await;
+    let (_, token) = admin(&db, &api).await;
+    let internal = FakeSource::start(internal_service()).await;
+    let port = internal.port();
+    for base_url in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://2130706433:{port}"),
+        format!("http://0x7f.0.0.1:{port}"),
+        format!("http://[::1]:{port}/metrics"),
+        format!("http://[::ffff:127.0.0.1]:{port}"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://10.0.0.1:6379".to_owned(),
+    ] {
+        let (status, body) = api
+            .call(
+                Method::POST,
+                "/api/v1/integrations",
+                Some(&token),
+                Some(jira_body(&base_url)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{base_url}: {body}");
+        assert_eq!(body["error"]["field"], "base_url", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("outbound rule"), "{message}");
+    }
+    // A name is judged by what it resolves to, each time it is used.
+    let named = integration(&api, &token, &format!("http://localhost:{port}")).await;
+    let (ok, message) = connection_test(&api, &token, named).await;
+    assert!(!ok);
+    assert!(message.contains("outbound rule"), "{message}");
+    assert!(message.contains("loopback"), "{message}");
+    assert!(!message.contains("INTERNAL-ONLY"), "{message}");
+    // The embedding endpoint meets the same rule, and keeps no query string.
+    for (base_url, field) in [
+        (format!("http://127.0.0.1:{port}"), "base_url"),
+        ("https://api.openai.com/?key=1".to_owned(), "base_url"),
+        ("https://user:pw@api.openai.com".to_owned(), "base_url"),
+    ] {
+        let body = json!({"provider": "openai", "model": "m", "base_url": base_url});
+        let (status, answer) = api
+            .call(Method::PUT, "/api/v1/embedding", Some(&token), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{base_url}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    assert_eq!(internal.hits(), 0, "the internal service was reached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_network_is_reached_but_only_the_sources_own_reason_is_shown() {
+    let db = ScratchDb::migrated().await;
+    // The harness allows 127.0.0.1/32, as an operator would an on-premises Jira.
+    let api = TestApi::serve(&db, &[]).await;
+    let (_, token) = admin(&db, &api).await;
+
+    let html = FakeSource::start(Arc::new(|_| {
+        answer(401, "text/html", format!("<html>{INTERNAL}</html>"))
+    }))
+    .await;
+    let id = integration(&api, &token, &html.base).await;
+    let (ok, message) = connection_test(&api, &token, id).await;
+    assert!(!ok);
+    assert!(message.contains("401"), "{message}");
+    assert!(!message.contains("INTERNAL-ONLY"), "{message}");
+    assert_eq!(html.hits(), 1, "an allowed network is reached");
+
+    let jira = FakeSource::start(Arc::new(|_| {
+        answer(
+            401,
+            "application/json",
+            r#"{"errorMessages":["Client must be authenticated to access this resource."]}"#,
+        )
+    }))
+    .await;
+    let id = integration(&api, &token, &jira.base).await;
+    let (_, message) = connection_test(&api, &token, id).await;
+    assert!(
+        message.contains("Client must be authenticated"),
+        "the source's own reason is kept: {message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_another_host_are_not_followed() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[("PULSE_SOURCES__ALLOW_NETWORKS", "127.0.0.0/8")]).await;
+    let (_, token) = admin(&db, &api).await;
+    let elsewhere = FakeSource::start_on(IpAddr::from([127, 0, 0, 2]), internal_service()).await;
+    let target = format!("{}/latest/meta-data", elsewhere.base);
+    let redirecting = FakeSource::start(Arc::new(move |_| {
+        axum::response::Response::builder()
+            .status(302)
+            .header("location", target.as_str())
+            .body(axum::body::Body::empty())
+            .unwrap()
+    }))
+    .await;
+    let id = integration(&api, &token, &redirecting.base).await;
+    let (ok, message) = connection_test(&api, &token, id).await;
+    assert!(!ok);
+    assert!(message.contains("redirect"), "{message}");
+    assert!(!message.contains("INTERNAL-ONLY"), "{message}");
+    assert_eq!(elsewhere.hits(), 0, "the redirect was followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_size_limit_is_cut_off_and_said_so() {
+    let db = ScratchDb::migrated().await;
+    let limit = "1048576";
+    let api = TestApi::serve(&db, &[("PULSE_SOURCES__MAX_RESPONSE_BYTES", limit)]).await;
+    let (_, token) = admin(&db, &api).await;
+    // 300 MiB, streamed without a length: the reader must stop by itself.
+    let huge = FakeSource::start(Arc::new(|_| {
+        let chunk = axum::body::Bytes::from(vec![b'x'; 1 << 20]);
+        let stream = futures_util::stream::iter(
+            (0..300).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+        );
+        answer(200, "application/json", axum::body::Body::from_stream(stream))
+    }))
+    .await;
+    let id = integration(&api, &token, &huge.base).await;
+    let (ok, message) = connection_test(&api, &token, id).await;
+    assert!(!ok);
+    assert!(message.contains("larger than 1048576 bytes"), "{message}");
+    assert!(message.contains("sources.max_response_bytes"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_page_link_to_another_host_is_refused_and_the_token_stays_home() {
+    use pulse_etl::connectors::http::{Auth, ClientPolicy, ConnectorError, HttpClient};
+    use pulse_etl::sources::github::client::GithubClient;
+    let thief = FakeSource::start_on(IpAddr::from([127, 0, 0, 3]), internal_service()).await;
+    let home = FakeSource::start(Arc::new(|_| answer(200, "application/json", "[]"))).await;
+    let http = HttpClient::new(
+        Auth::Bearer {
+            tokens: vec!["ghp_secret".into()],
+        },
+        ClientPolicy::default(),
+        &api::loopback_allowed().also_allowing("127.0.0.0/8".parse().unwrap()),
+    )
+    .unwrap();
+    let client = GithubClient::new(http, &home.base);
+    let stolen = client
+        .next_page(&format!("{}/repos/o/r/pulls?page=2", thief.base))
+        .await
+        .unwrap_err();
+    assert!(matches!(stolen, ConnectorError::ForeignLink { .. }), "{stolen}");
+    assert!(stolen.to_string().contains(&thief.base), "names the link: {stolen}");
+    assert_eq!(thief.hits(), 0);
+    // The same origin is followed, token and all.
+    client
+        .next_page(&format!("{}/repos/o/r/pulls?page=2", home.base))
+        .await
+        .unwrap();
+    assert_eq!(home.authorizations(), vec!["Bearer ghp_secret".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_base_url_needs_the_credentials_again() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let (_, token) = admin(&db, &api).await;
+    let home = FakeSource::start(Arc::new(|_| answer(401, "application/json", "{}"))).await;
+    let attacker = FakeSource::start(Arc::new(|_| answer(401, "application/json", "{}"))).await;
+    let id = integration(&api, &token, &home.base).await;
+    let path = format!("/api/v1/integrations/{id}");
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"base_url": attacker.base})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "tokens", "{body}");
+    connection_test(&api, &token, id).await;
+    assert_eq!(attacker.hits(), 0, "the stored token went to the new host");
+    assert_eq!(home.hits(), 1);
+    // With the credentials given again the move is made, and they go there.
+    let moved = json!({"base_url": attacker.base, "tokens": ["new-token"]});
+    let (status, body) = api
+        .call(Method::PATCH, &path, Some(&token), Some(moved))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    connection_test(&api, &token, id).await;
+    assert_eq!(attacker.hits(), 1);
+    let sent = attacker.authorizations();
+    assert!(!sent.is_empty() && !sent[0].is_empty());
+    // Credentials written into the URL are refused, not stored.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&token),
+            Some(jira_body("http://bot:pw@127.0.0.1:9")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "base_url", "{body}");
+}
+
+/// Signs in as `email` from `from`; the status.
+async fn sign_in(api: &TestApi, from: IpAddr, email: &str, password: &str) -> StatusCode {
+    let client = reqwest::Client::builder()
+        .local_address(from)
+        .build()
+        .unwrap();
+    client
+        .post(api.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_wrong_passwords_meets_the_limit_and_cannot_lock_others_out() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let (email, _) = api::user(&db.pool, &tenant, UserRole::Viewer).await;
+    let attacker = IpAddr::from([127, 0, 0, 1]);
+    let burst = (0..41).map(|n| {
+        let password = if n == 40 { PASSWORD } else { "wrong password" };
+        sign_in(&api, attacker, &email, password)
+    });
+    let statuses = futures_util::future::join_all(burst).await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    let checked = count(StatusCode::UNAUTHORIZED) + count(StatusCode::OK);
+    assert!(
+        checked <= 5,
+        "{checked} passwords checked in a burst from one address: {statuses:?}"
+    );
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 41 - checked);
+    // The account's owner, from another address, is not locked out by the stranger.
+    let owner = IpAddr::from([127, 0, 0, 5]);
+    assert_eq!(sign_in(&api, owner, &email, PASSWORD).await, StatusCode::OK);
+    assert_eq!(
+        sign_in(&api, attacker, &email, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_mails_are_unique_per_tenant_and_reveal_nothing_of_other_tenants() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let (tenant_a, _) = admin(&db, &api).await;
+    let (tenant_b, admin_b) = admin(&db, &api).await;
+    let (email, _) = api::user(&db.pool, &tenant_a, UserRole::Viewer).await;
+    let new = json!({"email": email, "password": "another long password", "role": "viewer"});
+    let (status, body) = api
+        .call(Method::POST, "/api/v1/users", Some(&admin_b), Some(new.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = api
+        .call(Method::POST, "/api/v1/users", Some(&admin_b), Some(new))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "unique within the tenant");
+    for (password, tenant) in [(PASSWORD, &tenant_a), ("another long password", &tenant_b)] {
+        let (status, body) = api
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let me = api
+            .get("/api/v1/me", body["access_token"].as_str().unwrap())
+            .await;
+        assert_eq!(me["tenant_id"].to_string(), *tenant);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let (first, first_id) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let (second, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let (first, second) = (api.login(&first).await, api.login(&second).await);
+    let (status, made) = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&first),
+            Some(json!({"name": "script", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let script = made["token"].as_str().unwrap().to_owned();
+    // A token made with that token is the admin's too.
+    let (status, made) = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&script),
+            Some(json!({"name": "nested", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let nested = made["token"].as_str().unwrap().to_owned();
+    for credential in [&first, &script, &nested] {
+        api.get("/api/v1/me", credential).await;
+    }
+    let listed = api.get("/api/v1/tokens", &second).await;
+    assert_eq!(listed["items"][0]["created_by_user"], first_id);
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{first_id}"),
+            Some(&second),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // No wait: the process that disabled them forgets what it had checked.
+    for credential in [&first, &script, &nested] {
+        let (status, _) = api.call(Method::GET, "/api/v1/me", Some(credential), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let listed = api.get("/api/v1/tokens", &second).await;
+    let revoked = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|token| !token["revoked_at"].is_null())
+        .count();
+    assert_eq!(revoked, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_paths_and_times_are_refused_not_failed() {
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let (_, token) = admin(&db, &api).await;
+    let (status, body) = api
+        .call(Method::GET, "/api/v1/work-items/%00", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    for path in [
+        "/api/v1/work-items?updated_since=-4714-11-23T00:00:00Z",
+        "/api/v1/prs?updated_since=-4714-11-23T00:00:00Z",
+        "/api/v1/metrics/flow?since=-4714-11-23T00:00:00Z",
+        "/api/v1/metrics/prs?until=+20000-01-01T00:00:00Z",
+    ] {
+        let (status, body) = api.call(Method::GET, path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert!(body["error"]["field"].is_string(), "{path}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let db = ScratchDb::migrated().await;
+    let plain = TestApi::serve(&db, &[]).await;
+    let https = TestApi::serve(&db, &[("PULSE_HTTP__SECURE_COOKIE", "true")]).await;
+    for (api, hsts) in [(&plain, false), (&https, true)] {
+        for path in ["/", "/work-items", "/api/v1/me", "/healthz", "/api/docs/"] {
+            let response = reqwest::get(api.url(path)).await.unwrap();
+            let headers = response.headers();
+            let csp = headers["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+            assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+            assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+            assert_eq!(
+                headers.contains_key("strict-transport-security"),
+                hsts,
+                "{path}"
+            );
+        }
+    }
+    let missing = reqwest::get(plain.url("/assets/missing-3f9a.js")).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_closes_when_its_token_is_revoked_and_foreign_pages_cannot_open_one() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let db = ScratchDb::migrated().await;
+    let api = TestApi::serve(&db, &[]).await;
+    let (tenant, admin_token) = admin(&db, &api).await;
+    let home = FakeSource::start(Arc::new(|_| answer(401, "application/json", "{}"))).await;
+    integration(&api, &admin_token, &home.base).await;
+    let jobs = api.get("/api/v1/jobs", &admin_token).await;
+    let job = jobs["items"][0]["id"].as_i64().unwrap();
+    let (_, made) = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin_token),
+            Some(json!({"name": "dashboard", "role": "viewer"})),
+        )
+        .await;
+    let (token, token_id) = (made["token"].as_str().unwrap(), made["id"].as_i64().unwrap());
+    let ws = api
+        .url(&format!("/ws/job/extraction/{tenant}/{job}"))
+        .replace("http://", "ws://");
+
+    // A page of another site cannot use the browser's cookie.
+    let mut foreign = ws.as_str().into_client_request().unwrap();
+    let cookie = format!("pulse_session={admin_token}");
+    foreign.headers_mut().insert("cookie", cookie.parse().unwrap());
+    foreign
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(foreign).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN)
+        }
+        other => panic!("a cross-site cookie upgrade was not refused: {other:?}"),
+    }
+
+    let mut request = ws.as_str().into_client_request().unwrap();
+    let bearer = format!("Bearer {token}");
+    request
+        .headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let first = socket.next().await.unwrap().unwrap();
+    assert!(first.is_text());
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let closed = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Some(message) = socket.next().await {
+            if let Ok(Message::Close(frame)) = message {
+                return frame;
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket of a revoked token stayed open");
+    let frame = closed.expect("closed with a reason");
+    assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
+}
