@@ -172,10 +172,14 @@ pub struct TracingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Where scheduler and worker processes serve `/metrics`, `/healthz` and `/readyz`
-    /// (`serve` and `all` serve them on `http.addr`); empty: not served.
+    /// Where a role serves `/metrics`, `/healthz` and `/readyz` (`serve` and `all` answer
+    /// health on `http.addr` too); empty: not served.
     #[serde(deserialize_with = "optional_addr")]
     pub addr: Option<SocketAddr>,
+    /// The bearer token that reads `/metrics` on the API port when `addr` is empty; empty:
+    /// the API port serves no metrics.
+    #[serde(deserialize_with = "text")]
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

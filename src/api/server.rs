@@ -46,6 +46,8 @@ pub struct ServerParts {
     pub embedding: Arc<crate::pipeline::embed_stage::Embedding>,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
+    /// Who may read `/metrics` on the API port.
+    pub metrics: health::MetricsAccess,
 }
 
 /// Serves the API, docs and WebSockets on `listener` until `shutdown` completes, then lets
@@ -74,7 +76,7 @@ pub async fn serve(
     });
     let app = router(
         state,
-        readiness,
+        (readiness, parts.metrics),
         parts.request_timeout,
         parts.body_limit_bytes,
     );
@@ -107,7 +109,7 @@ fn broker_up(state: &ApiState) -> Option<health::BrokerUp> {
 /// The whole HTTP surface.
 pub fn router(
     state: ApiState,
-    readiness: Arc<health::Readiness>,
+    (readiness, metrics): (Arc<health::Readiness>, health::MetricsAccess),
     request_timeout: Duration,
     body_limit_bytes: usize,
 ) -> Router {
@@ -118,7 +120,7 @@ pub fn router(
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/ws/job/{stage}/{tenant_id}/{job_id}", get(ws::job_status))
-        .merge(health::routes(readiness))
+        .merge(health::routes(readiness, metrics))
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

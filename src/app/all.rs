@@ -61,7 +61,12 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         with_broker: broker.is_some(),
         embedding: Arc::clone(&embedding),
     };
-    let ops = Ops::start(pool, config, OpsSetup::on_the_api("all", broker.is_some())).await?;
+    let ops = Ops::start(
+        pool,
+        config,
+        OpsSetup::on_the_api("all", broker.is_some(), config.metrics.addr),
+    )
+    .await?;
     let api = RunningApi::start(pool, config, setup).await?;
     let interval = args
         .interval_secs

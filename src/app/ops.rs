@@ -45,11 +45,12 @@ pub(super) struct OpsSetup {
 }
 
 impl OpsSetup {
-    /// A role whose API serves the ops endpoints itself (`serve`, `all`).
-    pub fn on_the_api(role: &'static str, uses_broker: bool) -> Self {
+    /// A role with an API (`serve`, `all`): it answers health on the API port, metrics on
+    /// `addr` when one is given.
+    pub fn on_the_api(role: &'static str, uses_broker: bool, addr: Option<SocketAddr>) -> Self {
         OpsSetup {
             role,
-            addr: None,
+            addr,
             uses_broker,
             vectors: None,
         }
@@ -86,7 +87,8 @@ impl Ops {
             });
             let (stop, stopped) = oneshot::channel::<()>();
             let server = tokio::spawn(async move {
-                let served = axum::serve(listener, health::routes(readiness))
+                let routes = health::routes(readiness, health::MetricsAccess::Open);
+                let served = axum::serve(listener, routes)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
                     })

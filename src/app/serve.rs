@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::ops::{Ops, OpsSetup};
 use crate::api::auth::jwt::SessionKeys;
 use crate::api::auth::Auth;
+use crate::api::health::MetricsAccess;
 use crate::api::{ServerParts, DOCS_PATH};
 use crate::config::Config;
 use crate::pipeline::embed_stage::Embedding;
@@ -67,6 +68,10 @@ impl RunningApi {
             embedding: setup.embedding,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             body_limit_bytes: config.http.body_limit_bytes,
+            metrics: MetricsAccess::on_the_api(
+                config.metrics.addr.is_some(),
+                &config.metrics.token,
+            ),
         };
         let local = listener.local_addr()?;
         tracing::info!(
@@ -117,7 +122,7 @@ pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let ops = Ops::start(
         pool,
         config,
-        OpsSetup::on_the_api("serve", setup.with_broker),
+        OpsSetup::on_the_api("serve", setup.with_broker, config.metrics.addr),
     )
     .await?;
     let api = RunningApi::start(pool, config, setup).await?;

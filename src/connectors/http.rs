@@ -16,8 +16,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
-use sha2::{Digest, Sha256};
-
 use super::budget::{self, Pick, TokenBudgets};
 use super::endpoint;
 use super::outbound::{self, BodyError, Outbound, OutboundError};
@@ -58,22 +56,6 @@ impl Auth {
     }
 }
 
-impl Auth {
-    /// Each token's first 8 hex digits of SHA-256: tells tokens apart in metrics without
-    /// revealing them.
-    fn fingerprints(&self) -> Vec<SharedString> {
-        let fingerprint = |token: &str| {
-            let digest = Sha256::digest(token.as_bytes());
-            let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-            SharedString::from(hex)
-        };
-        match self {
-            Auth::Basic { token, .. } => vec![fingerprint(token)],
-            Auth::Bearer { tokens } => tokens.iter().map(|token| fingerprint(token)).collect(),
-        }
-    }
-}
-
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -88,6 +70,9 @@ impl std::fmt::Debug for Auth {
 pub struct ClientPolicy {
     /// The source's name in metrics (`jira`, `github`).
     pub provider: &'static str,
+    /// The integration the client serves: metrics name its tokens `{integration}/{n}`, never
+    /// by anything derived from the token.
+    pub integration_id: i64,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Requests per second (0: unlimited).
@@ -103,6 +88,7 @@ impl Default for ClientPolicy {
     fn default() -> Self {
         ClientPolicy {
             provider: "source",
+            integration_id: 0,
             concurrency: 8,
             requests_per_second: 20.0,
             max_attempts: 6,
@@ -214,7 +200,7 @@ pub struct HttpClient {
     in_flight: Arc<Semaphore>,
     next_slot: Arc<Mutex<Instant>>,
     budgets: Arc<TokenBudgets>,
-    /// Each token's fingerprint, the metrics' name for it (never the token).
+    /// Each token's name in metrics: `{integration}/{position}`.
     token_labels: Arc<[SharedString]>,
     pub stats: Arc<ClientStats>,
 }
@@ -265,7 +251,9 @@ impl HttpClient {
             client,
             outbound: outbound.clone(),
             budgets: Arc::new(TokenBudgets::new(auth.token_count())),
-            token_labels: auth.fingerprints().into(),
+            token_labels: (1..=auth.token_count())
+                .map(|n| SharedString::from(format!("{}/{n}", policy.integration_id)))
+                .collect(),
             auth,
             in_flight: Arc::new(Semaphore::new(policy.concurrency.max(1))),
             next_slot: Arc::new(Mutex::new(Instant::now())),

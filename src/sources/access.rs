@@ -30,6 +30,7 @@ pub(super) async fn integration_access(
     let defaults = ClientPolicy::default();
     let policy = ClientPolicy {
         provider: integration.provider.as_str(),
+        integration_id: integration_id.get(),
         requests_per_second: integration
             .settings
             .requests_per_second

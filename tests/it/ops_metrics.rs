@@ -41,6 +41,9 @@ impl Sample {
     }
 }
 
+/// What the operator lets scrape `serve`'s API port (`metrics.token`).
+const SCRAPE_TOKEN: &str = "ops-scrape-token-for-the-test";
+
 /// One scrape, parsed.
 struct Scrape {
     samples: Vec<Sample>,
@@ -49,12 +52,18 @@ struct Scrape {
 
 impl Scrape {
     async fn of(addr: &str) -> Scrape {
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        Scrape::as_bearer(addr, None).await
+    }
+
+    /// A scrape sending `Authorization: Bearer <token>` when there is one.
+    async fn as_bearer(addr: &str, token: Option<&str>) -> Scrape {
+        let mut request = reqwest::Client::new().get(format!("http://{addr}/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "scraping {addr}");
+        let text = response.text().await.unwrap();
         let samples = text
             .lines()
             .filter(|line| !line.starts_with('#') && !line.is_empty())
@@ -190,6 +199,7 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
     serve_env.extend([
         ("PULSE_JWT_SECRET", api::TEST_JWT_SECRET),
         ("PULSE_HTTP_ADDR", api_addr.as_str()),
+        ("PULSE_METRICS__TOKEN", SCRAPE_TOKEN),
     ]);
     let serve = spawn_cli(dir.path(), &serve_env, &["serve"]);
 
@@ -225,7 +235,7 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
         let scrapes = (
             Scrape::of(&scheduler_addr).await,
             Scrape::of(&worker_addr).await,
-            Scrape::of(&api_addr).await,
+            Scrape::as_bearer(&api_addr, Some(SCRAPE_TOKEN)).await,
         );
         if scrapes.1.has("pulse_queue_depth", &[]) && scrapes.2.has("pulse_queue_depth", &[]) {
             break scrapes;
@@ -308,6 +318,27 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
         ) >= 1.0
     );
     assert!(scheduler_after.has("pulse_source_budget_remaining", &[("provider", "github")]));
+    let token_labels: Vec<&str> = scheduler_after
+        .samples
+        .iter()
+        .filter(|sample| sample.name == "pulse_source_budget_remaining")
+        .flat_map(|sample| sample.labels.iter())
+        .filter(|(key, _)| key == "token")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert!(!token_labels.is_empty());
+    for label in token_labels {
+        let (integration, position) = label.split_once('/').unwrap();
+        assert!(
+            integration.parse::<i64>().is_ok() && position == "1",
+            "a token is named by its integration and position, not '{label}'"
+        );
+    }
+    // Tenants reach the API port: no metrics there without the operator's token.
+    let anonymous = reqwest::get(format!("http://{api_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     assert!(
         !scheduler_after.text.contains("sim-gh-token"),
         "a token leaked into the metrics"

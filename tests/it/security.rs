@@ -86,7 +86,11 @@ async fn internal_addresses_are_refused_in_every_spelling_and_nothing_internal_c
                 Some(jira_body(&base_url)),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{base_url}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{base_url}: {body}"
+        );
         assert_eq!(body["error"]["field"], "base_url", "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("outbound rule"), "{message}");
@@ -108,7 +112,11 @@ async fn internal_addresses_are_refused_in_every_spelling_and_nothing_internal_c
         let (status, answer) = api
             .call(Method::PUT, "/api/v1/embedding", Some(&token), Some(body))
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{base_url}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{base_url}: {answer}"
+        );
         assert_eq!(answer["error"]["field"], field, "{answer}");
     }
     assert_eq!(internal.hits(), 0, "the internal service was reached");
@@ -183,7 +191,11 @@ async fn an_answer_over_the_size_limit_is_cut_off_and_said_so() {
         let stream = futures_util::stream::iter(
             (0..300).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
         );
-        answer(200, "application/json", axum::body::Body::from_stream(stream))
+        answer(
+            200,
+            "application/json",
+            axum::body::Body::from_stream(stream),
+        )
     }))
     .await;
     let id = integration(&api, &token, &huge.base).await;
@@ -212,8 +224,14 @@ async fn a_next_page_link_to_another_host_is_refused_and_the_token_stays_home() 
         .next_page(&format!("{}/repos/o/r/pulls?page=2", thief.base))
         .await
         .unwrap_err();
-    assert!(matches!(stolen, ConnectorError::ForeignLink { .. }), "{stolen}");
-    assert!(stolen.to_string().contains(&thief.base), "names the link: {stolen}");
+    assert!(
+        matches!(stolen, ConnectorError::ForeignLink { .. }),
+        "{stolen}"
+    );
+    assert!(
+        stolen.to_string().contains(&thief.base),
+        "names the link: {stolen}"
+    );
     assert_eq!(thief.hits(), 0);
     // The same origin is followed, token and all.
     client
@@ -320,7 +338,12 @@ async fn e_mails_are_unique_per_tenant_and_reveal_nothing_of_other_tenants() {
     let (email, _) = api::user(&db.pool, &tenant_a, UserRole::Viewer).await;
     let new = json!({"email": email, "password": "another long password", "role": "viewer"});
     let (status, body) = api
-        .call(Method::POST, "/api/v1/users", Some(&admin_b), Some(new.clone()))
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin_b),
+            Some(new.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _) = api
@@ -389,7 +412,9 @@ async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
     assert_eq!(status, StatusCode::OK, "{body}");
     // No wait: the process that disabled them forgets what it had checked.
     for credential in [&first, &script, &nested] {
-        let (status, _) = api.call(Method::GET, "/api/v1/me", Some(credential), None).await;
+        let (status, _) = api
+            .call(Method::GET, "/api/v1/me", Some(credential), None)
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let listed = api.get("/api/v1/tokens", &second).await;
@@ -446,7 +471,9 @@ async fn every_answer_carries_the_security_headers() {
             );
         }
     }
-    let missing = reqwest::get(plain.url("/assets/missing-3f9a.js")).await.unwrap();
+    let missing = reqwest::get(plain.url("/assets/missing-3f9a.js"))
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(missing.headers()["content-type"]
         .to_str()
@@ -474,7 +501,10 @@ async fn a_socket_closes_when_its_token_is_revoked_and_foreign_pages_cannot_open
             Some(json!({"name": "dashboard", "role": "viewer"})),
         )
         .await;
-    let (token, token_id) = (made["token"].as_str().unwrap(), made["id"].as_i64().unwrap());
+    let (token, token_id) = (
+        made["token"].as_str().unwrap(),
+        made["id"].as_i64().unwrap(),
+    );
     let ws = api
         .url(&format!("/ws/job/extraction/{tenant}/{job}"))
         .replace("http://", "ws://");
@@ -482,7 +512,9 @@ async fn a_socket_closes_when_its_token_is_revoked_and_foreign_pages_cannot_open
     // A page of another site cannot use the browser's cookie.
     let mut foreign = ws.as_str().into_client_request().unwrap();
     let cookie = format!("pulse_session={admin_token}");
-    foreign.headers_mut().insert("cookie", cookie.parse().unwrap());
+    foreign
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
     foreign
         .headers_mut()
         .insert("origin", "https://evil.example".parse().unwrap());
@@ -522,4 +554,26 @@ async fn a_socket_closes_when_its_token_is_revoked_and_foreign_pages_cannot_open
     .expect("the socket of a revoked token stayed open");
     let frame = closed.expect("closed with a reason");
     assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_not_served_to_tenants_on_the_api_port() {
+    let db = ScratchDb::migrated().await;
+    let status = |url: String| async move { reqwest::get(url).await.unwrap().status() };
+    let unset = TestApi::serve(&db, &[]).await;
+    assert_eq!(status(unset.url("/metrics")).await, StatusCode::NOT_FOUND);
+    assert_eq!(status(unset.url("/healthz")).await, StatusCode::OK);
+    let ops = format!("127.0.0.1:{}", crate::common::qdrant::free_port());
+    let split = TestApi::serve(
+        &db,
+        &[
+            ("PULSE_METRICS__ADDR", ops.as_str()),
+            ("PULSE_METRICS__TOKEN", "even-with-a-token"),
+        ],
+    )
+    .await;
+    assert_eq!(status(split.url("/metrics")).await, StatusCode::NOT_FOUND);
+    let scrape = reqwest::get(format!("http://{ops}/metrics")).await.unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(scrape.text().await.unwrap().contains("pulse_build_info"));
 }

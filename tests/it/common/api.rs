@@ -112,6 +112,7 @@ impl TestApi {
             embedding,
             request_timeout,
             body_limit_bytes: 1 << 20,
+            metrics: pulse_etl::api::health::MetricsAccess::Open,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(pulse_etl::api::serve(listener, parts, async move {

@@ -38,7 +38,8 @@ impl FakeSource {
         let authorizations = Arc::new(Mutex::new(Vec::new()));
         let (seen, heard) = (Arc::clone(&hits), Arc::clone(&authorizations));
         let app = axum::Router::new().fallback(move |request: Request| {
-            let (answer, seen, heard) = (Arc::clone(&answer), Arc::clone(&seen), Arc::clone(&heard));
+            let (answer, seen, heard) =
+                (Arc::clone(&answer), Arc::clone(&seen), Arc::clone(&heard));
             async move {
                 seen.fetch_add(1, Ordering::SeqCst);
                 if let Some(value) = request.headers().get("authorization") {
