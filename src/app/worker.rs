@@ -23,11 +23,11 @@ use crate::domain::Tier;
 use crate::pipeline::embed_stage::{EmbedStage, Embedding};
 use crate::pipeline::source::Reach;
 use crate::pipeline::transform_stage::{TransformError, TransformStage};
-use crate::queue::rabbitmq::Broker;
+use crate::queue::rabbitmq::{Broker, Rejected};
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Delivery, Publisher, StageMessage, Work};
 use crate::sources::CATALOG;
-use crate::store::{jobs, raw, tenants};
+use crate::store::{dead_letters, jobs, raw, tenants};
 use crate::telemetry::{metrics, trace_export};
 
 /// Pause before connecting again after the broker went away.
@@ -371,7 +371,10 @@ async fn embed(stage: &EmbedStage<'_>, delivery: Delivery) -> anyhow::Result<()>
                 stage.record_failure(&delivery.message, &text).await?;
             }
             let attempt = delivery.attempt;
+            let message = delivery.message.clone();
             let outcome = delivery.reject(&text, retry).await?;
+            let dead = (outcome, "embed", text.as_str());
+            record_dead_letter(stage.pool(), &message, dead).await?;
             tracing::warn!(attempt, ?outcome, error = %text, "embedding failed");
         }
     }
@@ -396,8 +399,23 @@ async fn fail(
     if !retry {
         raw::mark_pending_failed(pool, tenant_id, message.raw_data_ids(), &text).await?;
     }
+    let message = message.clone();
     let outcome = delivery.reject(&text, retry).await?;
+    record_dead_letter(pool, &message, (outcome, stage, &text)).await?;
     tracing::warn!(attempt, ?outcome, error = %text, "{stage} failed");
+    Ok(())
+}
+
+/// Records a message that was dead-lettered as its tenant's (after it left: a crash in
+/// between leaves the count one short, never a message lost).
+async fn record_dead_letter(
+    pool: &PgPool,
+    message: &StageMessage,
+    (outcome, stage, error): (Rejected, &str, &str),
+) -> anyhow::Result<()> {
+    if outcome == Rejected::DeadLettered {
+        dead_letters::record(pool, message.tenant_id, &message.digest(), stage, error).await?;
+    }
     Ok(())
 }
 

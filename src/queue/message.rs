@@ -88,6 +88,14 @@ impl StageMessage {
         }
     }
 
+    /// SHA-256 of the message as this build writes it: the same work has the same digest
+    /// whichever version its body was (the dead-letter records' key).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&body).into()
+    }
+
     /// Reads a body of this version or an older one.
     pub fn decode(body: &[u8]) -> Result<StageMessage, DecodeError> {
         #[derive(Deserialize)]

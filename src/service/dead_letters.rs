@@ -11,7 +11,15 @@ use crate::queue::rabbitmq::{Broker, FailedMessage};
 use crate::queue::topology::QueueStage;
 use crate::queue::Work;
 use crate::store::job_controls::{self, Control};
-use crate::store::load_batches;
+use crate::store::{dead_letters, load_batches};
+
+/// Forgets the records of messages that left the failed queue.
+async fn forget_records(pool: &PgPool, gone: &[FailedMessage]) -> ServiceResult<()> {
+    for message in gone.iter().filter_map(FailedMessage::message) {
+        dead_letters::forget(pool, message.tenant_id, &message.digest()).await?;
+    }
+    Ok(())
+}
 
 fn broker_error(error: impl Into<anyhow::Error>) -> ServiceError {
     ServiceError::internal(error, "reading the dead letters")
@@ -39,6 +47,7 @@ pub async fn requeue(
     stage: Option<QueueStage>,
 ) -> ServiceResult<Vec<FailedMessage>> {
     let requeued = broker.requeue_failed(stage).await.map_err(broker_error)?;
+    forget_records(pool, &requeued).await?;
     let jobs: BTreeSet<(TenantId, JobId)> = requeued
         .iter()
         .filter_map(FailedMessage::message)
@@ -67,6 +76,7 @@ pub async fn purge(
     stage: Option<QueueStage>,
 ) -> ServiceResult<Vec<FailedMessage>> {
     let purged = broker.purge_failed(stage).await.map_err(broker_error)?;
+    forget_records(pool, &purged).await?;
     for message in purged.iter().filter_map(FailedMessage::message) {
         if let Work::Load { load_batch_id, .. } = message.work {
             load_batches::delete(pool, message.tenant_id, load_batch_id).await?;

@@ -1,5 +1,6 @@
 //! What a tenant's work waits on, read-only: its backlog in the database and, with
-//! RabbitMQ, the depth of its tier's work queues and its dead letters.
+//! RabbitMQ, the depth of its tier's work queues and its dead letters (counted from their
+//! records, never by reading the failed queue every tenant shares).
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -10,11 +11,7 @@ use crate::domain::TenantId;
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::store::raw_browse::{self, Backlog};
-use crate::store::tenants;
-
-/// Dead letters looked at when counting a tenant's (the failed queue is shared by all
-/// tenants; past this many the count is a lower bound).
-const DEAD_LETTERS_SCANNED: usize = 1_000;
+use crate::store::{dead_letters, tenants};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueDepth {
@@ -61,14 +58,7 @@ pub async fn report(
             messages,
         });
     }
-    let dead_letters = broker
-        .failed_messages(DEAD_LETTERS_SCANNED)
-        .await
-        .map_err(broker_error)?
-        .iter()
-        .filter_map(|failed| failed.message())
-        .filter(|message| message.tenant_id == tenant_id)
-        .count() as u64;
+    let dead_letters = dead_letters::count(pool, tenant_id).await?;
     Ok(QueueReport {
         mode: "rabbitmq".into(),
         backlog,

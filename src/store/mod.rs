@@ -5,6 +5,7 @@
 pub mod api_tokens;
 pub mod bulk;
 mod connect;
+pub mod dead_letters;
 mod embedded_postgres;
 mod error;
 pub mod integrations;

@@ -250,6 +250,19 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
         "{error}"
     );
     assert!(terminate(worker).success());
+    // The tenant's count comes from the records, not from the queue all tenants share.
+    let dead_letters = |tenant: TenantId| {
+        let (db, broker) = (&db, &broker);
+        async move {
+            pulse_etl::service::queues::report(&db.pool, Some(broker), tenant)
+                .await
+                .unwrap()
+                .dead_letters
+        }
+    };
+    let other = TenantId(common::source::tenant(&db).await.parse().unwrap());
+    assert_eq!(dead_letters(tenant_id).await, Some(1));
+    assert_eq!(dead_letters(other).await, Some(0));
 
     let env = queues.env();
     let listed = cli_with(
@@ -274,6 +287,7 @@ async fn poison_work_is_dead_lettered_with_its_error_and_its_rows_fail() {
         serde_json::from_str::<Value>(&stdout(&purged)).unwrap()["purged"],
         1
     );
+    assert_eq!(dead_letters(tenant_id).await, Some(0), "purged, forgotten");
     broker.close().await.unwrap();
     queues.delete().await;
     sim.stop().await.unwrap();
