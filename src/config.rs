@@ -8,6 +8,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
 use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::connectors::outbound::Outbound;
 use crate::security::SecretKey;
@@ -178,8 +179,8 @@ pub struct MetricsConfig {
     pub addr: Option<SocketAddr>,
     /// The bearer token that reads `/metrics` on the API port when `addr` is empty; empty:
     /// the API port serves no metrics.
-    #[serde(deserialize_with = "text")]
-    pub token: String,
+    #[serde(deserialize_with = "secret")]
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -209,7 +210,9 @@ pub enum DatabaseMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    pub url: String,
+    /// May carry a password: never printed.
+    #[serde(deserialize_with = "secret")]
+    pub url: SecretString,
     pub mode: DatabaseMode,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
@@ -219,7 +222,9 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
-    pub rabbitmq_url: String,
+    /// May carry a password: never printed.
+    #[serde(deserialize_with = "secret")]
+    pub rabbitmq_url: SecretString,
     /// Put before every queue and exchange name (keeps deployments or tests apart).
     pub name_prefix: String,
     /// Unacknowledged messages a consumer holds at once.
@@ -258,8 +263,8 @@ pub struct HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    #[serde(deserialize_with = "text")]
-    pub jwt_secret: String,
+    #[serde(deserialize_with = "secret")]
+    pub jwt_secret: SecretString,
     /// Seconds a sign-in (its token and cookie) stays valid.
     pub session_secs: u64,
 }
@@ -267,8 +272,8 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityConfig {
-    #[serde(deserialize_with = "text")]
-    pub secret_key: String,
+    #[serde(deserialize_with = "secret")]
+    pub secret_key: SecretString,
 }
 
 impl Config {
@@ -320,12 +325,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         check_url(
             "database.url",
-            &self.database.url,
+            self.database.url.expose_secret(),
             &["postgres", "postgresql"],
         )?;
         check_url(
             "queue.rabbitmq_url",
-            &self.queue.rabbitmq_url,
+            self.queue.rabbitmq_url.expose_secret(),
             &["amqp", "amqps"],
         )?;
         check_url(
@@ -338,7 +343,9 @@ impl Config {
             &self.tracing.otlp_endpoint,
             &["http"],
         )?;
-        if self.database.mode == DatabaseMode::Server && self.database.url.is_empty() {
+        if self.database.mode == DatabaseMode::Server
+            && self.database.url.expose_secret().is_empty()
+        {
             return Err(ConfigError::Invalid {
                 key: "database.url",
                 message: "database.mode is 'server' but no URL is set (DATABASE_URL)".into(),
@@ -383,13 +390,15 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        if !self.security.secret_key.is_empty() {
-            SecretKey::parse(&self.security.secret_key).map_err(|error| ConfigError::Invalid {
+        let secret_key = self.security.secret_key.expose_secret();
+        if !secret_key.is_empty() {
+            SecretKey::parse(secret_key).map_err(|error| ConfigError::Invalid {
                 key: "security.secret_key",
                 message: format!("{error} (env PULSE_SECRET_KEY)"),
             })?;
         }
-        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+        let jwt_secret = self.auth.jwt_secret.expose_secret();
+        if !jwt_secret.is_empty() && jwt_secret.len() < 32 {
             return Err(ConfigError::Invalid {
                 key: "auth.jwt_secret",
                 message: "must be at least 32 characters (env PULSE_JWT_SECRET)".into(),
@@ -400,7 +409,8 @@ impl Config {
 
     /// The key that seals integration credentials; an error names the missing setting.
     pub fn secret_key(&self) -> Result<SecretKey, ConfigError> {
-        if self.security.secret_key.is_empty() {
+        let secret_key = self.security.secret_key.expose_secret();
+        if secret_key.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "security.secret_key",
                 message: "not set: PULSE_SECRET_KEY is needed to encrypt and decrypt integration \
@@ -408,7 +418,7 @@ impl Config {
                     .into(),
             });
         }
-        SecretKey::parse(&self.security.secret_key).map_err(|error| ConfigError::Invalid {
+        SecretKey::parse(secret_key).map_err(|error| ConfigError::Invalid {
             key: "security.secret_key",
             message: error.to_string(),
         })
@@ -416,7 +426,7 @@ impl Config {
 
     /// The secret that signs session tokens; an error names the missing setting.
     pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
-        match self.auth.jwt_secret.as_str() {
+        match self.auth.jwt_secret.expose_secret() {
             "" => Err(ConfigError::Invalid {
                 key: "auth.jwt_secret",
                 message: "not set: PULSE_JWT_SECRET (at least 32 characters) is needed to sign \
@@ -429,7 +439,7 @@ impl Config {
 
     /// The RabbitMQ URL; an error names the missing setting.
     pub fn rabbitmq_url(&self) -> Result<&str, ConfigError> {
-        match self.queue.rabbitmq_url.as_str() {
+        match self.queue.rabbitmq_url.expose_secret() {
             "" => Err(ConfigError::Invalid {
                 key: "queue.rabbitmq_url",
                 message: "not set: RABBITMQ_URL is needed to use RabbitMQ (e.g. \
@@ -492,6 +502,11 @@ fn check_url(key: &'static str, value: &str, schemes: &[&str]) -> Result<(), Con
     Ok(())
 }
 
+/// A secret: read like any text, then kept where no `Debug`, log line or panic prints it.
+fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
+    text(deserializer).map(SecretString::from)
+}
+
 /// Accepts any scalar as text: the environment provider types `123` as a number and
 /// `true` as a boolean, but secrets are always strings.
 fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -529,7 +544,7 @@ mod tests {
             let config = load().unwrap();
             assert_eq!(config.database.mode, DatabaseMode::Auto);
             assert_eq!(config.http.addr.port(), 8080);
-            assert!(config.database.url.is_empty());
+            assert!(config.database.url.expose_secret().is_empty());
             Ok(())
         });
     }
@@ -545,13 +560,13 @@ mod tests {
             jail.set_env(PROFILE_ENV, "staging");
             let config = load().unwrap();
             assert_eq!(config.database.max_connections, 3);
-            assert_eq!(config.database.url, "postgres://file/db");
+            assert_eq!(config.database.url.expose_secret(), "postgres://file/db");
             assert_eq!(config.http.addr.port(), 9000);
 
             jail.set_env("DATABASE_URL", "postgres://env/db");
             jail.set_env("PULSE_DATABASE__MAX_CONNECTIONS", "7");
             let config = load().unwrap();
-            assert_eq!(config.database.url, "postgres://env/db");
+            assert_eq!(config.database.url.expose_secret(), "postgres://env/db");
             assert_eq!(config.database.max_connections, 7);
             assert_eq!(
                 config.http.addr.port(),
@@ -573,12 +588,12 @@ mod tests {
             let config = load().unwrap();
             assert_eq!(config.http.addr.port(), 9999);
             assert_eq!(
-                config.queue.rabbitmq_url,
+                config.queue.rabbitmq_url.expose_secret(),
                 "amqp://guest:guest@127.0.0.1:5672/%2f"
             );
             assert_eq!(config.vectors.qdrant_url, "http://127.0.0.1:6334");
             assert_eq!(config.data_dir, PathBuf::from("/tmp/somewhere"));
-            assert_eq!(config.auth.jwt_secret.len(), 32);
+            assert_eq!(config.auth.jwt_secret.expose_secret().len(), 32);
             Ok(())
         });
     }
@@ -626,6 +641,34 @@ mod tests {
             jail.set_env(PROFILE_ENV, "nowhere");
             let error = load().unwrap_err().to_string();
             assert!(error.contains("nowhere.toml"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn printing_the_configuration_shows_no_secret() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://pulse:db-password-1@db/pulse");
+            jail.set_env("RABBITMQ_URL", "amqp://pulse:mq-password-2@mq:5672/%2f");
+            jail.set_env(
+                "PULSE_JWT_SECRET",
+                "jwt-secret-3-that-is-long-enough-to-use",
+            );
+            jail.set_env(
+                "PULSE_SECRET_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            );
+            jail.set_env("PULSE_METRICS__TOKEN", "scrape-token-4");
+            let printed = format!("{:?}", load().unwrap());
+            for secret in [
+                "db-password-1",
+                "mq-password-2",
+                "jwt-secret-3",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                "scrape-token-4",
+            ] {
+                assert!(!printed.contains(secret), "{secret} printed: {printed}");
+            }
             Ok(())
         });
     }

@@ -5,6 +5,7 @@
 //! — and, with `--demo`, the source simulator and a demo tenant wired to it. Stops on
 //! Ctrl-C or SIGTERM.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
             Some(broker)
         }
     };
-    let key = if args.demo && config.security.secret_key.is_empty() {
+    let key = if args.demo && config.security.secret_key.expose_secret().is_empty() {
         super::demo::demo_key(&config.data_dir())?
     } else {
         config.secret_key()?
@@ -51,7 +52,7 @@ pub async fn run(pool: &PgPool, config: &Config, args: AllArgs) -> anyhow::Resul
         true => Some(super::demo::start_demo(pool, &reach.cipher, &config.model_dir()).await?),
         false => None,
     };
-    let jwt_secret = match args.demo && config.auth.jwt_secret.is_empty() {
+    let jwt_secret = match args.demo && config.auth.jwt_secret.expose_secret().is_empty() {
         true => super::demo::demo_jwt_secret(&config.data_dir())?,
         false => config.jwt_secret()?.to_owned(),
     };

@@ -3,6 +3,7 @@
 //! and, on `--metrics-addr` / `metrics.addr`, a small HTTP server with `/healthz`,
 //! `/readyz` and `/metrics`.
 
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -131,7 +132,12 @@ async fn watch_queues(config: Config, up: Arc<AtomicBool>) {
     }
     let failed = topology.failed_queue();
     loop {
-        let broker = match Broker::connect(&config.queue.rabbitmq_url, topology.clone()).await {
+        let broker = match Broker::connect(
+            config.queue.rabbitmq_url.expose_secret(),
+            topology.clone(),
+        )
+        .await
+        {
             Ok(broker) => broker,
             Err(error) => {
                 up.store(false, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! `pulse-etl serve`, and the API inside `all`: binds `http.addr` (PULSE_HTTP_ADDR), builds
 //! the server from configuration and stops it gracefully.
 
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl RunningApi {
             body_limit_bytes: config.http.body_limit_bytes,
             metrics: MetricsAccess::on_the_api(
                 config.metrics.addr.is_some(),
-                &config.metrics.token,
+                config.metrics.token.expose_secret(),
             ),
         };
         let local = listener.local_addr()?;
@@ -115,7 +116,7 @@ pub async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let setup = ApiSetup {
         reach,
         jwt_secret: secret,
-        with_broker: !config.queue.rabbitmq_url.is_empty(),
+        with_broker: !config.queue.rabbitmq_url.expose_secret().is_empty(),
         embedding: Arc::new(embedding),
     };
     let stop = super::signals::shutdown();

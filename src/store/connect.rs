@@ -1,5 +1,6 @@
 //! Finds PostgreSQL as configured (URL, local server, or private cluster) and opens the pool.
 
+use secrecy::ExposeSecret;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,13 +41,14 @@ impl Database {
     /// 127.0.0.1:5432 and falls back to a private cluster under `data_dir`.
     pub async fn open(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, ConnectError> {
         let use_embedded = match config.mode {
-            _ if !config.url.is_empty() => false,
+            _ if !config.url.expose_secret().is_empty() => false,
             DatabaseMode::Embedded => true,
             DatabaseMode::Server => false,
             DatabaseMode::Auto => !default_server_answers().await,
         };
-        let (options, embedded) = if !config.url.is_empty() {
-            let options = PgConnectOptions::from_str(&config.url).map_err(ConnectError::Url)?;
+        let url = config.url.expose_secret();
+        let (options, embedded) = if !url.is_empty() {
+            let options = PgConnectOptions::from_str(url).map_err(ConnectError::Url)?;
             (options, None)
         } else if use_embedded {
             let cluster = EmbeddedPostgres::start(data_dir).await?;
