@@ -258,6 +258,10 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` hops name the client address sign-in limits
+    /// count by.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

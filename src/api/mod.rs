@@ -4,6 +4,7 @@
 //! `service`; they hold no SQL and no business rules of their own.
 
 pub mod auth;
+mod client_addr;
 mod custom_fields;
 mod docs;
 mod error;

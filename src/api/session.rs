@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, SESSION_COOKIE};
+use super::client_addr::client_address;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::Json;
 use super::state::ApiState;
@@ -70,11 +71,12 @@ pub struct LoginResponse {
     ))]
 async fn login(
     State(state): State<ApiState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let auth = &state.auth;
-    let client = client.ip().to_string();
+    let client = client_address(peer.ip(), &headers, &auth.trusted_proxies).to_string();
     let attempt = auth
         .login_attempts
         .begin(&request.email, &client)

@@ -64,7 +64,11 @@ impl RunningApi {
         let parts = ServerParts {
             pool: pool.clone(),
             reach: setup.reach,
-            auth: Auth::new(keys, config.http.secure_cookie),
+            auth: Auth::new(
+                keys,
+                config.http.secure_cookie,
+                config.http.trusted_proxies.clone(),
+            ),
             broker,
             embedding: setup.embedding,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),

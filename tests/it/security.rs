@@ -577,3 +577,47 @@ async fn metrics_are_not_served_to_tenants_on_the_api_port() {
     assert_eq!(scrape.status(), StatusCode::OK);
     assert!(scrape.text().await.unwrap().contains("pulse_build_info"));
 }
+
+/// Signs in as `email` through a proxy that says the client is `forwarded_for`; the status.
+async fn sign_in_forwarded(
+    api: &TestApi,
+    forwarded_for: &str,
+    password: &str,
+    email: &str,
+) -> StatusCode {
+    reqwest::Client::new()
+        .post(api.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_sign_in_limits_count_each_client_and_forged_hops_change_nothing() {
+    let db = ScratchDb::migrated().await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let (email, _) = api::user(&db.pool, &tenant, UserRole::Viewer).await;
+    let proxied = TestApi::serve(&db, &[("PULSE_HTTP__TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    for _ in 0..5 {
+        let status = sign_in_forwarded(&proxied, "198.51.100.1", "wrong password", &email).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = sign_in_forwarded(&proxied, "198.51.100.1", PASSWORD, &email).await;
+    assert_eq!(limited, StatusCode::TOO_MANY_REQUESTS);
+    // Another user behind the same proxy is not the first one's neighbour.
+    let other = sign_in_forwarded(&proxied, "198.51.100.2", PASSWORD, &email).await;
+    assert_eq!(other, StatusCode::OK);
+
+    // Not behind a trusted proxy: a client naming itself anew each time is still one client.
+    let direct = TestApi::serve(&db, &[]).await;
+    for n in 0..5 {
+        let forged = format!("203.0.113.{n}");
+        let status = sign_in_forwarded(&direct, &forged, "wrong password", &email).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = sign_in_forwarded(&direct, "203.0.113.99", PASSWORD, &email).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}

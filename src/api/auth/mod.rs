@@ -64,17 +64,20 @@ pub struct Auth {
     pub password_checks: Semaphore,
     /// Mark the session cookie `Secure` (serve over HTTPS).
     pub secure_cookie: bool,
+    /// Proxies whose `X-Forwarded-For` hops name the client (`http.trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     recent: quick_cache::sync::Cache<Checked, (Option<Caller>, Instant)>,
 }
 
 impl Auth {
-    pub fn new(keys: SessionKeys, secure_cookie: bool) -> Self {
+    pub fn new(keys: SessionKeys, secure_cookie: bool, trusted_proxies: Vec<ipnet::IpNet>) -> Self {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
         Auth {
             keys,
             login_attempts: LoginAttempts::default(),
             password_checks: Semaphore::new(parallel.div_ceil(2)),
             secure_cookie,
+            trusted_proxies,
             recent: quick_cache::sync::Cache::new(REMEMBERED),
         }
     }

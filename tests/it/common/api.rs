@@ -107,6 +107,7 @@ impl TestApi {
             auth: Auth::new(
                 SessionKeys::new(TEST_JWT_SECRET.as_bytes(), Duration::from_secs(3600)),
                 false,
+                Vec::new(),
             ),
             broker: None,
             embedding,
