@@ -1,7 +1,8 @@
 //! Security headers on every answer: a Content-Security-Policy that lets pages load only
 //! this server's own scripts, styles and connections and never be framed, no MIME sniffing,
 //! no referrer, and Strict-Transport-Security when the server sits behind HTTPS
-//! (`http.secure_cookie`).
+//! (`http.secure_cookie`). The API docs page (Swagger UI, which sets inline styles) may also
+//! apply inline styles; scripts stay this server's own everywhere.
 
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -18,6 +19,12 @@ pub const CONTENT_SECURITY: &str = "default-src 'self'; script-src 'self'; style
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The same for the API docs page, whose Swagger UI applies inline styles.
+pub const DOCS_CONTENT_SECURITY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
 /// Two years, subdomains included.
 const STRICT_TRANSPORT: &str = "max-age=63072000; includeSubDomains";
 
@@ -27,6 +34,10 @@ pub struct OverHttps(pub bool);
 
 /// Adds the security headers to an answer (those a handler set itself are kept).
 pub async fn add(State(https): State<OverHttps>, request: Request, next: Next) -> Response {
+    let policy = match request.uri().path().starts_with(super::DOCS_PATH) {
+        true => DOCS_CONTENT_SECURITY,
+        false => CONTENT_SECURITY,
+    };
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let mut set = |name, value: &'static str| {
@@ -34,7 +45,7 @@ pub async fn add(State(https): State<OverHttps>, request: Request, next: Next) -
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     };
-    set(CONTENT_SECURITY_POLICY, CONTENT_SECURITY);
+    set(CONTENT_SECURITY_POLICY, policy);
     set(X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(X_FRAME_OPTIONS, "DENY");
     set(REFERRER_POLICY, "no-referrer");
