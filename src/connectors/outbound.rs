@@ -386,6 +386,36 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn names_are_judged_by_the_addresses_they_resolve_to() {
+        use reqwest::dns::Resolve;
+        let resolve = |outbound: Outbound, name: &str| {
+            let resolver = GuardedResolver { outbound };
+            resolver.resolve(name.parse().unwrap())
+        };
+        let refused = match resolve(Outbound::default(), "localhost").await {
+            Ok(addrs) => panic!("localhost resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(error) => error,
+        };
+        let refusal = refusal(refused.as_ref()).expect("the rule's own refusal");
+        assert!(
+            matches!(
+                refusal,
+                OutboundError::Refused {
+                    kind: "loopback",
+                    ..
+                }
+            ),
+            "{refusal}"
+        );
+        let loopback = Outbound::new(
+            vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+            1,
+        );
+        let kept: Vec<SocketAddr> = resolve(loopback, "localhost").await.unwrap().collect();
+        assert!(!kept.is_empty() && kept.iter().all(|addr| addr.ip().is_loopback()));
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
