@@ -286,14 +286,41 @@ async fn a_new_base_url_needs_the_credentials_again() {
     assert_eq!(body["error"]["field"], "base_url", "{body}");
 }
 
-/// Signs in as `email` from `from`; the status.
-async fn sign_in(api: &TestApi, from: IpAddr, email: &str, password: &str) -> StatusCode {
+/// Where a sign-in comes from: the local address it is sent from, and the client a proxy
+/// in front would name in `X-Forwarded-For`.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    address: IpAddr,
+    forwarded_for: Option<&'a str>,
+}
+
+/// Straight from `address`.
+fn from(address: [u8; 4]) -> Origin<'static> {
+    Origin {
+        address: IpAddr::from(address),
+        forwarded_for: None,
+    }
+}
+
+/// Through a proxy on 127.0.0.1 that says the client is `client`.
+fn forwarded(client: &str) -> Origin<'_> {
+    Origin {
+        address: IpAddr::from([127, 0, 0, 1]),
+        forwarded_for: Some(client),
+    }
+}
+
+/// Signs in as `email` from `origin`; the status.
+async fn sign_in(api: &TestApi, origin: Origin<'_>, email: &str, password: &str) -> StatusCode {
     let client = reqwest::Client::builder()
-        .local_address(from)
+        .local_address(origin.address)
         .build()
         .unwrap();
-    client
-        .post(api.url("/api/v1/auth/login"))
+    let mut request = client.post(api.url("/api/v1/auth/login"));
+    if let Some(client) = origin.forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    request
         .json(&json!({"email": email, "password": password}))
         .send()
         .await
@@ -307,7 +334,7 @@ async fn a_burst_of_wrong_passwords_meets_the_limit_and_cannot_lock_others_out()
     let api = TestApi::serve(&db, &[]).await;
     let tenant = crate::common::source::tenant(&db).await;
     let (email, _) = api::user(&db.pool, &tenant, UserRole::Viewer).await;
-    let attacker = IpAddr::from([127, 0, 0, 1]);
+    let attacker = from([127, 0, 0, 1]);
     let burst = (0..41).map(|n| {
         let password = if n == 40 { PASSWORD } else { "wrong password" };
         sign_in(&api, attacker, &email, password)
@@ -321,7 +348,7 @@ async fn a_burst_of_wrong_passwords_meets_the_limit_and_cannot_lock_others_out()
     );
     assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 41 - checked);
     // The account's owner, from another address, is not locked out by the stranger.
-    let owner = IpAddr::from([127, 0, 0, 5]);
+    let owner = from([127, 0, 0, 5]);
     assert_eq!(sign_in(&api, owner, &email, PASSWORD).await, StatusCode::OK);
     assert_eq!(
         sign_in(&api, attacker, &email, PASSWORD).await,
@@ -589,23 +616,6 @@ async fn metrics_are_not_served_to_tenants_on_the_api_port() {
     assert!(scrape.text().await.unwrap().contains("pulse_build_info"));
 }
 
-/// Signs in as `email` through a proxy that says the client is `forwarded_for`; the status.
-async fn sign_in_forwarded(
-    api: &TestApi,
-    forwarded_for: &str,
-    password: &str,
-    email: &str,
-) -> StatusCode {
-    reqwest::Client::new()
-        .post(api.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_sign_in_limits_count_each_client_and_forged_hops_change_nothing() {
     let db = ScratchDb::migrated().await;
@@ -613,22 +623,28 @@ async fn behind_a_trusted_proxy_sign_in_limits_count_each_client_and_forged_hops
     let (email, _) = api::user(&db.pool, &tenant, UserRole::Viewer).await;
     let proxied = TestApi::serve(&db, &[("PULSE_HTTP__TRUSTED_PROXIES", "127.0.0.1/32")]).await;
     for _ in 0..5 {
-        let status = sign_in_forwarded(&proxied, "198.51.100.1", "wrong password", &email).await;
+        let status = sign_in(
+            &proxied,
+            forwarded("198.51.100.1"),
+            &email,
+            "wrong password",
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let limited = sign_in_forwarded(&proxied, "198.51.100.1", PASSWORD, &email).await;
+    let limited = sign_in(&proxied, forwarded("198.51.100.1"), &email, PASSWORD).await;
     assert_eq!(limited, StatusCode::TOO_MANY_REQUESTS);
     // Another user behind the same proxy is not the first one's neighbour.
-    let other = sign_in_forwarded(&proxied, "198.51.100.2", PASSWORD, &email).await;
+    let other = sign_in(&proxied, forwarded("198.51.100.2"), &email, PASSWORD).await;
     assert_eq!(other, StatusCode::OK);
 
     // Not behind a trusted proxy: a client naming itself anew each time is still one client.
     let direct = TestApi::serve(&db, &[]).await;
     for n in 0..5 {
         let forged = format!("203.0.113.{n}");
-        let status = sign_in_forwarded(&direct, &forged, "wrong password", &email).await;
+        let status = sign_in(&direct, forwarded(&forged), &email, "wrong password").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let status = sign_in_forwarded(&direct, "203.0.113.99", PASSWORD, &email).await;
+    let status = sign_in(&direct, forwarded("203.0.113.99"), &email, PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }

@@ -264,3 +264,28 @@ impl FromRequestParts<ApiState> for Admin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn strings_shaped_unlike_a_token_never_reach_the_database() {
+        // A pool that cannot connect: any lookup is an error.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(200))
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        let keys = SessionKeys::new(b"0123456789abcdef0123456789abcdef", RECHECK_AFTER);
+        let auth = Auth::new(keys, false, Vec::new());
+        let long = format!("{API_TOKEN_PREFIX}{}", "a".repeat(500));
+        for flood in ["pulse_", "pulse_x", long.as_str()] {
+            assert_eq!(auth.resolve(&pool, flood).await.unwrap(), None, "{flood}");
+        }
+        let (token, _) = crate::security::new_api_token();
+        assert!(
+            auth.resolve(&pool, &token).await.is_err(),
+            "a token-shaped string is looked up"
+        );
+    }
+}
