@@ -43,7 +43,9 @@ pub async fn get(pool: &PgPool, tenant_id: TenantId, user_id: i64) -> ServiceRes
 }
 
 /// Changes a user's role or disables them; `acting_user` cannot lock themselves out.
-/// Disabling a user first revokes every API token they made (and those made with them).
+/// Disabling a user then revokes every API token they made (and those made with them): no
+/// token can be made by them once they are disabled, and one made just before is revoked
+/// here (disabling again repeats the revocation).
 pub async fn update(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -57,6 +59,7 @@ pub async fn update(
             "you cannot disable yourself or take away your own admin role".into(),
         ));
     }
+    let user = users::update(pool, tenant_id, user_id, role, active).await?;
     if active == Some(false) {
         let revoked = api_tokens::revoke_made_by(pool, tenant_id, user_id).await?;
         if revoked > 0 {
@@ -68,7 +71,6 @@ pub async fn update(
             );
         }
     }
-    let user = users::update(pool, tenant_id, user_id, role, active).await?;
     tracing::info!(tenant_id = tenant_id.get(), user_id, role = %user.role, active = user.active, "user updated");
     Ok(user)
 }

@@ -34,7 +34,9 @@ pub struct TokenCreator {
 }
 
 /// Stores a new token's digest; returns its id. Names are unique per tenant among tokens
-/// not revoked.
+/// not revoked. The creator must still be an active user (or a live token) when the row is
+/// written; its row is share-locked meanwhile, so a user disabled at the same moment either
+/// refuses this token or is disabled after it, and then revokes it.
 pub async fn create(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -44,9 +46,15 @@ pub async fn create(
     creator: TokenCreator,
 ) -> Result<i64, StoreError> {
     tenants::ensure_exists(pool, tenant_id).await?;
-    sqlx::query_scalar(
+    let created: Option<i64> = sqlx::query_scalar(
         "INSERT INTO api_tokens (tenant_id, name, role, token_sha256, created_by_user, created_by_token)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE ($5::bigint IS NULL OR EXISTS (
+                   SELECT 1 FROM users WHERE tenant_id = $1 AND id = $5 AND active FOR SHARE))
+           AND ($6::bigint IS NULL OR EXISTS (
+                   SELECT 1 FROM api_tokens
+                   WHERE tenant_id = $1 AND id = $6 AND revoked_at IS NULL FOR SHARE))
+         RETURNING id",
     )
     .bind(tenant_id)
     .bind(name)
@@ -54,7 +62,7 @@ pub async fn create(
     .bind(digest)
     .bind(creator.user)
     .bind(creator.token)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await
     .map_err(|error| {
         if has_sqlstate(&error, sqlstate::UNIQUE_VIOLATION) {
@@ -62,6 +70,9 @@ pub async fn create(
         } else {
             error.into()
         }
+    })?;
+    created.ok_or_else(|| {
+        StoreError::Conflict("the user or token making this token was disabled or revoked".into())
     })
 }
 

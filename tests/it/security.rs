@@ -423,8 +423,11 @@ async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let nested = made["token"].as_str().unwrap().to_owned();
+    // Another replica has checked the first admin's session just now (and trusts it for 15 s).
+    let replica = TestApi::serve(&db, &[]).await;
     for credential in [&first, &script, &nested] {
         api.get("/api/v1/me", credential).await;
+        replica.get("/api/v1/me", credential).await;
     }
     let listed = api.get("/api/v1/tokens", &second).await;
     assert_eq!(listed["items"][0]["created_by_user"], first_id);
@@ -444,7 +447,19 @@ async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
+    // The replica still trusts the session, but the database refuses a token made by a
+    // disabled user.
+    let (status, body) = replica
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&first),
+            Some(json!({"name": "late", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let listed = api.get("/api/v1/tokens", &second).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
     let revoked = listed["items"]
         .as_array()
         .unwrap()
