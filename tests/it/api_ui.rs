@@ -72,6 +72,16 @@ async fn the_app_works_in_a_real_browser() {
     let tenant = crate::api_access::synced_tenant(&db, &sim).await;
     let (admin, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Admin).await;
     let (viewer, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Viewer).await;
+    // A source's answer is hostile input: a "pull request URL" that is script.
+    sqlx::query(
+        "INSERT INTO work_item_pr_links (tenant_id, integration_id, external_id, work_item_id,
+                                         repository_full_name, pr_number, pr_url)
+         SELECT tenant_id, integration_id, 'hostile', id, 'evil/repo', 1, 'javascript:alert(1)'
+         FROM work_items WHERE key = 'CORE-20'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let api = TestApi::start(&db.pool).await;
     // A scheduler in another process runs what the browser asks for.
     let dir = tempfile::tempdir().unwrap();

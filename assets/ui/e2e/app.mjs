@@ -139,6 +139,12 @@ try {
   await page.locator("tbody tr a").first().click();
   await page.getByRole("heading", { name: "Status timeline" }).waitFor();
 
+  step("a link a source sent as script is shown as text, never followed");
+  await page.goto(`${base}/work-items/CORE-20`);
+  const hostile = page.locator("a", { hasText: "evil/repo#1" });
+  await hostile.waitFor();
+  if ((await hostile.getAttribute("href")) !== null) failures.push(`a javascript: link kept its href: ${await hostile.getAttribute("href")}`);
+
   step("a status remapped and applied changes a metric");
   const completions = async () => {
     await page.goto(`${base}/work-items/CORE-20`);

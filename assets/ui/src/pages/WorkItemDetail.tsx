@@ -2,7 +2,7 @@
 // metrics, mapped custom fields and linked pull requests.
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../api";
-import { duration, when } from "../format";
+import { duration, sourceLink, when } from "../format";
 import { linkProps } from "../router";
 
 interface Transition {
@@ -108,7 +108,7 @@ export function WorkItemDetail({ itemKey }: { itemKey: string }) {
         <ul>
           {item.linked_prs.map((pr) => (
             <li key={pr.pr_url}>
-              <a href={pr.pr_url} rel="noreferrer">{pr.repository}#{pr.number}</a> {pr.title} <span className="muted">{pr.pr_status}</span>
+              <a href={sourceLink(pr.pr_url)} rel="noreferrer">{pr.repository}#{pr.number}</a> {pr.title} <span className="muted">{pr.pr_status}</span>
             </li>
           ))}
         </ul>
