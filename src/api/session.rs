@@ -1,8 +1,7 @@
 //! Signing in and out: `POST /auth/login` checks the password (on the blocking pool, a few
-//! at a time, attempts limited per client and account and per client, counted before the
-//! check) and answers a session token, also
-//! set as an HttpOnly, SameSite=Strict cookie; `POST /auth/logout` clears the cookie;
-//! `GET /me` says who the caller is.
+//! at a time; attempts counted before the check, per client address and account and per
+//! client address) and answers a session token, also set as an HttpOnly, SameSite=Strict
+//! cookie; `POST /auth/logout` clears the cookie; `GET /me` says who the caller is.
 
 use std::net::SocketAddr;
 use std::sync::LazyLock;
