@@ -47,6 +47,18 @@ async fn integration(api: &TestApi, token: &str, base_url: &str) -> i64 {
     body["id"].as_i64().unwrap()
 }
 
+/// `POST /tokens` as `credential`: the status and the answer.
+async fn make_token(
+    api: &TestApi,
+    credential: &str,
+    name: &str,
+    role: &str,
+) -> (StatusCode, Value) {
+    let body = json!({"name": name, "role": role});
+    api.call(Method::POST, "/api/v1/tokens", Some(credential), Some(body))
+        .await
+}
+
 /// `POST /integrations/{id}/test`: its `ok` and `message`.
 async fn connection_test(api: &TestApi, token: &str, id: i64) -> (bool, String) {
     let path = format!("/api/v1/integrations/{id}/test");
@@ -402,25 +414,11 @@ async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
     let (first, first_id) = api::user(&db.pool, &tenant, UserRole::Admin).await;
     let (second, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
     let (first, second) = (api.login(&first).await, api.login(&second).await);
-    let (status, made) = api
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&first),
-            Some(json!({"name": "script", "role": "admin"})),
-        )
-        .await;
+    let (status, made) = make_token(&api, &first, "script", "admin").await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let script = made["token"].as_str().unwrap().to_owned();
     // A token made with that token is the admin's too.
-    let (status, made) = api
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&script),
-            Some(json!({"name": "nested", "role": "viewer"})),
-        )
-        .await;
+    let (status, made) = make_token(&api, &script, "nested", "viewer").await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let nested = made["token"].as_str().unwrap().to_owned();
     // Another replica has checked the first admin's session just now (and trusts it for 15 s).
@@ -449,14 +447,7 @@ async fn a_disabled_admin_and_the_tokens_they_made_stop_at_once() {
     }
     // The replica still trusts the session, but the database refuses a token made by a
     // disabled user.
-    let (status, body) = replica
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&first),
-            Some(json!({"name": "late", "role": "admin"})),
-        )
-        .await;
+    let (status, body) = make_token(&replica, &first, "late", "admin").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let listed = api.get("/api/v1/tokens", &second).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
@@ -546,14 +537,7 @@ async fn a_socket_closes_when_its_token_is_revoked_and_foreign_pages_cannot_open
     integration(&api, &admin_token, &home.base).await;
     let jobs = api.get("/api/v1/jobs", &admin_token).await;
     let job = jobs["items"][0]["id"].as_i64().unwrap();
-    let (_, made) = api
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&admin_token),
-            Some(json!({"name": "dashboard", "role": "viewer"})),
-        )
-        .await;
+    let (_, made) = make_token(&api, &admin_token, "dashboard", "viewer").await;
     let (token, token_id) = (
         made["token"].as_str().unwrap(),
         made["id"].as_i64().unwrap(),
