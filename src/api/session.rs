@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, SESSION_COOKIE};
+use super::auth::{login_limit, Caller, SESSION_COOKIE};
 use super::client_addr::client_address;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::Json;
@@ -76,9 +76,8 @@ async fn login(
 ) -> ApiResult<Response> {
     let auth = &state.auth;
     let client = client_address(peer.ip(), &headers, &auth.trusted_proxies).to_string();
-    let attempt = auth
-        .login_attempts
-        .begin(&request.email, &client)
+    let attempt = login_limit::begin(&state.pool, &request.email, &client)
+        .await?
         .map_err(|wait| {
             ApiError::retry_later(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -122,7 +121,7 @@ async fn login(
     let user = match (opened.next(), opened.next()) {
         (Some(user), None) => user,
         (Some(_), Some(_)) => {
-            attempt.succeeded();
+            attempt.succeeded(&state.pool).await?;
             return Err(ApiError::invalid(
                 "tenant_id",
                 "this e-mail and password open accounts in several tenants: name the tenant",
@@ -133,7 +132,7 @@ async fn login(
             return Err(ApiError::unauthorized("wrong e-mail or password"));
         }
     };
-    attempt.succeeded();
+    attempt.succeeded(&state.pool).await?;
     let token = auth
         .keys
         .issue(user.id, user.tenant_id, user.role)

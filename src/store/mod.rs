@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod load_batches;
 pub mod raw;
 pub mod raw_browse;
+pub mod sign_in_attempts;
 pub mod stats;
 pub mod tenants;
 pub mod users;

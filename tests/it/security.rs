@@ -341,31 +341,34 @@ async fn sign_in(api: &TestApi, origin: Origin<'_>, email: &str, password: &str)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_wrong_passwords_meets_the_limit_and_cannot_lock_others_out() {
+async fn a_burst_of_wrong_passwords_meets_the_limit_across_replicas_and_cannot_lock_others_out() {
     let db = ScratchDb::migrated().await;
     let api = TestApi::serve(&db, &[]).await;
+    let replica = TestApi::serve(&db, &[]).await;
     let tenant = crate::common::source::tenant(&db).await;
     let (email, _) = api::user(&db.pool, &tenant, UserRole::Viewer).await;
     let attacker = from([127, 0, 0, 1]);
+    // Sent at once, every other one to the second replica.
     let burst = (0..41).map(|n| {
         let password = if n == 40 { PASSWORD } else { "wrong password" };
-        sign_in(&api, attacker, &email, password)
+        let server = if n % 2 == 0 { &api } else { &replica };
+        sign_in(server, attacker, &email, password)
     });
     let statuses = futures_util::future::join_all(burst).await;
     let count = |status| statuses.iter().filter(|s| **s == status).count();
     let checked = count(StatusCode::UNAUTHORIZED) + count(StatusCode::OK);
     assert!(
         checked <= 5,
-        "{checked} passwords checked in a burst from one address: {statuses:?}"
+        "{checked} passwords checked in a burst from one address over two replicas: {statuses:?}"
     );
     assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 41 - checked);
     // The account's owner, from another address, is not locked out by the stranger.
     let owner = from([127, 0, 0, 5]);
     assert_eq!(sign_in(&api, owner, &email, PASSWORD).await, StatusCode::OK);
-    assert_eq!(
-        sign_in(&api, attacker, &email, PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    for server in [&api, &replica] {
+        let status = sign_in(server, attacker, &email, PASSWORD).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,6 @@ use crate::domain::{TenantId, UserRole};
 use crate::security::{api_token_digest, is_api_token_shaped, API_TOKEN_PREFIX};
 use crate::store::{api_tokens, users, StoreError};
 use jwt::SessionKeys;
-use login_limit::LoginAttempts;
 
 /// The browser's session cookie.
 pub const SESSION_COOKIE: &str = "pulse_session";
@@ -58,7 +57,6 @@ enum Checked {
 /// Authentication state shared by every request.
 pub struct Auth {
     pub keys: SessionKeys,
-    pub login_attempts: LoginAttempts,
     /// Password checks (argon2, deliberately slow) run on the blocking pool, this many at
     /// once, so a flood of sign-ins cannot starve the rest of the API.
     pub password_checks: Semaphore,
@@ -74,7 +72,6 @@ impl Auth {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
         Auth {
             keys,
-            login_attempts: LoginAttempts::default(),
             password_checks: Semaphore::new(parallel.div_ceil(2)),
             secure_cookie,
             trusted_proxies,
