@@ -69,6 +69,10 @@ pub async fn serve(
         job_events,
         stopping,
     });
+    let follower = tokio::spawn(super::auth::follow_access_changes(
+        state.pool.clone(),
+        Arc::clone(&state),
+    ));
     let readiness = Arc::new(health::Readiness {
         pool: state.pool.clone(),
         broker: broker_up(&state),
@@ -91,6 +95,7 @@ pub async fn serve(
     })
     .await;
     forwarder.abort();
+    follower.abort();
     served
 }
 

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::new_api_token;
+use crate::store::access_changes;
 use crate::store::api_tokens::{self, ApiTokenSummary, TokenCreator};
 
 /// A token just created: the only time `token` is ever seen.
@@ -49,6 +50,7 @@ pub async fn revoke(
         ));
     }
     api_tokens::revoke(pool, tenant_id, token_id).await?;
+    access_changes::announce(pool, tenant_id).await?;
     tracing::info!(tenant_id = tenant_id.get(), token_id, "API token revoked");
     Ok(())
 }

@@ -5,8 +5,8 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{input, TenantId, UserRole};
 use crate::security::{hash_password, PasswordError, MIN_PASSWORD_LEN};
-use crate::store::api_tokens;
 use crate::store::users::{self, UserSummary};
+use crate::store::{access_changes, api_tokens};
 
 /// A user to create; the password is hashed here and never stored as given.
 pub struct NewUser {
@@ -70,6 +70,10 @@ pub async fn update(
                 "the user's API tokens revoked"
             );
         }
+    }
+    // After the revocation: a process that forgets now re-checks against it.
+    if role.is_some() || active.is_some() {
+        access_changes::announce(pool, tenant_id).await?;
     }
     tracing::info!(tenant_id = tenant_id.get(), user_id, role = %user.role, active = user.active, "user updated");
     Ok(user)

@@ -2,6 +2,7 @@
 //! upserts, load batches, jobs, tenants, integrations and users. Each source keeps the SQL of
 //! its own tables in its folder under `sources/`.
 
+pub mod access_changes;
 pub mod api_tokens;
 pub mod bulk;
 mod connect;

@@ -1,9 +1,10 @@
 //! Who is calling: a session JWT or a long-lived API token, sent as `Authorization: Bearer`
 //! or (the browser) the `pulse_session` cookie. The tenant always comes from the credential.
 //! Accounts and tokens are re-checked against the database at most every
-//! [`RECHECK_AFTER`], so a disabled user or a revoked token stops working within that time
-//! everywhere, and at once in the process that disabled or revoked it. What is remembered is
-//! a bounded cache (O(1) a request, whatever is sent).
+//! [`RECHECK_AFTER`]; a user disabled or given another role, or a token revoked, is also
+//! announced to every API process ([`follow_access_changes`]), which forgets that tenant's
+//! checked credentials at once. What is remembered is a bounded cache (O(1) a request,
+//! whatever is sent).
 
 pub mod jwt;
 pub mod login_limit;
@@ -20,6 +21,7 @@ use super::error::ApiError;
 use super::state::ApiState;
 use crate::domain::{TenantId, UserRole};
 use crate::security::{api_token_digest, is_api_token_shaped, API_TOKEN_PREFIX};
+use crate::store::access_changes::AccessChanges;
 use crate::store::{api_tokens, users, StoreError};
 use jwt::SessionKeys;
 
@@ -121,10 +123,32 @@ impl Auth {
     }
 
     /// Forgets every checked credential of `tenant`, so that a user disabled, a role changed
-    /// or a token revoked here takes effect on this process's next request.
+    /// or a token revoked takes effect on this process's next request.
     pub fn forget_tenant(&self, tenant: TenantId) {
         self.recent
             .retain(|_, (caller, _)| caller.is_none_or(|caller| caller.tenant_id != tenant));
+    }
+}
+
+/// Forgets a tenant's checked credentials whenever any process announces an access change
+/// for it, until the process ends; after a lost connection (changes may have been missed) it
+/// forgets every credential and listens again.
+pub async fn follow_access_changes(pool: PgPool, state: ApiState) {
+    loop {
+        match AccessChanges::listen(&pool).await {
+            Ok(mut changes) => loop {
+                match changes.next().await {
+                    Ok(tenant) => state.auth.forget_tenant(tenant),
+                    Err(error) => {
+                        tracing::warn!(%error, "access change listener lost; reconnecting");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!(%error, "access change listener failed; retrying"),
+        }
+        state.auth.recent.clear();
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
