@@ -7,7 +7,7 @@ use crate::cli::JobsCommand;
 use crate::domain::TenantId;
 use crate::service::jobs;
 use crate::store::job_controls::{Control, JobSummary};
-use crate::store::job_events::{JobEvent, JobEvents};
+use crate::store::job_events::{self, JobEvent};
 
 impl Tabular for JobSummary {
     const HEADERS: &'static [&'static str] = &[
@@ -63,7 +63,7 @@ pub async fn run(pool: &PgPool, output: Output, command: JobsCommand) -> anyhow:
 /// `--json`, else one readable line each.
 async fn watch(pool: &PgPool, output: Output, tenant_id: TenantId) -> anyhow::Result<()> {
     jobs::ensure_tenant(pool, tenant_id).await?;
-    let mut events = JobEvents::listen(pool).await?;
+    let mut events = job_events::listen(pool).await?;
     let stop = super::signals::shutdown();
     tokio::pin!(stop);
     loop {

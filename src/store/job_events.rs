@@ -4,10 +4,10 @@
 //! machine. [`JobEvents`] is the listening side.
 
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
 use super::error::StoreError;
+use super::notifications::Notifications;
 use crate::domain::{JobId, TenantId};
 
 pub const CHANNEL: &str = "pulse_job_progress";
@@ -35,25 +35,9 @@ pub(super) fn announcing(update: &str, step: &str, stage: &str, state: &str) -> 
 }
 
 /// A subscription to every job's events.
-pub struct JobEvents {
-    listener: PgListener,
-}
+pub type JobEvents = Notifications<JobEvent>;
 
-impl JobEvents {
-    pub async fn listen(pool: &PgPool) -> Result<Self, StoreError> {
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(JobEvents { listener })
-    }
-
-    /// The next event (unreadable payloads, which this build does not send, are skipped).
-    pub async fn next(&mut self) -> Result<JobEvent, StoreError> {
-        loop {
-            let notification = self.listener.recv().await?;
-            match serde_json::from_str(notification.payload()) {
-                Ok(event) => return Ok(event),
-                Err(error) => tracing::warn!(%error, "unreadable job event skipped"),
-            }
-        }
-    }
+/// Subscribes to every job's events.
+pub async fn listen(pool: &PgPool) -> Result<JobEvents, StoreError> {
+    Notifications::listen(pool, CHANNEL).await
 }

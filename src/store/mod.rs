@@ -14,6 +14,7 @@ pub mod job_controls;
 pub mod job_events;
 pub mod jobs;
 pub mod load_batches;
+pub mod notifications;
 pub mod raw;
 pub mod raw_browse;
 pub mod sign_in_attempts;

@@ -21,8 +21,7 @@ use super::error::ApiError;
 use super::state::ApiState;
 use crate::domain::{TenantId, UserRole};
 use crate::security::{api_token_digest, is_api_token_shaped, API_TOKEN_PREFIX};
-use crate::store::access_changes::AccessChanges;
-use crate::store::{api_tokens, users, StoreError};
+use crate::store::{access_changes, api_tokens, notifications, users, StoreError};
 use jwt::SessionKeys;
 
 /// The browser's session cookie.
@@ -134,22 +133,9 @@ impl Auth {
 /// for it, until the process ends; after a lost connection (changes may have been missed) it
 /// forgets every credential and listens again.
 pub async fn follow_access_changes(pool: PgPool, state: ApiState) {
-    loop {
-        match AccessChanges::listen(&pool).await {
-            Ok(mut changes) => loop {
-                match changes.next().await {
-                    Ok(tenant) => state.auth.forget_tenant(tenant),
-                    Err(error) => {
-                        tracing::warn!(%error, "access change listener lost; reconnecting");
-                        break;
-                    }
-                }
-            },
-            Err(error) => tracing::warn!(%error, "access change listener failed; retrying"),
-        }
-        state.auth.recent.clear();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let forget = |tenant| state.auth.forget_tenant(tenant);
+    let forget_all = || state.auth.recent.clear();
+    notifications::follow(&pool, access_changes::CHANNEL, forget, forget_all).await
 }
 
 /// The credential of a request and whether it came from the cookie.
