@@ -60,11 +60,7 @@ impl MetricsAccess {
             )),
             MetricsAccess::Token(token) => token,
         };
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        let presented = super::auth::bearer(headers).unwrap_or_default();
         match constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             true => Ok(()),
             false => Err(ApiError::unauthorized(

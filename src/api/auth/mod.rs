@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderMap, Method};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
@@ -138,20 +138,17 @@ pub async fn follow_access_changes(pool: PgPool, state: ApiState) {
     notifications::follow(&pool, access_changes::CHANNEL, forget, forget_all).await
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The credential of a request and whether it came from the cookie.
 fn credential(parts: &Parts) -> Option<(String, bool)> {
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_owned())
-        });
-    if let Some(token) = bearer {
-        return Some((token, false));
+    if let Some(token) = bearer(&parts.headers) {
+        return Some((token.to_owned(), false));
     }
     parts
         .headers
@@ -164,30 +161,36 @@ fn credential(parts: &Parts) -> Option<(String, bool)> {
         .map(|cookie| (cookie.value().to_owned(), true))
 }
 
+/// The signed-in caller, the credential presented and whether it came from the cookie.
+async fn authenticate(parts: &Parts, state: &ApiState) -> Result<(Caller, String, bool), ApiError> {
+    let Some((token, via_cookie)) = credential(parts) else {
+        return Err(ApiError::unauthorized(
+            "sign in: send `Authorization: Bearer <token>` or the session cookie",
+        ));
+    };
+    let caller = state
+        .auth
+        .resolve(&state.pool, &token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))?;
+    let span = tracing::Span::current();
+    span.record("tenant_id", caller.tenant_id.get());
+    if let Some(user_id) = caller.user_id {
+        span.record("user_id", user_id);
+    }
+    Ok((caller, token, via_cookie))
+}
+
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let Some((token, via_cookie)) = credential(parts) else {
-            return Err(ApiError::unauthorized(
-                "sign in: send `Authorization: Bearer <token>` or the session cookie",
-            ));
-        };
-        let caller = state
-            .auth
-            .resolve(&state.pool, &token)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))?;
+        let (caller, _, via_cookie) = authenticate(parts, state).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if via_cookie && !safe && parts.headers.get(CSRF_HEADER).is_none_or(|v| v != "1") {
             return Err(ApiError::forbidden(format!(
                 "writes signed in with the session cookie need the header {CSRF_HEADER}: 1"
             )));
-        }
-        let span = tracing::Span::current();
-        span.record("tenant_id", caller.tenant_id.get());
-        if let Some(user_id) = caller.user_id {
-            span.record("user_id", user_id);
         }
         Ok(caller)
     }
@@ -205,10 +208,7 @@ impl FromRequestParts<ApiState> for SocketCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let Some((credential, via_cookie)) = credential(parts) else {
-            return Err(ApiError::unauthorized("sign in"));
-        };
+        let (caller, credential, via_cookie) = authenticate(parts, state).await?;
         if via_cookie && !same_origin(parts) {
             return Err(ApiError::forbidden(
                 "a WebSocket signed in with the session cookie must be opened from this site",
