@@ -462,6 +462,27 @@ pub enum IntegrationCommand {
         /// Integration id.
         id: IntegrationId,
     },
+    /// Make the secret the source signs webhook deliveries with and print it (shown only
+    /// now); with --rotate, replace the current one, which stays valid for a day.
+    WebhookSecret {
+        /// Integration id.
+        id: IntegrationId,
+        /// Replace an existing secret.
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// The integration's webhook deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Whether a secret is set, the last delivery, the last hour's deliveries and failures.
+    Status {
+        /// Integration id.
+        id: IntegrationId,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use super::error::ErrorBody;
 use super::state::ApiState;
 use super::{
     custom_fields, integrations, jobs, metrics, prs, queues, raw_data, search, session, users,
-    work_items, workflow,
+    webhooks, work_items, workflow,
 };
 
 #[derive(OpenApi)]
@@ -137,6 +137,7 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(raw_data::router())
         .merge(queues::router())
         .merge(search::router())
-        .merge(users::router());
+        .merge(users::router())
+        .merge(webhooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", resources)
 }

@@ -25,6 +25,7 @@ mod session;
 mod state;
 mod ui;
 mod users;
+mod webhooks;
 mod work_items;
 mod workflow;
 mod ws;

@@ -8,17 +8,19 @@ use sqlx::PgPool;
 use super::output::{Output, Tabular};
 use crate::cli::{
     IntegrationCommand, IntegrationCreateArgs, TenantCommand, TokenCommand, UserCommand,
+    WebhooksCommand,
 };
 use crate::config::Config;
 use crate::domain::input::SourceScope;
-use crate::service::api_tokens;
 use crate::service::integrations::{self, IntegrationInput};
 use crate::service::tenants::{self, NewTenant};
 use crate::service::users::{self, NewUser};
+use crate::service::{api_tokens, webhooks};
 use crate::store;
 use crate::store::api_tokens::{ApiTokenSummary, TokenCreator};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::tenants::Tenant;
+use crate::store::webhooks::DeliveryCounts;
 
 impl Tabular for Tenant {
     const HEADERS: &'static [&'static str] = &["id", "name", "tier", "active", "created"];
@@ -30,6 +32,29 @@ impl Tabular for Tenant {
             self.tier.to_string(),
             self.active.to_string(),
             self.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        ]
+    }
+}
+
+impl Tabular for DeliveryCounts {
+    const HEADERS: &'static [&'static str] = &[
+        "secret set",
+        "last delivery",
+        "deliveries (1 h)",
+        "failures (1 h)",
+        "pending",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.secret_set.to_string(),
+            self.last_delivery_at.map_or_else(
+                || "never".into(),
+                |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ),
+            self.deliveries_last_hour.to_string(),
+            self.failures_last_hour.to_string(),
+            self.pending.to_string(),
         ]
     }
 }
@@ -83,6 +108,30 @@ pub async fn integration(
             let tenant = store::integrations::tenant_of(pool, id).await?;
             integrations::disable(pool, tenant, id).await?;
             output.done(&format!("integration {id} disabled"))
+        }
+        IntegrationCommand::WebhookSecret { id, rotate } => {
+            let tenant = store::integrations::tenant_of(pool, id).await?;
+            if !rotate && webhooks::status(pool, tenant, id).await?.secret_set {
+                bail!("integration {id} has a webhook secret already (it was shown when it was made); --rotate makes a new one");
+            }
+            let key = config.secret_key()?;
+            let cipher = crate::security::CredentialCipher::new(&key);
+            let made = webhooks::rotate_secret(pool, &cipher, tenant, id).await?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&made)?);
+            } else {
+                println!("{}", made.secret);
+                eprintln!(
+                    "webhook secret for integration {id}; deliveries go to {} under the API's public address; it is shown only now",
+                    made.path
+                );
+            }
+            Ok(())
+        }
+        IntegrationCommand::Webhooks(WebhooksCommand::Status { id }) => {
+            let tenant = store::integrations::tenant_of(pool, id).await?;
+            let counts = webhooks::status(pool, tenant, id).await?;
+            output.list(&[counts])
         }
     }
 }

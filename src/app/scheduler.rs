@@ -2,7 +2,8 @@
 //! start the same job; a RUNNING job without progress for `scheduler.stuck_after_secs` is
 //! taken over), runs their extraction and hands transform work on, reschedules them, and
 //! gives the jobs it holds back on shutdown. `pulse-etl scheduler` runs it alone, with
-//! transform work going to RabbitMQ workers; `all` runs it with the other roles.
+//! transform work going to RabbitMQ workers; `all` runs it with the other roles. Beside the
+//! jobs it processes stored webhook deliveries.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use crate::pipeline::handoff::Handoff;
 use crate::pipeline::source::Reach;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
+use crate::pipeline::webhooks::Processor;
 use crate::queue::rabbitmq::Broker;
 use crate::queue::topology::QueueStage;
 use crate::queue::{Publisher, StageMessage, Work, SYNC_JOB};
@@ -99,7 +101,20 @@ pub(super) async fn serve(
     }
     let claimed = Mutex::new(Vec::new());
     let stopping = AtomicBool::new(false);
-    let scheduling = schedule(pool, roles, &claimed, &stopping);
+    // Webhook deliveries are processed beside the jobs, never behind a long one.
+    let deliveries = Processor {
+        pool,
+        reach: roles.reach,
+        sources: CATALOG,
+        embedding: roles.embedding,
+        broker: roles.broker,
+    };
+    let scheduling = async {
+        tokio::select! {
+            outcome = schedule(pool, roles, &claimed, &stopping) => outcome,
+            () = deliveries.run(roles.timing.poll) => Ok(()),
+        }
+    };
     tokio::pin!(scheduling);
     let outcome = tokio::select! {
         outcome = &mut scheduling => outcome,

@@ -1,5 +1,5 @@
 //! Text as PostgreSQL can store it: NUL characters, which real payloads contain now and
-//! then, are refused by both `text` and `jsonb`, so they are dropped.
+//! then, are refused by both `text` and `jsonb`, so they are dropped; and bytes written as hex.
 
 use serde_json::Value;
 
@@ -34,6 +34,17 @@ pub fn clean_json(value: &mut Value) -> bool {
         }
         _ => false,
     }
+}
+
+/// Bytes as lower-case hex digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 #[cfg(test)]

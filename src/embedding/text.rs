@@ -64,10 +64,7 @@ impl Document {
 
 /// The hex SHA-256 of a text.
 pub fn text_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::domain::text::to_hex(&Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod recovery;
 pub mod source;
 pub mod sync;
 pub mod transform_stage;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

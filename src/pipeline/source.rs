@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::sync::{StepRecorder, SyncContext, Synced};
 use super::transform_stage::TransformError;
+use super::webhooks::Refreshed;
 use super::StepReport;
 use crate::connectors::outbound::Outbound;
 use crate::domain::input::{InvalidInput, SourceScope};
@@ -15,6 +16,7 @@ use crate::domain::{IntegrationRef, Provider};
 use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::raw::RawRecord;
 use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 
@@ -70,6 +72,16 @@ pub trait Source: Send + Sync {
         reach: &'a Reach,
         integration: IntegrationRef,
     ) -> BoxFuture<'a, anyhow::Result<String>>;
+
+    /// Reads again, through the usual raw → transform → load path, the entities that webhook
+    /// deliveries name (as they are now: events arrive late and out of order), and marks
+    /// those the deliveries say were deleted; a delivery naming nothing the integration keeps
+    /// is counted as ignored. A source error fails the whole batch, which stays pending.
+    fn refresh<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        deliveries: &'a [RawRecord],
+    ) -> BoxFuture<'a, anyhow::Result<Refreshed>>;
 
     /// Transforms and loads the newest stored raw copy of everything the integration has,
     /// with no API call; returns a report per step.

@@ -173,7 +173,7 @@ fn count_items(provider: Provider, steps: &BTreeMap<&'static str, jobs::StepCoun
 /// Embeds what the run loaded (see [`embed_run`]), adding each table's count to its step's
 /// line, then lets search switch to a newly built collection; returns how many records
 /// failed to embed.
-async fn embed(
+pub(crate) async fn embed(
     context: &SyncContext<'_>,
     (sources, provider): (Catalog, crate::domain::Provider),
     embedding: &Embedding,

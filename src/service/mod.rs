@@ -15,6 +15,7 @@ pub mod reprocess;
 pub mod tenants;
 pub mod users;
 pub mod vectors;
+pub mod webhooks;
 pub mod work_items;
 pub mod workflows;
 

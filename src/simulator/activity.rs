@@ -21,11 +21,11 @@ pub struct Activity {
     buckets: usize,
 }
 
-/// Outcome of one round of activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Outcome of one round of activity: the entities that changed and those added.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Round {
-    pub changed: u64,
-    pub added: u64,
+    pub changed: Vec<u32>,
+    pub added: Vec<u32>,
 }
 
 impl Activity {
@@ -132,8 +132,10 @@ impl Activity {
         } else {
             0
         };
+        let mut new = Vec::new();
         for _ in 0..added {
             let index = self.count;
+            new.push(index);
             self.count += 1;
             self.added_created_ms.push(at);
             self.updated_ms.push(at);
@@ -142,13 +144,13 @@ impl Activity {
             self.set_updated(index, updated);
         }
         Round {
-            changed: chosen.len() as u64,
-            added,
+            changed: chosen,
+            added: new,
         }
     }
 
-    /// Deletes a `fraction` of live entities (at least one while any is live); returns how many.
-    pub fn delete(&mut self, seed: u64, salt: u64, fraction: f64) -> u64 {
+    /// Deletes a `fraction` of live entities (at least one while any is live); returns them.
+    pub fn delete(&mut self, seed: u64, salt: u64, fraction: f64) -> Vec<u32> {
         let live: Vec<u32> = self.live().collect();
         let wanted = ((live.len() as f64 * fraction).round() as usize)
             .max(usize::from(!live.is_empty()))
@@ -157,16 +159,16 @@ impl Activity {
             seed,
             &[salt, self.deleted.len() as u64, self.rounds_ms.len() as u64],
         );
-        let mut removed = 0;
-        while removed < wanted {
+        let mut removed = Vec::new();
+        while removed.len() < wanted {
             let index = live[pick.below(live.len() as u64) as usize];
             if self.deleted.insert(index) {
                 let bucket = (self.bucket_of)(index, self.buckets);
                 self.by_updated[bucket].remove(&(self.updated_ms[index as usize], index));
-                removed += 1;
+                removed.push(index);
             }
         }
-        removed as u64
+        removed
     }
 }
 
@@ -187,8 +189,8 @@ mod tests {
         assert_eq!(
             round,
             Round {
-                changed: 4,
-                added: 1
+                changed: vec![0, 1, 2, 3],
+                added: vec![4]
             }
         );
         assert_eq!(activity.count(), 5);
@@ -208,8 +210,8 @@ mod tests {
         assert_eq!(
             second,
             Round {
-                changed: 0,
-                added: 0
+                changed: Vec::new(),
+                added: Vec::new()
             }
         );
         assert_eq!(
@@ -222,9 +224,9 @@ mod tests {
     #[test]
     fn deleted_entities_leave_the_index() {
         let mut activity = Activity::new(vec![10, 20, 30, 40], 1, by_parity);
-        assert_eq!(activity.delete(1, 9, 0.5), 2);
+        assert_eq!(activity.delete(1, 9, 0.5).len(), 2);
         assert_eq!(activity.live().count(), 2);
         assert_eq!(activity.by_updated(0).len(), 2);
-        assert_eq!(activity.delete(1, 9, 0.0), 1, "at least one");
+        assert_eq!(activity.delete(1, 9, 0.0).len(), 1, "at least one");
     }
 }

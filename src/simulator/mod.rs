@@ -5,7 +5,8 @@
 //!
 //! Knobs: Jira's per-second limit, GitHub's budget and secondary limit, seeded faults.
 //! Control API: `GET /_sim/stats` (requests per route, responses per status, GraphQL points,
-//! ground truth), `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}`,
+//! ground truth), `POST /_sim/mutate {"fraction"}`, `POST /_sim/delete {"fraction"}` (each
+//! change also delivered as a signed webhook to the targets `GET|POST /_sim/webhooks` set),
 //! `POST /_sim/storm {"seconds", "retry_after"}` (every request answered 429 meanwhile).
 //! With a model directory it also serves an OpenAI-compatible `POST /v1/embeddings`
 //! (controlled by `GET|POST /_sim/embeddings`).
@@ -22,6 +23,7 @@ mod quota;
 mod rng;
 mod stats;
 mod storm;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,6 +139,7 @@ struct Control {
     jira: Arc<JiraState>,
     github: Arc<GithubState>,
     stats: Arc<Stats>,
+    webhooks: Arc<webhooks::Webhooks>,
 }
 
 /// A simulator serving on a local port until stopped.
@@ -266,6 +269,13 @@ impl RunningSimulator {
         let storm_control = Router::new()
             .route("/_sim/storm", post(storm::start))
             .with_state(storm);
+        let hooks = Arc::new(webhooks::Webhooks::default());
+        let webhook_control = Router::new()
+            .route(
+                "/_sim/webhooks",
+                get(webhooks::control_get).post(webhooks::control_set),
+            )
+            .with_state(hooks.clone());
         let control = Router::new()
             .route("/_sim/stats", get(stats_handler))
             .route("/_sim/mutate", post(mutate_handler))
@@ -274,8 +284,12 @@ impl RunningSimulator {
                 jira,
                 github,
                 stats,
+                webhooks: hooks,
             }));
-        let app = api.merge(control).merge(storm_control);
+        let app = api
+            .merge(control)
+            .merge(storm_control)
+            .merge(webhook_control);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -371,20 +385,61 @@ async fn mutate_handler(
     let now = chrono::Utc::now().timestamp_millis();
     let (jira, github) = (control.jira.clone(), control.github.clone());
     let outcome = tokio::task::spawn_blocking(move || {
-        (
-            jira.site.mutate(fraction, now),
-            github.site.mutate(fraction, now),
-        )
+        let issues = jira.site.mutate(fraction, now);
+        let prs = github.site.mutate(fraction, now);
+        let events = change_events(&jira, &github, (&issues, &prs), now);
+        (issues, prs, events)
     })
     .await;
     match outcome {
-        Ok((issues, prs)) => Json(json!({
-            "issues_changed": issues.changed, "issues_added": issues.added,
-            "prs_changed": prs.changed, "prs_added": prs.added,
-        }))
-        .into_response(),
+        Ok((issues, prs, events)) => {
+            let delivered = control.webhooks.deliver(events).await;
+            Json(json!({
+                "issues_changed": issues.changed.len(), "issues_added": issues.added.len(),
+                "prs_changed": prs.changed.len(), "prs_added": prs.added.len(),
+                "webhook_deliveries": delivered,
+            }))
+            .into_response()
+        }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// The webhook events of a round: each changed or added issue and pull request.
+fn change_events(
+    jira: &JiraState,
+    github: &GithubState,
+    (issues, prs): (&activity::Round, &activity::Round),
+    now_ms: i64,
+) -> Vec<webhooks::Event> {
+    let population = &jira.site.population;
+    let issue = |event, index: u32| {
+        let id = 10_000 + u64::from(index);
+        let key = jira::render::issue_key(population, index);
+        webhooks::jira_issue_event(event, &jira.base_url, (id, key), now_ms)
+    };
+    let pull = |action, index: u32| {
+        let pull = github
+            .site
+            .pull_by_id(github::pulls::PULL_ID_BASE + u64::from(index))?;
+        let repository = github::site::repo_full_name(pull.repo);
+        Some(webhooks::github_pull_event(
+            action,
+            (repository, pull.id(), pull.number),
+            pull.updated_ms(),
+        ))
+    };
+    let mut events: Vec<webhooks::Event> = Vec::new();
+    events.extend(
+        issues
+            .changed
+            .iter()
+            .map(|i| issue("jira:issue_updated", *i)),
+    );
+    events.extend(issues.added.iter().map(|i| issue("jira:issue_created", *i)));
+    events.extend(prs.changed.iter().filter_map(|i| pull("synchronize", *i)));
+    events.extend(prs.added.iter().filter_map(|i| pull("opened", *i)));
+    events
 }
 
 async fn delete_handler(
@@ -396,8 +451,26 @@ async fn delete_handler(
         Err(bad) => return bad.into_response(),
     };
     let jira = control.jira.clone();
-    match tokio::task::spawn_blocking(move || jira.site.delete(fraction)).await {
-        Ok(deleted) => Json(json!({"issues_deleted": deleted})).into_response(),
+    let now = chrono::Utc::now().timestamp_millis();
+    match tokio::task::spawn_blocking(move || {
+        let deleted = jira.site.delete(fraction);
+        let events: Vec<webhooks::Event> = deleted
+            .iter()
+            .map(|index| {
+                let id = 10_000 + u64::from(*index);
+                let key = jira::render::issue_key(&jira.site.population, *index);
+                webhooks::jira_issue_event("jira:issue_deleted", &jira.base_url, (id, key), now)
+            })
+            .collect();
+        (deleted.len(), events)
+    })
+    .await
+    {
+        Ok((deleted, events)) => {
+            let delivered = control.webhooks.deliver(events).await;
+            Json(json!({"issues_deleted": deleted, "webhook_deliveries": delivered}))
+                .into_response()
+        }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -22,6 +22,7 @@ pub mod stats;
 pub mod tenants;
 pub mod users;
 pub mod vectors;
+pub mod webhooks;
 
 pub use connect::{ConnectError, Database};
 pub use embedded_postgres::{EmbeddedError, EmbeddedPostgres};

@@ -49,6 +49,9 @@ pub const DB_POOL_MAX: &str = "pulse_db_pool_max_connections";
 pub const EMBED_BATCH_SIZE: &str = "pulse_embed_batch_size";
 /// Seconds per embedding call.
 pub const EMBED_BATCH_DURATION: &str = "pulse_embed_batch_duration_seconds";
+/// Webhook deliveries received per source × outcome (stored, duplicate, refused,
+/// too_large, malformed); refused ones are counted here and stored nowhere.
+pub const WEBHOOK_DELIVERIES: &str = "pulse_webhook_deliveries_total";
 /// Always 1, labelled with the running version and role.
 pub const BUILD_INFO: &str = "pulse_build_info";
 
@@ -131,6 +134,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         EMBED_BATCH_DURATION,
         Kind::Histogram,
         "Seconds per embedding call",
+    ),
+    (
+        WEBHOOK_DELIVERIES,
+        Kind::Counter,
+        "Webhook deliveries received per source and outcome",
     ),
     (BUILD_INFO, Kind::Gauge, "The running version and role"),
 ];
@@ -295,6 +303,11 @@ pub fn db_pool(pool: &sqlx::PgPool) {
 pub fn embed_batch(records: usize, elapsed: Duration) {
     histogram!(EMBED_BATCH_SIZE).record(records as f64);
     histogram!(EMBED_BATCH_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// A webhook delivery from `source` was received with `outcome`.
+pub fn webhook_delivery(source: &'static str, outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "source" => source, "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

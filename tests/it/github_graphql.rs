@@ -18,8 +18,8 @@ use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::github::graphql;
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use pulse_etl::sources::github::graphql::{
-    continuation_query, pulls_query, Continuation, Nested, PULLS_PER_FIRST_INCREMENTAL_PAGE,
-    PULLS_PER_PAGE,
+    continuation_query, pull_query, pulls_query, Continuation, Nested,
+    PULLS_PER_FIRST_INCREMENTAL_PAGE, PULLS_PER_PAGE,
 };
 
 /// GitHub's published schema (octokit/graphql-schema). It defines two fields of
@@ -68,6 +68,7 @@ fn connector_queries() -> Vec<String> {
     let mut queries = vec![
         pulls_query(PULLS_PER_PAGE),
         pulls_query(PULLS_PER_FIRST_INCREMENTAL_PAGE),
+        pull_query(),
     ];
     queries.extend(
         all.iter()

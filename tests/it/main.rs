@@ -31,4 +31,5 @@ mod scheduler_claims;
 mod security;
 mod simulator;
 mod upsert_schema;
+mod webhooks;
 mod worker_sync;

@@ -13,6 +13,8 @@ pub struct Query {
     pub updated_from_ms: Option<i64>,
     /// Only issues created at or after this instant (ms).
     pub created_from_ms: Option<i64>,
+    /// Only these issue ids; each must exist (Jira refuses the query otherwise).
+    pub ids: Option<Vec<u64>>,
     pub order: Order,
 }
 
@@ -123,6 +125,35 @@ impl Parser {
         matches!(self.tokens.get(self.at), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
     }
 
+    /// The values after `=` (one) or `in` (a parenthesised list) for `field`.
+    fn values(&mut self, field: &str) -> Result<Vec<String>, JqlError> {
+        match self.next() {
+            Some(Token::Op("=")) => Ok(vec![self.value()?]),
+            Some(Token::Word(w)) if w.eq_ignore_ascii_case("in") => {
+                if self.next() != Some(Token::Open) {
+                    return Err(JqlError("Expecting '(' after 'in'.".into()));
+                }
+                let mut values = vec![self.value()?];
+                loop {
+                    match self.next() {
+                        Some(Token::Comma) => values.push(self.value()?),
+                        Some(Token::Close) => return Ok(values),
+                        other => {
+                            return Err(JqlError(format!(
+                                "Expecting ',' or ')' but got {}.",
+                                describe(other.as_ref())
+                            )))
+                        }
+                    }
+                }
+            }
+            other => Err(JqlError(format!(
+                "The operator {} is not supported for field '{field}' here.",
+                describe(other.as_ref())
+            ))),
+        }
+    }
+
     fn value(&mut self) -> Result<String, JqlError> {
         match self.next() {
             Some(Token::Word(w)) | Some(Token::Text(w)) => Ok(w),
@@ -176,6 +207,7 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
         projects: None,
         updated_from_ms: None,
         created_from_ms: None,
+        ids: None,
         order: Order::CreatedAsc,
     };
     let mut first = true;
@@ -203,39 +235,24 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
         };
         match field.as_str() {
             "project" => {
-                let keys = match parser.next() {
-                    Some(Token::Op("=")) => vec![parser.value()?],
-                    Some(Token::Word(w)) if w.eq_ignore_ascii_case("in") => {
-                        if parser.next() != Some(Token::Open) {
-                            return Err(JqlError("Expecting '(' after 'in'.".into()));
-                        }
-                        let mut keys = vec![parser.value()?];
-                        loop {
-                            match parser.next() {
-                                Some(Token::Comma) => keys.push(parser.value()?),
-                                Some(Token::Close) => break,
-                                other => {
-                                    return Err(JqlError(format!(
-                                        "Expecting ',' or ')' but got {}.",
-                                        describe(other.as_ref())
-                                    )))
-                                }
-                            }
-                        }
-                        keys
-                    }
-                    other => {
-                        return Err(JqlError(format!(
-                            "The operator {} is not supported for field 'project' here.",
-                            describe(other.as_ref())
-                        )))
-                    }
-                };
+                let keys = parser.values(&field)?;
                 let keys: Vec<String> = keys.into_iter().map(|k| k.to_ascii_uppercase()).collect();
                 query.projects = Some(match query.projects.take() {
                     None => keys,
                     Some(existing) => existing.into_iter().filter(|k| keys.contains(k)).collect(),
                 });
+            }
+            "id" => {
+                let ids = parser
+                    .values(&field)?
+                    .into_iter()
+                    .map(|id| {
+                        id.parse::<u64>().map_err(|_| {
+                            JqlError(format!("The value '{id}' is not a valid issue id."))
+                        })
+                    })
+                    .collect::<Result<Vec<u64>, _>>()?;
+                query.ids = Some(ids);
             }
             "updated" | "created" => {
                 let strict = match parser.next() {
@@ -316,6 +333,13 @@ mod tests {
         assert_eq!(query.projects, Some(vec!["CORE".into(), "WEB".into()]));
         assert_eq!(query.updated_from_ms, Some(1_736_937_000_000));
         assert_eq!(query.order, Order::UpdatedAsc);
+        let query = parse(
+            "project in (CORE) AND id in (10001, 10002) ORDER BY updated ASC",
+            Tz::UTC,
+        )
+        .unwrap();
+        assert_eq!(query.ids, Some(vec![10_001, 10_002]));
+        assert_eq!(parse("id = 7", Tz::UTC).unwrap().ids, Some(vec![7]));
         let query = parse("project = OPS order by created", Tz::UTC).unwrap();
         assert_eq!(query.projects, Some(vec!["OPS".into()]));
         assert_eq!(query.order, Order::CreatedAsc);
@@ -345,6 +369,7 @@ mod tests {
             "ORDER BY rank",
             "project = A ORDER updated",
             "updated <= \"2025/01/01\"",
+            "id in (1, x)",
         ] {
             assert!(parse(bad, Tz::UTC).is_err(), "{bad}");
         }

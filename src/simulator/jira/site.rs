@@ -111,6 +111,25 @@ impl JiraSite {
     ) -> Result<(Vec<Issue>, Option<Cursor>, bool), JqlError> {
         let projects = self.project_filter(query)?;
         let activity = self.read();
+        // Issues asked for by id: each must exist, and only they are walked.
+        let by_id: Option<std::collections::BTreeSet<(i64, u32)>> = match &query.ids {
+            None => None,
+            Some(ids) => Some(
+                ids.iter()
+                    .map(|id| {
+                        id.checked_sub(10_000)
+                            .and_then(|index| u32::try_from(index).ok())
+                            .filter(|index| activity.is_live(*index))
+                            .map(|index| (activity.updated_ms(index), index))
+                            .ok_or_else(|| {
+                                JqlError(format!(
+                                    "An issue with key '{id}' does not exist for field 'id'."
+                                ))
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
         let updated_from = query.updated_from_ms.unwrap_or(i64::MIN);
         let created_ms = |index: u32| {
             activity
@@ -126,9 +145,12 @@ impl JiraSite {
                 && query
                     .created_from_ms
                     .is_none_or(|from| created_ms(index) >= from)
+                && by_id
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&(activity.updated_ms(index), index)))
         };
         let take = limit + 1;
-        let ordered = activity.by_updated(0);
+        let ordered = by_id.as_ref().unwrap_or_else(|| activity.by_updated(0));
         let mut found: Vec<u32> = match query.order {
             Order::UpdatedAsc => {
                 let start = after.map_or((updated_from, 0), |c| (c.updated_ms, c.index));
@@ -189,8 +211,9 @@ impl JiraSite {
         )
     }
 
-    /// Deletes a `fraction` of live issues (at least one when any is live); returns how many.
-    pub fn delete(&self, fraction: f64) -> u64 {
+    /// Deletes a `fraction` of live issues (at least one when any is live); returns their
+    /// indexes.
+    pub fn delete(&self, fraction: f64) -> Vec<u32> {
         self.write()
             .delete(self.population.seed, purpose::PICK, fraction)
     }

@@ -137,6 +137,30 @@ pub fn points(requests: u64) -> u64 {
     ((requests as f64 / 100.0).round() as u64).max(1)
 }
 
+/// What is read of each pull request, with the first page of every nested list.
+fn pull_selection() -> String {
+    format!(
+        "id fullDatabaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
+        additions deletions changedFiles baseRefName headRefName baseRefOid headRefOid
+        repository {{ nameWithOwner }}
+        author {{ ...ActorFields }}
+        assignees(first: 1) {{ nodes {{ login databaseId }} }}
+        commits(first: {PER_LIST}) {{ ...CommitPage }}
+        reviews(first: {PER_LIST}) {{ ...ReviewPage }}
+        comments(first: {PER_LIST}) {{ ...IssueCommentPage }}
+        reviewThreads(first: {PER_LIST}) {{ ...ThreadPage }}"
+    )
+}
+
+/// The fragments [`pull_selection`] uses.
+const PULL_FRAGMENTS: [&str; 5] = [
+    "ActorFields",
+    "CommitPage",
+    "ReviewPage",
+    "IssueCommentPage",
+    "ThreadPage",
+];
+
 /// The page query of `first` pull requests: `$owner`, `$name`, `$after`.
 pub fn pulls_query(first: u64) -> String {
     let operation = format!(
@@ -145,31 +169,27 @@ pub fn pulls_query(first: u64) -> String {
   repository(owner: $owner, name: $name) {{
     pullRequests(first: {first}, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
       pageInfo {{ hasNextPage endCursor }}
-      nodes {{
-        id fullDatabaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
-        additions deletions changedFiles baseRefName headRefName baseRefOid headRefOid
-        repository {{ nameWithOwner }}
-        author {{ ...ActorFields }}
-        assignees(first: 1) {{ nodes {{ login databaseId }} }}
-        commits(first: {PER_LIST}) {{ ...CommitPage }}
-        reviews(first: {PER_LIST}) {{ ...ReviewPage }}
-        comments(first: {PER_LIST}) {{ ...IssueCommentPage }}
-        reviewThreads(first: {PER_LIST}) {{ ...ThreadPage }}
-      }}
+      nodes {{ {} }}
     }}
   }}
-}}"
+}}",
+        pull_selection()
     );
-    document(
-        &operation,
-        &[
-            "ActorFields",
-            "CommitPage",
-            "ReviewPage",
-            "IssueCommentPage",
-            "ThreadPage",
-        ],
-    )
+    document(&operation, &PULL_FRAGMENTS)
+}
+
+/// The query of one pull request by number: `$owner`, `$name`, `$number`.
+pub fn pull_query() -> String {
+    let operation = format!(
+        "query PullRequest($owner: String!, $name: String!, $number: Int!) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    pullRequest(number: $number) {{ {} }}
+  }}
+}}",
+        pull_selection()
+    );
+    document(&operation, &PULL_FRAGMENTS)
 }
 
 /// Points a page query of `first` pull requests costs: the page, then per pull request its

@@ -13,6 +13,7 @@ mod sync_graphql;
 pub mod tables;
 pub mod transform;
 pub mod transform_graphql;
+mod webhook;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -24,10 +25,12 @@ use crate::domain::{IntegrationId, IntegrationRef, Provider, SourceApi, TenantId
 use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
+use crate::pipeline::webhooks::Refreshed;
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::raw::RawRecord;
 use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 use client::GithubClient;
@@ -214,6 +217,14 @@ impl Source for Github {
             ))
         }
         .boxed()
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        deliveries: &'a [RawRecord],
+    ) -> BoxFuture<'a, anyhow::Result<Refreshed>> {
+        webhook::refresh(context, deliveries).boxed()
     }
 
     fn reprocess<'a>(

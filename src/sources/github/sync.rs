@@ -235,6 +235,76 @@ impl GithubRun<'_> {
             .await
     }
 
+    /// Pull requests named by `(owner/name, number)` read again (webhook deliveries), with
+    /// their reviews, commits and (over GraphQL) comments, then their flow metrics and links.
+    pub async fn refresh_pulls(
+        &self,
+        wanted: &[(String, u64)],
+    ) -> Result<PullsSynced, PipelineError> {
+        let (kind, rest) = match self.api {
+            SourceApi::Graphql => (kinds::GRAPHQL_PULL, false),
+            SourceApi::Rest => (kinds::PULL, true),
+        };
+        let ((extracted, touched), report) = self
+            .handoff
+            .run(
+                self.pool,
+                self.scope,
+                &[kind],
+                async |publisher| match rest {
+                    false => self.extract_pulls_by_number(wanted, publisher).await,
+                    true => self.extract_rest_pulls_by_number(wanted, publisher).await,
+                },
+                &|_| {},
+            )
+            .await?;
+        self.finish_pulls(
+            touched,
+            report,
+            extracted,
+            StepReport::default(),
+            Etags::new(),
+        )
+        .await
+    }
+
+    /// Over REST: each pull request's detail, reviews and commits (its comments are read by
+    /// the next sync's repository listings).
+    async fn extract_rest_pulls_by_number(
+        &self,
+        wanted: &[(String, u64)],
+        publisher: impl Publisher,
+    ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
+        let clock = Instant::now();
+        let mut report = StepReport::default();
+        let mut touched = BTreeSet::new();
+        let mut outbox = Outbox::new(publisher);
+        for (repository, number) in wanted {
+            let listed = json!({"number": number});
+            let raw_ids = match self.store_pulls(repository, &[listed]).await {
+                Err(PipelineError::Source(ConnectorError::Status { status, .. }))
+                    if status == reqwest::StatusCode::NOT_FOUND =>
+                {
+                    continue
+                }
+                other => other?,
+            };
+            let stored = raw::fetch(
+                self.pool,
+                self.scope.tenant_id,
+                self.scope.integration_id,
+                &raw_ids,
+            )
+            .await?;
+            touched.extend(stored.into_iter().filter_map(|row| row.external_id));
+            report.extracted += raw_ids.len() as u64;
+            outbox.push(self.message(kinds::PULL, raw_ids)).await?;
+        }
+        outbox.finish().await?;
+        report.extract_seconds = clock.elapsed().as_secs_f64();
+        Ok((report, touched))
+    }
+
     /// After the pull requests (and comments) are loaded: flow metrics and key links of every
     /// pull request touched, the step's report and state, and the listings' ETags once all
     /// of it is loaded.
@@ -289,7 +359,10 @@ impl GithubRun<'_> {
             self.client.all_pages(&commits, &[]),
         )?;
         Ok(PullBundle {
-            id: id_text(listed).unwrap_or_default(),
+            // A pull request named only by number takes its id from the detail.
+            id: id_text(listed)
+                .or_else(|| id_text(&detail.body))
+                .unwrap_or_default(),
             detail: detail.body,
             reviews,
             commits,

@@ -116,6 +116,52 @@ impl GithubRun<'_> {
         Ok((report, extracted))
     }
 
+    /// Extract side of pull requests named by number (webhook deliveries): one query each,
+    /// side by side within the client's limits; a pull request the source no longer has is
+    /// skipped. Returns the report and the external ids of the pull requests extracted.
+    pub(super) async fn extract_pulls_by_number(
+        &self,
+        wanted: &[(String, u64)],
+        publisher: impl Publisher,
+    ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
+        let clock = Instant::now();
+        let query = graphql::pull_query();
+        let answers = try_join_all(wanted.iter().map(|(repository, number)| {
+            let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
+            let variables = json!({"owner": owner, "name": name, "number": number});
+            let query = &query;
+            async move {
+                match self.client.graphql(query, variables, 1).await {
+                    // This pull request alone (not found, not readable): the others go on.
+                    Err(error @ ConnectorError::Graphql { .. }) => {
+                        tracing::warn!(repository, number, %error, "pull request not read");
+                        Ok(Value::Null)
+                    }
+                    other => other,
+                }
+            }
+        }))
+        .await?;
+        let mut report = StepReport::default();
+        let mut extracted = BTreeSet::new();
+        let mut outbox = Outbox::new(publisher);
+        for ((repository, _), data) in wanted.iter().zip(&answers) {
+            let node = &data["repository"]["pullRequest"];
+            if !node.is_object() {
+                continue;
+            }
+            let raw_ids = self.store_graphql_pulls(repository, &[node], &None).await?;
+            extracted.extend(graphql::database_id(node));
+            report.extracted += 1;
+            outbox
+                .push(self.message(kinds::GRAPHQL_PULL, raw_ids))
+                .await?;
+        }
+        outbox.finish().await?;
+        report.extract_seconds = clock.elapsed().as_secs_f64();
+        Ok((report, extracted))
+    }
+
     /// Reads what the page's pull requests left unfinished, stores it, then the pull
     /// requests themselves; returns the pull requests' raw ids.
     async fn store_graphql_pulls(

@@ -447,6 +447,26 @@ pub async fn etags(
 }
 
 /// Remembers listings' ETags for the next run.
+/// Numbers of the integration's open pull requests of `repository` whose head is `branch`
+/// (a push to it adds commits to them).
+pub async fn open_pulls_on_branch(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    (repository, branch): (&str, &str),
+) -> Result<Vec<i32>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT p.number FROM prs p JOIN repositories r ON r.id = p.repository_id
+         WHERE p.tenant_id = $1 AND p.integration_id = $2 AND lower(r.full_name) = lower($3)
+           AND p.head_branch = $4 AND p.state = 'open'",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(repository)
+    .bind(branch)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn save_etags(
     pool: &PgPool,
     IntegrationRef {

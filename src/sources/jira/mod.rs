@@ -12,6 +12,7 @@ pub mod reprocess;
 pub mod sync;
 pub mod tables;
 pub mod transform;
+mod webhook;
 
 use anyhow::Context;
 use chrono_tz::Tz;
@@ -25,10 +26,12 @@ use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
+use crate::pipeline::webhooks::Refreshed;
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::raw::RawRecord;
 use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
 use client::JiraClient;
@@ -194,6 +197,14 @@ impl Source for Jira {
             Ok(format!("signed in as {name}; {total} project(s) visible"))
         }
         .boxed()
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        deliveries: &'a [RawRecord],
+    ) -> BoxFuture<'a, anyhow::Result<Refreshed>> {
+        webhook::refresh(context, deliveries).boxed()
     }
 
     fn reprocess<'a>(

@@ -323,9 +323,18 @@ impl JiraRun<'_> {
         &self,
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<IssuesSynced, PipelineError> {
+        let jql = issues_jql(&self.projects, self.since, self.timezone);
+        self.issues_matching(&jql, progress).await
+    }
+
+    /// The issues step over the issues `jql` finds.
+    pub async fn issues_matching(
+        &self,
+        jql: &str,
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<IssuesSynced, PipelineError> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
         self.stages(steps::ISSUES, StageState::Running).await?;
-        let jql = issues_jql(&self.projects, self.since, self.timezone);
         let ((extracted, found), mut report) = self
             .handoff
             .run(
@@ -333,7 +342,7 @@ impl JiraRun<'_> {
                 self.scope,
                 &[kinds::ISSUE],
                 async |publisher| {
-                    let extracted = self.extract_issues(&jql, publisher).await?;
+                    let extracted = self.extract_issues(jql, publisher).await?;
                     crate::pipeline::set_extracted(self.pool, self.scope, steps::ISSUES).await?;
                     Ok(extracted)
                 },

@@ -477,6 +477,25 @@ pub async fn mark_missing_deleted(
     Ok(done.rows_affected())
 }
 
+/// Marks the integration's live work items with these external ids as deleted (the
+/// source said so); returns how many.
+pub async fn mark_deleted(
+    pool: &PgPool,
+    integration: crate::domain::IntegrationRef,
+    external_ids: &[String],
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE work_items SET deleted_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND integration_id = $2 AND deleted_at IS NULL AND external_id = ANY($3)",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(external_ids)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 const PR_LINKS: Upsert = Upsert {
     table: "work_item_pr_links",
     record: &[

@@ -220,6 +220,19 @@ impl ObjectValue for Resolver<'_> {
                 "name" => leaf(repo_name(*repo)),
                 "nameWithOwner" => leaf(repo_full_name(*repo)),
                 "pullRequests" => self.page(self.pull_requests(info, *repo)),
+                "pullRequest" => {
+                    let number = info
+                        .arguments()
+                        .get("number")
+                        .and_then(JsonValue::as_u64)
+                        .unwrap_or_default();
+                    match self.world.github.site.pull(*repo, number) {
+                        Some(pull) => child(Entity::Pull(Arc::new(pull))),
+                        None => Err(error(&format!(
+                            "Could not resolve to a PullRequest with the number of {number}."
+                        ))),
+                    }
+                }
                 _ => Err(self.unknown_field_error(info)),
             },
             Entity::Connection(page) => match field {

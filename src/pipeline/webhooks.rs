@@ -1,0 +1,195 @@
+//! Processing stored webhook deliveries, after the receivers answered: per integration (one
+//! processor at a time, under an advisory lock), a short wait so a burst's events gather,
+//! then the pending deliveries in batches — the source reads the entities they name again
+//! (events arrive late and out of order; the entity as it is now is what counts) through the
+//! usual raw → transform → load path, and what changed is embedded. A delivery stays pending
+//! until that is done, so a process killed midway leaves it for the next one.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::embed_stage::Embedding;
+use super::handoff::Handoff;
+use super::source::{Catalog, Reach};
+use super::sync::{embed, SyncContext};
+use crate::domain::{IntegrationRef, Provider, Scope};
+use crate::queue::rabbitmq::Broker;
+use crate::store::{raw, tenants, webhooks};
+
+/// How long after the first of a burst of events the processor starts reading: events of
+/// the same entity within it cost one read.
+pub const COALESCE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Deliveries handled per round (Jira reads up to a hundred issues per search).
+const BATCH: i64 = 500;
+
+/// What a source's refresh did for a batch of deliveries.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Entities read again from the source.
+    pub refreshed: u64,
+    /// Entities the deliveries said were deleted, marked so.
+    pub deleted: u64,
+    /// Deliveries naming nothing this integration keeps (other events, other projects).
+    pub ignored: u64,
+    /// Requests sent to the source.
+    pub requests: u64,
+}
+
+/// What processing deliveries works with.
+#[derive(Clone, Copy)]
+pub struct Processor<'a> {
+    pub pool: &'a PgPool,
+    pub reach: &'a Reach,
+    pub sources: Catalog,
+    pub embedding: &'a Embedding,
+    /// Transform work goes over RabbitMQ (to the tenant's tier) when set, else stays here.
+    pub broker: Option<&'a Broker>,
+}
+
+/// Lock key space of the delivery processors (the second key is the integration id).
+const LOCK_SPACE: i32 = 0x5745_4248; // "WEBH"
+
+impl Processor<'_> {
+    /// Processes every pending delivery of `integration`; returns what was done, or None
+    /// when another processor holds the integration (it reads pending deliveries until none
+    /// are left, these included).
+    #[tracing::instrument(name = "webhooks", level = "error", skip_all, fields(tenant_id = integration.tenant.get(), integration_id = integration.integration.get()))]
+    pub async fn process(
+        &self,
+        integration: IntegrationRef,
+        provider: Provider,
+    ) -> anyhow::Result<Option<Refreshed>> {
+        let mut lock = self.pool.acquire().await?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2::int)")
+            .bind(LOCK_SPACE)
+            .bind(integration.integration.get() as i32)
+            .fetch_one(&mut *lock)
+            .await?;
+        if !held {
+            return Ok(None);
+        }
+        let outcome = self.process_held(integration, provider).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, $2::int)")
+            .bind(LOCK_SPACE)
+            .bind(integration.integration.get() as i32)
+            .execute(&mut *lock)
+            .await;
+        if unlocked.is_err() {
+            // A connection whose lock state is unknown is not given back to the pool.
+            lock.detach();
+        }
+        outcome.map(Some)
+    }
+
+    async fn process_held(
+        &self,
+        integration: IntegrationRef,
+        provider: Provider,
+    ) -> anyhow::Result<Refreshed> {
+        tokio::time::sleep(COALESCE_WINDOW).await;
+        let source = self.sources.source(provider);
+        let handoff = match self.broker {
+            None => Handoff::InProcess {
+                sources: self.sources,
+            },
+            Some(broker) => Handoff::Broker {
+                broker,
+                tier: tenants::tier(self.pool, integration.tenant).await?,
+            },
+        };
+        let context = SyncContext {
+            pool: self.pool,
+            reach: self.reach,
+            scope: Scope::of(integration),
+            since: None,
+            full: false,
+            handoff,
+        };
+        let mut total = Refreshed::default();
+        loop {
+            let deliveries = webhooks::pending(self.pool, integration, BATCH).await?;
+            if deliveries.is_empty() {
+                break;
+            }
+            let done = source.refresh(&context, &deliveries).await?;
+            let mut lines = Vec::new();
+            let failed_embeds = embed(
+                &context,
+                (self.sources, provider),
+                self.embedding,
+                &mut lines,
+            )
+            .await?;
+            if failed_embeds > 0 {
+                tracing::warn!(
+                    failed = failed_embeds,
+                    "records of webhook deliveries failed to embed (all in embedding_failures)"
+                );
+            }
+            let ids: Vec<_> = deliveries.iter().map(|d| d.id).collect();
+            raw::mark_processed(self.pool, integration.tenant, &ids).await?;
+            tracing::info!(
+                deliveries = ids.len(),
+                refreshed = done.refreshed,
+                deleted = done.deleted,
+                ignored = done.ignored,
+                requests = done.requests,
+                "webhook deliveries processed"
+            );
+            total.refreshed += done.refreshed;
+            total.deleted += done.deleted;
+            total.ignored += done.ignored;
+            total.requests += done.requests;
+        }
+        Ok(total)
+    }
+
+    /// Processes the pending deliveries of every integration that has some, a few
+    /// integrations side by side; an integration that fails is logged and left pending for
+    /// the next look.
+    pub async fn process_all_pending(&self) -> anyhow::Result<()> {
+        use futures_util::StreamExt;
+        let waiting = webhooks::with_pending(self.pool).await?;
+        futures_util::stream::iter(waiting)
+            .for_each_concurrent(4, |(tenant, integration, provider)| async move {
+                let target = IntegrationRef::new(tenant, integration);
+                if let Err(error) = self.process(target, provider).await {
+                    tracing::warn!(
+                        tenant_id = tenant.get(),
+                        integration_id = integration.get(),
+                        error = %format!("{error:#}"),
+                        "webhook deliveries not processed; trying again at the next look"
+                    );
+                }
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Processes deliveries as the receivers announce them, and at every `poll` whatever an
+    /// announcement missed (a lost listener, a process killed midway), until the process
+    /// ends.
+    pub async fn run(&self, poll: Duration) {
+        let wake = tokio::sync::Notify::new();
+        let follow = crate::store::notifications::follow(
+            self.pool,
+            webhooks::DELIVERIES_CHANNEL,
+            |_: serde_json::Value| wake.notify_one(),
+            || wake.notify_one(),
+        );
+        let work = async {
+            loop {
+                if let Err(error) = self.process_all_pending().await {
+                    tracing::warn!(error = %format!("{error:#}"), "webhook deliveries could not be read; looking again after the poll interval");
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        };
+        tokio::join!(follow, work);
+    }
+}

@@ -1,0 +1,186 @@
+//! Webhooks from the sources: the secret each integration's deliveries are signed with (made
+//! here, sealed, shown once; the replaced one stays valid for a day), and the receipt of a
+//! delivery — signature checked in constant time, stored raw under its delivery id, nothing
+//! else done before the answer.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use super::ServiceResult;
+use crate::domain::text::to_hex;
+use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use crate::security::{new_webhook_secret, webhook_verifies, CredentialCipher};
+use crate::store::webhooks::{self, DeliveryCounts};
+use crate::store::{integrations, StoreError};
+
+/// How long a replaced secret still verifies deliveries: time to paste the new one into the
+/// source's settings.
+pub const PREVIOUS_SECRET_VALID_FOR: Duration = Duration::from_secs(24 * 3600);
+
+/// The largest delivery body taken (GitHub caps its payloads at 25 MB, but the events read
+/// here are far smaller; Jira's are well under this).
+pub const MAX_DELIVERY_BYTES: usize = 1 << 20;
+
+/// A new webhook secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewWebhookSecret {
+    pub integration_id: IntegrationId,
+    /// Paste it into the source's webhook settings; it is never shown again.
+    pub secret: String,
+    /// Where the source sends deliveries, under the API's public address.
+    pub path: String,
+    /// Until when the secret this one replaced still verifies deliveries (none when there
+    /// was none).
+    pub previous_valid_until: Option<chrono::DateTime<Utc>>,
+}
+
+/// Where `provider`'s deliveries for an integration are received.
+pub fn receiver_path(provider: Provider, integration_id: IntegrationId) -> String {
+    format!("/api/v1/webhooks/{provider}/{integration_id}")
+}
+
+/// Makes a new webhook secret for the tenant's integration.
+pub async fn rotate_secret(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<NewWebhookSecret> {
+    let integration = integrations::get(pool, tenant_id, integration_id).await?;
+    let before = webhooks::delivery_counts(pool, IntegrationRef::new(tenant_id, integration_id))
+        .await?
+        .secret_set;
+    let secret = new_webhook_secret();
+    let target = IntegrationRef::new(tenant_id, integration_id);
+    webhooks::rotate_secret(pool, cipher, target, &secret, PREVIOUS_SECRET_VALID_FOR).await?;
+    Ok(NewWebhookSecret {
+        integration_id,
+        secret,
+        path: receiver_path(integration.provider, integration_id),
+        previous_valid_until: before.then(|| {
+            Utc::now() + chrono::Duration::from_std(PREVIOUS_SECRET_VALID_FOR).unwrap_or_default()
+        }),
+    })
+}
+
+/// The tenant's integration's deliveries.
+pub async fn status(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> ServiceResult<DeliveryCounts> {
+    integrations::get(pool, tenant_id, integration_id).await?;
+    Ok(webhooks::delivery_counts(pool, IntegrationRef::new(tenant_id, integration_id)).await?)
+}
+
+/// One delivery as it arrived.
+pub struct Delivery<'a> {
+    pub provider: Provider,
+    pub integration_id: IntegrationId,
+    /// The signature header (`sha256=<hex>`).
+    pub signature: Option<&'a str>,
+    /// The source's id of the delivery (the same on a redelivery).
+    pub delivery_id: Option<&'a str>,
+    /// GitHub's event header (Jira names the event in the body).
+    pub event: Option<&'a str>,
+    /// Jira's retry counter.
+    pub retry: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// What became of a verified delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    Stored,
+    /// Its delivery id was stored before.
+    Duplicate,
+}
+
+/// Why a delivery was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A missing or wrong signature, or no active integration of that source with a secret
+    /// under that id: one answer for all, so the id cannot be probed.
+    #[error("the delivery's signature does not match a webhook secret of this integration")]
+    Unauthorized,
+    #[error("{0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Secrets checked when the integration has none, so that an unknown id costs the same.
+const STAND_IN_SECRETS: [[u8; 64]; 2] = [[0; 64]; 2];
+
+/// Verifies a delivery and stores it raw; processing happens later, elsewhere.
+pub async fn receive(
+    pool: &PgPool,
+    cipher: &CredentialCipher,
+    delivery: Delivery<'_>,
+) -> Result<Receipt, Refusal> {
+    let receiver =
+        webhooks::receiver(pool, cipher, delivery.provider, delivery.integration_id).await?;
+    let verified = match &receiver {
+        Some(receiver) => webhook_verifies(delivery.signature, &receiver.secrets, delivery.body),
+        None => {
+            std::hint::black_box(webhook_verifies(
+                delivery.signature,
+                &STAND_IN_SECRETS,
+                delivery.body,
+            ));
+            false
+        }
+    };
+    let (Some(receiver), true) = (receiver, verified) else {
+        return Err(Refusal::Unauthorized);
+    };
+    let body: Value = serde_json::from_slice(delivery.body)
+        .map_err(|error| Refusal::Malformed(format!("the body is not JSON: {error}")))?;
+    if !body.is_object() {
+        return Err(Refusal::Malformed("the body is not a JSON object".into()));
+    }
+    let event = delivery
+        .event
+        .or_else(|| body["webhookEvent"].as_str())
+        .unwrap_or("unknown")
+        .to_owned();
+    // A delivery without an id is told apart by its content.
+    let delivery_id = match delivery
+        .delivery_id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+    {
+        Some(id) => id.chars().take(200).collect(),
+        None => body_digest(delivery.body),
+    };
+    let metadata = json!({
+        "event": event,
+        "delivery": delivery_id,
+        "retry": delivery.retry,
+        "received_at": Utc::now(),
+    });
+    let integration = IntegrationRef::new(receiver.tenant_id, delivery.integration_id);
+    let stored = webhooks::store_delivery(
+        pool,
+        integration,
+        (delivery.provider, &delivery_id),
+        body,
+        &metadata,
+    )
+    .await?;
+    Ok(if stored {
+        Receipt::Stored
+    } else {
+        Receipt::Duplicate
+    })
+}
+
+fn body_digest(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", to_hex(&Sha256::digest(body)))
+}

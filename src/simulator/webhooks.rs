@@ -1,0 +1,214 @@
+//! Webhook deliveries of the simulated sources: targets set with `POST /_sim/webhooks`
+//! (per source its receiver URL and secret), and every issue or pull request that changes
+//! (`/_sim/mutate`) or is deleted (`/_sim/delete`) delivered as the real source delivers
+//! it — signed with HMAC-SHA256 of the body, with a delivery id — before the control call
+//! answers. Knobs for what receivers must survive: every delivery sent twice, newest first,
+//! every n-th one dropped or signed with a wrong secret. `GET /_sim/webhooks` counts them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::security::sign_webhook;
+
+/// Where one source's deliveries go.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub url: String,
+    pub secret: String,
+}
+
+/// The targets and knobs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub jira: Option<Target>,
+    pub github: Option<Target>,
+    /// Send every delivery twice, with the same delivery id.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Send a batch newest first.
+    #[serde(default)]
+    pub reverse: bool,
+    /// Never send every n-th delivery (0: send all).
+    #[serde(default)]
+    pub drop_every: u64,
+    /// Sign every n-th delivery with a wrong secret (0: none).
+    #[serde(default)]
+    pub bad_signature_every: u64,
+}
+
+/// One event to deliver.
+pub struct Event {
+    pub jira: bool,
+    /// GitHub's event name (Jira names it in the body).
+    pub name: &'static str,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Counts {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Webhooks {
+    settings: Mutex<WebhookSettings>,
+    counts: Counts,
+    sequence: AtomicU64,
+    client: reqwest::Client,
+}
+
+/// Deliveries in flight at once.
+const PARALLEL: usize = 16;
+
+impl Webhooks {
+    fn settings(&self) -> WebhookSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Delivers `events` to their source's target (none set: nothing is sent); returns how
+    /// many deliveries were attempted.
+    pub async fn deliver(&self, mut events: Vec<Event>) -> u64 {
+        let settings = self.settings();
+        if settings.reverse {
+            events.reverse();
+        }
+        let mut sends = Vec::new();
+        for event in events {
+            let target = match event.jira {
+                true => &settings.jira,
+                false => &settings.github,
+            };
+            let Some(target) = target else { continue };
+            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+            if settings.drop_every > 0 && n % settings.drop_every == 0 {
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let bad = settings.bad_signature_every > 0 && n % settings.bad_signature_every == 0;
+            let secret = if bad {
+                "not-the-secret"
+            } else {
+                &target.secret
+            };
+            let body = serde_json::to_vec(&event.body).unwrap_or_default();
+            let signature = sign_webhook(secret.as_bytes(), &body);
+            let delivery = uuid::Uuid::new_v4().to_string();
+            let copies = if settings.duplicate { 2 } else { 1 };
+            for _ in 0..copies {
+                let mut request = self
+                    .client
+                    .post(&target.url)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                request = match event.jira {
+                    true => request
+                        .header("x-hub-signature", &signature)
+                        .header("x-atlassian-webhook-identifier", &delivery),
+                    false => request
+                        .header("x-hub-signature-256", &signature)
+                        .header("x-github-delivery", &delivery)
+                        .header("x-github-event", event.name),
+                };
+                sends.push(request);
+            }
+        }
+        let attempted = sends.len() as u64;
+        // In order within the parallel window, as a source's queue sends them.
+        futures_util::stream::iter(sends)
+            .for_each_concurrent(PARALLEL, |request| async move {
+                self.counts.sent.fetch_add(1, Ordering::Relaxed);
+                let counter = match request.send().await {
+                    Ok(answer) if answer.status().is_success() => &self.counts.accepted,
+                    Ok(_) => &self.counts.refused,
+                    Err(_) => &self.counts.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            })
+            .await;
+        attempted
+    }
+
+    fn counts(&self) -> Value {
+        let c = &self.counts;
+        json!({
+            "sent": c.sent.load(Ordering::Relaxed),
+            "accepted": c.accepted.load(Ordering::Relaxed),
+            "refused": c.refused.load(Ordering::Relaxed),
+            "dropped": c.dropped.load(Ordering::Relaxed),
+            "failed": c.failed.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// `GET /_sim/webhooks`: the settings (secrets included: this is a test tool) and counts.
+pub async fn control_get(State(webhooks): State<std::sync::Arc<Webhooks>>) -> Response {
+    Json(json!({"settings": webhooks.settings(), "counts": webhooks.counts()})).into_response()
+}
+
+/// `POST /_sim/webhooks`: replaces the settings.
+pub async fn control_set(
+    State(webhooks): State<std::sync::Arc<Webhooks>>,
+    Json(settings): Json<WebhookSettings>,
+) -> Response {
+    *webhooks
+        .settings
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+    Json(json!({"settings": webhooks.settings()})).into_response()
+}
+
+/// Jira's delivery for an issue: `jira:issue_created|updated|deleted`.
+pub fn jira_issue_event(
+    event: &str,
+    base_url: &str,
+    (id, key): (u64, String),
+    now_ms: i64,
+) -> Event {
+    Event {
+        jira: true,
+        name: "jira",
+        body: json!({
+            "timestamp": now_ms,
+            "webhookEvent": event,
+            "issue_event_type_name": event.trim_start_matches("jira:"),
+            "issue": {"id": id.to_string(), "self": format!("{base_url}/rest/api/3/issue/{id}"), "key": key},
+        }),
+    }
+}
+
+/// GitHub's `pull_request` delivery (`opened` or `synchronize`).
+pub fn github_pull_event(
+    action: &str,
+    (repository, id, number): (String, u64, u64),
+    updated_ms: i64,
+) -> Event {
+    let updated = chrono::DateTime::from_timestamp_millis(updated_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Event {
+        jira: false,
+        name: "pull_request",
+        body: json!({
+            "action": action,
+            "number": number,
+            "pull_request": {"id": id, "number": number, "updated_at": updated},
+            "repository": {"full_name": repository},
+        }),
+    }
+}
