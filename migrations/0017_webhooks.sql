@@ -22,3 +22,17 @@ CREATE UNIQUE INDEX raw_extraction_data_delivery_idx
 CREATE INDEX raw_extraction_data_pending_delivery_idx
     ON raw_extraction_data (integration_id, id)
     WHERE type IN ('github_webhook', 'jira_webhook') AND status = 'pending';
+
+-- Webhooks pulse-etl registered at the source (`integration webhooks install`), so that
+-- `uninstall` removes exactly those: per integration a target (a repository, or the Jira
+-- site) and the source's id of the hook.
+CREATE TABLE webhook_registrations (
+    tenant_id       BIGINT NOT NULL,
+    integration_id  BIGINT NOT NULL,
+    target          TEXT NOT NULL,
+    hook_id         TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    installed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (integration_id, target),
+    FOREIGN KEY (tenant_id, integration_id) REFERENCES integrations (tenant_id, id) ON DELETE CASCADE
+);

@@ -478,7 +478,23 @@ pub enum IntegrationCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum WebhooksCommand {
-    /// Whether a secret is set, the last delivery, the last hour's deliveries and failures.
+    /// Register the integration's webhooks at the source (GitHub: a hook per repository;
+    /// Jira: an admin webhook for its projects) with a new secret; where the token may not,
+    /// print what to set up by hand.
+    Install {
+        /// Integration id.
+        id: IntegrationId,
+        /// The API's address as the source reaches it, e.g. https://pulse.example.com.
+        #[arg(long)]
+        public_url: String,
+    },
+    /// Remove the webhooks `install` registered.
+    Uninstall {
+        /// Integration id.
+        id: IntegrationId,
+    },
+    /// The hooks installed, whether a secret is set, the last delivery, the last hour's
+    /// deliveries and failures, and whether polling is in reconcile mode.
     Status {
         /// Integration id.
         id: IntegrationId,

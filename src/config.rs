@@ -197,6 +197,9 @@ pub struct SchedulerConfig {
     pub poll_secs: u64,
     pub interval_secs: u64,
     pub stuck_after_secs: u64,
+    /// The interval while an integration's webhooks are live (a delivery within
+    /// `interval_secs`): polling only reconciles what deliveries missed.
+    pub reconcile_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -359,12 +362,13 @@ impl Config {
             self.scheduler.poll_secs,
             self.scheduler.interval_secs,
             self.scheduler.stuck_after_secs,
+            self.scheduler.reconcile_interval_secs,
         ]
         .contains(&0)
         {
             return Err(ConfigError::Invalid {
                 key: "scheduler",
-                message: "poll_secs, interval_secs and stuck_after_secs must be at least 1".into(),
+                message: "poll_secs, interval_secs, stuck_after_secs and reconcile_interval_secs must be at least 1".into(),
             });
         }
         if self.queue.prefetch == 0 || self.queue.max_attempts == 0 {

@@ -48,6 +48,8 @@ pub struct ServerParts {
     pub body_limit_bytes: usize,
     /// Who may read `/metrics` on the API port.
     pub metrics: health::MetricsAccess,
+    /// An integration whose last webhook delivery is this recent is live.
+    pub webhooks_live_within: Duration,
 }
 
 /// Serves the API, docs and WebSockets on `listener` until `shutdown` completes, then lets
@@ -68,6 +70,7 @@ pub async fn serve(
         embedding: parts.embedding,
         job_events,
         stopping,
+        webhooks_live_within: parts.webhooks_live_within,
     });
     let follower = tokio::spawn(super::auth::follow_access_changes(
         state.pool.clone(),

@@ -26,6 +26,9 @@ pub struct ApiContext {
     pub job_events: broadcast::Sender<JobEvent>,
     /// Becomes true when the server stops: WebSocket streams close cleanly.
     pub stopping: watch::Receiver<bool>,
+    /// An integration whose last webhook delivery is this recent is live (the scheduler's
+    /// interval).
+    pub webhooks_live_within: std::time::Duration,
 }
 
 pub type ApiState = Arc<ApiContext>;

@@ -1,24 +1,25 @@
 //! Webhooks: the receivers the sources deliver to (no session; the signature is the
-//! credential) — stored raw and answered at once, processed after the answer — and, for
-//! admins, an integration's webhook secret and delivery status.
+//! credential) — stored raw and answered at once, processed after the answer — an
+//! integration's webhook status (anyone of the tenant), and, for admins, its secret and the
+//! hooks registered at the source.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Admin;
+use super::auth::{Admin, Caller};
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::Path;
+use super::extract::{Json, Path};
 use super::state::ApiState;
 use crate::domain::{IntegrationId, Provider};
 use crate::service::webhooks::{
     self, Delivery, NewWebhookSecret, Receipt, Refusal, MAX_DELIVERY_BYTES,
 };
-use crate::store::webhooks::DeliveryCounts;
+use crate::service::webhooks::{Installation, WebhookStatus};
 use crate::telemetry::metrics;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -26,7 +27,60 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(github))
         .routes(routes!(jira))
         .routes(routes!(rotate_secret))
-        .routes(routes!(status))
+        .routes(routes!(status, install, uninstall))
+}
+
+/// Where the source is to deliver: the API's address as the source reaches it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallBody {
+    /// `https://pulse.example.com`: the receivers' paths are added to it.
+    pub public_url: String,
+}
+
+/// What `uninstall` removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uninstalled {
+    /// Targets (repositories, or `site`) whose hook was removed.
+    pub removed: Vec<String>,
+}
+
+/// Registers the integration's webhooks at the source with a new secret (the previous
+/// one stays valid for a day); where the token may not, `manual` says what to set up by
+/// hand.
+#[utoipa::path(put, path = "/integrations/{id}/webhooks", tag = "webhooks", request_body = InstallBody,
+    params(("id" = i64, Path, description = "Integration id")),
+    responses((status = 200, body = Installation), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 502, body = ErrorBody)))]
+async fn install(
+    State(state): State<ApiState>,
+    Admin(caller): Admin,
+    Path(id): Path<IntegrationId>,
+    Json(body): Json<InstallBody>,
+) -> ApiResult<axum::Json<Installation>> {
+    let installed = webhooks::install(
+        &state.pool,
+        &state.reach,
+        (caller.tenant_id, id),
+        &body.public_url,
+    )
+    .await?;
+    Ok(axum::Json(installed))
+}
+
+/// Removes the webhooks `install` registered from the source.
+#[utoipa::path(delete, path = "/integrations/{id}/webhooks", tag = "webhooks",
+    params(("id" = i64, Path, description = "Integration id")),
+    responses((status = 200, body = Uninstalled), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn uninstall(
+    State(state): State<ApiState>,
+    Admin(caller): Admin,
+    Path(id): Path<IntegrationId>,
+) -> ApiResult<axum::Json<Uninstalled>> {
+    let removed = webhooks::uninstall(&state.pool, &state.reach, (caller.tenant_id, id)).await?;
+    Ok(axum::Json(Uninstalled { removed }))
 }
 
 /// What a receiver says of a delivery it took.
@@ -155,13 +209,19 @@ async fn rotate_secret(
 /// last hour's deliveries and failures, and how many wait to be processed.
 #[utoipa::path(get, path = "/integrations/{id}/webhooks", tag = "webhooks",
     params(("id" = i64, Path, description = "Integration id")),
-    responses((status = 200, body = DeliveryCounts), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WebhookStatus), (status = 404, body = ErrorBody)))]
 async fn status(
     State(state): State<ApiState>,
-    Admin(caller): Admin,
+    caller: Caller,
     Path(id): Path<IntegrationId>,
-) -> ApiResult<axum::Json<DeliveryCounts>> {
+) -> ApiResult<axum::Json<WebhookStatus>> {
     Ok(axum::Json(
-        webhooks::status(&state.pool, caller.tenant_id, id).await?,
+        webhooks::status(
+            &state.pool,
+            caller.tenant_id,
+            id,
+            state.webhooks_live_within,
+        )
+        .await?,
     ))
 }

@@ -1,6 +1,7 @@
 //! Admin commands: tenants, integrations and users, through the service layer.
 
 use std::io::BufRead;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sqlx::PgPool;
@@ -15,12 +16,12 @@ use crate::domain::input::SourceScope;
 use crate::service::integrations::{self, IntegrationInput};
 use crate::service::tenants::{self, NewTenant};
 use crate::service::users::{self, NewUser};
+use crate::service::webhooks::WebhookStatus;
 use crate::service::{api_tokens, webhooks};
 use crate::store;
 use crate::store::api_tokens::{ApiTokenSummary, TokenCreator};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::tenants::Tenant;
-use crate::store::webhooks::DeliveryCounts;
 
 impl Tabular for Tenant {
     const HEADERS: &'static [&'static str] = &["id", "name", "tier", "active", "created"];
@@ -36,25 +37,35 @@ impl Tabular for Tenant {
     }
 }
 
-impl Tabular for DeliveryCounts {
+impl Tabular for WebhookStatus {
     const HEADERS: &'static [&'static str] = &[
+        "installed",
         "secret set",
         "last delivery",
         "deliveries (1 h)",
         "failures (1 h)",
         "pending",
+        "polling",
     ];
 
     fn cells(&self) -> Vec<String> {
+        let installed: Vec<&str> = self.installed.iter().map(|r| r.target.as_str()).collect();
+        let counts = &self.deliveries;
         vec![
-            self.secret_set.to_string(),
-            self.last_delivery_at.map_or_else(
+            if installed.is_empty() {
+                "no".into()
+            } else {
+                installed.join(",")
+            },
+            counts.secret_set.to_string(),
+            counts.last_delivery_at.map_or_else(
                 || "never".into(),
                 |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
             ),
-            self.deliveries_last_hour.to_string(),
-            self.failures_last_hour.to_string(),
-            self.pending.to_string(),
+            counts.deliveries_last_hour.to_string(),
+            counts.failures_last_hour.to_string(),
+            counts.pending.to_string(),
+            if counts.live { "reconcile" } else { "normal" }.into(),
         ]
     }
 }
@@ -111,7 +122,13 @@ pub async fn integration(
         }
         IntegrationCommand::WebhookSecret { id, rotate } => {
             let tenant = store::integrations::tenant_of(pool, id).await?;
-            if !rotate && webhooks::status(pool, tenant, id).await?.secret_set {
+            let live_within = Duration::from_secs(config.scheduler.interval_secs);
+            if !rotate
+                && webhooks::status(pool, tenant, id, live_within)
+                    .await?
+                    .deliveries
+                    .secret_set
+            {
                 bail!("integration {id} has a webhook secret already (it was shown when it was made); --rotate makes a new one");
             }
             let key = config.secret_key()?;
@@ -128,9 +145,36 @@ pub async fn integration(
             }
             Ok(())
         }
+        IntegrationCommand::Webhooks(WebhooksCommand::Install { id, public_url }) => {
+            let tenant = store::integrations::tenant_of(pool, id).await?;
+            let reach = super::reach(config, &config.secret_key()?);
+            let done = webhooks::install(pool, &reach, (tenant, id), &public_url).await?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+                return Ok(());
+            }
+            for target in &done.installed.registered {
+                println!("registered: {target} → {}", done.url);
+            }
+            for line in &done.installed.manual {
+                println!("set up by hand (the token may not): {line}");
+            }
+            Ok(())
+        }
+        IntegrationCommand::Webhooks(WebhooksCommand::Uninstall { id }) => {
+            let tenant = store::integrations::tenant_of(pool, id).await?;
+            let reach = super::reach(config, &config.secret_key()?);
+            let removed = webhooks::uninstall(pool, &reach, (tenant, id)).await?;
+            output.done(&format!(
+                "removed {} hook(s): {}",
+                removed.len(),
+                removed.join(", ")
+            ))
+        }
         IntegrationCommand::Webhooks(WebhooksCommand::Status { id }) => {
             let tenant = store::integrations::tenant_of(pool, id).await?;
-            let counts = webhooks::status(pool, tenant, id).await?;
+            let live_within = Duration::from_secs(config.scheduler.interval_secs);
+            let counts = webhooks::status(pool, tenant, id, live_within).await?;
             output.list(&[counts])
         }
     }

@@ -182,6 +182,8 @@ pub(super) struct Roles<'a> {
 pub(super) struct Timing {
     /// From the end of a job's run until it is due again.
     pub interval: Duration,
+    /// The same while the integration's webhooks are live.
+    pub reconcile: Duration,
     pub poll: Duration,
     pub stuck_after: Duration,
     /// How long a stop waits for the job in hand.
@@ -192,6 +194,7 @@ impl Timing {
     pub fn from_config(config: &Config, interval: Option<Duration>) -> Self {
         Timing {
             interval: interval.unwrap_or(Duration::from_secs(config.scheduler.interval_secs)),
+            reconcile: Duration::from_secs(config.scheduler.reconcile_interval_secs),
             poll: Duration::from_secs(config.scheduler.poll_secs),
             stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
             grace: Duration::from_secs(config.shutdown.grace_secs),
@@ -257,7 +260,7 @@ async fn schedule_once(
             }
             _ => {
                 let with = (reach, embedding, broker);
-                run_claimed(pool, with, (*tenant_id, job), timing.interval)
+                run_claimed(pool, with, (*tenant_id, job), timing)
                     .instrument(span)
                     .await?
             }
@@ -273,7 +276,7 @@ pub(super) async fn run_claimed(
     pool: &PgPool,
     (reach, embedding, broker): (&Reach, &Embedding, Option<&Broker>),
     (tenant_id, job): (TenantId, &Job),
-    interval: Duration,
+    timing: Timing,
 ) -> anyhow::Result<()> {
     let handoff = match broker {
         None => Handoff::InProcess { sources: CATALOG },
@@ -303,8 +306,40 @@ pub(super) async fn run_claimed(
             tracing::warn!(tenant_id = tenant_id.get(), job_id = job.id.get(), error = %format!("{error:#}"), "job failed")
         }
     }
+    let interval = next_interval(pool, tenant_id, job, timing).await?;
     jobs::schedule_next(pool, tenant_id, job.id, interval).await?;
     Ok(())
+}
+
+/// Until a job is due again: the reconcile interval while its integration's webhooks are
+/// live (a delivery within the normal interval), else the normal one — said in the log
+/// either way.
+async fn next_interval(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    job: &Job,
+    timing: Timing,
+) -> anyhow::Result<Duration> {
+    let integration = crate::domain::IntegrationRef::new(tenant_id, job.integration_id);
+    let live = crate::store::webhooks::is_live(pool, integration, timing.interval).await?;
+    let (interval, mode) = match live {
+        true => (
+            timing.reconcile.max(timing.interval),
+            "reconcile: webhooks are live",
+        ),
+        false => (
+            timing.interval,
+            "polling: no webhook delivery within the interval",
+        ),
+    };
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        job_id = job.id.get(),
+        next_run_secs = interval.as_secs(),
+        mode,
+        "next run scheduled"
+    );
+    Ok(interval)
 }
 
 /// Hands a claimed job to the extract workers of its tenant's tier; if RabbitMQ will not

@@ -73,6 +73,7 @@ impl RunningApi {
             embedding: setup.embedding,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             body_limit_bytes: config.http.body_limit_bytes,
+            webhooks_live_within: Duration::from_secs(config.scheduler.interval_secs),
             metrics: MetricsAccess::on_the_api(
                 config.metrics.addr.is_some(),
                 config.metrics.token.expose_secret(),

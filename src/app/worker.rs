@@ -138,14 +138,14 @@ async fn extract_worker(
 ) -> anyhow::Result<()> {
     let reach = super::reach(config, &config.secret_key()?);
     let embedding = super::vectors::embedding(config, Some(reach.cipher.clone()))?;
-    let interval = Duration::from_secs(config.scheduler.interval_secs);
+    let timing = super::scheduler::Timing::from_config(config, None);
     let queues = Queues {
         stage: QueueStage::Extraction,
         tiers,
         prefetch: 1,
     };
     consume(config, queues, stop, async |broker, delivery| {
-        run_job(pool, (&reach, &embedding), broker, delivery, interval).await
+        run_job(pool, (&reach, &embedding), broker, delivery, timing).await
     })
     .await
 }
@@ -430,7 +430,7 @@ async fn run_job(
     (reach, embedding): (&Reach, &Embedding),
     broker: &Broker,
     delivery: Delivery,
-    interval: Duration,
+    timing: super::scheduler::Timing,
 ) -> anyhow::Result<()> {
     let message = delivery.message.clone();
     let (job, claimed_at) = match (&message.work, message.job_id) {
@@ -467,7 +467,7 @@ async fn run_job(
         pool,
         (reach, embedding, Some(broker)),
         (message.tenant_id, &job),
-        interval,
+        timing,
     )
     .await
 }

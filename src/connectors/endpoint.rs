@@ -11,6 +11,7 @@ pub fn class(url: &str) -> &'static str {
     let has = |segment: &str| segments.contains(&segment);
     match segments.last().copied().unwrap_or_default() {
         "graphql" => "graphql",
+        _ if has("hooks") || has("webhooks") => "webhooks",
         _ if has("dev-status") => "dev_status",
         _ if has("createmeta") => "createmeta",
         _ if ends(&["search", "jql"]) => "search",
@@ -67,6 +68,12 @@ mod tests {
                 "dev_status",
             ),
             ("https://api.github.com/graphql", "graphql"),
+            ("https://api.github.com/repos/acme/api/hooks", "webhooks"),
+            ("https://api.github.com/repos/acme/api/hooks/12", "webhooks"),
+            (
+                "https://x.atlassian.net/rest/webhooks/1.0/webhook/3",
+                "webhooks",
+            ),
             ("https://ghe.example/api/graphql", "graphql"),
             ("https://api.github.com/repos/acme/api", "repositories"),
             (

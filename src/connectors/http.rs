@@ -373,6 +373,21 @@ impl HttpClient {
         self.send(request).await
     }
 
+    /// A DELETE (a `204 No Content` answer's body is null).
+    pub async fn delete(&self, url: &str) -> Result<Fetched, ConnectorError> {
+        let request = Request {
+            method: Method::DELETE,
+            url,
+            query: &[],
+            body: None,
+            etag: None,
+            cost: 1,
+        };
+        self.send(request)
+            .await
+            .and_then(|answer| fresh(answer, url))
+    }
+
     pub async fn post(&self, url: &str, body: &Value) -> Result<Fetched, ConnectorError> {
         self.post_costing(url, body, 1).await
     }
@@ -583,6 +598,12 @@ impl HttpClient {
                     pause: Pause::Limited(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
                 };
             }
+        }
+        if status == StatusCode::NO_CONTENT {
+            return Attempt::Done(Conditional::Changed(Fetched {
+                body: Value::Null,
+                headers,
+            }));
         }
         if !status.is_success() {
             return Attempt::Fail(ConnectorError::Status {

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::sync::{StepRecorder, SyncContext, Synced};
 use super::transform_stage::TransformError;
-use super::webhooks::Refreshed;
+use super::webhooks::{HookTarget, Installed, Refreshed};
 use super::StepReport;
 use crate::connectors::outbound::Outbound;
 use crate::domain::input::{InvalidInput, SourceScope};
@@ -82,6 +82,25 @@ pub trait Source: Send + Sync {
         context: &'a SyncContext<'a>,
         deliveries: &'a [RawRecord],
     ) -> BoxFuture<'a, anyhow::Result<Refreshed>>;
+
+    /// Registers the integration's webhooks at the source, delivering to `hook` (replacing
+    /// hooks registered before); where the token may not, says what to set up by hand.
+    fn install_webhooks<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+        hook: &'a HookTarget,
+    ) -> BoxFuture<'a, anyhow::Result<Installed>>;
+
+    /// Removes the integration's registered webhooks from the source (one already gone
+    /// counts as removed); returns the targets removed.
+    fn uninstall_webhooks<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<String>>>;
 
     /// Transforms and loads the newest stored raw copy of everything the integration has,
     /// with no API call; returns a report per step.

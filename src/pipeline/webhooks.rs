@@ -37,6 +37,94 @@ pub struct Refreshed {
     pub requests: u64,
 }
 
+/// Where a source is asked to deliver: the receiver's public URL and the secret to sign with.
+pub struct HookTarget {
+    pub url: String,
+    pub secret: String,
+}
+
+/// What registering webhooks at a source did.
+#[derive(Debug, Default, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Installed {
+    /// Targets (repositories, or `site`) with a hook registered now.
+    pub registered: Vec<String>,
+    /// Where the token may not register hooks: what to set up by hand in the source's
+    /// settings, one line each (the secret included: it is shown this once).
+    pub manual: Vec<String>,
+}
+
+/// Whether the source refused to register a hook for lack of rights (401, 403, or GitHub's
+/// 404 for a repository the token may not administer).
+pub fn lacks_rights(error: &crate::connectors::http::ConnectorError) -> bool {
+    use crate::connectors::http::ConnectorError;
+    matches!(error, ConnectorError::Status { status, .. }
+        if [401, 403, 404].contains(&status.as_u16()))
+}
+
+/// Registers a hook per target with `register` (a target's earlier hook removed first with
+/// `remove`), recording each; a target the token may not register is described by `manual`.
+pub async fn install_each<R, D>(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    (targets, hook): (Vec<String>, &HookTarget),
+    register: impl Fn(String) -> R,
+    remove: impl Fn(String, String) -> D,
+    manual: impl Fn(&str) -> String,
+) -> anyhow::Result<Installed>
+where
+    R: std::future::Future<Output = Result<String, crate::connectors::http::ConnectorError>>,
+    D: std::future::Future<Output = Result<(), crate::connectors::http::ConnectorError>>,
+{
+    let before = webhooks::registrations(pool, integration).await?;
+    let mut installed = Installed::default();
+    for target in targets {
+        if let Some(old) = before.iter().find(|r| r.target == target) {
+            match remove(target.clone(), old.hook_id.clone()).await {
+                Err(error) if !lacks_rights(&error) => return Err(error.into()),
+                _ => webhooks::forget_registration(pool, integration, &target).await?,
+            }
+        }
+        match register(target.clone()).await {
+            Ok(hook_id) => {
+                webhooks::record_registration(pool, integration, (&target, &hook_id, &hook.url))
+                    .await?;
+                installed.registered.push(target);
+            }
+            Err(error) if lacks_rights(&error) => installed.manual.push(manual(&target)),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(installed)
+}
+
+/// Removes every registered hook with `remove` (one the source no longer has, or will not
+/// let the token remove, is forgotten all the same, and named in the log); returns the
+/// targets removed.
+pub async fn uninstall_each<D>(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    remove: impl Fn(String, String) -> D,
+) -> anyhow::Result<Vec<String>>
+where
+    D: std::future::Future<Output = Result<(), crate::connectors::http::ConnectorError>>,
+{
+    let mut removed = Vec::new();
+    for registration in webhooks::registrations(pool, integration).await? {
+        match remove(registration.target.clone(), registration.hook_id.clone()).await {
+            Ok(()) => {}
+            Err(error) if lacks_rights(&error) => tracing::warn!(
+                target = registration.target,
+                %error,
+                "hook not removed at the source (gone, or the token may not): forgotten here"
+            ),
+            Err(error) => return Err(error.into()),
+        }
+        webhooks::forget_registration(pool, integration, &registration.target).await?;
+        removed.push(registration.target);
+    }
+    Ok(removed)
+}
+
 /// What processing deliveries works with.
 #[derive(Clone, Copy)]
 pub struct Processor<'a> {

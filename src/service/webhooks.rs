@@ -11,11 +11,14 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
 use crate::domain::text::to_hex;
 use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use crate::pipeline::source::Reach;
+use crate::pipeline::webhooks::{HookTarget, Installed};
 use crate::security::{new_webhook_secret, webhook_verifies, CredentialCipher};
-use crate::store::webhooks::{self, DeliveryCounts};
+use crate::sources::CATALOG;
+use crate::store::webhooks::{self, DeliveryCounts, Registration};
 use crate::store::{integrations, StoreError};
 
 /// How long a replaced secret still verifies deliveries: time to paste the new one into the
@@ -52,9 +55,13 @@ pub async fn rotate_secret(
     integration_id: IntegrationId,
 ) -> ServiceResult<NewWebhookSecret> {
     let integration = integrations::get(pool, tenant_id, integration_id).await?;
-    let before = webhooks::delivery_counts(pool, IntegrationRef::new(tenant_id, integration_id))
-        .await?
-        .secret_set;
+    let before = webhooks::delivery_counts(
+        pool,
+        IntegrationRef::new(tenant_id, integration_id),
+        Duration::ZERO,
+    )
+    .await?
+    .secret_set;
     let secret = new_webhook_secret();
     let target = IntegrationRef::new(tenant_id, integration_id);
     webhooks::rotate_secret(pool, cipher, target, &secret, PREVIOUS_SECRET_VALID_FOR).await?;
@@ -68,14 +75,114 @@ pub async fn rotate_secret(
     })
 }
 
-/// The tenant's integration's deliveries.
+/// What `install` did: hooks registered, and what to set up by hand where the token may not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Installation {
+    pub integration_id: IntegrationId,
+    /// Where the source delivers.
+    pub url: String,
+    #[serde(flatten)]
+    pub installed: Installed,
+}
+
+/// The receiver URL under the API's public address `public_url` (`https://pulse.example`).
+fn receiver_url(
+    public_url: &str,
+    provider: Provider,
+    integration_id: IntegrationId,
+) -> ServiceResult<String> {
+    let invalid = |message: &str| ServiceError::Invalid {
+        field: "public_url",
+        message: message.to_owned(),
+    };
+    let parsed = url::Url::parse(public_url.trim())
+        .map_err(|error| invalid(&format!("not a URL: {error}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(invalid("must be an http:// or https:// address"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must not have a query or a fragment"));
+    }
+    let base = parsed.as_str().trim_end_matches('/');
+    Ok(format!("{base}{}", receiver_path(provider, integration_id)))
+}
+
+/// Registers the integration's webhooks at the source, delivering to its receiver under
+/// `public_url`, signed with a new secret (the one it replaces stays valid for a day).
+pub async fn install(
+    pool: &PgPool,
+    reach: &Reach,
+    (tenant_id, integration_id): (TenantId, IntegrationId),
+    public_url: &str,
+) -> ServiceResult<Installation> {
+    let integration = integrations::get(pool, tenant_id, integration_id).await?;
+    let url = receiver_url(public_url, integration.provider, integration_id)?;
+    let made = rotate_secret(pool, &reach.cipher, tenant_id, integration_id).await?;
+    let hook = HookTarget {
+        url: url.clone(),
+        secret: made.secret,
+    };
+    let installed = CATALOG
+        .source(integration.provider)
+        .install_webhooks(
+            pool,
+            reach,
+            IntegrationRef::new(tenant_id, integration_id),
+            &hook,
+        )
+        .await
+        .map_err(|error| ServiceError::Source(format!("{error:#}")))?;
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        integration_id = integration_id.get(),
+        registered = installed.registered.len(),
+        manual = installed.manual.len(),
+        "webhooks installed"
+    );
+    Ok(Installation {
+        integration_id,
+        url,
+        installed,
+    })
+}
+
+/// Removes the integration's registered webhooks from the source; returns the targets.
+pub async fn uninstall(
+    pool: &PgPool,
+    reach: &Reach,
+    (tenant_id, integration_id): (TenantId, IntegrationId),
+) -> ServiceResult<Vec<String>> {
+    let integration = integrations::get(pool, tenant_id, integration_id).await?;
+    CATALOG
+        .source(integration.provider)
+        .uninstall_webhooks(pool, reach, IntegrationRef::new(tenant_id, integration_id))
+        .await
+        .map_err(|error| ServiceError::Source(format!("{error:#}")))
+}
+
+/// The tenant's integration's deliveries; live when one came within `live_within` (the
+/// scheduler's interval).
 pub async fn status(
     pool: &PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
-) -> ServiceResult<DeliveryCounts> {
+    live_within: Duration,
+) -> ServiceResult<WebhookStatus> {
     integrations::get(pool, tenant_id, integration_id).await?;
-    Ok(webhooks::delivery_counts(pool, IntegrationRef::new(tenant_id, integration_id)).await?)
+    let integration = IntegrationRef::new(tenant_id, integration_id);
+    Ok(WebhookStatus {
+        deliveries: webhooks::delivery_counts(pool, integration, live_within).await?,
+        installed: webhooks::registrations(pool, integration).await?,
+    })
+}
+
+/// An integration's webhooks: the hooks registered at the source and the deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookStatus {
+    #[serde(flatten)]
+    pub deliveries: DeliveryCounts,
+    /// Hooks `install` registered (empty when none, or when set up by hand).
+    pub installed: Vec<Registration>,
 }
 
 /// One delivery as it arrived.

@@ -189,7 +189,7 @@ impl RunningSimulator {
         });
         let github = Arc::new(GithubState {
             site: github_site,
-            base_url,
+            base_url: base_url.clone(),
             malformed_rate: config.github_malformed_rate,
         });
         let stats = Arc::new(Stats::default());
@@ -207,7 +207,10 @@ impl RunningSimulator {
             }
             next.run(request).await
         };
-        let mut jira_api = jira::routes::router(jira.clone()).layer(middleware::from_fn(delay));
+        let hooks = Arc::new(webhooks::Webhooks::default());
+        let mut jira_api = jira::routes::router(jira.clone())
+            .merge(webhooks::jira_router(hooks.clone(), base_url.clone()))
+            .layer(middleware::from_fn(delay));
         if let Some(per_second) = config.jira_rate {
             jira_api = jira_api.layer(middleware::from_fn_with_state(
                 Arc::new(JiraRate::new(per_second)),
@@ -232,6 +235,7 @@ impl RunningSimulator {
             schema,
         });
         let rest = github::routes::router(github.clone())
+            .merge(webhooks::github_router(hooks.clone()))
             .layer(middleware::from_fn(github::etag::conditional))
             .layer(middleware::from_fn_with_state(
                 quota.clone(),
@@ -269,7 +273,6 @@ impl RunningSimulator {
         let storm_control = Router::new()
             .route("/_sim/storm", post(storm::start))
             .with_state(storm);
-        let hooks = Arc::new(webhooks::Webhooks::default());
         let webhook_control = Router::new()
             .route(
                 "/_sim/webhooks",

@@ -5,12 +5,15 @@
 //! answers. Knobs for what receivers must survive: every delivery sent twice, newest first,
 //! every n-th one dropped or signed with a wrong secret. `GET /_sim/webhooks` counts them.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -43,11 +46,16 @@ pub struct WebhookSettings {
     /// Sign every n-th delivery with a wrong secret (0: none).
     #[serde(default)]
     pub bad_signature_every: u64,
+    /// Answer hook registrations 403, as for a token without the right.
+    #[serde(default)]
+    pub deny_registration: bool,
 }
 
 /// One event to deliver.
 pub struct Event {
     pub jira: bool,
+    /// The repository (`owner/name`) a GitHub event is about.
+    pub repository: Option<String>,
     /// GitHub's event name (Jira names it in the body).
     pub name: &'static str,
     pub body: Value,
@@ -62,9 +70,13 @@ struct Counts {
     failed: AtomicU64,
 }
 
+/// Hooks registered through the sources' APIs, by id: the repository (none for Jira's).
+type Registered = BTreeMap<u64, (Option<String>, Target)>;
+
 #[derive(Default)]
 pub struct Webhooks {
     settings: Mutex<WebhookSettings>,
+    registered: Mutex<Registered>,
     counts: Counts,
     sequence: AtomicU64,
     client: reqwest::Client,
@@ -74,6 +86,32 @@ pub struct Webhooks {
 const PARALLEL: usize = 16;
 
 impl Webhooks {
+    fn registered(&self) -> std::sync::MutexGuard<'_, Registered> {
+        self.registered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Where `event` goes: the control's target for its source, else a hook registered for
+    /// its source (and repository).
+    fn target(&self, settings: &WebhookSettings, event: &Event) -> Option<Target> {
+        let set = if event.jira {
+            &settings.jira
+        } else {
+            &settings.github
+        };
+        set.clone().or_else(|| {
+            self.registered()
+                .values()
+                .find(|(repository, _)| match (event.jira, repository) {
+                    (true, None) => true,
+                    (false, Some(repository)) => Some(repository) == event.repository.as_ref(),
+                    _ => false,
+                })
+                .map(|(_, target)| target.clone())
+        })
+    }
+
     fn settings(&self) -> WebhookSettings {
         self.settings
             .lock()
@@ -90,11 +128,9 @@ impl Webhooks {
         }
         let mut sends = Vec::new();
         for event in events {
-            let target = match event.jira {
-                true => &settings.jira,
-                false => &settings.github,
+            let Some(target) = self.target(&settings, &event) else {
+                continue;
             };
-            let Some(target) = target else { continue };
             let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
             if settings.drop_every > 0 && n % settings.drop_every == 0 {
                 self.counts.dropped.fetch_add(1, Ordering::Relaxed);
@@ -157,13 +193,13 @@ impl Webhooks {
 }
 
 /// `GET /_sim/webhooks`: the settings (secrets included: this is a test tool) and counts.
-pub async fn control_get(State(webhooks): State<std::sync::Arc<Webhooks>>) -> Response {
+pub async fn control_get(State(webhooks): State<Arc<Webhooks>>) -> Response {
     Json(json!({"settings": webhooks.settings(), "counts": webhooks.counts()})).into_response()
 }
 
 /// `POST /_sim/webhooks`: replaces the settings.
 pub async fn control_set(
-    State(webhooks): State<std::sync::Arc<Webhooks>>,
+    State(webhooks): State<Arc<Webhooks>>,
     Json(settings): Json<WebhookSettings>,
 ) -> Response {
     *webhooks
@@ -182,6 +218,7 @@ pub fn jira_issue_event(
 ) -> Event {
     Event {
         jira: true,
+        repository: None,
         name: "jira",
         body: json!({
             "timestamp": now_ms,
@@ -203,6 +240,7 @@ pub fn github_pull_event(
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Event {
         jira: false,
+        repository: Some(repository.clone()),
         name: "pull_request",
         body: json!({
             "action": action,
@@ -211,4 +249,96 @@ pub fn github_pull_event(
             "repository": {"full_name": repository},
         }),
     }
+}
+
+/// Registers a hook as the source's API does (403 with `deny_registration`); `repository`
+/// for GitHub's per-repository hooks.
+fn register(
+    webhooks: &Webhooks,
+    repository: Option<String>,
+    target: Option<Target>,
+) -> Result<u64, (StatusCode, Json<Value>)> {
+    if webhooks.settings().deny_registration {
+        let refusal = json!({"message": "Resource not accessible by integration"});
+        return Err((StatusCode::FORBIDDEN, Json(refusal)));
+    }
+    let Some(target) = target else {
+        let refusal = json!({"message": "url and secret are required"});
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(refusal)));
+    };
+    let id = webhooks.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+    webhooks.registered().insert(id, (repository, target));
+    Ok(id)
+}
+
+fn unregister(webhooks: &Webhooks, id: u64) -> Response {
+    match webhooks.registered().remove(&id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response(),
+    }
+}
+
+/// GitHub's `POST /repos/{owner}/{repo}/hooks` and `DELETE …/hooks/{id}`.
+pub fn github_router(webhooks: Arc<Webhooks>) -> Router {
+    async fn create(
+        State(webhooks): State<Arc<Webhooks>>,
+        Path((owner, repo)): Path<(String, String)>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        let config = &body["config"];
+        let target = match (config["url"].as_str(), config["secret"].as_str()) {
+            (Some(url), Some(secret)) => Some(Target {
+                url: url.to_owned(),
+                secret: secret.to_owned(),
+            }),
+            _ => None,
+        };
+        match register(&webhooks, Some(format!("{owner}/{repo}")), target) {
+            Ok(id) => {
+                let hook = json!({"id": id, "name": "web", "active": true, "events": body["events"],
+                    "config": {"url": config["url"], "content_type": "json", "insecure_ssl": "0"}});
+                (StatusCode::CREATED, Json(hook)).into_response()
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    }
+    async fn remove(
+        State(webhooks): State<Arc<Webhooks>>,
+        Path((_, _, id)): Path<(String, String, u64)>,
+    ) -> Response {
+        unregister(&webhooks, id)
+    }
+    Router::new()
+        .route("/repos/{owner}/{repo}/hooks", post(create))
+        .route("/repos/{owner}/{repo}/hooks/{id}", delete(remove))
+        .with_state(webhooks)
+}
+
+/// Jira's `POST /rest/webhooks/1.0/webhook` and `DELETE …/webhook/{id}`.
+pub fn jira_router(webhooks: Arc<Webhooks>, base_url: String) -> Router {
+    let create = move |State(webhooks): State<Arc<Webhooks>>, Json(body): Json<Value>| async move {
+        let target = match (body["url"].as_str(), body["secret"].as_str()) {
+            (Some(url), Some(secret)) => Some(Target {
+                url: url.to_owned(),
+                secret: secret.to_owned(),
+            }),
+            _ => None,
+        };
+        match register(&webhooks, None, target) {
+            Ok(id) => {
+                let hook = json!({"self": format!("{base_url}/rest/webhooks/1.0/webhook/{id}"),
+                    "name": body["name"], "url": body["url"], "events": body["events"],
+                    "filters": body["filters"], "enabled": true});
+                (StatusCode::CREATED, Json(hook)).into_response()
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    };
+    async fn remove(State(webhooks): State<Arc<Webhooks>>, Path(id): Path<u64>) -> Response {
+        unregister(&webhooks, id)
+    }
+    Router::new()
+        .route("/rest/webhooks/1.0/webhook", post(create))
+        .route("/rest/webhooks/1.0/webhook/{id}", delete(remove))
+        .with_state(webhooks)
 }

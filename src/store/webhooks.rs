@@ -1,5 +1,5 @@
 //! Webhook secrets (sealed, one per integration, the replaced one valid for a while after a
-//! rotation) and deliveries: stored raw under the source's delivery id in one statement that
+//! rotation), the hooks registered at the sources, and deliveries: stored raw under the source's delivery id in one statement that
 //! also wakes the processor, read back per integration while pending, and counted for the
 //! integration's webhook status.
 
@@ -131,6 +131,72 @@ pub async fn store_delivery(
     Ok(stored.is_some())
 }
 
+/// A webhook pulse-etl registered at the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Registration {
+    /// What it covers: a repository (`owner/name`), or `site` for a Jira site.
+    pub target: String,
+    /// The source's id of the hook.
+    pub hook_id: String,
+    /// Where it delivers.
+    pub url: String,
+    pub installed_at: DateTime<Utc>,
+}
+
+/// Records (or replaces) the hook registered for `target`.
+pub async fn record_registration(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    (target, hook_id, url): (&str, &str, &str),
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO webhook_registrations (tenant_id, integration_id, target, hook_id, url)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (integration_id, target) DO UPDATE
+             SET hook_id = EXCLUDED.hook_id, url = EXCLUDED.url, installed_at = now()",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(target)
+    .bind(hook_id)
+    .bind(url)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The hooks registered for the integration.
+pub async fn registrations(
+    pool: &PgPool,
+    integration: IntegrationRef,
+) -> Result<Vec<Registration>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT target, hook_id, url, installed_at FROM webhook_registrations
+         WHERE tenant_id = $1 AND integration_id = $2 ORDER BY target",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Forgets the hook registered for `target`.
+pub async fn forget_registration(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    target: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM webhook_registrations WHERE tenant_id = $1 AND integration_id = $2 AND target = $3",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(target)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Active integrations with deliveries still pending, oldest delivery first.
 pub async fn with_pending(
     pool: &PgPool,
@@ -172,6 +238,25 @@ pub async fn pending(
     .await?)
 }
 
+/// Whether the integration's webhooks are live: a delivery stored within `within`.
+pub async fn is_live(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    within: std::time::Duration,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM raw_extraction_data
+                        WHERE tenant_id = $1 AND integration_id = $2
+                          AND type IN ('github_webhook', 'jira_webhook')
+                          AND created_at >= now() - make_interval(secs => $3))",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(within.as_secs_f64())
+    .fetch_one(pool)
+    .await?)
+}
+
 /// An integration's deliveries as its webhook status shows them.
 #[derive(Debug, Clone, Default, Serialize, ToSchema, sqlx::FromRow)]
 pub struct DeliveryCounts {
@@ -185,24 +270,31 @@ pub struct DeliveryCounts {
     pub failures_last_hour: i64,
     /// Deliveries stored and not yet processed.
     pub pending: i64,
+    /// Whether the webhooks are live (a delivery within the scheduler's interval): polling
+    /// then runs at the reconcile interval.
+    pub live: bool,
 }
 
-/// The integration's delivery counts (within the tenant).
+/// The integration's delivery counts (within the tenant); live when a delivery came within
+/// `live_within`.
 pub async fn delivery_counts(
     pool: &PgPool,
     integration: IntegrationRef,
+    live_within: std::time::Duration,
 ) -> Result<DeliveryCounts, StoreError> {
     Ok(sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM webhook_secrets WHERE tenant_id = $1 AND integration_id = $2) AS secret_set,
                 max(created_at) AS last_delivery_at,
                 count(*) FILTER (WHERE created_at >= now() - interval '1 hour') AS deliveries_last_hour,
                 count(*) FILTER (WHERE created_at >= now() - interval '1 hour' AND status = 'failed') AS failures_last_hour,
-                count(*) FILTER (WHERE status = 'pending') AS pending
+                count(*) FILTER (WHERE status = 'pending') AS pending,
+                coalesce(max(created_at) >= now() - make_interval(secs => $3), FALSE) AS live
          FROM raw_extraction_data
          WHERE tenant_id = $1 AND integration_id = $2 AND type IN ('github_webhook', 'jira_webhook')",
     )
     .bind(integration.tenant)
     .bind(integration.integration)
+    .bind(live_within.as_secs_f64())
     .fetch_one(pool)
     .await?)
 }

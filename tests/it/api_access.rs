@@ -168,6 +168,7 @@ fn concrete(route: &Route, ids: &Ids) -> String {
     };
     let path = t
         .replace("{id}", &id.to_string())
+        .replace("{integration_id}", &ids.integration.to_string())
         .replace("{key}", &ids.key)
         .replace("{status_id}", &ids.status.to_string());
     assert!(
@@ -208,6 +209,9 @@ fn body_for(route: &Route, ids: &Ids) -> Option<Value> {
         ("PATCH", "/api/v1/users/{id}") => json!({"active": true}),
         ("POST", "/api/v1/tokens") => json!({"name": unique, "role": "viewer"}),
         ("PUT", "/api/v1/embedding") => json!({"provider": "local"}),
+        ("PUT", "/api/v1/integrations/{id}/webhooks") => {
+            json!({"public_url": "https://pulse.example.com"})
+        }
         ("POST", "/api/v1/auth/login") => {
             json!({"email": "nobody@example.com", "password": "wrong password"})
         }

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::common::api::TestApi;
 use crate::common::queues::terminate;
-use crate::common::source::{cli, connect_github, control, count, jira_tenant, stats, strings};
+use crate::common::source::{
+    cli, connect_github, control, count, github_tables, jira_tables, jira_tenant, stats, strings,
+};
 use crate::common::{qdrant, spawn_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
 use pulse_etl::security::sign_webhook;
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -191,54 +193,26 @@ async fn until_counted(db: &ScratchDb, sql: &str, expected: i64) {
 async fn signed_deliveries_bring_changes_and_deletions_without_a_poll() {
     let db = ScratchDb::migrated().await;
     let sim = simulator(300, 60).await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
-    let jira = integration_of(&db, &tenant, "jira").await;
-    let github = integration_of(&db, &tenant, "github").await;
-    let (jira_secret, github_secret) = (
-        webhook_secret(&db, jira, false).await.unwrap(),
-        webhook_secret(&db, github, false).await.unwrap(),
-    );
-
-    let address = format!("127.0.0.1:{}", qdrant::free_port());
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
-        ("PULSE_JWT_SECRET", crate::common::api::TEST_JWT_SECRET),
-        ("PULSE_HTTP_ADDR", address.as_str()),
-        ("PULSE_SCHEDULER__POLL_SECS", "1"),
-    ];
-    // One run each at start, the next an hour later: anything after comes by webhook.
-    let mut all = KilledOnDrop(Some(spawn_cli(
-        dir.path(),
-        &env,
-        &["all", "--interval-secs", "3600"],
-    )));
+    let (_, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
+    let (mut all, address) = start_all(&db);
     until_counted(
         &db,
         "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
         2,
     )
     .await;
-    let runs_before: Vec<Option<chrono::DateTime<chrono::Utc>>> =
-        sqlx::query_scalar("SELECT last_run_started_at FROM etl_jobs ORDER BY id")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
-
-    let base = format!("http://{address}/api/v1/webhooks");
-    let targets = json!({
-        "jira": {"url": format!("{base}/jira/{jira}"), "secret": jira_secret},
-        "github": {"url": format!("{base}/github/{github}"), "secret": github_secret},
-    });
-    let set = reqwest::Client::new()
-        .post(format!("{}/_sim/webhooks", sim.base_url()))
-        .json(&targets)
-        .send()
-        .await
-        .unwrap();
-    assert!(set.status().is_success());
+    let runs_before = job_runs(&db).await;
+    // Registered through the sources' APIs, as on real ones (new secrets replace those made
+    // above).
+    let _ = (jira_secret, github_secret);
+    for id in [jira, github] {
+        let installed = install(&db, id, &address).await;
+        assert_eq!(installed["manual"], json!([]), "{installed}");
+        assert!(
+            !installed["registered"].as_array().unwrap().is_empty(),
+            "{installed}"
+        );
+    }
 
     let requests_before = crate::common::source::requests(&stats(&sim).await);
     let round = control(&sim, "mutate", 0.02).await;
@@ -292,18 +266,347 @@ async fn signed_deliveries_bring_changes_and_deletions_without_a_poll() {
     )
     .await;
 
-    let runs_after: Vec<Option<chrono::DateTime<chrono::Utc>>> =
-        sqlx::query_scalar("SELECT last_run_started_at FROM etl_jobs ORDER BY id")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(runs_before, runs_after, "no poll ran");
+    assert_eq!(runs_before, job_runs(&db).await, "no poll ran");
     assert!(terminate(all.0.take().unwrap()).success());
     sim.stop().await.unwrap();
 }
 
+/// `integration webhooks install ID --public-url http://<address>` (JSON).
+async fn install(db: &ScratchDb, integration: i64, address: &str) -> Value {
+    let public_url = format!("http://{address}");
+    let args = strings(&[
+        "--json",
+        "integration",
+        "webhooks",
+        "install",
+        &integration.to_string(),
+        "--public-url",
+        &public_url,
+    ]);
+    let installed = cli(db, args).await;
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    serde_json::from_str(&stdout(&installed)).unwrap()
+}
+
+#[tokio::test]
+async fn install_registers_hooks_or_says_what_to_set_up_and_uninstall_removes_them() {
+    let db = ScratchDb::migrated().await;
+    let sim = simulator(30, 10).await;
+    let (tenant, jira, _, github, _) = tenant_with_hooks(&db, &sim).await;
+    for provider in ["jira", "github"] {
+        let run = cli(&db, strings(&["run-job", provider, "--tenant", &tenant])).await;
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    // Without the right: what to paste, with the URL and the new secret.
+    set_targets(
+        &sim,
+        &Hooks {
+            address: "unused",
+            jira: (0, ""),
+            github: (0, ""),
+        },
+        json!({"deny_registration": true}),
+    )
+    .await;
+    let denied = install(&db, github, "pulse.example.com").await;
+    assert_eq!(denied["registered"], json!([]), "{denied}");
+    let manual = denied["manual"].as_array().unwrap();
+    assert_eq!(manual.len(), 2, "one per repository: {denied}");
+    let line = manual[0].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "http://pulse.example.com/api/v1/webhooks/github/{github}"
+        )),
+        "{line}"
+    );
+    assert!(line.contains("application/json"), "{line}");
+
+    // With it: registered, recorded, shown in the status, removed by uninstall.
+    let reset = reqwest::Client::new()
+        .post(format!("{}/_sim/webhooks", sim.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(reset.status().is_success());
+    let jira_installed = install(&db, jira, "pulse.example.com").await;
+    assert_eq!(
+        jira_installed["registered"],
+        json!(["site"]),
+        "{jira_installed}"
+    );
+    let github_installed = install(&db, github, "pulse.example.com").await;
+    assert_eq!(
+        github_installed["registered"].as_array().unwrap().len(),
+        2,
+        "{github_installed}"
+    );
+    // Installing again replaces the hooks rather than adding more.
+    install(&db, github, "pulse.example.com").await;
+    let registered = count(&db, "SELECT count(*) FROM webhook_registrations").await;
+    assert_eq!(registered, 3);
+    let status = cli(
+        &db,
+        strings(&[
+            "--json",
+            "integration",
+            "webhooks",
+            "status",
+            &github.to_string(),
+        ]),
+    )
+    .await;
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(
+        status[0]["installed"].as_array().unwrap().len(),
+        2,
+        "{status}"
+    );
+    for id in [jira, github] {
+        let removed = cli(
+            &db,
+            strings(&["integration", "webhooks", "uninstall", &id.to_string()]),
+        )
+        .await;
+        assert!(removed.status.success(), "{}", stderr(&removed));
+    }
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM webhook_registrations").await,
+        0
+    );
+    // Nothing left registered at the source: a change is delivered nowhere.
+    let round = control(&sim, "mutate", 0.2).await;
+    assert_eq!(round["webhook_deliveries"], 0, "{round}");
+
+    // A public URL that is not one: refused by name.
+    let bad = cli(
+        &db,
+        strings(&[
+            "integration",
+            "webhooks",
+            "install",
+            &jira.to_string(),
+            "--public-url",
+            "ftp://x",
+        ]),
+    )
+    .await;
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--public-url"), "{}", stderr(&bad));
+    sim.stop().await.unwrap();
+}
+
+/// When each job's last run started.
+async fn job_runs(db: &ScratchDb) -> Vec<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar("SELECT last_run_started_at FROM etl_jobs ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// `pulse-etl all` over `db` (poll every second, the next run an hour after the first, so
+/// anything after the first runs comes by webhook), and its API's address.
+fn start_all(db: &ScratchDb) -> (KilledOnDrop, String) {
+    let address = format!("127.0.0.1:{}", qdrant::free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_JWT_SECRET", crate::common::api::TEST_JWT_SECRET),
+        ("PULSE_HTTP_ADDR", address.as_str()),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ];
+    let child = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
+    (KilledOnDrop(Some(child), dir), address)
+}
+
+/// Where the simulator delivers: the integrations' receivers on an API, with their secrets.
+struct Hooks<'a> {
+    address: &'a str,
+    jira: (i64, &'a str),
+    github: (i64, &'a str),
+}
+
+/// Points the simulator's deliveries at `hooks`, with `knobs` (duplicate, reverse, …).
+async fn set_targets(sim: &RunningSimulator, hooks: &Hooks<'_>, knobs: Value) {
+    let base = format!("http://{}/api/v1/webhooks", hooks.address);
+    let mut settings = json!({
+        "jira": {"url": format!("{base}/jira/{}", hooks.jira.0), "secret": hooks.jira.1},
+        "github": {"url": format!("{base}/github/{}", hooks.github.0), "secret": hooks.github.1},
+    });
+    for (key, value) in knobs.as_object().unwrap() {
+        settings[key] = value.clone();
+    }
+    let set = reqwest::Client::new()
+        .post(format!("{}/_sim/webhooks", sim.base_url()))
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success(), "{}", set.text().await.unwrap());
+}
+
+/// A tenant with a Jira and a GitHub integration on `sim`, each with a webhook secret:
+/// `(tenant, jira id, jira secret, github id, github secret)`.
+async fn tenant_with_hooks(
+    db: &ScratchDb,
+    sim: &RunningSimulator,
+) -> (String, i64, String, i64, String) {
+    let tenant = jira_tenant(db, sim, "sim-token").await;
+    connect_github(db, sim, &tenant, &["sim-gh-token"], &[]).await;
+    let jira = integration_of(db, &tenant, "jira").await;
+    let github = integration_of(db, &tenant, "github").await;
+    let jira_secret = webhook_secret(db, jira, false).await.unwrap();
+    let github_secret = webhook_secret(db, github, false).await.unwrap();
+    (tenant, jira, jira_secret, github, github_secret)
+}
+
+/// Both sources' tables as a fresh full sync of `sim` into a new database leaves them.
+async fn fresh_full_sync(sim: &RunningSimulator) -> (Value, Value) {
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, sim, "sim-token").await;
+    connect_github(&db, sim, &tenant, &["sim-gh-token"], &[]).await;
+    for provider in ["jira", "github"] {
+        let run = cli(
+            &db,
+            strings(&["run-job", provider, "--tenant", &tenant, "--full"]),
+        )
+        .await;
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    tables(&db).await
+}
+
+async fn tables(db: &ScratchDb) -> (Value, Value) {
+    let (items, changelogs) = jira_tables(db).await;
+    (json!([items, changelogs]), json!(github_tables(db).await))
+}
+
+/// Waits until no delivery is pending.
+async fn until_processed(db: &ScratchDb) {
+    until_counted(
+        db,
+        "SELECT count(*) FROM raw_extraction_data WHERE type LIKE '%_webhook' AND status = 'pending'",
+        0,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_reconcile() {
+    let db = ScratchDb::migrated().await;
+    let sim = simulator(200, 40).await;
+    let (tenant, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
+    let (mut all, address) = start_all(&db);
+    until_counted(
+        &db,
+        "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
+        2,
+    )
+    .await;
+    let hooks = Hooks {
+        address: &address,
+        jira: (jira, &jira_secret),
+        github: (github, &github_secret),
+    };
+    let knobs =
+        json!({"duplicate": true, "reverse": true, "drop_every": 5, "bad_signature_every": 7});
+    set_targets(&sim, &hooks, knobs).await;
+    for _ in 0..3 {
+        control(&sim, "mutate", 0.05).await;
+    }
+    let counts: Value = reqwest::get(format!("{}/_sim/webhooks", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let counts = &counts["counts"];
+    assert!(counts["dropped"].as_u64().unwrap() > 0, "{counts}");
+    assert!(
+        counts["refused"].as_u64().unwrap() > 0,
+        "bad signatures refused: {counts}"
+    );
+    assert_eq!(counts["failed"], 0, "{counts}");
+    // Each accepted delivery id stored once (its duplicate answered as a redelivery).
+    let stored = count(
+        &db,
+        "SELECT count(*) FROM raw_extraction_data WHERE type LIKE '%_webhook'",
+    )
+    .await;
+    let accepted = counts["accepted"].as_i64().unwrap();
+    assert_eq!(stored * 2, accepted, "{counts}");
+    until_processed(&db).await;
+    assert!(terminate(all.0.take().unwrap()).success());
+
+    // What was dropped or refused is missing until polling reconciles it.
+    let fresh = fresh_full_sync(&sim).await;
+    assert_ne!(
+        tables(&db).await,
+        fresh,
+        "the lost deliveries' changes are missing"
+    );
+    for provider in ["jira", "github"] {
+        let run = cli(&db, strings(&["run-job", provider, "--tenant", &tenant])).await;
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    assert_eq!(tables(&db).await, fresh);
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deliveries_stored_before_a_kill_are_processed_after_the_restart() {
+    let db = ScratchDb::migrated().await;
+    let sim = simulator(300, 60).await;
+    let (_, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
+    let (mut all, address) = start_all(&db);
+    until_counted(
+        &db,
+        "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
+        2,
+    )
+    .await;
+    let runs_before = job_runs(&db).await;
+    let hooks = Hooks {
+        address: &address,
+        jira: (jira, &jira_secret),
+        github: (github, &github_secret),
+    };
+    set_targets(&sim, &hooks, json!({})).await;
+    let round = control(&sim, "mutate", 0.3).await;
+    assert!(
+        round["webhook_deliveries"].as_u64().unwrap() > 50,
+        "{round}"
+    );
+    // Mid-burst: after the coalescing second, while the batch is being read and loaded.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let mut killed = all.0.take().unwrap();
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let pending = count(
+        &db,
+        "SELECT count(*) FROM raw_extraction_data WHERE type LIKE '%_webhook' AND status = 'pending'",
+    )
+    .await;
+    assert!(pending > 0, "the kill came before the deliveries were done");
+
+    let (mut again, _) = start_all(&db);
+    until_processed(&db).await;
+    assert!(terminate(again.0.take().unwrap()).success());
+    assert_eq!(
+        job_runs(&db).await,
+        runs_before,
+        "no poll ran: the deliveries did it"
+    );
+    assert_eq!(tables(&db).await, fresh_full_sync(&sim).await);
+    sim.stop().await.unwrap();
+}
+
 /// A child process killed if the test fails before stopping it.
-struct KilledOnDrop(Option<std::process::Child>);
+struct KilledOnDrop(
+    Option<std::process::Child>,
+    #[allow(dead_code)] tempfile::TempDir,
+);
 
 impl Drop for KilledOnDrop {
     fn drop(&mut self) {

@@ -85,6 +85,36 @@ impl GithubClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// Registers a webhook on `repository` delivering `events` as JSON to `url`, signed with
+    /// `secret`; returns the hook's id.
+    pub async fn create_hook(
+        &self,
+        repository: &str,
+        (url, secret): (&str, &str),
+        events: &[&str],
+    ) -> Result<String, ConnectorError> {
+        let body = serde_json::json!({
+            "name": "web",
+            "active": true,
+            "events": events,
+            "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
+        });
+        let created = self
+            .http
+            .post(&self.url(&format!("/repos/{repository}/hooks")), &body)
+            .await?;
+        Ok(match &created.body["id"] {
+            Value::Number(id) => id.to_string(),
+            other => other.as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Removes webhook `hook_id` from `repository`.
+    pub async fn delete_hook(&self, repository: &str, hook_id: &str) -> Result<(), ConnectorError> {
+        let url = self.url(&format!("/repos/{repository}/hooks/{hook_id}"));
+        self.http.delete(&url).await.map(|_| ())
+    }
+
     /// One repository by `owner/name`.
     pub async fn repository(&self, full_name: &str) -> Result<Fetched, ConnectorError> {
         self.http

@@ -447,6 +447,20 @@ pub async fn etags(
 }
 
 /// Remembers listings' ETags for the next run.
+/// Full names of the integration's loaded repositories.
+pub async fn repository_names(
+    pool: &PgPool,
+    integration: IntegrationRef,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT full_name FROM repositories WHERE tenant_id = $1 AND integration_id = $2 ORDER BY full_name",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Numbers of the integration's open pull requests of `repository` whose head is `branch`
 /// (a push to it adds commits to them).
 pub async fn open_pulls_on_branch(

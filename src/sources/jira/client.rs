@@ -34,6 +34,36 @@ impl JiraClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// Registers an admin webhook delivering `events` for the issues `jql` finds to `url`,
+    /// signed with `secret`; returns the webhook's id (the last segment of its `self`).
+    pub async fn create_webhook(
+        &self,
+        name: &str,
+        (url, secret): (&str, &str),
+        (events, jql): (&[&str], &str),
+    ) -> Result<String, ConnectorError> {
+        let body = serde_json::json!({
+            "name": name,
+            "url": url,
+            "events": events,
+            "filters": {"issue-related-events-section": jql},
+            "excludeBody": false,
+            "secret": secret,
+        });
+        let created = self
+            .http
+            .post(&self.url("/rest/webhooks/1.0/webhook"), &body)
+            .await?;
+        let link = created.body["self"].as_str().unwrap_or_default();
+        Ok(link.rsplit('/').next().unwrap_or_default().to_owned())
+    }
+
+    /// Removes admin webhook `id`.
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), ConnectorError> {
+        let url = self.url(&format!("/rest/webhooks/1.0/webhook/{id}"));
+        self.http.delete(&url).await.map(|_| ())
+    }
+
     /// One page of `/project/search` with issue types, from `start_at`.
     pub async fn projects_page(&self, start_at: usize) -> Result<Fetched, ConnectorError> {
         let query = [

@@ -6,6 +6,7 @@ pub mod custom_field_tables;
 pub mod custom_fields;
 mod dev_status_due;
 pub mod embed;
+mod hooks;
 pub mod load;
 pub mod read;
 pub mod reprocess;
@@ -26,7 +27,7 @@ use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
-use crate::pipeline::webhooks::Refreshed;
+use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
 use crate::store::integrations::IntegrationSummary;
@@ -205,6 +206,25 @@ impl Source for Jira {
         deliveries: &'a [RawRecord],
     ) -> BoxFuture<'a, anyhow::Result<Refreshed>> {
         webhook::refresh(context, deliveries).boxed()
+    }
+
+    fn install_webhooks<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+        hook: &'a HookTarget,
+    ) -> BoxFuture<'a, anyhow::Result<Installed>> {
+        hooks::install(pool, reach, integration, hook).boxed()
+    }
+
+    fn uninstall_webhooks<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<String>>> {
+        hooks::uninstall(pool, reach, integration).boxed()
     }
 
     fn reprocess<'a>(

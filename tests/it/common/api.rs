@@ -113,6 +113,7 @@ impl TestApi {
             embedding,
             request_timeout,
             body_limit_bytes: 1 << 20,
+            webhooks_live_within: Duration::from_secs(900),
             metrics: pulse_etl::api::health::MetricsAccess::Open,
         };
         let (stop, stopped) = oneshot::channel::<()>();
