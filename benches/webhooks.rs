@@ -48,7 +48,10 @@ fn start_all(database: &str, api_port: u16) -> Child {
         .env("PULSE_HTTP_ADDR", format!("127.0.0.1:{api_port}"))
         .env("PULSE_SCHEDULER__POLL_SECS", "1")
         .env(ALLOW_LOOPBACK.0, ALLOW_LOOPBACK.1)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("PULSE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -206,6 +209,7 @@ async fn run() {
         out.trim().to_owned()
     };
     let url = format!("{public_url}/api/v1/webhooks/jira/{jira}");
+    let (before, _) = request_counts(&sim_stats(&sim_base).await);
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
@@ -250,14 +254,14 @@ async fn run() {
         percentile(&answers, 0.99) * 1e3,
         answers.last().copied().unwrap_or(f64::NAN) * 1e3
     );
-    let (before, _) = request_counts(&sim_stats(&sim_base).await);
     let processing = Instant::now();
     until(&db, PROCESSED, delivered + accepted as i64).await;
     let (after, _) = request_counts(&sim_stats(&sim_base).await);
     println!(
-        "processing the burst: {:.1} s after the last answer; {} requests to Jira for {accepted} deliveries (coalesced) = {:.0} per 1,000",
+        "processing the burst: done {:.1} s after the last answer; {} requests to Jira for {accepted} deliveries naming {} issues (coalesced) = {:.0} per 1,000 deliveries",
         processing.elapsed().as_secs_f64(),
         after - before,
+        issues.min(total),
         (after - before) as f64 * 1_000.0 / accepted.max(1) as f64
     );
     all.kill().ok();

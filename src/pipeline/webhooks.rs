@@ -136,6 +136,9 @@ pub struct Processor<'a> {
     pub broker: Option<&'a Broker>,
 }
 
+/// Integrations processed side by side by one processor.
+const SIDE_BY_SIDE: usize = 8;
+
 /// Lock key space of the delivery processors (the second key is the integration id).
 const LOCK_SPACE: i32 = 0x5745_4248; // "WEBH"
 
@@ -234,32 +237,11 @@ impl Processor<'_> {
         Ok(total)
     }
 
-    /// Processes the pending deliveries of every integration that has some, a few
-    /// integrations side by side; an integration that fails is logged and left pending for
-    /// the next look.
-    pub async fn process_all_pending(&self) -> anyhow::Result<()> {
-        use futures_util::StreamExt;
-        let waiting = webhooks::with_pending(self.pool).await?;
-        futures_util::stream::iter(waiting)
-            .for_each_concurrent(4, |(tenant, integration, provider)| async move {
-                let target = IntegrationRef::new(tenant, integration);
-                if let Err(error) = self.process(target, provider).await {
-                    tracing::warn!(
-                        tenant_id = tenant.get(),
-                        integration_id = integration.get(),
-                        error = %format!("{error:#}"),
-                        "webhook deliveries not processed; trying again at the next look"
-                    );
-                }
-            })
-            .await;
-        Ok(())
-    }
-
     /// Processes deliveries as the receivers announce them, and at every `poll` whatever an
     /// announcement missed (a lost listener, a process killed midway), until the process
     /// ends.
     pub async fn run(&self, poll: Duration) {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
         let wake = tokio::sync::Notify::new();
         let follow = crate::store::notifications::follow(
             self.pool,
@@ -267,14 +249,42 @@ impl Processor<'_> {
             |_: serde_json::Value| wake.notify_one(),
             || wake.notify_one(),
         );
+        // Each integration is processed on its own as soon as it has deliveries, never
+        // behind another integration's batch.
         let work = async {
+            let mut running = FuturesUnordered::new();
+            let mut busy = std::collections::HashSet::new();
             loop {
-                if let Err(error) = self.process_all_pending().await {
-                    tracing::warn!(error = %format!("{error:#}"), "webhook deliveries could not be read; looking again after the poll interval");
+                match webhooks::with_pending(self.pool).await {
+                    Ok(waiting) => {
+                        for (tenant, integration, provider) in waiting {
+                            if busy.len() >= SIDE_BY_SIDE || !busy.insert(integration) {
+                                continue;
+                            }
+                            let target = IntegrationRef::new(tenant, integration);
+                            running.push(async move {
+                                if let Err(error) = self.process(target, provider).await {
+                                    tracing::warn!(
+                                        tenant_id = tenant.get(),
+                                        integration_id = integration.get(),
+                                        error = %format!("{error:#}"),
+                                        "webhook deliveries not processed; trying again at the next look"
+                                    );
+                                }
+                                integration
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %format!("{error:#}"), "webhook deliveries could not be read; looking again after the poll interval");
+                    }
                 }
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep(poll) => {}
+                    Some(done) = running.next(), if !running.is_empty() => {
+                        busy.remove(&done);
+                    }
                 }
             }
         };

@@ -193,8 +193,18 @@ async fn until_counted(db: &ScratchDb, sql: &str, expected: i64) {
 async fn signed_deliveries_bring_changes_and_deletions_without_a_poll() {
     let db = ScratchDb::migrated().await;
     let sim = simulator(300, 60).await;
-    let (_, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
-    let (mut all, address) = start_all(&db);
+    let (tenant, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
+    // With the local model (when it is here), what deliveries change is embedded too.
+    let model = qdrant::model_dir();
+    let data = tempfile::tempdir().unwrap();
+    let env = match &model {
+        Some(model) => crate::embedding::env(model, data.path()),
+        None => Vec::new(),
+    };
+    if model.is_some() {
+        crate::embedding::set_local(&db, &env, &tenant).await;
+    }
+    let (mut all, address) = start_all_with(&db, &env);
     until_counted(
         &db,
         "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
@@ -265,6 +275,20 @@ async fn signed_deliveries_bring_changes_and_deletions_without_a_poll() {
         gone,
     )
     .await;
+    until_processed(&db).await;
+    if model.is_some() {
+        for (table, live) in [("work_items", "r.deleted_at IS NULL"), ("prs", "TRUE")] {
+            let stale = format!(
+                "SELECT count(*) FROM {table} r LEFT JOIN qdrant_vectors v
+                   ON v.tenant_id = r.tenant_id AND v.table_name = '{table}' AND v.record_id = r.id
+                 WHERE {live} AND (v.id IS NULL OR v.row_updated_at IS DISTINCT FROM r.updated_at)"
+            );
+            until_counted(&db, &stale, 0).await;
+        }
+        let deleted_vectors = "SELECT count(*) FROM qdrant_vectors v JOIN work_items w
+            ON v.table_name = 'work_items' AND v.record_id = w.id WHERE w.deleted_at IS NOT NULL";
+        until_counted(&db, deleted_vectors, 0).await;
+    }
 
     assert_eq!(runs_before, job_runs(&db).await, "no poll ran");
     assert!(terminate(all.0.take().unwrap()).success());
@@ -407,15 +431,21 @@ async fn job_runs(db: &ScratchDb) -> Vec<Option<chrono::DateTime<chrono::Utc>>> 
 /// `pulse-etl all` over `db` (poll every second, the next run an hour after the first, so
 /// anything after the first runs comes by webhook), and its API's address.
 fn start_all(db: &ScratchDb) -> (KilledOnDrop, String) {
+    start_all_with(db, &[])
+}
+
+/// As [`start_all`], with more environment variables.
+fn start_all_with(db: &ScratchDb, extra: &[(String, String)]) -> (KilledOnDrop, String) {
     let address = format!("127.0.0.1:{}", qdrant::free_port());
     let dir = tempfile::tempdir().unwrap();
-    let env = [
+    let mut env = vec![
         ("DATABASE_URL", db.url.as_str()),
         ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
         ("PULSE_JWT_SECRET", crate::common::api::TEST_JWT_SECRET),
         ("PULSE_HTTP_ADDR", address.as_str()),
         ("PULSE_SCHEDULER__POLL_SECS", "1"),
     ];
+    env.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let child = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
     (KilledOnDrop(Some(child), dir), address)
 }

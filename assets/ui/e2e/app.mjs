@@ -130,6 +130,13 @@ try {
   await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
   await page.getByRole("status").filter({ hasText: "connection works" }).waitFor({ timeout: 30_000 });
 
+  step("webhooks installed from the integration page");
+  const first = page.locator("tbody tr").first();
+  await first.getByText("Set up").click();
+  await first.getByRole("button", { name: "Install webhooks" }).click();
+  await page.getByRole("status").filter({ hasText: "webhooks installed" }).waitFor({ timeout: 30_000 });
+  await first.getByText("installed, no recent delivery").waitFor();
+
   step("work items filtered, one opened with its timeline");
   await page.goto(`${base}/work-items`);
   await page.getByLabel("Project key").fill("CORE");
@@ -181,6 +188,8 @@ try {
   await viewer.goto(`${base}/integrations`);
   await viewer.locator("tbody tr").first().waitFor();
   if ((await viewer.getByRole("button", { name: "Test connection" }).count()) > 0) failures.push("a viewer sees Test connection");
+  if ((await viewer.getByRole("button", { name: "Install webhooks" }).count()) > 0) failures.push("a viewer sees Install webhooks");
+  await viewer.locator("tbody tr").first().getByText("installed, no recent delivery").waitFor();
 } catch (error) {
   failures.push(`stopped: ${error.message ?? error}`);
 } finally {

@@ -94,6 +94,25 @@ export interface Integration {
   active: boolean;
 }
 
+/** An integration's webhooks (`GET /integrations/{id}/webhooks`). */
+export interface WebhookStatus {
+  secret_set: boolean;
+  last_delivery_at: string | null;
+  deliveries_last_hour: number;
+  failures_last_hour: number;
+  pending: number;
+  /** A delivery within the scheduler's interval: polling only reconciles. */
+  live: boolean;
+  installed: { target: string; hook_id: string; url: string; installed_at: string }[];
+}
+
+/** What installing webhooks did (`PUT /integrations/{id}/webhooks`). */
+export interface Installation {
+  url: string;
+  registered: string[];
+  manual: string[];
+}
+
 export interface WorkItemRow {
   id: number;
   key: string;

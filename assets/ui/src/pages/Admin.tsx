@@ -1,12 +1,52 @@
 // Integrations (create with a connection test, disable), custom-field mapping, queues,
 // users and API tokens. Viewers see the lists; the admin actions are not shown to them.
 import { FormEvent, useState } from "react";
-import { api, Integration, Me, Page } from "../api";
+import { api, Installation, Integration, Me, Page, WebhookStatus } from "../api";
 import { Select, Status } from "../components";
 import { when } from "../format";
 import { useAction, useApi } from "../hooks";
 
 type IntegrationRow = Integration & { username: string | null; settings: { projects?: string[]; repos?: string[] } };
+
+/** An integration's webhooks: live or not, the last delivery, and for admins the install. */
+function Webhooks({ me, integration, run }: { me: Me; integration: IntegrationRow; run: (action: () => Promise<unknown>, done: string) => void }) {
+  const status = useApi<WebhookStatus>(`/integrations/${integration.id}/webhooks`);
+  const [manual, setManual] = useState<string[]>([]);
+  const origin = window.location.origin;
+  const state = status.data
+    ? status.data.live
+      ? "live"
+      : status.data.installed.length > 0
+        ? "installed, no recent delivery"
+        : "not installed"
+    : "…";
+  function install() {
+    run(async () => {
+      const done = await api.put<Installation>(`/integrations/${integration.id}/webhooks`, { public_url: origin });
+      setManual(done.manual);
+      status.reload();
+    }, `Integration ${integration.id}: webhooks installed (the rest, if any, is below to set up by hand).`);
+  }
+  return (
+    <div>
+      <span className={`badge ${status.data?.live ? "finished" : ""}`}>{state}</span>
+      {status.data?.last_delivery_at && <span className="muted"> · last delivery {when(status.data.last_delivery_at)}</span>}
+      {status.data && !status.data.live && <span className="muted"> · polling every interval</span>}
+      {me.role === "admin" && (
+        <details>
+          <summary>Set up</summary>
+          <p className="muted">From a shell: <code>pulse-etl integration webhooks install {integration.id} --public-url {origin}</code></p>
+          <button type="button" onClick={install}>Install webhooks</button>
+          {manual.length > 0 && (
+            <ul aria-label={`Webhook settings for integration ${integration.id}`}>
+              {manual.map((line) => <li key={line}><code>{line}</code></li>)}
+            </ul>
+          )}
+        </details>
+      )}
+    </div>
+  );
+}
 
 /** Edits an integration: URL, account, what it reads, and (write-only) a new token. */
 function EditIntegration({ integration, run, close }: { integration: IntegrationRow; run: (action: () => Promise<unknown>, done: string) => void; close: () => void }) {
@@ -66,11 +106,11 @@ export function Integrations({ me }: { me: Me }) {
       <Status loaded={list}>
         {(page) => (
           <table>
-            <thead><tr><th scope="col">Id</th><th scope="col">Source</th><th scope="col">URL</th><th scope="col">Active</th>{me.role === "admin" && <th scope="col">Actions</th>}</tr></thead>
+            <thead><tr><th scope="col">Id</th><th scope="col">Source</th><th scope="col">URL</th><th scope="col">Active</th><th scope="col">Webhooks</th>{me.role === "admin" && <th scope="col">Actions</th>}</tr></thead>
             <tbody>
               {page.items.map((i) => (
                 <tr key={i.id}>
-                  <td>{i.id}</td><td>{i.provider}</td><td>{i.base_url}</td><td>{i.active ? "yes" : "no"}</td>
+                  <td>{i.id}</td><td>{i.provider}</td><td>{i.base_url}</td><td>{i.active ? "yes" : "no"}</td><td><Webhooks me={me} integration={i} run={run} /></td>
                   {me.role === "admin" && (
                     <td className="actions">
                       <button type="button" onClick={() => run(async () => {

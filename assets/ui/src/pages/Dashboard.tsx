@@ -1,7 +1,7 @@
 // One card per sync job: each step × stage live over the WebSocket (no polling), last and
 // next run, the error of a failed run, and the operator's actions for admins.
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, Integration, Job, JobStatus, Me, Page } from "../api";
+import { api, ApiError, Integration, Job, JobStatus, Me, Page, WebhookStatus } from "../api";
 import { when } from "../format";
 
 const STAGES = ["extraction", "transform", "load", "embedding"] as const;
@@ -22,7 +22,7 @@ function useLiveStatus(me: Me, job: Job, onStatus: (status: JobStatus) => void) 
   }, [me.tenant_id, job.id, onStatus]);
 }
 
-function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integration?: Integration; reload: () => void }) {
+function JobCard({ me, job, integration, live, reload }: { me: Me; job: Job; integration?: Integration; live: boolean; reload: () => void }) {
   const [status, setStatus] = useState<JobStatus>(job.status);
   const [error, setError] = useState<string | null>(null);
   // A run that ends brings new last/next run times and maybe an error: read the job again.
@@ -59,6 +59,7 @@ function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integrati
         {job.job_type === "jira" ? "Jira" : "GitHub"} · job {job.id}
         <span className={`badge ${overall.toLowerCase()}`}>{overall}</span>
         {!job.active && <span className="badge paused">paused</span>}
+        {live && <span className="badge finished" title="Webhooks deliver changes; polling only reconciles">live</span>}
       </h2>
       <p className="muted">
         {integration?.base_url} · last run {when(job.last_run_finished_at)} · next run {when(job.next_run)}
@@ -105,13 +106,18 @@ function JobCard({ me, job, integration, reload }: { me: Me; job: Job; integrati
 export function Dashboard({ me }: { me: Me }) {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [integrations, setIntegrations] = useState<Integration[]>([]);
+  const [live, setLive] = useState<number[]>([]);
   const [error, setError] = useState<string | null>(null);
 
   const load = useCallback(() => {
     Promise.all([api.get<Page<Job>>("/jobs"), api.get<Page<Integration>>("/integrations")])
-      .then(([jobs, integrations]) => {
+      .then(async ([jobs, integrations]) => {
         setJobs(jobs.items);
         setIntegrations(integrations.items);
+        const statuses = await Promise.all(
+          integrations.items.map((i) => api.get<WebhookStatus>(`/integrations/${i.id}/webhooks`)),
+        );
+        setLive(integrations.items.filter((_, n) => statuses[n].live).map((i) => i.id));
       })
       .catch((failure) => setError(failure instanceof ApiError ? failure.message : String(failure)));
   }, []);
@@ -125,7 +131,7 @@ export function Dashboard({ me }: { me: Me }) {
       <h1>Sync jobs</h1>
       <div className="cards">
         {jobs.map((job) => (
-          <JobCard key={job.id} me={me} job={job} integration={integrations.find((i) => i.id === job.integration_id)} reload={load} />
+          <JobCard key={job.id} me={me} job={job} integration={integrations.find((i) => i.id === job.integration_id)} live={live.includes(job.integration_id)} reload={load} />
         ))}
       </div>
     </>
