@@ -105,18 +105,8 @@ async fn github(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<DeliveryAnswer>)> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let body = read_body(Provider::Github, body).await?;
-    let delivery = Delivery {
-        provider: Provider::Github,
-        integration_id,
-        signature: header("x-hub-signature-256"),
-        delivery_id: header("x-github-delivery"),
-        event: header("x-github-event"),
-        retry: None,
-        body: &body,
-    };
-    answer(&state, delivery).await
+    let source = (Provider::Github, &GITHUB_HEADERS);
+    receive(&state, source, integration_id, (&headers, body)).await
 }
 
 /// A delivery from Jira Cloud: `X-Hub-Signature`, `X-Atlassian-Webhook-Identifier`,
@@ -135,18 +125,52 @@ async fn jira(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<DeliveryAnswer>)> {
+    let source = (Provider::Jira, &JIRA_HEADERS);
+    receive(&state, source, integration_id, (&headers, body)).await
+}
+
+/// The headers a source's deliveries carry: signature, delivery id, event, retry counter.
+struct DeliveryHeaders {
+    signature: &'static str,
+    delivery_id: &'static str,
+    event: Option<&'static str>,
+    retry: Option<&'static str>,
+}
+
+const GITHUB_HEADERS: DeliveryHeaders = DeliveryHeaders {
+    signature: "x-hub-signature-256",
+    delivery_id: "x-github-delivery",
+    event: Some("x-github-event"),
+    retry: None,
+};
+
+/// Jira names the event in the body.
+const JIRA_HEADERS: DeliveryHeaders = DeliveryHeaders {
+    signature: "x-hub-signature",
+    delivery_id: "x-atlassian-webhook-identifier",
+    event: None,
+    retry: Some("x-atlassian-webhook-retry"),
+};
+
+/// Reads, verifies and stores one delivery, and answers it.
+async fn receive(
+    state: &ApiState,
+    (provider, names): (Provider, &DeliveryHeaders),
+    integration_id: IntegrationId,
+    (headers, body): (&HeaderMap, Body),
+) -> ApiResult<(StatusCode, axum::Json<DeliveryAnswer>)> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let body = read_body(Provider::Jira, body).await?;
+    let body = read_body(provider, body).await?;
     let delivery = Delivery {
-        provider: Provider::Jira,
+        provider,
         integration_id,
-        signature: header("x-hub-signature"),
-        delivery_id: header("x-atlassian-webhook-identifier"),
-        event: None,
-        retry: header("x-atlassian-webhook-retry"),
+        signature: header(names.signature),
+        delivery_id: header(names.delivery_id),
+        event: names.event.and_then(header),
+        retry: names.retry.and_then(header),
         body: &body,
     };
-    answer(&state, delivery).await
+    answer(state, delivery).await
 }
 
 /// The body, up to the delivery limit (413 beyond it, whatever the API's general limit).

@@ -342,15 +342,7 @@ impl HttpClient {
         url: &str,
         query: &[(&str, String)],
     ) -> Result<Fetched, ConnectorError> {
-        let request = Request {
-            method: Method::GET,
-            url,
-            query,
-            body: None,
-            etag: None,
-            cost: 1,
-        };
-        self.send(request)
+        self.send(Request::plain(Method::GET, url, query))
             .await
             .and_then(|answer| fresh(answer, url))
     }
@@ -375,15 +367,7 @@ impl HttpClient {
 
     /// A DELETE (a `204 No Content` answer's body is null).
     pub async fn delete(&self, url: &str) -> Result<Fetched, ConnectorError> {
-        let request = Request {
-            method: Method::DELETE,
-            url,
-            query: &[],
-            body: None,
-            etag: None,
-            cost: 1,
-        };
-        self.send(request)
+        self.send(Request::plain(Method::DELETE, url, &[]))
             .await
             .and_then(|answer| fresh(answer, url))
     }
@@ -646,6 +630,20 @@ struct Request<'a> {
     etag: Option<&'a str>,
     /// What it is expected to take from the token's budget.
     cost: u64,
+}
+
+impl<'a> Request<'a> {
+    /// A request without a body or an ETag, costing one request of the budget.
+    fn plain(method: Method, url: &'a str, query: &'a [(&'a str, String)]) -> Self {
+        Request {
+            method,
+            url,
+            query,
+            body: None,
+            etag: None,
+            cost: 1,
+        }
+    }
 }
 
 /// Whether a GraphQL answer says the token's budget is spent (`RATE_LIMITED`, lately also

@@ -522,26 +522,33 @@ async fn until_processed(db: &ScratchDb) {
     .await;
 }
 
-#[tokio::test]
-async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_reconcile() {
-    let db = ScratchDb::migrated().await;
-    let sim = simulator(200, 40).await;
-    let (tenant, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
-    let (mut all, address) = start_all(&db);
-    until_counted(
-        &db,
-        "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
-        2,
-    )
-    .await;
+/// A tenant with both sources synced once by `all`, the simulator delivering to its
+/// receivers with `knobs`; returns the tenant and the running `all`.
+async fn synced_and_delivering(
+    db: &ScratchDb,
+    sim: &RunningSimulator,
+    knobs: Value,
+) -> (String, KilledOnDrop) {
+    let (tenant, jira, jira_secret, github, github_secret) = tenant_with_hooks(db, sim).await;
+    let (all, address) = start_all(db);
+    let finished = "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'";
+    until_counted(db, finished, 2).await;
     let hooks = Hooks {
         address: &address,
         jira: (jira, &jira_secret),
         github: (github, &github_secret),
     };
+    set_targets(sim, &hooks, knobs).await;
+    (tenant, all)
+}
+
+#[tokio::test]
+async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_reconcile() {
+    let db = ScratchDb::migrated().await;
+    let sim = simulator(200, 40).await;
     let knobs =
         json!({"duplicate": true, "reverse": true, "drop_every": 5, "bad_signature_every": 7});
-    set_targets(&sim, &hooks, knobs).await;
+    let (tenant, mut all) = synced_and_delivering(&db, &sim, knobs).await;
     for _ in 0..3 {
         control(&sim, "mutate", 0.05).await;
     }
@@ -588,21 +595,8 @@ async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_r
 async fn deliveries_stored_before_a_kill_are_processed_after_the_restart() {
     let db = ScratchDb::migrated().await;
     let sim = simulator(300, 60).await;
-    let (_, jira, jira_secret, github, github_secret) = tenant_with_hooks(&db, &sim).await;
-    let (mut all, address) = start_all(&db);
-    until_counted(
-        &db,
-        "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
-        2,
-    )
-    .await;
+    let (_, mut all) = synced_and_delivering(&db, &sim, json!({})).await;
     let runs_before = job_runs(&db).await;
-    let hooks = Hooks {
-        address: &address,
-        jira: (jira, &jira_secret),
-        github: (github, &github_secret),
-    };
-    set_targets(&sim, &hooks, json!({})).await;
     let round = control(&sim, "mutate", 0.3).await;
     assert!(
         round["webhook_deliveries"].as_u64().unwrap() > 50,
