@@ -10,6 +10,10 @@ CREATE TABLE webhook_secrets (
     previous_encrypted    BYTEA,
     previous_valid_until  TIMESTAMPTZ,
     rotated_at            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The last reconcile run that found changes no delivery had brought (a gap), and how
+    -- many records it changed.
+    last_gap_at           TIMESTAMPTZ,
+    last_gap_records      BIGINT,
     FOREIGN KEY (tenant_id, integration_id) REFERENCES integrations (tenant_id, id) ON DELETE CASCADE
 );
 

@@ -46,6 +46,7 @@ impl Tabular for WebhookStatus {
         "failures (1 h)",
         "pending",
         "polling",
+        "last gap",
     ];
 
     fn cells(&self) -> Vec<String> {
@@ -66,6 +67,12 @@ impl Tabular for WebhookStatus {
             counts.failures_last_hour.to_string(),
             counts.pending.to_string(),
             if counts.live { "reconcile" } else { "normal" }.into(),
+            match (counts.last_gap_at, counts.last_gap_records) {
+                (Some(at), Some(records)) => {
+                    format!("{} ({records} records)", at.format("%Y-%m-%d %H:%M"))
+                }
+                _ => "none".into(),
+            },
         ]
     }
 }

@@ -28,7 +28,7 @@ use crate::queue::topology::QueueStage;
 use crate::queue::{Publisher, StageMessage, Work, SYNC_JOB};
 use crate::sources::CATALOG;
 use crate::store::jobs::{self, JobRun as Job};
-use crate::store::tenants;
+use crate::store::{tenants, webhooks};
 use crate::telemetry::{metrics, trace_export};
 
 /// Jobs claimed per look.
@@ -292,6 +292,9 @@ pub(super) async fn run_claimed(
         embedding,
     };
     let mut lines = Vec::new();
+    let started = chrono::Utc::now();
+    let integration = crate::domain::IntegrationRef::new(tenant_id, job.integration_id);
+    let live = webhooks::is_live(pool, integration, timing.interval).await?;
     match run_one_job(pool, reach, CATALOG, tenant_id, run, &mut lines).await {
         Ok(()) => {
             let loaded: u64 = lines.iter().map(|l| l.report.loaded).sum();
@@ -306,28 +309,57 @@ pub(super) async fn run_claimed(
             tracing::warn!(tenant_id = tenant_id.get(), job_id = job.id.get(), error = %format!("{error:#}"), "job failed")
         }
     }
-    let interval = next_interval(pool, tenant_id, job, timing).await?;
+    let gap = match live {
+        true => reconcile_gap(pool, (integration, job.provider), started).await?,
+        false => 0,
+    };
+    let interval = next_interval((tenant_id, job), (live, gap), timing);
     jobs::schedule_next(pool, tenant_id, job.id, interval).await?;
     Ok(())
 }
 
-/// Until a job is due again: the reconcile interval while its integration's webhooks are
-/// live (a delivery within the normal interval), else the normal one — said in the log
-/// either way.
-async fn next_interval(
+/// Records of the integration that a run with live webhooks changed (inserted, or found
+/// different): what deliveries missed. Said in the log, counted, and kept for the status.
+async fn reconcile_gap(
     pool: &PgPool,
-    tenant_id: TenantId,
-    job: &Job,
+    (integration, provider): (crate::domain::IntegrationRef, crate::domain::Provider),
+    since: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<i64> {
+    let tables: Vec<&str> = CATALOG
+        .source(provider)
+        .embed_tables()
+        .iter()
+        .map(|table| table.table)
+        .collect();
+    let changed = webhooks::records_changed_since(pool, integration, &tables, since).await?;
+    if changed > 0 {
+        tracing::warn!(
+            tenant_id = integration.tenant.get(),
+            integration_id = integration.integration.get(),
+            records = changed,
+            "webhook gap: the reconcile run found changes no delivery had brought; polling at the normal interval"
+        );
+        webhooks::record_gap(pool, integration, changed).await?;
+        metrics::webhook_gap(provider.as_str());
+    }
+    Ok(changed)
+}
+
+/// Until a job is due again: the reconcile interval while its integration's webhooks are
+/// live (a delivery within the normal interval) and the run found no gap, else the normal
+/// one — said in the log either way.
+fn next_interval(
+    (tenant_id, job): (TenantId, &Job),
+    (live, gap): (bool, i64),
     timing: Timing,
-) -> anyhow::Result<Duration> {
-    let integration = crate::domain::IntegrationRef::new(tenant_id, job.integration_id);
-    let live = crate::store::webhooks::is_live(pool, integration, timing.interval).await?;
-    let (interval, mode) = match live {
-        true => (
+) -> Duration {
+    let (interval, mode) = match (live, gap) {
+        (true, 0) => (
             timing.reconcile.max(timing.interval),
             "reconcile: webhooks are live",
         ),
-        false => (
+        (true, _) => (timing.interval, "polling: the webhooks missed changes"),
+        (false, _) => (
             timing.interval,
             "polling: no webhook delivery within the interval",
         ),
@@ -339,7 +371,7 @@ async fn next_interval(
         mode,
         "next run scheduled"
     );
-    Ok(interval)
+    interval
 }
 
 /// Hands a claimed job to the extract workers of its tenant's tier; if RabbitMQ will not

@@ -3,7 +3,7 @@
 //! (`/_sim/mutate`) or is deleted (`/_sim/delete`) delivered as the real source delivers
 //! it — signed with HMAC-SHA256 of the body, with a delivery id — before the control call
 //! answers. Knobs for what receivers must survive: every delivery sent twice, newest first,
-//! every n-th one dropped or signed with a wrong secret. `GET /_sim/webhooks` counts them.
+//! held back a random while, every n-th one dropped or signed with a wrong secret. `GET /_sim/webhooks` counts them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +46,10 @@ pub struct WebhookSettings {
     /// Sign every n-th delivery with a wrong secret (0: none).
     #[serde(default)]
     pub bad_signature_every: u64,
+    /// Hold each delivery back a random 0 to `delay_ms` milliseconds (which also reorders
+    /// them); the control call still answers once all are sent.
+    #[serde(default)]
+    pub delay_ms: u64,
     /// Answer hook registrations 403, as for a token without the right.
     #[serde(default)]
     pub deny_registration: bool,
@@ -165,9 +169,20 @@ impl Webhooks {
             }
         }
         let attempted = sends.len() as u64;
-        // In order within the parallel window, as a source's queue sends them.
+        let delay_ms = settings.delay_ms;
+        // In order within the parallel window, as a source's queue sends them (unless held
+        // back).
+        let parallel = if delay_ms > 0 {
+            sends.len().max(1)
+        } else {
+            PARALLEL
+        };
         futures_util::stream::iter(sends)
-            .for_each_concurrent(PARALLEL, |request| async move {
+            .for_each_concurrent(parallel, |request| async move {
+                if delay_ms > 0 {
+                    let held = fastrand::u64(0..=delay_ms);
+                    tokio::time::sleep(std::time::Duration::from_millis(held)).await;
+                }
                 self.counts.sent.fetch_add(1, Ordering::Relaxed);
                 let counter = match request.send().await {
                     Ok(answer) if answer.status().is_success() => &self.counts.accepted,

@@ -257,6 +257,47 @@ pub async fn is_live(
     .await?)
 }
 
+/// Records of the integration's `tables` (names from code) inserted or changed since
+/// `since`: the upserts stamp `updated_at` only when a row really changes.
+pub async fn records_changed_since(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    tables: &[&str],
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let mut changed = 0;
+    for table in tables {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = $1 AND integration_id = $2 AND updated_at >= $3"
+        ))
+        .bind(integration.tenant)
+        .bind(integration.integration)
+        .bind(since)
+        .fetch_one(pool)
+        .await?;
+        changed += count;
+    }
+    Ok(changed)
+}
+
+/// Records that a reconcile run found `records` changes no delivery had brought.
+pub async fn record_gap(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    records: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_secrets SET last_gap_at = now(), last_gap_records = $3
+         WHERE tenant_id = $1 AND integration_id = $2",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(records)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// An integration's deliveries as its webhook status shows them.
 #[derive(Debug, Clone, Default, Serialize, ToSchema, sqlx::FromRow)]
 pub struct DeliveryCounts {
@@ -273,6 +314,10 @@ pub struct DeliveryCounts {
     /// Whether the webhooks are live (a delivery within the scheduler's interval): polling
     /// then runs at the reconcile interval.
     pub live: bool,
+    /// When a reconcile run last found changes no delivery had brought (a gap).
+    pub last_gap_at: Option<DateTime<Utc>>,
+    /// How many records that run changed.
+    pub last_gap_records: Option<i64>,
 }
 
 /// The integration's delivery counts (within the tenant); live when a delivery came within
@@ -288,7 +333,9 @@ pub async fn delivery_counts(
                 count(*) FILTER (WHERE created_at >= now() - interval '1 hour') AS deliveries_last_hour,
                 count(*) FILTER (WHERE created_at >= now() - interval '1 hour' AND status = 'failed') AS failures_last_hour,
                 count(*) FILTER (WHERE status = 'pending') AS pending,
-                coalesce(max(created_at) >= now() - make_interval(secs => $3), FALSE) AS live
+                coalesce(max(created_at) >= now() - make_interval(secs => $3), FALSE) AS live,
+                (SELECT last_gap_at FROM webhook_secrets WHERE tenant_id = $1 AND integration_id = $2) AS last_gap_at,
+                (SELECT last_gap_records FROM webhook_secrets WHERE tenant_id = $1 AND integration_id = $2) AS last_gap_records
          FROM raw_extraction_data
          WHERE tenant_id = $1 AND integration_id = $2 AND type IN ('github_webhook', 'jira_webhook')",
     )

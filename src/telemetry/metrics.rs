@@ -52,6 +52,8 @@ pub const EMBED_BATCH_DURATION: &str = "pulse_embed_batch_duration_seconds";
 /// Webhook deliveries received per source × outcome (stored, duplicate, refused,
 /// too_large, malformed); refused ones are counted here and stored nowhere.
 pub const WEBHOOK_DELIVERIES: &str = "pulse_webhook_deliveries_total";
+/// Reconcile runs that found changes the webhooks had not delivered, per source.
+pub const WEBHOOK_GAPS: &str = "pulse_webhook_gaps_total";
 /// Always 1, labelled with the running version and role.
 pub const BUILD_INFO: &str = "pulse_build_info";
 
@@ -139,6 +141,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         WEBHOOK_DELIVERIES,
         Kind::Counter,
         "Webhook deliveries received per source and outcome",
+    ),
+    (
+        WEBHOOK_GAPS,
+        Kind::Counter,
+        "Reconcile runs that found changes the webhooks had missed",
     ),
     (BUILD_INFO, Kind::Gauge, "The running version and role"),
 ];
@@ -308,6 +315,11 @@ pub fn embed_batch(records: usize, elapsed: Duration) {
 /// A webhook delivery from `source` was received with `outcome`.
 pub fn webhook_delivery(source: &'static str, outcome: &'static str) {
     counter!(WEBHOOK_DELIVERIES, "source" => source, "outcome" => outcome).increment(1);
+}
+
+/// A reconcile run of `source` found changes the webhooks had missed.
+pub fn webhook_gap(source: &'static str) {
+    counter!(WEBHOOK_GAPS, "source" => source).increment(1);
 }
 
 #[cfg(test)]

@@ -103,6 +103,9 @@ export interface WebhookStatus {
   pending: number;
   /** A delivery within the scheduler's interval: polling only reconciles. */
   live: boolean;
+  /** When a reconcile run last found changes no delivery had brought. */
+  last_gap_at: string | null;
+  last_gap_records: number | null;
   installed: { target: string; hook_id: string; url: string; installed_at: string }[];
 }
 

@@ -32,6 +32,9 @@ function Webhooks({ me, integration, run }: { me: Me; integration: IntegrationRo
       <span className={`badge ${status.data?.live ? "finished" : ""}`}>{state}</span>
       {status.data?.last_delivery_at && <span className="muted"> · last delivery {when(status.data.last_delivery_at)}</span>}
       {status.data && !status.data.live && <span className="muted"> · polling every interval</span>}
+      {status.data?.last_gap_at && (
+        <span className="muted"> · gap found {when(status.data.last_gap_at)} ({status.data.last_gap_records} records)</span>
+      )}
       {me.role === "admin" && (
         <details>
           <summary>Set up</summary>
