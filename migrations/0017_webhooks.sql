@@ -40,3 +40,8 @@ CREATE TABLE webhook_registrations (
     PRIMARY KEY (integration_id, target),
     FOREIGN KEY (tenant_id, integration_id) REFERENCES integrations (tenant_id, id) ON DELETE CASCADE
 );
+
+-- When a job last read everything (a full run, or its first): while webhooks are live,
+-- polling only reconciles, and a full reconcile (which also finds deletions) is made due
+-- once this is older than scheduler.full_reconcile_secs.
+ALTER TABLE etl_jobs ADD COLUMN last_full_sync_at TIMESTAMPTZ;

@@ -200,6 +200,9 @@ pub struct SchedulerConfig {
     /// The interval while an integration's webhooks are live (a delivery within
     /// `interval_secs`): polling only reconciles what deliveries missed.
     pub reconcile_interval_secs: u64,
+    /// While webhooks are live, a reconcile run reads everything (deletions included) when
+    /// the last full run is older than this.
+    pub full_reconcile_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -363,12 +366,13 @@ impl Config {
             self.scheduler.interval_secs,
             self.scheduler.stuck_after_secs,
             self.scheduler.reconcile_interval_secs,
+            self.scheduler.full_reconcile_secs,
         ]
         .contains(&0)
         {
             return Err(ConfigError::Invalid {
                 key: "scheduler",
-                message: "poll_secs, interval_secs, stuck_after_secs and reconcile_interval_secs must be at least 1".into(),
+                message: "poll_secs, interval_secs, stuck_after_secs, reconcile_interval_secs and full_reconcile_secs must be at least 1".into(),
             });
         }
         if self.queue.prefetch == 0 || self.queue.max_attempts == 0 {

@@ -184,6 +184,8 @@ pub(super) struct Timing {
     pub interval: Duration,
     /// The same while the integration's webhooks are live.
     pub reconcile: Duration,
+    /// While they are live, how old the last full run may get before the next is full.
+    pub full_reconcile: Duration,
     pub poll: Duration,
     pub stuck_after: Duration,
     /// How long a stop waits for the job in hand.
@@ -195,6 +197,7 @@ impl Timing {
         Timing {
             interval: interval.unwrap_or(Duration::from_secs(config.scheduler.interval_secs)),
             reconcile: Duration::from_secs(config.scheduler.reconcile_interval_secs),
+            full_reconcile: Duration::from_secs(config.scheduler.full_reconcile_secs),
             poll: Duration::from_secs(config.scheduler.poll_secs),
             stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
             grace: Duration::from_secs(config.shutdown.grace_secs),
@@ -314,6 +317,14 @@ pub(super) async fn run_claimed(
         false => 0,
     };
     let interval = next_interval((tenant_id, job), (live, gap), timing);
+    if live && jobs::request_full_when_older(pool, tenant_id, job.id, timing.full_reconcile).await?
+    {
+        tracing::info!(
+            tenant_id = tenant_id.get(),
+            job_id = job.id.get(),
+            "the next reconcile run reads everything (the last full run is older than scheduler.full_reconcile_secs)"
+        );
+    }
     jobs::schedule_next(pool, tenant_id, job.id, interval).await?;
     Ok(())
 }

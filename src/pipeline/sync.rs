@@ -90,6 +90,8 @@ pub async fn run_one_job(
         embedding,
     } = run;
     let full = full || job.full_sync_requested;
+    // A first run reads everything too.
+    let read_everything = full || job.last_sync_date.is_none();
     let started_at = Utc::now();
     jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
     let since = if full {
@@ -149,8 +151,13 @@ pub async fn run_one_job(
     let outcome = if result.is_ok() { "finished" } else { "failed" };
     metrics::job_run(job.provider.as_str(), outcome, clock.elapsed());
     match &result {
-        Ok(()) => jobs::finish_run(pool, tenant_id, job.id, Ok(started_at)).await?,
-        Err(error) => jobs::finish_run(pool, tenant_id, job.id, Err(&format!("{error:#}"))).await?,
+        Ok(()) => {
+            jobs::finish_run(pool, (tenant_id, job.id), read_everything, Ok(started_at)).await?
+        }
+        Err(error) => {
+            let error = format!("{error:#}");
+            jobs::finish_run(pool, (tenant_id, job.id), read_everything, Err(&error)).await?
+        }
     }
     result
 }

@@ -167,11 +167,12 @@ pub async fn touch(pool: &PgPool, tenant_id: TenantId, job_id: JobId) -> Result<
     Ok(())
 }
 
-/// Ends the run: FINISHED with the new incremental cursor, or FAILED with the error.
+/// Ends the run: FINISHED with the new incremental cursor (and, when it read everything,
+/// `last_full_sync_at`), or FAILED with the error.
 pub async fn finish_run(
     pool: &PgPool,
-    tenant_id: TenantId,
-    job_id: JobId,
+    (tenant_id, job_id): (TenantId, JobId),
+    read_everything: bool,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> Result<(), StoreError> {
     let (state, cursor, error) = match outcome {
@@ -182,6 +183,7 @@ pub async fn finish_run(
         "UPDATE etl_jobs SET state = $3, status = jsonb_set(status, '{overall}', to_jsonb($3::text)),
                 last_sync_date = coalesce($4, last_sync_date), error_message = $5,
                 full_sync_requested = full_sync_requested AND $4 IS NULL,
+                last_full_sync_at = CASE WHEN $6 AND $4 IS NOT NULL THEN $4 ELSE last_full_sync_at END,
                 last_run_finished_at = now(), updated_at = now()
          WHERE tenant_id = $1 AND id = $2 RETURNING tenant_id, id",
         "NULL",
@@ -193,9 +195,32 @@ pub async fn finish_run(
     .bind(state.as_str())
     .bind(cursor)
     .bind(error)
+    .bind(read_everything)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Makes the job's next run a full one when its last full run is older than `every` (or
+/// there was none); true when it did.
+pub async fn request_full_when_older(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    job_id: JobId,
+    every: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let requested: Option<JobId> = sqlx::query_scalar(
+        "UPDATE etl_jobs SET full_sync_requested = TRUE, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND NOT full_sync_requested
+           AND (last_full_sync_at IS NULL OR last_full_sync_at < now() - make_interval(secs => $3))
+         RETURNING id",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(every.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    Ok(requested.is_some())
 }
 
 /// Claims up to `limit` due jobs (active, integration active, `next_run` passed, and

@@ -18,11 +18,17 @@ use pulse_etl::security::sign_webhook;
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
 async fn simulator(issues: u32, prs: u32) -> RunningSimulator {
+    slow_simulator(issues, prs, Duration::ZERO).await
+}
+
+/// As [`simulator`], every API answer taking `latency`.
+async fn slow_simulator(issues: u32, prs: u32, latency: Duration) -> RunningSimulator {
     let config = SimulatorConfig {
         seed: 29,
         jira_issues: issues,
         github_prs: prs,
         github_repos: 2,
+        latency,
         ..SimulatorConfig::default()
     };
     RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -582,7 +588,21 @@ async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_r
         fresh,
         "the lost deliveries' changes are missing"
     );
-    // The scheduler's next runs (made due now) reconcile, and report the gap.
+    // The scheduler's next runs (made due now) reconcile, and report the gap; the last full
+    // runs (the first ones) made two days old, the runs after are due to read everything.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM etl_jobs WHERE last_full_sync_at IS NOT NULL"
+        )
+        .await,
+        2,
+        "a first run reads everything"
+    );
+    sqlx::query("UPDATE etl_jobs SET last_full_sync_at = now() - interval '2 days'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let runs_before = job_runs(&db).await;
     let jobs: Vec<i64> = sqlx::query_scalar("SELECT id FROM etl_jobs ORDER BY id")
         .fetch_all(&db.pool)
@@ -619,6 +639,15 @@ async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_r
     )
     .await;
     assert!(gaps > 0, "the reconcile found what the deliveries missed");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM etl_jobs WHERE full_sync_requested"
+        )
+        .await,
+        2,
+        "a full reconcile is due"
+    );
     assert_eq!(tables(&db).await, fresh);
     sim.stop().await.unwrap();
 }
@@ -626,7 +655,8 @@ async fn duplicated_reordered_refused_and_dropped_deliveries_end_equal_after_a_r
 #[tokio::test]
 async fn deliveries_stored_before_a_kill_are_processed_after_the_restart() {
     let db = ScratchDb::migrated().await;
-    let sim = simulator(300, 60).await;
+    // Answers slow enough that the processing of the burst is under way at the kill.
+    let sim = slow_simulator(300, 60, Duration::from_millis(800)).await;
     let (_, mut all) = synced_and_delivering(&db, &sim, json!({})).await;
     let runs_before = job_runs(&db).await;
     let round = control(&sim, "mutate", 0.3).await;
@@ -634,7 +664,8 @@ async fn deliveries_stored_before_a_kill_are_processed_after_the_restart() {
         round["webhook_deliveries"].as_u64().unwrap() > 50,
         "{round}"
     );
-    // Mid-burst: after the coalescing second, while the batch is being read and loaded.
+    // Mid-burst: after the coalescing second, while the batch is being read (each answer
+    // takes 0.8 s) and loaded.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let mut killed = all.0.take().unwrap();
     killed.kill().unwrap();
