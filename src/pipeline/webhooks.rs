@@ -3,7 +3,8 @@
 //! then the pending deliveries in batches — the source reads the entities they name again
 //! (events arrive late and out of order; the entity as it is now is what counts) through the
 //! usual raw → transform → load path, and what changed is embedded. A delivery stays pending
-//! until that is done, so a process killed midway leaves it for the next one.
+//! until that is done, so a process killed midway leaves it for the next one. Also the
+//! registration loop the sources' webhook install and uninstall share.
 
 use std::time::Duration;
 
