@@ -2,9 +2,11 @@
 //! issues, `PULSE_BENCH_PRS` pull requests, default 2,000 and 500) and `pulse-etl all`
 //! (release build) over a fresh database, webhooks installed through the CLI.
 //!
-//! Prints: change → visible in the tables (every delivery of a round processed) p50/p95
-//! over `PULSE_BENCH_ROUNDS` rounds of 0.1 % changes, next to what polling at the default
-//! interval gives; the receivers' throughput and answer times at `PULSE_BENCH_RATE`
+//! Prints: change → visible in the tables (every changed record stamped) and → searchable
+//! (every delivery of the round processed, which is after its records are embedded with the
+//! local model, when `../shared/models/all-MiniLM-L6-v2` or `PULSE_BENCH_MODEL_DIR` has it)
+//! p50/p95 over `PULSE_BENCH_ROUNDS` rounds of 0.1 % changes, next to what polling at the
+//! default interval gives; the receivers' throughput and answer times at `PULSE_BENCH_RATE`
 //! deliveries/s (default 500) for `PULSE_BENCH_SECONDS` (default 60); and requests to the
 //! sources per 1,000 changes. Asserts nothing. `cargo bench --bench webhooks`.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
@@ -35,8 +37,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank]
 }
 
+/// The local embedding model, when it is here.
+fn model_dir() -> Option<String> {
+    let dir = std::env::var("PULSE_BENCH_MODEL_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/../shared/models/all-MiniLM-L6-v2",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    std::path::Path::new(&dir)
+        .join("model.safetensors")
+        .is_file()
+        .then_some(dir)
+}
+
 /// `pulse-etl all` over `database`, its API on `api_port`.
-fn start_all(database: &str, api_port: u16) -> Child {
+fn start_all(database: &str, api_port: u16, model: Option<&str>) -> Child {
     let mut child = Command::new(common::binary())
         .args(["all", "--interval-secs", "3600"])
         .env("DATABASE_URL", database)
@@ -48,6 +64,7 @@ fn start_all(database: &str, api_port: u16) -> Child {
         .env("PULSE_HTTP_ADDR", format!("127.0.0.1:{api_port}"))
         .env("PULSE_SCHEDULER__POLL_SECS", "1")
         .env(ALLOW_LOOPBACK.0, ALLOW_LOOPBACK.1)
+        .envs(model.map(|dir| ("PULSE_EMBEDDING__MODEL_DIR", dir)))
         .env(
             "RUST_LOG",
             std::env::var("PULSE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
@@ -130,8 +147,24 @@ async fn run() {
         &["--username", "sim@example.com", "--token", "sim-token"],
     );
     let github = create("github", &["--token", "sim-gh-token"]);
+    let model = model_dir();
+    if let Some(dir) = &model {
+        let args = [
+            "embedding",
+            "set",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "local",
+        ];
+        common::pulse_with(
+            &db.url,
+            &args,
+            &[("PULSE_EMBEDDING__MODEL_DIR", dir.as_str())],
+        );
+    }
     let api_port = free_port();
-    let mut all = start_all(&db.url, api_port);
+    let mut all = start_all(&db.url, api_port, model.as_deref());
     until(
         &db,
         "SELECT count(*) FROM etl_jobs WHERE state = 'FINISHED'",
@@ -152,15 +185,23 @@ async fn run() {
             ],
         );
     }
-    println!("webhooks benchmark: {issues} issues + {prs} pull requests; `all` and the simulator as separate processes (2 cores shared)");
+    println!(
+        "webhooks benchmark: {issues} issues + {prs} pull requests; `all` and the simulator as separate processes (2 cores shared); embedding: {}",
+        if model.is_some() { "local model" } else { "none (no model here)" }
+    );
 
     // Change → visible.
     let client = reqwest::Client::new();
     let (requests_before, _) = request_counts(&sim_stats(&sim_base).await);
     let mut latencies = Vec::new();
+    let mut to_tables = Vec::new();
     let mut changes = 0;
     let mut delivered = 0;
     for _ in 0..rounds {
+        let since: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
         let started = Instant::now();
         let round: Value = client
             .post(format!("{sim_base}/_sim/mutate"))
@@ -174,13 +215,40 @@ async fn run() {
         let count = round["webhook_deliveries"].as_i64().unwrap();
         delivered += count;
         changes += count;
+        // In the tables: every changed record stamped (the upserts stamp real changes only).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let stamped: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM work_items WHERE updated_at >= $1)
+                      + (SELECT count(*) FROM prs WHERE updated_at >= $1)",
+            )
+            .bind(since)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            if stamped >= count {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{stamped} of {count} changes reached the tables"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        to_tables.push(started.elapsed().as_secs_f64());
         until(&db, PROCESSED, delivered).await;
         latencies.push(started.elapsed().as_secs_f64());
     }
     let (requests_after, _) = request_counts(&sim_stats(&sim_base).await);
     latencies.sort_by(f64::total_cmp);
+    to_tables.sort_by(f64::total_cmp);
     println!(
         "change → in the tables, webhooks: p50 {:.2} s, p95 {:.2} s ({rounds} rounds, {changes} changes; includes the 1 s coalescing window)",
+        percentile(&to_tables, 0.5),
+        percentile(&to_tables, 0.95)
+    );
+    println!(
+        "change → searchable (embedded; processed), webhooks: p50 {:.2} s, p95 {:.2} s",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.95)
     );

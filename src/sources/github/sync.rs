@@ -135,6 +135,23 @@ impl GithubRun<'_> {
                 try_join_all(self.repositories.iter().map(|r| self.client.repository(r))).await?;
             fetched.into_iter().map(|f| f.body).collect()
         };
+        let (mut report, names) = self.store_repositories(entities).await?;
+        report.extract_seconds = clock.elapsed().as_secs_f64() - report.load_seconds;
+        let state = if report.failed > 0 {
+            StageState::Failed
+        } else {
+            StageState::Finished
+        };
+        self.stages(steps::REPOSITORIES, state).await?;
+        Ok((report, names))
+    }
+
+    /// Repositories as the source answered them, stored raw and loaded; returns the report
+    /// and their full names.
+    async fn store_repositories(
+        &self,
+        entities: Vec<Value>,
+    ) -> Result<(StepReport, Vec<String>), PipelineError> {
         let raw_ids = raw::insert(
             self.pool,
             self.scope,
@@ -143,17 +160,29 @@ impl GithubRun<'_> {
             &json!({}),
         )
         .await?;
-        let extract_seconds = clock.elapsed().as_secs_f64();
         let stored: Vec<(RawId, Value)> = raw_ids.into_iter().zip(entities).collect();
-        let (mut report, names) = self.loader().repositories(&stored).await?;
-        report.extract_seconds = extract_seconds;
-        let state = if report.failed > 0 {
-            StageState::Failed
-        } else {
-            StageState::Finished
-        };
-        self.stages(steps::REPOSITORIES, state).await?;
-        Ok((report, names))
+        Ok(self.loader().repositories(&stored).await?)
+    }
+
+    /// Repositories named by `owner/name` read again (a rename delivered by webhook; one the
+    /// source no longer has is left alone), their pull requests given their new names;
+    /// returns how many were read.
+    pub async fn refresh_repositories(&self, names: &[String]) -> Result<u64, PipelineError> {
+        let mut entities = Vec::new();
+        for name in names {
+            match self.client.repository(name).await {
+                Ok(fetched) => entities.push(fetched.body),
+                Err(ConnectorError::Status { status, .. })
+                    if status == reqwest::StatusCode::NOT_FOUND => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let read = entities.len() as u64;
+        if read > 0 {
+            self.store_repositories(entities).await?;
+            github::carry_repository_names(self.pool, self.scope.integration()).await?;
+        }
+        Ok(read)
     }
 
     /// Pull requests of `repositories` with their reviews, commits and (over GraphQL)

@@ -461,6 +461,25 @@ pub async fn repository_names(
     .await?)
 }
 
+/// Gives the integration's pull requests their repository's current full name (after a
+/// rename); returns how many changed.
+pub async fn carry_repository_names(
+    pool: &PgPool,
+    integration: IntegrationRef,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE prs p SET repository_full_name = r.full_name, updated_at = now()
+         FROM repositories r
+         WHERE r.id = p.repository_id AND p.tenant_id = $1 AND p.integration_id = $2
+           AND p.repository_full_name IS DISTINCT FROM r.full_name",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Numbers of the integration's open pull requests of `repository` whose head is `branch`
 /// (a push to it adds commits to them).
 pub async fn open_pulls_on_branch(

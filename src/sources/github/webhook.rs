@@ -1,8 +1,10 @@
 //! GitHub webhook deliveries: which pull requests an event names — a pull request, its
 //! reviews, review comments and threads, comments on it, a push to its open head branch —
 //! read again one query each (GraphQL, as the sync reads them; REST: detail, reviews and
-//! commits) through the usual pull-request path; `ping`, `repository` and events on
-//! repositories the integration does not read are ignored.
+//! commits) through the usual pull-request path; a renamed or transferred repository is read
+//! again and its pull requests take its new name. `ping`, other `repository` actions
+//! (deleted, archived: the next poll sees them) and events on repositories the integration
+//! does not read are ignored.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +24,8 @@ pub struct Plan {
     pub pulls: BTreeSet<PullRef>,
     /// Branches pushed to, as `(owner/name, branch)`.
     pub pushed: BTreeSet<(String, String)>,
+    /// Repositories renamed or transferred, as `(new owner/name, old owner/name)`.
+    pub renamed: BTreeSet<(String, String)>,
     pub ignored: u64,
 }
 
@@ -53,6 +57,18 @@ pub fn plan(deliveries: &[RawRecord]) -> Plan {
                 .as_str()
                 .and_then(|name| name.strip_prefix("refs/heads/"))
                 .map(|branch| plan.pushed.insert((repository, branch.to_owned()))),
+            ("repository", Some(repository))
+                if matches!(body["action"].as_str(), Some("renamed" | "transferred")) =>
+            {
+                let old = match body["changes"]["repository"]["name"]["from"].as_str() {
+                    Some(name) => match repository.split_once('/') {
+                        Some((owner, _)) => format!("{owner}/{name}"),
+                        None => name.to_owned(),
+                    },
+                    None => repository.clone(),
+                };
+                Some(plan.renamed.insert((repository, old)))
+            }
             _ => None,
         };
         if named.is_none() {
@@ -96,14 +112,16 @@ pub async fn refresh(
             ));
         }
     }
-    let before = plan.pulls.len();
+    let before = plan.pulls.len() + plan.renamed.len();
     plan.pulls
         .retain(|(repository, _)| reads(configured, repository));
+    plan.renamed
+        .retain(|(new, old)| reads(configured, new) || reads(configured, old));
     let mut done = Refreshed {
-        ignored: plan.ignored + (before - plan.pulls.len()) as u64,
+        ignored: plan.ignored + (before - plan.pulls.len() - plan.renamed.len()) as u64,
         ..Refreshed::default()
     };
-    if plan.pulls.is_empty() {
+    if plan.pulls.is_empty() && plan.renamed.is_empty() {
         return Ok(done);
     }
     let run = GithubRun {
@@ -116,9 +134,12 @@ pub async fn refresh(
         since: None,
         full: false,
     };
+    let renamed: Vec<String> = plan.renamed.into_iter().map(|(new, _)| new).collect();
+    done.refreshed += run.refresh_repositories(&renamed).await?;
     let wanted: Vec<PullRef> = plan.pulls.into_iter().collect();
-    let pulls = run.refresh_pulls(&wanted).await?;
-    done.refreshed = pulls.report.extracted;
+    if !wanted.is_empty() {
+        done.refreshed += run.refresh_pulls(&wanted).await?.report.extracted;
+    }
     done.requests = client.http().stats.snapshot().requests;
     Ok(done)
 }
@@ -174,9 +195,13 @@ mod tests {
         assert!(!plan.pulls.is_empty());
         // The example push is to a tag: no branch; the issue comment is on an issue.
         assert!(plan.pushed.is_empty());
+        assert_eq!(plan.ignored, 3, "push to a tag, ping, issue comment");
         assert_eq!(
-            plan.ignored, 4,
-            "push to a tag, ping, repository, issue comment"
+            plan.renamed,
+            BTreeSet::from([(
+                "Octocoders/Hello-World".to_string(),
+                "Octocoders/Hello-World".to_string()
+            )])
         );
     }
 
