@@ -2,6 +2,8 @@
 //! queue to a consumer in this run, or over RabbitMQ to workers anywhere — then waiting
 //! until the database says every row the step stored is transformed (or failed).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -41,19 +43,29 @@ pub enum Handoff<'a> {
     Broker { broker: &'a Broker, tier: Tier },
 }
 
-/// A publisher of either backend.
+/// A publisher of either backend, counting the entities its messages carry: what the
+/// extraction has stored so far, for the step's progress.
 #[derive(Clone)]
-pub enum StagePublisher {
+pub struct StagePublisher {
+    backend: Backend,
+    extracted: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+enum Backend {
     Memory(MemoryPublisher),
     Rabbit(RabbitPublisher),
 }
 
 impl Publisher for StagePublisher {
     async fn publish(&self, message: StageMessage) -> Result<(), QueueError> {
-        match self {
-            StagePublisher::Memory(publisher) => publisher.publish(message).await,
-            StagePublisher::Rabbit(publisher) => publisher.publish(message).await,
+        let entities = message.raw_data_ids().len() as u64;
+        match &self.backend {
+            Backend::Memory(publisher) => publisher.publish(message).await?,
+            Backend::Rabbit(publisher) => publisher.publish(message).await?,
         }
+        self.extracted.fetch_add(entities, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -69,20 +81,32 @@ impl Handoff<'_> {
         extract: impl AsyncFnOnce(StagePublisher) -> Result<T, PipelineError>,
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<(T, StepReport), PipelineError> {
+        // Progress shows what extraction stored so far beside what was loaded.
+        let extracted = Arc::new(AtomicU64::new(0));
+        let progress = |report: &StepReport| {
+            progress(&StepReport {
+                extracted: extracted.load(Ordering::Relaxed),
+                ..*report
+            })
+        };
+        let publisher = |backend| StagePublisher {
+            backend,
+            extracted: Arc::clone(&extracted),
+        };
         match self {
             Handoff::InProcess { sources } => {
-                let (publisher, consumer) = memory::queue(PAGES_IN_FLIGHT);
+                let (memory, consumer) = memory::queue(PAGES_IN_FLIGHT);
                 tokio::try_join!(
-                    extract(StagePublisher::Memory(publisher)),
-                    transform_here(pool, sources, consumer, progress)
+                    extract(publisher(Backend::Memory(memory))),
+                    transform_here(pool, sources, consumer, &progress)
                 )
             }
             Handoff::Broker { broker, tier } => {
                 let watermark = raw::newest_id(pool).await?;
-                let publisher = broker.publisher(QueueStage::Transform, tier);
-                let extracted = extract(StagePublisher::Rabbit(publisher)).await?;
-                let report = wait_for_transform(pool, scope, watermark, kinds, progress).await?;
-                Ok((extracted, report))
+                let rabbit = broker.publisher(QueueStage::Transform, tier);
+                let done = extract(publisher(Backend::Rabbit(rabbit))).await?;
+                let report = wait_for_transform(pool, scope, watermark, kinds, &progress).await?;
+                Ok((done, report))
             }
         }
     }

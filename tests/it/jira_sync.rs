@@ -400,3 +400,38 @@ async fn progress_events_stream_to_watchers_in_other_processes() {
     assert_eq!(events.last().unwrap()["state"], "FINISHED");
     sim.stop().await.unwrap();
 }
+
+/// The `extracted=` and `loaded=` of each progress line in a run's log.
+fn progress_counts(log: &str) -> Vec<(u64, u64)> {
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let (_, rest) = line.split_once(&format!("{name}="))?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    log.lines()
+        .filter(|line| line.contains("progress") && line.contains("jira_issues_with_changelogs"))
+        .filter_map(|line| Some((field(line, "extracted")?, field(line, "loaded")?)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_lines_count_what_was_extracted_so_far() {
+    let sim = simulator(1_500, 0.0).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    let args = common::source::strings(&["run-job", "jira", "--tenant", &tenant]);
+    let run = common::source::cli_logging(&db, args, "info").await;
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    let lines = progress_counts(&common::stderr(&run));
+    assert!(
+        lines.len() > 1,
+        "progress lines while the step ran: {lines:?}"
+    );
+    // Extraction runs ahead of the load, and every line says how far it got.
+    for (extracted, loaded) in &lines {
+        assert!(extracted >= loaded && *extracted > 0, "{lines:?}");
+    }
+    sim.stop().await.unwrap();
+}
