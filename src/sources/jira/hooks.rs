@@ -5,7 +5,7 @@
 
 use sqlx::PgPool;
 
-use super::sync::issues_jql;
+use super::sync::project_clause;
 use crate::domain::IntegrationRef;
 use crate::pipeline::source::Reach;
 use crate::pipeline::webhooks::{install_each, uninstall_each, HookTarget, Installed};
@@ -24,12 +24,7 @@ const TARGET: &str = "site";
 
 /// The webhook's JQL filter: the integration's projects (empty: every issue).
 fn filter(projects: &[String]) -> String {
-    let jql = issues_jql(projects, None, chrono_tz::Tz::UTC);
-    jql.split(" ORDER BY")
-        .next()
-        .filter(|filter| !filter.starts_with("ORDER BY"))
-        .unwrap_or_default()
-        .to_owned()
+    project_clause(projects).unwrap_or_default()
 }
 
 /// Registers the site's webhook.

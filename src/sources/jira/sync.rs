@@ -65,21 +65,30 @@ pub struct JiraRun<'a> {
 /// reads JQL dates in it (written in UTC, a cursor is off by the zone's offset and an
 /// account west of UTC would miss changes).
 pub fn issues_jql(projects: &[String], since: Option<DateTime<Utc>>, zone: Tz) -> String {
-    let mut clauses = Vec::new();
-    if !projects.is_empty() {
-        let quoted: Vec<String> = projects
-            .iter()
-            .map(|p| format!("\"{}\"", p.replace('"', "")))
-            .collect();
-        clauses.push(format!("project in ({})", quoted.join(", ")));
-    }
-    if let Some(since) = since {
-        clauses.push(format!(
+    let updated = since.map(|since| {
+        format!(
             "updated >= \"{}\"",
             since.with_timezone(&zone).format("%Y/%m/%d %H:%M")
-        ));
+        )
+    });
+    ordered_jql([project_clause(projects), updated].into_iter().flatten())
+}
+
+/// The JQL clause keeping to `projects` (none: every project).
+pub fn project_clause(projects: &[String]) -> Option<String> {
+    if projects.is_empty() {
+        return None;
     }
-    let filter = clauses.join(" AND ");
+    let quoted: Vec<String> = projects
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "")))
+        .collect();
+    Some(format!("project in ({})", quoted.join(", ")))
+}
+
+/// `clauses` joined with AND, oldest update first.
+pub fn ordered_jql(clauses: impl IntoIterator<Item = String>) -> String {
+    let filter = clauses.into_iter().collect::<Vec<_>>().join(" AND ");
     format!(
         "{filter}{}ORDER BY updated ASC",
         if filter.is_empty() { "" } else { " " }

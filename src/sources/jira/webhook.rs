@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use super::sync::JiraRun;
+use super::sync::{ordered_jql, project_clause, JiraRun};
 use super::tables as jira;
 use crate::connectors::http::ConnectorError;
 use crate::pipeline::sync::SyncContext;
@@ -94,12 +94,7 @@ fn is_refused_search(error: &PipelineError) -> bool {
 /// The search for issues by id, within the integration's projects.
 fn issues_by_id_jql(projects: &[String], ids: &[String]) -> String {
     let by_id = format!("id in ({})", ids.join(", "));
-    match super::sync::issues_jql(projects, None, Tz::UTC).split_once("ORDER BY") {
-        Some((filter, order)) if !filter.trim().is_empty() => {
-            format!("{} AND {by_id} ORDER BY{order}", filter.trim_end())
-        }
-        _ => format!("{by_id} ORDER BY updated ASC"),
-    }
+    ordered_jql(project_clause(projects).into_iter().chain([by_id]))
 }
 
 /// Reads again what the deliveries name and marks deleted issues deleted.
