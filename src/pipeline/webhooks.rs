@@ -144,15 +144,15 @@ const SIDE_BY_SIDE: usize = 8;
 const LOCK_SPACE: i32 = 0x5745_4248; // "WEBH"
 
 impl Processor<'_> {
-    /// Processes every pending delivery of `integration`; returns what was done, or None
-    /// when another processor holds the integration (it reads pending deliveries until none
-    /// are left, these included).
+    /// Processes every pending delivery of `integration`; nothing when another processor
+    /// holds the integration (it reads pending deliveries until none are left, these
+    /// included).
     #[tracing::instrument(name = "webhooks", level = "error", skip_all, fields(tenant_id = integration.tenant.get(), integration_id = integration.integration.get()))]
     pub async fn process(
         &self,
         integration: IntegrationRef,
         provider: Provider,
-    ) -> anyhow::Result<Option<Refreshed>> {
+    ) -> anyhow::Result<()> {
         let mut lock = self.pool.acquire().await?;
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2::int)")
             .bind(LOCK_SPACE)
@@ -160,7 +160,7 @@ impl Processor<'_> {
             .fetch_one(&mut *lock)
             .await?;
         if !held {
-            return Ok(None);
+            return Ok(());
         }
         let outcome = self.process_held(integration, provider).await;
         let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, $2::int)")
@@ -172,14 +172,14 @@ impl Processor<'_> {
             // A connection whose lock state is unknown is not given back to the pool.
             lock.detach();
         }
-        outcome.map(Some)
+        outcome
     }
 
     async fn process_held(
         &self,
         integration: IntegrationRef,
         provider: Provider,
-    ) -> anyhow::Result<Refreshed> {
+    ) -> anyhow::Result<()> {
         tokio::time::sleep(COALESCE_WINDOW).await;
         let source = self.sources.source(provider);
         let handoff = match self.broker {
@@ -199,7 +199,6 @@ impl Processor<'_> {
             full: false,
             handoff,
         };
-        let mut total = Refreshed::default();
         loop {
             let deliveries = webhooks::pending(self.pool, integration, BATCH).await?;
             if deliveries.is_empty() {
@@ -230,12 +229,8 @@ impl Processor<'_> {
                 requests = done.requests,
                 "webhook deliveries processed"
             );
-            total.refreshed += done.refreshed;
-            total.deleted += done.deleted;
-            total.ignored += done.ignored;
-            total.requests += done.requests;
         }
-        Ok(total)
+        Ok(())
     }
 
     /// Processes deliveries as the receivers announce them, and at every `poll` whatever an
