@@ -129,13 +129,8 @@ pub async fn integration(
         }
         IntegrationCommand::WebhookSecret { id, rotate } => {
             let tenant = store::integrations::tenant_of(pool, id).await?;
-            let live_within = Duration::from_secs(config.scheduler.interval_secs);
-            if !rotate
-                && webhooks::status(pool, tenant, id, live_within)
-                    .await?
-                    .deliveries
-                    .secret_set
-            {
+            let integration = crate::domain::IntegrationRef::new(tenant, id);
+            if !rotate && store::webhooks::has_secret(pool, integration).await? {
                 bail!("integration {id} has a webhook secret already (it was shown when it was made); --rotate makes a new one");
             }
             let key = config.secret_key()?;

@@ -55,23 +55,15 @@ pub async fn rotate_secret(
     integration_id: IntegrationId,
 ) -> ServiceResult<NewWebhookSecret> {
     let integration = integrations::get(pool, tenant_id, integration_id).await?;
-    let before = webhooks::delivery_counts(
-        pool,
-        IntegrationRef::new(tenant_id, integration_id),
-        Duration::ZERO,
-    )
-    .await?
-    .secret_set;
     let secret = new_webhook_secret();
     let target = IntegrationRef::new(tenant_id, integration_id);
-    webhooks::rotate_secret(pool, cipher, target, &secret, PREVIOUS_SECRET_VALID_FOR).await?;
+    let previous_valid_until =
+        webhooks::rotate_secret(pool, cipher, target, &secret, PREVIOUS_SECRET_VALID_FOR).await?;
     Ok(NewWebhookSecret {
         integration_id,
         secret,
         path: receiver_path(integration.provider, integration_id),
-        previous_valid_until: before.then(|| {
-            Utc::now() + chrono::Duration::from_std(PREVIOUS_SECRET_VALID_FOR).unwrap_or_default()
-        }),
+        previous_valid_until,
     })
 }
 

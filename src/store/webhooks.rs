@@ -1,7 +1,7 @@
 //! Webhook secrets (sealed, one per integration, the replaced one valid for a while after a
-//! rotation), the hooks registered at the sources, and deliveries: stored raw under the source's delivery id in one statement that
-//! also wakes the processor, read back per integration while pending, and counted for the
-//! integration's webhook status.
+//! rotation), the hooks registered at the sources, and deliveries: stored raw under the
+//! source's delivery id in one statement that also wakes the processor, read back per
+//! integration while pending, and counted for the integration's webhook status.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,31 +35,43 @@ fn associated_data(integration: IntegrationRef) -> Vec<u8> {
 }
 
 /// Stores `secret` as the integration's webhook secret; the one it replaces stays valid for
-/// `keep_previous` (none is kept when there was none).
+/// `keep_previous`. Returns until when (None when there was none).
 pub async fn rotate_secret(
     pool: &PgPool,
     cipher: &CredentialCipher,
     integration: IntegrationRef,
     secret: &str,
     keep_previous: std::time::Duration,
-) -> Result<(), StoreError> {
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let sealed = cipher.seal(secret.as_bytes(), &associated_data(integration))?;
-    sqlx::query(
+    let previous_valid_until = sqlx::query_scalar(
         "INSERT INTO webhook_secrets (tenant_id, integration_id, secret_encrypted)
          SELECT tenant_id, id, $3 FROM integrations WHERE tenant_id = $1 AND id = $2
          ON CONFLICT (integration_id) DO UPDATE SET
              previous_encrypted = webhook_secrets.secret_encrypted,
              previous_valid_until = now() + make_interval(secs => $4),
              secret_encrypted = EXCLUDED.secret_encrypted,
-             rotated_at = now()",
+             rotated_at = now()
+         RETURNING previous_valid_until",
     )
     .bind(integration.tenant)
     .bind(integration.integration)
     .bind(sealed)
     .bind(keep_previous.as_secs_f64())
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    Ok(())
+    Ok(previous_valid_until.flatten())
+}
+
+/// Whether the integration has a webhook secret.
+pub async fn has_secret(pool: &PgPool, integration: IntegrationRef) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM webhook_secrets WHERE tenant_id = $1 AND integration_id = $2)",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Who a delivery to an integration belongs to, and the secrets valid for it now.
