@@ -135,8 +135,9 @@ impl GithubRun<'_> {
                 try_join_all(self.repositories.iter().map(|r| self.client.repository(r))).await?;
             fetched.into_iter().map(|f| f.body).collect()
         };
+        let fetch_seconds = clock.elapsed().as_secs_f64();
         let (mut report, names) = self.store_repositories(entities).await?;
-        report.extract_seconds = clock.elapsed().as_secs_f64() - report.load_seconds;
+        report.extract_seconds += fetch_seconds;
         let state = if report.failed > 0 {
             StageState::Failed
         } else {
@@ -146,12 +147,13 @@ impl GithubRun<'_> {
         Ok((report, names))
     }
 
-    /// Repositories as the source answered them, stored raw and loaded; returns the report
-    /// and their full names.
+    /// Repositories as the source answered them, stored raw (timed as extraction) and loaded;
+    /// returns the report and their full names.
     async fn store_repositories(
         &self,
         entities: Vec<Value>,
     ) -> Result<(StepReport, Vec<String>), PipelineError> {
+        let clock = Instant::now();
         let raw_ids = raw::insert(
             self.pool,
             self.scope,
@@ -160,8 +162,11 @@ impl GithubRun<'_> {
             &json!({}),
         )
         .await?;
+        let extract_seconds = clock.elapsed().as_secs_f64();
         let stored: Vec<(RawId, Value)> = raw_ids.into_iter().zip(entities).collect();
-        Ok(self.loader().repositories(&stored).await?)
+        let (mut report, names) = self.loader().repositories(&stored).await?;
+        report.extract_seconds = extract_seconds;
+        Ok((report, names))
     }
 
     /// Repositories named by `owner/name` read again (a rename delivered by webhook; one the
@@ -310,7 +315,7 @@ impl GithubRun<'_> {
         let mut outbox = Outbox::new(publisher);
         for (repository, number) in wanted {
             let listed = json!({"number": number});
-            let raw_ids = match self.store_pulls(repository, &[listed]).await {
+            let (raw_ids, ids) = match self.store_pulls(repository, &[listed]).await {
                 Err(PipelineError::Source(ConnectorError::Status { status, .. }))
                     if status == reqwest::StatusCode::NOT_FOUND =>
                 {
@@ -318,14 +323,7 @@ impl GithubRun<'_> {
                 }
                 other => other?,
             };
-            let stored = raw::fetch(
-                self.pool,
-                self.scope.tenant_id,
-                self.scope.integration_id,
-                &raw_ids,
-            )
-            .await?;
-            touched.extend(stored.into_iter().filter_map(|row| row.external_id));
+            touched.extend(ids);
             report.extracted += raw_ids.len() as u64;
             outbox.push(self.message(kinds::PULL, raw_ids)).await?;
         }
@@ -399,14 +397,15 @@ impl GithubRun<'_> {
     }
 
     /// Fetches and stores changed pull requests (pages first, then the pull request rows);
-    /// returns the pull requests' raw ids.
+    /// returns the pull requests' raw ids and external ids.
     async fn store_pulls(
         &self,
         repository: &str,
         changed: &[Value],
-    ) -> Result<Vec<RawId>, PipelineError> {
+    ) -> Result<(Vec<RawId>, Vec<String>), PipelineError> {
         let bundles =
             try_join_all(changed.iter().map(|pull| self.fetch_pull(repository, pull))).await?;
+        let ids = bundles.iter().map(|bundle| bundle.id.clone()).collect();
         let (mut reviews, mut commits, mut pulls) = (Vec::new(), Vec::new(), Vec::new());
         for bundle in bundles {
             reviews.extend(page_entities(&bundle.id, bundle.reviews));
@@ -416,7 +415,8 @@ impl GithubRun<'_> {
         }
         raw::insert_each(self.pool, self.scope, kinds::PULL_REVIEWS, reviews).await?;
         raw::insert_each(self.pool, self.scope, kinds::PULL_COMMITS, commits).await?;
-        Ok(raw::insert_each(self.pool, self.scope, kinds::PULL, pulls).await?)
+        let raw_ids = raw::insert_each(self.pool, self.scope, kinds::PULL, pulls).await?;
+        Ok((raw_ids, ids))
     }
 
     /// Extract side of the pull requests: per repository the listing newest-updated first,
@@ -461,7 +461,7 @@ impl GithubRun<'_> {
                 let reached_cursor = changed.len() < page.items.len();
                 if !changed.is_empty() {
                     extracted.extend(changed.iter().filter_map(id_text));
-                    let raw_ids = self.store_pulls(repository, &changed).await?;
+                    let (raw_ids, _) = self.store_pulls(repository, &changed).await?;
                     report.extracted += changed.len() as u64;
                     report.extract_seconds += clock.elapsed().as_secs_f64();
                     outbox.push(self.message(kinds::PULL, raw_ids)).await?;
