@@ -82,7 +82,10 @@ pub struct Webhooks {
     settings: Mutex<WebhookSettings>,
     registered: Mutex<Registered>,
     counts: Counts,
+    /// Deliveries numbered as they are sent (for `drop_every`, `bad_signature_every`).
     sequence: AtomicU64,
+    /// The last hook id given out.
+    hook_ids: AtomicU64,
     client: reqwest::Client,
 }
 
@@ -281,7 +284,7 @@ fn register(
         let refusal = json!({"message": "url and secret are required"});
         return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(refusal)));
     };
-    let id = webhooks.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = webhooks.hook_ids.fetch_add(1, Ordering::Relaxed) + 1;
     webhooks.registered().insert(id, (repository, target));
     Ok(id)
 }
