@@ -417,9 +417,7 @@ fn change_events(
 ) -> Vec<webhooks::Event> {
     let population = &jira.site.population;
     let issue = |event, index: u32| {
-        let id = 10_000 + u64::from(index);
-        let key = jira::render::issue_key(population, index);
-        webhooks::jira_issue_event(event, &jira.base_url, (id, key), now_ms)
+        webhooks::jira_issue_event(event, &jira.base_url, (population, index), now_ms)
     };
     let pull = |action, index: u32| {
         let pull = github
@@ -460,9 +458,8 @@ async fn delete_handler(
         let events: Vec<webhooks::Event> = deleted
             .iter()
             .map(|index| {
-                let id = 10_000 + u64::from(*index);
-                let key = jira::render::issue_key(&jira.site.population, *index);
-                webhooks::jira_issue_event("jira:issue_deleted", &jira.base_url, (id, key), now)
+                let issue = (&jira.site.population, *index);
+                webhooks::jira_issue_event("jira:issue_deleted", &jira.base_url, issue, now)
             })
             .collect();
         (deleted.len(), events)

@@ -18,6 +18,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::jira::issues::Population as JiraPopulation;
+use super::jira::render::{issue_id, issue_key};
 use crate::security::sign_webhook;
 
 /// Where one source's deliveries go.
@@ -231,9 +233,10 @@ pub async fn control_set(
 pub fn jira_issue_event(
     event: &str,
     base_url: &str,
-    (id, key): (u64, String),
+    (population, index): (&JiraPopulation, u32),
     now_ms: i64,
 ) -> Event {
+    let (id, key) = (issue_id(index), issue_key(population, index));
     Event {
         jira: true,
         repository: None,
@@ -242,7 +245,7 @@ pub fn jira_issue_event(
             "timestamp": now_ms,
             "webhookEvent": event,
             "issue_event_type_name": event.trim_start_matches("jira:"),
-            "issue": {"id": id.to_string(), "self": format!("{base_url}/rest/api/3/issue/{id}"), "key": key},
+            "issue": {"id": id, "self": format!("{base_url}/rest/api/3/issue/{id}"), "key": key},
         }),
     }
 }

@@ -186,7 +186,15 @@ pub fn issue_key(population: &Population, index: u32) -> String {
 }
 
 pub fn issue_id(index: u32) -> String {
-    (10_000 + u64::from(index)).to_string()
+    (ISSUE_ID_BASE + u64::from(index)).to_string()
+}
+
+/// Issue ids start here.
+const ISSUE_ID_BASE: u64 = 10_000;
+
+/// The index of the issue with numeric id `id` (None: no issue could have it).
+pub fn issue_index(id: u64) -> Option<u32> {
+    u32::try_from(id.checked_sub(ISSUE_ID_BASE)?).ok()
 }
 
 /// Atlassian Document Format for a plain paragraph, as v3 sends rich text.

@@ -67,7 +67,7 @@ impl JiraSite {
     /// A live issue by numeric id (`10042`) or key (`CORE-15`).
     pub fn find(&self, id_or_key: &str) -> Option<Issue> {
         let index = if let Ok(id) = id_or_key.parse::<u64>() {
-            id.checked_sub(10_000)?
+            u64::from(render::issue_index(id)?)
         } else {
             let (key, number) = id_or_key.rsplit_once('-')?;
             let project = (0..self.population.projects)
@@ -117,8 +117,7 @@ impl JiraSite {
             Some(ids) => Some(
                 ids.iter()
                     .map(|id| {
-                        id.checked_sub(10_000)
-                            .and_then(|index| u32::try_from(index).ok())
+                        render::issue_index(*id)
                             .filter(|index| activity.is_live(*index))
                             .map(|index| (activity.updated_ms(index), index))
                             .ok_or_else(|| {
