@@ -4,7 +4,7 @@
 //!
 //! Prints: change → visible in the tables (every changed record stamped) and → searchable
 //! (every delivery of the round processed, which is after its records are embedded with the
-//! local model, when `../shared/models/all-MiniLM-L6-v2` or `PULSE_BENCH_MODEL_DIR` has it)
+//! local model, when `../shared/models/all-MiniLM-L6-v2` or `PULSE_TEST_MODEL_DIR` has it)
 //! p50/p95 over `PULSE_BENCH_ROUNDS` rounds of 0.1 % changes, next to what polling at the
 //! default interval gives; the receivers' throughput and answer times at `PULSE_BENCH_RATE`
 //! deliveries/s (default 500) for `PULSE_BENCH_SECONDS` (default 60); and requests to the
@@ -12,6 +12,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
 
 mod common;
+#[path = "../tests/it/common/qdrant.rs"]
+#[allow(dead_code)] // the tests' helper; the benchmark uses part of it
+mod qdrant;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,20 +38,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[rank]
-}
-
-/// The local embedding model, when it is here.
-fn model_dir() -> Option<String> {
-    let dir = std::env::var("PULSE_BENCH_MODEL_DIR").unwrap_or_else(|_| {
-        format!(
-            "{}/../shared/models/all-MiniLM-L6-v2",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    std::path::Path::new(&dir)
-        .join("model.safetensors")
-        .is_file()
-        .then_some(dir)
 }
 
 /// `pulse-etl all` over `database`, its API on `api_port`.
@@ -147,7 +136,7 @@ async fn run() {
         &["--username", "sim@example.com", "--token", "sim-token"],
     );
     let github = create("github", &["--token", "sim-gh-token"]);
-    let model = model_dir();
+    let model = qdrant::model_dir().map(|dir| dir.display().to_string());
     if let Some(dir) = &model {
         let args = [
             "embedding",
