@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use common::{free_port, pulse, ScratchDb};
 use pulse_etl::domain::TenantId;
 use pulse_etl::embedding::local::LocalModel;
+use pulse_etl::search::terms::SparseTerms;
 use pulse_etl::sources::CATALOG;
 use pulse_etl::store::vectors;
-use pulse_etl::vectors::{point_id, Payload, Point, SearchFilter, VectorStore};
+use pulse_etl::vectors::{point_id, Payload, Point, Probe, SearchFilter, VectorStore};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -63,6 +64,7 @@ async fn store_figures(name: &str, store: &dyn VectorStore, points: usize) {
                 Point {
                     id: point_id(TenantId(tenant), "work_items", record),
                     vector: vector.clone(),
+                    terms: SparseTerms::default(),
                     payload: Payload {
                         tenant_id: tenant,
                         source_type: "JIRA",
@@ -71,6 +73,8 @@ async fn store_figures(name: &str, store: &dyn VectorStore, points: usize) {
                         scope: Some(format!("P{}", record % 10)),
                         kind: Some("Story".into()),
                         status: Some("Done".into()),
+                        status_category: Some("done".into()),
+                        assignee: None,
                         updated: None,
                     },
                 }
@@ -81,14 +85,16 @@ async fn store_figures(name: &str, store: &dyn VectorStore, points: usize) {
     let upsert = started.elapsed();
     let queries = vectors(200, 99);
     let filter = SearchFilter {
-        tenant_id: TenantId(2),
         source_type: Some("JIRA"),
-        scope: None,
+        ..SearchFilter::tenant(TenantId(2))
     };
     let mut times = Vec::new();
     for query in queries {
         let started = Instant::now();
-        let hits = store.search(&collection, query, &filter, 10).await.unwrap();
+        let hits = store
+            .search(&collection, Probe::Meaning(query), &filter, 10)
+            .await
+            .unwrap();
         times.push(started.elapsed());
         assert_eq!(hits.len(), 10);
     }

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{IntegrationId, JobId, Provider, TenantId, Tier, UserRole};
+use crate::search::SearchMode;
 
 /// pulse-etl keeps an up-to-date, queryable copy of many tenants' Jira and GitHub data:
 /// extract (raw API responses stored verbatim) → transform → load (PostgreSQL) → embed (Qdrant).
@@ -78,8 +79,21 @@ pub enum Command {
     /// How far a tenant's embedding is; rebuild its vectors.
     #[command(subcommand)]
     Vectors(VectorsCommand),
-    /// Semantic search over a tenant's work items and pull requests.
+    /// Search a tenant's work items and pull requests by words and meaning.
     Search(SearchArgs),
+    /// Serve the tenant's data to an AI agent over the Model Context Protocol on stdin and
+    /// stdout (read-only tools: search, work items, pull requests, metrics, jobs).
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[arg(long)]
+    pub tenant: TenantId,
+    /// An API token of the tenant (`pulse-etl token create`); the agent gets what it may
+    /// read.
+    #[arg(long, env = "PULSE_API_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,14 +156,36 @@ pub enum VectorsCommand {
 pub struct SearchArgs {
     #[arg(long)]
     pub tenant: TenantId,
-    /// What to look for, in plain words.
+    /// What to look for, in plain words (any language). A key (CORE-12, org/repo#45) puts
+    /// its record first; records holding a "quoted phrase" come next.
     pub text: String,
+    /// hybrid: words and meaning, fused; semantic: meaning only; lexical: words only.
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: SearchMode,
     /// Only work items (jira) or only pull requests (github).
     #[arg(long, value_enum)]
     pub source: Option<Provider>,
     /// Only this Jira project key or GitHub repository (owner/name).
     #[arg(long)]
     pub project: Option<String>,
+    /// Only this issue type (Bug), or "Pull request".
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Only this status, exactly as the source names it.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this status category: new, indeterminate or done.
+    #[arg(long)]
+    pub status_category: Option<String>,
+    /// Only items assigned to this Jira account id or GitHub login.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Only items changed at their source at or after this time (RFC 3339).
+    #[arg(long)]
+    pub updated_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only items changed at their source at or before this time (RFC 3339).
+    #[arg(long)]
+    pub updated_to: Option<chrono::DateTime<chrono::Utc>>,
     /// At most this many results (1 to 100).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub limit: u16,

@@ -83,9 +83,9 @@ fn optional_addr<'de, D: Deserializer<'de>>(
     }
 }
 
-/// Reads a list of networks (CIDRs, or single addresses), as a list or as one
-/// comma-separated string.
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+/// Reads a list of names, as a list or as one comma-separated string (empty entries left
+/// out).
+fn names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Listed {
@@ -96,10 +96,18 @@ fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D:
         Listed::Many(texts) => texts,
         Listed::One(text) => text.split(',').map(str::to_owned).collect(),
     };
-    texts
+    Ok(texts
         .iter()
-        .map(|text| text.trim())
+        .map(|text| text.trim().to_owned())
         .filter(|text| !text.is_empty())
+        .collect())
+}
+
+/// Reads a list of networks (CIDRs, or single addresses), as a list or as one
+/// comma-separated string.
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    names(deserializer)?
+        .iter()
         .map(|text| {
             text.parse::<IpNet>()
                 .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -268,6 +276,9 @@ pub struct HttpConfig {
     /// count by.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Host names (or `host:port`) the MCP endpoint answers to; others are refused.
+    #[serde(deserialize_with = "names")]
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! The HTTP API (`serve`, and inside `all`): JSON resources under `/api/v1` with JWT or API
 //! token authentication and the tenant taken from the credential, live job status over
-//! WebSocket, the OpenAPI document and its docs page, health endpoints, and the web UI. Handlers call
+//! WebSocket, the MCP endpoint (`/mcp`), the OpenAPI document and its docs page, health
+//! endpoints, and the web UI. Handlers call
 //! `service`; they hold no SQL and no business rules of their own.
 
 pub mod auth;
@@ -14,6 +15,7 @@ mod headers;
 pub mod health;
 mod integrations;
 mod jobs;
+mod mcp;
 mod metrics;
 mod pagination;
 mod prs;

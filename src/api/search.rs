@@ -1,8 +1,10 @@
-//! `/search` (semantic search over the tenant's work items and pull requests),
+//! `/search` (hybrid, semantic or lexical search over the tenant's work items and pull
+//! requests),
 //! `/vectors/status` (how far its embedding is) and `/embedding` (its provider and model;
 //! the API key is write-only).
 
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,9 +15,9 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{Json, Query};
 use super::state::ApiState;
 use crate::domain::Provider;
-use crate::service::vectors::{
-    self, CollectionView, EmbeddingInput, SearchHit, SearchQuery, VectorsStatus,
-};
+use crate::search::SearchMode;
+use crate::service::search::{self, SearchHit, SearchQuery};
+use crate::service::vectors::{self, CollectionView, EmbeddingInput, VectorsStatus};
 use crate::sources::CATALOG;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -28,12 +30,29 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// What to look for, in plain words.
+    /// What to look for, in plain words (any language). A key (`CORE-12`, `org/repo#45`)
+    /// puts its record first; records holding a "quoted phrase" come next.
     pub q: String,
+    /// `hybrid` (words and meaning, fused; the default), `semantic` or `lexical`.
+    pub mode: Option<SearchMode>,
     /// Only work items (`jira`) or only pull requests (`github`).
     pub source: Option<Provider>,
     /// Only this Jira project key or GitHub repository (owner/name).
     pub project: Option<String>,
+    /// Only this issue type (`Bug`), or `Pull request`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only this status, exactly as the source names it (`In Progress`, `merged`).
+    pub status: Option<String>,
+    /// Only this status category: `new`, `indeterminate` or `done`.
+    pub status_category: Option<String>,
+    /// Only items assigned to this Jira account id or GitHub login.
+    pub assignee: Option<String>,
+    /// Only items changed at their source at or after this time (RFC 3339).
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Only items changed at their source at or before this time (RFC 3339).
+    pub updated_to: Option<DateTime<Utc>>,
     /// At most this many results (1 to 100, default 10).
     pub limit: Option<usize>,
 }
@@ -44,10 +63,11 @@ pub struct SearchResults {
     pub items: Vec<SearchHit>,
 }
 
-/// The tenant's records nearest in meaning to `q`, joined from the database.
+/// The tenant's records best matching `q` (by words and meaning, fused with reciprocal rank
+/// fusion, k = 60), joined from the database; each says why it matched.
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchResults), (status = 401, body = ErrorBody),
-              (status = 409, description = "No complete vector index yet", body = ErrorBody),
+              (status = 409, description = "No complete vector index yet (or, for mode=lexical, one that predates lexical search)", body = ErrorBody),
               (status = 422, body = ErrorBody),
               (status = 502, description = "The embedding provider failed", body = ErrorBody)))]
 async fn search(
@@ -57,11 +77,18 @@ async fn search(
 ) -> ApiResult<axum::Json<SearchResults>> {
     let query = SearchQuery {
         text: params.q,
+        mode: params.mode.unwrap_or_default(),
         source: params.source,
         project: params.project,
+        kind: params.kind,
+        status: params.status,
+        status_category: params.status_category,
+        assignee: params.assignee,
+        updated_from: params.updated_from,
+        updated_to: params.updated_to,
         limit: params.limit.unwrap_or(10),
     };
-    let items = vectors::search(
+    let items = search::search(
         &state.pool,
         CATALOG,
         &state.embedding,

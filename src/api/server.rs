@@ -50,6 +50,8 @@ pub struct ServerParts {
     pub metrics: health::MetricsAccess,
     /// An integration whose last webhook delivery is this recent is live.
     pub webhooks_live_within: Duration,
+    /// Host names the MCP endpoint answers to.
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 /// Serves the API, docs and WebSockets on `listener` until `shutdown` completes, then lets
@@ -71,6 +73,7 @@ pub async fn serve(
         job_events,
         stopping,
         webhooks_live_within: parts.webhooks_live_within,
+        mcp_allowed_hosts: parts.mcp_allowed_hosts,
     });
     let follower = tokio::spawn(super::auth::follow_access_changes(
         state.pool.clone(),
@@ -128,6 +131,7 @@ pub fn router(
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/ws/job/{stage}/{tenant_id}/{job_id}", get(ws::job_status))
+        .merge(super::mcp::routes(&state))
         .merge(health::routes(readiness, metrics))
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {

@@ -29,6 +29,8 @@ pub struct ApiContext {
     /// An integration whose last webhook delivery is this recent is live (the scheduler's
     /// interval).
     pub webhooks_live_within: std::time::Duration,
+    /// Host names the MCP endpoint answers to.
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 pub type ApiState = Arc<ApiContext>;

@@ -8,6 +8,7 @@ mod demo;
 mod dlq;
 mod failure;
 mod jobs;
+mod mcp;
 mod ops;
 mod output;
 mod reprocess;
@@ -143,6 +144,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => {
             with_database(&config, async |database| {
                 vectors::search(&database.pool, &config, output, args).await
+            })
+            .await
+        }
+        Command::Mcp(args) => {
+            with_database(&config, async |database| {
+                mcp::run(&database.pool, &config, args).await
             })
             .await
         }

@@ -74,6 +74,7 @@ impl RunningApi {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             body_limit_bytes: config.http.body_limit_bytes,
             webhooks_live_within: Duration::from_secs(config.scheduler.interval_secs),
+            mcp_allowed_hosts: config.http.mcp_allowed_hosts.clone(),
             metrics: MetricsAccess::on_the_api(
                 config.metrics.addr.is_some(),
                 config.metrics.token.expose_secret(),

@@ -15,9 +15,8 @@ use crate::embedding::settings::{Embedders, LOCAL, OPENAI};
 use crate::pipeline::embed_run::{self, EmbedHandoff};
 use crate::pipeline::embed_stage::Embedding;
 use crate::security::CredentialCipher;
-use crate::service::vectors::{
-    self as service, CollectionView, EmbeddingInput, SearchHit, SearchQuery, TableStatus,
-};
+use crate::service::search::{self, SearchHit, SearchQuery};
+use crate::service::vectors::{self as service, CollectionView, EmbeddingInput, TableStatus};
 use crate::sources::CATALOG;
 use crate::store::{integrations, vectors};
 
@@ -83,11 +82,12 @@ impl Tabular for TableStatus {
 }
 
 impl Tabular for SearchHit {
-    const HEADERS: &'static [&'static str] = &["score", "key", "title", "status", "url"];
+    const HEADERS: &'static [&'static str] = &["score", "matched", "key", "title", "status", "url"];
 
     fn cells(&self) -> Vec<String> {
         vec![
             format!("{:.3}", self.score),
+            self.matched.as_str().to_owned(),
             self.key.clone(),
             self.title.clone().unwrap_or_default(),
             self.status.clone().unwrap_or_default(),
@@ -216,10 +216,17 @@ pub async fn search(
     let embedding = embedding(config, optional_cipher(config))?;
     let query = SearchQuery {
         text: args.text,
+        mode: args.mode,
         source: args.source,
         project: args.project,
+        kind: args.kind,
+        status: args.status,
+        status_category: args.status_category,
+        assignee: args.assignee,
+        updated_from: args.updated_from,
+        updated_to: args.updated_to,
         limit: usize::from(args.limit),
     };
-    let hits = service::search(pool, CATALOG, &embedding, args.tenant, &query).await?;
+    let hits = search::search(pool, CATALOG, &embedding, args.tenant, &query).await?;
     output.list(&hits)
 }

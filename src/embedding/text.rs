@@ -1,9 +1,11 @@
 //! What a record's vector is made from: its [`Document`] (read by each source's SQL), the
 //! one text built from it, and that text's hash — a record whose text hash is unchanged is
-//! never embedded again.
+//! never embedded again — and its lexical vector.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+
+use crate::search::terms::{document_vector, SparseTerms, TITLE_WEIGHT};
 
 /// An embeddable record as its source's SQL reads it: the fields its text is made of, what
 /// search filters on and shows.
@@ -19,6 +21,10 @@ pub struct Document {
     pub title: Option<String>,
     pub body: Option<String>,
     pub status: Option<String>,
+    /// `new`, `indeterminate` or `done`.
+    pub status_category: Option<String>,
+    /// Who the item is assigned to (a Jira account, a GitHub login).
+    pub assignee: Option<String>,
     /// Project key or repository full name.
     pub scope: Option<String>,
     pub labels: Vec<String>,
@@ -60,6 +66,18 @@ impl Document {
         }
         lines.join("\n")
     }
+
+    /// The record's lexical vector: its key, its title (counted [`TITLE_WEIGHT`] times), its
+    /// labels and its body.
+    pub fn terms(&self) -> SparseTerms {
+        let labels = self.labels.join(" ");
+        document_vector(&[
+            (self.key.as_str(), 1),
+            (self.title.as_deref().unwrap_or_default(), TITLE_WEIGHT),
+            (labels.as_str(), 1),
+            (self.body.as_deref().unwrap_or_default(), 1),
+        ])
+    }
 }
 
 /// The hex SHA-256 of a text.
@@ -80,6 +98,8 @@ mod tests {
             title: Some("Login fails".into()),
             body: Some("  Steps: sign in.  ".into()),
             status: Some("In Progress".into()),
+            status_category: Some("indeterminate".into()),
+            assignee: None,
             scope: Some("CORE".into()),
             labels: vec!["auth".into(), "web".into()],
             url: None,
@@ -118,5 +138,15 @@ mod tests {
         };
         assert_ne!(text_hash(&a.text()), text_hash(&c.text()));
         assert_eq!(text_hash("").len(), 64);
+    }
+
+    #[test]
+    fn terms_cover_key_title_labels_and_body() {
+        use crate::search::terms::dimension;
+        let terms = document().terms();
+        for word in ["core", "1", "login", "fails", "auth", "steps", "sign"] {
+            assert!(terms.indices.contains(&dimension(word)), "{word}");
+        }
+        assert!(!terms.indices.contains(&dimension("progress")));
     }
 }

@@ -1,7 +1,8 @@
 //! The embed stage, one message at a time, whoever delivered it (a run in this process, or
 //! RabbitMQ to an embed worker): reads the named records from PostgreSQL, builds their
-//! text, skips what is already embedded or whose text hash is unchanged, embeds the rest in
-//! one batch, writes the points, then records them in the bridge. Point ids are
+//! text, skips embedding what is already embedded or whose text hash is unchanged (only its
+//! payload is rewritten, for the fields search filters on), embeds the rest in one batch,
+//! writes the points (dense and lexical vectors), then records them in the bridge. Point ids are
 //! deterministic, so a message handled twice overwrites what it wrote the first time.
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use sqlx::PgPool;
 use super::source::Catalog;
 use crate::domain::TenantId;
 use crate::embedding::settings::Embedders;
-use crate::embedding::text::text_hash;
+use crate::embedding::text::{text_hash, Document};
 use crate::embedding::EmbedError;
 use crate::queue::{EmbedOperation, StageMessage, Work};
 use crate::store::vectors::{self, CollectionSettings, EmbedTable, Embedded};
@@ -168,6 +169,7 @@ impl<'a> EmbedStage<'a> {
                 .collect();
         let mut unchanged = Vec::new();
         let mut changed = Vec::new();
+        let mut payloads = Vec::new();
         for document in documents {
             let text = document.text();
             let hash = text_hash(&text);
@@ -178,10 +180,17 @@ impl<'a> EmbedStage<'a> {
                 row_updated_at: document.row_updated_at,
             };
             match known.get(&document.record_id) {
-                Some(Some(old)) if *old == record.text_hash => unchanged.push(record),
+                Some(Some(old)) if *old == record.text_hash => {
+                    payloads.push((record.point_id, payload_of(tenant, table, &document)));
+                    unchanged.push(record);
+                }
                 _ => changed.push((record, text, document)),
             }
         }
+        self.embedding
+            .store
+            .set_payloads(collection, payloads)
+            .await?;
         let mut report = EmbedReport {
             unchanged: unchanged.len() as u64,
             ..EmbedReport::default()
@@ -211,16 +220,8 @@ impl<'a> EmbedStage<'a> {
                 .map(|((record, _, document), vector)| Point {
                     id: record.point_id,
                     vector,
-                    payload: Payload {
-                        tenant_id: tenant.get(),
-                        source_type: table.source_type,
-                        table_name: table.table,
-                        record_id: record.record_id,
-                        scope: document.scope.clone(),
-                        kind: document.kind.clone(),
-                        status: document.status.clone(),
-                        updated: document.updated.map(|at| at.to_rfc3339()),
-                    },
+                    terms: document.terms(),
+                    payload: payload_of(tenant, table, document),
                 })
                 .collect();
             self.embedding.store.upsert(collection, points).await?;
@@ -275,5 +276,21 @@ impl<'a> EmbedStage<'a> {
             deleted: gone.len() as u64,
             ..EmbedReport::default()
         })
+    }
+}
+
+/// What a record's point carries besides its vectors.
+fn payload_of(tenant: TenantId, table: &'static EmbedTable, document: &Document) -> Payload {
+    Payload {
+        tenant_id: tenant.get(),
+        source_type: table.source_type,
+        table_name: table.table,
+        record_id: document.record_id,
+        scope: document.scope.clone(),
+        kind: document.kind.clone(),
+        status: document.status.clone(),
+        status_category: document.status_category.clone(),
+        assignee: document.assignee.clone(),
+        updated: document.updated,
     }
 }

@@ -12,6 +12,7 @@ pub mod prs;
 pub mod queues;
 pub mod raw_data;
 pub mod reprocess;
+pub mod search;
 pub mod tenants;
 pub mod users;
 pub mod vectors;

@@ -1,9 +1,5 @@
-//! Semantic search, a tenant's embedding settings and how far its embedding is — shared by
-//! the CLI and the API. Search embeds the query with the model of the collection search
-//! reads, filters on the tenant always, and joins the hits to their records in PostgreSQL
-//! (a record deleted since it was embedded is left out).
-
-use std::collections::HashMap;
+//! A tenant's embedding settings and how far its embedding is — shared by the CLI and the
+//! API (search itself is [`super::search`]).
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -11,7 +7,7 @@ use sqlx::PgPool;
 use super::integrations::reachable_base_url;
 use super::{ServiceError, ServiceResult};
 use crate::connectors::outbound::Outbound;
-use crate::domain::{Provider, TenantId};
+use crate::domain::TenantId;
 use crate::embedding::settings::{api_key_context, LOCAL, OPENAI};
 use crate::embedding::{local, EmbedError};
 use crate::pipeline::embed_stage::Embedding;
@@ -19,125 +15,10 @@ use crate::pipeline::source::Catalog;
 use crate::security::CredentialCipher;
 use crate::store::tenants;
 use crate::store::vectors::{self, CollectionSettings, TableCounts};
-use crate::vectors::{collection_name, SearchFilter};
-
-/// Most results one search returns.
-pub const MAX_RESULTS: usize = 100;
-
-/// A search: plain words, optionally one source and one project or repository.
-#[derive(Debug, Clone)]
-pub struct SearchQuery {
-    pub text: String,
-    pub source: Option<Provider>,
-    pub project: Option<String>,
-    pub limit: usize,
-}
-
-/// A record found, best first.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct SearchHit {
-    /// `jira` or `github`.
-    pub source: String,
-    /// `work_items` or `prs`.
-    pub table: String,
-    pub record_id: i64,
-    /// `CORE-12` or `org/repo#34`.
-    pub key: String,
-    pub title: Option<String>,
-    pub status: Option<String>,
-    /// Project key or repository full name.
-    pub project: Option<String>,
-    pub url: Option<String>,
-    /// Cosine similarity to the query, 1 is identical.
-    pub score: f32,
-}
-
-/// Searches the tenant's active collection.
-pub async fn search(
-    pool: &PgPool,
-    sources: Catalog,
-    embedding: &Embedding,
-    tenant: TenantId,
-    query: &SearchQuery,
-) -> ServiceResult<Vec<SearchHit>> {
-    let text = query.text.trim();
-    if text.is_empty() {
-        return Err(ServiceError::Invalid {
-            field: "q",
-            message: "say what to look for".into(),
-        });
-    }
-    if query.limit == 0 || query.limit > MAX_RESULTS {
-        return Err(ServiceError::Invalid {
-            field: "limit",
-            message: format!("must be 1 to {MAX_RESULTS}"),
-        });
-    }
-    let Some(active) = vectors::active(pool, tenant).await? else {
-        return Err(ServiceError::Conflict(
-            "this tenant has no complete vector index yet: set one with `pulse-etl embedding set`, then sync (or run `pulse-etl vectors rebuild`)".into(),
-        ));
-    };
-    let embedder = embedding
-        .embedders
-        .for_collection(&active)
-        .await
-        .map_err(provider_error)?;
-    let vector = embedder
-        .embed(&[text.to_owned()])
-        .await
-        .map_err(provider_error)?
-        .pop()
-        .unwrap_or_default();
-    let filter = SearchFilter {
-        tenant_id: tenant,
-        source_type: query
-            .source
-            .and_then(|p| sources.source(p).embed_tables().first())
-            .map(|table| table.source_type),
-        scope: query.project.clone().filter(|p| !p.trim().is_empty()),
-    };
-    let hits = embedding
-        .store
-        .search(&active.collection, vector, &filter, query.limit)
-        .await
-        .map_err(|error| ServiceError::internal(error, "searching the vector store"))?;
-    let mut ids: HashMap<&str, Vec<i64>> = HashMap::new();
-    for hit in &hits {
-        ids.entry(hit.table_name.as_str())
-            .or_default()
-            .push(hit.record_id);
-    }
-    let mut found = HashMap::new();
-    for (table_name, ids) in ids {
-        let Some(table) = sources.embed_table(table_name) else {
-            continue;
-        };
-        for document in vectors::documents(pool, table, tenant, &ids).await? {
-            found.insert((table.table, document.record_id), (table, document));
-        }
-    }
-    Ok(hits
-        .iter()
-        .filter_map(|hit| {
-            let (table, document) = found.remove(&(hit.table_name.as_str(), hit.record_id))?;
-            Some(SearchHit {
-                source: table.source_type.to_lowercase(),
-                table: table.table.to_owned(),
-                record_id: document.record_id,
-                key: document.key,
-                title: document.title,
-                status: document.status,
-                project: document.scope,
-                url: document.url,
-                score: hit.score,
-            })
-        })
-        .collect())
-}
+use crate::vectors::collection_name;
 
 /// A provider that fails is a source failure (502); a local model that cannot load is ours.
-fn provider_error(error: EmbedError) -> ServiceError {
+pub(super) fn provider_error(error: EmbedError) -> ServiceError {
     match error {
         EmbedError::Provider { .. }
         | EmbedError::Unreachable { .. }

@@ -24,6 +24,8 @@ pub struct EmbedTable {
     pub live: &'static str,
     /// Reads [`Document`]s: `$1` tenant id, `$2` record ids (only live records come back).
     pub documents: &'static str,
+    /// The ids of live records whose key is `$2` as typed (any case): `$1` tenant id.
+    pub by_key: &'static str,
 }
 
 /// Which model fills a collection, and whether search reads it yet.
@@ -244,6 +246,20 @@ pub async fn documents(
     Ok(sqlx::query_as(table.documents)
         .bind(tenant_id)
         .bind(ids)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// The live records of `table` whose key is `key` (any case).
+pub async fn find_key(
+    pool: &PgPool,
+    table: &EmbedTable,
+    tenant_id: TenantId,
+    key: &str,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(table.by_key)
+        .bind(tenant_id)
+        .bind(key)
         .fetch_all(pool)
         .await?)
 }

@@ -8,16 +8,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
+use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
-    FieldCondition, FieldIndexOperations, Filter, JsonPath, Match, NamedQuery, PayloadFieldSchema,
-    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum,
-    SearchRequest, UpdateOperation, ValueVariants, WithPayloadInterface, DEFAULT_VECTOR_NAME,
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath, Match, Modifier,
+    NamedQuery, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, Range, SearchRequest, SetPayloadOp, UpdateOperation,
+    ValueVariants, Vector, Vectors, WithPayloadInterface, DEFAULT_VECTOR_NAME,
 };
 use uuid::Uuid;
 
-use super::{Hit, Point, SearchFilter, VectorError, VectorStore, INDEXED_FIELDS};
+use super::{
+    Condition as Wanted, Hit, Payload, Point, Probe, SearchFilter, Value, VectorError, VectorStore,
+    INDEXED_FIELDS, LEXICAL_VECTOR,
+};
 use crate::domain::TenantId;
+use crate::search::terms::SparseTerms;
 
 /// Collections as shard folders under one directory.
 pub struct EdgeStore {
@@ -69,6 +75,9 @@ impl EdgeStore {
                     wanted: dimensions,
                 });
             }
+            if !shard.config().sparse_vectors.contains_key(LEXICAL_VECTOR) {
+                return Err(VectorError::NoLexical(collection.to_owned()));
+            }
             return Ok(());
         }
         let folder = self.folder(collection);
@@ -86,6 +95,15 @@ impl EdgeStore {
                     datatype: None,
                     quantization_config: None,
                     hnsw_config: None,
+                },
+            )]),
+            sparse_vectors: HashMap::from([(
+                LEXICAL_VECTOR.to_owned(),
+                EdgeSparseVectorParams {
+                    full_scan_threshold: None,
+                    on_disk: None,
+                    modifier: Some(Modifier::Idf),
+                    datatype: None,
                 },
             )]),
             ..EdgeConfig::default()
@@ -136,45 +154,56 @@ fn path(field: &str) -> Result<JsonPath, VectorError> {
     JsonPath::try_from(field).map_err(|_| VectorError::Store(format!("bad payload key {field}")))
 }
 
-fn equals(field: &str, value: ValueVariants) -> Result<Condition, VectorError> {
-    Ok(Condition::Field(FieldCondition::new_match(
-        path(field)?,
-        Match::new_value(value),
-    )))
+fn condition(wanted: &Wanted) -> Result<Condition, VectorError> {
+    let field = match wanted {
+        Wanted::Equals(field, value) => {
+            let value = match value {
+                Value::Integer(number) => ValueVariants::Integer(*number),
+                Value::Keyword(text) => ValueVariants::String(text.clone()),
+            };
+            FieldCondition::new_match(path(field)?, Match::new_value(value))
+        }
+        Wanted::Between(field, from, to) => FieldCondition::new_range(
+            path(field)?,
+            Range {
+                lt: None,
+                gt: None,
+                gte: from.map(|v| OrderedFloat(v as f64)),
+                lte: to.map(|v| OrderedFloat(v as f64)),
+            },
+        ),
+    };
+    Ok(Condition::Field(field))
 }
 
-/// The tenant's condition, with the search's other limits.
+/// The search's conditions as the engine's filter.
 fn filter_of(filter: &SearchFilter) -> Result<Filter, VectorError> {
-    let mut must = vec![equals(
-        "tenant_id",
-        ValueVariants::Integer(filter.tenant_id.get()),
-    )?];
-    if let Some(source) = filter.source_type {
-        must.push(equals("source_type", ValueVariants::String(source.into()))?);
-    }
-    let should = match &filter.scope {
-        Some(scope) => Some(
-            ["project", "repository"]
-                .into_iter()
-                .map(|field| equals(field, ValueVariants::String(scope.clone())))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
+    let wanted = filter.conditions();
+    let all = |conditions: &[Wanted]| {
+        conditions
+            .iter()
+            .map(condition)
+            .collect::<Result<Vec<_>, _>>()
     };
     Ok(Filter {
-        should,
+        should: if wanted.any_of.is_empty() {
+            None
+        } else {
+            Some(all(&wanted.any_of)?)
+        },
         min_should: None,
-        must: Some(must),
+        must: Some(all(&wanted.must)?),
         must_not: None,
     })
 }
 
-fn tenant_filter(tenant: TenantId) -> Result<Filter, VectorError> {
-    filter_of(&SearchFilter {
-        tenant_id: tenant,
-        source_type: None,
-        scope: None,
-    })
+/// A point's two vectors: the dense one unnamed, the lexical one by its name.
+fn vectors_of(vector: Vec<f32>, terms: SparseTerms) -> Result<Vectors, VectorError> {
+    let lexical = Vector::new_sparse(terms.indices, terms.values).map_err(store_error)?;
+    Ok(Vectors::new_named([
+        (DEFAULT_VECTOR_NAME, Vector::new_dense(vector)),
+        (LEXICAL_VECTOR, lexical),
+    ]))
 }
 
 impl VectorStore for EdgeStore {
@@ -197,9 +226,10 @@ impl VectorStore for EdgeStore {
                 .into_iter()
                 .map(|point| {
                     let payload = serde_json::Value::Object(point.payload.to_json());
-                    PointStruct::new(PointId::Uuid(point.id), point.vector, payload).into()
+                    let vectors = vectors_of(point.vector, point.terms)?;
+                    Ok(PointStruct::new(PointId::Uuid(point.id), vectors, payload).into())
                 })
-                .collect();
+                .collect::<Result<_, VectorError>>()?;
             blocking(move || {
                 shard
                     .update(UpdateOperation::PointOperation(
@@ -232,10 +262,40 @@ impl VectorStore for EdgeStore {
         })
     }
 
+    fn set_payloads<'a>(
+        &'a self,
+        collection: &'a str,
+        payloads: Vec<(Uuid, Payload)>,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            let Some(shard) = self.shard(collection)? else {
+                return Ok(());
+            };
+            blocking(move || {
+                for (id, payload) in payloads {
+                    let payload = serde_json::Value::Object(payload.to_json());
+                    let operation = SetPayloadOp {
+                        payload: serde_json::from_value(payload).map_err(store_error)?,
+                        points: Some(vec![PointId::Uuid(id)]),
+                        filter: None,
+                        key: None,
+                    };
+                    shard
+                        .update(UpdateOperation::PayloadOperation(
+                            PayloadOps::OverwritePayload(operation),
+                        ))
+                        .map_err(store_error)?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+
     fn search<'a>(
         &'a self,
         collection: &'a str,
-        vector: Vec<f32>,
+        probe: Probe,
         filter: &'a SearchFilter,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>> {
@@ -243,11 +303,20 @@ impl VectorStore for EdgeStore {
             let Some(shard) = self.shard(collection)? else {
                 return Ok(Vec::new());
             };
-            let request = SearchRequest {
-                query: QueryEnum::Nearest(NamedQuery {
+            let query = match probe {
+                Probe::Meaning(vector) => NamedQuery {
                     query: vector.into(),
                     using: None,
-                }),
+                },
+                Probe::Words(terms) => NamedQuery {
+                    query: Vector::new_sparse(terms.indices, terms.values)
+                        .map_err(store_error)?
+                        .0,
+                    using: Some(LEXICAL_VECTOR.to_owned()),
+                },
+            };
+            let request = SearchRequest {
+                query: QueryEnum::Nearest(query),
                 filter: Some(filter_of(filter)?),
                 params: None,
                 limit,
@@ -274,7 +343,7 @@ impl VectorStore for EdgeStore {
                 return Ok(0);
             };
             let request = CountRequest {
-                filter: Some(tenant_filter(tenant)?),
+                filter: Some(filter_of(&SearchFilter::tenant(tenant))?),
                 exact: true,
             };
             let count = blocking(move || shard.count(request).map_err(store_error)).await?;

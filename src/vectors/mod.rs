@@ -1,5 +1,6 @@
-//! Where vectors live: the [`VectorStore`] trait, one collection per tenant and model, with
-//! two backends — the Qdrant engine embedded in this process ([`edge`], under the data
+//! Where vectors live: the [`VectorStore`] trait, one collection per tenant and model, each
+//! point holding a record's dense vector (its meaning) and its sparse lexical vector (its
+//! words, see [`crate::search::terms`]), with two backends — the Qdrant engine embedded in this process ([`edge`], under the data
 //! directory) and a Qdrant server over gRPC ([`server`]).
 
 pub mod edge;
@@ -12,6 +13,7 @@ use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::domain::TenantId;
+use crate::search::terms::SparseTerms;
 
 /// Why the vector store failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,10 @@ pub enum VectorError {
         existing: usize,
         wanted: usize,
     },
+    #[error(
+        "collection {0} has no lexical vector: rebuild it (`pulse-etl vectors rebuild --all`)"
+    )]
+    NoLexical(String),
 }
 
 /// Fixed namespace of point ids (UUID v5 of tenant, table and record).
@@ -38,7 +44,12 @@ pub fn point_id(tenant: TenantId, table: &str, record_id: i64) -> Uuid {
     )
 }
 
-/// The collection of a tenant's vectors made by `model`: `pulse_t{tenant}_{model slug}`.
+/// The name of the sparse lexical vector in every collection (the dense one is unnamed).
+pub const LEXICAL_VECTOR: &str = "lexical";
+
+/// The collection of a tenant's vectors made by `model`: `pulse_h_t{tenant}_{model slug}`
+/// (`h`: hybrid, a dense and a lexical vector per point; collections named before the
+/// lexical vector, `pulse_t…`, are rebuilt under the new name by a migration).
 pub fn collection_name(tenant: TenantId, model: &str) -> String {
     let slug: String = model
         .chars()
@@ -50,7 +61,13 @@ pub fn collection_name(tenant: TenantId, model: &str) -> String {
             }
         })
         .collect();
-    format!("pulse_t{}_{slug}", tenant.get())
+    format!("pulse_h_t{}_{slug}", tenant.get())
+}
+
+/// Whether `collection` was made with the lexical vector (named `pulse_h_…`; an older
+/// collection is searched by meaning only until its rebuild completes).
+pub fn has_lexical(collection: &str) -> bool {
+    collection.starts_with("pulse_h_")
 }
 
 /// What a point carries besides its vector: whose it is and what search filters on.
@@ -66,8 +83,11 @@ pub struct Payload {
     pub scope: Option<String>,
     pub kind: Option<String>,
     pub status: Option<String>,
-    /// RFC 3339.
-    pub updated: Option<String>,
+    /// `new`, `indeterminate` or `done`.
+    pub status_category: Option<String>,
+    pub assignee: Option<String>,
+    /// When the item last changed at its source.
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Payload {
@@ -91,19 +111,27 @@ impl Payload {
             (self.scope_key(), &self.scope),
             ("type", &self.kind),
             ("status", &self.status),
-            ("updated", &self.updated),
+            ("status_category", &self.status_category),
+            ("assignee", &self.assignee),
         ];
         for (key, value) in optional {
             if let Some(value) = value {
                 map.insert(key.into(), value.clone().into());
             }
         }
+        if let Some(updated) = self.updated {
+            map.insert("updated".into(), updated.to_rfc3339().into());
+            map.insert(UPDATED_SECONDS.into(), updated.timestamp().into());
+        }
         map
     }
 }
 
+/// The payload key of `updated` as Unix seconds, for range filters.
+pub const UPDATED_SECONDS: &str = "updated_s";
+
 /// Payload fields indexed for filtering, with whether they hold integers.
-pub const INDEXED_FIELDS: [(&str, bool); 7] = [
+pub const INDEXED_FIELDS: [(&str, bool); 10] = [
     ("tenant_id", true),
     ("source_type", false),
     ("table_name", false),
@@ -111,6 +139,9 @@ pub const INDEXED_FIELDS: [(&str, bool); 7] = [
     ("repository", false),
     ("type", false),
     ("status", false),
+    ("status_category", false),
+    ("assignee", false),
+    (UPDATED_SECONDS, true),
 ];
 
 /// A point to write.
@@ -118,7 +149,17 @@ pub const INDEXED_FIELDS: [(&str, bool); 7] = [
 pub struct Point {
     pub id: Uuid,
     pub vector: Vec<f32>,
+    pub terms: SparseTerms,
     pub payload: Payload,
+}
+
+/// What a search looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// Points nearest this dense vector (cosine).
+    Meaning(Vec<f32>),
+    /// Points sharing these terms, weighted by how rare each is (BM25-style).
+    Words(SparseTerms),
 }
 
 /// What a search is limited to; the tenant always.
@@ -129,6 +170,91 @@ pub struct SearchFilter {
     pub source_type: Option<&'static str>,
     /// A project key or repository full name.
     pub scope: Option<String>,
+    /// Issue type (`Bug`) or `Pull request`.
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// `new`, `indeterminate` or `done`.
+    pub status_category: Option<String>,
+    pub assignee: Option<String>,
+    /// Changed at its source at or after this time (Unix seconds).
+    pub updated_from: Option<i64>,
+    /// Changed at its source at or before this time (Unix seconds).
+    pub updated_to: Option<i64>,
+}
+
+impl SearchFilter {
+    /// Only the tenant.
+    pub fn tenant(tenant_id: TenantId) -> Self {
+        SearchFilter {
+            tenant_id,
+            source_type: None,
+            scope: None,
+            kind: None,
+            status: None,
+            status_category: None,
+            assignee: None,
+            updated_from: None,
+            updated_to: None,
+        }
+    }
+
+    /// The conditions every point found must meet, for a backend to translate.
+    pub fn conditions(&self) -> Conditions {
+        let mut must = vec![Condition::Equals(
+            "tenant_id",
+            Value::Integer(self.tenant_id.get()),
+        )];
+        let keywords = [
+            ("source_type", self.source_type.map(str::to_owned)),
+            ("type", self.kind.clone()),
+            ("status", self.status.clone()),
+            ("status_category", self.status_category.clone()),
+            ("assignee", self.assignee.clone()),
+        ];
+        for (field, value) in keywords {
+            if let Some(value) = value {
+                must.push(Condition::Equals(field, Value::Keyword(value)));
+            }
+        }
+        if self.updated_from.is_some() || self.updated_to.is_some() {
+            must.push(Condition::Between(
+                UPDATED_SECONDS,
+                self.updated_from,
+                self.updated_to,
+            ));
+        }
+        // A scope is a project key or a repository name, whichever the point has.
+        let any_of = match &self.scope {
+            Some(scope) => ["project", "repository"]
+                .into_iter()
+                .map(|field| Condition::Equals(field, Value::Keyword(scope.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
+        Conditions { must, any_of }
+    }
+}
+
+/// A payload value a condition compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Integer(i64),
+    Keyword(String),
+}
+
+/// One condition on a payload field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Equals(&'static str, Value),
+    /// An integer field within bounds, both inclusive, either open.
+    Between(&'static str, Option<i64>, Option<i64>),
+}
+
+/// A search's conditions: all of `must`, and one of `any_of` when it is not empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conditions {
+    pub must: Vec<Condition>,
+    pub any_of: Vec<Condition>,
 }
 
 /// One search result: the record a point stands for, and its score.
@@ -155,8 +281,9 @@ impl Hit {
 
 /// A store of per-tenant collections of points.
 pub trait VectorStore: Send + Sync {
-    /// Creates `collection` for vectors of `dimensions` (cosine distance) with the payload
-    /// indexes, unless it exists; an existing one of another dimension is an error.
+    /// Creates `collection` for dense vectors of `dimensions` (cosine distance) and the
+    /// lexical sparse vector (inverse document frequency applied) with the payload indexes,
+    /// unless it exists; an existing one of another dimension is an error.
     fn ensure_collection<'a>(
         &'a self,
         collection: &'a str,
@@ -177,11 +304,19 @@ pub trait VectorStore: Send + Sync {
         ids: Vec<Uuid>,
     ) -> BoxFuture<'a, Result<(), VectorError>>;
 
-    /// The `limit` points nearest `vector` that pass `filter`, best first.
+    /// Replaces the payloads of existing points (a record whose text, hence vectors, did not
+    /// change but whose filtered fields did); missing points are no error.
+    fn set_payloads<'a>(
+        &'a self,
+        collection: &'a str,
+        payloads: Vec<(Uuid, Payload)>,
+    ) -> BoxFuture<'a, Result<(), VectorError>>;
+
+    /// The `limit` best points for `probe` that pass `filter`, best first.
     fn search<'a>(
         &'a self,
         collection: &'a str,
-        vector: Vec<f32>,
+        probe: Probe,
         filter: &'a SearchFilter,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>>;
@@ -228,11 +363,11 @@ mod tests {
     fn collection_names_carry_tenant_and_model_slug() {
         assert_eq!(
             collection_name(TenantId(3), "all-MiniLM-L6-v2"),
-            "pulse_t3_all_minilm_l6_v2"
+            "pulse_h_t3_all_minilm_l6_v2"
         );
         assert_eq!(
             collection_name(TenantId(3), "text-embedding-3-small"),
-            "pulse_t3_text_embedding_3_small"
+            "pulse_h_t3_text_embedding_3_small"
         );
     }
 
@@ -246,16 +381,45 @@ mod tests {
             scope: Some("CORE".into()),
             kind: None,
             status: Some("Done".into()),
-            updated: None,
+            status_category: Some("done".into()),
+            assignee: None,
+            updated: chrono::DateTime::from_timestamp(1_700_000_000, 0),
         };
         let json = jira.to_json();
         assert_eq!(json["project"], "CORE");
         assert_eq!(json["status"], "Done");
+        assert_eq!(json["status_category"], "done");
+        assert_eq!(json[UPDATED_SECONDS], 1_700_000_000);
+        assert_eq!(json["updated"], "2023-11-14T22:13:20+00:00");
         assert!(!json.contains_key("type"));
+        assert!(!json.contains_key("assignee"));
         let github = Payload {
             source_type: "GITHUB",
             ..jira
         };
         assert_eq!(github.to_json()["repository"], "CORE");
+    }
+
+    #[test]
+    fn filters_always_hold_the_tenant_and_each_limit_given() {
+        let bare = SearchFilter::tenant(TenantId(4)).conditions();
+        assert_eq!(
+            bare.must,
+            [Condition::Equals("tenant_id", Value::Integer(4))]
+        );
+        assert!(bare.any_of.is_empty());
+        let full = SearchFilter {
+            source_type: Some("JIRA"),
+            scope: Some("CORE".into()),
+            status_category: Some("done".into()),
+            updated_to: Some(10),
+            ..SearchFilter::tenant(TenantId(4))
+        }
+        .conditions();
+        assert_eq!(full.must.len(), 4);
+        assert!(full
+            .must
+            .contains(&Condition::Between(UPDATED_SECONDS, None, Some(10))));
+        assert_eq!(full.any_of.len(), 2);
     }
 }

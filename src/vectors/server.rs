@@ -3,14 +3,20 @@
 
 use futures_util::future::BoxFuture;
 use qdrant_client::qdrant::{
+    points_update_operation::{Operation, OverwritePayload},
     vectors_config, Condition, CountPointsBuilder, CreateCollectionBuilder,
-    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
-    PointStruct, PointsIdsList, SearchPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter, Modifier,
+    NamedVectors, PointId, PointStruct, PointsIdsList, PointsUpdateOperation, Range,
+    SearchPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    UpdateBatchPointsBuilder, UpsertPointsBuilder, Vector, VectorParamsBuilder,
 };
 use qdrant_client::{Payload as QdrantPayload, Qdrant};
 use uuid::Uuid;
 
-use super::{Hit, Point, SearchFilter, VectorError, VectorStore, INDEXED_FIELDS};
+use super::{
+    Condition as Wanted, Hit, Payload, Point, Probe, SearchFilter, Value, VectorError, VectorStore,
+    INDEXED_FIELDS, LEXICAL_VECTOR,
+};
 use crate::domain::TenantId;
 
 /// A Qdrant server's collections.
@@ -43,19 +49,26 @@ fn store_error(error: impl std::fmt::Display) -> VectorError {
     VectorError::Store(error.to_string())
 }
 
-/// The tenant's condition, with the search's other limits.
+fn condition(wanted: &Wanted) -> Condition {
+    match wanted {
+        Wanted::Equals(field, Value::Integer(number)) => Condition::matches(*field, *number),
+        Wanted::Equals(field, Value::Keyword(text)) => Condition::matches(*field, text.clone()),
+        Wanted::Between(field, from, to) => Condition::range(
+            *field,
+            Range {
+                gte: from.map(|v| v as f64),
+                lte: to.map(|v| v as f64),
+                ..Range::default()
+            },
+        ),
+    }
+}
+
+/// The search's conditions as the server's filter.
 fn filter_of(filter: &SearchFilter) -> Filter {
-    let mut must = vec![Condition::matches("tenant_id", filter.tenant_id.get())];
-    if let Some(source) = filter.source_type {
-        must.push(Condition::matches("source_type", source.to_owned()));
-    }
-    let mut result = Filter::must(must);
-    if let Some(scope) = &filter.scope {
-        result.should = ["project", "repository"]
-            .into_iter()
-            .map(|field| Condition::matches(field, scope.clone()))
-            .collect();
-    }
+    let wanted = filter.conditions();
+    let mut result = Filter::must(wanted.must.iter().map(condition));
+    result.should = wanted.any_of.iter().map(condition).collect();
     result
 }
 
@@ -72,10 +85,15 @@ impl VectorStore for ServerStore {
                     .collection_info(collection)
                     .await
                     .map_err(store_error)?;
-                let existing = info
+                let params = info
                     .result
                     .and_then(|info| info.config)
-                    .and_then(|config| config.params)
+                    .and_then(|config| config.params);
+                let has_lexical = params
+                    .as_ref()
+                    .and_then(|params| params.sparse_vectors_config.as_ref())
+                    .is_some_and(|sparse| sparse.map.contains_key(LEXICAL_VECTOR));
+                let existing = params
                     .and_then(|params| params.vectors_config)
                     .and_then(|vectors| vectors.config)
                     .map(|config| match config {
@@ -90,13 +108,26 @@ impl VectorStore for ServerStore {
                         wanted: dimensions,
                     });
                 }
+                if !has_lexical {
+                    return Err(VectorError::NoLexical(collection.to_owned()));
+                }
                 return Ok(());
             }
+            let mut sparse = SparseVectorsConfigBuilder::default();
+            sparse.add_named_vector_params(
+                LEXICAL_VECTOR,
+                SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
+            );
             let created = self
                 .client
-                .create_collection(CreateCollectionBuilder::new(collection).vectors_config(
-                    VectorParamsBuilder::new(dimensions as u64, Distance::Cosine),
-                ))
+                .create_collection(
+                    CreateCollectionBuilder::new(collection)
+                        .vectors_config(VectorParamsBuilder::new(
+                            dimensions as u64,
+                            Distance::Cosine,
+                        ))
+                        .sparse_vectors_config(sparse),
+                )
                 .await;
             if let Err(error) = created {
                 // Another worker may have created it meanwhile.
@@ -131,7 +162,13 @@ impl VectorStore for ServerStore {
                 .into_iter()
                 .map(|point| {
                     let payload = QdrantPayload::from(point.payload.to_json());
-                    PointStruct::new(point.id, point.vector, payload)
+                    let vectors = NamedVectors::default()
+                        .add_vector("", Vector::new_dense(point.vector))
+                        .add_vector(
+                            LEXICAL_VECTOR,
+                            Vector::new_sparse(point.terms.indices, point.terms.values),
+                        );
+                    PointStruct::new(point.id, vectors, payload)
                 })
                 .collect();
             self.client
@@ -162,10 +199,40 @@ impl VectorStore for ServerStore {
         })
     }
 
+    fn set_payloads<'a>(
+        &'a self,
+        collection: &'a str,
+        payloads: Vec<(Uuid, Payload)>,
+    ) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            if payloads.is_empty() {
+                return Ok(());
+            }
+            let operations: Vec<PointsUpdateOperation> = payloads
+                .into_iter()
+                .map(|(id, payload)| PointsUpdateOperation {
+                    operation: Some(Operation::OverwritePayload(OverwritePayload {
+                        payload: QdrantPayload::from(payload.to_json()).into(),
+                        points_selector: Some(vec![PointId::from(id)].into()),
+                        shard_key_selector: None,
+                        key: None,
+                    })),
+                })
+                .collect();
+            self.client
+                .update_points_batch(
+                    UpdateBatchPointsBuilder::new(collection, operations).wait(true),
+                )
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+    }
+
     fn search<'a>(
         &'a self,
         collection: &'a str,
-        vector: Vec<f32>,
+        probe: Probe,
         filter: &'a SearchFilter,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Hit>, VectorError>> {
@@ -173,14 +240,20 @@ impl VectorStore for ServerStore {
             if !self.exists(collection).await? {
                 return Ok(Vec::new());
             }
+            let request = match probe {
+                Probe::Meaning(vector) => {
+                    SearchPointsBuilder::new(collection, vector, limit as u64)
+                }
+                Probe::Words(terms) => {
+                    SearchPointsBuilder::new(collection, terms.values, limit as u64)
+                        .sparse_indices(terms.indices)
+                        .vector_name(LEXICAL_VECTOR)
+                }
+            };
             #[allow(deprecated)]
             let found = self
                 .client
-                .search_points(
-                    SearchPointsBuilder::new(collection, vector, limit as u64)
-                        .filter(filter_of(filter))
-                        .with_payload(true),
-                )
+                .search_points(request.filter(filter_of(filter)).with_payload(true))
                 .await
                 .map_err(store_error)?;
             Ok(found
@@ -207,7 +280,7 @@ impl VectorStore for ServerStore {
             if !self.exists(collection).await? {
                 return Ok(0);
             }
-            let filter = Filter::must([Condition::matches("tenant_id", tenant.get())]);
+            let filter = filter_of(&SearchFilter::tenant(tenant));
             let counted = self
                 .client
                 .count(

@@ -20,10 +20,13 @@ use pulse_etl::embedding::cosine;
 use pulse_etl::embedding::local::LocalModel;
 use pulse_etl::embedding::settings::Embedders;
 use pulse_etl::pipeline::embed_stage::Embedding;
-use pulse_etl::service::vectors::{search, SearchQuery};
+use pulse_etl::search::fusion::MatchedBy;
+use pulse_etl::search::terms::{document_vector, query_vector};
+use pulse_etl::search::SearchMode;
+use pulse_etl::service::search::{search, SearchHit, SearchQuery};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 use pulse_etl::sources::CATALOG;
-use pulse_etl::vectors::{Payload, Point, SearchFilter, VectorStore};
+use pulse_etl::vectors::{Payload, Point, Probe, SearchFilter, VectorStore};
 
 /// The environment of every CLI run of a test: the model, and a data directory of its own
 /// (the embedded vector store lives there).
@@ -113,9 +116,8 @@ async fn top_keys(
 ) -> Vec<String> {
     let query = SearchQuery {
         text: text.to_owned(),
-        source: None,
-        project: None,
         limit,
+        ..SearchQuery::default()
     };
     let tenant: TenantId = tenant.parse().unwrap();
     search(&db.pool, CATALOG, embedding, tenant, &query)
@@ -268,8 +270,8 @@ async fn synced_records_are_searchable_and_only_what_changed_is_embedded_again()
     let query = SearchQuery {
         text: title.clone(),
         source: Some(Provider::Github),
-        project: None,
         limit: 5,
+        ..SearchQuery::default()
     };
     let hits = search(
         &db.pool,
@@ -282,6 +284,7 @@ async fn synced_records_are_searchable_and_only_what_changed_is_embedded_again()
     .unwrap();
     assert_eq!(hits[0].key, pr_key, "{hits:?}");
     assert!(hits.iter().all(|hit| hit.source == "github"), "{hits:?}");
+    hybrid_search_rules(&db, &embedding, tenant.parse().unwrap()).await;
     drop(embedding); // the next runs open the store themselves
 
     // The command line finds the same, as JSON.
@@ -369,43 +372,287 @@ async fn synced_records_are_searchable_and_only_what_changed_is_embedded_again()
     sim.stop().await.unwrap();
 }
 
-/// Points of two tenants in one collection: searches and counts of one never see the other.
+async fn find(
+    db: &ScratchDb,
+    embedding: &Embedding,
+    tenant: TenantId,
+    query: SearchQuery,
+) -> Vec<SearchHit> {
+    search(&db.pool, CATALOG, embedding, tenant, &query)
+        .await
+        .unwrap()
+}
+
+/// What hybrid search promises, on a synced tenant whose summaries are in four scripts.
+async fn hybrid_search_rules(db: &ScratchDb, embedding: &Embedding, tenant: TenantId) {
+    let query = |text: &str| SearchQuery {
+        text: text.to_owned(),
+        limit: 10,
+        ..SearchQuery::default()
+    };
+    // Every unique summary in Chinese or Japanese script finds its own item first.
+    let cjk: Vec<(String, String)> = sqlx::query_as(
+        "SELECT key, summary FROM work_items WHERE tenant_id = $1 AND summary ~ '[\\u3040-\\u9fff]'
+           AND summary IN (SELECT summary FROM work_items WHERE tenant_id = $1
+                           GROUP BY summary HAVING count(*) = 1)",
+    )
+    .bind(tenant)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(cjk.len() >= 60, "{} CJK summaries", cjk.len());
+    let mut misses = Vec::new();
+    for (key, summary) in &cjk {
+        let hits = find(db, embedding, tenant, query(summary)).await;
+        if hits.first().map(|hit| &hit.key) != Some(key) {
+            misses.push(format!(
+                "{key} '{summary}' -> {:?}",
+                hits.first().map(|h| &h.title)
+            ));
+        }
+    }
+    eprintln!(
+        "own CJK title first: {}/{}",
+        cjk.len() - misses.len(),
+        cjk.len()
+    );
+    assert!(
+        misses.len() * 20 <= cjk.len(),
+        "more than 5 % missed: {misses:#?}"
+    );
+
+    // A key puts its item first, wherever it is in the query; its match says so.
+    let (key, summary): (String, String) = sqlx::query_as(
+        "SELECT key, summary FROM work_items WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for text in [key.clone(), format!("why is {} slow", key.to_lowercase())] {
+        let hits = find(db, embedding, tenant, query(&text)).await;
+        assert_eq!(hits[0].key, key, "{text}: {hits:?}");
+        assert_eq!(hits[0].matched, MatchedBy::Key);
+    }
+    // ... but not past a filter that leaves it out.
+    let other_source = SearchQuery {
+        source: Some(Provider::Github),
+        ..query(&key)
+    };
+    let hits = find(db, embedding, tenant, other_source).await;
+    assert!(hits.iter().all(|hit| hit.key != key), "{hits:?}");
+
+    // A quoted phrase ranks its matches first.
+    let phrase = "when the session expires";
+    let holding: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM work_items WHERE tenant_id = $1 AND summary ILIKE '%' || $2 || '%'",
+    )
+    .bind(tenant)
+    .bind(phrase)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(holding >= 2, "the sample needs items holding the phrase");
+    let hits = find(db, embedding, tenant, query(&format!("fix \"{phrase}\""))).await;
+    let first = usize::try_from(holding).unwrap().min(hits.len());
+    for hit in &hits[..first] {
+        let title = hit.title.as_deref().unwrap_or_default().to_lowercase();
+        assert!(title.contains(phrase), "{hits:#?}");
+    }
+
+    // Words of a description its title lacks find the item by words (lexical mode) and in
+    // hybrid; why each hit matched is given.
+    let (described_key, body): (String, String) = sqlx::query_as(
+        "SELECT key, description FROM work_items WHERE tenant_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let words = body
+        .split(". ")
+        .find(|sentence| sentence.contains(" shows "))
+        .map(|sentence| {
+            sentence
+                .replace("The ", "")
+                .replace(" shows ", " ")
+                .replace(" for ", " ")
+        })
+        .unwrap();
+    for mode in [SearchMode::Lexical, SearchMode::Hybrid] {
+        let hits = find(
+            db,
+            embedding,
+            tenant,
+            SearchQuery {
+                mode,
+                ..query(&words)
+            },
+        )
+        .await;
+        assert!(
+            hits.iter().any(|hit| hit.key == described_key),
+            "{mode:?} '{words}': {hits:?}"
+        );
+        let expected: &[MatchedBy] = match mode {
+            SearchMode::Lexical => &[MatchedBy::Lexical],
+            _ => &[MatchedBy::Lexical, MatchedBy::Semantic, MatchedBy::Both],
+        };
+        assert!(
+            hits.iter().all(|hit| expected.contains(&hit.matched)),
+            "{hits:?}"
+        );
+    }
+    let semantic = find(
+        db,
+        embedding,
+        tenant,
+        SearchQuery {
+            mode: SearchMode::Semantic,
+            ..query(&summary)
+        },
+    )
+    .await;
+    assert!(semantic
+        .iter()
+        .all(|hit| hit.matched == MatchedBy::Semantic));
+
+    // Filters hold for every hit.
+    let (assignee, cut): (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT (SELECT assignee FROM work_items WHERE tenant_id = $1 AND assignee IS NOT NULL
+                 ORDER BY id LIMIT 1),
+                (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY updated) FROM work_items
+                 WHERE tenant_id = $1)",
+    )
+    .bind(tenant)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let filtered = SearchQuery {
+        status_category: Some("done".into()),
+        kind: Some("Bug".into()),
+        updated_to: Some(cut),
+        ..query("fix login")
+    };
+    let hits = find(db, embedding, tenant, filtered).await;
+    assert!(!hits.is_empty());
+    for hit in &hits {
+        let (category, kind, updated): (String, String, chrono::DateTime<chrono::Utc>) =
+            sqlx::query_as(
+                "SELECT s.category, t.name, w.updated FROM work_items w
+             JOIN statuses s ON s.id = w.status_id JOIN wits t ON t.id = w.wit_id WHERE w.id = $1",
+            )
+            .bind(hit.record_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            (category.as_str(), kind.as_str()),
+            ("done", "Bug"),
+            "{hit:?}"
+        );
+        assert!(updated <= cut, "{hit:?}");
+    }
+    let theirs = SearchQuery {
+        assignee: Some(assignee.clone()),
+        ..query("improve")
+    };
+    for hit in find(db, embedding, tenant, theirs).await {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT assignee FROM work_items WHERE id = $1")
+                .bind(hit.record_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(owner.as_deref(), Some(assignee.as_str()), "{hit:?}");
+    }
+}
+
+fn records(hits: &[pulse_etl::vectors::Hit]) -> Vec<i64> {
+    hits.iter().map(|h| h.record_id).collect()
+}
+
+/// Points of two tenants in one collection: searches (by meaning and by words) and counts
+/// of one never see the other; filters and payload rewrites hold in the store.
 async fn tenants_stay_apart(store: &dyn VectorStore) {
     let collection = format!("isolation_{}", Uuid::new_v4().simple());
     store.ensure_collection(&collection, 3).await.unwrap();
-    let point = |tenant: i64, record: i64, vector: Vec<f32>| Point {
+    let payload = |tenant: i64, record: i64, category: &str| Payload {
+        tenant_id: tenant,
+        source_type: "JIRA",
+        table_name: "work_items",
+        record_id: record,
+        scope: Some("CORE".into()),
+        kind: None,
+        status: None,
+        status_category: Some(category.into()),
+        assignee: None,
+        updated: chrono::DateTime::from_timestamp(1_000 * record, 0),
+    };
+    let point = |tenant: i64, record: i64, vector: Vec<f32>, words: &str| Point {
         id: pulse_etl::vectors::point_id(TenantId(tenant), "work_items", record),
         vector,
-        payload: Payload {
-            tenant_id: tenant,
-            source_type: "JIRA",
-            table_name: "work_items",
-            record_id: record,
-            scope: Some("CORE".into()),
-            kind: None,
-            status: None,
-            updated: None,
-        },
+        terms: document_vector(&[(words, 1)]),
+        payload: payload(tenant, record, "new"),
     };
     let points = vec![
-        point(1, 10, vec![1.0, 0.0, 0.0]),
-        point(1, 11, vec![0.0, 1.0, 0.0]),
-        point(2, 20, vec![1.0, 0.0, 0.0]),
-        point(2, 21, vec![0.9, 0.1, 0.0]),
+        point(1, 10, vec![1.0, 0.0, 0.0], "cache layer 登录失败"),
+        point(1, 11, vec![0.0, 1.0, 0.0], "billing export"),
+        point(2, 20, vec![1.0, 0.0, 0.0], "cache layer"),
+        point(2, 21, vec![0.9, 0.1, 0.0], "登录失败 cache"),
     ];
     store.upsert(&collection, points.clone()).await.unwrap();
     store.upsert(&collection, points).await.unwrap(); // written twice: no duplicates
-    let filter = |tenant| SearchFilter {
-        tenant_id: TenantId(tenant),
-        source_type: None,
-        scope: None,
-    };
+    let filter = |tenant| SearchFilter::tenant(TenantId(tenant));
+    let meaning = || Probe::Meaning(vec![1.0, 0.0, 0.0]);
     let hits = store
-        .search(&collection, vec![1.0, 0.0, 0.0], &filter(1), 10)
+        .search(&collection, meaning(), &filter(1), 10)
         .await
         .unwrap();
-    let records: Vec<i64> = hits.iter().map(|h| h.record_id).collect();
-    assert_eq!(records, vec![10, 11]);
+    assert_eq!(records(&hits), vec![10, 11]);
+    let by_words = async |text: &str, tenant: i64| {
+        let probe = Probe::Words(query_vector(text));
+        records(
+            &store
+                .search(&collection, probe, &filter(tenant), 10)
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(by_words("登录", 1).await, vec![10]);
+    assert_eq!(by_words("billing", 1).await, vec![11]);
+    assert_eq!(by_words("billing", 2).await, Vec::<i64>::new());
+    assert_eq!(by_words("登录失败", 2).await, vec![21]);
+    let newer = SearchFilter {
+        updated_from: Some(11_000),
+        ..filter(1)
+    };
+    let hits = store
+        .search(&collection, meaning(), &newer, 10)
+        .await
+        .unwrap();
+    assert_eq!(records(&hits), vec![11]);
+    let done = SearchFilter {
+        status_category: Some("done".into()),
+        ..filter(1)
+    };
+    assert!(store
+        .search(&collection, meaning(), &done, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let rewritten = vec![(
+        pulse_etl::vectors::point_id(TenantId(1), "work_items", 10),
+        payload(1, 10, "done"),
+    )];
+    store.set_payloads(&collection, rewritten).await.unwrap();
+    let hits = store
+        .search(&collection, meaning(), &done, 10)
+        .await
+        .unwrap();
+    assert_eq!(records(&hits), vec![10]);
+    // The rewrite kept the point's vectors.
+    assert_eq!(by_words("登录", 1).await, vec![10]);
     assert_eq!(store.count(&collection, TenantId(1)).await.unwrap(), 2);
     assert_eq!(store.count(&collection, TenantId(2)).await.unwrap(), 2);
     let other_project = SearchFilter {
@@ -413,7 +660,7 @@ async fn tenants_stay_apart(store: &dyn VectorStore) {
         ..filter(2)
     };
     assert!(store
-        .search(&collection, vec![1.0, 0.0, 0.0], &other_project, 10)
+        .search(&collection, meaning(), &other_project, 10)
         .await
         .unwrap()
         .is_empty());

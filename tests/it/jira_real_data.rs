@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use crate::common;
 use crate::common::ScratchDb;
 use pulse_etl::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use pulse_etl::search::query::comparable;
 use pulse_etl::security::{CredentialCipher, SecretKey};
 use pulse_etl::sources::fields::jira_time;
 use pulse_etl::sources::jira::tables as jira;
@@ -330,4 +331,87 @@ async fn recorded_jira_data_lands_whole_and_reloads_identically() {
     let before = dump_all(&db.pool).await;
     load_everything(&db, tenant, integration).await;
     assert_eq!(before, dump_all(&db.pool).await);
+}
+
+/// How often each recorded issue's own summary, typed as the query, finds it first.
+async fn own_title_first(
+    db: &ScratchDb,
+    embedding: &pulse_etl::pipeline::embed_stage::Embedding,
+    tenant: TenantId,
+    mode: pulse_etl::search::SearchMode,
+) -> (usize, usize, Vec<String>) {
+    let titled: Vec<(String, String)> = sqlx::query_as(
+        "SELECT key, summary FROM work_items WHERE tenant_id = $1 AND summary <> ''",
+    )
+    .bind(tenant)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut misses = Vec::new();
+    for (key, summary) in &titled {
+        let query = pulse_etl::service::search::SearchQuery {
+            text: summary.clone(),
+            mode,
+            limit: 5,
+            ..Default::default()
+        };
+        let hits = pulse_etl::service::search::search(
+            &db.pool,
+            pulse_etl::sources::CATALOG,
+            embedding,
+            tenant,
+            &query,
+        )
+        .await
+        .unwrap();
+        // An issue whose summary another issue shares cannot be told apart: a first hit
+        // with the same summary counts.
+        let same = |hit: &pulse_etl::service::search::SearchHit| {
+            hit.key == *key || hit.title.as_deref().map(comparable) == Some(comparable(summary))
+        };
+        if !hits.first().is_some_and(same) {
+            let top: Vec<_> = hits.iter().map(|h| (&h.key, &h.title, h.score)).collect();
+            misses.push(format!("{key} '{summary}' -> {top:?}"));
+        }
+    }
+    (titled.len() - misses.len(), titled.len(), misses)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_chinese_summaries_find_their_own_issue_first() {
+    use pulse_etl::search::SearchMode;
+    let Some(model) = crate::common::qdrant::model_dir() else {
+        return;
+    };
+    let db = ScratchDb::migrated().await;
+    let (tenant, integration) = integration(&db).await;
+    load_everything(&db, tenant, integration).await;
+    let data = tempfile::tempdir().unwrap();
+    let env = crate::embedding::env(&model, data.path());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let id = tenant.get().to_string();
+    for args in [
+        vec!["embedding", "set", "--tenant", &id, "--provider", "local"],
+        vec!["vectors", "rebuild", "--tenant", &id],
+    ] {
+        let ran =
+            crate::common::source::cli_with(&db, crate::common::source::strings(&args), &env).await;
+        assert!(ran.status.success(), "{}", crate::common::stderr(&ran));
+    }
+    let embedding = pulse_etl::pipeline::embed_stage::Embedding {
+        store: pulse_etl::vectors::open("", data.path()).unwrap(),
+        embedders: pulse_etl::embedding::settings::Embedders::new(
+            model,
+            None,
+            crate::common::api::loopback_allowed(),
+        ),
+    };
+    for mode in [SearchMode::Semantic, SearchMode::Lexical] {
+        let (first, of, misses) = own_title_first(&db, &embedding, tenant, mode).await;
+        eprintln!("{mode:?}: own summary first for {first} of {of}: {misses:#?}");
+    }
+    let (first, of, misses) = own_title_first(&db, &embedding, tenant, SearchMode::Hybrid).await;
+    eprintln!("Hybrid: own summary first for {first} of {of}");
+    assert!(of >= 30, "{of} summaries");
+    assert!(first * 100 >= of * 95, "below 95 %: {misses:#?}");
 }

@@ -24,6 +24,7 @@ mod issue_links;
 mod jira_real_data;
 mod jira_sync;
 mod load_batches;
+mod mcp;
 mod migrations;
 mod ops_metrics;
 mod rabbitmq_queue;

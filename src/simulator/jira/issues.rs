@@ -4,6 +4,7 @@
 use super::catalog::{
     Category, StatusRef, Workflow, EPIC, ISSUE_TYPES, PRIORITIES, STATUSES, SUBTASK, USER_COUNT,
 };
+use super::text;
 use crate::simulator::rng::Stream;
 
 /// Generated data ends here (2026-01-01T00:00:00Z), so the same seed gives the same bytes.
@@ -24,6 +25,10 @@ pub mod purpose {
     /// The specific detail that ends a summary (a stream of its own, so adding it changed
     /// no other generated value).
     pub const DETAIL: u64 = 7;
+    /// The words of a summary in Chinese or Japanese.
+    pub const LANGUAGE: u64 = 8;
+    /// The description's sentences.
+    pub const DESCRIPTION: u64 = 9;
 }
 
 /// One changelog entry.
@@ -80,6 +85,8 @@ pub struct Issue {
     pub story_points: Option<f64>,
     pub labels: Vec<&'static str>,
     pub summary: String,
+    /// What the description says beyond the summary.
+    pub description: String,
     pub resolved_ms: Option<i64>,
     pub has_code: bool,
     /// Oldest first.
@@ -120,75 +127,6 @@ const LABELS: &[&str] = &[
     "performance",
     "ux",
 ];
-const VERBS: &[&str] = &[
-    "Add",
-    "Fix",
-    "Refactor",
-    "Remove",
-    "Improve",
-    "Migrate",
-    "Document",
-    "Investigate",
-];
-const OBJECTS: &[&str] = &[
-    "login flow",
-    "billing export",
-    "search ranking",
-    "cache layer",
-    "webhook retries",
-    "audit log",
-    "dashboard filters",
-    "rate limiter",
-    "CSV import",
-    "notification emails",
-];
-/// What makes a summary specific, as real ones are: the symptom, the case, the ask.
-const DETAILS: &[&str] = &[
-    "when the session expires",
-    "with more than 10k rows",
-    "in Safari 17",
-    "after a password reset",
-    "for the quarterly close",
-    "under heavy load",
-    "when the SSO provider is slow",
-    "for archived projects",
-    "with non-ASCII names",
-    "before the Friday release",
-    "as the auditors asked",
-    "when two admins edit at once",
-    "with daylight saving time",
-    "for customers on the legacy plan",
-    "after the database failover",
-    "when the webhook endpoint returns 410",
-    "using the new design tokens",
-    "without a page reload",
-    "from the partner API",
-    "on slow 3G networks",
-    "with read-only users",
-    "when the CSV has a BOM",
-    "after the Kubernetes upgrade",
-    "in the German locale",
-    "for invoices over 1,000 lines",
-    "when the cache is cold",
-    "with keyboard navigation only",
-    "from the nightly batch",
-    "when the queue backs up",
-    "to cut the p99 latency",
-    "for the mobile SDK",
-    "behind the corporate proxy",
-];
-
-const QUALIFIERS: &[&str] = &[
-    "for enterprise tenants",
-    "on mobile",
-    "behind a feature flag",
-    "in the EU region",
-    "after the outage",
-    "",
-    "",
-    "",
-];
-
 impl Population {
     pub fn issue_type(&self, index: u32) -> usize {
         let weights: Vec<u32> = ISSUE_TYPES.iter().map(|t| t.weight).collect();
@@ -242,13 +180,7 @@ impl Population {
             None
         };
         let reporter = body.below(USER_COUNT);
-        let qualifier = *body.pick(QUALIFIERS);
-        let detail = Stream::new(self.seed, &[purpose::DETAIL, u64::from(index)]).pick(DETAILS);
-        let summary = format!("{} {} {}", body.pick(VERBS), body.pick(OBJECTS), qualifier)
-            .split_whitespace()
-            .chain(detail.split_whitespace())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let summary = text::summary(self.seed, index, &mut body);
         let has_code = issue_type != EPIC && body.chance(0.45);
         let mut issue = Issue {
             index,
@@ -265,6 +197,7 @@ impl Population {
             story_points: None,
             labels: (0..body.below(3)).map(|_| *body.pick(LABELS)).collect(),
             summary,
+            description: text::description(self.seed, index),
             resolved_ms: None,
             has_code,
             histories: Vec::new(),

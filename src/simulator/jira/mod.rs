@@ -4,6 +4,8 @@ pub mod bulk_changelog;
 pub mod catalog;
 pub mod issues;
 pub mod jql;
+pub mod queries;
 pub mod render;
 pub mod routes;
 pub mod site;
+pub mod text;

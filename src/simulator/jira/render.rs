@@ -361,9 +361,10 @@ fn fields(
     put("summary", &|| Value::from(issue.summary.clone()));
     put("description", &|| {
         adf(&format!(
-            "{} — details for {}.",
+            "{} — details for {}. {}",
             issue.summary,
-            issue_key(population, issue.index)
+            issue_key(population, issue.index),
+            issue.description
         ))
     });
     put("issuetype", &|| issue_issue_type(base, issue.issue_type));

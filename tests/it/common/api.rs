@@ -114,6 +114,7 @@ impl TestApi {
             request_timeout,
             body_limit_bytes: 1 << 20,
             webhooks_live_within: Duration::from_secs(900),
+            mcp_allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
             metrics: pulse_etl::api::health::MetricsAccess::Open,
         };
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,5 +1,6 @@
-// Semantic search over the tenant's work items and pull requests (the query in the URL, so
-// a search can be bookmarked), how far the embedding is, and — for admins — the embedding
+// Search over the tenant's work items and pull requests — by words and meaning (hybrid, the
+// default), meaning only or words only, with filters; the query in the URL, so a search can
+// be bookmarked — how far the embedding is, and — for admins — the embedding
 // provider and model.
 import { FormEvent } from "react";
 import { api, Me } from "../api";
@@ -7,12 +8,19 @@ import { Status } from "../components";
 import { useAction, useApi } from "../hooks";
 import { linkProps, submitFilters } from "../router";
 
-interface Hit { source: string; table: string; record_id: number; key: string; title: string | null; status: string | null; project: string | null; url: string | null; score: number }
+interface Hit { source: string; table: string; record_id: number; key: string; title: string | null; status: string | null; project: string | null; url: string | null; score: number; matched: "key" | "lexical" | "semantic" | "both" }
 interface Collection { collection: string; provider: string; model: string; base_url: string | null; has_api_key: boolean; state: string }
 interface TableStatus { source: string; table: string; records: number; embedded: number; pending: number; failed: number }
 interface VectorsStatus { collections: Collection[]; collection: string | null; points: number; tables: TableStatus[] }
 
-const FILTERS = ["q", "source", "project"] as const;
+const FILTERS = ["q", "mode", "source", "project", "type", "status", "status_category", "assignee", "updated_from", "updated_to"] as const;
+
+const MATCHED: Record<Hit["matched"], string> = { key: "its key", lexical: "words", semantic: "meaning", both: "words and meaning" };
+
+// A date input's day as the start (from) or end (to) of that day in UTC.
+function dayBound(day: string, end: boolean): string {
+  return `${day}T${end ? "23:59:59" : "00:00:00"}Z`;
+}
 
 function searchPath(query: URLSearchParams): string | null {
   const q = query.get("q");
@@ -20,7 +28,8 @@ function searchPath(query: URLSearchParams): string | null {
   const params = new URLSearchParams();
   for (const name of FILTERS) {
     const value = query.get(name);
-    if (value) params.set(name, value);
+    if (!value) continue;
+    params.set(name, name.startsWith("updated_") ? dayBound(value, name === "updated_to") : value);
   }
   params.set("limit", "20");
   return `/search?${params}`;
@@ -58,19 +67,37 @@ export function Search({ me, query }: { me: Me; query: URLSearchParams }) {
             <option value="">All</option><option value="jira">Work items</option><option value="github">Pull requests</option>
           </select>
         </label>
+        <label>
+          Match by
+          <select name="mode" defaultValue={query.get("mode") ?? ""}>
+            <option value="">Words and meaning</option><option value="semantic">Meaning only</option><option value="lexical">Words only</option>
+          </select>
+        </label>
         <label>Project or repository<input name="project" defaultValue={query.get("project") ?? ""} /></label>
+        <label>Type<input name="type" placeholder="Bug" defaultValue={query.get("type") ?? ""} /></label>
+        <label>Status<input name="status" defaultValue={query.get("status") ?? ""} /></label>
+        <label>
+          Status category
+          <select name="status_category" defaultValue={query.get("status_category") ?? ""}>
+            <option value="">Any</option><option value="new">To do</option><option value="indeterminate">In progress</option><option value="done">Done</option>
+          </select>
+        </label>
+        <label>Assignee<input name="assignee" defaultValue={query.get("assignee") ?? ""} /></label>
+        <label>Updated from<input name="updated_from" type="date" defaultValue={query.get("updated_from") ?? ""} /></label>
+        <label>Updated to<input name="updated_to" type="date" defaultValue={query.get("updated_to") ?? ""} /></label>
         <button type="submit">Search</button>
       </form>
       {query.get("q") && (
         <Status loaded={results} empty={results.data?.items.length === 0}>
           {(found) => (
             <table>
-              <caption>Nearest in meaning to “{query.get("q")}”</caption>
-              <thead><tr><th scope="col">Score</th><th scope="col">Key</th><th scope="col">Title</th><th scope="col">Status</th><th scope="col">In</th></tr></thead>
+              <caption>Best matches for “{query.get("q")}”</caption>
+              <thead><tr><th scope="col">Score</th><th scope="col">Matched by</th><th scope="col">Key</th><th scope="col">Title</th><th scope="col">Status</th><th scope="col">In</th></tr></thead>
               <tbody>
                 {found.items.map((hit) => (
                   <tr key={`${hit.table}-${hit.record_id}`}>
                     <td>{hit.score.toFixed(3)}</td>
+                    <td>{MATCHED[hit.matched]}</td>
                     <td>
                       <a {...linkProps(hit.table === "prs" ? `/prs/${hit.record_id}` : `/work-items/${encodeURIComponent(hit.key)}`)}>{hit.key}</a>
                     </td>
