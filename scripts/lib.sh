@@ -87,6 +87,19 @@ ensure_schemathesis() {
   export PULSE_SCHEMATHESIS="$venv/bin/st"
 }
 
+# The official MCP Python SDK, the client the MCP tests drive the server with (a venv of its
+# own: its dependencies are not schemathesis's).
+MCP_SDK_VERSION=2.3.0
+ensure_mcp_client() {
+  local venv="${PULSE_MCP_VENV:-/var/tmp/pulse-mcp-venv}"
+  if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('mcp') == '$MCP_SDK_VERSION'" 2>/dev/null; then
+    log "installing the MCP Python SDK $MCP_SDK_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "mcp==$MCP_SDK_VERSION"
+  fi
+  export PULSE_MCP_PYTHON="$venv/bin/python"
+}
+
 # The web UI bundle (assets/ui/dist), built from the committed lock file.
 ensure_ui_bundle() {
   if ! command -v npm >/dev/null; then

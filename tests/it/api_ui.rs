@@ -67,9 +67,24 @@ fn screenshots() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the UI bundle, Node.js and Chromium: scripts/test provides them and runs this"]
 async fn the_app_works_in_a_real_browser() {
+    let Some(model) = crate::common::qdrant::model_dir() else {
+        return;
+    };
     let db = ScratchDb::migrated().await;
     let sim = crate::api_access::small_simulator(2).await;
     let tenant = crate::api_access::synced_tenant(&db, &sim).await;
+    // Indexed for search, which the server answers from the same store.
+    let vectors = tempfile::tempdir().unwrap();
+    let env = crate::embedding::env(&model, vectors.path());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for args in [
+        vec!["embedding", "set", "--tenant", &tenant, "--provider", "local"],
+        vec!["vectors", "rebuild", "--tenant", &tenant],
+    ] {
+        let ran = crate::common::source::cli_with(&db, crate::common::source::strings(&args), &env)
+            .await;
+        assert!(ran.status.success(), "{}", crate::common::stderr(&ran));
+    }
     let (admin, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Admin).await;
     let (viewer, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Viewer).await;
     // A source's answer is hostile input: a "pull request URL" that is script.
@@ -82,10 +97,26 @@ async fn the_app_works_in_a_real_browser() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let api = TestApi::start(&db.pool).await;
-    // A scheduler in another process runs what the browser asks for.
+    let embedding = pulse_etl::pipeline::embed_stage::Embedding {
+        store: pulse_etl::vectors::open("", vectors.path()).unwrap(),
+        embedders: pulse_etl::embedding::settings::Embedders::new(
+            model.clone(),
+            None,
+            crate::common::api::loopback_allowed(),
+        ),
+    };
+    let api = TestApi::start_full(
+        &db.pool,
+        std::time::Duration::from_secs(30),
+        std::sync::Arc::new(embedding),
+    )
+    .await;
+    // A scheduler in another process runs what the browser asks for (embedding into a
+    // store of its own: an embedded store belongs to one process).
     let dir = tempfile::tempdir().unwrap();
+    let model_dir = model.display().to_string();
     let mut env = vec![
+        ("PULSE_EMBEDDING__MODEL_DIR", model_dir.as_str()),
         ("DATABASE_URL", db.url.as_str()),
         ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
         ("PULSE_SCHEDULER__POLL_SECS", "1"),

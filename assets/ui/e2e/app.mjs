@@ -5,7 +5,8 @@
 //   sign in; every page at 1280×800 (screenshot written) and at phone width; a job run from
 //   its card streams to FINISHED without a reload; a new integration with a wrong token
 //   tests as refused, in words, and works once edited with the right one; work items filtered and one opened; a status remapped,
-//   applied, and a metric changed; a viewer sees no admin action and "Not allowed".
+//   applied, and a metric changed; a search by words only and a status category shows why
+//   each result matched; a viewer sees no admin action and "Not allowed".
 // Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
 //   PULSE_UI_BASE, PULSE_UI_ADMIN, PULSE_UI_VIEWER, PULSE_UI_PASSWORD, PULSE_UI_SOURCE
 //   (the simulator), PULSE_UI_SCREENSHOTS (a folder) and optionally PULSE_CHROMIUM.
@@ -169,6 +170,26 @@ try {
   await page.getByRole("status").filter({ hasText: "Reprocessed" }).waitFor({ timeout: 60_000 });
   const after = await completions();
   if (!(before === "0" && after === "1")) failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
+
+  step("a search by words only says why each result matched; a status category narrows it");
+  await page.goto(`${base}/search`);
+  await page.getByRole("searchbox", { name: "Words" }).fill("CORE-20 fix");
+  await page.getByLabel("Match by").selectOption("lexical");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForSelector("caption");
+  const address = new URL(page.url());
+  if (address.searchParams.get("mode") !== "lexical") failures.push(`search address ${page.url()} lost the mode`);
+  const results = page.locator("table").filter({ has: page.locator("caption", { hasText: "Best matches" }) });
+  const top = results.locator("tbody tr").first();
+  if ((await top.locator("td").nth(2).textContent()) !== "CORE-20") failures.push("a key typed in the search is not the first result");
+  if ((await top.locator("td").nth(1).textContent()) !== "its key") failures.push("the first result does not say it matched by its key");
+  const matchedBy = await results.locator("tbody tr td:nth-child(2)").allTextContents();
+  if (!matchedBy.slice(1).every((why) => why === "words")) failures.push(`words-only results matched by ${matchedBy}`);
+  await page.getByLabel("Status category").selectOption("new");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/status_category=new/);
+  await page.locator("caption, p:has-text('Nothing here yet.'), p[role=alert]").first().waitFor();
+  if ((await page.getByRole("alert").count()) > 0) failures.push(`a filtered search failed: ${await page.getByRole("alert").first().textContent()}`);
 
   step("a shared link survives the sign-in it asks for");
   const fresh = watch(await (await browser.newContext()).newPage());
