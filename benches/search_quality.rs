@@ -4,6 +4,8 @@
 //! paraphrased and its title misspelled. Each query names one issue; for each set and mode
 //! the benchmark prints recall@10 (the issue is among the first ten), MRR (the mean of
 //! 1/rank, 0 past ten) and first@1 (it is first, or the first hit has exactly its title).
+//! Hybrid is measured with both fusions: the default (normalised scores, `hybrid`) and
+//! reciprocal rank fusion (`hybrid-rrf`).
 //!
 //! `PULSE_BENCH_ISSUES` issues (default 1000) are synced from the simulator and embedded
 //! with the local model. Run with `cargo bench --bench search_quality`. Asserts nothing.
@@ -21,6 +23,7 @@ use common::{free_port, pulse, pulse_with, ScratchDb};
 use pulse_etl::domain::TenantId;
 use pulse_etl::embedding::settings::Embedders;
 use pulse_etl::pipeline::embed_stage::Embedding;
+use pulse_etl::search::fusion::Fusion;
 use pulse_etl::search::SearchMode;
 use pulse_etl::service::search::{search, SearchQuery};
 use pulse_etl::simulator::jira::issues::Population;
@@ -123,23 +126,26 @@ fn main() {
     };
     let tenant: TenantId = tenant.parse().unwrap();
     println!(
-        "  {:<22} {:>5}  {:<8} {:>9} {:>6} {:>8}",
+        "  {:<22} {:>5}  {:<10} {:>9} {:>6} {:>8}",
         "set", "items", "mode", "recall@10", "MRR", "first@1"
     );
     let started = Instant::now();
     let mut searches = 0;
     for set in query_sets(&population, issues) {
-        for mode in [
-            SearchMode::Hybrid,
-            SearchMode::Semantic,
-            SearchMode::Lexical,
-        ] {
+        let modes = [
+            ("hybrid", SearchMode::Hybrid, Fusion::Convex),
+            ("hybrid-rrf", SearchMode::Hybrid, Fusion::Rrf),
+            ("semantic", SearchMode::Semantic, Fusion::Convex),
+            ("lexical", SearchMode::Lexical, Fusion::Convex),
+        ];
+        for (label, mode, fusion) in modes {
             let mut figures = Figures::default();
             for labelled in &set.queries {
                 let wanted = issue_key(&population, labelled.issue);
                 let query = SearchQuery {
                     text: labelled.text.clone(),
                     mode,
+                    fusion,
                     limit: 10,
                     ..SearchQuery::default()
                 };
@@ -159,10 +165,10 @@ fn main() {
             }
             let n = figures.queries.max(1) as f64;
             println!(
-                "  {:<22} {:>5}  {:<8} {:>9.3} {:>6.3} {:>8.3}",
+                "  {:<22} {:>5}  {:<10} {:>9.3} {:>6.3} {:>8.3}",
                 set.name,
                 figures.queries,
-                format!("{mode:?}").to_lowercase(),
+                label,
                 figures.found as f64 / n,
                 figures.reciprocal / n,
                 figures.first as f64 / n,

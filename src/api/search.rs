@@ -15,6 +15,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{Json, Query};
 use super::state::ApiState;
 use crate::domain::Provider;
+use crate::search::fusion::Fusion;
 use crate::search::SearchMode;
 use crate::service::search::{self, SearchHit, SearchQuery};
 use crate::service::vectors::{self, CollectionView, EmbeddingInput, VectorsStatus};
@@ -63,8 +64,8 @@ pub struct SearchResults {
     pub items: Vec<SearchHit>,
 }
 
-/// The tenant's records best matching `q` (by words and meaning, fused with reciprocal rank
-/// fusion, k = 60), joined from the database; each says why it matched.
+/// The tenant's records best matching `q` (by words and meaning, their rankings' normalised
+/// scores fused, words weighing 0.8), joined from the database; each says why it matched.
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchResults), (status = 401, body = ErrorBody),
               (status = 409, description = "No complete vector index yet (or, for mode=lexical, one that predates lexical search)", body = ErrorBody),
@@ -87,6 +88,7 @@ async fn search(
         updated_from: params.updated_from,
         updated_to: params.updated_to,
         limit: params.limit.unwrap_or(10),
+        fusion: Fusion::default(),
     };
     let items = search::search(
         &state.pool,

@@ -14,6 +14,7 @@ use crate::domain::{Scope, TenantId};
 use crate::embedding::settings::{Embedders, LOCAL, OPENAI};
 use crate::pipeline::embed_run::{self, EmbedHandoff};
 use crate::pipeline::embed_stage::Embedding;
+use crate::search::fusion::Fusion;
 use crate::security::CredentialCipher;
 use crate::service::search::{self, SearchHit, SearchQuery};
 use crate::service::vectors::{self as service, CollectionView, EmbeddingInput, TableStatus};
@@ -226,6 +227,7 @@ pub async fn search(
         updated_from: args.updated_from,
         updated_to: args.updated_to,
         limit: usize::from(args.limit),
+        fusion: Fusion::default(),
     };
     let hits = search::search(pool, CATALOG, &embedding, args.tenant, &query).await?;
     output.list(&hits)

@@ -21,13 +21,12 @@ use super::params::{
 };
 use crate::domain::TenantId;
 use crate::pipeline::embed_stage::Embedding;
-use crate::search::query::is_key;
+use crate::search::fusion::Fusion;
 use crate::service::search::{self, SearchQuery};
 use crate::service::{flow, jobs, prs, work_items, ServiceError, ServiceResult};
 use crate::sources::github::read::{PrFilter, PrReportFilter};
 use crate::sources::jira::read::{FlowFilter, WorkItemFilter};
 use crate::sources::CATALOG;
-use crate::store::vectors;
 
 /// Longest text (a description, a body) an answer carries.
 const LONGEST_TEXT: usize = 4_000;
@@ -137,22 +136,6 @@ fn page<T>(mut rows: Vec<T>, wanted: usize, id: impl Fn(&T) -> i64) -> Page<T> {
     }
 }
 
-/// Where a person reads record `id` of `table` (None: not found).
-async fn link(
-    pool: &PgPool,
-    tenant: TenantId,
-    table: &str,
-    id: i64,
-) -> ServiceResult<Option<String>> {
-    let Some(table) = CATALOG.embed_table(table) else {
-        return Ok(None);
-    };
-    Ok(vectors::documents(pool, table, tenant, &[id])
-        .await?
-        .pop()
-        .and_then(|document| document.url))
-}
-
 #[tool_router]
 impl PulseTools {
     #[tool(
@@ -177,6 +160,7 @@ impl PulseTools {
             updated_from: params.updated_from,
             updated_to: params.updated_to,
             limit: limit(params.limit),
+            fusion: Fusion::default(),
         };
         answer(search::search(&self.pool, CATALOG, &self.embedding, tenant, &query).await)
     }
@@ -193,7 +177,9 @@ impl PulseTools {
         let tenant = self.tenant(&context)?;
         let result = async {
             let detail = work_items::get(&self.pool, tenant, &key).await?;
-            let url = link(&self.pool, tenant, "work_items", detail.item.id).await?;
+            let url =
+                search::record_url(&self.pool, CATALOG, tenant, ("work_items", detail.item.id))
+                    .await?;
             let mut value = serde_json::to_value(&detail)
                 .map_err(|error| ServiceError::internal(error, "showing a work item"))?;
             cut(&mut value["description"]);
@@ -247,23 +233,9 @@ impl PulseTools {
     ) -> Result<CallToolResult, ErrorData> {
         let tenant = self.tenant(&context)?;
         let result = async {
-            let missing = || ServiceError::NotFoundNamed {
-                entity: "pull request",
-                name: key.clone(),
-            };
-            if !is_key(&key) || !key.contains('#') {
-                return Err(ServiceError::Invalid {
-                    field: "key",
-                    message: "must be owner/repo#number, e.g. acme/api#45".into(),
-                });
-            }
-            let table = CATALOG.embed_table("prs").ok_or_else(missing)?;
-            let id = *vectors::find_key(&self.pool, table, tenant, &key)
-                .await?
-                .first()
-                .ok_or_else(missing)?;
-            let detail = prs::get(&self.pool, tenant, id).await?;
-            let url = link(&self.pool, tenant, "prs", id).await?;
+            let detail = prs::get_by_key(&self.pool, tenant, &key).await?;
+            let url =
+                search::record_url(&self.pool, CATALOG, tenant, ("prs", detail.pr.id)).await?;
             let mut value = serde_json::to_value(&detail)
                 .map_err(|error| ServiceError::internal(error, "showing a pull request"))?;
             cut(&mut value["body"]);

@@ -81,9 +81,14 @@ pub async fn embed_integration(
         .await?;
         let deletes =
             vectors::pending_deletes(pool, table, scope.tenant_id, &target.collection).await?;
-        let messages = messages((scope, provider), table, &upserts, EmbedOperation::Upsert).chain(
-            messages((scope, provider), table, &deletes, EmbedOperation::Delete),
-        );
+        let upsert = (EmbedOperation::Upsert, RECORDS_PER_MESSAGE);
+        let delete = (EmbedOperation::Delete, RECORDS_PER_MESSAGE);
+        let messages = messages((scope, provider), table, &upserts, upsert).chain(messages(
+            (scope, provider),
+            table,
+            &deletes,
+            delete,
+        ));
         let counts = match handoff {
             EmbedHandoff::InProcess(embedding) => {
                 let stage = EmbedStage::new(pool, sources, embedding);
@@ -115,31 +120,30 @@ pub async fn embed_integration(
     Ok(all)
 }
 
-/// The embed messages for `ids`, a batch each.
-fn messages<'a>(
+/// The embed messages for `ids`, `per_message` records each.
+pub(super) fn messages<'a>(
     (scope, provider): (Scope, Provider),
     table: &'static EmbedTable,
     ids: &'a [i64],
-    operation: EmbedOperation,
+    (operation, per_message): (EmbedOperation, usize),
 ) -> impl Iterator<Item = StageMessage> + 'a {
-    ids.chunks(RECORDS_PER_MESSAGE)
-        .map(move |chunk| StageMessage {
-            version: MESSAGE_VERSION,
-            tenant_id: scope.tenant_id,
-            integration_id: scope.integration_id,
-            job_id: scope.job_id,
-            kind: table.table.to_owned(),
-            provider,
-            last_sync_date: None,
-            first_item: false,
-            last_item: false,
-            last_job_item: false,
-            work: Work::Embed {
-                table_name: table.table.to_owned(),
-                record_ids: chunk.to_vec(),
-                operation,
-            },
-        })
+    ids.chunks(per_message).map(move |chunk| StageMessage {
+        version: MESSAGE_VERSION,
+        tenant_id: scope.tenant_id,
+        integration_id: scope.integration_id,
+        job_id: scope.job_id,
+        kind: table.table.to_owned(),
+        provider,
+        last_sync_date: None,
+        first_item: false,
+        last_item: false,
+        last_job_item: false,
+        work: Work::Embed {
+            table_name: table.table.to_owned(),
+            record_ids: chunk.to_vec(),
+            operation,
+        },
+    })
 }
 
 /// Handles the messages here, one after another (the model already uses every core); a

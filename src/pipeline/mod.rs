@@ -2,6 +2,7 @@
 //! the transform and load stages, start-up recovery, step reports. What differs per source
 //! comes in through [`source::Source`].
 
+pub mod embed_follow;
 pub mod embed_run;
 pub mod embed_stage;
 pub mod handoff;

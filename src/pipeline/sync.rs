@@ -9,8 +9,10 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use tokio::sync::watch;
 
-use super::embed_run::{self, EmbedHandoff};
+use super::embed_follow;
+use super::embed_run::{self, EmbedCounts, EmbedHandoff};
 use super::embed_stage::Embedding;
 use super::handoff::Handoff;
 use super::progress::StepProgress;
@@ -19,6 +21,7 @@ use super::{PipelineError, StepReport, INCREMENTAL_OVERLAP};
 use crate::connectors::http::RequestCounts;
 use crate::domain::{JobId, Provider, Scope, Stage, TenantId};
 use crate::store::jobs::{self, JobRun as Job};
+use crate::store::vectors::EmbedTable;
 use crate::store::{raw, vectors};
 use crate::telemetry::metrics;
 
@@ -116,9 +119,17 @@ pub async fn run_one_job(
     let result = async {
         let mut recorder = StepRecorder::new(job.id, lines);
         let source = sources.source(job.provider);
-        let synced = source.sync(&context, &mut recorder).await?;
+        let (sync_done, following) = watch::channel(false);
+        let sync = async {
+            let synced = source.sync(&context, &mut recorder).await;
+            let _ = sync_done.send(true);
+            synced
+        };
+        let follow = follow(&context, (sources, job.provider), embedding, following);
+        let (synced, followed) = tokio::join!(sync, follow);
+        let synced = synced?;
         let embed_failed = match synced.outcome {
-            Ok(()) => embed(&context, (sources, job.provider), embedding, lines).await?,
+            Ok(()) => embed(&context, (sources, job.provider), embedding, lines, followed).await?,
             Err(_) => 0,
         };
         conclude(&context, started_at, clock, synced, lines).await?;
@@ -177,14 +188,41 @@ fn count_items(provider: Provider, steps: &BTreeMap<&'static str, jobs::StepCoun
     }
 }
 
-/// Embeds what the run loaded (see [`embed_run`]), adding each table's count to its step's
-/// line, then lets search switch to a newly built collection; returns how many records
-/// failed to embed.
+/// With in-process queues, embeds what the run loads while its sync goes on (see
+/// [`embed_follow`]); a failure there is logged and left to the closing pass.
+async fn follow(
+    context: &SyncContext<'_>,
+    (sources, provider): (Catalog, crate::domain::Provider),
+    embedding: &Embedding,
+    sync_done: watch::Receiver<bool>,
+) -> Vec<(&'static EmbedTable, EmbedCounts)> {
+    if !matches!(context.handoff, Handoff::InProcess { .. }) {
+        return Vec::new();
+    }
+    let tables = sources.source(provider).embed_tables();
+    embed_follow::follow_loads(
+        context.pool,
+        (sources, embedding),
+        (context.scope, provider),
+        tables,
+        sync_done,
+    )
+    .await
+    .unwrap_or_else(|error| {
+        tracing::warn!(%error, "embedding beside the sync stopped; the closing pass embeds the rest");
+        Vec::new()
+    })
+}
+
+/// Embeds what the run loaded (see [`embed_run`]) and what embedding beside the sync did
+/// not, adding each table's count (with `followed`'s) to its step's line, then lets search
+/// switch to a newly built collection; returns how many records failed to embed.
 pub(crate) async fn embed(
     context: &SyncContext<'_>,
     (sources, provider): (Catalog, crate::domain::Provider),
     embedding: &Embedding,
     lines: &mut Vec<StepLine>,
+    followed: Vec<(&'static EmbedTable, EmbedCounts)>,
 ) -> anyhow::Result<u64> {
     let handoff = match context.handoff {
         Handoff::InProcess { .. } => EmbedHandoff::InProcess(embedding),
@@ -200,7 +238,7 @@ pub(crate) async fn embed(
     )
     .await?;
     let mut failed = 0;
-    for (table, counts) in done {
+    for (table, counts) in done.into_iter().chain(followed) {
         failed += counts.failed;
         let line = lines
             .iter_mut()

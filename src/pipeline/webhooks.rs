@@ -211,6 +211,7 @@ impl Processor<'_> {
                 (self.sources, provider),
                 self.embedding,
                 &mut lines,
+                Vec::new(),
             )
             .await?;
             if failed_embeds > 0 {

@@ -1,6 +1,6 @@
 //! Search over a tenant's work items and pull requests, shared by the CLI, the API and the
 //! MCP tools. `hybrid` (the default) fuses two rankings of the tenant's active collection
-//! with reciprocal rank fusion: the lexical one (the query's words and character pairs,
+//! (see [`crate::search::fusion`]): the lexical one (the query's words and character pairs,
 //! BM25-style) and the semantic one (the query embedded with the collection's model).
 //! `semantic` and `lexical` use one ranking. In every mode a key in the query (`CORE-12`,
 //! `org/repo#45`) puts its record first, then records whose title is the whole query
@@ -20,7 +20,7 @@ use crate::domain::{Provider, TenantId};
 use crate::embedding::text::Document;
 use crate::pipeline::embed_stage::Embedding;
 use crate::pipeline::source::Catalog;
-use crate::search::fusion::{fuse, Fused, MatchedBy};
+use crate::search::fusion::{fuse, Fused, Fusion, MatchedBy};
 use crate::search::query::{self, ParsedQuery};
 use crate::search::terms::query_vector;
 use crate::search::SearchMode;
@@ -50,6 +50,9 @@ pub struct SearchQuery {
     pub updated_from: Option<DateTime<Utc>>,
     pub updated_to: Option<DateTime<Utc>>,
     pub limit: usize,
+    /// How hybrid mode fuses its rankings (the callers keep the default; the quality
+    /// benchmark compares both).
+    pub fusion: Fusion,
 }
 
 /// A record found, best first.
@@ -67,8 +70,8 @@ pub struct SearchHit {
     /// Project key or repository full name.
     pub project: Option<String>,
     pub url: Option<String>,
-    /// How well it matched, in the mode's own measure: hybrid, the fused reciprocal-rank
-    /// score; semantic, the cosine similarity; lexical, the BM25-style score. A record
+    /// How well it matched, in the mode's own measure: hybrid, the fused score (0 to 1);
+    /// semantic, the cosine similarity; lexical, the BM25-style score. A record
     /// whose key the query names scores 0 when no ranking found it.
     pub score: f64,
     /// Why it was found.
@@ -112,7 +115,7 @@ pub async fn search(
         _ => meaning(embedding, &active, &parsed, &filter, depth).await?,
     };
     let ranked = match query.mode {
-        SearchMode::Hybrid => fuse(&refs(&lexical), &refs(&semantic)),
+        SearchMode::Hybrid => fuse(query.fusion, &scored(&lexical), &scored(&semantic)),
         SearchMode::Semantic => as_ranked(semantic, MatchedBy::Semantic),
         SearchMode::Lexical => as_ranked(lexical, MatchedBy::Lexical),
     };
@@ -187,6 +190,22 @@ pub async fn search(
         })
         .take(query.limit)
         .collect())
+}
+
+/// Where a person reads record `id` of `table` (None: no such live record).
+pub async fn record_url(
+    pool: &PgPool,
+    sources: Catalog,
+    tenant: TenantId,
+    (table, id): (&str, i64),
+) -> ServiceResult<Option<String>> {
+    let Some(table) = sources.embed_table(table) else {
+        return Ok(None);
+    };
+    Ok(vectors::documents(pool, table, tenant, &[id])
+        .await?
+        .pop()
+        .and_then(|document| document.url))
 }
 
 /// Checks the query and turns its limits into the vector store's filter.
@@ -280,9 +299,14 @@ async fn meaning(
         .map_err(|error| ServiceError::internal(error, "searching the vector store"))
 }
 
-fn refs(hits: &[Hit]) -> Vec<RecordRef> {
+fn scored(hits: &[Hit]) -> Vec<(RecordRef, f64)> {
     hits.iter()
-        .map(|hit| (hit.table_name.clone(), hit.record_id))
+        .map(|hit| {
+            (
+                (hit.table_name.clone(), hit.record_id),
+                f64::from(hit.score),
+            )
+        })
         .collect()
 }
 

@@ -18,11 +18,25 @@ use crate::cli::LogFormat;
 /// server notice, such as "relation already exists, skipping", at info).
 const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
+/// Always added: the embedded Qdrant engine warns at every start that process-wide
+/// settings only Qdrant's own server start-up sets ("Feature flags not initialized!",
+/// "MULTI_MMAP_SUPPORT_CHECK_RESULT should be initialized…") were left at their defaults,
+/// which is what an embedded engine wants; the crate offers no way to set them.
+const QUIETED: [&str; 2] = [
+    "qdrant_edge::common::flags=error",
+    "qdrant_edge::common::mmap::ops=error",
+];
+
 /// Installs the global subscriber (and the trace exporter, when `tracing.otlp_endpoint` is
 /// set); call once at start-up, and [`TraceExport::shutdown`] before exiting.
 pub fn init(format: LogFormat) -> TraceExport {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = QUIETED.iter().fold(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+        |filter, directive| match directive.parse() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        },
+    );
     let (tracer, export) = trace_export::tracer();
     let traces = tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
     let registry = tracing_subscriber::registry().with(filter).with(traces);

@@ -78,11 +78,18 @@ async fn the_app_works_in_a_real_browser() {
     let env = crate::embedding::env(&model, vectors.path());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for args in [
-        vec!["embedding", "set", "--tenant", &tenant, "--provider", "local"],
+        vec![
+            "embedding",
+            "set",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "local",
+        ],
         vec!["vectors", "rebuild", "--tenant", &tenant],
     ] {
-        let ran = crate::common::source::cli_with(&db, crate::common::source::strings(&args), &env)
-            .await;
+        let ran =
+            crate::common::source::cli_with(&db, crate::common::source::strings(&args), &env).await;
         assert!(ran.status.success(), "{}", crate::common::stderr(&ran));
     }
     let (admin, _) = crate::common::api::user(&db.pool, &tenant, UserRole::Admin).await;

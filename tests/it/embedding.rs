@@ -208,6 +208,12 @@ async fn synced_records_are_searchable_and_only_what_changed_is_embedded_again()
     .await;
     assert!(jira.status.success(), "{}", stderr(&jira));
     assert_eq!(embedded(&jira, "jira_issues_with_changelogs"), 300);
+    for noise in [
+        "Feature flags not initialized",
+        "MULTI_MMAP_SUPPORT_CHECK_RESULT",
+    ] {
+        assert!(!stderr(&jira).contains(noise), "{}", stderr(&jira));
+    }
     let github = run(
         &db,
         &env,
@@ -570,6 +576,52 @@ async fn hybrid_search_rules(db: &ScratchDb, embedding: &Embedding, tenant: Tena
 
 fn records(hits: &[pulse_etl::vectors::Hit]) -> Vec<i64> {
     hits.iter().map(|h| h.record_id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_embedded_while_the_sync_still_loads() {
+    let Some(model) = model_dir() else { return };
+    // Every answer takes three seconds: the sync's loads spread over many seconds, far
+    // longer than loading the model and embedding one small message.
+    let sim = simulator(SimulatorConfig {
+        seed: 23,
+        jira_issues: 400,
+        latency: Duration::from_secs(3),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let data = tempfile::tempdir().unwrap();
+    let env = env(&model, data.path());
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    set_local(&db, &env, &tenant).await;
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let running = crate::common::source::cli_in_background(
+        &db,
+        strings(&["--json", "run-job", "jira", "--tenant", &tenant]),
+        &env_refs,
+    );
+    // Seen at one moment: vectors recorded while work items are still being loaded.
+    let mut overlapped = None;
+    while !running.is_finished() {
+        let (loaded, vectors): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM work_items), (SELECT count(*) FROM qdrant_vectors)",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if vectors > 0 && loaded < 400 && overlapped.is_none() {
+            overlapped = Some((loaded, vectors));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ran = running.await.unwrap();
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    assert_eq!(embedded(&ran, "jira_issues_with_changelogs"), 400);
+    assert_eq!(count(&db, "SELECT count(*) FROM qdrant_vectors").await, 400);
+    let (loaded, vectors) = overlapped.expect("no vector was recorded before the last load");
+    eprintln!("{vectors} vectors recorded with {loaded} of 400 work items loaded");
+    sim.stop().await.unwrap();
 }
 
 /// Points of two tenants in one collection: searches (by meaning and by words) and counts
@@ -1011,7 +1063,7 @@ async fn a_model_change_fills_a_new_collection_and_search_switches_once_it_is_co
     let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(
         status["collection"],
-        format!("pulse_t{tenant}_minilm_served")
+        format!("pulse_h_t{tenant}_minilm_served")
     );
     assert_eq!(status["tables"][0]["pending"], 100, "{status}");
 
@@ -1031,7 +1083,7 @@ async fn a_model_change_fills_a_new_collection_and_search_switches_once_it_is_co
     assert_eq!(shown[0]["model"], "minilm-served");
     assert!(!data
         .path()
-        .join(format!("vectors/pulse_t{tenant}_all_minilm_l6_v2"))
+        .join(format!("vectors/pulse_h_t{tenant}_all_minilm_l6_v2"))
         .exists());
     assert_eq!(
         count(

@@ -130,3 +130,62 @@ async fn every_business_table_carries_tenant_id() {
         assert!(has, "{table} has no tenant_id");
     }
 }
+
+/// Collections made before hybrid search are rebuilt under the new name: an active one gets
+/// a successor being built (search keeps reading it meanwhile), one being built is renamed
+/// and starts again from nothing.
+#[tokio::test]
+async fn pre_hybrid_collections_get_successors_under_the_new_name() {
+    let db = ScratchDb::empty().await;
+    let before_hybrid = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            pulse_etl::store::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 18)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before_hybrid.run(&db.pool).await.unwrap();
+    let setup = [
+        "INSERT INTO tenants (id, name, tier) VALUES (1, 'a', 'basic'), (2, 'b', 'basic')",
+        "INSERT INTO embedding_settings (tenant_id, collection, provider, model, state) VALUES
+            (1, 'pulse_t1_all_minilm_l6_v2', 'local', 'all-MiniLM-L6-v2', 'active'),
+            (2, 'pulse_t2_all_minilm_l6_v2', 'local', 'all-MiniLM-L6-v2', 'active'),
+            (2, 'pulse_t2_text_embedding_3_small', 'openai', 'text-embedding-3-small', 'building')",
+        "INSERT INTO qdrant_vectors (tenant_id, table_name, record_id, collection, point_id) VALUES
+            (1, 'work_items', 1, 'pulse_t1_all_minilm_l6_v2', gen_random_uuid()),
+            (2, 'work_items', 1, 'pulse_t2_text_embedding_3_small', gen_random_uuid())",
+    ];
+    for statement in setup {
+        sqlx::query(statement).execute(&db.pool).await.unwrap();
+    }
+    pulse_etl::store::MIGRATOR.run(&db.pool).await.unwrap();
+    let settings: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT tenant_id, collection, state FROM embedding_settings ORDER BY tenant_id, state, collection",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = [
+        (1, "pulse_t1_all_minilm_l6_v2", "active"),
+        (1, "pulse_h_t1_all_minilm_l6_v2", "building"),
+        (2, "pulse_t2_all_minilm_l6_v2", "active"),
+        (2, "pulse_h_t2_text_embedding_3_small", "building"),
+    ];
+    let got: Vec<(i64, &str, &str)> = settings
+        .iter()
+        .map(|(t, c, s)| (*t, c.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    // The active collection keeps its bridge rows (search reads it); the renamed one lost
+    // its own (its points lack the lexical vector).
+    let bridged: Vec<String> =
+        sqlx::query_scalar("SELECT collection FROM qdrant_vectors ORDER BY collection")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(bridged, ["pulse_t1_all_minilm_l6_v2"]);
+}
