@@ -19,7 +19,7 @@ mod qdrant;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, pulse, ScratchDb};
+use common::{free_port, ScratchDb};
 use pulse_etl::domain::TenantId;
 use pulse_etl::embedding::local::LocalModel;
 use pulse_etl::search::terms::SparseTerms;
@@ -120,27 +120,7 @@ fn main() {
     let mut sim = common::simulator(port, &["--jira-issues", "1000"]);
     let db = runtime.block_on(ScratchDb::migrated());
     let tenant = db.tenant();
-    let base = format!("http://127.0.0.1:{port}");
-    pulse(
-        &db.url,
-        &[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "jira",
-            "--base-url",
-            &base,
-            "--username",
-            "sim@example.com",
-            "--token",
-            "sim-token",
-            "--requests-per-second",
-            "2000",
-        ],
-    );
-    pulse(&db.url, &["run-job", "jira", "--tenant", &tenant]);
+    common::synced_jira_tenant(&db.url, &tenant, port);
     sim.kill().ok();
     sim.wait().ok();
 

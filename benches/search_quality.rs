@@ -19,7 +19,7 @@ mod qdrant;
 
 use std::time::Instant;
 
-use common::{free_port, pulse, pulse_with, ScratchDb};
+use common::{free_port, pulse_with, ScratchDb};
 use pulse_etl::domain::TenantId;
 use pulse_etl::embedding::settings::Embedders;
 use pulse_etl::pipeline::embed_stage::Embedding;
@@ -66,27 +66,7 @@ fn main() {
     );
     let db = runtime.block_on(ScratchDb::migrated());
     let tenant = db.tenant();
-    let base = format!("http://127.0.0.1:{port}");
-    pulse(
-        &db.url,
-        &[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "jira",
-            "--base-url",
-            &base,
-            "--username",
-            "sim@example.com",
-            "--token",
-            "sim-token",
-            "--requests-per-second",
-            "2000",
-        ],
-    );
-    pulse(&db.url, &["run-job", "jira", "--tenant", &tenant]);
+    common::synced_jira_tenant(&db.url, &tenant, port);
     sim.kill().ok();
     sim.wait().ok();
     let data = tempfile::tempdir().unwrap();

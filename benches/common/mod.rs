@@ -61,6 +61,32 @@ pub fn pulse_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (Strin
     (String::from_utf8(output.stdout).unwrap(), started.elapsed())
 }
 
+/// A Jira integration of `tenant` on the simulator at `port` (its rate limit out of the
+/// way), synced once.
+pub fn synced_jira_tenant(database: &str, tenant: &str, port: u16) {
+    let base = format!("http://127.0.0.1:{port}");
+    pulse(
+        database,
+        &[
+            "integration",
+            "create",
+            "--tenant",
+            tenant,
+            "--provider",
+            "jira",
+            "--base-url",
+            &base,
+            "--username",
+            "sim@example.com",
+            "--token",
+            "sim-token",
+            "--requests-per-second",
+            "2000",
+        ],
+    );
+    pulse(database, &["run-job", "jira", "--tenant", tenant]);
+}
+
 /// As [`pulse`], also returning the process's peak resident memory in MiB (its `VmHWM`,
 /// read until it exits).
 pub fn pulse_measured(database: &str, args: &[&str]) -> (String, Duration, f64) {

@@ -277,34 +277,19 @@ async fn an_mcp_client_uses_every_tool_over_http_and_stdio_within_its_tenant() {
         .collect();
     stdio_env.insert("DATABASE_URL".into(), db.url.clone().into());
     stdio_env.insert("PULSE_SECRET_KEY".into(), TEST_SECRET_KEY.into());
-    stdio_env.insert("PULSE_API_TOKEN".into(), token_a.clone().into());
-    let command = json!([binary, "mcp", "--tenant", t.a]).to_string();
-    let report = client(
-        &python,
-        &strings(&[
-            "stdio",
-            &command,
-            &Value::Object(stdio_env.clone()).to_string(),
-            &calls,
-        ]),
-    )
-    .await;
-    answers_every_tool(&report, &t);
-    stdio_env.insert("PULSE_API_TOKEN".into(), token_b.clone().into());
-    let command = json!([binary, "mcp", "--tenant", t.b]).to_string();
-    let report = client(
-        &python,
-        &strings(&[
-            "stdio",
-            &command,
-            &Value::Object(stdio_env.clone()).to_string(),
-            &calls,
-        ]),
-    )
-    .await;
+    let over_stdio = async |tenant: &str, token: &str| {
+        let mut env = stdio_env.clone();
+        env.insert("PULSE_API_TOKEN".into(), token.into());
+        let command = json!([binary, "mcp", "--tenant", tenant]).to_string();
+        let env = Value::Object(env).to_string();
+        client(&python, &strings(&["stdio", &command, &env, &calls])).await
+    };
+    answers_every_tool(&over_stdio(&t.a, &token_a).await, &t);
+    let report = over_stdio(&t.b, &token_b).await;
     sees_nothing_of_a(&report, &t);
 
     // A token of another tenant starts nothing.
+    stdio_env.insert("PULSE_API_TOKEN".into(), token_b.clone().into());
     let refused = tokio::process::Command::new(binary)
         .args(["mcp", "--tenant", &t.a])
         .envs(
