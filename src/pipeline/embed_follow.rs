@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::embed_run::{embed_here, messages, EmbedCounts};
+use super::embed_run::{embed_here, messages, EmbedCounts, RECORDS_PER_MESSAGE};
 use super::embed_stage::{EmbedStage, Embedding};
 use super::source::Catalog;
 use super::PipelineError;
@@ -21,12 +21,9 @@ use crate::store::vectors::{self, EmbedTable};
 /// How long the follower waits for more loads when nothing is pending.
 const IDLE: Duration = Duration::from_millis(250);
 
-/// Records per message: small, so the first ones are searchable soon after their load
-/// (the model still batches them).
-const RECORDS_PER_MESSAGE: usize = 16;
-
-/// Messages embedded per look at what is pending (loads keep coming meanwhile).
-const MESSAGES_PER_LOOK: usize = 8;
+/// Messages embedded per look at what is pending (loads keep coming meanwhile). Messages
+/// are the closing pass's size: a remote provider gets as few requests as without this.
+const MESSAGES_PER_LOOK: usize = 4;
 
 /// Embeds the integration's pending records of `tables` until `sync_done` turns true;
 /// returns what it embedded and what failed per table (nothing when the tenant has no
