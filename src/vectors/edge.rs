@@ -268,6 +268,9 @@ impl VectorStore for EdgeStore {
         payloads: Vec<(Uuid, Payload)>,
     ) -> BoxFuture<'a, Result<(), VectorError>> {
         Box::pin(async move {
+            if payloads.is_empty() {
+                return Ok(());
+            }
             let Some(shard) = self.shard(collection)? else {
                 return Ok(());
             };
