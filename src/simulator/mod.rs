@@ -68,6 +68,8 @@ pub struct SimulatorConfig {
     pub github_tokens: Vec<String>,
     /// Jira requests allowed per second (None: unlimited).
     pub jira_rate: Option<u32>,
+    /// Answer every n-th Jira request 429 with `Retry-After: 1`, whatever the rate (0: never).
+    pub jira_throttle_every: u64,
     /// GitHub requests per token per window.
     pub github_budget: u64,
     pub github_window: Duration,
@@ -105,6 +107,7 @@ impl Default for SimulatorConfig {
             github_prs: 500,
             github_tokens: vec!["sim-gh-token".into()],
             jira_rate: None,
+            jira_throttle_every: 0,
             github_budget: 5_000,
             github_window: Duration::from_secs(3_600),
             github_max_concurrency: 32,
@@ -211,9 +214,9 @@ impl RunningSimulator {
         let mut jira_api = jira::routes::router(jira.clone())
             .merge(webhooks::jira_router(hooks.clone(), base_url.clone()))
             .layer(middleware::from_fn(delay));
-        if let Some(per_second) = config.jira_rate {
+        if config.jira_rate.is_some() || config.jira_throttle_every > 0 {
             jira_api = jira_api.layer(middleware::from_fn_with_state(
-                Arc::new(JiraRate::new(per_second)),
+                Arc::new(JiraRate::new(config.jira_rate, config.jira_throttle_every)),
                 quota::jira_rate,
             ));
         }

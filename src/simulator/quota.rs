@@ -5,7 +5,7 @@
 //! budget of their own by the GraphQL endpoint.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -20,18 +20,42 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Jira: at most `per_second` requests in each wall-clock second.
+/// Jira: at most `per_second` requests in each wall-clock second (`None`: no such limit),
+/// and every `throttle_every`-th request refused whatever the rate (0: never), so a test
+/// meets 429s however slowly the machine runs.
 pub struct JiraRate {
-    pub per_second: u32,
+    per_second: Option<u32>,
+    throttle_every: u64,
     window: Mutex<(i64, u32)>,
+    answered: AtomicU64,
 }
 
 impl JiraRate {
-    pub fn new(per_second: u32) -> Self {
+    pub fn new(per_second: Option<u32>, throttle_every: u64) -> Self {
         JiraRate {
             per_second,
+            throttle_every,
             window: Mutex::new((0, 0)),
+            answered: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the request arriving now is let through.
+    fn admits(&self) -> bool {
+        let number = self.answered.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.throttle_every > 0 && number % self.throttle_every == 0 {
+            return false;
+        }
+        let Some(per_second) = self.per_second else {
+            return true;
+        };
+        let second = now_ms() / 1_000;
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        window.1 <= per_second
     }
 }
 
@@ -40,22 +64,15 @@ pub async fn jira_rate(
     request: Request,
     next: Next,
 ) -> Response {
-    let second = now_ms() / 1_000;
-    let admitted = {
-        let mut window = rate.window.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != second {
-            *window = (second, 0);
-        }
-        window.1 += 1;
-        window.1 <= rate.per_second
-    };
-    if admitted {
+    if rate.admits() {
         return next.run(request).await;
     }
     let mut response = jira_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    insert(headers, "x-ratelimit-limit", rate.per_second);
+    if let Some(per_second) = rate.per_second {
+        insert(headers, "x-ratelimit-limit", per_second);
+    }
     insert(headers, "x-ratelimit-remaining", 0);
     response
 }
@@ -200,4 +217,26 @@ pub async fn github_rest_budget(
     let used = if allowed { quota.used(&token) } else { used };
     rate_headers(response.headers_mut(), quota.budget, used, reset, "core");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JiraRate;
+
+    #[test]
+    fn every_nth_jira_request_is_refused_whatever_the_rate() {
+        let rate = JiraRate::new(None, 3);
+        let admitted: Vec<bool> = (0..7).map(|_| rate.admits()).collect();
+        assert_eq!(admitted, [true, true, false, true, true, false, true]);
+        let unlimited = JiraRate::new(None, 0);
+        assert!((0..100).all(|_| unlimited.admits()));
+    }
+
+    #[test]
+    fn a_second_admits_at_most_its_rate() {
+        let rate = JiraRate::new(Some(2), 0);
+        let admitted = (0..50).filter(|_| rate.admits()).count();
+        // The 50 calls span at most two wall-clock seconds.
+        assert!((2..=4).contains(&admitted), "{admitted}");
+    }
 }
