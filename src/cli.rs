@@ -48,6 +48,9 @@ pub enum Command {
     /// Re-run transform and load from stored raw data, with no API call (e.g. after a
     /// custom-field mapping changed).
     Reprocess(ReprocessArgs),
+    /// Stored raw data: delete the history the retention window no longer keeps.
+    #[command(subcommand)]
+    Raw(RawCommand),
     /// Apply database migrations (a no-op when the schema is current).
     Migrate,
     /// Serve the built-in Jira Cloud and GitHub API simulator on localhost.
@@ -241,6 +244,20 @@ pub enum DlqCommand {
     Purge {
         #[arg(long, value_enum)]
         stage: Option<Stage>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawCommand {
+    /// Delete older raw versions past `raw.retain_days` and processed webhook deliveries
+    /// past it; the newest version of every entity and rows still pending or failed stay.
+    Prune {
+        /// Only this tenant (default: every tenant, one at a time).
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

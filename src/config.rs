@@ -159,6 +159,16 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub tracing: TracingConfig,
     pub sources: SourcesConfig,
+    pub raw: RawConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Days older raw versions of an entity are kept; 0: only the newest.
+    pub retain_days: u32,
+    /// Seconds between the scheduler's pruning passes.
+    pub prune_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -384,6 +394,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "scheduler",
                 message: "poll_secs, interval_secs, stuck_after_secs, reconcile_interval_secs and full_reconcile_secs must be at least 1".into(),
+            });
+        }
+        if self.raw.prune_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "raw.prune_interval_secs",
+                message: "must be at least 1".into(),
             });
         }
         if self.queue.prefetch == 0 || self.queue.max_attempts == 0 {

@@ -11,6 +11,7 @@ mod jobs;
 mod mcp;
 mod ops;
 mod output;
+mod raw;
 mod reprocess;
 mod run_job;
 mod scheduler;
@@ -96,6 +97,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reprocess(args) => {
             with_database(&config, async |database| {
                 reprocess::run(&database.pool, output, args).await
+            })
+            .await
+        }
+        Command::Raw(command) => {
+            with_database(&config, async |database| {
+                raw::run(&database.pool, &config, output, command).await
             })
             .await
         }

@@ -3,7 +3,7 @@
 //! taken over), runs their extraction and hands transform work on, reschedules them, and
 //! gives the jobs it holds back on shutdown. `pulse-etl scheduler` runs it alone, with
 //! transform work going to RabbitMQ workers; `all` runs it with the other roles. Beside the
-//! jobs it processes stored webhook deliveries.
+//! jobs it processes stored webhook deliveries and prunes raw history.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::domain::{JobId, Scope, TenantId, Tier};
 use crate::pipeline::embed_stage::Embedding;
 use crate::pipeline::handoff::Handoff;
+use crate::pipeline::raw_retention::{self, Retention};
 use crate::pipeline::source::Reach;
 use crate::pipeline::stage_message;
 use crate::pipeline::sync::{run_one_job, JobRun};
@@ -33,6 +34,9 @@ use crate::telemetry::{metrics, trace_export};
 
 /// Jobs claimed per look.
 const CLAIM_BATCH: i64 = 4;
+
+/// The raw pruner's pause after each batch, leaving the database to the syncs.
+const PRUNE_PAUSE: Duration = Duration::from_millis(200);
 
 /// `pulse-etl scheduler [--dispatch]`: transform work goes to RabbitMQ workers; with
 /// `--dispatch` whole jobs go to extract workers.
@@ -101,7 +105,8 @@ pub(super) async fn serve(
     }
     let claimed = Mutex::new(Vec::new());
     let stopping = AtomicBool::new(false);
-    // Webhook deliveries are processed beside the jobs, never behind a long one.
+    // Webhook deliveries are processed beside the jobs, never behind a long one; so is the
+    // pruning of raw history.
     let deliveries = Processor {
         pool,
         reach: roles.reach,
@@ -113,6 +118,7 @@ pub(super) async fn serve(
         tokio::select! {
             outcome = schedule(pool, roles, &claimed, &stopping) => outcome,
             () = deliveries.run(roles.timing.poll) => Ok(()),
+            () = raw_retention::run(pool, roles.timing.retention, roles.timing.prune_every) => Ok(()),
         }
     };
     tokio::pin!(scheduling);
@@ -190,6 +196,9 @@ pub(super) struct Timing {
     pub stuck_after: Duration,
     /// How long a stop waits for the job in hand.
     pub grace: Duration,
+    /// What the raw pruner keeps, and how often it runs.
+    pub retention: Retention,
+    pub prune_every: Duration,
 }
 
 impl Timing {
@@ -201,6 +210,8 @@ impl Timing {
             poll: Duration::from_secs(config.scheduler.poll_secs),
             stuck_after: Duration::from_secs(config.scheduler.stuck_after_secs),
             grace: Duration::from_secs(config.shutdown.grace_secs),
+            retention: Retention::days(config.raw.retain_days, PRUNE_PAUSE),
+            prune_every: Duration::from_secs(config.raw.prune_interval_secs),
         }
     }
 }

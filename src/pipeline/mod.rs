@@ -7,6 +7,7 @@ pub mod embed_run;
 pub mod embed_stage;
 pub mod handoff;
 pub mod progress;
+pub mod raw_retention;
 pub mod recovery;
 pub mod source;
 pub mod sync;

@@ -17,6 +17,7 @@ pub mod load_batches;
 pub mod notifications;
 pub mod raw;
 pub mod raw_browse;
+pub mod raw_prune;
 pub mod sign_in_attempts;
 pub mod stats;
 pub mod tenants;

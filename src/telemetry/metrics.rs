@@ -54,6 +54,11 @@ pub const EMBED_BATCH_DURATION: &str = "pulse_embed_batch_duration_seconds";
 pub const WEBHOOK_DELIVERIES: &str = "pulse_webhook_deliveries_total";
 /// Reconcile runs that found changes the webhooks had not delivered, per source.
 pub const WEBHOOK_GAPS: &str = "pulse_webhook_gaps_total";
+/// Raw rows the retention pruner deleted (older versions past the retention window,
+/// processed webhook deliveries).
+pub const RAW_PRUNED_ROWS: &str = "pulse_raw_pruned_rows_total";
+/// Bytes of raw JSON (as stored) in the rows the pruner deleted.
+pub const RAW_PRUNED_BYTES: &str = "pulse_raw_pruned_bytes_total";
 /// Always 1, labelled with the running version and role.
 pub const BUILD_INFO: &str = "pulse_build_info";
 
@@ -146,6 +151,16 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         WEBHOOK_GAPS,
         Kind::Counter,
         "Reconcile runs that found changes the webhooks had missed",
+    ),
+    (
+        RAW_PRUNED_ROWS,
+        Kind::Counter,
+        "Raw rows the retention pruner deleted",
+    ),
+    (
+        RAW_PRUNED_BYTES,
+        Kind::Counter,
+        "Bytes of raw JSON in the rows the pruner deleted",
     ),
     (BUILD_INFO, Kind::Gauge, "The running version and role"),
 ];
@@ -318,6 +333,12 @@ pub fn webhook_delivery(source: &'static str, outcome: &'static str) {
 }
 
 /// A reconcile run of `source` found changes the webhooks had missed.
+/// The retention pruner deleted `rows` raw rows holding `bytes` of JSON.
+pub fn raw_pruned(rows: u64, bytes: u64) {
+    counter!(RAW_PRUNED_ROWS).increment(rows);
+    counter!(RAW_PRUNED_BYTES).increment(bytes);
+}
+
 pub fn webhook_gap(source: &'static str) {
     counter!(WEBHOOK_GAPS, "source" => source).increment(1);
 }

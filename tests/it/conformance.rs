@@ -4,6 +4,7 @@
 //! what the full sync read and ends where a fresh full sync ends, a poison record fails
 //! alone, and RabbitMQ workers end with the tables of an in-process sync.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -14,8 +15,8 @@ use serde_json::Value;
 use crate::common;
 use crate::common::queues::{terminate, Queues};
 use crate::common::source::{
-    cli, cli_with, connect_github, control, count, github_tables, github_tenant, jira_tables,
-    jira_tenant, requests, responses, stats, strings, tenant,
+    cli, cli_in_background, cli_with, connect_github, control, count, github_tables, github_tenant,
+    jira_tables, jira_tenant, requests, responses, stats, strings, tenant,
 };
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
@@ -331,6 +332,218 @@ async fn rabbitmq_workers_end_as_in_process(case: &Case) {
     sim.stop().await.unwrap();
 }
 
+/// The rows no raw retention pass may delete, by id: every pending or failed row, the
+/// newest row of every entity (kind, external id, page), and the GraphQL continuations its
+/// newest pull request version read; webhook deliveries are no entity.
+const KEPT_BY_RULE: &str = "
+    WITH newest AS (
+        SELECT * FROM raw_extraction_data r
+        WHERE type NOT LIKE '%\\_webhook'
+          AND NOT EXISTS (SELECT 1 FROM raw_extraction_data n
+                          WHERE n.type = r.type
+                            AND n.external_id IS NOT DISTINCT FROM r.external_id
+                            AND (n.extraction_metadata->>'startAt')
+                                IS NOT DISTINCT FROM (r.extraction_metadata->>'startAt')
+                            AND n.id > r.id))
+    SELECT id FROM raw_extraction_data WHERE status <> 'processed'
+    UNION
+    SELECT id FROM newest WHERE type <> 'github_graphql_continuation'
+    UNION
+    SELECT c.id FROM raw_extraction_data c JOIN newest p
+      ON p.type = 'github_graphql_pull' AND c.type = 'github_graphql_continuation'
+     AND c.external_id = p.external_id
+     AND c.extraction_metadata->>'extraction' = p.extraction_metadata->>'extraction'";
+
+/// `raw prune` for the tenant with `retain_days`, its totals as JSON.
+async fn prune(db: &ScratchDb, tenant: &str, retain_days: &str, extra: &[&str]) -> Value {
+    let mut args = strings(&["--json", "raw", "prune", "--tenant", tenant]);
+    args.extend(strings(extra));
+    let output = cli_with(db, args, &[("PULSE_RAW__RETAIN_DAYS", retain_days)]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice::<Value>(&output.stdout).unwrap()[0].clone()
+}
+
+/// Raw retention deletes only history: after several syncs (so entities have older
+/// versions), nothing inside the window goes, a dry run counts what a real pass deletes, a
+/// pass stopped inside its statement deletes nothing, pending and failed rows and the newest
+/// version of every entity stay, and reprocessing afterwards gives the same tables byte for
+/// byte.
+async fn pruning_keeps_what_reprocess_reads(case: &Case) {
+    let sim = start((case.simulator)(120)).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = (case.tenant)(&db, &sim).await;
+    for (mutate, extra) in [(0.0, &[][..]), (0.1, &[][..]), (0.0, &["--full"][..])] {
+        if mutate > 0.0 {
+            control(&sim, "mutate", mutate).await;
+        }
+        let synced = run(case, &db, &tenant, extra).await;
+        assert!(synced.status.success(), "{}", stderr(&synced));
+    }
+    let integration: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let integration = integration.to_string();
+    let reprocess = || async {
+        let args = strings(&[
+            "reprocess",
+            "--tenant",
+            &tenant,
+            "--integration",
+            &integration,
+        ]);
+        let output = cli(&db, args).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        dump(&db, case.replayed).await
+    };
+    let reference = reprocess().await;
+
+    // Inside the window nothing is history yet.
+    let raw_rows = "SELECT count(*) FROM raw_extraction_data";
+    let stored = count(&db, raw_rows).await;
+    assert_eq!(prune(&db, &tenant, "14", &["--dry-run"]).await["pruned"], 0);
+
+    // A month later: two older versions are still being processed (one pending, one
+    // failed), and a processed and a pending webhook delivery wait.
+    sqlx::query("UPDATE raw_extraction_data SET created_at = created_at - interval '30 days'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let superseded: Vec<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM raw_extraction_data r
+         WHERE EXISTS (SELECT 1 FROM raw_extraction_data n
+                       WHERE n.type = r.type AND n.external_id = r.external_id AND n.id > r.id
+                         AND (n.extraction_metadata->>'startAt')
+                             IS NOT DISTINCT FROM (r.extraction_metadata->>'startAt'))
+         ORDER BY r.id LIMIT 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(superseded.len(), 2, "the syncs left older versions");
+    sqlx::query(
+        "UPDATE raw_extraction_data SET status = CASE WHEN id = $1 THEN 'pending' ELSE 'failed' END
+         WHERE id = ANY($2)",
+    )
+    .bind(superseded[0])
+    .bind(&superseded)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let delivery_kind = format!("{}_webhook", case.name);
+    sqlx::query(
+        "INSERT INTO raw_extraction_data
+             (tenant_id, integration_id, type, external_id, raw_data, status, created_at)
+         SELECT i.tenant_id, i.id, $1, d.delivery, '{}', d.status, now() - interval '30 days'
+         FROM integrations i,
+              (VALUES ('delivery-done', 'processed'), ('delivery-waiting', 'pending')) d(delivery, status)",
+    )
+    .bind(&delivery_kind)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let stored = stored + 2;
+    let kept: BTreeSet<i64> = sqlx::query_scalar(KEPT_BY_RULE)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let dry = prune(&db, &tenant, "14", &["--dry-run"]).await;
+    let would = dry["pruned"].as_i64().unwrap();
+    assert!(would > 0, "{dry}");
+    assert_eq!(
+        count(&db, raw_rows).await,
+        stored,
+        "a dry run deletes nothing"
+    );
+
+    // A pass stopped inside its statement (its backend ended while it waits for a row)
+    // leaves every row where it was.
+    let mut blocker = db.pool.begin().await.unwrap();
+    let newest_history: i64 = sqlx::query_scalar(
+        "SELECT max(id) FROM raw_extraction_data WHERE status = 'processed' AND NOT (id = ANY($1))",
+    )
+    .bind(kept.iter().copied().collect::<Vec<_>>())
+    .fetch_one(&mut *blocker)
+    .await
+    .unwrap();
+    sqlx::query("SELECT 1 FROM raw_extraction_data WHERE id = $1 FOR UPDATE")
+        .bind(newest_history)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let stopped = cli_in_background(
+        &db,
+        strings(&["raw", "prune", "--tenant", &tenant]),
+        &[("PULSE_RAW__RETAIN_DAYS", "14")],
+    );
+    let pruner = loop {
+        let waiting: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%superseded%'",
+        )
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
+        if let Some(pid) = waiting {
+            break pid;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pruner)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert!(!stopped.await.unwrap().status.success());
+    blocker.rollback().await.unwrap();
+    assert_eq!(count(&db, raw_rows).await, stored, "nothing half-done");
+
+    // The pass itself: what the dry run counted goes, exactly what the rule keeps stays.
+    let pruned = prune(&db, &tenant, "14", &[]).await;
+    assert_eq!(pruned["pruned"].as_i64().unwrap(), would, "{pruned}");
+    assert_eq!(count(&db, raw_rows).await, stored - would);
+    let left: BTreeSet<i64> = sqlx::query_scalar("SELECT id FROM raw_extraction_data")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        kept.difference(&left).collect::<Vec<_>>(),
+        Vec::<&i64>::new(),
+        "rows the rule keeps were deleted"
+    );
+    assert_eq!(
+        left.difference(&kept).collect::<Vec<_>>(),
+        Vec::<&i64>::new(),
+        "history left behind"
+    );
+    for id in &superseded {
+        assert!(left.contains(id), "pending or failed row {id} was pruned");
+    }
+    let deliveries: Vec<String> = sqlx::query_scalar(
+        "SELECT external_id FROM raw_extraction_data WHERE type = $1 ORDER BY external_id",
+    )
+    .bind(&delivery_kind)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(deliveries, ["delivery-waiting"]);
+    assert_eq!(prune(&db, &tenant, "14", &[]).await["pruned"], 0);
+
+    // Reprocessing what is left gives the same tables.
+    sqlx::query("UPDATE raw_extraction_data SET status = 'processed' WHERE id = ANY($1)")
+        .bind(&superseded)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(reprocess().await, reference, "reprocess after pruning");
+    sim.stop().await.unwrap();
+}
+
 /// The suite's tests for one source.
 macro_rules! conformance {
     ($source:ident, $case:expr) => {
@@ -343,6 +556,11 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_poison_record_fails_alone() {
                 super::a_poison_record_fails_alone(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pruning_keeps_what_reprocess_reads() {
+                super::pruning_keeps_what_reprocess_reads(&$case).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,8 +136,8 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
         jira_issues: 300,
         github_repos: 2,
         github_prs: 40,
-        // A few requests a second: the burst at a sync's start meets 429s.
-        jira_rate: Some(4),
+        // Every fifth request refused: the sync meets 429s however slowly the machine runs.
+        jira_throttle_every: 5,
         ..SimulatorConfig::default()
     };
     let sim = RunningSimulator::start(config, "127.0.0.1:0".parse().unwrap())
@@ -416,6 +416,75 @@ async fn serve_a_worker_and_the_scheduler_export_the_sync_with_the_sources_count
     for role in [serve, scheduler, worker] {
         assert!(terminate(role).success());
     }
+    queues.delete().await;
+    sim.stop().await.unwrap();
+}
+
+/// The scheduler's pruner deletes raw history on its own (here with no retention window:
+/// only the newest version of each entity stays) and counts it in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_prunes_raw_history_and_counts_it() {
+    let config = SimulatorConfig {
+        seed: 5,
+        jira_issues: 60,
+        ..SimulatorConfig::default()
+    };
+    let sim = RunningSimulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    for extra in [&[][..], &["--full"][..]] {
+        let mut args = strings(&["run-job", "jira", "--tenant", &tenant]);
+        args.extend(strings(extra));
+        let synced = cli(&db, args).await;
+        assert!(
+            synced.status.success(),
+            "{}",
+            super::common::stderr(&synced)
+        );
+    }
+    let all = "SELECT count(*) FROM raw_extraction_data";
+    let newest = "SELECT count(DISTINCT (type, external_id, extraction_metadata->>'startAt'))
+                  FROM raw_extraction_data";
+    let (stored, kept) = (count(&db, all).await, count(&db, newest).await);
+    assert!(stored > kept, "the replay stored second versions");
+    // The scheduler is there to prune: no run of the job meanwhile.
+    sqlx::query("UPDATE etl_jobs SET next_run = now() + interval '1 day'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let queues = Queues::new();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = queues.env();
+    env.extend([
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_RAW__RETAIN_DAYS", "0"),
+        ("PULSE_RAW__PRUNE_INTERVAL_SECS", "1"),
+    ]);
+    let scheduler = spawn_cli(dir.path(), &env, &["scheduler", "--metrics-addr", &addr]);
+    // The metric is recorded just after each batch's statement: look until both agree.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scrape = loop {
+        if count(&db, all).await == kept {
+            let scrape = Scrape::of(&addr).await;
+            if scrape.sum("pulse_raw_pruned_rows_total", &[]) == (stored - kept) as f64 {
+                break scrape;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pruner did not prune all history: {} rows of {stored}, {kept} newest",
+            count(&db, all).await,
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(count(&db, all).await, kept, "the newest versions stay");
+    assert!(scrape.sum("pulse_raw_pruned_bytes_total", &[]) > 0.0);
+    assert!(terminate(scheduler).success());
     queues.delete().await;
     sim.stop().await.unwrap();
 }
