@@ -18,8 +18,14 @@ pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// The simulator listens on loopback, which the outbound rule refuses unless allowed.
 pub const ALLOW_LOOPBACK: (&str, &str) = ("PULSE_SOURCES__ALLOW_NETWORKS", "127.0.0.1/32");
 
+/// The `pulse-etl` the benchmarks run: this build, or the one `PULSE_BENCH_BINARY` names
+/// (an earlier build, to compare two side by side on the same machine state).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_pulse-etl")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("PULSE_BENCH_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pulse-etl").to_owned())
+    })
 }
 
 pub fn free_port() -> u16 {
@@ -171,6 +177,15 @@ impl ScratchDb {
             ],
         );
         tenant.trim().to_owned()
+    }
+
+    /// The id of the only integration.
+    pub async fn integration_id(&self) -> String {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM integrations")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        id.to_string()
     }
 }
 

@@ -143,6 +143,54 @@ pub(crate) async fn load_here(
     Ok(report)
 }
 
+/// Loads in a task of their own, one at a time, so the caller transforms the next batch
+/// while the database loads the one before.
+pub(crate) struct BackgroundLoad {
+    pool: PgPool,
+    ids: IntegrationRef,
+    running: Option<tokio::task::JoinHandle<Result<StepReport, StoreError>>>,
+    done: StepReport,
+}
+
+impl BackgroundLoad {
+    pub fn new(pool: &PgPool, ids: IntegrationRef) -> Self {
+        BackgroundLoad {
+            pool: pool.clone(),
+            ids,
+            running: None,
+            done: StepReport::default(),
+        }
+    }
+
+    /// Starts loading `rows` once the load before has ended (its error, if any, is
+    /// returned instead).
+    pub async fn load(&mut self, rows: LoadRows, report: StepReport) -> Result<(), StoreError> {
+        self.wait().await?;
+        let (pool, ids) = (self.pool.clone(), self.ids);
+        self.running = Some(tokio::spawn(async move {
+            load_here(&pool, ids, rows, report).await
+        }));
+        Ok(())
+    }
+
+    /// Waits for the last load; returns the reports of every load summed.
+    pub async fn finish(mut self) -> Result<StepReport, StoreError> {
+        self.wait().await?;
+        Ok(self.done)
+    }
+
+    async fn wait(&mut self) -> Result<(), StoreError> {
+        if let Some(running) = self.running.take() {
+            // A load that panicked panics here; nothing else ends the task early.
+            let report = running
+                .await
+                .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))?;
+            self.done += report;
+        }
+        Ok(())
+    }
+}
+
 /// A transform message for raw rows just stored (`first_item`/`last_item` are set by
 /// whoever publishes it).
 pub(crate) fn stage_message(

@@ -1,6 +1,7 @@
 //! Raw retention passes: every integration, one tenant at a time, has the raw rows that are
 //! history deleted in bounded batches (which rows those are is `store::raw_prune`'s rule),
-//! with counts in the log and `/metrics`. `pulse-etl raw prune` runs one pass; the
+//! with counts in the log and `/metrics`, and the table vacuumed after a pass that deleted
+//! rows (so their space is reused at once). `pulse-etl raw prune` runs one pass; the
 //! scheduler's pruner runs one at start and then on an interval, pausing between batches so
 //! it never holds the database for long.
 
@@ -101,6 +102,9 @@ pub async fn prune(
         totals.scanned += mine.scanned;
         totals.pruned += mine.pruned;
         totals.bytes += mine.bytes;
+    }
+    if totals.pruned > 0 && !dry_run {
+        raw_prune::vacuum(pool).await?;
     }
     Ok(totals)
 }

@@ -173,8 +173,9 @@ pub async fn latest_pages_of(
     .await?)
 }
 
-/// The newest stored row of one kind per external id (per page for answers without one),
-/// `limit` at a time in key order after `after` (the last key of the previous batch).
+/// The newest stored row of one kind per external id and page (`startAt`): its id and
+/// external id, in key order. What reprocessing reads; only ids are sorted, never the
+/// documents.
 pub async fn latest_of_kind(
     pool: &PgPool,
     IntegrationRef {
@@ -182,73 +183,69 @@ pub async fn latest_of_kind(
         integration: integration_id,
     }: IntegrationRef,
     kind: &str,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<(String, RawRecord)>, StoreError> {
-    let rows: Vec<LatestRow> = sqlx::query_as(
-        "SELECT DISTINCT ON (key) key, id, type, external_id, raw_data, extraction_metadata
-         FROM (SELECT coalesce(external_id, '') || '#' || coalesce(extraction_metadata->>'startAt', '') AS key, *
-               FROM raw_extraction_data
-               WHERE tenant_id = $1 AND integration_id = $2 AND type = $3) r
-         WHERE key > $4
-         ORDER BY key, id DESC
-         LIMIT $5",
+) -> Result<Vec<(RawId, Option<String>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, external_id FROM (
+             SELECT DISTINCT ON (external_id, extraction_metadata->>'startAt') id,
+                    external_id, extraction_metadata->>'startAt' AS start_at
+             FROM raw_extraction_data
+             WHERE tenant_id = $1 AND integration_id = $2 AND type = $3
+             ORDER BY external_id, extraction_metadata->>'startAt', id DESC) newest
+         ORDER BY external_id, start_at",
     )
     .bind(tenant_id)
     .bind(integration_id)
     .bind(kind)
-    .bind(after)
-    .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|row| (row.key, row.record)).collect())
+    .await?)
 }
 
-/// The newest raw rows of one kind for an integration, a batch at a time (what
-/// reprocessing reads).
-pub struct LatestBatches<'a> {
-    pool: &'a PgPool,
-    ids: IntegrationRef,
-    kind: &'static str,
-    after: String,
-    done: bool,
+/// The newest raw rows of one kind for an integration (see [`latest_of_kind`]), a batch
+/// at a time: a task of its own lists them and reads the batches a little ahead, so the
+/// reading overlaps the caller's work on the batch before.
+pub struct LatestBatches {
+    batches: tokio::sync::mpsc::Receiver<Result<Vec<RawRecord>, StoreError>>,
+    reader: tokio::task::JoinHandle<()>,
 }
 
-impl<'a> LatestBatches<'a> {
+impl LatestBatches {
     /// Rows read per batch.
-    const BATCH: i64 = 500;
+    const BATCH: usize = 500;
+    /// Batches read ahead of the caller (each holds its documents in memory).
+    const AHEAD: usize = 1;
 
-    pub fn new(pool: &'a PgPool, ids: IntegrationRef, kind: &'static str) -> Self {
-        LatestBatches {
-            pool,
-            ids,
-            kind,
-            after: String::new(),
-            done: false,
-        }
+    pub fn new(pool: &PgPool, ids: IntegrationRef, kind: &'static str) -> Self {
+        let (sender, batches) = tokio::sync::mpsc::channel(Self::AHEAD);
+        let pool = pool.clone();
+        let reader = tokio::spawn(async move {
+            let newest = match latest_of_kind(&pool, ids, kind).await {
+                Ok(newest) => newest,
+                Err(error) => {
+                    sender.send(Err(error)).await.ok();
+                    return;
+                }
+            };
+            let raw_ids: Vec<RawId> = newest.into_iter().map(|(id, _)| id).collect();
+            for batch in raw_ids.chunks(Self::BATCH) {
+                let rows = fetch(&pool, ids.tenant, ids.integration, batch).await;
+                let failed = rows.is_err();
+                if sender.send(rows).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        LatestBatches { batches, reader }
     }
 
     pub async fn next(&mut self) -> Result<Option<Vec<RawRecord>>, StoreError> {
-        if self.done {
-            return Ok(None);
-        }
-        let rows = latest_of_kind(self.pool, self.ids, self.kind, &self.after, Self::BATCH).await?;
-        self.done = rows.len() < Self::BATCH as usize;
-        match rows.last() {
-            None => Ok(None),
-            Some((last, _)) => {
-                self.after = last.clone();
-                Ok(Some(rows.into_iter().map(|(_, record)| record).collect()))
-            }
-        }
+        self.batches.recv().await.transpose()
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct LatestRow {
-    key: String,
-    #[sqlx(flatten)]
-    record: RawRecord,
+impl Drop for LatestBatches {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 pub async fn mark_processed(

@@ -150,3 +150,13 @@ pub async fn integrations(
         .map(|(tenant, integration)| IntegrationRef::new(tenant, integration))
         .collect())
 }
+
+/// Vacuums the raw table, so the space of deleted rows is reused by the rows stored next
+/// even where autovacuum is off or behind (the visibility map keeps it to the pages that
+/// changed).
+pub async fn vacuum(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("VACUUM raw_extraction_data")
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,4 +1,5 @@
 //! The JQL subset the simulator understands: `project = K`, `project in (A, B)`,
+//! `project not in (A, B)`,
 //! `updated >= "yyyy/MM/dd HH:mm"` (also `>`, and `created`), joined by `AND`, then
 //! `ORDER BY updated|created [ASC|DESC]`. Anything else is an error, as Jira answers 400.
 
@@ -9,6 +10,8 @@ use chrono_tz::Tz;
 pub struct Query {
     /// Project keys, upper-case; `None` means every project.
     pub projects: Option<Vec<String>>,
+    /// Project keys left out (`project not in (...)`), upper-case.
+    pub excluded_projects: Vec<String>,
     /// Only issues updated at or after this instant (ms).
     pub updated_from_ms: Option<i64>,
     /// Only issues created at or after this instant (ms).
@@ -205,6 +208,7 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
     };
     let mut query = Query {
         projects: None,
+        excluded_projects: Vec::new(),
         updated_from_ms: None,
         created_from_ms: None,
         ids: None,
@@ -234,6 +238,13 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
             }
         };
         match field.as_str() {
+            "project" if parser.peek_word("not") => {
+                parser.next();
+                let keys = parser.values(&field)?;
+                query
+                    .excluded_projects
+                    .extend(keys.into_iter().map(|k| k.to_ascii_uppercase()));
+            }
             "project" => {
                 let keys = parser.values(&field)?;
                 let keys: Vec<String> = keys.into_iter().map(|k| k.to_ascii_uppercase()).collect();
@@ -333,6 +344,13 @@ mod tests {
         assert_eq!(query.projects, Some(vec!["CORE".into(), "WEB".into()]));
         assert_eq!(query.updated_from_ms, Some(1_736_937_000_000));
         assert_eq!(query.order, Order::UpdatedAsc);
+        let query = parse(
+            r#"project not in (core, "WEB") ORDER BY updated ASC"#,
+            Tz::UTC,
+        )
+        .unwrap();
+        assert_eq!(query.projects, None);
+        assert_eq!(query.excluded_projects, ["CORE", "WEB"]);
         let query = parse(
             "project in (CORE) AND id in (10001, 10002) ORDER BY updated ASC",
             Tz::UTC,

@@ -82,23 +82,32 @@ impl JiraSite {
             .then(|| Self::generate(&self.population, &activity, index))
     }
 
-    /// Project indexes for the query's keys; an unknown key is Jira's 400.
+    /// Project indexes for the query's keys (left out: those it excludes); an unknown key
+    /// is Jira's 400.
     fn project_filter(&self, query: &Query) -> Result<Option<Vec<usize>>, JqlError> {
-        let Some(keys) = &query.projects else {
-            return Ok(None);
+        let indexes = |keys: &[String]| {
+            keys.iter()
+                .map(|key| {
+                    (0..self.population.projects)
+                        .find(|p| render::project_key(*p) == *key)
+                        .ok_or_else(|| {
+                            JqlError(format!(
+                                "The value '{key}' does not exist for the field 'project'."
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()
         };
-        keys.iter()
-            .map(|key| {
-                (0..self.population.projects)
-                    .find(|p| render::project_key(*p) == *key)
-                    .ok_or_else(|| {
-                        JqlError(format!(
-                            "The value '{key}' does not exist for the field 'project'."
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        let excluded = indexes(&query.excluded_projects)?;
+        let included = match &query.projects {
+            Some(keys) => Some(indexes(keys)?),
+            None if excluded.is_empty() => None,
+            None => Some((0..self.population.projects).collect()),
+        };
+        Ok(included.map(|mut projects| {
+            projects.retain(|p| !excluded.contains(p));
+            projects
+        }))
     }
 
     /// One page of matching live issues after `after`, the cursor of its last issue, and

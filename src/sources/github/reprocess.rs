@@ -10,8 +10,11 @@ use super::load::GithubLoader;
 use super::{kinds, steps};
 use crate::domain::{IntegrationRef, RawId, Scope};
 use crate::pipeline::StepReport;
-use crate::store::raw::LatestBatches;
+use crate::store::raw::{self, LatestBatches};
 use crate::store::StoreError;
+
+/// Pull requests (or comments) transformed and loaded together.
+const BATCH: usize = 500;
 
 /// Reprocesses everything stored for the integration; returns a report per step.
 pub async fn reprocess(
@@ -28,24 +31,24 @@ pub async fn reprocess(
         let stored: Vec<_> = rows.into_iter().map(|r| (r.id, r.raw_data)).collect();
         repositories += loader.repositories(&stored).await?.0;
     }
+    // The loader reads pull requests and comments itself: only their ids are listed here.
     let mut pulls = StepReport::default();
     let mut pull_ids = Vec::new();
-    let mut batches = LatestBatches::new(pool, ids, kinds::PULL);
-    while let Some(rows) = batches.next().await? {
-        let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
-        pull_ids.extend(rows.into_iter().filter_map(|r| r.external_id));
-        pulls += loader.pulls_by_raw_ids(&raw_ids).await?;
-    }
-    let mut batches = LatestBatches::new(pool, ids, kinds::GRAPHQL_PULL);
-    while let Some(rows) = batches.next().await? {
-        let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
-        pull_ids.extend(rows.into_iter().filter_map(|r| r.external_id));
-        pulls += loader.graphql_pulls_by_raw_ids(&raw_ids).await?;
+    for kind in [kinds::PULL, kinds::GRAPHQL_PULL] {
+        let newest = raw::latest_of_kind(pool, ids, kind).await?;
+        for batch in newest.chunks(BATCH) {
+            let raw_ids: Vec<RawId> = batch.iter().map(|(id, _)| *id).collect();
+            pull_ids.extend(batch.iter().filter_map(|(_, external)| external.clone()));
+            pulls += match kind {
+                kinds::PULL => loader.pulls_by_raw_ids(&raw_ids).await?,
+                _ => loader.graphql_pulls_by_raw_ids(&raw_ids).await?,
+            };
+        }
     }
     for kind in [kinds::REVIEW_COMMENT, kinds::ISSUE_COMMENT] {
-        let mut batches = LatestBatches::new(pool, ids, kind);
-        while let Some(rows) = batches.next().await? {
-            let raw_ids: Vec<RawId> = rows.iter().map(|r| r.id).collect();
+        let newest = raw::latest_of_kind(pool, ids, kind).await?;
+        for batch in newest.chunks(BATCH) {
+            let raw_ids: Vec<RawId> = batch.iter().map(|(id, _)| *id).collect();
             let comments = loader.comments_by_raw_ids(&raw_ids).await?;
             pulls.failed += comments.failed;
         }

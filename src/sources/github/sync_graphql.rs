@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 use super::graphql::{self, Continuation};
@@ -18,6 +19,10 @@ use crate::connectors::http::ConnectorError;
 use crate::pipeline::{Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
 use crate::store::raw::{self, RawEntity};
+
+/// Repositories whose pull requests are read side by side (each one page at a time):
+/// latency-bound reads overlap, within the client's concurrency and budgets.
+const REPOSITORIES_AT_ONCE: usize = 4;
 
 impl GithubRun<'_> {
     /// Reads `pending` and what each answer leaves, batch by batch; returns the answers as
@@ -56,63 +61,85 @@ impl GithubRun<'_> {
         Ok(stored)
     }
 
-    /// Extract side of the pull requests over GraphQL; returns the report and the external
-    /// ids of the pull requests extracted.
+    /// Extract side of the pull requests over GraphQL, up to [`REPOSITORIES_AT_ONCE`]
+    /// repositories side by side; returns the report and the external ids of the pull
+    /// requests extracted.
     pub(super) async fn extract_pulls_graphql(
         &self,
         repositories: &[String],
         publisher: impl Publisher,
     ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
+        let outbox = tokio::sync::Mutex::new(Outbox::new(publisher));
+        // The futures are made first (a stream mapping a closure would not be `Send`).
+        let reads: Vec<_> = repositories
+            .iter()
+            .map(|repository| self.extract_repository_pulls(repository, &outbox))
+            .collect();
+        let read: Vec<(StepReport, BTreeSet<String>)> = futures_util::stream::iter(reads)
+            .buffer_unordered(REPOSITORIES_AT_ONCE)
+            .try_collect()
+            .await?;
+        outbox.into_inner().finish().await?;
         let mut report = StepReport::default();
         let mut extracted = BTreeSet::new();
-        let mut outbox = Outbox::new(publisher);
+        for (part, ids) in read {
+            report += part;
+            extracted.extend(ids);
+        }
+        Ok((report, extracted))
+    }
+
+    /// One repository's pull requests, page by page down to the cursor.
+    async fn extract_repository_pulls<P: Publisher>(
+        &self,
+        repository: &str,
+        outbox: &tokio::sync::Mutex<Outbox<P>>,
+    ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
+        let mut report = StepReport::default();
+        let mut extracted = BTreeSet::new();
         let full_page = graphql::pulls_query(graphql::PULLS_PER_PAGE);
         let first_size = match self.since {
             Some(_) => graphql::PULLS_PER_FIRST_INCREMENTAL_PAGE,
             None => graphql::PULLS_PER_PAGE,
         };
         let first_page = graphql::pulls_query(first_size);
-        for repository in repositories {
-            let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
-            let mut after: Option<String> = None;
-            loop {
-                let clock = Instant::now();
-                let (query, size) = match after {
-                    None => (&first_page, first_size),
-                    Some(_) => (&full_page, graphql::PULLS_PER_PAGE),
-                };
-                let variables = json!({"owner": owner, "name": name, "after": after});
-                let points = graphql::pulls_query_points(size);
-                let data = self.client.graphql(query, variables, points).await?;
-                let page = &data["repository"]["pullRequests"];
-                let nodes = page["nodes"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                let changed: Vec<&Value> = nodes
-                    .iter()
-                    .take_while(|node| updated_since(node, "updatedAt", self.since))
-                    .collect();
-                let reached_cursor = changed.len() < nodes.len();
-                if !changed.is_empty() {
-                    let raw_ids = self
-                        .store_graphql_pulls(repository, &changed, &after)
-                        .await?;
-                    extracted.extend(changed.iter().filter_map(|n| graphql::database_id(n)));
-                    report.extracted += changed.len() as u64;
-                    outbox
-                        .push(self.message(kinds::GRAPHQL_PULL, raw_ids))
-                        .await?;
-                }
-                report.extract_seconds += clock.elapsed().as_secs_f64();
-                let next = page["pageInfo"]["endCursor"].as_str();
-                match (page["pageInfo"]["hasNextPage"].as_bool(), next) {
-                    (Some(true), Some(next)) if !reached_cursor => after = Some(next.to_owned()),
-                    _ => break,
-                }
+        let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
+        let mut after: Option<String> = None;
+        loop {
+            let clock = Instant::now();
+            let (query, size) = match after {
+                None => (&first_page, first_size),
+                Some(_) => (&full_page, graphql::PULLS_PER_PAGE),
+            };
+            let variables = json!({"owner": owner, "name": name, "after": after});
+            let points = graphql::pulls_query_points(size);
+            let data = self.client.graphql(query, variables, points).await?;
+            let page = &data["repository"]["pullRequests"];
+            let nodes = page["nodes"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let changed: Vec<&Value> = nodes
+                .iter()
+                .take_while(|node| updated_since(node, "updatedAt", self.since))
+                .collect();
+            let reached_cursor = changed.len() < nodes.len();
+            if !changed.is_empty() {
+                let raw_ids = self
+                    .store_graphql_pulls(repository, &changed, &after)
+                    .await?;
+                extracted.extend(changed.iter().filter_map(|n| graphql::database_id(n)));
+                report.extracted += changed.len() as u64;
+                let message = self.message(kinds::GRAPHQL_PULL, raw_ids);
+                outbox.lock().await.push(message).await?;
+            }
+            report.extract_seconds += clock.elapsed().as_secs_f64();
+            let next = page["pageInfo"]["endCursor"].as_str();
+            match (page["pageInfo"]["hasNextPage"].as_bool(), next) {
+                (Some(true), Some(next)) if !reached_cursor => after = Some(next.to_owned()),
+                _ => break,
             }
         }
-        outbox.finish().await?;
         Ok((report, extracted))
     }
 

@@ -26,6 +26,16 @@ pub struct RawIssue {
     pub pages: Option<(Vec<Value>, Vec<RawId>)>,
 }
 
+/// Whether the issue's embedded changelog holds fewer histories than it has (the rest was
+/// read and stored apart).
+pub fn changelog_is_partial(issue: &Value) -> bool {
+    let embedded = issue["changelog"]["histories"]
+        .as_array()
+        .map_or(0, Vec::len) as u64;
+    let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
+    total > embedded
+}
+
 /// Transforms and loads for one tenant's integration.
 pub struct JiraLoader<'a> {
     pub pool: &'a PgPool,
@@ -131,18 +141,6 @@ impl JiraLoader<'_> {
         })
     }
 
-    /// A batch of issues: transformed, then work items and changelogs loaded; a malformed
-    /// issue is marked failed on its raw row and the rest of the batch goes on.
-    pub async fn issues(
-        &self,
-        batch: &[RawIssue],
-        lookups: &IssueLookups,
-    ) -> Result<StepReport, StoreError> {
-        let (rows, report) = self.transform_issues(batch, lookups).await?;
-        let ids = self.scope.integration();
-        crate::pipeline::load_here(self.pool, ids, rows, report).await
-    }
-
     /// A batch of issues transformed into the work items and changelogs to load (the report
     /// counts them as loaded); a malformed issue is marked failed on its raw row.
     pub async fn transform_issues(
@@ -193,43 +191,56 @@ impl JiraLoader<'_> {
         Ok((load, report))
     }
 
-    /// A stored raw issue, with its stored changelog pages when the embedded changelog was
-    /// partial (newest copy of each page).
-    pub async fn with_stored_pages(&self, row: RawRecord) -> Result<RawIssue, StoreError> {
-        let embedded = row.raw_data["changelog"]["histories"]
-            .as_array()
-            .map_or(0, Vec::len) as u64;
-        let total = row.raw_data["changelog"]["total"]
-            .as_u64()
-            .unwrap_or(embedded);
-        let pages = match (total > embedded, row.external_id.as_deref()) {
-            (true, Some(issue_id)) => {
-                let ids = self.scope.integration();
-                let stored =
-                    raw::latest_pages(self.pool, ids, kinds::CHANGELOG_PAGE, issue_id).await?;
-                let page_ids = stored.iter().map(|p| p.id).collect();
+    /// Stored raw issues, each with its stored changelog pages when its embedded changelog
+    /// was partial (the newest copy of each page); the pages of the whole batch are read
+    /// in one query.
+    pub async fn with_stored_pages(
+        &self,
+        rows: Vec<RawRecord>,
+    ) -> Result<Vec<RawIssue>, StoreError> {
+        let partial: Vec<String> = rows
+            .iter()
+            .filter(|row| changelog_is_partial(&row.raw_data))
+            .filter_map(|row| row.external_id.clone())
+            .collect();
+        let mut pages: HashMap<String, (Vec<Value>, Vec<RawId>)> = HashMap::new();
+        if !partial.is_empty() {
+            let ids = self.scope.integration();
+            for mut page in
+                raw::latest_pages_of(self.pool, ids, kinds::CHANGELOG_PAGE, &partial).await?
+            {
+                let Some(issue_id) = page.external_id.take() else {
+                    continue;
+                };
+                let (histories, page_ids) = pages.entry(issue_id).or_default();
+                page_ids.push(page.id);
                 // Pages of `/issue/{id}/changelog` hold `values`; bulk fetch entries hold
                 // `changeHistories`.
-                let histories = stored
-                    .into_iter()
-                    .flat_map(|p| {
-                        let page = &p.raw_data;
-                        page["values"]
-                            .as_array()
-                            .or(page["changeHistories"].as_array())
-                            .cloned()
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                Some((histories, page_ids))
+                let body = &mut page.raw_data;
+                if let Value::Array(found) = match body.get("values") {
+                    Some(_) => body["values"].take(),
+                    None => body["changeHistories"].take(),
+                } {
+                    histories.extend(found);
+                }
             }
-            _ => None,
-        };
-        Ok(RawIssue {
-            raw_id: row.id,
-            issue: row.raw_data,
-            pages,
-        })
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let pages = match row.external_id.as_deref() {
+                    Some(issue_id) if changelog_is_partial(&row.raw_data) => {
+                        Some(pages.get(issue_id).cloned().unwrap_or_default())
+                    }
+                    _ => None,
+                };
+                RawIssue {
+                    raw_id: row.id,
+                    issue: row.raw_data,
+                    pages,
+                }
+            })
+            .collect())
     }
 
     /// Stored raw issues by id (a message's `raw_data_ids`) transformed into load work.
@@ -238,17 +249,14 @@ impl JiraLoader<'_> {
         ids: &[RawId],
         lookups: &IssueLookups,
     ) -> Result<(LoadRows, StepReport), StoreError> {
-        let mut batch = Vec::with_capacity(ids.len());
-        for row in raw::fetch(
+        let rows = raw::fetch(
             self.pool,
             self.scope.tenant_id,
             self.scope.integration_id,
             ids,
         )
-        .await?
-        {
-            batch.push(self.with_stored_pages(row).await?);
-        }
+        .await?;
+        let batch = self.with_stored_pages(rows).await?;
         self.transform_issues(&batch, lookups).await
     }
 

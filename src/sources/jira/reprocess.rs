@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::load::JiraLoader;
 use super::{kinds, steps};
 use crate::domain::{IntegrationRef, Scope};
-use crate::pipeline::StepReport;
+use crate::pipeline::{BackgroundLoad, StepReport};
 use crate::store::raw::LatestBatches;
 use crate::store::StoreError;
 
@@ -42,16 +42,17 @@ pub async fn reprocess(
         }
     }
 
+    // Three stages side by side: the next batch is read while this one is transformed and
+    // the one before is loaded.
     let lookups = loader.issue_lookups().await?;
-    let mut issues = StepReport::default();
+    let mut loads = BackgroundLoad::new(pool, ids);
     let mut batches = LatestBatches::new(pool, ids, kinds::ISSUE);
     while let Some(rows) = batches.next().await? {
-        let mut batch = Vec::with_capacity(rows.len());
-        for row in rows {
-            batch.push(loader.with_stored_pages(row).await?);
-        }
-        issues += loader.issues(&batch, &lookups).await?;
+        let batch = loader.with_stored_pages(rows).await?;
+        let (rows, report) = loader.transform_issues(&batch, &lookups).await?;
+        loads.load(rows, report).await?;
     }
+    let issues = loads.finish().await?;
 
     let mut dev_status = StepReport::default();
     let mut batches = LatestBatches::new(pool, ids, kinds::DEV_STATUS);

@@ -7,17 +7,18 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::client::{JiraClient, BULK_CHANGELOG_ISSUES};
 use super::dev_status_due;
-use super::load::{development_summary, JiraLoader};
+use super::load::{changelog_is_partial, development_summary, JiraLoader};
 use super::tables as jira;
 use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
-use crate::pipeline::{stage_message, PipelineError, StepReport};
+use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
 use crate::queue::Publisher;
 use crate::sources::links;
 use crate::store::raw;
@@ -101,6 +102,10 @@ fn page_is_last(page: &Value, key: &str) -> bool {
 
 /// Issues whose development details are fetched together.
 const DEV_STATUS_BATCH: usize = 100;
+
+/// Searches of one run read side by side (each one page at a time): latency-bound reads
+/// overlap, within the client's concurrency and rate limit.
+const PARTITIONS_AT_ONCE: usize = 4;
 
 impl JiraRun<'_> {
     fn loader(&self) -> JiraLoader<'_> {
@@ -217,27 +222,55 @@ impl JiraRun<'_> {
         Ok(())
     }
 
-    /// Extract side of the issues step: the search walked page by page, each page stored
-    /// and published while the next is fetched. Returns the extract report and what the
-    /// source has.
+    /// Extract side of the issues step: each partition's search walked page by page (each
+    /// page stored and published while the next is fetched), up to
+    /// [`PARTITIONS_AT_ONCE`] partitions side by side. Returns the extract report and what
+    /// the source has.
     async fn extract_issues(
         &self,
-        jql: &str,
+        partitions: &[String],
         publisher: impl Publisher,
     ) -> Result<(StepReport, IssuesFound), PipelineError> {
         let clock = Instant::now();
+        let outbox = tokio::sync::Mutex::new(Outbox::new(publisher));
+        // The futures are made first (a stream mapping a closure would not be `Send`).
+        let reads: Vec<_> = partitions
+            .iter()
+            .map(|jql| self.extract_partition(jql, &outbox))
+            .collect();
+        let read: Vec<(u64, IssuesFound)> = futures_util::stream::iter(reads)
+            .buffer_unordered(PARTITIONS_AT_ONCE)
+            .try_collect()
+            .await?;
+        outbox.into_inner().finish().await?;
         let mut report = StepReport::default();
         let mut found = IssuesFound::default();
+        for (extracted, part) in read {
+            report.extracted += extracted;
+            found.seen.extend(part.seen);
+            found.with_code.extend(part.with_code);
+        }
+        report.extract_seconds = clock.elapsed().as_secs_f64();
+        Ok((report, found))
+    }
+
+    /// One partition's search, page by page; returns how many issues it held and what they
+    /// were.
+    async fn extract_partition<P: Publisher>(
+        &self,
+        jql: &str,
+        outbox: &tokio::sync::Mutex<Outbox<P>>,
+    ) -> Result<(u64, IssuesFound), PipelineError> {
+        let mut extracted = 0;
+        let mut found = IssuesFound::default();
         let mut page = self.client.search_page(jql, None).await?.body;
-        let mut first = true;
         loop {
             let next = match page["nextPageToken"].as_str() {
                 Some(next) if page["isLast"] == false => Some(next.to_owned()),
                 _ => None,
             };
             // Store this page while the source prepares the next one.
-            let position = (first, next.is_none());
-            let store = self.store_issue_page(jql, page, position, &publisher, &mut found);
+            let store = self.store_issue_page(jql, page, outbox, &mut found);
             let fetch = async {
                 match &next {
                     Some(token) => Ok(Some(self.client.search_page(jql, Some(token)).await?.body)),
@@ -245,32 +278,32 @@ impl JiraRun<'_> {
                 }
             };
             let (stored, fetched) = tokio::try_join!(store, fetch)?;
-            report.extracted += stored;
-            first = false;
+            extracted += stored;
             match fetched {
                 Some(fetched) => page = fetched,
                 None => break,
             }
         }
-        report.extract_seconds = clock.elapsed().as_secs_f64();
-        Ok((report, found))
+        Ok((extracted, found))
     }
 
     /// One search page's issues (and the full changelog of those whose embedded one is
     /// partial) stored raw, then their raw ids published as transform work; returns how
     /// many issues it held.
-    async fn store_issue_page(
+    async fn store_issue_page<P: Publisher>(
         &self,
         jql: &str,
         mut page: Value,
-        (first, last): (bool, bool),
-        publisher: &impl Publisher,
+        outbox: &tokio::sync::Mutex<Outbox<P>>,
         found: &mut IssuesFound,
     ) -> Result<u64, PipelineError> {
         let issues = match page["issues"].take() {
             Value::Array(issues) => issues,
             _ => Vec::new(),
         };
+        if issues.is_empty() {
+            return Ok(0);
+        }
         let mut partial = Vec::new();
         let mut with_code = Vec::new();
         for issue in &issues {
@@ -281,11 +314,7 @@ impl JiraRun<'_> {
             if let Some(summary) = development_summary(issue) {
                 with_code.push((id.to_owned(), summary.to_owned()));
             }
-            let embedded = issue["changelog"]["histories"]
-                .as_array()
-                .map_or(0, Vec::len) as u64;
-            let total = issue["changelog"]["total"].as_u64().unwrap_or(embedded);
-            if total > embedded {
+            if changelog_is_partial(issue) {
                 partial.push(id.to_owned());
             }
         }
@@ -314,16 +343,45 @@ impl JiraRun<'_> {
             &json!({"jql": jql}),
         )
         .await?;
-        let mut message = stage_message(
+        let message = stage_message(
             self.scope,
             (Provider::Jira, kinds::ISSUE),
             self.since,
             raw_ids,
         );
-        message.first_item = first;
-        message.last_item = last;
-        publisher.publish(message).await?;
+        outbox.lock().await.push(message).await?;
         Ok(count)
+    }
+
+    /// The searches a run reads, disjoint and together covering what [`issues_jql`] finds:
+    /// a run that reads everything (the first, or `--full`) reads each project apart, side
+    /// by side (with one more search for issues of any project not listed, so nothing a
+    /// single search would find is missed); an incremental run, which reads little, uses
+    /// the one search.
+    async fn partitions(&self) -> Result<Vec<String>, StoreError> {
+        let single = || vec![issues_jql(&self.projects, self.since, self.timezone)];
+        if self.since.is_some() {
+            return Ok(single());
+        }
+        if !self.projects.is_empty() {
+            return Ok(self
+                .projects
+                .iter()
+                .map(|project| issues_jql(std::slice::from_ref(project), None, self.timezone))
+                .collect());
+        }
+        let keys =
+            jira::project_keys(self.pool, self.scope.tenant_id, self.scope.integration_id).await?;
+        if keys.len() < 2 {
+            return Ok(single());
+        }
+        let mut partitions: Vec<String> = keys
+            .iter()
+            .map(|key| issues_jql(std::slice::from_ref(key), None, self.timezone))
+            .collect();
+        let others = project_clause(&keys).map(|clause| clause.replacen(" in ", " not in ", 1));
+        partitions.push(ordered_jql(others));
+        Ok(partitions)
     }
 
     /// Issues with full changelogs: extraction hands each stored page to the transform
@@ -332,14 +390,14 @@ impl JiraRun<'_> {
         &self,
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<IssuesSynced, PipelineError> {
-        let jql = issues_jql(&self.projects, self.since, self.timezone);
-        self.issues_matching(&jql, progress).await
+        let partitions = self.partitions().await?;
+        self.issues_matching(&partitions, progress).await
     }
 
-    /// The issues step over the issues `jql` finds.
+    /// The issues step over the issues the searches of `partitions` find.
     pub async fn issues_matching(
         &self,
-        jql: &str,
+        partitions: &[String],
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<IssuesSynced, PipelineError> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
@@ -351,7 +409,7 @@ impl JiraRun<'_> {
                 self.scope,
                 &[kinds::ISSUE],
                 async |publisher| {
-                    let extracted = self.extract_issues(jql, publisher).await?;
+                    let extracted = self.extract_issues(partitions, publisher).await?;
                     crate::pipeline::set_extracted(self.pool, self.scope, steps::ISSUES).await?;
                     Ok(extracted)
                 },

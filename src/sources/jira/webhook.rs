@@ -141,7 +141,10 @@ pub async fn refresh(
     for chunk in ids.chunks(ISSUES_PER_SEARCH) {
         let read = |ids: &[String]| {
             let jql = issues_by_id_jql(&run.projects, ids);
-            async move { run.issues_matching(&jql, &|_| {}).await }
+            async move {
+                run.issues_matching(std::slice::from_ref(&jql), &|_| {})
+                    .await
+            }
         };
         let found = match read(chunk).await {
             // Jira refuses a search naming an issue that is gone (deleted since, its delete
