@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -29,6 +30,15 @@ pub struct Retention {
 impl Retention {
     /// Rows looked at per statement by default: a statement takes well under a second.
     pub const BATCH: i64 = 5_000;
+
+    /// Rows stored before this are past the window (a window reaching back beyond 1970,
+    /// before any row was stored, keeps everything).
+    pub fn stored_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.keep)
+            .ok()
+            .and_then(|keep| now.checked_sub_signed(keep))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    }
 
     /// Keeps `days` of history, walking `BATCH` rows at a time.
     pub fn days(days: u32, pause: Duration) -> Self {
@@ -60,8 +70,7 @@ pub async fn prune(
     retention: Retention,
     dry_run: bool,
 ) -> Result<PruneTotals, StoreError> {
-    let stored_before = chrono::Utc::now()
-        - chrono::Duration::from_std(retention.keep).unwrap_or(chrono::Duration::MAX);
+    let stored_before = retention.stored_before(chrono::Utc::now());
     if let Some(tenant) = tenant {
         tenants::ensure_exists(pool, tenant).await?;
     }
@@ -118,5 +127,21 @@ pub async fn run(pool: &PgPool, retention: Retention, every: Duration) {
             tracing::warn!(error = %format!("{error:#}"), "raw pruning failed; trying again at the next pass");
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_ends_its_days_before_now_and_never_overflows() {
+        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cutoff = |days| Retention::days(days, Duration::ZERO).stored_before(now);
+        assert_eq!(cutoff(0), now);
+        assert_eq!(cutoff(14), now - chrono::Duration::days(14));
+        assert_eq!(cutoff(u32::MAX), DateTime::<Utc>::UNIX_EPOCH);
     }
 }
