@@ -274,7 +274,7 @@ async fn transform(
 ) -> anyhow::Result<()> {
     let message = &delivery.message;
     let saved = async {
-        let (rows, report) = stage.transform(message).await?;
+        let (rows, report) = stage.transform(message, Vec::new()).await?;
         let Some(&source) = message.raw_data_ids().first() else {
             return Ok(None);
         };

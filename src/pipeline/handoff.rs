@@ -2,8 +2,9 @@
 //! queue to a consumer in this run, or over RabbitMQ to workers anywhere — then waiting
 //! until the database says every row the step stored is transformed (or failed).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -17,7 +18,7 @@ use crate::queue::rabbitmq::{Broker, RabbitPublisher};
 use crate::queue::topology::QueueStage;
 use crate::queue::{Consumer, Publisher, QueueError, StageMessage};
 use crate::store::jobs;
-use crate::store::raw;
+use crate::store::raw::{self, RawRecord};
 
 /// Pages of transform work stored but not yet loaded before an in-process extraction waits.
 const PAGES_IN_FLIGHT: usize = 4;
@@ -53,15 +54,55 @@ pub struct StagePublisher {
 
 #[derive(Clone)]
 enum Backend {
-    Memory(MemoryPublisher),
+    Memory(MemoryPublisher, Arc<InHand>),
     Rabbit(RabbitPublisher),
+}
+
+/// Raw rows an in-process extraction stored, held for this run's transform (which then
+/// need not read them back from the database) until the message naming them is handled.
+/// At most the queue's messages and those being handled are held.
+#[derive(Default)]
+struct InHand(Mutex<HashMap<RawId, RawRecord>>);
+
+impl InHand {
+    fn hold(&self, rows: Vec<RawRecord>) {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.extend(rows.into_iter().map(|row| (row.id, row)));
+    }
+
+    /// The held rows among `ids`, no longer held.
+    fn take(&self, ids: &[RawId]) -> Vec<RawRecord> {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ids.iter().filter_map(|id| held.remove(id)).collect()
+    }
+}
+
+impl StagePublisher {
+    /// Publishes `message` about the raw rows `stored` (as [`raw::insert_returning`] gave
+    /// them): a transform in this process gets them in hand; workers elsewhere read them.
+    pub async fn publish_stored(
+        &self,
+        message: StageMessage,
+        stored: Vec<RawRecord>,
+    ) -> Result<(), QueueError> {
+        if let Backend::Memory(_, in_hand) = &self.backend {
+            in_hand.hold(stored);
+        }
+        self.publish(message).await
+    }
 }
 
 impl Publisher for StagePublisher {
     async fn publish(&self, message: StageMessage) -> Result<(), QueueError> {
         let entities = message.raw_data_ids().len() as u64;
         match &self.backend {
-            Backend::Memory(publisher) => publisher.publish(message).await?,
+            Backend::Memory(publisher, _) => publisher.publish(message).await?,
             Backend::Rabbit(publisher) => publisher.publish(message).await?,
         }
         self.extracted.fetch_add(entities, Ordering::Relaxed);
@@ -96,9 +137,10 @@ impl Handoff<'_> {
         match self {
             Handoff::InProcess { sources } => {
                 let (memory, consumer) = memory::queue(PAGES_IN_FLIGHT);
+                let in_hand = Arc::new(InHand::default());
                 tokio::try_join!(
-                    extract(publisher(Backend::Memory(memory))),
-                    transform_here(pool, sources, consumer, &progress)
+                    extract(publisher(Backend::Memory(memory, Arc::clone(&in_hand)))),
+                    transform_here(pool, sources, consumer, &in_hand, &progress)
                 )
             }
             Handoff::Broker { broker, tier } => {
@@ -114,11 +156,12 @@ impl Handoff<'_> {
 
 /// The in-process consumers: a few take messages off the queue side by side (one alone
 /// leaves the database waiting on the client between statements), each message
-/// transformed and loaded, then acknowledged.
+/// transformed (from the rows the extraction left in hand) and loaded, then acknowledged.
 async fn transform_here(
     pool: &PgPool,
     sources: Catalog,
     consumer: impl Consumer + Send,
+    in_hand: &InHand,
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<StepReport, PipelineError> {
     let stage = TransformStage::new(pool, sources);
@@ -130,7 +173,8 @@ async fn transform_here(
             let Some(delivery) = delivery else {
                 return Ok(());
             };
-            let done = handle_with_retries(&stage, &delivery.message).await?;
+            let held = in_hand.take(delivery.message.raw_data_ids());
+            let done = handle_with_retries(&stage, &delivery.message, held).await?;
             let snapshot = {
                 let mut all = all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 *all += StepReport {
@@ -151,14 +195,16 @@ async fn transform_here(
 }
 
 /// Transforms a message, trying again after a pause when the database failed in a way
-/// that may pass (side-by-side consumers can, rarely, deadlock on rows two pages share).
+/// that may pass (side-by-side consumers can, rarely, deadlock on rows two pages share);
+/// `in_hand` serves the first try, later ones read the rows from the database.
 async fn handle_with_retries(
     stage: &TransformStage<'_>,
     message: &StageMessage,
+    mut in_hand: Vec<RawRecord>,
 ) -> Result<StepReport, PipelineError> {
     let mut attempt = 1;
     loop {
-        match stage.handle(message).await {
+        match stage.handle(message, std::mem::take(&mut in_hand)).await {
             Ok(done) => return Ok(done),
             Err(error) if error.is_transient() && attempt < IN_PROCESS_ATTEMPTS => {
                 tracing::warn!(attempt, %error, "transform failed; trying again");

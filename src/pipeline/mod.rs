@@ -21,7 +21,9 @@ use crate::connectors::http::ConnectorError;
 use crate::domain::{IntegrationRef, Provider, RawId, Scope, Stage, StageState};
 use crate::queue::{Publisher, QueueError, StageMessage, Work, MESSAGE_VERSION};
 use crate::store::load_batches::LoadRows;
+use crate::store::raw::RawRecord;
 use crate::store::{jobs, StoreError};
+use handoff::StagePublisher;
 
 /// How far before the last sync an incremental run starts again, so that changes made
 /// while the previous run was reading are not missed (JQL has minute precision; clocks
@@ -217,20 +219,30 @@ pub(crate) fn stage_message(
 /// Publishes a step's transform messages as they come, the first marked `first_item`; an
 /// extractor that learns it is done only after its last page ends with an empty
 /// `last_item` marker.
-pub(crate) struct Outbox<P> {
-    publisher: P,
+pub(crate) struct Outbox {
+    publisher: StagePublisher,
     template: Option<StageMessage>,
 }
 
-impl<P: Publisher> Outbox<P> {
-    pub fn new(publisher: P) -> Self {
+impl Outbox {
+    pub fn new(publisher: StagePublisher) -> Self {
         Outbox {
             publisher,
             template: None,
         }
     }
 
-    pub async fn push(&mut self, mut message: StageMessage) -> Result<(), QueueError> {
+    pub async fn push(&mut self, message: StageMessage) -> Result<(), QueueError> {
+        self.push_stored(message, Vec::new()).await
+    }
+
+    /// Pushes a message about the raw rows `stored` (as stored), which a transform in this
+    /// process gets in hand.
+    pub async fn push_stored(
+        &mut self,
+        mut message: StageMessage,
+        stored: Vec<RawRecord>,
+    ) -> Result<(), QueueError> {
         message.first_item = self.template.is_none();
         self.template = Some(StageMessage {
             work: Work::Transform {
@@ -238,7 +250,7 @@ impl<P: Publisher> Outbox<P> {
             },
             ..message.clone()
         });
-        self.publisher.publish(message).await
+        self.publisher.publish_stored(message, stored).await
     }
 
     /// The end marker (nothing to send when nothing was).

@@ -39,7 +39,7 @@ pub async fn transform_pending(
         {
             let scope = Scope::of(IntegrationRef::new(tenant_id, integration_id));
             let message = stage_message(scope, (provider, kind), None, ids);
-            all += stage.handle(&message).await?;
+            all += stage.handle(&message, Vec::new()).await?;
         }
     }
     Ok(all)

@@ -42,9 +42,6 @@ pub trait Source: Send + Sync {
     /// The tables whose records are embedded for search.
     fn embed_tables(&self) -> &'static [&'static EmbedTable];
 
-    /// Tables whose planner statistics go stale while a first sync fills them.
-    fn growing_tables(&self) -> &'static [&'static str];
-
     /// Checks and normalises what a new integration of this source reads and who signs in.
     fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput>;
 
@@ -57,11 +54,13 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, anyhow::Result<Synced>>;
 
     /// Transforms a transform message's raw rows into load work (malformed rows are marked
-    /// failed and counted).
+    /// failed and counted); `in_hand`: those of the rows this process holds as stored (the
+    /// rest are read from the database).
     fn transform<'a>(
         &'a self,
         pool: &'a PgPool,
         message: &'a StageMessage,
+        in_hand: Vec<RawRecord>,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
 
     /// Signs in to the source with the integration's stored credentials and reads what the

@@ -12,6 +12,7 @@ use super::{statistics_are_due, StepReport};
 use crate::domain::{IntegrationRef, LoadBatchId, Provider};
 use crate::queue::StageMessage;
 use crate::store::load_batches::{self, LoadRows, LoadTable};
+use crate::store::raw::RawRecord;
 use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,26 +59,33 @@ impl<'a> TransformStage<'a> {
         }
     }
 
-    /// Transforms and loads a message's raw rows here.
-    pub async fn handle(&self, message: &StageMessage) -> Result<StepReport, TransformError> {
-        let (rows, report) = self.transform(message).await?;
+    /// Transforms and loads a message's raw rows here (`in_hand`: those of them this process
+    /// holds as stored; the rest are read).
+    pub async fn handle(
+        &self,
+        message: &StageMessage,
+        in_hand: Vec<RawRecord>,
+    ) -> Result<StepReport, TransformError> {
+        let (rows, report) = self.transform(message, in_hand).await?;
         let ids = message.scope().integration();
         let report = super::load_here(self.pool, ids, rows, report).await?;
         self.loaded(message.provider, report.loaded).await?;
         Ok(report)
     }
 
-    /// Transforms a message's raw rows into load work (malformed ones are marked failed).
+    /// Transforms a message's raw rows into load work (malformed ones are marked failed);
+    /// `in_hand`: those of the rows this process holds as stored, the rest are read.
     pub async fn transform(
         &self,
         message: &StageMessage,
+        in_hand: Vec<RawRecord>,
     ) -> Result<(LoadRows, StepReport), TransformError> {
         if message.raw_data_ids().is_empty() {
             return Ok((LoadRows::default(), StepReport::default()));
         }
         self.sources
             .source(message.provider)
-            .transform(self.pool, message)
+            .transform(self.pool, message, in_hand)
             .await
     }
 
@@ -96,8 +104,8 @@ impl<'a> TransformStage<'a> {
     pub async fn loaded(&self, provider: Provider, rows: u64) -> Result<(), StoreError> {
         let before = self.loaded.fetch_add(rows, Ordering::Relaxed);
         if statistics_are_due(before, before + rows) {
-            let tables = self.sources.source(provider).growing_tables();
-            store::analyze(self.pool, tables).await?;
+            let tables = self.sources.source(provider).load_tables();
+            store::analyze_keys(self.pool, tables).await?;
         }
         Ok(())
     }

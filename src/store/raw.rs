@@ -2,6 +2,8 @@
 //! aside, which PostgreSQL cannot hold; such rows say so in their metadata), with its
 //! processing state.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
@@ -33,11 +35,15 @@ pub async fn insert(
     entities: Vec<(Option<String>, Value)>,
     metadata: &Value,
 ) -> Result<Vec<RawId>, StoreError> {
-    let entities = entities
+    insert_each(pool, scope, kind, with_metadata(entities, metadata)).await
+}
+
+/// Entities `(external id, answer)` each given `metadata`.
+pub fn with_metadata(entities: Vec<(Option<String>, Value)>, metadata: &Value) -> Vec<RawEntity> {
+    entities
         .into_iter()
         .map(|(external_id, raw)| (external_id, raw, metadata.clone()))
-        .collect();
-    insert_each(pool, scope, kind, entities).await
+        .collect()
 }
 
 /// Stores a batch of entities of one kind, each with its own metadata, in one round trip;
@@ -48,25 +54,39 @@ pub async fn insert_each(
     kind: &str,
     entities: Vec<RawEntity>,
 ) -> Result<Vec<RawId>, StoreError> {
+    let stored = insert_returning(pool, scope, kind, entities).await?;
+    Ok(stored.into_iter().map(|row| row.id).collect())
+}
+
+/// Stores a batch of entities of one kind, each with its own metadata (a JSON object), in
+/// one round trip; returns the rows as stored, in order: what reading them back by id would
+/// give, so a transform in this process need not read them back.
+pub async fn insert_returning(
+    pool: &PgPool,
+    scope: Scope,
+    kind: &str,
+    entities: Vec<RawEntity>,
+) -> Result<Vec<RawRecord>, StoreError> {
     if entities.is_empty() {
         return Ok(Vec::new());
     }
     let mut cleaned = entities;
-    let sanitized: Vec<bool> = cleaned
-        .iter_mut()
-        .map(|(_, raw, _)| clean_json(raw))
-        .collect();
+    for (_, raw, metadata) in &mut cleaned {
+        if clean_json(raw) {
+            if let Value::Object(metadata) = metadata {
+                metadata.insert("nul_removed".into(), Value::Bool(true));
+            }
+        }
+    }
     // Parallel arrays: each document travels as its own jsonb value (no big array for the
     // server to parse and take apart).
     let external_ids: Vec<Option<&str>> = cleaned.iter().map(|(id, _, _)| id.as_deref()).collect();
     let raws: Vec<Json<&Value>> = cleaned.iter().map(|(_, raw, _)| Json(raw)).collect();
     let metadata: Vec<Json<&Value>> = cleaned.iter().map(|(_, _, meta)| Json(meta)).collect();
-    let ids = sqlx::query_scalar(
+    let ids: Vec<RawId> = sqlx::query_scalar(
         "INSERT INTO raw_extraction_data (tenant_id, integration_id, job_id, type, external_id, raw_data, extraction_metadata)
-         SELECT $1, $2, $3, $4, e.external_id, e.raw,
-                CASE WHEN e.sanitized THEN e.metadata || '{\"nul_removed\": true}'::jsonb ELSE e.metadata END
-         FROM unnest($5::text[], $6::jsonb[], $7::jsonb[], $8::boolean[])
-              WITH ORDINALITY AS e(external_id, raw, metadata, sanitized, ord)
+         SELECT $1, $2, $3, $4, e.external_id, e.raw, e.metadata
+         FROM unnest($5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS e(external_id, raw, metadata, ord)
          ORDER BY e.ord
          RETURNING id",
     )
@@ -77,10 +97,26 @@ pub async fn insert_each(
     .bind(external_ids)
     .bind(raws)
     .bind(metadata)
-    .bind(sanitized)
     .fetch_all(pool)
     .await?;
-    Ok(ids)
+    Ok(ids
+        .into_iter()
+        .zip(cleaned)
+        .map(
+            |(id, (external_id, raw_data, extraction_metadata))| RawRecord {
+                id,
+                kind: kind.to_owned(),
+                external_id,
+                raw_data,
+                extraction_metadata,
+            },
+        )
+        .collect())
+}
+
+/// The ids of stored rows, in their order.
+pub fn ids_of(rows: &[RawRecord]) -> Vec<RawId> {
+    rows.iter().map(|row| row.id).collect()
 }
 
 /// Raw rows by id, within the tenant's integration.
@@ -99,6 +135,30 @@ pub async fn fetch(
     .bind(ids)
     .fetch_all(pool)
     .await?)
+}
+
+/// Raw rows by id, in id order, within the tenant's integration: those in `in_hand` (the
+/// rows as this process stored them) as they are, the rest read from the database.
+pub async fn fetch_missing(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    ids: &[RawId],
+    in_hand: Vec<RawRecord>,
+) -> Result<Vec<RawRecord>, StoreError> {
+    let wanted: HashSet<RawId> = ids.iter().copied().collect();
+    let mut rows: Vec<RawRecord> = in_hand
+        .into_iter()
+        .filter(|row| wanted.contains(&row.id))
+        .collect();
+    let held: HashSet<RawId> = rows.iter().map(|row| row.id).collect();
+    let missing: Vec<RawId> = wanted.difference(&held).copied().collect();
+    if !missing.is_empty() {
+        rows.extend(fetch(pool, tenant_id, integration_id, &missing).await?);
+    }
+    rows.sort_by_key(|row| row.id);
+    rows.dedup_by_key(|row| row.id);
+    Ok(rows)
 }
 
 /// Rows of `kind` stored for the given entities by the given extractions (metadata

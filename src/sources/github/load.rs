@@ -71,13 +71,19 @@ fn transform_pull(
 }
 
 impl GithubLoader<'_> {
-    /// The integration's stored raw rows by id.
-    async fn stored(&self, ids: &[RawId]) -> Result<Vec<RawRecord>, StoreError> {
-        raw::fetch(
+    /// The integration's stored raw rows by id (`in_hand`: those of them this process
+    /// holds as stored; the rest are read).
+    async fn stored(
+        &self,
+        ids: &[RawId],
+        in_hand: Vec<RawRecord>,
+    ) -> Result<Vec<RawRecord>, StoreError> {
+        raw::fetch_missing(
             self.pool,
             self.scope.tenant_id,
             self.scope.integration_id,
             ids,
+            in_hand,
         )
         .await
     }
@@ -123,21 +129,21 @@ impl GithubLoader<'_> {
     /// Stored raw pull requests by id (a message's `raw_data_ids`), each with the newest
     /// stored pages of its reviews and commits, transformed and loaded.
     pub async fn pulls_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
-        let (rows, report) = self.transform_pulls(ids).await?;
+        let (rows, report) = self.transform_pulls(ids, Vec::new()).await?;
         crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
     /// Stored GraphQL pull request nodes by id, with the continuations their extraction
     /// read, transformed and loaded.
     pub async fn graphql_pulls_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
-        let (rows, report) = self.transform_graphql_pulls(ids).await?;
+        let (rows, report) = self.transform_graphql_pulls(ids, Vec::new()).await?;
         crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
     /// Stored raw comments by id, transformed and loaded; comments of plain issues (no
     /// loaded pull request) are processed and left out.
     pub async fn comments_by_raw_ids(&self, ids: &[RawId]) -> Result<StepReport, StoreError> {
-        let (rows, report) = self.transform_comments(ids).await?;
+        let (rows, report) = self.transform_comments(ids, Vec::new()).await?;
         crate::pipeline::load_here(self.pool, self.scope.integration(), rows, report).await
     }
 
@@ -146,9 +152,10 @@ impl GithubLoader<'_> {
     pub async fn transform_pulls(
         &self,
         ids: &[RawId],
+        in_hand: Vec<RawRecord>,
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = self.stored(ids).await?;
+        let rows = self.stored(ids, in_hand).await?;
         let pull_ids: Vec<String> = rows.iter().filter_map(|r| r.external_id.clone()).collect();
         let (reviews, review_pages) = entries_by_entity(
             raw::latest_pages_of(
@@ -230,9 +237,10 @@ impl GithubLoader<'_> {
     pub async fn transform_graphql_pulls(
         &self,
         ids: &[RawId],
+        in_hand: Vec<RawRecord>,
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = self.stored(ids).await?;
+        let rows = self.stored(ids, in_hand).await?;
         let extraction = |row: &RawRecord| {
             row.extraction_metadata["extraction"]
                 .as_str()
@@ -275,9 +283,10 @@ impl GithubLoader<'_> {
     pub async fn transform_comments(
         &self,
         ids: &[RawId],
+        in_hand: Vec<RawRecord>,
     ) -> Result<(LoadRows, StepReport), StoreError> {
         let clock = Instant::now();
-        let rows = self.stored(ids).await?;
+        let rows = self.stored(ids, in_hand).await?;
         let mut report = StepReport::default();
         let mut comments = Vec::with_capacity(rows.len());
         let mut load = LoadRows::default();

@@ -101,16 +101,6 @@ impl Source for Github {
         &EMBED_TABLES
     }
 
-    fn growing_tables(&self) -> &'static [&'static str] {
-        &[
-            "repositories",
-            "prs",
-            "pr_commits",
-            "pr_reviews",
-            "pr_comments",
-        ]
-    }
-
     /// Repositories, never projects; tokens alone sign in.
     fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
         if !scope.projects.is_empty() {
@@ -175,6 +165,7 @@ impl Source for Github {
         &'a self,
         pool: &'a PgPool,
         message: &'a StageMessage,
+        in_hand: Vec<RawRecord>,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
         async move {
             let loader = GithubLoader {
@@ -183,10 +174,10 @@ impl Source for Github {
             };
             let ids = message.raw_data_ids();
             Ok(match message.kind.as_str() {
-                kinds::PULL => loader.transform_pulls(ids).await?,
-                kinds::GRAPHQL_PULL => loader.transform_graphql_pulls(ids).await?,
+                kinds::PULL => loader.transform_pulls(ids, in_hand).await?,
+                kinds::GRAPHQL_PULL => loader.transform_graphql_pulls(ids, in_hand).await?,
                 kinds::REVIEW_COMMENT | kinds::ISSUE_COMMENT => {
-                    loader.transform_comments(ids).await?
+                    loader.transform_comments(ids, in_hand).await?
                 }
                 _ => return Err(TransformError::unknown(message)),
             })

@@ -20,8 +20,8 @@ use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, RawId, Scope, SourceApi, StageState};
 use crate::pipeline::handoff::Handoff;
+use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
-use crate::queue::Publisher;
 use crate::sources::links;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
@@ -307,7 +307,7 @@ impl GithubRun<'_> {
     async fn extract_rest_pulls_by_number(
         &self,
         wanted: &[(String, u64)],
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
         let clock = Instant::now();
         let mut report = StepReport::default();
@@ -427,7 +427,7 @@ impl GithubRun<'_> {
         &self,
         repositories: &[String],
         known: &Etags,
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, Etags, BTreeSet<String>), PipelineError> {
         let mut report = StepReport::default();
         let mut fresh = Etags::new();
@@ -488,7 +488,7 @@ impl GithubRun<'_> {
         &self,
         repositories: &[String],
         known: &Etags,
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, Etags, Vec<(String, i64)>), PipelineError> {
         let mut report = StepReport::default();
         let mut fresh = Etags::new();

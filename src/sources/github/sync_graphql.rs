@@ -16,9 +16,9 @@ use super::graphql::{self, Continuation};
 use super::kinds;
 use super::sync::{updated_since, GithubRun};
 use crate::connectors::http::ConnectorError;
+use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{Outbox, PipelineError, StepReport};
-use crate::queue::Publisher;
-use crate::store::raw::{self, RawEntity};
+use crate::store::raw::{self, ids_of, RawEntity, RawRecord};
 
 /// Repositories whose pull requests are read side by side (each one page at a time):
 /// latency-bound reads overlap, within the client's concurrency and budgets.
@@ -67,7 +67,7 @@ impl GithubRun<'_> {
     pub(super) async fn extract_pulls_graphql(
         &self,
         repositories: &[String],
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
         let outbox = tokio::sync::Mutex::new(Outbox::new(publisher));
         // The futures are made first (a stream mapping a closure would not be `Send`).
@@ -90,10 +90,10 @@ impl GithubRun<'_> {
     }
 
     /// One repository's pull requests, page by page down to the cursor.
-    async fn extract_repository_pulls<P: Publisher>(
+    async fn extract_repository_pulls(
         &self,
         repository: &str,
-        outbox: &tokio::sync::Mutex<Outbox<P>>,
+        outbox: &tokio::sync::Mutex<Outbox>,
     ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
         let mut report = StepReport::default();
         let mut extracted = BTreeSet::new();
@@ -125,13 +125,13 @@ impl GithubRun<'_> {
                 .collect();
             let reached_cursor = changed.len() < nodes.len();
             if !changed.is_empty() {
-                let raw_ids = self
+                let stored = self
                     .store_graphql_pulls(repository, &changed, &after)
                     .await?;
                 extracted.extend(changed.iter().filter_map(|n| graphql::database_id(n)));
                 report.extracted += changed.len() as u64;
-                let message = self.message(kinds::GRAPHQL_PULL, raw_ids);
-                outbox.lock().await.push(message).await?;
+                let message = self.message(kinds::GRAPHQL_PULL, ids_of(&stored));
+                outbox.lock().await.push_stored(message, stored).await?;
             }
             report.extract_seconds += clock.elapsed().as_secs_f64();
             let next = page["pageInfo"]["endCursor"].as_str();
@@ -149,7 +149,7 @@ impl GithubRun<'_> {
     pub(super) async fn extract_pulls_by_number(
         &self,
         wanted: &[(String, u64)],
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, BTreeSet<String>), PipelineError> {
         let clock = Instant::now();
         let query = graphql::pull_query();
@@ -177,12 +177,11 @@ impl GithubRun<'_> {
             if !node.is_object() {
                 continue;
             }
-            let raw_ids = self.store_graphql_pulls(repository, &[node], &None).await?;
+            let stored = self.store_graphql_pulls(repository, &[node], &None).await?;
             extracted.extend(graphql::database_id(node));
             report.extracted += 1;
-            outbox
-                .push(self.message(kinds::GRAPHQL_PULL, raw_ids))
-                .await?;
+            let message = self.message(kinds::GRAPHQL_PULL, ids_of(&stored));
+            outbox.push_stored(message, stored).await?;
         }
         outbox.finish().await?;
         report.extract_seconds = clock.elapsed().as_secs_f64();
@@ -190,13 +189,13 @@ impl GithubRun<'_> {
     }
 
     /// Reads what the page's pull requests left unfinished, stores it, then the pull
-    /// requests themselves; returns the pull requests' raw ids.
+    /// requests themselves; returns the pull requests' rows as stored.
     async fn store_graphql_pulls(
         &self,
         repository: &str,
         changed: &[&Value],
         after: &Option<String>,
-    ) -> Result<Vec<crate::domain::RawId>, PipelineError> {
+    ) -> Result<Vec<RawRecord>, PipelineError> {
         let extraction = uuid::Uuid::new_v4().to_string();
         let pending = changed
             .iter()
@@ -221,6 +220,6 @@ impl GithubRun<'_> {
                 (graphql::database_id(node), (*node).clone(), metadata)
             })
             .collect();
-        Ok(raw::insert_each(self.pool, self.scope, kinds::GRAPHQL_PULL, pulls).await?)
+        Ok(raw::insert_returning(self.pool, self.scope, kinds::GRAPHQL_PULL, pulls).await?)
     }
 }

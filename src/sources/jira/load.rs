@@ -243,17 +243,20 @@ impl JiraLoader<'_> {
             .collect())
     }
 
-    /// Stored raw issues by id (a message's `raw_data_ids`) transformed into load work.
+    /// Stored raw issues by id (a message's `raw_data_ids`; `in_hand`: those of them this
+    /// process holds as stored) transformed into load work.
     pub async fn transform_issues_by_raw_ids(
         &self,
         ids: &[RawId],
+        in_hand: Vec<RawRecord>,
         lookups: &IssueLookups,
     ) -> Result<(LoadRows, StepReport), StoreError> {
-        let rows = raw::fetch(
+        let rows = raw::fetch_missing(
             self.pool,
             self.scope.tenant_id,
             self.scope.integration_id,
             ids,
+            in_hand,
         )
         .await?;
         let batch = self.with_stored_pages(rows).await?;

@@ -87,10 +87,6 @@ impl Source for Jira {
         &EMBED_TABLES
     }
 
-    fn growing_tables(&self) -> &'static [&'static str] {
-        &["work_items", "changelogs"]
-    }
-
     /// Projects, never repositories; the account's e-mail signs in with the token.
     fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
         if !scope.repos.is_empty() {
@@ -162,6 +158,7 @@ impl Source for Jira {
         &'a self,
         pool: &'a PgPool,
         message: &'a StageMessage,
+        in_hand: Vec<RawRecord>,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
         async move {
             if message.kind != kinds::ISSUE {
@@ -173,7 +170,7 @@ impl Source for Jira {
             };
             let lookups = loader.issue_lookups().await?;
             Ok(loader
-                .transform_issues_by_raw_ids(message.raw_data_ids(), &lookups)
+                .transform_issues_by_raw_ids(message.raw_data_ids(), in_hand, &lookups)
                 .await?)
         }
         .boxed()

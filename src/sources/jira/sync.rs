@@ -18,8 +18,8 @@ use super::tables as jira;
 use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
+use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
-use crate::queue::Publisher;
 use crate::sources::links;
 use crate::store::raw;
 use crate::store::StoreError;
@@ -229,7 +229,7 @@ impl JiraRun<'_> {
     async fn extract_issues(
         &self,
         partitions: &[String],
-        publisher: impl Publisher,
+        publisher: StagePublisher,
     ) -> Result<(StepReport, IssuesFound), PipelineError> {
         let clock = Instant::now();
         let outbox = tokio::sync::Mutex::new(Outbox::new(publisher));
@@ -256,10 +256,10 @@ impl JiraRun<'_> {
 
     /// One partition's search, page by page; returns how many issues it held and what they
     /// were.
-    async fn extract_partition<P: Publisher>(
+    async fn extract_partition(
         &self,
         jql: &str,
-        outbox: &tokio::sync::Mutex<Outbox<P>>,
+        outbox: &tokio::sync::Mutex<Outbox>,
     ) -> Result<(u64, IssuesFound), PipelineError> {
         let mut extracted = 0;
         let mut found = IssuesFound::default();
@@ -290,11 +290,11 @@ impl JiraRun<'_> {
     /// One search page's issues (and the full changelog of those whose embedded one is
     /// partial) stored raw, then their raw ids published as transform work; returns how
     /// many issues it held.
-    async fn store_issue_page<P: Publisher>(
+    async fn store_issue_page(
         &self,
         jql: &str,
         mut page: Value,
-        outbox: &tokio::sync::Mutex<Outbox<P>>,
+        outbox: &tokio::sync::Mutex<Outbox>,
         found: &mut IssuesFound,
     ) -> Result<u64, PipelineError> {
         let issues = match page["issues"].take() {
@@ -335,21 +335,15 @@ impl JiraRun<'_> {
             .into_iter()
             .map(|issue| (issue["id"].as_str().map(str::to_owned), issue))
             .collect();
-        let raw_ids = raw::insert(
-            self.pool,
-            self.scope,
-            kinds::ISSUE,
-            entities,
-            &json!({"jql": jql}),
-        )
-        .await?;
+        let entities = raw::with_metadata(entities, &json!({"jql": jql}));
+        let stored = raw::insert_returning(self.pool, self.scope, kinds::ISSUE, entities).await?;
         let message = stage_message(
             self.scope,
             (Provider::Jira, kinds::ISSUE),
             self.since,
-            raw_ids,
+            raw::ids_of(&stored),
         );
-        outbox.lock().await.push(message).await?;
+        outbox.lock().await.push_stored(message, stored).await?;
         Ok(count)
     }
 
