@@ -255,3 +255,36 @@ async fn wait_for_transform(
         tokio::time::sleep(POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(id: i64) -> RawRecord {
+        RawRecord {
+            id: RawId(id),
+            kind: "jira_issue".into(),
+            external_id: Some(id.to_string()),
+            raw_data: json!({"id": id}),
+            extraction_metadata: json!({}),
+        }
+    }
+
+    #[test]
+    fn held_rows_are_handed_out_once_and_only_to_the_message_naming_them() {
+        let in_hand = InHand::default();
+        in_hand.hold(vec![row(1), row(2), row(3)]);
+        let taken = in_hand.take(&[RawId(3), RawId(1), RawId(7)]);
+        assert_eq!(
+            taken.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [RawId(3), RawId(1)]
+        );
+        assert!(
+            in_hand.take(&[RawId(1), RawId(3)]).is_empty(),
+            "handed out twice"
+        );
+        assert_eq!(in_hand.take(&[RawId(2)]), vec![row(2)]);
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use super::error::StoreError;
 use crate::domain::text::clean_json;
@@ -16,7 +16,7 @@ use crate::domain::{IntegrationId, IntegrationRef, JobId, RawId, Scope, TenantId
 pub type RawEntity = (Option<String>, Value, Value);
 
 /// A stored raw row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RawRecord {
     pub id: RawId,
     #[sqlx(rename = "type")]
@@ -49,20 +49,22 @@ pub fn with_metadata(entities: Vec<(Option<String>, Value)>, metadata: &Value) -
 /// Stores a batch of entities of one kind, each with its own metadata, in one round trip;
 /// returns their ids in order.
 pub async fn insert_each(
-    pool: &PgPool,
+    executor: impl PgExecutor<'_>,
     scope: Scope,
     kind: &str,
     entities: Vec<RawEntity>,
 ) -> Result<Vec<RawId>, StoreError> {
-    let stored = insert_returning(pool, scope, kind, entities).await?;
+    let stored = insert_returning(executor, scope, kind, entities).await?;
     Ok(stored.into_iter().map(|row| row.id).collect())
 }
 
 /// Stores a batch of entities of one kind, each with its own metadata (a JSON object), in
 /// one round trip; returns the rows as stored, in order: what reading them back by id would
-/// give, so a transform in this process need not read them back.
+/// give, so a transform in this process need not read them back. (jsonb keeps each
+/// number's digits and a parsed document's keys the same way serde_json does; only a number
+/// written with an exponent, which no source sends, would read back in another form.)
 pub async fn insert_returning(
-    pool: &PgPool,
+    executor: impl PgExecutor<'_>,
     scope: Scope,
     kind: &str,
     entities: Vec<RawEntity>,
@@ -97,7 +99,7 @@ pub async fn insert_returning(
     .bind(external_ids)
     .bind(raws)
     .bind(metadata)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     Ok(ids
         .into_iter()

@@ -28,6 +28,7 @@ mod mcp;
 mod migrations;
 mod ops_metrics;
 mod rabbitmq_queue;
+mod raw_store;
 mod scheduler_claims;
 mod security;
 mod simulator;

@@ -19,6 +19,7 @@ use crate::connectors::http::ConnectorError;
 use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{Outbox, PipelineError, StepReport};
 use crate::store::raw::{self, ids_of, RawEntity, RawRecord};
+use crate::store::StoreError;
 
 /// Repositories whose pull requests are read side by side (each one page at a time):
 /// latency-bound reads overlap, within the client's concurrency and budgets.
@@ -188,8 +189,10 @@ impl GithubRun<'_> {
         Ok((report, extracted))
     }
 
-    /// Reads what the page's pull requests left unfinished, stores it, then the pull
-    /// requests themselves; returns the pull requests' rows as stored.
+    /// Reads what the page's pull requests left unfinished, then stores it with the pull
+    /// requests themselves in one transaction (a continuation stored without its pull
+    /// request would stay pending, never processed); returns the pull requests' rows as
+    /// stored.
     async fn store_graphql_pulls(
         &self,
         repository: &str,
@@ -202,13 +205,6 @@ impl GithubRun<'_> {
             .flat_map(|node| graphql::continuations_of_pull(node))
             .collect();
         let continued = self.continue_lists(pending, &extraction).await?;
-        raw::insert_each(
-            self.pool,
-            self.scope,
-            kinds::GRAPHQL_CONTINUATION,
-            continued,
-        )
-        .await?;
         let pulls = changed
             .iter()
             .map(|node| {
@@ -220,6 +216,18 @@ impl GithubRun<'_> {
                 (graphql::database_id(node), (*node).clone(), metadata)
             })
             .collect();
-        Ok(raw::insert_returning(self.pool, self.scope, kinds::GRAPHQL_PULL, pulls).await?)
+        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
+        raw::insert_each(
+            &mut *transaction,
+            self.scope,
+            kinds::GRAPHQL_CONTINUATION,
+            continued,
+        )
+        .await?;
+        let stored =
+            raw::insert_returning(&mut *transaction, self.scope, kinds::GRAPHQL_PULL, pulls)
+                .await?;
+        transaction.commit().await.map_err(StoreError::from)?;
+        Ok(stored)
     }
 }
