@@ -1,7 +1,9 @@
-//! Set-based idempotent upserts: a whole batch travels as one JSONB array (one bind
-//! parameter however many rows), is expanded with `jsonb_to_recordset`, joined to resolve
-//! external ids, and merged with `INSERT ... ON CONFLICT DO UPDATE`. A row is rewritten only
-//! when a value differs, so replaying a batch leaves the table byte-for-byte unchanged.
+//! Set-based idempotent upserts: a whole batch travels as one JSON array (one bind
+//! parameter however many rows), is expanded with `json_to_recordset` (a saved batch, already
+//! jsonb on the server, with `jsonb_to_recordset`), joined to resolve external ids, and
+//! merged with `INSERT ... ON CONFLICT DO UPDATE`. A row is rewritten only when a value
+//! differs, so replaying a batch leaves the table byte-for-byte unchanged. Sent batches are
+//! read as `json`, not `jsonb`: expanded once, they need no sorted binary copy first.
 
 use std::collections::HashMap;
 
@@ -12,9 +14,12 @@ use sqlx::PgPool;
 use super::StoreError;
 use crate::domain::{IntegrationRef, LoadBatchId};
 
+/// The records sent as `$3`, JSON text.
+const SENT_RECORDS: &str = "json_to_recordset($3::json)";
+
 /// The records of part `$4` of saved batch `$3`, read on the server.
-const SAVED_RECORDS: &str = "(SELECT parts -> $4 FROM load_batches \
-     WHERE id = $3 AND tenant_id = $1 AND integration_id = $2)";
+const SAVED_RECORDS: &str = "jsonb_to_recordset((SELECT parts -> $4 FROM load_batches \
+     WHERE id = $3 AND tenant_id = $1 AND integration_id = $2))";
 
 /// One target column: its name and the SELECT expression that fills it.
 pub struct Column {
@@ -39,9 +44,9 @@ pub struct Upsert {
 }
 
 impl Upsert {
-    /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSONB array of records.
+    /// The statement: `$1` tenant id, `$2` integration id, `$3` the JSON array of records.
     pub fn sql(&self) -> String {
-        self.sql_reading("$3")
+        self.sql_reading(SENT_RECORDS)
     }
 
     /// The statement reading its records from a saved load batch: `$1` tenant id, `$2`
@@ -50,7 +55,7 @@ impl Upsert {
         self.sql_reading(SAVED_RECORDS)
     }
 
-    /// The statement reading its JSONB array of records from `records`, an expression of
+    /// The statement reading its records from `records`, a set-returning expression of
     /// `$1` (tenant id), `$2` (integration id) and `$3`.
     fn sql_reading(&self, records: &str) -> String {
         let copied: Vec<String> = self.copied.iter().map(|name| format!("r.{name}")).collect();
@@ -90,7 +95,7 @@ impl Upsert {
             .unwrap_or_default();
         format!(
             "INSERT INTO {table} (tenant_id, integration_id, {names}) \
-             SELECT $1, $2, {values} FROM jsonb_to_recordset({records}) AS r({record}) {joins} \
+             SELECT $1, $2, {values} FROM {records} AS r({record}) {joins} \
              ON CONFLICT (tenant_id, integration_id, {key}) DO UPDATE SET {set}, updated_at = now() \
              WHERE ({old}) IS DISTINCT FROM ({new}){guard}",
             table = self.table,
@@ -133,7 +138,7 @@ impl Upsert {
         let done = sqlx::query(&self.sql())
             .bind(tenant_id)
             .bind(integration_id)
-            .bind(sqlx::types::Json(records))
+            .bind(records.get())
             .execute(pool)
             .await?;
         Ok(done.rows_affected())
@@ -211,7 +216,7 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.contains("SELECT $1, $2, r.external_id, r.name, now() FROM jsonb_to_recordset($3) AS r(external_id text, name text)"), "{sql}");
+        assert!(sql.contains("SELECT $1, $2, r.external_id, r.name, now() FROM json_to_recordset($3::json) AS r(external_id text, name text)"), "{sql}");
         assert!(sql.contains("ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at, updated_at = now()"), "{sql}");
         assert!(
             sql.ends_with(

@@ -189,3 +189,82 @@ async fn pre_hybrid_collections_get_successors_under_the_new_name() {
             .unwrap();
     assert_eq!(bridged, ["pulse_t1_all_minilm_l6_v2"]);
 }
+
+/// Deleting a tenant still takes every row of it along (the data tables reach `tenants`
+/// through their integration, not directly) and leaves other tenants' rows alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_tenant_removes_every_row_it_owns_and_no_other() {
+    use crate::common::source::{cli, connect_github, jira_tenant, strings};
+    use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+
+    let config = SimulatorConfig {
+        jira_issues: 40,
+        github_repos: 1,
+        github_prs: 20,
+        ..SimulatorConfig::default()
+    };
+    let sim = RunningSimulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let db = ScratchDb::migrated().await;
+    let mut tenants = Vec::new();
+    for _ in 0..2 {
+        let tenant = jira_tenant(&db, &sim, "sim-token").await;
+        connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
+        for provider in ["jira", "github"] {
+            let run = cli(&db, strings(&["run-job", provider, "--tenant", &tenant])).await;
+            assert!(run.status.success(), "{}", common::stderr(&run));
+        }
+        tenants.push(tenant.parse::<i64>().unwrap());
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c
+         JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id'
+           AND t.table_type = 'BASE TABLE'
+         ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let rows_of = async |tenant: i64| {
+        let mut counts = Vec::new();
+        for table in &tables {
+            let rows: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE tenant_id = $1"
+            ))
+            .bind(tenant)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            counts.push((table.clone(), rows));
+        }
+        counts
+    };
+    let kept_before = rows_of(tenants[1]).await;
+    for table in [
+        "raw_extraction_data",
+        "work_items",
+        "changelogs",
+        "prs",
+        "pr_commits",
+    ] {
+        let rows = kept_before
+            .iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, n)| *n);
+        assert!(rows > Some(0), "the sync left {table} empty");
+    }
+    sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(tenants[0])
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let left: Vec<_> = rows_of(tenants[0])
+        .await
+        .into_iter()
+        .filter(|(_, rows)| *rows > 0)
+        .collect();
+    assert!(left.is_empty(), "rows outlived their tenant: {left:?}");
+    assert_eq!(rows_of(tenants[1]).await, kept_before);
+}
