@@ -104,8 +104,10 @@ impl<'a> TransformStage<'a> {
     pub async fn loaded(&self, provider: Provider, rows: u64) -> Result<(), StoreError> {
         let before = self.loaded.fetch_add(rows, Ordering::Relaxed);
         if statistics_are_due(before, before + rows) {
-            let tables = self.sources.source(provider).load_tables();
-            store::analyze_keys(self.pool, tables).await?;
+            let tables: Vec<&str> = (self.sources.source(provider).load_tables().iter())
+                .map(|table| table.name())
+                .collect();
+            store::analyze_indexed(self.pool, &tables).await?;
         }
         Ok(())
     }

@@ -32,8 +32,6 @@ pub use error::{is_unique_violation, StoreError};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
 
-use load_batches::LoadTable;
-
 /// The schema, embedded at build time from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -54,25 +52,30 @@ async fn applied_migrations(pool: &PgPool) -> i64 {
 }
 
 /// Refreshes what the loads plan with while a sync fills `tables`: row counts and the
-/// columns the upserts and raw reads join on (tenant, integration, external ids), of the
-/// tables and of the raw rows. With statistics from when a table was empty the planner scans
-/// it whole for every batch, so a first large sync slows down as it goes. Key columns alone
-/// cost a small part of a whole `ANALYZE`, which also sorts wide text and evaluates index
-/// expressions (the search index) over its sample; the other columns' statistics, which the
-/// API's filters plan with, are autovacuum's to refresh.
-pub async fn analyze_keys(pool: &PgPool, tables: &[&LoadTable]) -> Result<(), StoreError> {
-    let mut targets = vec![
-        "raw_extraction_data (tenant_id, integration_id, type, external_id, status)".to_owned(),
-    ];
-    targets.extend(tables.iter().map(|table| {
-        format!(
-            "{} (tenant_id, integration_id, {})",
-            table.name(),
-            table.upsert.conflict_key.join(", ")
-        )
-    }));
-    sqlx::query(&format!("ANALYZE {}", targets.join(", ")))
-        .execute(pool)
-        .await?;
+/// statistics of every indexed column (what statements find rows by: tenant, integration,
+/// external ids, parent ids), of the tables and of the raw rows. With statistics from when
+/// a table was empty the planner scans it whole for every batch, so a first large sync slows
+/// down as it goes. Indexed columns alone cost a small part of a whole `ANALYZE`, which also
+/// sorts wide text and evaluates index expressions (the search index) over its sample; the
+/// other columns' statistics, which the API's filters plan with, are autovacuum's to refresh.
+pub async fn analyze_indexed(pool: &PgPool, tables: &[&str]) -> Result<(), StoreError> {
+    let mut names = tables.to_vec();
+    names.push("raw_extraction_data");
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I (%s)', c.relname, string_agg(DISTINCT quote_ident(a.attname), ', '))
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indrelid
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+         WHERE c.relname = ANY ($1) AND c.relnamespace = 'public'::regnamespace
+         GROUP BY c.relname",
+    )
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    if !targets.is_empty() {
+        sqlx::query(&format!("ANALYZE {}", targets.join(", ")))
+            .execute(pool)
+            .await?;
+    }
     Ok(())
 }
