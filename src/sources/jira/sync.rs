@@ -21,7 +21,7 @@ use crate::pipeline::handoff::Handoff;
 use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
 use crate::sources::links;
-use crate::store::raw;
+use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 
 /// Issues the search returned.
@@ -184,10 +184,11 @@ impl JiraRun<'_> {
 
     /// Fetches the full changelogs of issues whose embedded changelog is partial with the
     /// bulk changelog call (up to a thousand issues per call, instead of paging each issue)
-    /// and stores each issue's histories as one raw row, `{issueId, changeHistories}` as
-    /// the answers gave them (an issue split across answers is joined); the transform
-    /// reads them back with the issue.
-    async fn full_changelogs(&self, issue_ids: &[String]) -> Result<(), PipelineError> {
+    /// and returns each issue's histories as one raw row to store with the issues,
+    /// `{issueId, changeHistories}` as the answers gave them (an issue split across answers
+    /// is joined); the transform reads them back with the issue.
+    async fn full_changelogs(&self, issue_ids: &[String]) -> Result<Vec<RawEntity>, PipelineError> {
+        let mut pages = Vec::new();
         for ids in issue_ids.chunks(BULK_CHANGELOG_ISSUES) {
             let mut histories: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             let mut next: Option<String> = None;
@@ -210,16 +211,11 @@ impl JiraRun<'_> {
             }
             for (id, found) in histories {
                 let entry = json!({"issueId": id, "changeHistories": found});
-                self.store(
-                    kinds::CHANGELOG_PAGE,
-                    Some(id),
-                    &entry,
-                    json!({"startAt": 0, "last": true, "bulk": true}),
-                )
-                .await?;
+                let metadata = json!({"startAt": 0, "last": true, "bulk": true});
+                pages.push((Some(id), entry, metadata));
             }
         }
-        Ok(())
+        Ok(pages)
     }
 
     /// Extract side of the issues step: each partition's search walked page by page (each
@@ -318,7 +314,7 @@ impl JiraRun<'_> {
                 partial.push(id.to_owned());
             }
         }
-        self.full_changelogs(&partial).await?;
+        let changelogs = self.full_changelogs(&partial).await?;
         if self.dev_status {
             // Only issues whose development summary changed need their panel read again.
             let current =
@@ -336,7 +332,19 @@ impl JiraRun<'_> {
             .map(|issue| (issue["id"].as_str().map(str::to_owned), issue))
             .collect();
         let entities = raw::with_metadata(entities, &json!({"jql": jql}));
-        let stored = raw::insert_returning(self.pool, self.scope, kinds::ISSUE, entities).await?;
+        // One transaction: a changelog stored without its issue would stay pending, never
+        // processed (the issue read again later reads its own newer changelog).
+        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
+        raw::insert_each(
+            &mut *transaction,
+            self.scope,
+            kinds::CHANGELOG_PAGE,
+            changelogs,
+        )
+        .await?;
+        let stored =
+            raw::insert_returning(&mut *transaction, self.scope, kinds::ISSUE, entities).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
         let message = stage_message(
             self.scope,
             (Provider::Jira, kinds::ISSUE),
