@@ -37,8 +37,10 @@ async fn workers_and_runs_ride_out_a_broker_restart() {
     let config = SimulatorConfig {
         seed: 9,
         jira_issues: 1_500,
-        // Slow enough that extraction (and publishing) is still going at the restart.
-        latency: Duration::from_millis(30),
+        // Slow enough that extraction (and publishing) is still going at the restart: one
+        // project, so the 15 search pages follow each other, each answer 300 ms late.
+        jira_projects: 1,
+        latency: Duration::from_millis(300),
         ..SimulatorConfig::default()
     };
     let sim = RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
