@@ -55,7 +55,7 @@ pub async fn insert_each(
     entities: Vec<RawEntity>,
 ) -> Result<Vec<RawId>, StoreError> {
     let stored = insert_returning(executor, scope, kind, entities).await?;
-    Ok(stored.into_iter().map(|row| row.id).collect())
+    Ok(ids_of(&stored))
 }
 
 /// Stores a batch of entities of one kind, each with its own metadata (a JSON object), in
