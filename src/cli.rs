@@ -430,6 +430,20 @@ pub struct SimulateArgs {
     /// with its own budget.
     #[arg(long = "github-token", default_value = "sim-gh-token")]
     pub github_tokens: Vec<String>,
+    /// Number of Azure Boards work items (organization `/sim-org`, two projects).
+    #[arg(long, default_value_t = 300)]
+    pub azure_work_items: u32,
+    /// Azure DevOps personal access token accepted (Basic, any user name).
+    #[arg(long, default_value = "sim-azure-token")]
+    pub azure_token: String,
+    /// Share of Azure work items served with an unreadable `System.CreatedDate` (poison
+    /// records).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub azure_malformed_rate: f64,
+    /// Answer every n-th Azure DevOps request 429 with Retry-After and the X-RateLimit
+    /// headers (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub azure_throttle_every: u64,
     /// Jira requests allowed per second, e.g. `20/s`; more answer 429 with Retry-After.
     #[arg(long, value_parser = parse_per_second)]
     pub jira_rate: Option<u32>,

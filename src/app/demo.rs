@@ -13,6 +13,7 @@ use crate::domain::{IntegrationRef, Provider, TenantId, Tier, UserRole};
 use crate::security::{CredentialCipher, SecretKey};
 use crate::service::users::NewUser;
 use crate::simulator::{RunningSimulator, SimulatorConfig};
+use crate::sources::CATALOG;
 use crate::store::integrations::{self, Credentials, IntegrationSettings, NewIntegration};
 use crate::store::{jobs, tenants, users};
 
@@ -99,10 +100,11 @@ pub(super) async fn start_demo(
     };
     for provider in Provider::ALL.iter().copied() {
         let (token, username) = defaults.sign_in(provider);
+        let source_url = simulator.base_url_for(provider);
         let demo = DemoSource {
             tenant,
             provider,
-            base_url: &base_url,
+            base_url: &source_url,
             token,
             username: username.as_deref(),
         };
@@ -191,6 +193,7 @@ async fn wire_demo_source(
             let new = NewIntegration {
                 tenant_id: demo.tenant,
                 provider: demo.provider,
+                steps: CATALOG.steps(demo.provider),
                 base_url: demo.base_url,
                 username: demo.username,
                 credentials: &credentials,

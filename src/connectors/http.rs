@@ -376,6 +376,26 @@ impl HttpClient {
         self.post_costing(url, body, 1).await
     }
 
+    /// A POST with query parameters (an API version, a page size).
+    pub async fn post_with_query(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> Result<Fetched, ConnectorError> {
+        let request = Request {
+            method: Method::POST,
+            url,
+            query,
+            body: Some(body),
+            etag: None,
+            cost: 1,
+        };
+        self.send(request)
+            .await
+            .and_then(|answer| fresh(answer, url))
+    }
+
     /// A POST expected to cost `cost` of the token's budget (a GraphQL query's points).
     pub async fn post_costing(
         &self,
@@ -582,6 +602,16 @@ impl HttpClient {
                     pause: Pause::Limited(retry_after.unwrap_or(SECONDARY_LIMIT_PAUSE)),
                 };
             }
+        }
+        // Azure DevOps answers a personal access token it does not accept with its sign-in
+        // page and 203: a refusal, not a page to retry or store.
+        if status == StatusCode::NON_AUTHORITATIVE_INFORMATION {
+            return Attempt::Fail(ConnectorError::Status {
+                method: method.clone(),
+                url: url.to_owned(),
+                status,
+                reason: Some("a sign-in page: the token was not accepted (expired, revoked or without access)".into()),
+            });
         }
         if status == StatusCode::NO_CONTENT {
             return Attempt::Done(Conditional::Changed(Fetched {

@@ -1,11 +1,9 @@
-//! ETL job lifecycle: the fixed job states, the steps of each provider, and the status JSON.
+//! ETL job lifecycle: the fixed job states, what a step is, and the status JSON.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use super::Provider;
 
 /// The lifecycle states of an `etl_jobs` row; the stored names are fixed (other tools read
 /// them).
@@ -68,51 +66,11 @@ impl Stage {
     }
 }
 
-/// One extraction step of a provider's job, in run order.
+/// One extraction step of a source's job (each source lists its own, in run order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobStep {
     pub name: &'static str,
     pub display_name: &'static str,
-}
-
-const JIRA_STEPS: &[JobStep] = &[
-    JobStep {
-        name: "jira_projects_and_issue_types",
-        display_name: "Projects & Types",
-    },
-    JobStep {
-        name: "jira_statuses_and_relationships",
-        display_name: "Statuses & Relations",
-    },
-    JobStep {
-        name: "jira_issues_with_changelogs",
-        display_name: "Issues & Changelogs",
-    },
-    JobStep {
-        name: "jira_dev_status",
-        display_name: "Development Status",
-    },
-];
-
-const GITHUB_STEPS: &[JobStep] = &[
-    JobStep {
-        name: "github_repositories",
-        display_name: "Repositories",
-    },
-    JobStep {
-        name: "github_pull_requests",
-        display_name: "Pull Requests",
-    },
-];
-
-impl Provider {
-    /// The steps a job of this provider runs, in order.
-    pub fn job_steps(self) -> &'static [JobStep] {
-        match self {
-            Provider::Jira => JIRA_STEPS,
-            Provider::Github => GITHUB_STEPS,
-        }
-    }
 }
 
 /// The status of one step: its order, label and the state of each stage.
@@ -134,10 +92,9 @@ pub struct JobStatus {
 }
 
 impl JobStatus {
-    /// A status with every stage of every step idle.
-    pub fn initial(provider: Provider, overall: JobState) -> Self {
-        let steps = provider
-            .job_steps()
+    /// A status with every stage of every one of `steps` (a source's, in run order) idle.
+    pub fn initial(steps: &[JobStep], overall: JobState) -> Self {
+        let steps = steps
             .iter()
             .enumerate()
             .map(|(index, step)| {
@@ -162,14 +119,24 @@ mod tests {
 
     #[test]
     fn initial_status_matches_the_design_shape() {
-        let status = JobStatus::initial(Provider::Jira, JobState::NotStarted);
+        let steps = [
+            JobStep {
+                name: "first",
+                display_name: "First",
+            },
+            JobStep {
+                name: "second",
+                display_name: "Second & More",
+            },
+        ];
+        let status = JobStatus::initial(&steps, JobState::NotStarted);
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["overall"], "NOT_STARTED");
-        let step = &json["steps"]["jira_issues_with_changelogs"];
-        assert_eq!(step["order"], 3);
-        assert_eq!(step["display_name"], "Issues & Changelogs");
+        let step = &json["steps"]["second"];
+        assert_eq!(step["order"], 2);
+        assert_eq!(step["display_name"], "Second & More");
         assert_eq!(step["extraction"], "idle");
-        assert_eq!(json["steps"].as_object().unwrap().len(), 4);
+        assert_eq!(json["steps"].as_object().unwrap().len(), 2);
     }
 
     #[test]

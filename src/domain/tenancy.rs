@@ -85,6 +85,10 @@ text_enum! {
     Provider {
         Jira => "jira",
         Github => "github",
+        /// Azure DevOps Services: Boards work items and Repos pull requests.
+        #[serde(rename = "azure_devops")]
+        #[value(name = "azure_devops")]
+        AzureDevops => "azure_devops",
     }
 }
 

@@ -12,7 +12,7 @@ use super::webhooks::{HookTarget, Installed, Refreshed};
 use super::StepReport;
 use crate::connectors::outbound::Outbound;
 use crate::domain::input::{InvalidInput, SourceScope};
-use crate::domain::{IntegrationRef, Provider};
+use crate::domain::{IntegrationRef, JobStep, Provider};
 use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
 use crate::store::load_batches::{LoadRows, LoadTable};
@@ -31,6 +31,9 @@ pub struct Reach {
 /// One source's component: everything the stages need to know about it.
 pub trait Source: Send + Sync {
     fn provider(&self) -> Provider;
+
+    /// The steps of its job, in run order: the job's status lists exactly these.
+    fn steps(&self) -> &'static [JobStep];
 
     /// The raw row kinds its transform messages carry, in the order recovery replays them
     /// (a comment is loaded only onto a known pull request, so pull requests come first).
@@ -123,12 +126,20 @@ impl Catalog {
         (self.of)(provider)
     }
 
-    /// Every load table of every source.
+    /// The steps of `provider`'s job, in run order.
+    pub fn steps(&self, provider: Provider) -> &'static [JobStep] {
+        self.source(provider).steps()
+    }
+
+    /// Every load table of every source, once each (sources may fill the same table).
     pub fn load_tables(&self) -> Vec<&'static LoadTable> {
-        self.all
-            .iter()
-            .flat_map(|source| source.load_tables().iter().copied())
-            .collect()
+        let mut tables: Vec<&'static LoadTable> = Vec::new();
+        for table in self.all.iter().flat_map(|source| source.load_tables()) {
+            if !tables.iter().any(|known| std::ptr::eq(*known, *table)) {
+                tables.push(table);
+            }
+        }
+        tables
     }
 
     /// Every embedded table of every source.

@@ -96,7 +96,8 @@ pub async fn run_one_job(
     // A first run reads everything too.
     let read_everything = full || job.last_sync_date.is_none();
     let started_at = Utc::now();
-    jobs::start_run(pool, tenant_id, job.id, job.provider).await?;
+    let steps = sources.steps(job.provider);
+    jobs::start_run(pool, tenant_id, job.id, steps).await?;
     let since = if full {
         None
     } else {

@@ -55,6 +55,7 @@ pub async fn create(
         NewIntegration {
             tenant_id: new.tenant_id,
             provider: new.provider,
+            steps: CATALOG.steps(new.provider),
             base_url: &base_url,
             username: scope.username.as_deref(),
             credentials: &Credentials { tokens },

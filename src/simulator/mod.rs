@@ -1,5 +1,5 @@
-//! The built-in source simulator: Jira Cloud REST v3, GitHub REST v3 and GraphQL on
-//! localhost, deterministic from a seed and generated lazily, so large sites stay small in
+//! The built-in source simulator: Jira Cloud REST v3, GitHub REST v3 and GraphQL, Azure
+//! DevOps Boards (organization `/sim-org`) on localhost, deterministic from a seed and generated lazily, so large sites stay small in
 //! memory.
 //! Started by `pulse-etl simulate` and, in-process on a random port, by tests and demos.
 //!
@@ -13,6 +13,7 @@
 
 mod activity;
 mod auth;
+pub mod azure_devops;
 mod embeddings;
 mod faults;
 pub mod github;
@@ -43,6 +44,8 @@ use tokio::task::JoinHandle;
 
 use crate::domain::Provider;
 use auth::Credentials;
+use azure_devops::routes::AzureState;
+use azure_devops::site::AzureSite;
 use faults::Faults;
 use github::routes::GithubState;
 use github::site::GithubSite;
@@ -66,6 +69,14 @@ pub struct SimulatorConfig {
     pub github_prs: u32,
     /// Tokens GitHub accepts (`Authorization: Bearer|token <t>`), each with its own budget.
     pub github_tokens: Vec<String>,
+    /// Azure Boards work items of the organization `/sim-org`.
+    pub azure_work_items: u32,
+    /// The Azure DevOps personal access token accepted.
+    pub azure_token: String,
+    /// Share of Azure work items served with an unreadable `System.CreatedDate`.
+    pub azure_malformed_rate: f64,
+    /// Answer every n-th Azure DevOps request 429 with throttling headers (0: never).
+    pub azure_throttle_every: u64,
     /// Jira requests allowed per second (None: unlimited).
     pub jira_rate: Option<u32>,
     /// Answer every n-th Jira request 429 with `Retry-After: 1`, whatever the rate (0: never).
@@ -106,6 +117,10 @@ impl Default for SimulatorConfig {
             github_repos: 3,
             github_prs: 500,
             github_tokens: vec!["sim-gh-token".into()],
+            azure_work_items: 300,
+            azure_token: "sim-azure-token".into(),
+            azure_malformed_rate: 0.0,
+            azure_throttle_every: 0,
             jira_rate: None,
             jira_throttle_every: 0,
             github_budget: 5_000,
@@ -134,12 +149,14 @@ impl SimulatorConfig {
                 self.github_tokens.first().cloned().unwrap_or_default(),
                 None,
             ),
+            Provider::AzureDevops => (self.azure_token.clone(), None),
         }
     }
 }
 
 struct Control {
     jira: Arc<JiraState>,
+    azure: Arc<AzureState>,
     github: Arc<GithubState>,
     stats: Arc<Stats>,
     webhooks: Arc<webhooks::Webhooks>,
@@ -174,10 +191,17 @@ impl RunningSimulator {
             repos: config.github_repos.max(1),
             pulls: config.github_prs,
         };
-        let (jira_site, github_site) = tokio::task::spawn_blocking(move || {
+        // The work items are an issue population of their own (another seed, two projects).
+        let azure_population = jira::issues::Population {
+            seed: config.seed ^ 0x617a_7572_6520,
+            issues: config.azure_work_items,
+            projects: azure_devops::site::PROJECTS.len(),
+        };
+        let (jira_site, github_site, azure_site) = tokio::task::spawn_blocking(move || {
             (
                 JiraSite::new(jira_population),
                 GithubSite::new(github_population, jira_population),
+                AzureSite::new(azure_population),
             )
         })
         .await
@@ -194,6 +218,14 @@ impl RunningSimulator {
             site: github_site,
             base_url: base_url.clone(),
             malformed_rate: config.github_malformed_rate,
+        });
+        let azure = Arc::new(AzureState {
+            site: azure_site,
+            base_url: base_url.clone(),
+            token: config.azure_token.clone(),
+            malformed_rate: config.azure_malformed_rate,
+            throttle_every: config.azure_throttle_every,
+            requests: Default::default(),
         });
         let stats = Arc::new(Stats::default());
         let credentials = Arc::new(Credentials::new(&config));
@@ -252,7 +284,9 @@ impl RunningSimulator {
                 quota::github_secondary_limit,
             ))
             .layer(middleware::from_fn_with_state(credentials, auth::github));
-        let mut api = jira_api.merge(github_api);
+        let azure_api =
+            azure_devops::routes::router(azure.clone()).layer(middleware::from_fn(delay));
+        let mut api = jira_api.merge(github_api).merge(azure_api);
         if let Some(dir) = &config.embeddings_model_dir {
             let state = Arc::new(embeddings::EmbeddingsState::new(
                 dir.clone(),
@@ -288,6 +322,7 @@ impl RunningSimulator {
             .route("/_sim/delete", post(delete_handler))
             .with_state(Arc::new(Control {
                 jira,
+                azure,
                 github,
                 stats,
                 webhooks: hooks,
@@ -320,6 +355,17 @@ impl RunningSimulator {
         format!("http://{}", self.addr)
     }
 
+    /// The base URL an integration of `provider` is given: the simulated Azure DevOps
+    /// organization's for Azure DevOps, [`Self::base_url`] for the others.
+    pub fn base_url_for(&self, provider: Provider) -> String {
+        match provider {
+            Provider::AzureDevops => {
+                format!("{}{}", self.base_url(), azure_devops::routes::ORGANIZATION)
+            }
+            Provider::Jira | Provider::Github => self.base_url(),
+        }
+    }
+
     /// Stops accepting requests and waits for in-flight ones.
     pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
@@ -335,9 +381,16 @@ impl RunningSimulator {
 }
 
 async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
-    let (jira, github) = (control.jira.clone(), control.github.clone());
-    let truth = tokio::task::spawn_blocking(move || (jira.site.truth(), github.site.truth())).await;
-    let Ok((jira, github)) = truth else {
+    let (jira, github, azure) = (
+        control.jira.clone(),
+        control.github.clone(),
+        control.azure.clone(),
+    );
+    let truth = tokio::task::spawn_blocking(move || {
+        (jira.site.truth(), github.site.truth(), azure.site.truth())
+    })
+    .await;
+    let Ok((jira, github, azure)) = truth else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let (requests, responses) = control.stats.snapshot();
@@ -353,6 +406,9 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
             "reviews": github.reviews,
             "commits": github.commits,
             "comments": github.comments,
+            "azure_work_items": azure.work_items,
+            "azure_revisions": azure.revisions,
+            "azure_status_transitions": azure.state_transitions,
         },
     }))
     .into_response()
@@ -389,20 +445,27 @@ async fn mutate_handler(
         Err(bad) => return bad.into_response(),
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let (jira, github) = (control.jira.clone(), control.github.clone());
+    let (jira, github, azure) = (
+        control.jira.clone(),
+        control.github.clone(),
+        control.azure.clone(),
+    );
     let outcome = tokio::task::spawn_blocking(move || {
         let issues = jira.site.mutate(fraction, now);
         let prs = github.site.mutate(fraction, now);
+        let work_items = azure.site.items.mutate(fraction, now);
         let events = change_events(&jira, &github, (&issues, &prs), now);
-        (issues, prs, events)
+        (issues, prs, work_items, events)
     })
     .await;
     match outcome {
-        Ok((issues, prs, events)) => {
+        Ok((issues, prs, work_items, events)) => {
             let delivered = control.webhooks.deliver(events).await;
             Json(json!({
                 "issues_changed": issues.changed.len(), "issues_added": issues.added.len(),
                 "prs_changed": prs.changed.len(), "prs_added": prs.added.len(),
+                "azure_work_items_changed": work_items.changed.len(),
+                "azure_work_items_added": work_items.added.len(),
                 "webhook_deliveries": delivered,
             }))
             .into_response()
@@ -454,9 +517,10 @@ async fn delete_handler(
         Ok(fraction) => fraction,
         Err(bad) => return bad.into_response(),
     };
-    let jira = control.jira.clone();
+    let (jira, azure) = (control.jira.clone(), control.azure.clone());
     let now = chrono::Utc::now().timestamp_millis();
     match tokio::task::spawn_blocking(move || {
+        let azure_deleted = azure.site.items.delete(fraction).len();
         let deleted = jira.site.delete(fraction);
         let events: Vec<webhooks::Event> = deleted
             .iter()
@@ -465,14 +529,15 @@ async fn delete_handler(
                 webhooks::jira_issue_event("jira:issue_deleted", &jira.base_url, issue, now)
             })
             .collect();
-        (deleted.len(), events)
+        (deleted.len(), azure_deleted, events)
     })
     .await
     {
-        Ok((deleted, events)) => {
+        Ok((deleted, azure_deleted, events)) => {
             let delivered = control.webhooks.deliver(events).await;
-            Json(json!({"issues_deleted": deleted, "webhook_deliveries": delivered}))
-                .into_response()
+            Json(json!({"issues_deleted": deleted, "azure_work_items_deleted": azure_deleted,
+                        "webhook_deliveries": delivered}))
+            .into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

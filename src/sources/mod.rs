@@ -3,7 +3,9 @@
 //! matches on [`Provider`].
 
 mod access;
+pub mod azure_devops;
 pub mod fields;
+pub mod flow;
 pub mod github;
 pub mod jira;
 pub mod links;
@@ -14,7 +16,7 @@ use crate::pipeline::source::{Catalog, Source};
 /// Every source this build has.
 pub static CATALOG: Catalog = Catalog {
     of: source,
-    all: &[&jira::JIRA, &github::GITHUB],
+    all: &[&jira::JIRA, &github::GITHUB, &azure_devops::AZURE_DEVOPS],
 };
 
 /// The source of `provider`.
@@ -22,6 +24,7 @@ fn source(provider: Provider) -> &'static dyn Source {
     match provider {
         Provider::Jira => &jira::JIRA,
         Provider::Github => &github::GITHUB,
+        Provider::AzureDevops => &azure_devops::AZURE_DEVOPS,
     }
 }
 
@@ -40,7 +43,7 @@ mod tests {
     }
 
     #[test]
-    fn raw_kinds_and_load_tables_belong_to_one_source_each() {
+    fn raw_kinds_belong_to_one_source_each_and_load_tables_have_one_definition() {
         let mut kinds: Vec<&str> = CATALOG
             .all
             .iter()

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use super::{jobs, tenants};
-use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
 use crate::security::CredentialCipher;
 
 /// What a connector needs to authenticate. Never serialized to the API.
@@ -60,6 +60,8 @@ impl IntegrationSettings {
 pub struct NewIntegration<'a> {
     pub tenant_id: TenantId,
     pub provider: Provider,
+    /// The steps of its source's job, in run order.
+    pub steps: &'a [JobStep],
     pub base_url: &'a str,
     pub username: Option<&'a str>,
     pub credentials: &'a Credentials,
@@ -109,7 +111,14 @@ pub async fn create(
     .bind(Json(new.settings))
     .fetch_one(&mut *transaction)
     .await?;
-    jobs::create_for_integration(&mut transaction, new.tenant_id, id, new.provider).await?;
+    jobs::create_for_integration(
+        &mut transaction,
+        new.tenant_id,
+        id,
+        new.provider,
+        new.steps,
+    )
+    .await?;
     transaction.commit().await?;
     Ok(id)
 }

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use super::error::StoreError;
 use super::job_events::announcing;
 use crate::domain::{
-    IntegrationId, JobId, JobState, JobStatus, Provider, Stage, StageState, TenantId,
+    IntegrationId, JobId, JobState, JobStatus, JobStep, Provider, Stage, StageState, TenantId,
 };
 
 /// Creates the job that syncs a new integration: `NOT_STARTED`, active, every step idle.
@@ -16,8 +16,9 @@ pub async fn create_for_integration(
     tenant_id: TenantId,
     integration_id: IntegrationId,
     provider: Provider,
+    steps: &[JobStep],
 ) -> Result<JobId, StoreError> {
-    let status = JobStatus::initial(provider, JobState::NotStarted);
+    let status = JobStatus::initial(steps, JobState::NotStarted);
     Ok(sqlx::query_scalar(
         "INSERT INTO etl_jobs (tenant_id, integration_id, job_type, state, status, next_run)
          VALUES ($1, $2, $3, $4, $5, now())
@@ -74,12 +75,12 @@ pub async fn for_run(
     .await?)
 }
 
-/// Marks the job RUNNING with every stage of every step idle.
+/// Marks the job RUNNING with every stage of every one of `steps` (its source's) idle.
 pub async fn start_run(
     pool: &PgPool,
     tenant_id: TenantId,
     job_id: JobId,
-    provider: Provider,
+    steps: &[JobStep],
 ) -> Result<(), StoreError> {
     sqlx::query(&announcing(
         "UPDATE etl_jobs SET state = 'RUNNING', status = $3, last_run_started_at = now(),
@@ -91,7 +92,7 @@ pub async fn start_run(
     ))
     .bind(tenant_id)
     .bind(job_id)
-    .bind(Json(JobStatus::initial(provider, JobState::Running)))
+    .bind(Json(JobStatus::initial(steps, JobState::Running)))
     .execute(pool)
     .await?;
     Ok(())

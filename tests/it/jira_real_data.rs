@@ -42,6 +42,7 @@ async fn integration(db: &ScratchDb) -> (TenantId, IntegrationId) {
         NewIntegration {
             tenant_id: tenant,
             provider: Provider::Jira,
+            steps: pulse_etl::sources::CATALOG.steps(Provider::Jira),
             base_url: "https://example.atlassian.net",
             username: Some("bot@example.com"),
             credentials: &Credentials {

@@ -22,6 +22,7 @@ async fn jira_jobs(db: &ScratchDb, count: usize) {
             NewIntegration {
                 tenant_id: tenant,
                 provider: Provider::Jira,
+                steps: pulse_etl::sources::CATALOG.steps(Provider::Jira),
                 base_url: "http://127.0.0.1:9",
                 username: Some("a@b.c"),
                 credentials: &Credentials {

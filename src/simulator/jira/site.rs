@@ -82,6 +82,23 @@ impl JiraSite {
             .then(|| Self::generate(&self.population, &activity, index))
     }
 
+    /// A live issue by index.
+    pub fn by_index(&self, index: u32) -> Option<Issue> {
+        let activity = self.read();
+        activity
+            .is_live(index)
+            .then(|| Self::generate(&self.population, &activity, index))
+    }
+
+    /// Every live issue's index and `updated` time, in index order.
+    pub fn live_updated(&self) -> Vec<(u32, i64)> {
+        let activity = self.read();
+        activity
+            .live()
+            .map(|index| (index, activity.updated_ms(index)))
+            .collect()
+    }
+
     /// Project indexes for the query's keys (left out: those it excludes); an unknown key
     /// is Jira's 400.
     fn project_filter(&self, query: &Query) -> Result<Option<Vec<usize>>, JqlError> {

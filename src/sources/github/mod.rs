@@ -22,7 +22,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
-use crate::domain::{IntegrationId, IntegrationRef, Provider, SourceApi, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
 use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -46,6 +46,18 @@ pub mod steps {
     pub const REPOSITORIES: &str = "github_repositories";
     pub const PULL_REQUESTS: &str = "github_pull_requests";
 }
+
+/// A GitHub job's steps as its status lists them.
+static STEPS: [JobStep; 2] = [
+    JobStep {
+        name: steps::REPOSITORIES,
+        display_name: "Repositories",
+    },
+    JobStep {
+        name: steps::PULL_REQUESTS,
+        display_name: "Pull Requests",
+    },
+];
 
 /// Raw row kinds GitHub answers are stored under.
 pub mod kinds {
@@ -82,6 +94,10 @@ pub static GITHUB: Github = Github;
 impl Source for Github {
     fn provider(&self) -> Provider {
         Provider::Github
+    }
+
+    fn steps(&self) -> &'static [JobStep] {
+        &STEPS
     }
 
     fn transform_kinds(&self) -> &'static [&'static str] {

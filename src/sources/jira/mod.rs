@@ -23,7 +23,7 @@ use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
-use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
 use crate::pipeline::source::{Reach, Source};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
@@ -50,6 +50,26 @@ pub mod steps {
     pub const DEV_STATUS: &str = "jira_dev_status";
 }
 
+/// A Jira job's steps as its status lists them.
+static STEPS: [JobStep; 4] = [
+    JobStep {
+        name: steps::PROJECTS,
+        display_name: "Projects & Types",
+    },
+    JobStep {
+        name: steps::STATUSES,
+        display_name: "Statuses & Relations",
+    },
+    JobStep {
+        name: steps::ISSUES,
+        display_name: "Issues & Changelogs",
+    },
+    JobStep {
+        name: steps::DEV_STATUS,
+        display_name: "Development Status",
+    },
+];
+
 /// Raw row kinds Jira answers are stored under.
 pub mod kinds {
     pub const PROJECT_PAGE: &str = "jira_project_search";
@@ -73,6 +93,10 @@ pub static JIRA: Jira = Jira;
 impl Source for Jira {
     fn provider(&self) -> Provider {
         Provider::Jira
+    }
+
+    fn steps(&self) -> &'static [JobStep] {
+        &STEPS
     }
 
     fn transform_kinds(&self) -> &'static [&'static str] {

@@ -238,6 +238,7 @@ pub async fn github_integration(db: &ScratchDb, name: &str) -> IntegrationRef {
         NewIntegration {
             tenant_id,
             provider: Provider::Github,
+            steps: pulse_etl::sources::CATALOG.steps(Provider::Github),
             base_url: "https://api.github.com",
             username: None,
             credentials: &Credentials {

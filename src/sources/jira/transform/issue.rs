@@ -8,7 +8,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::domain::workflow::{workflow_metrics, StatusClass, Transition, WorkflowMetrics};
+use crate::domain::workflow::{StatusClass, WorkflowMetrics};
+use crate::sources::flow::{status_history, StatusChange};
 use crate::sources::fields::{
     as_flag, as_number, as_text, clean, document_text, flatten, jira_time,
 };
@@ -143,15 +144,6 @@ fn time_at(
 }
 
 /// The status changes in a list of histories, oldest first by (time, history id).
-struct StatusChange {
-    history_id: String,
-    sequence: i64,
-    at: DateTime<Utc>,
-    from: Option<String>,
-    to: Option<String>,
-    author: Option<String>,
-}
-
 fn status_changes(histories: &[Value]) -> Vec<StatusChange> {
     let mut changes: Vec<StatusChange> = histories
         .iter()
@@ -160,15 +152,15 @@ fn status_changes(histories: &[Value]) -> Vec<StatusChange> {
                 .get("created")
                 .and_then(Value::as_str)
                 .and_then(jira_time)?;
-            let history_id = history.get("id").and_then(Value::as_str)?.to_owned();
+            let id = history.get("id").and_then(Value::as_str)?.to_owned();
             let item = history
                 .get("items")
                 .and_then(Value::as_array)?
                 .iter()
                 .find(|item| item.get("field").and_then(Value::as_str) == Some("status"))?;
             Some(StatusChange {
-                sequence: history_id.parse().unwrap_or(i64::MAX),
-                history_id,
+                sequence: id.parse().unwrap_or(i64::MAX),
+                id,
                 at,
                 from: item.get("from").and_then(Value::as_str).map(str::to_owned),
                 to: item.get("to").and_then(Value::as_str).map(str::to_owned),
@@ -217,36 +209,7 @@ pub fn transform_issue(
         .collect();
 
     let changes = status_changes(histories);
-    let mut rows = Vec::with_capacity(changes.len());
-    let mut entered = created.or_else(|| changes.first().map(|c| c.at));
-    for change in &changes {
-        let start = entered.unwrap_or(change.at);
-        rows.push(ChangelogRow {
-            external_id: change.history_id.clone(),
-            work_item_external_id: external_id.clone(),
-            from_status_external_id: change.from.clone(),
-            to_status_external_id: change.to.clone(),
-            transition_start_date: start,
-            transition_change_date: change.at,
-            time_in_status_seconds: (change.at - start).num_milliseconds() as f64 / 1000.0,
-            author: change.author.clone(),
-        });
-        entered = Some(change.at);
-    }
-    let transitions: Vec<Transition<String>> = changes
-        .iter()
-        .filter_map(|c| {
-            c.to.clone().map(|to| Transition {
-                sequence: c.sequence,
-                at: c.at,
-                to,
-            })
-        })
-        .collect();
-    let initial = changes.first().and_then(|c| c.from.clone());
-    let metrics = workflow_metrics(&transitions, initial.as_ref(), |status| {
-        context.statuses.get(status).copied()
-    });
+    let (rows, metrics) = status_history(&external_id, created, &changes, context.statuses);
 
     let row = WorkItemRow {
         external_id,

@@ -1,0 +1,314 @@
+//! Azure DevOps Services as a source: Boards work items with their full revision history,
+//! into the same work-item tables Jira fills, so workflows, flow metrics, custom fields,
+//! the API, the UI and search work unchanged. Signs in with a personal access token (Basic,
+//! empty user name). Repos pull requests are not read yet.
+
+pub mod client;
+mod load;
+mod reprocess;
+mod sync;
+pub mod transform;
+
+use anyhow::Context;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sqlx::PgPool;
+
+use crate::connectors::http::{Auth, HttpClient};
+use crate::domain::input::{self, InvalidInput, SourceScope};
+use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
+use crate::pipeline::source::{Reach, Source};
+use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
+use crate::pipeline::transform_stage::TransformError;
+use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
+use crate::pipeline::{PipelineError, StepReport};
+use crate::queue::StageMessage;
+use crate::sources::jira;
+use crate::store::integrations::IntegrationSummary;
+use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::raw::RawRecord;
+use crate::store::vectors::EmbedTable;
+use crate::store::StoreError;
+use client::AzureClient;
+use load::AzureLoader;
+use sync::AzureRun;
+
+/// An Azure DevOps job's steps, in order.
+pub mod steps {
+    pub const PROJECTS: &str = "azure_projects_and_types";
+    pub const WORK_ITEMS: &str = "azure_work_items_with_history";
+}
+
+/// An Azure DevOps job's steps as its status lists them.
+static STEPS: [JobStep; 2] = [
+    JobStep {
+        name: steps::PROJECTS,
+        display_name: "Projects, Types & States",
+    },
+    JobStep {
+        name: steps::WORK_ITEMS,
+        display_name: "Work Items & History",
+    },
+];
+
+/// Raw row kinds Azure DevOps answers are stored under.
+pub mod kinds {
+    pub const PROJECTS: &str = "azure_projects";
+    /// One project's work item types with their states (external id: the project's name).
+    pub const WORK_ITEM_TYPES: &str = "azure_work_item_types";
+    pub const FIELDS: &str = "azure_fields";
+    /// `{workItem, revisions}`: a work item as the batch read gave it, with every revision
+    /// of it read so far (external id: its id).
+    pub const WORK_ITEM: &str = "azure_work_item";
+}
+
+/// Work items land in the tables Jira's issues do: the same tables, registered by both.
+static LOAD_TABLES: [&LoadTable; 2] = [&jira::tables::WORK_ITEMS, &jira::tables::CHANGELOGS];
+
+
+/// The Azure DevOps source component.
+pub struct AzureDevops;
+
+pub static AZURE_DEVOPS: AzureDevops = AzureDevops;
+
+impl Source for AzureDevops {
+    fn provider(&self) -> Provider {
+        Provider::AzureDevops
+    }
+
+    fn steps(&self) -> &'static [JobStep] {
+        &STEPS
+    }
+
+    fn transform_kinds(&self) -> &'static [&'static str] {
+        &[kinds::WORK_ITEM]
+    }
+
+    fn load_tables(&self) -> &'static [&'static LoadTable] {
+        &LOAD_TABLES
+    }
+
+    fn embed_tables(&self) -> &'static [&'static EmbedTable] {
+        // The work items table is embedded once, registered by Jira.
+        &[]
+    }
+
+    /// Project names (empty: all); the token alone signs in.
+    fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
+        if !scope.repos.is_empty() {
+            return Err(input::invalid(
+                "repos",
+                "this build reads Azure Boards only (Azure Repos pull requests are not read yet)",
+            ));
+        }
+        if scope.dev_status {
+            return Err(input::invalid(
+                "dev_status",
+                "only Jira integrations link through the development panel",
+            ));
+        }
+        if scope.api.is_some() {
+            return Err(input::invalid(
+                "api",
+                "only GitHub integrations choose an API (GitHub's GraphQL or REST)",
+            ));
+        }
+        let projects = scope.projects.iter().map(|p| project_name(p));
+        Ok(SourceScope {
+            username: None,
+            projects: projects.collect::<Result<_, _>>()?,
+            repos: Vec::new(),
+            dev_status: false,
+            api: None,
+        })
+    }
+
+    fn sync<'a>(
+        &'a self,
+        context: &'a SyncContext<'a>,
+        recorder: &'a mut StepRecorder<'_>,
+    ) -> BoxFuture<'a, anyhow::Result<Synced>> {
+        async move {
+            let scope = context.scope;
+            let (integration, client) = client(
+                context.pool,
+                context.reach,
+                scope.tenant_id,
+                scope.integration_id,
+            )
+            .await?;
+            let run = AzureRun {
+                pool: context.pool,
+                handoff: context.handoff,
+                client: client.clone(),
+                scope,
+                projects: integration.settings.projects.clone(),
+                since: context.since,
+                full: context.full,
+            };
+            let outcome = run_steps(&run, recorder).await;
+            Ok(Synced {
+                requests: client.http().stats.snapshot(),
+                outcome,
+            })
+        }
+        .boxed()
+    }
+
+    fn transform<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        message: &'a StageMessage,
+        in_hand: Vec<RawRecord>,
+    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
+        async move {
+            if message.kind != kinds::WORK_ITEM {
+                return Err(TransformError::unknown(message));
+            }
+            let loader = AzureLoader {
+                pool,
+                scope: message.scope(),
+            };
+            Ok(loader
+                .transform_by_raw_ids(message.raw_data_ids(), in_hand)
+                .await?)
+        }
+        .boxed()
+    }
+
+    fn test_connection<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        async move {
+            let (_, client) =
+                client(pool, reach, integration.tenant, integration.integration).await?;
+            let projects = client.projects().await?.body;
+            let count = projects["value"].as_array().map_or(0, Vec::len);
+            Ok(format!("signed in; {count} project(s) visible"))
+        }
+        .boxed()
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        _context: &'a SyncContext<'a>,
+        _deliveries: &'a [RawRecord],
+    ) -> BoxFuture<'a, anyhow::Result<Refreshed>> {
+        async { anyhow::bail!("Azure DevOps integrations take no webhook deliveries yet") }.boxed()
+    }
+
+    fn install_webhooks<'a>(
+        &'a self,
+        _pool: &'a PgPool,
+        _reach: &'a Reach,
+        _integration: IntegrationRef,
+        _hook: &'a HookTarget,
+    ) -> BoxFuture<'a, anyhow::Result<Installed>> {
+        async {
+            anyhow::bail!("Azure DevOps webhooks are not supported yet: scheduled syncs keep the data current")
+        }
+        .boxed()
+    }
+
+    fn uninstall_webhooks<'a>(
+        &'a self,
+        _pool: &'a PgPool,
+        _reach: &'a Reach,
+        _integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<String>>> {
+        async { Ok(Vec::new()) }.boxed()
+    }
+
+    fn reprocess<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, StepReport)>, StoreError>> {
+        reprocess::reprocess(pool, integration).boxed()
+    }
+}
+
+/// An Azure DevOps project name as typed: trimmed, not empty, without the characters
+/// Azure DevOps forbids in one.
+fn project_name(text: &str) -> Result<String, InvalidInput> {
+    let name = text.trim();
+    let forbidden = |c: char| "\\/:*?\"<>;#$%{}|+=[]&".contains(c) || c.is_control();
+    if name.is_empty() || name.len() > 64 || name.chars().any(forbidden) {
+        return Err(input::invalid(
+            "projects",
+            format!("'{text}' is not an Azure DevOps project name"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The steps of an Azure DevOps job, each recorded as it ends.
+async fn run_steps(
+    run: &AzureRun<'_>,
+    recorder: &mut StepRecorder<'_>,
+) -> Result<(), PipelineError> {
+    let progress = recorder.start(steps::PROJECTS);
+    let (report, custom_fields) = run.projects_and_types().await?;
+    recorder.record(steps::PROJECTS, progress, report);
+    let progress = recorder.start(steps::WORK_ITEMS);
+    let report = run
+        .work_items(
+            &custom_fields,
+            &recorder.on_page(steps::WORK_ITEMS, &progress),
+        )
+        .await?;
+    recorder.record(steps::WORK_ITEMS, progress, report);
+    Ok(())
+}
+
+/// The integration and a client signed with its personal access token and held to its
+/// limits.
+async fn client(
+    pool: &PgPool,
+    reach: &Reach,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> anyhow::Result<(IntegrationSummary, AzureClient)> {
+    let access =
+        super::access::integration_access(pool, &reach.cipher, tenant_id, integration_id).await?;
+    let token = access
+        .tokens
+        .into_iter()
+        .next()
+        .context("the integration has no token")?;
+    let auth = Auth::Basic {
+        username: String::new(),
+        token,
+    };
+    let client = AzureClient::new(
+        HttpClient::new(auth, access.policy, &reach.outbound)?,
+        &access.integration.base_url,
+    );
+    Ok((access.integration, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_checked_and_repos_refused() {
+        assert_eq!(project_name(" Fabrikam Fiber ").unwrap(), "Fabrikam Fiber");
+        assert!(project_name("a/b").is_err());
+        assert!(project_name("  ").is_err());
+        let scope = SourceScope {
+            username: None,
+            projects: Vec::new(),
+            repos: vec!["p/r".into()],
+            dev_status: false,
+            api: None,
+        };
+        assert_eq!(
+            AZURE_DEVOPS.check_scope(scope).unwrap_err().field,
+            "repos"
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! Re-runs transform and load for an Azure DevOps integration from its stored raw data,
+//! with no API call: the newest stored copy of every answer and work item goes through the
+//! loader a sync uses.
+
+use sqlx::PgPool;
+
+use super::kinds;
+use super::load::AzureLoader;
+use super::steps;
+use crate::domain::{IntegrationRef, Scope};
+use crate::pipeline::{BackgroundLoad, StepReport};
+use crate::store::raw::LatestBatches;
+use crate::store::StoreError;
+
+/// Reprocesses everything stored for the integration; returns a report per step.
+pub async fn reprocess(
+    pool: &PgPool,
+    ids: IntegrationRef,
+) -> Result<Vec<(&'static str, StepReport)>, StoreError> {
+    let loader = AzureLoader {
+        pool,
+        scope: Scope::of(ids),
+    };
+    let mut projects = StepReport::default();
+    let mut batches = LatestBatches::new(pool, ids, kinds::PROJECTS);
+    while let Some(rows) = batches.next().await? {
+        for row in rows {
+            projects.loaded += loader.projects(row.id, &row.raw_data).await?;
+        }
+    }
+    let mut types = Vec::new();
+    let mut batches = LatestBatches::new(pool, ids, kinds::WORK_ITEM_TYPES);
+    while let Some(rows) = batches.next().await? {
+        types.extend(
+            rows.into_iter()
+                .map(|row| (row.id, row.external_id.unwrap_or_default(), row.raw_data)),
+        );
+    }
+    projects += loader.work_item_types(&types).await?;
+    let mut batches = LatestBatches::new(pool, ids, kinds::FIELDS);
+    while let Some(rows) = batches.next().await? {
+        for row in rows {
+            loader.fields(row.id, &row.raw_data).await?;
+        }
+    }
+
+    // The next batch is read while this one is transformed and the one before is loaded.
+    let lookups = loader.lookups().await?;
+    let mut loads = BackgroundLoad::new(pool, ids);
+    let mut batches = LatestBatches::new(pool, ids, kinds::WORK_ITEM);
+    while let Some(rows) = batches.next().await? {
+        let (rows, report) = loader.transform_work_items(&rows, &lookups).await?;
+        loads.load(rows, report).await?;
+    }
+    let work_items = loads.finish().await?;
+    Ok(vec![
+        (steps::PROJECTS, projects),
+        (steps::WORK_ITEMS, work_items),
+    ])
+}
