@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use super::error::ErrorBody;
 use super::state::ApiState;
 use super::{
-    custom_fields, integrations, jobs, metrics, prs, queues, raw_data, search, session, users,
-    webhooks, work_items, workflow,
+    custom_fields, integrations, jobs, metrics, prs, queues, raw_data, search, session, sources,
+    users, webhooks, work_items, workflow,
 };
 
 #[derive(OpenApi)]
@@ -128,6 +128,7 @@ fn api_router() -> OpenApiRouter<ApiState> {
     let resources = OpenApiRouter::new()
         .merge(session::router())
         .merge(integrations::router())
+        .merge(sources::router())
         .merge(jobs::router())
         .merge(work_items::router())
         .merge(prs::router())

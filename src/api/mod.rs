@@ -24,6 +24,7 @@ mod raw_data;
 mod search;
 mod server;
 mod session;
+mod sources;
 mod state;
 mod ui;
 mod users;

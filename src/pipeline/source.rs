@@ -28,9 +28,30 @@ pub struct Reach {
     pub outbound: Outbound,
 }
 
+/// How a source is named and connected, for people: what the UI's integration form asks.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct SourceForm {
+    /// The source's name as people write it ("Azure DevOps").
+    pub label: &'static str,
+    /// An example base URL.
+    pub base_url_example: &'static str,
+    /// The label of the account field where the source signs in with one (null: the token
+    /// alone signs in).
+    pub username_label: Option<&'static str>,
+    /// What the integration is narrowed to: `projects` or `repos`.
+    pub scope_field: &'static str,
+    /// How that list is described to people.
+    pub scope_label: &'static str,
+    /// Whether it has custom fields to discover and map to work-item columns.
+    pub custom_fields: bool,
+}
+
 /// One source's component: everything the stages need to know about it.
 pub trait Source: Send + Sync {
     fn provider(&self) -> Provider;
+
+    /// How people name and connect it.
+    fn form(&self) -> &'static SourceForm;
 
     /// The steps of its job, in run order: the job's status lists exactly these.
     fn steps(&self) -> &'static [JobStep];
@@ -65,6 +86,15 @@ pub trait Source: Send + Sync {
         message: &'a StageMessage,
         in_hand: Vec<RawRecord>,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
+
+    /// Discovers the integration's custom fields (stored raw, merged into its known fields);
+    /// returns how many it knows. Only sources whose form says they have custom fields.
+    fn discover_fields<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<usize>>;
 
     /// Signs in to the source with the integration's stored credentials and reads what the
     /// integration is set to read; returns what was reached, or why it failed.

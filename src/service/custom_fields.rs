@@ -1,16 +1,15 @@
-//! Jira custom fields of an integration: discovered from the source, listed, mapped to the
+//! Custom fields of an integration (Jira, Azure DevOps): discovered from the source, listed, mapped to the
 //! special fields and the twenty slots.
 
 use sqlx::PgPool;
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::{IntegrationId, Scope, TenantId};
+use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::pipeline::source::Reach;
-use crate::pipeline::source::Source;
 use crate::sources::jira::custom_field_tables::{
     self as custom_fields, FieldListing, Target, TargetMapping,
 };
-use crate::sources::jira::{self, custom_fields::sync as discover};
+use crate::sources::CATALOG;
 use crate::store::integrations;
 
 /// The tenant an integration belongs to (operator commands name only the integration).
@@ -18,18 +17,18 @@ pub async fn owner(pool: &PgPool, integration_id: IntegrationId) -> ServiceResul
     Ok(integrations::tenant_of(pool, integration_id).await?)
 }
 
-/// Fails unless the integration is one of the tenant's Jira integrations, custom fields
-/// being a Jira feature.
-async fn ensure_jira(
+/// Fails unless the integration is one of the tenant's and its source has custom fields.
+async fn ensure_custom_fields(
     pool: &PgPool,
     tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<()> {
     let integration = integrations::get(pool, tenant, integration_id).await?;
-    if integration.provider != jira::JIRA.provider() {
+    let form = CATALOG.source(integration.provider).form();
+    if !form.custom_fields {
         return Err(ServiceError::Conflict(format!(
-            "integration {integration_id} is {}, custom fields are a Jira feature",
-            integration.provider
+            "integration {integration_id} is {}, which has no custom fields",
+            form.label
         )));
     }
     Ok(())
@@ -42,16 +41,11 @@ pub async fn sync(
     tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
-    ensure_jira(pool, tenant, integration_id).await?;
-    let (settings, client) = jira::client(pool, reach, tenant, integration_id)
-        .await
-        .map_err(|error| ServiceError::internal(error, "building the Jira client"))?;
-    let scope = Scope {
-        tenant_id: tenant,
-        integration_id,
-        job_id: None,
-    };
-    let found = discover(pool, &client, scope, &settings.settings.projects)
+    ensure_custom_fields(pool, tenant, integration_id).await?;
+    let integration = integrations::get(pool, tenant, integration_id).await?;
+    let found = CATALOG
+        .source(integration.provider)
+        .discover_fields(pool, reach, IntegrationRef::new(tenant, integration_id))
         .await
         .map_err(|error| ServiceError::Source(format!("{error:#}")))?;
     tracing::info!(
@@ -69,7 +63,7 @@ pub async fn list(
     tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<FieldListing>> {
-    ensure_jira(pool, tenant, integration_id).await?;
+    ensure_custom_fields(pool, tenant, integration_id).await?;
     Ok(custom_fields::list(pool, tenant, integration_id).await?)
 }
 
@@ -79,7 +73,7 @@ pub async fn mapping(
     tenant: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<Vec<TargetMapping>> {
-    ensure_jira(pool, tenant, integration_id).await?;
+    ensure_custom_fields(pool, tenant, integration_id).await?;
     Ok(custom_fields::mapping(pool, tenant, integration_id).await?)
 }
 
@@ -90,7 +84,7 @@ pub async fn map(
     integration_id: IntegrationId,
     targets: &[(Target, String)],
 ) -> ServiceResult<Vec<FieldListing>> {
-    ensure_jira(pool, tenant, integration_id).await?;
+    ensure_custom_fields(pool, tenant, integration_id).await?;
     for (target, field) in targets {
         custom_fields::map(pool, tenant, integration_id, *target, field).await?;
         tracing::info!(tenant_id = tenant.get(), integration_id = integration_id.get(), target = %target.label(), field, "mapped");

@@ -535,8 +535,10 @@ async fn delete_handler(
     {
         Ok((deleted, azure_deleted, events)) => {
             let delivered = control.webhooks.deliver(events).await;
-            Json(json!({"issues_deleted": deleted, "azure_work_items_deleted": azure_deleted,
-                        "webhook_deliveries": delivered}))
+            Json(
+                json!({"issues_deleted": deleted, "azure_work_items_deleted": azure_deleted,
+                        "webhook_deliveries": delivered}),
+            )
             .into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -111,14 +111,8 @@ pub async fn create(
     .bind(Json(new.settings))
     .fetch_one(&mut *transaction)
     .await?;
-    jobs::create_for_integration(
-        &mut transaction,
-        new.tenant_id,
-        id,
-        new.provider,
-        new.steps,
-    )
-    .await?;
+    jobs::create_for_integration(&mut transaction, new.tenant_id, id, new.provider, new.steps)
+        .await?;
     transaction.commit().await?;
     Ok(id)
 }

@@ -4,7 +4,8 @@
 // flow that does not end as it should:
 //   sign in; every page at 1280×800 (screenshot written) and at phone width; a job run from
 //   its card streams to FINISHED without a reload; a new integration with a wrong token
-//   tests as refused, in words, and works once edited with the right one; work items filtered and one opened; a status remapped,
+//   tests as refused, in words, and works once edited with the right one; an Azure DevOps
+//   form asks no account and a wrong token is refused as a sign-in page; work items filtered and one opened; a status remapped,
 //   applied, and a metric changed; a search by words only and a status category shows why
 //   each result matched; a viewer sees no admin action and "Not allowed".
 // Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
@@ -130,6 +131,19 @@ try {
   await page.getByRole("status").filter({ hasText: "saved" }).waitFor();
   await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
   await page.getByRole("status").filter({ hasText: "connection works" }).waitFor({ timeout: 30_000 });
+
+  step("an Azure DevOps integration's form asks for no account, and a token it does not know is refused in words");
+  const rowsBeforeAzure = await page.locator("tbody tr").count();
+  await page.getByLabel("Source").selectOption("azure_devops");
+  if ((await page.getByLabel("Account e-mail").count()) > 0) failures.push("the Azure DevOps form asks for an account e-mail");
+  await page.getByLabel("Base URL").fill(`${env("PULSE_UI_SOURCE")}/sim-org`);
+  await page.getByLabel("API token").fill("wrong-token");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.waitForFunction((count) => document.querySelectorAll("tbody tr").length > count, rowsBeforeAzure);
+  const azureRow = page.locator("tbody tr").last();
+  await azureRow.getByText("Azure DevOps").waitFor();
+  await azureRow.getByRole("button", { name: "Test connection" }).click();
+  await page.getByRole("status").filter({ hasText: "sign-in page" }).waitFor({ timeout: 30_000 });
 
   step("webhooks installed from the integration page");
   const first = page.locator("tbody tr").first();

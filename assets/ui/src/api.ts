@@ -87,6 +87,18 @@ export interface Job {
   status: JobStatus;
 }
 
+/** A source this build reads, and what connecting one asks (`GET /sources`). */
+export interface SourceInfo {
+  provider: string;
+  label: string;
+  base_url_example: string;
+  /** The account field's label where the source signs in with one. */
+  username_label: string | null;
+  scope_field: "projects" | "repos";
+  scope_label: string;
+  custom_fields: boolean;
+}
+
 export interface Integration {
   id: number;
   provider: string;

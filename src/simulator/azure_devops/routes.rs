@@ -19,8 +19,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use super::site::{
-    index_of, revisions, state_category, state_name, states, type_name, work_item_id,
-    AzureSite, Revision, StreamKey, CUSTOM_FIELD, PROJECTS,
+    index_of, revisions, state_category, state_name, states, type_name, work_item_id, AzureSite,
+    Revision, StreamKey, CUSTOM_FIELD, PROJECTS,
 };
 use crate::simulator::jira::catalog::{ISSUE_TYPES, PRIORITIES};
 use crate::simulator::jira::issues::Issue;
@@ -52,7 +52,10 @@ pub fn router(state: Arc<AzureState>) -> Router {
     let org = |path: &str| format!("{ORGANIZATION}{path}");
     Router::new()
         .route(&org("/_apis/projects"), get(projects))
-        .route(&org("/{project}/_apis/wit/workitemtypes"), get(work_item_types))
+        .route(
+            &org("/{project}/_apis/wit/workitemtypes"),
+            get(work_item_types),
+        )
         .route(&org("/_apis/wit/fields"), get(fields))
         .route(&org("/_apis/wit/wiql"), post(wiql))
         .route(&org("/{project}/_apis/wit/wiql"), post(wiql_in_project))
@@ -62,7 +65,10 @@ pub fn router(state: Arc<AzureState>) -> Router {
             &org("/{project}/_apis/wit/reporting/workitemrevisions"),
             get(stream_in_project),
         )
-        .route(&org("/_apis/wit/workItems/{id}/revisions"), get(item_revisions))
+        .route(
+            &org("/_apis/wit/workItems/{id}/revisions"),
+            get(item_revisions),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }
@@ -84,10 +90,18 @@ async fn gate(State(state): Shared, request: Request, next: Next) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok())
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+        })
         .and_then(|decoded| String::from_utf8(decoded).ok());
     let Some(presented) = presented else {
-        return azure_error(StatusCode::UNAUTHORIZED, "UnauthorizedRequestException", "TF400813: The user is not authorized to access this resource.");
+        return azure_error(
+            StatusCode::UNAUTHORIZED,
+            "UnauthorizedRequestException",
+            "TF400813: The user is not authorized to access this resource.",
+        );
     };
     let token_ok = presented
         .split_once(':')
@@ -114,7 +128,10 @@ async fn gate(State(state): Shared, request: Request, next: Next) -> Response {
         headers.insert("x-ratelimit-delay", HeaderValue::from_static("1.0"));
         headers.insert("x-ratelimit-limit", HeaderValue::from_static("200"));
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(Utc::now().timestamp() + 1));
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from(Utc::now().timestamp() + 1),
+        );
         return response;
     }
     next.run(request).await
@@ -182,14 +199,16 @@ async fn work_item_types(Path(project): Path<String>) -> Response {
 }
 
 async fn fields() -> Response {
-    let field = |name: &str, reference: &str, kind: &str| {
-        json!({"name": name, "referenceName": reference, "type": kind, "usage": "workItem", "readOnly": false})
-    };
+    let field = |name: &str, reference: &str, kind: &str| json!({"name": name, "referenceName": reference, "type": kind, "usage": "workItem", "readOnly": false});
     let value = vec![
         field("ID", "System.Id", "integer"),
         field("Title", "System.Title", "string"),
         field("State", "System.State", "string"),
-        field("Story Points", "Microsoft.VSTS.Scheduling.StoryPoints", "double"),
+        field(
+            "Story Points",
+            "Microsoft.VSTS.Scheduling.StoryPoints",
+            "double",
+        ),
         field(CUSTOM_FIELD.1, CUSTOM_FIELD.0, "string"),
     ];
     Json(json!({"count": value.len(), "value": value})).into_response()
@@ -208,7 +227,10 @@ struct Wiql {
 /// `IN ('p', …)` and `[System.ChangedDate] >= 'time'`.
 fn parse_wiql(query: &str) -> Result<Wiql, String> {
     let lower = query.to_ascii_lowercase();
-    let start = lower.find(" where ").ok_or("the query needs a WHERE clause")? + 7;
+    let start = lower
+        .find(" where ")
+        .ok_or("the query needs a WHERE clause")?
+        + 7;
     let end = lower.find(" order by ").unwrap_or(query.len());
     if end < start {
         return Err("ORDER BY before WHERE".into());
@@ -222,25 +244,37 @@ fn parse_wiql(query: &str) -> Result<Wiql, String> {
                 .collect()
         };
         if let Some(rest) = clause.strip_prefix("[System.Id] >") {
-            wiql.after_id = rest.trim().parse().map_err(|_| format!("bad id in {clause}"))?;
+            wiql.after_id = rest
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad id in {clause}"))?;
         } else if let Some(rest) = clause.strip_prefix("[System.TeamProject] IN") {
             let names = rest.trim().trim_start_matches('(').trim_end_matches(')');
             let found = quoted(names)
                 .iter()
-                .map(|name| project_index(name).ok_or_else(|| format!("TF51011: The specified project '{name}' does not exist.")))
+                .map(|name| {
+                    project_index(name).ok_or_else(|| {
+                        format!("TF51011: The specified project '{name}' does not exist.")
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             wiql.projects = Some(found);
         } else if let Some(rest) = clause.strip_prefix("[System.TeamProject] =") {
             let name = quoted(rest).remove(0);
-            let found = project_index(&name).ok_or_else(|| format!("TF51011: The specified project '{name}' does not exist."))?;
+            let found = project_index(&name).ok_or_else(|| {
+                format!("TF51011: The specified project '{name}' does not exist.")
+            })?;
             wiql.projects = Some(vec![found]);
         } else if let Some(rest) = clause.strip_prefix("[System.ChangedDate] >=") {
             let text = quoted(rest).remove(0);
-            let at = DateTime::parse_from_rfc3339(&text)
-                .map_err(|_| format!("TF51005: The query references a field value that is not a date: {text}"))?;
+            let at = DateTime::parse_from_rfc3339(&text).map_err(|_| {
+                format!("TF51005: The query references a field value that is not a date: {text}")
+            })?;
             wiql.changed_from_ms = Some(at.timestamp_millis());
         } else {
-            return Err(format!("TF51006: The query clause is not supported here: {clause}"));
+            return Err(format!(
+                "TF51006: The query clause is not supported here: {clause}"
+            ));
         }
     }
     Ok(wiql)
@@ -289,7 +323,10 @@ fn run_wiql(
             let project_of = site.project_of(*index);
             work_item_id(*index) > wiql.after_id
                 && project.is_none_or(|p| p == project_of)
-                && wiql.projects.as_ref().is_none_or(|ps| ps.contains(&project_of))
+                && wiql
+                    .projects
+                    .as_ref()
+                    .is_none_or(|ps| ps.contains(&project_of))
                 && wiql.changed_from_ms.is_none_or(|from| *updated >= from)
         })
         .map(|(index, _)| work_item_id(index))
@@ -335,20 +372,57 @@ impl AzureState {
         put("System.State", json!(state_name(issue.status)));
         put("System.BoardColumn", json!(state_name(issue.status)));
         put("System.Reason", json!("Moved to state"));
-        put("System.AssignedTo", issue.assignee.map(person).unwrap_or(Value::Null));
+        put(
+            "System.AssignedTo",
+            issue.assignee.map(person).unwrap_or(Value::Null),
+        );
         put("System.CreatedBy", person(issue.reporter));
-        put("System.ChangedBy", person(all.last().map_or(issue.reporter, |r| r.by)));
+        put(
+            "System.ChangedBy",
+            person(all.last().map_or(issue.reporter, |r| r.by)),
+        );
         put("System.CreatedDate", created);
         put("System.ChangedDate", json!(iso(issue.updated_ms())));
         put("System.Title", json!(issue.summary));
-        put("System.Description", json!(format!("<div>{}</div>", issue.description)));
-        put("System.Tags", if issue.labels.is_empty() { Value::Null } else { json!(issue.labels.join("; ")) });
-        put("System.Parent", issue.parent.map(|p| json!(work_item_id(p))).unwrap_or(Value::Null));
-        put("Microsoft.VSTS.Common.Priority", json!(PRIORITIES[issue.priority].0.parse::<u64>().unwrap_or(2)));
-        put("Microsoft.VSTS.Common.ClosedDate", issue.resolved_ms.map(|ms| json!(iso(ms))).unwrap_or(Value::Null));
-        put("Microsoft.VSTS.Scheduling.StoryPoints", issue.story_points.map(Value::from).unwrap_or(Value::Null));
+        put(
+            "System.Description",
+            json!(format!("<div>{}</div>", issue.description)),
+        );
+        put(
+            "System.Tags",
+            if issue.labels.is_empty() {
+                Value::Null
+            } else {
+                json!(issue.labels.join("; "))
+            },
+        );
+        put(
+            "System.Parent",
+            issue
+                .parent
+                .map(|p| json!(work_item_id(p)))
+                .unwrap_or(Value::Null),
+        );
+        put(
+            "Microsoft.VSTS.Common.Priority",
+            json!(PRIORITIES[issue.priority].0.parse::<u64>().unwrap_or(2)),
+        );
+        put(
+            "Microsoft.VSTS.Common.ClosedDate",
+            issue
+                .resolved_ms
+                .map(|ms| json!(iso(ms)))
+                .unwrap_or(Value::Null),
+        );
+        put(
+            "Microsoft.VSTS.Scheduling.StoryPoints",
+            issue.story_points.map(Value::from).unwrap_or(Value::Null),
+        );
         if self.site.project_of(issue.index) == 1 {
-            put(CUSTOM_FIELD.0, json!(["Low", "Medium", "High"][issue.index as usize % 3]));
+            put(
+                CUSTOM_FIELD.0,
+                json!(["Low", "Medium", "High"][issue.index as usize % 3]),
+            );
         }
         if let Some(wanted) = wanted {
             fields.retain(|name, _| wanted.iter().any(|w| w.eq_ignore_ascii_case(name)));
@@ -385,9 +459,15 @@ async fn batch(State(state): Shared, body: Bytes) -> Response {
         return bad("VS403474: The maximum number of work items in a batch is 200.");
     }
     let wanted: Option<Vec<String>> = body["fields"].as_array().map(|fields| {
-        fields.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        fields
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
     });
-    let omit = body["errorPolicy"].as_str().is_some_and(|p| p.eq_ignore_ascii_case("omit"));
+    let omit = body["errorPolicy"]
+        .as_str()
+        .is_some_and(|p| p.eq_ignore_ascii_case("omit"));
     let mut value = Vec::with_capacity(ids.len());
     for id in ids {
         let found = id
@@ -461,19 +541,26 @@ fn run_stream(
         .unwrap_or(STREAM_PAGE_DEFAULT)
         .clamp(1, STREAM_PAGE_CAP);
     let in_scope = |key: &&StreamKey| {
-        project.is_none_or(|p| index_of(key.1).is_some_and(|index| state.site.project_of(index) == p))
+        project
+            .is_none_or(|p| index_of(key.1).is_some_and(|index| state.site.project_of(index) == p))
     };
     let page: Vec<&StreamKey> = keys[start..].iter().filter(in_scope).take(size).collect();
-    let last = page.last().map(|key| **key).or_else(|| start.checked_sub(1).map(|i| keys[i]));
+    let last = page
+        .last()
+        .map(|key| **key)
+        .or_else(|| start.checked_sub(1).map(|i| keys[i]));
     let is_last = match page.last() {
-        Some(key) => !keys[keys.partition_point(|k| k <= key)..].iter().any(|k| in_scope(&k)),
+        Some(key) => !keys[keys.partition_point(|k| k <= key)..]
+            .iter()
+            .any(|k| in_scope(&k)),
         None => true,
     };
     let mut issues: HashMap<u64, (Issue, Vec<Revision>)> = HashMap::new();
     let mut values = Vec::with_capacity(page.len());
     for key in page {
         if !issues.contains_key(&key.1) {
-            let Some(issue) = index_of(key.1).and_then(|index| state.site.items.by_index(index)) else {
+            let Some(issue) = index_of(key.1).and_then(|index| state.site.items.by_index(index))
+            else {
                 continue;
             };
             let all = revisions(&issue);
@@ -484,8 +571,12 @@ fn run_stream(
             values.push(state.revision(issue, revision));
         }
     }
-    let continuation = last.map(|key| token(&key)).unwrap_or_else(|| "0_0_0".into());
-    let scope = project.map_or(String::new(), |p| format!("/{}", PROJECTS[p].replace(' ', "%20")));
+    let continuation = last
+        .map(|key| token(&key))
+        .unwrap_or_else(|| "0_0_0".into());
+    let scope = project.map_or(String::new(), |p| {
+        format!("/{}", PROJECTS[p].replace(' ', "%20"))
+    });
     Json(json!({
         "values": values,
         "nextLink": format!("{}{ORGANIZATION}{scope}/_apis/wit/reporting/workitemrevisions?continuationToken={continuation}&api-version=7.1-preview.2", state.base_url),
@@ -514,18 +605,29 @@ mod tests {
     #[test]
     fn wiql_subset_parses_what_the_client_writes() {
         let since = "2025-03-04T05:06:07Z";
-        let query = format!("SELECT [System.Id] FROM WorkItems WHERE [System.Id] > 20000 AND \
+        let query = format!(
+            "SELECT [System.Id] FROM WorkItems WHERE [System.Id] > 20000 AND \
              [System.TeamProject] IN ('Fabrikam Fiber', 'Tailspin') AND \
-             [System.ChangedDate] >= '{since}' ORDER BY [System.Id] ASC");
+             [System.ChangedDate] >= '{since}' ORDER BY [System.Id] ASC"
+        );
         let parsed = parse_wiql(&query).unwrap();
         assert_eq!(parsed.after_id, 20_000);
         assert_eq!(parsed.projects, Some(vec![0, 1]));
         assert_eq!(
             parsed.changed_from_ms,
-            Some(DateTime::parse_from_rfc3339(since).unwrap().timestamp_millis())
+            Some(
+                DateTime::parse_from_rfc3339(since)
+                    .unwrap()
+                    .timestamp_millis()
+            )
         );
-        assert!(parse_wiql("SELECT [System.Id] FROM WorkItems WHERE [System.Title] = 'x'").is_err());
-        assert!(parse_wiql("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Nope'").is_err());
+        assert!(
+            parse_wiql("SELECT [System.Id] FROM WorkItems WHERE [System.Title] = 'x'").is_err()
+        );
+        assert!(parse_wiql(
+            "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Nope'"
+        )
+        .is_err());
         assert_eq!(parse_token(&token(&(5, 6, 7))), Some((5, 6, 7)));
     }
 }

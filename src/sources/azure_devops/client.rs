@@ -189,7 +189,10 @@ impl AzureClient {
 
     /// Every revision of one work item (for one whose history the stream left incomplete).
     pub async fn item_revisions(&self, id: u64) -> Result<Fetched, ConnectorError> {
-        let url = self.url(Within::Organization, &format!("wit/workItems/{id}/revisions"));
+        let url = self.url(
+            Within::Organization,
+            &format!("wit/workItems/{id}/revisions"),
+        );
         self.http.get(&url, &Self::version()).await
     }
 }

@@ -58,7 +58,9 @@ impl AzureLoader<'_> {
         work_items::upsert_statuses(self.pool, tenant, integration, &statuses).await?;
         let ids: Vec<RawId> = answers.iter().map(|(id, _, _)| *id).collect();
         raw::mark_processed(self.pool, tenant, &ids).await?;
-        Ok(StepReport::passed_through((wits.len() + statuses.len()) as u64))
+        Ok(StepReport::passed_through(
+            (wits.len() + statuses.len()) as u64,
+        ))
     }
 
     /// The organization's fields: its custom ones become mappable custom fields. Returns

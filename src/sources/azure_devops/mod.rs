@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{Reach, Source};
+use crate::pipeline::source::{Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -65,7 +65,6 @@ pub mod kinds {
 /// Work items land in the tables Jira's issues do: the same tables, registered by both.
 static LOAD_TABLES: [&LoadTable; 2] = [&jira::tables::WORK_ITEMS, &jira::tables::CHANGELOGS];
 
-
 /// The Azure DevOps source component.
 pub struct AzureDevops;
 
@@ -74,6 +73,17 @@ pub static AZURE_DEVOPS: AzureDevops = AzureDevops;
 impl Source for AzureDevops {
     fn provider(&self) -> Provider {
         Provider::AzureDevops
+    }
+
+    fn form(&self) -> &'static SourceForm {
+        &SourceForm {
+            label: "Azure DevOps",
+            base_url_example: "https://dev.azure.com/{organization}",
+            username_label: None,
+            scope_field: "projects",
+            scope_label: "Projects (comma-separated names, empty: all)",
+            custom_fields: true,
+        }
     }
 
     fn steps(&self) -> &'static [JobStep] {
@@ -172,6 +182,35 @@ impl Source for AzureDevops {
             Ok(loader
                 .transform_by_raw_ids(message.raw_data_ids(), in_hand)
                 .await?)
+        }
+        .boxed()
+    }
+
+    fn discover_fields<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        async move {
+            let (tenant, id) = (integration.tenant, integration.integration);
+            let (_, client) = client(pool, reach, tenant, id).await?;
+            let scope = crate::domain::Scope::of(integration);
+            let fields = client.fields().await?.body;
+            let raw_id = crate::store::raw::insert(
+                pool,
+                scope,
+                kinds::FIELDS,
+                vec![(None, fields.clone())],
+                &serde_json::json!({}),
+            )
+            .await?;
+            let loader = AzureLoader { pool, scope };
+            let raw_id = raw_id
+                .into_iter()
+                .next()
+                .context("the fields were not stored")?;
+            Ok(loader.fields(raw_id, &fields).await?.len())
         }
         .boxed()
     }
@@ -306,9 +345,6 @@ mod tests {
             dev_status: false,
             api: None,
         };
-        assert_eq!(
-            AZURE_DEVOPS.check_scope(scope).unwrap_err().field,
-            "repos"
-        );
+        assert_eq!(AZURE_DEVOPS.check_scope(scope).unwrap_err().field, "repos");
     }
 }

@@ -77,8 +77,7 @@ impl AzureRun<'_> {
         if !self.projects.is_empty() {
             return Ok(self.projects.clone());
         }
-        work_items::project_keys(self.pool, self.scope.tenant_id, self.scope.integration_id)
-            .await
+        work_items::project_keys(self.pool, self.scope.tenant_id, self.scope.integration_id).await
     }
 
     /// Projects, each project's work item types with their states, and the organization's
@@ -87,7 +86,8 @@ impl AzureRun<'_> {
         self.stages(steps::PROJECTS, StageState::Running).await?;
         let projects = self.client.projects().await?.body;
         let raw_id = self.store(kinds::PROJECTS, None, &projects).await?;
-        let mut report = StepReport::passed_through(self.loader().projects(raw_id, &projects).await?);
+        let mut report =
+            StepReport::passed_through(self.loader().projects(raw_id, &projects).await?);
         let mut types = Vec::new();
         for project in self.project_names().await? {
             let answer = self.client.work_item_types(&project).await?.body;
@@ -175,7 +175,11 @@ impl AzureRun<'_> {
         let seen: std::collections::HashSet<String> = ids.iter().map(u64::to_string).collect();
         // A work item whose revisions arrived without it (changed after the query) is read
         // too; the batch read leaves out those deleted since.
-        ids.extend(revisions.keys().filter(|id| !seen.contains(&id.to_string())));
+        ids.extend(
+            revisions
+                .keys()
+                .filter(|id| !seen.contains(&id.to_string())),
+        );
         ids.sort_unstable();
         ids.dedup();
         let (extracted, mut report) = self
@@ -229,7 +233,10 @@ impl AzureRun<'_> {
                 Value::Array(items) => items,
                 _ => Vec::new(),
             };
-            let items: Vec<Value> = items.into_iter().filter(|item| item["id"].is_u64()).collect();
+            let items: Vec<Value> = items
+                .into_iter()
+                .filter(|item| item["id"].is_u64())
+                .collect();
             if items.is_empty() {
                 continue;
             }
@@ -265,8 +272,12 @@ impl AzureRun<'_> {
         let mut earlier: HashMap<String, Vec<Value>> = HashMap::new();
         if self.since.is_some() {
             let ids = self.scope.integration();
-            for mut row in raw::latest_pages_of(self.pool, ids, kinds::WORK_ITEM, &external_ids).await? {
-                if let (Some(id), Value::Array(found)) = (row.external_id.take(), row.raw_data["revisions"].take()) {
+            for mut row in
+                raw::latest_pages_of(self.pool, ids, kinds::WORK_ITEM, &external_ids).await?
+            {
+                if let (Some(id), Value::Array(found)) =
+                    (row.external_id.take(), row.raw_data["revisions"].take())
+                {
                     earlier.insert(id, found);
                 }
             }

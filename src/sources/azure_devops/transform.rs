@@ -153,7 +153,8 @@ fn person(value: Option<&Value>) -> Option<String> {
             .and_then(Value::as_str)
             .map(clean),
         Value::String(text) => Some(clean(
-            text.split_once(" <").map_or(text.as_str(), |(name, _)| name),
+            text.split_once(" <")
+                .map_or(text.as_str(), |(name, _)| name),
         )),
         _ => None,
     }
@@ -339,8 +340,11 @@ pub fn transform_work_item(
         resolved: time(fields, &id, "Microsoft.VSTS.Common.ClosedDate")?,
         story_points: story_points.and_then(as_number),
         team: field(&mapping.team).and_then(flatten).map(|v| as_text(&v)),
-        code_changed: field(&mapping.code_changed)
-            .and_then(|v| flatten(v).as_ref().and_then(crate::sources::fields::as_flag)),
+        code_changed: field(&mapping.code_changed).and_then(|v| {
+            flatten(v)
+                .as_ref()
+                .and_then(crate::sources::fields::as_flag)
+        }),
         custom_fields: CustomFieldValues(custom_fields),
         custom_fields_overflow,
         metrics,
@@ -400,22 +404,28 @@ mod tests {
             transform_work_item(&stored, &statuses(), &FieldMapping::default()).unwrap();
         assert_eq!(row.external_id, "7");
         assert_eq!(row.project_external_id.as_deref(), Some("Fabrikam"));
-        assert_eq!(
-            row.description.as_deref(),
-            Some("Saving fails & crashes")
-        );
+        assert_eq!(row.description.as_deref(), Some("Saving fails & crashes"));
         assert_eq!(row.assignee.as_deref(), Some("Ann Lee"));
         assert_eq!(row.priority.as_deref(), Some("2"));
         assert_eq!(row.parent_external_id.as_deref(), Some("3"));
         assert_eq!(row.labels, vec!["ui", "crash"]);
         assert_eq!(row.story_points, Some(5.0));
         assert_eq!(row.custom_fields_overflow["Custom.Severity"], json!("High"));
-        assert_eq!(row.custom_fields_overflow["System.BoardColumn"], json!("Done"));
+        assert_eq!(
+            row.custom_fields_overflow["System.BoardColumn"],
+            json!("Done")
+        );
         let ids: Vec<&str> = changelogs.iter().map(|c| c.external_id.as_str()).collect();
         assert_eq!(ids, ["7.2", "7.4"]);
-        assert_eq!(changelogs[0].from_status_external_id.as_deref(), Some("New"));
+        assert_eq!(
+            changelogs[0].from_status_external_id.as_deref(),
+            Some("New")
+        );
         assert_eq!(changelogs[0].time_in_status_seconds, 24.0 * 3600.0);
-        assert_eq!(changelogs[1].time_in_status_seconds, 2.0 * 24.0 * 3600.0 + 0.5);
+        assert_eq!(
+            changelogs[1].time_in_status_seconds,
+            2.0 * 24.0 * 3600.0 + 0.5
+        );
         assert_eq!(changelogs[1].author.as_deref(), Some("Ann Lee"));
         assert_eq!(row.metrics.total_work_starts, 1);
         assert_eq!(row.metrics.total_completions, 1);
@@ -474,8 +484,8 @@ mod tests {
             work_item: &bad,
             revisions: &[],
         };
-        let error = transform_work_item(&stored, &HashMap::new(), &FieldMapping::default())
-            .unwrap_err();
+        let error =
+            transform_work_item(&stored, &HashMap::new(), &FieldMapping::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "work item 9: System.CreatedDate is not a valid timestamp: not a date"

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
-use crate::pipeline::source::{Reach, Source};
+use crate::pipeline::source::{Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -94,6 +94,17 @@ pub static GITHUB: Github = Github;
 impl Source for Github {
     fn provider(&self) -> Provider {
         Provider::Github
+    }
+
+    fn form(&self) -> &'static SourceForm {
+        &SourceForm {
+            label: "GitHub",
+            base_url_example: "https://api.github.com",
+            username_label: None,
+            scope_field: "repos",
+            scope_label: "Repositories owner/name (comma-separated, empty: all)",
+            custom_fields: false,
+        }
     }
 
     fn steps(&self) -> &'static [JobStep] {
@@ -199,6 +210,15 @@ impl Source for Github {
             })
         }
         .boxed()
+    }
+
+    fn discover_fields<'a>(
+        &'a self,
+        _pool: &'a PgPool,
+        _reach: &'a Reach,
+        _integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        async { anyhow::bail!("GitHub has no custom fields") }.boxed()
     }
 
     fn test_connection<'a>(

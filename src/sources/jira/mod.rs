@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{Reach, Source};
+use crate::pipeline::source::{Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -93,6 +93,17 @@ pub static JIRA: Jira = Jira;
 impl Source for Jira {
     fn provider(&self) -> Provider {
         Provider::Jira
+    }
+
+    fn form(&self) -> &'static SourceForm {
+        &SourceForm {
+            label: "Jira",
+            base_url_example: "https://acme.atlassian.net",
+            username_label: Some("Account e-mail"),
+            scope_field: "projects",
+            scope_label: "Projects (comma-separated keys, empty: all)",
+            custom_fields: true,
+        }
     }
 
     fn steps(&self) -> &'static [JobStep] {
@@ -196,6 +207,21 @@ impl Source for Jira {
             Ok(loader
                 .transform_issues_by_raw_ids(message.raw_data_ids(), in_hand, &lookups)
                 .await?)
+        }
+        .boxed()
+    }
+
+    fn discover_fields<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        reach: &'a Reach,
+        integration: IntegrationRef,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        async move {
+            let (tenant, id) = (integration.tenant, integration.integration);
+            let (summary, client) = client(pool, reach, tenant, id).await?;
+            let scope = crate::domain::Scope::of(integration);
+            Ok(custom_fields::sync(pool, &client, scope, &summary.settings.projects).await?)
         }
         .boxed()
     }

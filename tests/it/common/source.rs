@@ -127,6 +127,32 @@ pub async fn jira_tables(db: &ScratchDb) -> (Vec<Value>, Vec<Value>) {
     (items, changelogs)
 }
 
+/// A tenant with an Azure DevOps integration pointed at the simulated organization, with
+/// more `integration create` flags; returns the tenant id.
+pub async fn azure_tenant(db: &ScratchDb, sim: &RunningSimulator, extra: &[&str]) -> String {
+    let tenant = tenant(db).await;
+    let mut args = strings(&[
+        "integration",
+        "create",
+        "--tenant",
+        &tenant,
+        "--provider",
+        "azure_devops",
+        "--base-url",
+        &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
+        "--token",
+        "sim-azure-token",
+        "--requests-per-second",
+        "2000",
+        "--concurrency",
+        "16",
+    ]);
+    args.extend(strings(extra));
+    let created = cli(db, args).await;
+    assert!(created.status.success(), "{}", super::stderr(&created));
+    tenant
+}
+
 /// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
 pub async fn jira_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) -> String {
     jira_tenant_with(db, sim, token, &[]).await

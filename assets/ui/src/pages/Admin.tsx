@@ -1,7 +1,7 @@
 // Integrations (create with a connection test, disable), custom-field mapping, queues,
 // users and API tokens. Viewers see the lists; the admin actions are not shown to them.
 import { FormEvent, useState } from "react";
-import { api, Installation, Integration, Me, Page, WebhookStatus } from "../api";
+import { api, Installation, Integration, Me, Page, SourceInfo, WebhookStatus } from "../api";
 import { Select, Status } from "../components";
 import { when } from "../format";
 import { useAction, useApi } from "../hooks";
@@ -52,26 +52,25 @@ function Webhooks({ me, integration, run }: { me: Me; integration: IntegrationRo
 }
 
 /** Edits an integration: URL, account, what it reads, and (write-only) a new token. */
-function EditIntegration({ integration, run, close }: { integration: IntegrationRow; run: (action: () => Promise<unknown>, done: string) => void; close: () => void }) {
-  const jira = integration.provider === "jira";
-  const scope = (jira ? integration.settings.projects : integration.settings.repos) ?? [];
+function EditIntegration({ integration, source, run, close }: { integration: IntegrationRow; source: SourceInfo; run: (action: () => Promise<unknown>, done: string) => void; close: () => void }) {
+  const scope = integration.settings[source.scope_field] ?? [];
   function save(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const words = String(form.get("scope") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-    const body: Record<string, unknown> = { base_url: String(form.get("base_url") ?? ""), [jira ? "projects" : "repos"]: words };
+    const body: Record<string, unknown> = { base_url: String(form.get("base_url") ?? ""), [source.scope_field]: words };
     const token = String(form.get("token") ?? "");
     if (token) body.tokens = [token];
-    if (jira) body.username = String(form.get("username") ?? "");
+    if (source.username_label) body.username = String(form.get("username") ?? "");
     run(() => api.patch(`/integrations/${integration.id}`, body), `Integration ${integration.id} saved.`);
     close();
   }
   return (
     <form className="filters" onSubmit={save} aria-label={`Edit integration ${integration.id}`}>
       <label>Base URL<input name="base_url" required defaultValue={integration.base_url} /></label>
-      {jira && <label>Account e-mail<input name="username" type="email" required defaultValue={integration.username ?? ""} /></label>}
+      {source.username_label && <label>{source.username_label}<input name="username" type="email" required defaultValue={integration.username ?? ""} /></label>}
       <label>New API token (empty: keep)<input name="token" type="password" autoComplete="off" /></label>
-      <label>{jira ? "Projects" : "Repositories"}<input name="scope" defaultValue={scope.join(", ")} /></label>
+      <label>{source.scope_label}<input name="scope" defaultValue={scope.join(", ")} /></label>
       <button type="submit">Save</button>
       <button type="button" onClick={close}>Cancel</button>
     </form>
@@ -80,8 +79,11 @@ function EditIntegration({ integration, run, close }: { integration: Integration
 
 export function Integrations({ me }: { me: Me }) {
   const list = useApi<Page<IntegrationRow>>("/integrations");
+  const sources = useApi<Page<SourceInfo>>("/sources");
   const { message, run } = useAction(list.reload);
   const [provider, setProvider] = useState("jira");
+  const sourceOf = (name: string) => sources.data?.items.find((s) => s.provider === name);
+  const chosen = sourceOf(provider);
   const [editing, setEditing] = useState<number | null>(null);
 
   function create(event: FormEvent<HTMLFormElement>) {
@@ -93,12 +95,8 @@ export function Integrations({ me }: { me: Me }) {
       base_url: String(form.get("base_url") ?? ""),
       tokens: [String(form.get("token") ?? "")],
     };
-    if (provider === "jira") {
-      body.username = String(form.get("username") ?? "");
-      body.projects = words("scope");
-    } else {
-      body.repos = words("scope");
-    }
+    if (chosen?.username_label) body.username = String(form.get("username") ?? "");
+    body[chosen?.scope_field ?? "projects"] = words("scope");
     run(() => api.post("/integrations", body), "Integration created; its first sync is due now.");
   }
 
@@ -113,7 +111,7 @@ export function Integrations({ me }: { me: Me }) {
             <tbody>
               {page.items.map((i) => (
                 <tr key={i.id}>
-                  <td>{i.id}</td><td>{i.provider}</td><td>{i.base_url}</td><td>{i.active ? "yes" : "no"}</td><td><Webhooks me={me} integration={i} run={run} /></td>
+                  <td>{i.id}</td><td>{sourceOf(i.provider)?.label ?? i.provider}</td><td>{i.base_url}</td><td>{i.active ? "yes" : "no"}</td><td><Webhooks me={me} integration={i} run={run} /></td>
                   {me.role === "admin" && (
                     <td className="actions">
                       <button type="button" onClick={() => run(async () => {
@@ -132,18 +130,20 @@ export function Integrations({ me }: { me: Me }) {
           </table>
         )}
       </Status>
-      {me.role === "admin" && editing !== null && list.data && (
-        <EditIntegration integration={list.data.items.find((i) => i.id === editing)!} run={run} close={() => setEditing(null)} />
-      )}
-      {me.role === "admin" && (
+      {me.role === "admin" && editing !== null && list.data && (() => {
+        const integration = list.data.items.find((i) => i.id === editing)!;
+        const source = sourceOf(integration.provider);
+        return source && <EditIntegration integration={integration} source={source} run={run} close={() => setEditing(null)} />;
+      })()}
+      {me.role === "admin" && chosen && (
         <>
           <h2>New integration</h2>
           <form className="filters" onSubmit={create}>
-            <Select label="Source" value={provider} options={[["jira", "Jira"], ["github", "GitHub"]]} onChange={setProvider} />
-            <label>Base URL<input name="base_url" required placeholder={provider === "jira" ? "https://acme.atlassian.net" : "https://api.github.com"} /></label>
-            {provider === "jira" && <label>Account e-mail<input name="username" type="email" required /></label>}
+            <Select label="Source" value={provider} options={(sources.data?.items ?? []).map((s): [string, string] => [s.provider, s.label])} onChange={setProvider} />
+            <label>Base URL<input name="base_url" required placeholder={chosen.base_url_example} /></label>
+            {chosen.username_label && <label>{chosen.username_label}<input name="username" type="email" required /></label>}
             <label>API token<input name="token" type="password" required autoComplete="off" /></label>
-            <label>{provider === "jira" ? "Projects (comma-separated, empty: all)" : "Repositories owner/name (empty: all)"}<input name="scope" /></label>
+            <label>{chosen.scope_label}<input name="scope" /></label>
             <button type="submit">Create</button>
           </form>
           <p className="muted">Tokens are stored encrypted and never shown again.</p>
@@ -158,7 +158,9 @@ interface Target { target: string; field: string | null; field_name: string | nu
 
 export function CustomFields({ me, query }: { me: Me; query: URLSearchParams }) {
   const integrations = useApi<Page<Integration>>("/integrations");
-  const jira = (integrations.data?.items ?? []).filter((i) => i.provider === "jira");
+  const sources = useApi<Page<SourceInfo>>("/sources");
+  const mappable = (provider: string) => sources.data?.items.some((s) => s.provider === provider && s.custom_fields) ?? false;
+  const jira = (integrations.data?.items ?? []).filter((i) => mappable(i.provider));
   const chosen = query.get("integration_id") ?? (jira[0] ? String(jira[0].id) : null);
   const fields = useApi<Page<Field>>(chosen ? `/custom-fields?integration_id=${chosen}` : null);
   const mapping = useApi<Page<Target>>(chosen ? `/custom-fields/mapping?integration_id=${chosen}` : null);
@@ -166,7 +168,7 @@ export function CustomFields({ me, query }: { me: Me; query: URLSearchParams }) 
     fields.reload();
     mapping.reload();
   });
-  if (integrations.data && jira.length === 0) return <><h1>Custom fields</h1><p>No Jira integration yet.</p></>;
+  if (integrations.data && jira.length === 0) return <><h1>Custom fields</h1><p>No integration with custom fields (Jira, Azure DevOps) yet.</p></>;
   const options: [string, string][] = [["", "— none —"], ...(fields.data?.items ?? []).map((f): [string, string] => [f.external_id, `${f.name} (${f.external_id})`])];
   return (
     <>
@@ -179,7 +181,7 @@ export function CustomFields({ me, query }: { me: Me; query: URLSearchParams }) 
       <Status loaded={mapping}>
         {(page) => (
           <table>
-            <thead><tr><th scope="col">Column</th><th scope="col">Jira field</th></tr></thead>
+            <thead><tr><th scope="col">Column</th><th scope="col">Source field</th></tr></thead>
             <tbody>
               {page.items.map((t) => (
                 <tr key={t.target}>

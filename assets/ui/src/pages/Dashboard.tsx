@@ -1,7 +1,7 @@
 // One card per sync job: each step × stage live over the WebSocket (no polling), last and
 // next run, the error of a failed run, and the operator's actions for admins.
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, Integration, Job, JobStatus, Me, Page, WebhookStatus } from "../api";
+import { api, ApiError, Integration, Job, JobStatus, Me, Page, SourceInfo, WebhookStatus } from "../api";
 import { when } from "../format";
 
 const STAGES = ["extraction", "transform", "load", "embedding"] as const;
@@ -22,7 +22,7 @@ function useLiveStatus(me: Me, job: Job, onStatus: (status: JobStatus) => void) 
   }, [me.tenant_id, job.id, onStatus]);
 }
 
-function JobCard({ me, job, integration, live, reload }: { me: Me; job: Job; integration?: Integration; live: boolean; reload: () => void }) {
+function JobCard({ me, job, integration, label, live, reload }: { me: Me; job: Job; integration?: Integration; label: string; live: boolean; reload: () => void }) {
   const [status, setStatus] = useState<JobStatus>(job.status);
   const [error, setError] = useState<string | null>(null);
   // A run that ends brings new last/next run times and maybe an error: read the job again.
@@ -56,7 +56,7 @@ function JobCard({ me, job, integration, live, reload }: { me: Me; job: Job; int
   return (
     <section className="card" aria-labelledby={`job-${job.id}`}>
       <h2 id={`job-${job.id}`}>
-        {job.job_type === "jira" ? "Jira" : "GitHub"} · job {job.id}
+        {label} · job {job.id}
         <span className={`badge ${overall.toLowerCase()}`}>{overall}</span>
         {!job.active && <span className="badge paused">paused</span>}
         {live && <span className="badge finished" title="Webhooks deliver changes; polling only reconciles">live</span>}
@@ -106,14 +106,16 @@ function JobCard({ me, job, integration, live, reload }: { me: Me; job: Job; int
 export function Dashboard({ me }: { me: Me }) {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [integrations, setIntegrations] = useState<Integration[]>([]);
+  const [sources, setSources] = useState<SourceInfo[]>([]);
   const [live, setLive] = useState<number[]>([]);
   const [error, setError] = useState<string | null>(null);
 
   const load = useCallback(() => {
-    Promise.all([api.get<Page<Job>>("/jobs"), api.get<Page<Integration>>("/integrations")])
-      .then(async ([jobs, integrations]) => {
+    Promise.all([api.get<Page<Job>>("/jobs"), api.get<Page<Integration>>("/integrations"), api.get<Page<SourceInfo>>("/sources")])
+      .then(async ([jobs, integrations, sources]) => {
         setJobs(jobs.items);
         setIntegrations(integrations.items);
+        setSources(sources.items);
         const statuses = await Promise.all(
           integrations.items.map((i) => api.get<WebhookStatus>(`/integrations/${i.id}/webhooks`)),
         );
@@ -131,7 +133,7 @@ export function Dashboard({ me }: { me: Me }) {
       <h1>Sync jobs</h1>
       <div className="cards">
         {jobs.map((job) => (
-          <JobCard key={job.id} me={me} job={job} integration={integrations.find((i) => i.id === job.integration_id)} live={live.includes(job.integration_id)} reload={load} />
+          <JobCard key={job.id} me={me} job={job} integration={integrations.find((i) => i.id === job.integration_id)} label={sources.find((s) => s.provider === job.job_type)?.label ?? job.job_type} live={live.includes(job.integration_id)} reload={load} />
         ))}
       </div>
     </>

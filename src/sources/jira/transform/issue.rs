@@ -9,10 +9,10 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::domain::workflow::{StatusClass, WorkflowMetrics};
-use crate::sources::flow::{status_history, StatusChange};
 use crate::sources::fields::{
     as_flag, as_number, as_text, clean, document_text, flatten, jira_time,
 };
+use crate::sources::flow::{status_history, StatusChange};
 
 /// Number of dedicated custom-field columns on `work_items`.
 pub const CUSTOM_FIELD_SLOTS: usize = 20;
