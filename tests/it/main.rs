@@ -12,6 +12,7 @@ mod api_live;
 mod api_reads;
 mod api_schema;
 mod api_ui;
+mod azure_devops;
 mod conformance;
 mod deploy_files;
 mod embedded_postgres;

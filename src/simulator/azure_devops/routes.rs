@@ -558,13 +558,13 @@ fn run_stream(
     let mut issues: HashMap<u64, (Issue, Vec<Revision>)> = HashMap::new();
     let mut values = Vec::with_capacity(page.len());
     for key in page {
-        if !issues.contains_key(&key.1) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = issues.entry(key.1) {
             let Some(issue) = index_of(key.1).and_then(|index| state.site.items.by_index(index))
             else {
                 continue;
             };
             let all = revisions(&issue);
-            issues.insert(key.1, (issue, all));
+            slot.insert((issue, all));
         }
         let (issue, all) = &issues[&key.1];
         if let Some(revision) = all.iter().find(|r| r.rev == key.2) {

@@ -116,11 +116,14 @@ pub struct AzureTruth {
     pub state_transitions: u64,
 }
 
+/// The stream's order over every revision, with the live items' `updated` times it was
+/// built from.
+type StreamIndex = (Vec<(u32, i64)>, Arc<Vec<StreamKey>>);
+
 pub struct AzureSite {
     pub items: JiraSite,
-    /// The stream's order over every revision, with the live items' `updated` times it was
-    /// built from (rebuilt when they change).
-    stream: RwLock<Option<(Vec<(u32, i64)>, Arc<Vec<StreamKey>>)>>,
+    /// Rebuilt when the live items' `updated` times change.
+    stream: RwLock<Option<StreamIndex>>,
 }
 
 impl AzureSite {

@@ -1,0 +1,197 @@
+//! Azure Boards beyond the conformance suite: the workflow metrics of simulated work items
+//! worked out by hand from their revisions, and the answers a wrong token and a throttling
+//! organization give.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use crate::common::source::{azure_tenant, cli, count, strings};
+use crate::common::{stderr, ScratchDb};
+use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
+
+async fn simulator(config: SimulatorConfig) -> RunningSimulator {
+    RunningSimulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+fn small() -> SimulatorConfig {
+    SimulatorConfig {
+        seed: 3,
+        jira_issues: 10,
+        github_prs: 10,
+        azure_work_items: 40,
+        ..SimulatorConfig::default()
+    }
+}
+
+async fn sync(db: &ScratchDb, tenant: &str) -> std::process::Output {
+    cli(
+        db,
+        strings(&["run-job", "azure_devops", "--tenant", tenant]),
+    )
+    .await
+}
+
+/// A work item's row as JSON, by id, its times written `2024-10-11T10:36:29.398Z`.
+async fn work_item(db: &ScratchDb, id: &str) -> Value {
+    sqlx::query_scalar(
+        r#"SELECT jsonb_object_agg(f.key, CASE WHEN f.key LIKE '%\_at' AND f.value <> 'null'
+                    THEN to_jsonb(to_char((f.value #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                    ELSE f.value END)
+           FROM work_items w, jsonb_each(to_jsonb(w)) f WHERE w.external_id = $1"#,
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Work item 16 of seed 3, by its revisions: Backlog (created 2024-10-08) → To Do
+/// (10-11 10:36:29.398, committed) → In Progress (10-11 20:00:46.983) → Code Review
+/// (10-15 13:53:16.472) → In Progress (10-19 16:27:35.242) → back to To Do (10-23
+/// 16:25:03.718) → In Progress (10-24 20:04:51.211) → Code Review (10-28 02:29:48.998) →
+/// Testing (10-30 12:44:50.550) → Done (11-03 08:52:47.535); revisions 4, 6, 11 and 12
+/// change no state. By the default steps (Proposed states to do, "To Do" the commitment
+/// point, InProgress states in progress, Completed done):
+/// - six work starts (In Progress ×3, Code Review ×2, Testing), one completion, two
+///   commitments (the return to To Do is a backlog return);
+/// - work time = (10-11 20:00:46.983 → 10-23 16:25:03.718) + (10-24 20:04:51.211 →
+///   11-03 08:52:47.535) = 1,023,856.735 + 823,676.324 = 1,847,533.059 s;
+/// - time in to-do states after commitment = 9:24:17.585 + 1 d 3:39:47.493 = 133,445.078 s;
+/// - cycle = first start → completion = 1,947,120.552 s; lead = commitment → completion
+///   = 1,980,978.137 s; complexity = 2 × 2 returns + 0 = 4; rework; no direct completion.
+///
+/// Work item 3: Backlog → To Do (2024-02-26 00:06:13.699) → Done (02-28 14:17:49.216):
+/// completed straight from to do, no start: direct completion, lead 223,895.517 s, no
+/// cycle time.
+#[tokio::test]
+async fn workflow_metrics_of_work_items_match_their_revisions_worked_out_by_hand() {
+    let sim = simulator(small()).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = azure_tenant(&db, &sim, &[]).await;
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+
+    let item = work_item(&db, "16").await;
+    assert_eq!(item["summary"].as_str().map(str::is_empty), Some(false));
+    let expected = serde_json::json!({
+        "work_first_committed_at": "2024-10-11T10:36:29.398Z",
+        "work_first_started_at": "2024-10-11T20:00:46.983Z",
+        "work_last_started_at": "2024-10-30T12:44:50.550Z",
+        "work_first_completed_at": "2024-11-03T08:52:47.535Z",
+        "work_last_completed_at": "2024-11-03T08:52:47.535Z",
+        "total_work_starts": 6,
+        "total_completions": 1,
+        "total_backlog_returns": 2,
+        "total_work_time_seconds": 1_847_533.059,
+        "total_review_time_seconds": 133_445.078,
+        "total_cycle_time_seconds": 1_947_120.552,
+        "total_lead_time_seconds": 1_980_978.137,
+        "workflow_complexity_score": 4,
+        "rework_indicator": true,
+        "direct_completion": false,
+    });
+    for (metric, value) in expected.as_object().unwrap() {
+        assert_eq!(&item[metric], value, "work item 16: {metric}");
+    }
+    let transitions: Vec<(String, String, String, f64)> = sqlx::query_as(
+        "SELECT c.external_id, f.name, t.name, c.time_in_status_seconds
+         FROM changelogs c JOIN work_items w ON w.id = c.work_item_id
+         JOIN statuses f ON f.id = c.from_status_id JOIN statuses t ON t.id = c.to_status_id
+         WHERE w.external_id = '16' ORDER BY c.transition_change_date",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let walked: Vec<(&str, &str, &str)> = transitions
+        .iter()
+        .map(|(id, from, to, _)| (id.as_str(), from.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(
+        walked,
+        [
+            ("16.2", "Backlog", "To Do"),
+            ("16.3", "To Do", "In Progress"),
+            ("16.5", "In Progress", "Code Review"),
+            ("16.7", "Code Review", "In Progress"),
+            ("16.8", "In Progress", "To Do"),
+            ("16.9", "To Do", "In Progress"),
+            ("16.10", "In Progress", "Code Review"),
+            ("16.13", "Code Review", "Testing"),
+            ("16.14", "Testing", "Done"),
+        ]
+    );
+    // Backlog from creation (2024-10-08 22:23:12.850) to To Do.
+    assert_eq!(transitions[0].3, 216_796.548);
+
+    let direct = work_item(&db, "3").await;
+    assert_eq!(direct["direct_completion"], true);
+    assert_eq!(direct["total_work_starts"], 0);
+    assert_eq!(direct["total_lead_time_seconds"], 223_895.517);
+    assert_eq!(direct["total_cycle_time_seconds"], 0.0);
+    sim.stop().await.unwrap();
+}
+
+/// A token Azure DevOps does not know gets its sign-in page with 203: the job fails saying
+/// so, at once, instead of retrying or storing the page.
+#[tokio::test]
+async fn a_token_answered_with_the_sign_in_page_fails_the_job_in_words() {
+    let sim = simulator(small()).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = crate::common::source::tenant(&db).await;
+    let created = cli(
+        &db,
+        strings(&[
+            "integration",
+            "create",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "azure_devops",
+            "--base-url",
+            &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
+            "--token",
+            "revoked-token",
+        ]),
+    )
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let synced = sync(&db, &tenant).await;
+    assert!(!synced.status.success());
+    assert!(
+        stderr(&synced).contains("203") && stderr(&synced).contains("sign-in page"),
+        "{}",
+        stderr(&synced)
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM raw_extraction_data").await,
+        0,
+        "the sign-in page is not stored as an answer"
+    );
+    sim.stop().await.unwrap();
+}
+
+/// An organization throttling every fifth request (429, `Retry-After: 1`, `X-RateLimit-*`)
+/// slows the sync down but ends with every work item.
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let sim = simulator(SimulatorConfig {
+        azure_throttle_every: 5,
+        ..small()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let tenant = azure_tenant(&db, &sim, &[]).await;
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let stats = crate::common::source::stats(&sim).await;
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM work_items").await as u64,
+        stats["truth"]["azure_work_items"].as_u64().unwrap()
+    );
+    assert!(crate::common::source::responses(&stats, "429") > 0);
+    sim.stop().await.unwrap();
+}
