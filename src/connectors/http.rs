@@ -70,6 +70,8 @@ impl std::fmt::Debug for Auth {
 pub struct ClientPolicy {
     /// The source's name in metrics (`jira`, `github`).
     pub provider: &'static str,
+    /// The source's endpoint classes, the metrics' `endpoint` label.
+    pub endpoint_classes: endpoint::EndpointClasses,
     /// The integration the client serves: metrics name its tokens `{integration}/{n}`, never
     /// by anything derived from the token.
     pub integration_id: i64,
@@ -88,6 +90,7 @@ impl Default for ClientPolicy {
     fn default() -> Self {
         ClientPolicy {
             provider: "source",
+            endpoint_classes: endpoint::unnamed,
             integration_id: 0,
             concurrency: 8,
             requests_per_second: 20.0,
@@ -526,7 +529,10 @@ impl HttpClient {
         if let Some(etag) = call.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let (provider, endpoint) = (self.policy.provider, endpoint::class(url));
+        let (provider, endpoint) = (
+            self.policy.provider,
+            endpoint::class(url, self.policy.endpoint_classes),
+        );
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) if error.is_builder() => {

@@ -58,7 +58,7 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
     let api_addr = free_address();
     let child = start_demo(&db, dir.path(), &api_addr);
 
-    // The first scheduled run loads the whole simulated site; the scheduler then runs the
+    // The first scheduled runs load the whole simulated sites (Jira, GitHub, Azure DevOps); the scheduler then runs the
     // job again (each run stores the status list once).
     let started = Instant::now();
     let mut progress = (String::new(), 0, 0, 0);
@@ -73,15 +73,21 @@ async fn demo_syncs_the_simulator_and_stops_cleanly_on_sigterm() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        let done = progress.0 == "github=FINISHED,jira=FINISHED";
-        if done && progress.1 >= 2_000 && progress.2 >= 500 && progress.3 >= 2 {
+        let done = progress.0 == "azure_devops=FINISHED,github=FINISHED,jira=FINISHED";
+        if done && progress.1 >= 2_300 && progress.2 >= 500 && progress.3 >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let (states, items, prs, runs): (String, i64, i64, i64) = progress;
-    assert_eq!(states, "github=FINISHED,jira=FINISHED");
-    assert!(items >= 2_000, "{items} work items");
+    assert_eq!(
+        states,
+        "azure_devops=FINISHED,github=FINISHED,jira=FINISHED"
+    );
+    assert!(
+        items >= 2_300,
+        "{items} work items (Jira issues and Azure work items)"
+    );
     assert!(prs >= 500, "{prs} pull requests");
     assert!(runs >= 2, "the scheduler ran the job again ({runs} runs)");
     let key = dir.path().join("data/demo-secret.key");

@@ -50,6 +50,20 @@ pub const REVISION_FIELDS: &[&str] = &[
     "System.ChangedBy",
 ];
 
+/// The class of an Azure DevOps request path (the metrics' `endpoint` label).
+pub fn endpoint_classes(segments: &[&str]) -> &'static str {
+    match segments.last().copied().unwrap_or_default() {
+        "projects" => "projects",
+        "workitemtypes" => "work_item_types",
+        "fields" => "fields",
+        "wiql" => "wiql",
+        "workitemsbatch" => "work_items",
+        "workitemrevisions" => "revisions_stream",
+        "revisions" => "revisions",
+        _ => "other",
+    }
+}
+
 #[derive(Clone)]
 pub struct AzureClient {
     http: HttpClient,
@@ -233,6 +247,32 @@ pub fn listed_ids(answer: &Value) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_endpoint_the_client_calls_has_a_class_of_its_own() {
+        let org = "https://dev.azure.com/acme";
+        let cases = [
+            ("/_apis/projects?api-version=7.1", "projects"),
+            (
+                "/Fabrikam%20Fiber/_apis/wit/workitemtypes",
+                "work_item_types",
+            ),
+            ("/_apis/wit/fields", "fields"),
+            ("/_apis/wit/wiql?timePrecision=true", "wiql"),
+            ("/_apis/wit/workitemsbatch", "work_items"),
+            ("/_apis/wit/reporting/workitemrevisions", "revisions_stream"),
+            ("/_apis/wit/workItems/7/revisions", "revisions"),
+            ("/_apis/connectionData", "other"),
+        ];
+        for (path, expected) in cases {
+            let url = format!("{org}{path}");
+            assert_eq!(
+                crate::connectors::endpoint::class(&url, endpoint_classes),
+                expected,
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn wiql_pages_by_id_and_quotes_project_names() {

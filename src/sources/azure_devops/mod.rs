@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use sqlx::PgPool;
 
-use crate::connectors::http::{Auth, HttpClient};
+use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
 use crate::pipeline::source::{Reach, Source, SourceForm};
@@ -322,8 +322,12 @@ async fn client(
         username: String::new(),
         token,
     };
+    let policy = ClientPolicy {
+        endpoint_classes: client::endpoint_classes,
+        ..access.policy
+    };
     let client = AzureClient::new(
-        HttpClient::new(auth, access.policy, &reach.outbound)?,
+        HttpClient::new(auth, policy, &reach.outbound)?,
         &access.integration.base_url,
     );
     Ok((access.integration, client))

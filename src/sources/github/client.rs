@@ -10,6 +10,23 @@ use crate::connectors::http::{Conditional, ConnectorError, Fetched, HttpClient};
 /// The largest page GitHub serves.
 pub const PER_PAGE: usize = 100;
 
+/// The class of a GitHub request path (the metrics' `endpoint` label).
+pub fn endpoint_classes(segments: &[&str]) -> &'static str {
+    let ends = |tail: &[&str]| segments.ends_with(tail);
+    let has = |segment: &str| segments.contains(&segment);
+    match segments.last().copied().unwrap_or_default() {
+        "graphql" => "graphql",
+        _ if has("hooks") => "webhooks",
+        _ if ends(&["pulls", "comments"]) => "review_comments",
+        _ if ends(&["issues", "comments"]) => "issue_comments",
+        "reviews" => "reviews",
+        "commits" => "commits",
+        _ if has("pulls") => "pulls",
+        _ if segments.first() == Some(&"repos") => "repositories",
+        _ => "other",
+    }
+}
+
 #[derive(Clone)]
 pub struct GithubClient {
     http: HttpClient,
@@ -249,5 +266,47 @@ mod tests {
         let last = "<https://x/p?page=1>; rel=\"first\", <https://x/p?page=4>; rel=\"prev\"";
         assert_eq!(next_link(last), None);
         assert_eq!(next_link(""), None);
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::endpoint_classes;
+    use crate::connectors::endpoint::class;
+
+    #[test]
+    fn every_endpoint_the_client_calls_has_a_class_of_its_own() {
+        let cases = [
+            ("https://api.github.com/graphql", "graphql"),
+            ("https://ghe.example/api/graphql", "graphql"),
+            ("https://api.github.com/repos/acme/api/hooks", "webhooks"),
+            ("https://api.github.com/repos/acme/api/hooks/12", "webhooks"),
+            ("https://api.github.com/repos/acme/api", "repositories"),
+            (
+                "https://api.github.com/repos/acme/api/pulls?state=all&page=3",
+                "pulls",
+            ),
+            ("https://api.github.com/repos/acme/api/pulls/7", "pulls"),
+            (
+                "https://api.github.com/repos/acme/api/pulls/7/reviews",
+                "reviews",
+            ),
+            (
+                "https://api.github.com/repos/acme/api/pulls/7/commits",
+                "commits",
+            ),
+            (
+                "https://api.github.com/repos/acme/api/pulls/comments?since=x",
+                "review_comments",
+            ),
+            (
+                "https://api.github.com/repos/acme/api/issues/comments",
+                "issue_comments",
+            ),
+            ("https://api.github.com/rate_limit", "other"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(class(url, endpoint_classes), expected, "{url}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use sqlx::PgPool;
 
-use crate::connectors::http::{Auth, HttpClient};
+use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
 use crate::pipeline::source::{Reach, Source, SourceForm};
@@ -321,7 +321,10 @@ pub async fn client(
             Auth::Bearer {
                 tokens: access.tokens,
             },
-            access.policy,
+            ClientPolicy {
+                endpoint_classes: client::endpoint_classes,
+                ..access.policy
+            },
             &reach.outbound,
         )?,
         &access.integration.base_url,

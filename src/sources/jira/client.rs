@@ -12,6 +12,26 @@ pub const BULK_CHANGELOG_ISSUES: usize = 1_000;
 /// Histories asked for per bulk changelog answer.
 const BULK_CHANGELOG_HISTORIES: usize = 1_000;
 
+/// The class of a Jira request path (the metrics' `endpoint` label).
+pub fn endpoint_classes(segments: &[&str]) -> &'static str {
+    let ends = |tail: &[&str]| segments.ends_with(tail);
+    let has = |segment: &str| segments.contains(&segment);
+    match segments.last().copied().unwrap_or_default() {
+        _ if has("webhooks") => "webhooks",
+        _ if has("dev-status") => "dev_status",
+        _ if has("createmeta") => "createmeta",
+        _ if ends(&["search", "jql"]) => "search",
+        _ if ends(&["project", "search"]) => "projects",
+        _ if ends(&["changelog", "bulkfetch"]) => "changelog_bulk",
+        "changelog" => "changelog",
+        "status" => "statuses",
+        "issuetype" => "issue_types",
+        "field" => "fields",
+        "myself" => "myself",
+        _ => "other",
+    }
+}
+
 #[derive(Clone)]
 pub struct JiraClient {
     http: HttpClient,
@@ -166,5 +186,53 @@ impl JiraClient {
         self.http
             .get(&self.url("/rest/dev-status/latest/issue/detail"), &query)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_classes;
+    use crate::connectors::endpoint::class;
+
+    #[test]
+    fn every_endpoint_the_client_calls_has_a_class_of_its_own() {
+        let cases = [
+            ("https://x.atlassian.net/rest/api/3/search/jql", "search"),
+            (
+                "https://x.atlassian.net/rest/api/3/project/search?startAt=50",
+                "projects",
+            ),
+            (
+                "https://x.atlassian.net/rest/api/3/changelog/bulkfetch",
+                "changelog_bulk",
+            ),
+            (
+                "https://x.atlassian.net/rest/api/3/issue/CORE-12/changelog?startAt=100",
+                "changelog",
+            ),
+            ("https://x.atlassian.net/rest/api/3/status", "statuses"),
+            (
+                "https://x.atlassian.net/rest/api/3/issuetype",
+                "issue_types",
+            ),
+            ("https://x.atlassian.net/rest/api/3/field", "fields"),
+            ("https://x.atlassian.net/rest/api/3/myself", "myself"),
+            (
+                "https://x.atlassian.net/rest/api/3/issue/createmeta/CORE/issuetypes/10001",
+                "createmeta",
+            ),
+            (
+                "https://x.atlassian.net/rest/dev-status/latest/issue/detail?issueId=1",
+                "dev_status",
+            ),
+            (
+                "https://x.atlassian.net/rest/webhooks/1.0/webhook/3",
+                "webhooks",
+            ),
+            ("https://x.atlassian.net/rest/api/3/serverInfo", "other"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(class(url, endpoint_classes), expected, "{url}");
+        }
     }
 }
