@@ -150,9 +150,9 @@ const AZURE_DEVOPS: Case = Case {
     poison: ("work_items", "azure_work_item"),
     deliveries: None,
     incremental_share: 5,
-    // The projects, each project's types, the fields, one WIQL query, one revisions
-    // stream answer and the first batch read.
-    fixed_requests: 7,
+    // The projects, each project's types, one revisions stream answer and the first batch
+    // read.
+    fixed_requests: 5,
 };
 
 /// GitHub through REST, for tokens without GraphQL access.

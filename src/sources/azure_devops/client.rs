@@ -139,19 +139,17 @@ impl AzureClient {
         self.http.get(&url, &Self::version()).await
     }
 
-    /// Ids of up to [`WIQL_LIMIT`] work items above `after_id` in id order, of `projects`
-    /// (empty: all) changed at or after `since` (to the second).
-    pub async fn changed_ids(
+    /// Ids of up to [`WIQL_LIMIT`] work items of `projects` (empty: all) above `after_id`,
+    /// in id order.
+    pub async fn ids_above(
         &self,
         projects: &[String],
-        since: Option<DateTime<Utc>>,
         after_id: u64,
     ) -> Result<Fetched, ConnectorError> {
-        let body = json!({"query": wiql(projects, since, after_id)});
+        let body = json!({"query": wiql(projects, after_id)});
         let query = [
             ("api-version", API_VERSION.to_owned()),
             ("$top", WIQL_LIMIT.to_string()),
-            ("timePrecision", "true".to_owned()),
         ];
         let url = self.url(Within::Organization, "wit/wiql");
         self.http.post_with_query(&url, &query, &body).await
@@ -211,9 +209,9 @@ impl AzureClient {
     }
 }
 
-/// The WIQL of [`AzureClient::changed_ids`]: project names quoted WIQL's way (a quote
+/// The WIQL of [`AzureClient::ids_above`]: project names quoted WIQL's way (a quote
 /// doubled).
-pub fn wiql(projects: &[String], since: Option<DateTime<Utc>>, after_id: u64) -> String {
+pub fn wiql(projects: &[String], after_id: u64) -> String {
     let mut clauses = vec![format!("[System.Id] > {after_id}")];
     if !projects.is_empty() {
         let names: Vec<String> = projects
@@ -221,12 +219,6 @@ pub fn wiql(projects: &[String], since: Option<DateTime<Utc>>, after_id: u64) ->
             .map(|p| format!("'{}'", p.replace('\'', "''")))
             .collect();
         clauses.push(format!("[System.TeamProject] IN ({})", names.join(", ")));
-    }
-    if let Some(since) = since {
-        clauses.push(format!(
-            "[System.ChangedDate] >= '{}'",
-            since.to_rfc3339_opts(SecondsFormat::Secs, true)
-        ));
     }
     format!(
         "SELECT [System.Id] FROM WorkItems WHERE {} ORDER BY [System.Id] ASC",
@@ -277,17 +269,13 @@ mod tests {
     #[test]
     fn wiql_pages_by_id_and_quotes_project_names() {
         assert_eq!(
-            wiql(&[], None, 0),
+            wiql(&[], 0),
             "SELECT [System.Id] FROM WorkItems WHERE [System.Id] > 0 ORDER BY [System.Id] ASC"
         );
-        let since = DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
-            .unwrap()
-            .with_timezone(&Utc);
         assert_eq!(
-            wiql(&["Fabrikam".into(), "O'Neil".into()], Some(since), 20_000),
+            wiql(&["Fabrikam".into(), "O'Neil".into()], 20_000),
             "SELECT [System.Id] FROM WorkItems WHERE [System.Id] > 20000 AND \
-             [System.TeamProject] IN ('Fabrikam', 'O''Neil') AND \
-             [System.ChangedDate] >= '2025-03-04T05:06:07Z' ORDER BY [System.Id] ASC"
+             [System.TeamProject] IN ('Fabrikam', 'O''Neil') ORDER BY [System.Id] ASC"
         );
     }
 }

@@ -3,8 +3,9 @@
 //! stored raw first, then transformed and loaded; a malformed work item fails alone.
 //!
 //! Requests stay few: revisions come from the reporting stream (a thousand per answer,
-//! from the last run on), changed ids from WIQL (twenty thousand per query, in id ranges),
-//! work items two hundred per batch read.
+//! from the last run on), and name the work items an incremental run reads; a run that
+//! reads everything lists ids with WIQL (twenty thousand per query, in id ranges); work
+//! items are read two hundred per batch.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -19,6 +20,7 @@ use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::{Handoff, StagePublisher};
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
+use crate::sources::jira::custom_field_tables as custom_fields;
 use crate::sources::jira::tables as work_items;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
@@ -81,7 +83,9 @@ impl AzureRun<'_> {
     }
 
     /// Projects, each project's work item types with their states, and the organization's
-    /// fields; returns the report and the custom fields' reference names.
+    /// fields (on a run that reads everything; other runs use the custom fields known, as
+    /// `custom-fields sync` refreshes them); returns the report and the custom fields'
+    /// reference names.
     pub async fn projects_and_types(&self) -> Result<(StepReport, Vec<String>), PipelineError> {
         self.stages(steps::PROJECTS, StageState::Running).await?;
         let projects = self.client.projects().await?.body;
@@ -97,9 +101,18 @@ impl AzureRun<'_> {
             types.push((raw_id, project, answer));
         }
         report += self.loader().work_item_types(&types).await?;
-        let fields = self.client.fields().await?.body;
-        let raw_id = self.store(kinds::FIELDS, None, &fields).await?;
-        let custom = self.loader().fields(raw_id, &fields).await?;
+        let custom = if self.since.is_some() {
+            let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
+            custom_fields::list(self.pool, tenant, integration)
+                .await?
+                .into_iter()
+                .map(|field| field.external_id)
+                .collect()
+        } else {
+            let fields = self.client.fields().await?.body;
+            let raw_id = self.store(kinds::FIELDS, None, &fields).await?;
+            self.loader().fields(raw_id, &fields).await?
+        };
         self.stages(steps::PROJECTS, StageState::Finished).await?;
         Ok((report, custom))
     }
@@ -139,17 +152,13 @@ impl AzureRun<'_> {
         Ok(revisions)
     }
 
-    /// Ids of the work items this run reads, ascending: WIQL in id ranges of at most
-    /// [`WIQL_LIMIT`].
-    async fn changed_ids(&self) -> Result<Vec<u64>, PipelineError> {
+    /// Ids of every work item the integration reads, ascending: WIQL in id ranges of at
+    /// most [`WIQL_LIMIT`].
+    async fn listed_ids(&self) -> Result<Vec<u64>, PipelineError> {
         let mut ids = Vec::new();
         let mut after = 0;
         loop {
-            let answer = self
-                .client
-                .changed_ids(&self.projects, self.since, after)
-                .await?
-                .body;
+            let answer = self.client.ids_above(&self.projects, after).await?.body;
             let found = listed_ids(&answer);
             let full_slice = found.len() >= WIQL_LIMIT;
             after = found.iter().copied().max().unwrap_or(after);
@@ -171,15 +180,16 @@ impl AzureRun<'_> {
         self.stages(steps::WORK_ITEMS, StageState::Running).await?;
         let clock = Instant::now();
         let mut revisions = self.read_revisions().await?;
-        let mut ids = self.changed_ids().await?;
+        // Every change is a revision: an incremental run reads the work items the stream
+        // names. A run that reads everything lists them with WIQL too (what it does not list
+        // is gone from the source), and reads those whose revisions arrived without them
+        // (changed after the listing). The batch read leaves out those deleted since.
+        let mut ids = match self.since {
+            Some(_) => Vec::new(),
+            None => self.listed_ids().await?,
+        };
         let seen: std::collections::HashSet<String> = ids.iter().map(u64::to_string).collect();
-        // A work item whose revisions arrived without it (changed after the query) is read
-        // too; the batch read leaves out those deleted since.
-        ids.extend(
-            revisions
-                .keys()
-                .filter(|id| !seen.contains(&id.to_string())),
-        );
+        ids.extend(revisions.keys());
         ids.sort_unstable();
         ids.dedup();
         let (extracted, mut report) = self
