@@ -476,7 +476,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            StepCategory::from_jira_category(&category["Resolved"].to_string()),
+            StepCategory::from_jira_category(category["Resolved"]),
             StepCategory::InProgress
         );
         let bad = json!({"id": 9, "fields": {"System.CreatedDate": "not a date"}});
