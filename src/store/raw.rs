@@ -38,6 +38,21 @@ pub async fn insert(
     insert_each(pool, scope, kind, with_metadata(entities, metadata)).await
 }
 
+/// Stores one answer; returns its id.
+pub async fn insert_one(
+    pool: &PgPool,
+    scope: Scope,
+    kind: &str,
+    (external_id, body): (Option<String>, &Value),
+    metadata: &Value,
+) -> Result<RawId, StoreError> {
+    let entity = vec![(external_id, body.clone(), metadata.clone())];
+    let ids = insert_each(pool, scope, kind, entity).await?;
+    ids.into_iter()
+        .next()
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+}
+
 /// Entities `(external id, answer)` each given `metadata`.
 pub fn with_metadata(entities: Vec<(Option<String>, Value)>, metadata: &Value) -> Vec<RawEntity> {
     entities

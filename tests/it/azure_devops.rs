@@ -71,7 +71,7 @@ async fn work_item(db: &ScratchDb, id: &str) -> Value {
 async fn workflow_metrics_of_work_items_match_their_revisions_worked_out_by_hand() {
     let sim = simulator(small()).await;
     let db = ScratchDb::migrated().await;
-    let tenant = azure_tenant(&db, &sim, &[]).await;
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
     let synced = sync(&db, &tenant).await;
     assert!(synced.status.success(), "{}", stderr(&synced));
 
@@ -141,24 +141,7 @@ async fn workflow_metrics_of_work_items_match_their_revisions_worked_out_by_hand
 async fn a_token_answered_with_the_sign_in_page_fails_the_job_in_words() {
     let sim = simulator(small()).await;
     let db = ScratchDb::migrated().await;
-    let tenant = crate::common::source::tenant(&db).await;
-    let created = cli(
-        &db,
-        strings(&[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "azure_devops",
-            "--base-url",
-            &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
-            "--token",
-            "revoked-token",
-        ]),
-    )
-    .await;
-    assert!(created.status.success(), "{}", stderr(&created));
+    let tenant = azure_tenant(&db, &sim, "revoked-token").await;
     let synced = sync(&db, &tenant).await;
     assert!(!synced.status.success());
     assert!(
@@ -184,7 +167,7 @@ async fn throttling_is_waited_out() {
     })
     .await;
     let db = ScratchDb::migrated().await;
-    let tenant = azure_tenant(&db, &sim, &[]).await;
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
     let synced = sync(&db, &tenant).await;
     assert!(synced.status.success(), "{}", stderr(&synced));
     let stats = crate::common::source::stats(&sim).await;

@@ -132,7 +132,7 @@ const AZURE_DEVOPS: Case = Case {
         azure_malformed_rate: 0.02,
         ..config
     },
-    tenant: |db, sim| Box::pin(azure_tenant(db, sim, &[])),
+    tenant: |db, sim| Box::pin(azure_tenant(db, sim, "sim-azure-token")),
     tables: |db| {
         Box::pin(async move {
             let (items, changelogs) = jira_tables(db).await;

@@ -197,19 +197,16 @@ impl Source for AzureDevops {
             let (_, client) = client(pool, reach, tenant, id).await?;
             let scope = crate::domain::Scope::of(integration);
             let fields = client.fields().await?.body;
-            let raw_id = crate::store::raw::insert(
+            let metadata = serde_json::json!({});
+            let raw_id = crate::store::raw::insert_one(
                 pool,
                 scope,
                 kinds::FIELDS,
-                vec![(None, fields.clone())],
-                &serde_json::json!({}),
+                (None, &fields),
+                &metadata,
             )
             .await?;
             let loader = AzureLoader { pool, scope };
-            let raw_id = raw_id
-                .into_iter()
-                .next()
-                .context("the fields were not stored")?;
             Ok(loader.fields(raw_id, &fields).await?.len())
         }
         .boxed()

@@ -61,17 +61,7 @@ impl AzureRun<'_> {
         external_id: Option<String>,
         body: &Value,
     ) -> Result<RawId, StoreError> {
-        let ids = raw::insert(
-            self.pool,
-            self.scope,
-            kind,
-            vec![(external_id, body.clone())],
-            &json!({}),
-        )
-        .await?;
-        ids.into_iter()
-            .next()
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        raw::insert_one(self.pool, self.scope, kind, (external_id, body), &json!({})).await
     }
 
     /// The projects this run reads: those the integration names, else every one.

@@ -127,17 +127,7 @@ impl JiraRun<'_> {
         body: &Value,
         metadata: Value,
     ) -> Result<RawId, StoreError> {
-        let ids = raw::insert(
-            self.pool,
-            self.scope,
-            kind,
-            vec![(external_id, body.clone())],
-            &metadata,
-        )
-        .await?;
-        ids.into_iter()
-            .next()
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        raw::insert_one(self.pool, self.scope, kind, (external_id, body), &metadata).await
     }
 
     /// Projects (with their issue types) and the site's issue types.

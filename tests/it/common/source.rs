@@ -127,11 +127,11 @@ pub async fn jira_tables(db: &ScratchDb) -> (Vec<Value>, Vec<Value>) {
     (items, changelogs)
 }
 
-/// A tenant with an Azure DevOps integration pointed at the simulated organization, with
-/// more `integration create` flags; returns the tenant id.
-pub async fn azure_tenant(db: &ScratchDb, sim: &RunningSimulator, extra: &[&str]) -> String {
+/// A tenant with an Azure DevOps integration signing in with `token` at the simulated
+/// organization; returns the tenant id.
+pub async fn azure_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) -> String {
     let tenant = tenant(db).await;
-    let mut args = strings(&[
+    let args = strings(&[
         "integration",
         "create",
         "--tenant",
@@ -141,13 +141,12 @@ pub async fn azure_tenant(db: &ScratchDb, sim: &RunningSimulator, extra: &[&str]
         "--base-url",
         &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
         "--token",
-        "sim-azure-token",
+        token,
         "--requests-per-second",
         "2000",
         "--concurrency",
         "16",
     ]);
-    args.extend(strings(extra));
     let created = cli(db, args).await;
     assert!(created.status.success(), "{}", super::stderr(&created));
     tenant
