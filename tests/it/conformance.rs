@@ -63,12 +63,7 @@ const JIRA: Case = Case {
         ..config
     },
     tenant: |db, sim| Box::pin(jira_tenant(db, sim, "sim-token")),
-    tables: |db| {
-        Box::pin(async move {
-            let (items, changelogs) = jira_tables(db).await;
-            vec![items, changelogs]
-        })
-    },
+    tables: |db| Box::pin(work_item_tables(db)),
     replayed: &["work_items", "changelogs", "statuses", "projects", "wits"],
     truth: &[
         ("SELECT count(*) FROM work_items", "issues"),
@@ -79,6 +74,12 @@ const JIRA: Case = Case {
     incremental_share: 5,
     fixed_requests: 5,
 };
+
+/// The work-item tables Jira and Azure DevOps fill, by natural keys.
+async fn work_item_tables(db: &ScratchDb) -> Vec<Vec<Value>> {
+    let (items, changelogs) = jira_tables(db).await;
+    vec![items, changelogs]
+}
 
 /// GitHub through GraphQL, the default: pull requests with everything nested.
 const GITHUB: Case = Case {
@@ -133,12 +134,7 @@ const AZURE_DEVOPS: Case = Case {
         ..config
     },
     tenant: |db, sim| Box::pin(azure_tenant(db, sim, "sim-azure-token")),
-    tables: |db| {
-        Box::pin(async move {
-            let (items, changelogs) = jira_tables(db).await;
-            vec![items, changelogs]
-        })
-    },
+    tables: |db| Box::pin(work_item_tables(db)),
     replayed: &["work_items", "changelogs", "statuses", "projects", "wits"],
     truth: &[
         ("SELECT count(*) FROM work_items", "azure_work_items"),

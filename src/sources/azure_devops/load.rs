@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use super::client::AzureClient;
+use super::kinds;
 use super::transform::{self, StoredWorkItem};
 use crate::domain::workflow::StatusClass;
 use crate::domain::{RawId, Scope};
-use crate::pipeline::StepReport;
+use crate::pipeline::{PipelineError, StepReport};
 use crate::sources::jira::custom_field_tables as custom_fields;
 use crate::sources::jira::tables as work_items;
 use crate::sources::jira::transform::issue::FieldMapping;
@@ -48,11 +50,10 @@ impl AzureLoader<'_> {
         answers: &[(RawId, String, Value)],
     ) -> Result<StepReport, StoreError> {
         let (tenant, integration) = (self.scope.tenant_id, self.scope.integration_id);
-        let by_project: Vec<(String, Value)> = answers
+        let by_project = answers
             .iter()
-            .map(|(_, project, answer)| (project.clone(), answer.clone()))
-            .collect();
-        let (wits, links, statuses) = transform::work_item_types(&by_project);
+            .map(|(_, project, answer)| (project.as_str(), answer));
+        let (wits, links, statuses) = transform::work_item_types(by_project);
         work_items::upsert_wits(self.pool, tenant, integration, &wits).await?;
         work_items::link_projects_wits(self.pool, tenant, integration, &links).await?;
         work_items::upsert_statuses(self.pool, tenant, integration, &statuses).await?;
@@ -61,6 +62,21 @@ impl AzureLoader<'_> {
         Ok(StepReport::passed_through(
             (wits.len() + statuses.len()) as u64,
         ))
+    }
+
+    /// Reads the organization's fields from the source, stores them raw and loads them (see
+    /// [`Self::fields`]); returns the custom fields' reference names.
+    pub async fn read_fields(&self, client: &AzureClient) -> Result<Vec<String>, PipelineError> {
+        let fields = client.fields().await?.body;
+        let raw_id = raw::insert_one(
+            self.pool,
+            self.scope,
+            kinds::FIELDS,
+            (None, &fields),
+            &json!({}),
+        )
+        .await?;
+        Ok(self.fields(raw_id, &fields).await?)
     }
 
     /// The organization's fields: its custom ones become mappable custom fields. Returns

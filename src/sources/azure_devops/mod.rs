@@ -195,19 +195,11 @@ impl Source for AzureDevops {
         async move {
             let (tenant, id) = (integration.tenant, integration.integration);
             let (_, client) = client(pool, reach, tenant, id).await?;
-            let scope = crate::domain::Scope::of(integration);
-            let fields = client.fields().await?.body;
-            let metadata = serde_json::json!({});
-            let raw_id = crate::store::raw::insert_one(
+            let loader = AzureLoader {
                 pool,
-                scope,
-                kinds::FIELDS,
-                (None, &fields),
-                &metadata,
-            )
-            .await?;
-            let loader = AzureLoader { pool, scope };
-            Ok(loader.fields(raw_id, &fields).await?.len())
+                scope: crate::domain::Scope::of(integration),
+            };
+            Ok(loader.read_fields(&client).await?.len())
         }
         .boxed()
     }

@@ -99,9 +99,7 @@ impl AzureRun<'_> {
                 .map(|field| field.external_id)
                 .collect()
         } else {
-            let fields = self.client.fields().await?.body;
-            let raw_id = self.store(kinds::FIELDS, None, &fields).await?;
-            self.loader().fields(raw_id, &fields).await?
+            self.loader().read_fields(&self.client).await?
         };
         self.stages(steps::PROJECTS, StageState::Finished).await?;
         Ok((report, custom))

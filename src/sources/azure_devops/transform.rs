@@ -78,8 +78,8 @@ pub fn projects(answer: &Value) -> Vec<ProjectRow> {
 /// What the work item types of the projects give: the types (one row per name), which
 /// project uses which, and their states (one row per state name; the first category seen
 /// wins).
-pub fn work_item_types(
-    answers: &[(String, Value)],
+pub fn work_item_types<'a>(
+    answers: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> (Vec<WitRow>, Vec<ProjectWit>, Vec<StatusRow>) {
     let mut wits = BTreeMap::new();
     let mut links = Vec::new();
@@ -90,7 +90,7 @@ pub fn work_item_types(
                 continue;
             };
             links.push(ProjectWit {
-                project_external_id: project.clone(),
+                project_external_id: project.to_owned(),
                 wit_external_id: name.clone(),
             });
             for state in kind["states"].as_array().into_iter().flatten() {
@@ -292,18 +292,10 @@ pub fn transform_work_item(
     for (slot, name) in custom_fields.iter_mut().zip(&mapping.slots) {
         *slot = field(name).and_then(flatten).map(|v| as_text(&v));
     }
-    let is_mapped = |name: &str| {
-        let special = [&mapping.team, &mapping.story_points, &mapping.code_changed];
-        mapping
-            .slots
-            .iter()
-            .chain(special)
-            .any(|slot| slot.as_deref() == Some(name))
-    };
     let custom_fields_overflow: Map<String, Value> = fields
         .iter()
         .filter(|(name, _)| name.starts_with(CUSTOM_PREFIX) || name.as_str() == BOARD_COLUMN)
-        .filter(|(name, _)| !is_mapped(name))
+        .filter(|(name, _)| !mapping.is_mapped(name))
         .filter_map(|(name, value)| flatten(value).map(|v| (name.clone(), v)))
         .collect();
     let story_points = match &mapping.story_points {
@@ -458,7 +450,7 @@ mod tests {
                                        {"name": "Resolved", "category": "Resolved"}, {"name": "Closed", "category": "Completed"}]},
             {"name": "Task", "states": [{"name": "New", "category": "Proposed"}, {"name": "Removed", "category": "Removed"}]}
         ]});
-        let (wits, links, statuses) = work_item_types(&[("Fabrikam".into(), answer)]);
+        let (wits, links, statuses) = work_item_types([("Fabrikam", &answer)]);
         assert_eq!(wits.len(), 2);
         assert_eq!(links.len(), 2);
         let category: HashMap<&str, &str> = statuses

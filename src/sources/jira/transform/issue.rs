@@ -28,7 +28,8 @@ pub struct FieldMapping {
 }
 
 impl FieldMapping {
-    fn is_mapped(&self, field: &str) -> bool {
+    /// Whether `field` feeds a column (a slot or a special field).
+    pub fn is_mapped(&self, field: &str) -> bool {
         let special = [&self.team, &self.story_points, &self.code_changed];
         self.slots
             .iter()
