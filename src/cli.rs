@@ -433,11 +433,14 @@ pub struct SimulateArgs {
     /// Number of Azure Boards work items (organization `/sim-org`, two projects).
     #[arg(long, default_value_t = 300)]
     pub azure_work_items: u32,
+    /// Number of Azure Repos pull requests (three repositories over the two projects).
+    #[arg(long, default_value_t = 100)]
+    pub azure_prs: u32,
     /// Azure DevOps personal access token accepted (Basic, any user name).
     #[arg(long, default_value = "sim-azure-token")]
     pub azure_token: String,
-    /// Share of Azure work items served with an unreadable `System.CreatedDate` (poison
-    /// records).
+    /// Share of Azure work items served with an unreadable `System.CreatedDate`, and of pull
+    /// requests with an unreadable `creationDate` (poison records).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub azure_malformed_rate: f64,
     /// Answer every n-th Azure DevOps request 429 with Retry-After and the X-RateLimit

@@ -22,7 +22,7 @@ pub struct Activity {
 }
 
 /// Outcome of one round of activity: the entities that changed and those added.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Round {
     pub changed: Vec<u32>,
     pub added: Vec<u32>,

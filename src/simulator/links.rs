@@ -11,14 +11,21 @@ pub fn pull_of_issue(issue: u32, pulls: u32) -> u32 {
     issue % pulls
 }
 
-/// The keys of the issues with linked code that name pull request `pull` (of `pulls`).
-pub fn keys_of_pull(jira: &JiraPopulation, pull: u32, pulls: u32) -> Vec<String> {
+/// The issues (by index) with linked code that name pull request `pull` (of `pulls`).
+pub fn issues_of_pull(jira: &JiraPopulation, pull: u32, pulls: u32) -> Vec<u32> {
     if pulls == 0 {
         return Vec::new();
     }
     (pull..jira.issues)
         .step_by(pulls as usize)
         .filter(|issue| jira.issue(*issue, &[]).has_code)
+        .collect()
+}
+
+/// The keys of the issues with linked code that name pull request `pull` (of `pulls`).
+pub fn keys_of_pull(jira: &JiraPopulation, pull: u32, pulls: u32) -> Vec<String> {
+    issues_of_pull(jira, pull, pulls)
+        .into_iter()
         .map(|issue| issue_key(jira, issue))
         .collect()
 }

@@ -71,9 +71,12 @@ pub struct SimulatorConfig {
     pub github_tokens: Vec<String>,
     /// Azure Boards work items of the organization `/sim-org`.
     pub azure_work_items: u32,
+    /// Azure Repos pull requests of the organization, over its three repositories.
+    pub azure_prs: u32,
     /// The Azure DevOps personal access token accepted.
     pub azure_token: String,
-    /// Share of Azure work items served with an unreadable `System.CreatedDate`.
+    /// Share of Azure work items served with an unreadable `System.CreatedDate`, and of pull
+    /// requests with an unreadable `creationDate`.
     pub azure_malformed_rate: f64,
     /// Answer every n-th Azure DevOps request 429 with throttling headers (0: never).
     pub azure_throttle_every: u64,
@@ -118,6 +121,7 @@ impl Default for SimulatorConfig {
             github_prs: 500,
             github_tokens: vec!["sim-gh-token".into()],
             azure_work_items: 300,
+            azure_prs: 100,
             azure_token: "sim-azure-token".into(),
             azure_malformed_rate: 0.0,
             azure_throttle_every: 0,
@@ -197,11 +201,16 @@ impl RunningSimulator {
             issues: config.azure_work_items,
             projects: azure_devops::site::PROJECTS.len(),
         };
+        let azure_pulls = github::pulls::Population {
+            seed: config.seed ^ 0x0072_6570_6f73,
+            repos: azure_devops::pulls::REPOSITORIES,
+            pulls: config.azure_prs,
+        };
         let (jira_site, github_site, azure_site) = tokio::task::spawn_blocking(move || {
             (
                 JiraSite::new(jira_population),
                 GithubSite::new(github_population, jira_population),
-                AzureSite::new(azure_population),
+                AzureSite::new(azure_population, azure_pulls),
             )
         })
         .await
@@ -409,6 +418,11 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
             "azure_work_items": azure.work_items,
             "azure_revisions": azure.revisions,
             "azure_status_transitions": azure.state_transitions,
+            "azure_prs": azure.pulls.prs,
+            "azure_reviews": azure.pulls.reviews,
+            "azure_comments": azure.pulls.comments,
+            "azure_commits": azure.pulls.commits,
+            "azure_pr_links": azure.pulls.links,
         },
     }))
     .into_response()
@@ -454,18 +468,21 @@ async fn mutate_handler(
         let issues = jira.site.mutate(fraction, now);
         let prs = github.site.mutate(fraction, now);
         let work_items = azure.site.items.mutate(fraction, now);
+        let azure_prs = azure.site.pulls.mutate(fraction, now);
         let events = change_events(&jira, &github, (&issues, &prs), now);
-        (issues, prs, work_items, events)
+        (issues, prs, (work_items, azure_prs), events)
     })
     .await;
     match outcome {
-        Ok((issues, prs, work_items, events)) => {
+        Ok((issues, prs, (work_items, azure_prs), events)) => {
             let delivered = control.webhooks.deliver(events).await;
             Json(json!({
                 "issues_changed": issues.changed.len(), "issues_added": issues.added.len(),
                 "prs_changed": prs.changed.len(), "prs_added": prs.added.len(),
                 "azure_work_items_changed": work_items.changed.len(),
                 "azure_work_items_added": work_items.added.len(),
+                "azure_prs_touched": azure_prs.changed.len(),
+                "azure_prs_added": azure_prs.added.len(),
                 "webhook_deliveries": delivered,
             }))
             .into_response()

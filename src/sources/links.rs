@@ -1,9 +1,10 @@
-//! Jira work items linked to GitHub pull requests by the issue keys a pull request carries
-//! in its title, branch or commit messages (as DevLake links them), so that no call per
-//! issue to Jira's development panel is needed. A pull request's keys are found when it is
-//! loaded; links are written from whichever side loads second, so the order of the Jira
-//! and GitHub syncs does not matter. Jira integrations set to `dev_status` keep the links
-//! their development panel gives and get none from here.
+//! Work items linked to pull requests by the keys a pull request carries, so that no call
+//! per issue to Jira's development panel is needed. GitHub pull requests carry Jira issue
+//! keys in their title, branch or commit messages (as DevLake links them); Azure Repos pull
+//! requests carry work item ids, by reference or `AB#123` mention, found when they are
+//! read. Links are written from whichever side loads second, so the order of the syncs
+//! does not matter. Jira integrations set to `dev_status` keep the links their development
+//! panel gives and get none from here.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -34,9 +35,13 @@ fn link_sql(filter: &str) -> String {
          JOIN integrations ji ON ji.tenant_id = w.tenant_id AND ji.id = w.integration_id
                              AND NOT coalesce((ji.settings->>'dev_status')::boolean, false)
          CROSS JOIN LATERAL (
-             SELECT CASE WHEN gi.base_url LIKE '%//api.github.com%' THEN 'https://github.com'
-                         ELSE substring(gi.base_url FROM '^(https?://[^/]+)') END
-                    || '/' || r.full_name || '/pull/' || p.number AS url) u
+             SELECT CASE WHEN gi.provider = 'azure_devops'
+                         THEN rtrim(gi.base_url, '/') || '/' || replace(r.owner, ' ', '%20') || '/_git/'
+                              || replace(r.name, ' ', '%20') || '/pullrequest/' || p.number
+                         ELSE CASE WHEN gi.base_url LIKE '%//api.github.com%' THEN 'https://github.com'
+                                   ELSE substring(gi.base_url FROM '^(https?://[^/]+)') END
+                              || '/' || r.full_name || '/pull/' || p.number
+                    END AS url) u
          WHERE {filter}
          ON CONFLICT (tenant_id, integration_id, external_id) DO UPDATE
          SET pr_status = excluded.pr_status, last_update = excluded.last_update, updated_at = now()
@@ -76,6 +81,45 @@ pub async fn link_pulls(
     .bind(KEY_PATTERN)
     .execute(pool)
     .await?;
+    link_keyed_pulls(pool, integration, pulls).await
+}
+
+/// Gives pull requests (external id, keys) the work item keys found when they were read,
+/// then links them as [`link_pulls`] does. Returns the links written, refreshed or dropped.
+pub async fn link_pulls_by_keys(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    keys: &[(String, Vec<String>)],
+) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let records: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|(id, keys)| serde_json::json!({"id": id, "keys": keys}))
+        .collect();
+    sqlx::query(
+        "UPDATE prs p SET issue_keys = k.keys
+         FROM jsonb_to_recordset($3) AS k(id text, keys text[])
+         WHERE p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = k.id
+           AND p.issue_keys IS DISTINCT FROM k.keys",
+    )
+    .bind(integration.tenant)
+    .bind(integration.integration)
+    .bind(sqlx::types::Json(records))
+    .execute(pool)
+    .await?;
+    let pulls: Vec<String> = keys.iter().map(|(id, _)| id.clone()).collect();
+    link_keyed_pulls(pool, integration, &pulls).await
+}
+
+/// Links the given pull requests to the tenant's work items with the keys they carry, and
+/// drops the key links they no longer carry.
+async fn link_keyed_pulls(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    pulls: &[String],
+) -> Result<u64, StoreError> {
     let linked = sqlx::query(&link_sql(
         "p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = ANY($3)",
     ))
@@ -103,7 +147,7 @@ pub async fn link_pulls(
     Ok(linked.rows_affected() + unlinked.rows_affected())
 }
 
-/// Links the work items of a Jira integration changed since `since` (all when None) to
+/// Links the work items of a Jira or Azure DevOps integration changed since `since` (all when None) to
 /// the tenant's loaded pull requests that name their keys; older work items were linked
 /// when they or those pull requests loaded. Returns the links written or refreshed.
 pub async fn link_work_items(

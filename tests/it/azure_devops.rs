@@ -1,12 +1,13 @@
-//! Azure Boards beyond the conformance suite: the workflow metrics of simulated work items
-//! worked out by hand from their revisions, and the answers a wrong token and a throttling
-//! organization give.
+//! Azure DevOps beyond the conformance suite: the workflow metrics of simulated work items
+//! worked out by hand from their revisions, pull requests' votes, comments, metrics and
+//! links to work items, the repositories an integration names, and the answers a wrong
+//! token and a throttling organization give.
 
 use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use crate::common::source::{azure_tenant, cli, count, strings};
+use crate::common::source::{azure_tenant, cli, count, stats, strings, tenant};
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
@@ -22,6 +23,7 @@ fn small() -> SimulatorConfig {
         jira_issues: 10,
         github_prs: 10,
         azure_work_items: 40,
+        azure_prs: 0,
         ..SimulatorConfig::default()
     }
 }
@@ -176,5 +178,126 @@ async fn throttling_is_waited_out() {
         stats["truth"]["azure_work_items"].as_u64().unwrap()
     );
     assert!(crate::common::source::responses(&stats, "429") > 0);
+    sim.stop().await.unwrap();
+}
+
+/// Pull requests: votes are reviews, people's comments are comments (the system's vote and
+/// status threads are not), merged ones get a cycle time from their first commit, and each
+/// links to the work items it names, by work item reference or by `AB#id` mention, with
+/// Azure's pull request address.
+#[tokio::test]
+async fn pull_requests_carry_votes_comments_metrics_and_work_item_links() {
+    let sim = simulator(SimulatorConfig {
+        azure_prs: 40,
+        ..small()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let truth = stats(&sim).await["truth"].clone();
+    for (query, key) in [
+        ("SELECT count(*) FROM prs", "azure_prs"),
+        ("SELECT count(*) FROM pr_reviews", "azure_reviews"),
+        ("SELECT count(*) FROM pr_comments", "azure_comments"),
+        ("SELECT count(*) FROM work_item_pr_links", "azure_pr_links"),
+    ] {
+        assert_eq!(
+            count(&db, query).await as u64,
+            truth[key].as_u64().unwrap(),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pr_reviews WHERE state NOT IN ('APPROVED', 'APPROVED_WITH_SUGGESTIONS', 'WAITING_FOR_AUTHOR', 'REJECTED')").await,
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pr_comments WHERE body LIKE '%voted%' OR body LIKE 'The pull request was%'").await,
+        0,
+        "system threads are no comments"
+    );
+    // Cycle time runs from the first commit authored to the merge.
+    let merged = count(&db, "SELECT count(*) FROM prs WHERE merged_at IS NOT NULL").await;
+    assert!(merged > 0);
+    let matching = count(
+        &db,
+        "SELECT count(*) FROM prs p WHERE p.merged_at IS NOT NULL
+           AND abs(p.cycle_time_seconds - extract(epoch FROM p.merged_at -
+                   (SELECT min(c.authored_date) FROM pr_commits c WHERE c.pr_id = p.id))) < 0.001",
+    )
+    .await;
+    assert_eq!(matching, merged);
+    // Links by mention and by reference both arrive, with the pull request's web address.
+    let by_mention = "SELECT count(*) FROM work_item_pr_links l JOIN work_items w ON w.id = l.work_item_id
+                      JOIN prs p ON p.number = l.pr_number WHERE p.title LIKE '%AB#' || w.key || ' %'";
+    let mentioned = count(&db, by_mention).await;
+    let links = count(&db, "SELECT count(*) FROM work_item_pr_links").await;
+    assert!(mentioned > 0 && mentioned < links, "{mentioned} of {links}");
+    let base = sim.base_url_for(pulse_etl::domain::Provider::AzureDevops);
+    let addressed = count(
+        &db,
+        &format!(
+            "SELECT count(*) FROM work_item_pr_links l
+             WHERE l.pr_url = '{base}/' || replace(split_part(l.repository_full_name, '/', 1), ' ', '%20')
+                              || '/_git/' || split_part(l.repository_full_name, '/', 2)
+                              || '/pullrequest/' || l.pr_number"
+        ),
+    )
+    .await;
+    assert_eq!(addressed, links);
+    sim.stop().await.unwrap();
+}
+
+/// An integration naming repositories (`project/name`) reads only their pull requests; a
+/// repository not written that way is refused when the integration is made.
+#[tokio::test]
+async fn named_repositories_limit_the_pull_requests_read() {
+    let sim = simulator(SimulatorConfig {
+        azure_prs: 30,
+        ..small()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let tenant = tenant(&db).await;
+    let create = |repos: &str| {
+        strings(&[
+            "integration",
+            "create",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "azure_devops",
+            "--base-url",
+            &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
+            "--token",
+            "sim-azure-token",
+            "--repos",
+            repos,
+        ])
+    };
+    let refused = cli(&db, create("repo-1")).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("project/name"),
+        "{}",
+        stderr(&refused)
+    );
+    let created = cli(&db, create("tailspin/repo-1")).await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let read = count(&db, "SELECT count(*) FROM prs").await;
+    assert!(read > 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM prs p JOIN repositories r ON r.id = p.repository_id
+             WHERE r.full_name = 'Tailspin/repo-1'"
+        )
+        .await,
+        read
+    );
     sim.stop().await.unwrap();
 }

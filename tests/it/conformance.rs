@@ -126,6 +126,7 @@ const AZURE_DEVOPS: Case = Case {
         jira_issues: 20,
         github_prs: 10,
         azure_work_items: work_items,
+        azure_prs: 0,
         slow_response: Duration::from_millis(20),
         ..SimulatorConfig::default()
     },
@@ -147,9 +148,68 @@ const AZURE_DEVOPS: Case = Case {
     deliveries: None,
     incremental_share: 5,
     // The projects, each project's types, one revisions stream answer and the first batch
-    // read.
-    fixed_requests: 5,
+    // read; each project's repositories and (empty) pull request listing.
+    fixed_requests: 9,
 };
+
+/// Azure Repos: pull requests with their votes, comments and commits, into the
+/// pull-request tables, linked to the work items they name.
+const AZURE_REPOS: Case = Case {
+    name: "azure_devops",
+    simulator: |prs| SimulatorConfig {
+        seed: 37,
+        jira_issues: 20,
+        github_prs: 10,
+        azure_work_items: 60,
+        azure_prs: prs,
+        slow_response: Duration::from_millis(20),
+        ..SimulatorConfig::default()
+    },
+    // Only pull requests are poisoned: the organization has no work items.
+    poisoned: |config| SimulatorConfig {
+        azure_malformed_rate: 0.02,
+        azure_work_items: 0,
+        ..config
+    },
+    tenant: |db, sim| Box::pin(azure_tenant(db, sim, "sim-azure-token")),
+    tables: |db| Box::pin(pull_tables_and_links(db)),
+    replayed: &[
+        "repositories",
+        "prs",
+        "pr_commits",
+        "pr_reviews",
+        "pr_comments",
+        "work_item_pr_links",
+    ],
+    truth: &[
+        ("SELECT count(*) FROM prs", "azure_prs"),
+        ("SELECT count(*) FROM pr_reviews", "azure_reviews"),
+        ("SELECT count(*) FROM pr_comments", "azure_comments"),
+        ("SELECT count(*) FROM pr_commits", "azure_commits"),
+        ("SELECT count(*) FROM work_item_pr_links", "azure_pr_links"),
+    ],
+    poison: ("prs", "azure_pull_request"),
+    deliveries: None,
+    incremental_share: 5,
+    // Boards' five; each project's repositories, and its listing's page and empty page.
+    fixed_requests: 11,
+};
+
+/// The pull-request tables and the work-item links, by natural keys.
+async fn pull_tables_and_links(db: &ScratchDb) -> Vec<Vec<Value>> {
+    let mut tables = github_tables(db).await;
+    let links = sqlx::query_scalar(
+        "SELECT jsonb_build_object('work_item', w.key, 'url', l.pr_url, 'status', l.pr_status,
+                                   'repository', l.repository_full_name, 'number', l.pr_number)
+         FROM work_item_pr_links l JOIN work_items w ON w.id = l.work_item_id
+         ORDER BY l.external_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    tables.push(links);
+    tables
+}
 
 /// GitHub through REST, for tokens without GraphQL access.
 const GITHUB_REST: Case = Case {
@@ -621,3 +681,4 @@ conformance!(jira, super::JIRA);
 conformance!(github, super::GITHUB);
 conformance!(github_rest, super::GITHUB_REST);
 conformance!(azure_devops, super::AZURE_DEVOPS);
+conformance!(azure_repos, super::AZURE_REPOS);

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use pulse_etl::domain::Scope;
 use pulse_etl::sources::github::kinds;
 use pulse_etl::sources::github::load::GithubLoader;
+use pulse_etl::sources::github::tables::refresh_flow_metrics;
 use pulse_etl::store::raw;
 use serde_json::{json, Value};
 
@@ -173,7 +174,9 @@ async fn load_rest(db: &ScratchDb, scope: Scope) -> (Vec<Value>, HashMap<i64, St
     let comments = loader.comments_by_raw_ids(&comment_raw).await.unwrap();
     assert_eq!(comments.failed, 0);
     let touched: Vec<String> = pull_ids.values().cloned().collect();
-    loader.flow_metrics(&touched).await.unwrap();
+    refresh_flow_metrics(pool, scope.integration(), &touched)
+        .await
+        .unwrap();
     (pulls, pull_ids)
 }
 
@@ -454,7 +457,9 @@ async fn recorded_pull_requests_as_graphql_answers_load_the_same_rows_as_over_re
     let report = loader.graphql_pulls_by_raw_ids(&raw_ids).await.unwrap();
     assert_eq!((report.failed, report.loaded), (0, 50));
     let touched: Vec<String> = pulls.iter().map(id).collect();
-    loader.flow_metrics(&touched).await.unwrap();
+    refresh_flow_metrics(&db.pool, scope.integration(), &touched)
+        .await
+        .unwrap();
 
     let over_graphql = compared_tables(&db).await;
     assert_eq!(over_graphql[0].len(), 49, "every pull request");

@@ -1,7 +1,8 @@
 //! Azure DevOps Services REST (api-version 7.1) over the simulated organization `/sim-org`:
 //! projects, work item types with states, fields, a WIQL subset, the work items batch, the
-//! reporting revisions stream with continuation tokens and a work item's revisions; a
-//! personal access token it does not know gets the sign-in page with 203, as Azure answers.
+//! reporting revisions stream with continuation tokens and a work item's revisions (Repos
+//! routes are merged in); a personal access token it does not know gets the sign-in page
+//! with 203, as Azure answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,12 +70,13 @@ pub fn router(state: Arc<AzureState>) -> Router {
             &org("/_apis/wit/workItems/{id}/revisions"),
             get(item_revisions),
         )
+        .merge(super::repos_routes::routes(org))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }
 
 /// Azure's error shape.
-fn azure_error(status: StatusCode, type_key: &str, message: &str) -> Response {
+pub(super) fn azure_error(status: StatusCode, type_key: &str, message: &str) -> Response {
     let body = json!({"$id": "1", "innerException": null, "message": message,
                       "typeName": format!("Microsoft.VisualStudio.Services.WebApi.{type_key}"),
                       "typeKey": type_key, "errorCode": 0, "eventId": 3000});
@@ -137,13 +139,13 @@ async fn gate(State(state): Shared, request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn iso(ms: i64) -> String {
+pub(super) fn iso(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn person(index: u64) -> Value {
+pub(super) fn person(index: u64) -> Value {
     json!({"displayName": format!("User {:03}", index + 1),
            "uniqueName": format!("user{:03}@sim.example", index + 1),
            "id": format!("00000000-0000-0000-0000-{:012}", index + 1)})
@@ -153,11 +155,11 @@ fn person_text(index: u64) -> String {
     format!("User {:03} <user{:03}@sim.example>", index + 1, index + 1)
 }
 
-fn project_index(name: &str) -> Option<usize> {
+pub(super) fn project_index(name: &str) -> Option<usize> {
     PROJECTS.iter().position(|p| p.eq_ignore_ascii_case(name))
 }
 
-fn unknown_project(name: &str) -> Response {
+pub(super) fn unknown_project(name: &str) -> Response {
     azure_error(
         StatusCode::NOT_FOUND,
         "ProjectDoesNotExistWithNameException",

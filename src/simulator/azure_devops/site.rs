@@ -1,9 +1,11 @@
-//! The simulated Azure Boards organization: the generated issue population seen as work
+//! The simulated Azure DevOps organization: the generated issue population seen as work
 //! items (id = index + 1), each issue's changelog as numbered revisions, the reporting
-//! stream's order over every revision, and ground truth.
+//! stream's order over every revision, its pull requests, and ground truth.
 
 use std::sync::{Arc, RwLock};
 
+use super::pulls::{AzurePulls, PullTruth};
+use crate::simulator::github::pulls::Population as PullPopulation;
 use crate::simulator::jira::catalog::{Category, StatusRef, ISSUE_TYPES, STATUSES};
 use crate::simulator::jira::issues::{Issue, Item, Population};
 use crate::simulator::jira::site::JiraSite;
@@ -114,6 +116,7 @@ pub struct AzureTruth {
     pub work_items: u64,
     pub revisions: u64,
     pub state_transitions: u64,
+    pub pulls: PullTruth,
 }
 
 /// The stream's order over every revision, with the live items' `updated` times it was
@@ -122,14 +125,16 @@ type StreamIndex = (Vec<(u32, i64)>, Arc<Vec<StreamKey>>);
 
 pub struct AzureSite {
     pub items: JiraSite,
+    pub pulls: AzurePulls,
     /// Rebuilt when the live items' `updated` times change.
     stream: RwLock<Option<StreamIndex>>,
 }
 
 impl AzureSite {
-    pub fn new(population: Population) -> Self {
+    pub fn new(population: Population, pulls: PullPopulation) -> Self {
         AzureSite {
             items: JiraSite::new(population),
+            pulls: AzurePulls::new(pulls, population),
             stream: RwLock::new(None),
         }
     }
@@ -168,7 +173,8 @@ impl AzureSite {
     }
 
     pub fn truth(&self) -> AzureTruth {
-        self.items
+        let items = self
+            .items
             .live_updated()
             .iter()
             .filter_map(|(index, _)| self.items.by_index(*index))
@@ -178,7 +184,14 @@ impl AzureSite {
                     work_items: truth.work_items + 1,
                     revisions: truth.revisions + revisions.len() as u64,
                     state_transitions: truth.state_transitions + state_transitions(&revisions),
+                    pulls: PullTruth::default(),
                 }
-            })
+            });
+        AzureTruth {
+            pulls: self
+                .pulls
+                .truth(|index| self.items.by_index(index).is_some()),
+            ..items
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! Azure DevOps Services REST calls (api-version 7.1) for Boards: projects, work item types
-//! with their states, fields, WIQL, the work items batch and the reporting revisions stream.
+//! Azure DevOps Services REST calls (api-version 7.1) for Boards (projects, work item types
+//! with their states, fields, WIQL, the work items batch and the reporting revisions stream)
+//! and Repos (repositories, pull requests, a pull request with its commits and work item
+//! references, its threads).
 //! Answers are returned as the API sent them: storing and interpreting them is the
 //! pipeline's job.
 
@@ -18,6 +20,8 @@ pub const BATCH_IDS: usize = 200;
 pub const WIQL_LIMIT: usize = 20_000;
 /// Revisions asked for per reporting stream answer.
 const REVISIONS_PAGE: usize = 1_000;
+/// Pull requests asked for per listing answer.
+pub const PULLS_PAGE: usize = 1_000;
 
 /// The work item fields read: everything the transform uses, custom fields included.
 pub const WORK_ITEM_FIELDS: &[&str] = &[
@@ -60,6 +64,10 @@ pub fn endpoint_classes(segments: &[&str]) -> &'static str {
         "workitemsbatch" => "work_items",
         "workitemrevisions" => "revisions_stream",
         "revisions" => "revisions",
+        "repositories" => "repositories",
+        "pullrequests" => "pull_requests",
+        "threads" => "pull_request_threads",
+        id if id.parse::<u64>().is_ok() && segments.contains(&"pullrequests") => "pull_request",
         _ => "other",
     }
 }
@@ -205,6 +213,62 @@ impl AzureClient {
             Within::Organization,
             &format!("wit/workItems/{id}/revisions"),
         );
+        self.http.get(&url, &Self::version()).await
+    }
+}
+
+/// Repos calls, each within one project.
+impl AzureClient {
+    /// A project's Git repositories.
+    pub async fn repositories(&self, project: &str) -> Result<Fetched, ConnectorError> {
+        let url = self.url(Within::Project(project), "git/repositories");
+        self.http.get(&url, &Self::version()).await
+    }
+
+    /// Up to [`PULLS_PAGE`] of a project's pull requests of every status after the first
+    /// `skip`, newest first (descriptions cut short, no commits).
+    pub async fn pull_requests(
+        &self,
+        project: &str,
+        skip: usize,
+    ) -> Result<Fetched, ConnectorError> {
+        let query = [
+            ("api-version", API_VERSION.to_owned()),
+            ("searchCriteria.status", "all".to_owned()),
+            ("$top", PULLS_PAGE.to_string()),
+            ("$skip", skip.to_string()),
+        ];
+        let url = self.url(Within::Project(project), "git/pullrequests");
+        self.http.get(&url, &query).await
+    }
+
+    /// One pull request whole: its description, commits and work item references.
+    pub async fn pull_request(
+        &self,
+        project: &str,
+        repository_id: &str,
+        id: u64,
+    ) -> Result<Fetched, ConnectorError> {
+        let query = [
+            ("api-version", API_VERSION.to_owned()),
+            ("includeCommits", "true".to_owned()),
+            ("includeWorkItemRefs", "true".to_owned()),
+        ];
+        let path = format!("git/repositories/{repository_id}/pullrequests/{id}");
+        self.http
+            .get(&self.url(Within::Project(project), &path), &query)
+            .await
+    }
+
+    /// A pull request's threads: comment threads, and the system's vote and status threads.
+    pub async fn threads(
+        &self,
+        project: &str,
+        repository_id: &str,
+        id: u64,
+    ) -> Result<Fetched, ConnectorError> {
+        let path = format!("git/repositories/{repository_id}/pullrequests/{id}/threads");
+        let url = self.url(Within::Project(project), &path);
         self.http.get(&url, &Self::version()).await
     }
 }

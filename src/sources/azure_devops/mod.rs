@@ -1,10 +1,14 @@
 //! Azure DevOps Services as a source: Boards work items with their full revision history,
-//! into the same work-item tables Jira fills, so workflows, flow metrics, custom fields,
-//! the API, the UI and search work unchanged. Signs in with a personal access token (Basic,
-//! empty user name). Repos pull requests are not read yet.
+//! into the same work-item tables Jira fills, and Repos pull requests with their votes,
+//! comments and commits, into the tables GitHub fills; so workflows, flow metrics, custom
+//! fields, links, the API, the UI and search work unchanged. Signs in with a personal
+//! access token (Basic, empty user name).
 
 pub mod client;
 mod load;
+mod pull_load;
+pub mod pull_transform;
+mod repos;
 mod reprocess;
 mod sync;
 pub mod transform;
@@ -23,7 +27,7 @@ use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
-use crate::sources::jira;
+use crate::sources::{github, jira};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::raw::RawRecord;
@@ -37,10 +41,11 @@ use sync::AzureRun;
 pub mod steps {
     pub const PROJECTS: &str = "azure_projects_and_types";
     pub const WORK_ITEMS: &str = "azure_work_items_with_history";
+    pub const PULL_REQUESTS: &str = "azure_repositories_and_pull_requests";
 }
 
 /// An Azure DevOps job's steps as its status lists them.
-static STEPS: [JobStep; 2] = [
+static STEPS: [JobStep; 3] = [
     JobStep {
         name: steps::PROJECTS,
         display_name: "Projects, Types & States",
@@ -48,6 +53,10 @@ static STEPS: [JobStep; 2] = [
     JobStep {
         name: steps::WORK_ITEMS,
         display_name: "Work Items & History",
+    },
+    JobStep {
+        name: steps::PULL_REQUESTS,
+        display_name: "Repositories & Pull Requests",
     },
 ];
 
@@ -60,10 +69,24 @@ pub mod kinds {
     /// `{workItem, revisions}`: a work item as the batch read gave it, with every revision
     /// of it read so far (external id: its id).
     pub const WORK_ITEM: &str = "azure_work_item";
+    /// One project's Git repositories (external id: the project's name).
+    pub const REPOSITORIES: &str = "azure_repositories";
+    /// `{pullRequest, threads}`: a pull request's own answer (with its commits and work
+    /// item references) and its threads (external id: its id).
+    pub const PULL_REQUEST: &str = "azure_pull_request";
 }
 
-/// Work items land in the tables Jira's issues do: the same tables, registered by both.
-static LOAD_TABLES: [&LoadTable; 2] = [&jira::tables::WORK_ITEMS, &jira::tables::CHANGELOGS];
+/// Work items land in the tables Jira's issues do, pull requests in those GitHub's do: the
+/// same tables, registered by both.
+static LOAD_TABLES: [&LoadTable; 7] = [
+    &jira::tables::WORK_ITEMS,
+    &jira::tables::CHANGELOGS,
+    &github::tables::REPOSITORIES,
+    &github::tables::PULLS,
+    &github::tables::REVIEWS,
+    &github::tables::COMMITS,
+    &github::tables::COMMENTS,
+];
 
 /// The Azure DevOps source component.
 pub struct AzureDevops;
@@ -91,7 +114,7 @@ impl Source for AzureDevops {
     }
 
     fn transform_kinds(&self) -> &'static [&'static str] {
-        &[kinds::WORK_ITEM]
+        &[kinds::WORK_ITEM, kinds::PULL_REQUEST]
     }
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
@@ -103,14 +126,9 @@ impl Source for AzureDevops {
         &[]
     }
 
-    /// Project names (empty: all); the token alone signs in.
+    /// Project names (empty: all) and repositories as `project/name` (empty: all of those
+    /// projects'); the token alone signs in.
     fn check_scope(&self, scope: SourceScope) -> Result<SourceScope, InvalidInput> {
-        if !scope.repos.is_empty() {
-            return Err(input::invalid(
-                "repos",
-                "this build reads Azure Boards only (Azure Repos pull requests are not read yet)",
-            ));
-        }
         if scope.dev_status {
             return Err(input::invalid(
                 "dev_status",
@@ -124,10 +142,11 @@ impl Source for AzureDevops {
             ));
         }
         let projects = scope.projects.iter().map(|p| project_name(p));
+        let repos = scope.repos.iter().map(|r| repository_name(r));
         Ok(SourceScope {
             username: None,
             projects: projects.collect::<Result<_, _>>()?,
-            repos: Vec::new(),
+            repos: repos.collect::<Result<_, _>>()?,
             dev_status: false,
             api: None,
         })
@@ -153,6 +172,7 @@ impl Source for AzureDevops {
                 client: client.clone(),
                 scope,
                 projects: integration.settings.projects.clone(),
+                repos: integration.settings.repos.clone(),
                 since: context.since,
                 full: context.full,
             };
@@ -172,16 +192,16 @@ impl Source for AzureDevops {
         in_hand: Vec<RawRecord>,
     ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
         async move {
-            if message.kind != kinds::WORK_ITEM {
-                return Err(TransformError::unknown(message));
-            }
             let loader = AzureLoader {
                 pool,
                 scope: message.scope(),
             };
-            Ok(loader
-                .transform_by_raw_ids(message.raw_data_ids(), in_hand)
-                .await?)
+            let ids = message.raw_data_ids();
+            Ok(match message.kind.as_str() {
+                kinds::WORK_ITEM => loader.transform_by_raw_ids(ids, in_hand).await?,
+                kinds::PULL_REQUEST => loader.transform_pulls_by_raw_ids(ids, in_hand).await?,
+                _ => return Err(TransformError::unknown(message)),
+            })
         }
         .boxed()
     }
@@ -273,6 +293,28 @@ fn project_name(text: &str) -> Result<String, InvalidInput> {
     Ok(name.to_owned())
 }
 
+/// A repository as typed: `project/name`, the project a project name, the name not empty
+/// and without a slash.
+fn repository_name(text: &str) -> Result<String, InvalidInput> {
+    let invalid = || {
+        input::invalid(
+            "repos",
+            format!("'{text}' is not a repository written as project/name"),
+        )
+    };
+    let (project, name) = text.trim().split_once('/').ok_or_else(invalid)?;
+    let project = project_name(project).map_err(|_| invalid())?;
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || name.contains('/')
+        || name.chars().any(char::is_control)
+    {
+        return Err(invalid());
+    }
+    Ok(format!("{project}/{name}"))
+}
+
 /// The steps of an Azure DevOps job, each recorded as it ends.
 async fn run_steps(
     run: &AzureRun<'_>,
@@ -289,6 +331,11 @@ async fn run_steps(
         )
         .await?;
     recorder.record(steps::WORK_ITEMS, progress, report);
+    let progress = recorder.start(steps::PULL_REQUESTS);
+    let report = run
+        .pull_requests(&recorder.on_page(steps::PULL_REQUESTS, &progress))
+        .await?;
+    recorder.record(steps::PULL_REQUESTS, progress, report);
     Ok(())
 }
 
@@ -327,14 +374,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn project_names_are_checked_and_repos_refused() {
+    fn project_and_repository_names_are_checked() {
         assert_eq!(project_name(" Fabrikam Fiber ").unwrap(), "Fabrikam Fiber");
         assert!(project_name("a/b").is_err());
         assert!(project_name("  ").is_err());
+        assert_eq!(
+            repository_name(" Fabrikam Fiber / web ").unwrap(),
+            "Fabrikam Fiber/web"
+        );
+        for bad in ["web", "/web", "p/", "p/a/b", "a:b/web"] {
+            assert!(repository_name(bad).is_err(), "{bad}");
+        }
         let scope = SourceScope {
             username: None,
             projects: Vec::new(),
-            repos: vec!["p/r".into()],
+            repos: vec!["p".into()],
             dev_status: false,
             api: None,
         };

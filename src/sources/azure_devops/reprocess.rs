@@ -1,11 +1,13 @@
 //! Re-runs transform and load for an Azure DevOps integration from its stored raw data,
-//! with no API call: the newest stored copy of every answer and work item goes through the
-//! loader a sync uses.
+//! with no API call: the newest stored copy of every answer, work item and pull request
+//! goes through the loader a sync uses, then pull requests get their flow metrics and
+//! links again.
 
 use sqlx::PgPool;
 
 use super::kinds;
 use super::load::AzureLoader;
+use super::pull_load::keys_of;
 use super::steps;
 use crate::domain::{IntegrationRef, Scope};
 use crate::pipeline::{BackgroundLoad, StepReport};
@@ -53,8 +55,27 @@ pub async fn reprocess(
         loads.load(rows, report).await?;
     }
     let work_items = loads.finish().await?;
+
+    let mut pulls = StepReport::default();
+    let mut batches = LatestBatches::new(pool, ids, kinds::REPOSITORIES);
+    while let Some(rows) = batches.next().await? {
+        for row in rows {
+            loader.repositories(row.id, &row.raw_data).await?;
+        }
+    }
+    let mut keys = Vec::new();
+    let mut loads = BackgroundLoad::new(pool, ids);
+    let mut batches = LatestBatches::new(pool, ids, kinds::PULL_REQUEST);
+    while let Some(rows) = batches.next().await? {
+        keys.extend(rows.iter().filter_map(keys_of));
+        let (rows, report) = loader.transform_pulls(&rows).await?;
+        loads.load(rows, report).await?;
+    }
+    pulls += loads.finish().await?;
+    loader.finish_pulls(&keys).await?;
     Ok(vec![
         (steps::PROJECTS, projects),
         (steps::WORK_ITEMS, work_items),
+        (steps::PULL_REQUESTS, pulls),
     ])
 }

@@ -22,6 +22,7 @@ use crate::pipeline::handoff::{Handoff, StagePublisher};
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
 use crate::sources::jira::custom_field_tables as custom_fields;
 use crate::sources::jira::tables as work_items;
+use crate::sources::links;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 
@@ -34,6 +35,9 @@ pub struct AzureRun<'a> {
     pub scope: Scope,
     /// Project names to sync (empty: all).
     pub projects: Vec<String>,
+    /// Repositories as `project/name` whose pull requests to sync (empty: all of the
+    /// projects').
+    pub repos: Vec<String>,
     /// Only what changed since (None: everything).
     pub since: Option<DateTime<Utc>>,
     /// Mark work items that no longer exist at the source as deleted.
@@ -44,18 +48,18 @@ pub struct AzureRun<'a> {
 type Revisions = HashMap<u64, Vec<Value>>;
 
 impl AzureRun<'_> {
-    fn loader(&self) -> AzureLoader<'_> {
+    pub(super) fn loader(&self) -> AzureLoader<'_> {
         AzureLoader {
             pool: self.pool,
             scope: self.scope,
         }
     }
 
-    async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
+    pub(super) async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         crate::pipeline::set_step_state(self.pool, self.scope, step, state).await
     }
 
-    async fn store(
+    pub(super) async fn store(
         &self,
         kind: &str,
         external_id: Option<String>,
@@ -65,7 +69,7 @@ impl AzureRun<'_> {
     }
 
     /// The projects this run reads: those the integration names, else every one.
-    async fn project_names(&self) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn project_names(&self) -> Result<Vec<String>, StoreError> {
         if !self.projects.is_empty() {
             return Ok(self.projects.clone());
         }
@@ -205,6 +209,8 @@ impl AzureRun<'_> {
                 work_items::mark_missing_deleted(self.pool, tenant, integration, &seen).await?;
             tracing::info!(deleted, "work items gone from the source marked deleted");
         }
+        // Pull requests read earlier may name work items that only now arrived.
+        links::link_work_items(self.pool, self.scope.integration(), self.since).await?;
         let state = if report.failed > 0 {
             StageState::Failed
         } else {

@@ -1,6 +1,5 @@
 //! Transform and load of stored raw GitHub entities: repositories, pull requests with their
-//! stored review and commit pages, comments, and the flow metrics of the pull requests a
-//! batch touched.
+//! stored review and commit pages, and comments.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -9,18 +8,13 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::kinds;
-use super::tables as github;
 use super::transform::{self, CommentType, GithubError, PullRows};
 use super::transform_graphql;
-use crate::domain::pr_flow::flow_metrics;
 use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
 use crate::store::{raw, StoreError};
-
-/// Pull requests whose metrics are recomputed per statement.
-const METRICS_BATCH: usize = 500;
 
 /// Transforms and loads for one tenant's GitHub integration.
 pub struct GithubLoader<'a> {
@@ -313,22 +307,5 @@ impl GithubLoader<'_> {
         report.loaded = comments.len() as u64;
         report.transform_seconds = clock.elapsed().as_secs_f64();
         Ok((load, report))
-    }
-
-    /// Recomputes the flow metrics of the given pull requests from their loaded commits,
-    /// reviews and comments; returns how many changed.
-    pub async fn flow_metrics(&self, pulls: &[String]) -> Result<u64, StoreError> {
-        let mut changed = 0;
-        for batch in pulls.chunks(METRICS_BATCH) {
-            let activity =
-                github::pull_activity(self.pool, self.scope.integration(), batch).await?;
-            let metrics: Vec<_> = activity
-                .iter()
-                .map(|(id, activity)| (*id, flow_metrics(activity)))
-                .collect();
-            changed +=
-                github::set_flow_metrics(self.pool, self.scope.integration(), &metrics).await?;
-        }
-        Ok(changed)
     }
 }

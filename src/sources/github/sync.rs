@@ -345,7 +345,8 @@ impl GithubRun<'_> {
     ) -> Result<PullsSynced, PipelineError> {
         let touched: Vec<String> = touched.into_iter().collect();
         let clock = Instant::now();
-        let metrics_changed = self.loader().flow_metrics(&touched).await?;
+        let metrics_changed =
+            github::refresh_flow_metrics(self.pool, self.scope.integration(), &touched).await?;
         let linked = links::link_pulls(self.pool, self.scope.integration(), &touched).await?;
         tracing::info!(
             linked,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::transform::{CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow};
-use crate::domain::pr_flow::{FlowMetrics, PullActivity, Response};
+use crate::domain::pr_flow::{flow_metrics, FlowMetrics, PullActivity, Response};
 use crate::domain::IntegrationRef;
 use crate::store::bulk::{Column, Upsert};
 use crate::store::load_batches::{LoadRow, LoadTable};
@@ -426,6 +426,28 @@ pub async fn set_flow_metrics(
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Pull requests whose metrics are recomputed per statement.
+const METRICS_BATCH: usize = 500;
+
+/// Recomputes the flow metrics of the given pull requests (external ids) from their loaded
+/// commits, reviews and comments; returns how many changed.
+pub async fn refresh_flow_metrics(
+    pool: &PgPool,
+    integration: IntegrationRef,
+    pulls: &[String],
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for batch in pulls.chunks(METRICS_BATCH) {
+        let activity = pull_activity(pool, integration, batch).await?;
+        let metrics: Vec<_> = activity
+            .iter()
+            .map(|(id, activity)| (*id, flow_metrics(activity)))
+            .collect();
+        changed += set_flow_metrics(pool, integration, &metrics).await?;
+    }
+    Ok(changed)
 }
 
 /// The stored ETags of the integration's listings, by resource.
