@@ -67,7 +67,7 @@ async fn store_figures(name: &str, store: &dyn VectorStore, points: usize) {
                     terms: SparseTerms::default(),
                     payload: Payload {
                         tenant_id: tenant,
-                        source_type: "JIRA",
+                        source_type: "JIRA".into(),
                         table_name: "work_items",
                         record_id: record,
                         scope: Some(format!("P{}", record % 10)),
@@ -85,7 +85,7 @@ async fn store_figures(name: &str, store: &dyn VectorStore, points: usize) {
     let upsert = started.elapsed();
     let queries = vectors(200, 99);
     let filter = SearchFilter {
-        source_type: Some("JIRA"),
+        source_type: Some("JIRA".into()),
         ..SearchFilter::tenant(TenantId(2))
     };
     let mut times = Vec::new();

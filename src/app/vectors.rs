@@ -65,14 +65,11 @@ impl Tabular for CollectionView {
 }
 
 impl Tabular for TableStatus {
-    const HEADERS: &'static [&'static str] = &[
-        "source", "table", "records", "embedded", "pending", "failed",
-    ];
+    const HEADERS: &'static [&'static str] = &["table", "records", "embedded", "pending", "failed"];
 
     fn cells(&self) -> Vec<String> {
         let c = &self.counts;
         vec![
-            self.source.clone(),
             self.table.clone(),
             c.records.to_string(),
             c.embedded.to_string(),

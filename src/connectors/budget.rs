@@ -1,6 +1,7 @@
-//! Per-token request budgets as GitHub reports them (`x-ratelimit-limit`, `-remaining`,
-//! `-reset`; for GraphQL in points): which token signs the next request, how much to slow
-//! down as a budget runs low, and how long to wait when every token is spent.
+//! Per-token request budgets as GitHub and Azure DevOps report them (`x-ratelimit-limit`,
+//! `-remaining`, `-reset`; for GraphQL in points): which token signs the next request, how
+//! much to slow down as a budget runs low, and how long to wait when every token is spent;
+//! and the delay Azure DevOps says it held a request back by (`x-ratelimit-delay`).
 
 use std::cmp::Reverse;
 use std::sync::Mutex;
@@ -153,10 +154,43 @@ impl TokenBudgets {
     }
 }
 
+/// The longest delay a source's `x-ratelimit-delay` is taken for (a larger one is an
+/// answer not to trust).
+const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// How long the source says it held the request back (`x-ratelimit-delay`, seconds with a
+/// fraction, as Azure DevOps sends it while it throttles); None when it did not, capped at
+/// [`MAX_DELAY`].
+pub fn delay_asked(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: f64 = headers
+        .get("x-ratelimit-delay")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds).min(MAX_DELAY))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn a_delay_is_read_in_seconds_and_capped_and_nonsense_is_none() {
+        let delay = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert("x-ratelimit-delay", HeaderValue::from_str(value).unwrap());
+            delay_asked(&map)
+        };
+        assert_eq!(delay("1.5"), Some(Duration::from_millis(1_500)));
+        assert_eq!(delay("3600"), Some(MAX_DELAY));
+        for none in ["0", "-2", "NaN", "inf", "soon"] {
+            assert_eq!(delay(none), None, "{none}");
+        }
+        assert_eq!(delay_asked(&HeaderMap::new()), None);
+    }
 
     fn headers(limit: u64, remaining: u64, reset: i64) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -274,17 +274,18 @@ impl HttpClient {
         }
     }
 
-    /// Waits for this request's slot under the rate limit.
+    /// Waits for this request's slot under the rate limit (and after any delay the source
+    /// asked for).
     async fn pace(&self) {
-        if self.policy.requests_per_second <= 0.0 {
-            return;
-        }
-        let interval = Duration::from_secs_f64(1.0 / self.policy.requests_per_second);
+        let rate = self.policy.requests_per_second;
+        let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
         let wait = {
             let mut next = self.next_slot.lock().await;
             let now = Instant::now();
             let slot = (*next).max(now);
-            *next = slot + interval;
+            if let Some(interval) = interval {
+                *next = slot + interval;
+            }
             slot - now
         };
         if !wait.is_zero() {
@@ -556,6 +557,12 @@ impl HttpClient {
         let headers = response.headers().clone();
         let budget_spent = self.budgets.observe(token, &headers, epoch_seconds());
         self.report_budget(token, &headers);
+        if let Some(delay) = budget::delay_asked(&headers) {
+            // The source held this request back to slow the client down: the next one
+            // waits as long.
+            let mut next = self.next_slot.lock().await;
+            *next = (*next).max(Instant::now() + delay);
+        }
         let retry_after = headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())

@@ -12,6 +12,9 @@ use crate::search::terms::{document_vector, SparseTerms, TITLE_WEIGHT};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Document {
     pub record_id: i64,
+    /// The source the record came from, upper case (`JIRA`, `GITHUB`, `AZURE_DEVOPS`): its
+    /// integration's provider.
+    pub source_type: String,
     /// The row's `updated_at`: a vector made from an older row is out of date.
     pub row_updated_at: DateTime<Utc>,
     /// The item's key: `CORE-12`, `org/repo#34`.
@@ -92,6 +95,7 @@ mod tests {
     fn document() -> Document {
         Document {
             record_id: 1,
+            source_type: "JIRA".into(),
             row_updated_at: Utc::now(),
             key: "CORE-1".into(),
             kind: Some("Bug".into()),

@@ -283,7 +283,7 @@ impl<'a> EmbedStage<'a> {
 fn payload_of(tenant: TenantId, table: &'static EmbedTable, document: &Document) -> Payload {
     Payload {
         tenant_id: tenant.get(),
-        source_type: table.source_type,
+        source_type: document.source_type.clone(),
         table_name: table.table,
         record_id: document.record_id,
         scope: document.scope.clone(),

@@ -172,11 +172,18 @@ impl Catalog {
         tables
     }
 
-    /// Every embedded table of every source.
+    /// Every embedded table, once (sources sharing a table register it each with their own
+    /// step; the first registration stands for the table).
     pub fn embed_tables(&self) -> impl Iterator<Item = &'static EmbedTable> + '_ {
+        let mut seen = Vec::new();
         self.all
             .iter()
             .flat_map(|source| source.embed_tables().iter().copied())
+            .filter(move |table| {
+                let fresh = !seen.contains(&table.table);
+                seen.push(table.table);
+                fresh
+            })
     }
 
     /// The embedded table named `name`.

@@ -89,7 +89,7 @@ pub async fn search(
     tenant: TenantId,
     query: &SearchQuery,
 ) -> ServiceResult<Vec<SearchHit>> {
-    let filter = validate(sources, tenant, query)?;
+    let filter = validate(tenant, query)?;
     let parsed = query::parse(&query.text);
     let Some(active) = vectors::active(pool, tenant).await? else {
         return Err(ServiceError::Conflict(
@@ -176,7 +176,7 @@ pub async fn search(
         .filter_map(|(_, fused)| {
             let (table, document) = all.get(&fused.record)?;
             Some(SearchHit {
-                source: table.source_type.to_lowercase(),
+                source: document.source_type.to_lowercase(),
                 table: table.table.to_owned(),
                 record_id: document.record_id,
                 key: document.key.clone(),
@@ -209,11 +209,7 @@ pub async fn record_url(
 }
 
 /// Checks the query and turns its limits into the vector store's filter.
-fn validate(
-    sources: Catalog,
-    tenant: TenantId,
-    query: &SearchQuery,
-) -> ServiceResult<SearchFilter> {
+fn validate(tenant: TenantId, query: &SearchQuery) -> ServiceResult<SearchFilter> {
     let invalid = |field, message: String| ServiceError::Invalid { field, message };
     if query.text.trim().is_empty() {
         return Err(invalid("q", "say what to look for".into()));
@@ -240,10 +236,7 @@ fn validate(
     let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
     Ok(SearchFilter {
         tenant_id: tenant,
-        source_type: query
-            .source
-            .and_then(|p| sources.source(p).embed_tables().first())
-            .map(|table| table.source_type),
+        source_type: query.source.map(|p| p.as_str().to_uppercase()),
         scope: given(&query.project),
         kind: given(&query.kind),
         status: given(&query.status),
@@ -332,9 +325,6 @@ async fn keyed_records(
     let mut found = Vec::new();
     for key in &parsed.keys {
         for table in sources.embed_tables() {
-            if filter.source_type.is_some_and(|s| s != table.source_type) {
-                continue;
-            }
             let ids = vectors::find_key(pool, table, tenant, key).await?;
             if ids.is_empty() {
                 continue;
@@ -356,7 +346,9 @@ fn admits(filter: &SearchFilter, document: &Document) -> bool {
         wanted.as_ref().is_none_or(|w| has.as_ref() == Some(w))
     };
     let updated = document.updated.map(|at| at.timestamp());
-    equal(&filter.scope, &document.scope)
+    let source = Some(document.source_type.clone());
+    equal(&filter.source_type, &source)
+        && equal(&filter.scope, &document.scope)
         && equal(&filter.kind, &document.kind)
         && equal(&filter.status, &document.status)
         && equal(&filter.status_category, &document.status_category)
@@ -416,6 +408,7 @@ mod tests {
     fn document() -> Document {
         Document {
             record_id: 1,
+            source_type: "JIRA".into(),
             row_updated_at: Utc::now(),
             key: "CORE-1".into(),
             kind: Some("Bug".into()),
@@ -446,6 +439,20 @@ mod tests {
         let base = SearchFilter::tenant(TenantId(1));
         assert!(admits(&base, &doc));
         for (filter, passes) in [
+            (
+                SearchFilter {
+                    source_type: Some("GITHUB".into()),
+                    ..base.clone()
+                },
+                false,
+            ),
+            (
+                SearchFilter {
+                    source_type: Some("JIRA".into()),
+                    ..base.clone()
+                },
+                true,
+            ),
             (
                 SearchFilter {
                     scope: Some("CORE".into()),
@@ -500,9 +507,8 @@ mod tests {
             limit: 10,
             ..SearchQuery::default()
         };
-        let catalog = crate::sources::CATALOG;
-        assert!(validate(catalog, TenantId(1), &query).is_ok());
-        let field = |query: SearchQuery| match validate(catalog, TenantId(1), &query) {
+        assert!(validate(TenantId(1), &query).is_ok());
+        let field = |query: SearchQuery| match validate(TenantId(1), &query) {
             Err(ServiceError::Invalid { field, .. }) => field,
             other => panic!("{other:?}"),
         };

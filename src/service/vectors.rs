@@ -160,8 +160,7 @@ pub async fn collections(pool: &PgPool, tenant: TenantId) -> ServiceResult<Vec<C
 /// One table's embedding counts.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TableStatus {
-    /// `jira` or `github`.
-    pub source: String,
+    /// `work_items` or `prs`.
     pub table: String,
     #[serde(flatten)]
     pub counts: TableCounts,
@@ -199,7 +198,6 @@ pub async fn status(
     for table in sources.embed_tables() {
         let counts = vectors::counts(pool, table, tenant, &target.collection, None).await?;
         tables.push(TableStatus {
-            source: table.source_type.to_lowercase(),
             table: table.table.to_owned(),
             counts,
         });

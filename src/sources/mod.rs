@@ -60,6 +60,27 @@ mod tests {
     }
 
     #[test]
+    fn every_embedded_table_follows_a_step_of_the_source_registering_it() {
+        for source in CATALOG.all {
+            for table in source.embed_tables() {
+                assert!(
+                    source.steps().iter().any(|step| step.name == table.step),
+                    "{}: {} follows {}, not one of its steps",
+                    source.provider(),
+                    table.table,
+                    table.step
+                );
+            }
+        }
+        let names: Vec<&str> = CATALOG.embed_tables().map(|t| t.table).collect();
+        assert_eq!(
+            names,
+            ["work_items", "prs"],
+            "each embedded table listed once"
+        );
+    }
+
+    #[test]
     fn every_load_table_reads_the_columns_it_writes() {
         for table in CATALOG.load_tables() {
             let upsert = &table.upsert;

@@ -18,8 +18,6 @@ pub struct EmbedTable {
     pub table: &'static str,
     /// The sync step whose load fills the table (its `embedding` stage follows the work).
     pub step: &'static str,
-    /// `JIRA` or `GITHUB`, stored in each point's payload.
-    pub source_type: &'static str,
     /// Condition on the table's rows (alias `r`) that keeps only live records.
     pub live: &'static str,
     /// Reads [`Document`]s: `$1` tenant id, `$2` record ids (only live records come back).

@@ -74,8 +74,8 @@ pub fn has_lexical(collection: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
     pub tenant_id: i64,
-    /// `JIRA` or `GITHUB`.
-    pub source_type: &'static str,
+    /// The record's provider, upper case (`JIRA`, `GITHUB`, `AZURE_DEVOPS`).
+    pub source_type: String,
     pub table_name: &'static str,
     pub record_id: i64,
     /// Project key (Jira) or repository full name (GitHub), under `project` or
@@ -104,7 +104,7 @@ impl Payload {
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut map = serde_json::Map::new();
         map.insert("tenant_id".into(), self.tenant_id.into());
-        map.insert("source_type".into(), self.source_type.into());
+        map.insert("source_type".into(), self.source_type.clone().into());
         map.insert("table_name".into(), self.table_name.into());
         map.insert("record_id".into(), self.record_id.into());
         let optional = [
@@ -166,8 +166,8 @@ pub enum Probe {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchFilter {
     pub tenant_id: TenantId,
-    /// `JIRA` or `GITHUB`.
-    pub source_type: Option<&'static str>,
+    /// A provider, upper case (`JIRA`, `GITHUB`, `AZURE_DEVOPS`).
+    pub source_type: Option<String>,
     /// A project key or repository full name.
     pub scope: Option<String>,
     /// Issue type (`Bug`) or `Pull request`.
@@ -205,7 +205,7 @@ impl SearchFilter {
             Value::Integer(self.tenant_id.get()),
         )];
         let keywords = [
-            ("source_type", self.source_type.map(str::to_owned)),
+            ("source_type", self.source_type.clone()),
             ("type", self.kind.clone()),
             ("status", self.status.clone()),
             ("status_category", self.status_category.clone()),
@@ -375,7 +375,7 @@ mod tests {
     fn payload_puts_scope_under_project_or_repository() {
         let jira = Payload {
             tenant_id: 1,
-            source_type: "JIRA",
+            source_type: "JIRA".into(),
             table_name: "work_items",
             record_id: 2,
             scope: Some("CORE".into()),
@@ -394,7 +394,7 @@ mod tests {
         assert!(!json.contains_key("type"));
         assert!(!json.contains_key("assignee"));
         let github = Payload {
-            source_type: "GITHUB",
+            source_type: "GITHUB".into(),
             ..jira
         };
         assert_eq!(github.to_json()["repository"], "CORE");
@@ -409,7 +409,7 @@ mod tests {
         );
         assert!(bare.any_of.is_empty());
         let full = SearchFilter {
-            source_type: Some("JIRA"),
+            source_type: Some("JIRA".into()),
             scope: Some("CORE".into()),
             status_category: Some("done".into()),
             updated_to: Some(10),

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use crate::common::qdrant::{model_dir, QdrantServer};
 use crate::common::queues::{terminate, Queues};
-use crate::common::source::{cli_with, connect_github, control, count, jira_tenant, strings};
+use crate::common::source::{
+    azure_tenant, cli_with, connect_github, control, count, jira_tenant, strings,
+};
 use crate::common::{run_cli, stderr, stdout, ScratchDb, TEST_SECRET_KEY};
 use pulse_etl::domain::{Provider, TenantId};
 use pulse_etl::embedding::cosine;
@@ -578,6 +580,97 @@ fn records(hits: &[pulse_etl::vectors::Hit]) -> Vec<i64> {
     hits.iter().map(|h| h.record_id).collect()
 }
 
+/// Azure DevOps work items and pull requests are embedded after their own steps, found by
+/// search under their source, and link to where Azure shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_devops_records_are_searchable_and_link_to_azure() {
+    let Some(model) = model_dir() else { return };
+    let sim = simulator(SimulatorConfig {
+        seed: 9,
+        jira_issues: 10,
+        github_prs: 10,
+        azure_work_items: 40,
+        azure_prs: 20,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let data = tempfile::tempdir().unwrap();
+    let env = env(&model, data.path());
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
+    set_local(&db, &env, &tenant).await;
+    let synced = run(
+        &db,
+        &env,
+        &["--json", "run-job", "azure_devops", "--tenant", &tenant],
+    )
+    .await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert_eq!(embedded(&synced, "azure_work_items_with_history"), 40);
+    assert_eq!(
+        embedded(&synced, "azure_repositories_and_pull_requests"),
+        20
+    );
+    let steps: Value = sqlx::query_scalar("SELECT status->'steps' FROM etl_jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for step in [
+        "azure_work_items_with_history",
+        "azure_repositories_and_pull_requests",
+    ] {
+        assert_eq!(steps[step]["embedding"], "finished", "{steps}");
+    }
+
+    let embedding = embedding_at(pulse_etl::vectors::open("", data.path()).unwrap(), &model);
+    let base = sim.base_url_for(Provider::AzureDevops);
+    let find = |text: String| {
+        let query = SearchQuery {
+            text,
+            source: Some(Provider::AzureDevops),
+            limit: 5,
+            ..SearchQuery::default()
+        };
+        let (pool, embedding, tenant) = (&db.pool, &embedding, tenant.parse().unwrap());
+        async move {
+            search(pool, CATALOG, embedding, tenant, &query)
+                .await
+                .unwrap()
+        }
+    };
+    let (key, summary) = unique_summaries(&db, &tenant, 1).await.remove(0);
+    let hits = find(summary).await;
+    assert_eq!(hits[0].key, key, "{hits:?}");
+    assert!(
+        hits.iter().all(|hit| hit.source == "azure_devops"),
+        "{hits:?}"
+    );
+    let url = hits[0].url.clone().unwrap_or_default();
+    assert!(
+        url.starts_with(&format!("{base}/")) && url.ends_with(&format!("/_workitems/edit/{key}")),
+        "{url}"
+    );
+    let (pr_key, title): (String, String) = sqlx::query_as(
+        "SELECT r.full_name || '#' || p.number, p.title FROM prs p JOIN repositories r ON r.id = p.repository_id
+         WHERE p.title IN (SELECT title FROM prs GROUP BY title HAVING count(*) = 1) ORDER BY p.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let hits = find(title).await;
+    assert_eq!(hits[0].key, pr_key, "{hits:?}");
+    let number = pr_key.rsplit('#').next().unwrap();
+    assert!(
+        hits[0]
+            .url
+            .as_deref()
+            .is_some_and(|url| url.contains("/_git/repo-")
+                && url.ends_with(&format!("/pullrequest/{number}"))),
+        "{hits:?}"
+    );
+    sim.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_embedded_while_the_sync_still_loads() {
     let Some(model) = model_dir() else { return };
@@ -633,7 +726,7 @@ async fn tenants_stay_apart(store: &dyn VectorStore) {
     store.ensure_collection(&collection, 3).await.unwrap();
     let payload = |tenant: i64, record: i64, category: &str| Payload {
         tenant_id: tenant,
-        source_type: "JIRA",
+        source_type: "JIRA".into(),
         table_name: "work_items",
         record_id: record,
         scope: Some("CORE".into()),

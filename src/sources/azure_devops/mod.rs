@@ -88,6 +88,10 @@ static LOAD_TABLES: [&LoadTable; 7] = [
     &github::tables::COMMENTS,
 ];
 
+/// Work items and pull requests are embedded like Jira's and GitHub's, after this source's
+/// steps.
+static EMBED_TABLES: [&EmbedTable; 2] = [&jira::embed::AZURE_WORK_ITEMS, &github::embed::AZURE_PRS];
+
 /// The Azure DevOps source component.
 pub struct AzureDevops;
 
@@ -122,8 +126,7 @@ impl Source for AzureDevops {
     }
 
     fn embed_tables(&self) -> &'static [&'static EmbedTable] {
-        // The work items table is embedded once, registered by Jira.
-        &[]
+        &EMBED_TABLES
     }
 
     /// Project names (empty: all) and repositories as `project/name` (empty: all of those

@@ -1,15 +1,19 @@
-//! What of GitHub is embedded: each pull request, as repository, number, title, state and
-//! body; found again by its repository's full name.
+//! What of pull requests is embedded, for GitHub and Azure DevOps alike: each pull request,
+//! as repository, number, title, state and body; found again by its repository's full name
+//! and number. A GitHub pull request is read at `github.com/{owner}/{repo}/pull/{n}`, an
+//! Azure one at `{organization}/{project}/_git/{repository}/pullrequest/{id}`.
 
 use super::steps;
 use crate::store::vectors::EmbedTable;
 
-pub static PRS: EmbedTable = EmbedTable {
-    table: "prs",
-    step: steps::PULL_REQUESTS,
-    source_type: "GITHUB",
+/// Pull requests, embedded after the job step that loads them.
+const fn prs(step: &'static str) -> EmbedTable {
+    EmbedTable {
+        table: "prs",
+        step,
     live: "true",
-    documents: "SELECT r.id AS record_id, r.updated_at AS row_updated_at,
+    documents: "SELECT r.id AS record_id, upper(i.provider) AS source_type,
+                       r.updated_at AS row_updated_at,
                        repo.full_name || '#' || r.number AS key, 'Pull request' AS kind,
                        r.title, r.body,
                        CASE WHEN r.merged_at IS NOT NULL THEN 'merged' ELSE r.state END AS status,
@@ -17,9 +21,14 @@ pub static PRS: EmbedTable = EmbedTable {
                          AS status_category,
                        r.assignee_login AS assignee,
                        repo.full_name AS scope, '{}'::text[] AS labels,
-                       CASE WHEN i.base_url LIKE '%//api.github.com%' THEN 'https://github.com/'
-                            ELSE rtrim(i.base_url, '/') || '/' END
-                         || repo.full_name || '/pull/' || r.number AS url,
+                       CASE WHEN i.provider = 'azure_devops'
+                            THEN rtrim(i.base_url, '/') || '/' || replace(repo.owner, ' ', '%20')
+                                 || '/_git/' || replace(repo.name, ' ', '%20')
+                                 || '/pullrequest/' || r.number
+                            WHEN i.base_url LIKE '%//api.github.com%'
+                            THEN 'https://github.com/' || repo.full_name || '/pull/' || r.number
+                            ELSE rtrim(i.base_url, '/') || '/' || repo.full_name || '/pull/' || r.number
+                       END AS url,
                        r.pr_updated_at AS updated
                 FROM prs r
                 JOIN repositories repo ON repo.id = r.repository_id
@@ -30,4 +39,11 @@ pub static PRS: EmbedTable = EmbedTable {
              WHERE r.tenant_id = $1
                AND lower(repo.full_name) = lower(split_part($2, '#', 1))
                AND r.number::text = split_part($2, '#', 2)",
-};
+}
+}
+
+/// Pull requests, embedded after a GitHub job's pull requests step.
+pub static PRS: EmbedTable = prs(steps::PULL_REQUESTS);
+
+/// The same table, embedded after an Azure DevOps job's pull requests step.
+pub static AZURE_PRS: EmbedTable = prs(crate::sources::azure_devops::steps::PULL_REQUESTS);

@@ -3,14 +3,14 @@
 // be bookmarked — how far the embedding is, and — for admins — the embedding
 // provider and model.
 import { FormEvent } from "react";
-import { api, Me } from "../api";
+import { api, Me, Page, SourceInfo } from "../api";
 import { Status } from "../components";
 import { useAction, useApi } from "../hooks";
 import { linkProps, submitFilters } from "../router";
 
 interface Hit { source: string; table: string; record_id: number; key: string; title: string | null; status: string | null; project: string | null; url: string | null; score: number; matched: "key" | "lexical" | "semantic" | "both" }
 interface Collection { collection: string; provider: string; model: string; base_url: string | null; has_api_key: boolean; state: string }
-interface TableStatus { source: string; table: string; records: number; embedded: number; pending: number; failed: number }
+interface TableStatus { table: string; records: number; embedded: number; pending: number; failed: number }
 interface VectorsStatus { collections: Collection[]; collection: string | null; points: number; tables: TableStatus[] }
 
 const FILTERS = ["q", "mode", "source", "project", "type", "status", "status_category", "assignee", "updated_from", "updated_to"] as const;
@@ -37,6 +37,7 @@ function searchPath(query: URLSearchParams): string | null {
 
 export function Search({ me, query }: { me: Me; query: URLSearchParams }) {
   const status = useApi<VectorsStatus>("/vectors/status");
+  const sources = useApi<Page<SourceInfo>>("/sources");
   const results = useApi<{ items: Hit[] }>(searchPath(query));
   const { message, run } = useAction(status.reload);
 
@@ -64,7 +65,8 @@ export function Search({ me, query }: { me: Me; query: URLSearchParams }) {
         <label>
           Source
           <select name="source" defaultValue={query.get("source") ?? ""}>
-            <option value="">All</option><option value="jira">Work items</option><option value="github">Pull requests</option>
+            <option value="">All</option>
+            {(sources.data?.items ?? []).map((s) => <option key={s.provider} value={s.provider}>{s.label}</option>)}
           </select>
         </label>
         <label>
@@ -125,7 +127,7 @@ export function Search({ me, query }: { me: Me; query: URLSearchParams }) {
               <thead><tr><th scope="col">Source</th><th scope="col">Records</th><th scope="col">Embedded</th><th scope="col">Pending</th><th scope="col">Failed</th></tr></thead>
               <tbody>
                 {s.tables.map((t) => (
-                  <tr key={t.table}><td>{t.source === "jira" ? "Work items" : "Pull requests"}</td><td>{t.records}</td><td>{t.embedded}</td><td>{t.pending}</td><td>{t.failed}</td></tr>
+                  <tr key={t.table}><td>{t.table === "prs" ? "Pull requests" : "Work items"}</td><td>{t.records}</td><td>{t.embedded}</td><td>{t.pending}</td><td>{t.failed}</td></tr>
                 ))}
               </tbody>
             </table>
