@@ -29,9 +29,9 @@ pub async fn transform_pending(
     let kinds = sources.all.iter().flat_map(|source| {
         let provider = source.provider();
         source
-            .transform_kinds()
+            .transforms()
             .iter()
-            .map(move |kind| (provider, *kind))
+            .map(move |transform| (provider, transform.kind))
     });
     for (provider, kind) in kinds {
         for (tenant_id, integration_id, ids) in

@@ -46,6 +46,21 @@ pub struct SourceForm {
     pub custom_fields: bool,
 }
 
+/// Transforms a transform message's raw rows into load work (malformed rows are marked
+/// failed and counted); `in_hand`: those of the rows this process holds as stored (the rest
+/// are read from the database).
+pub type TransformFn = for<'a> fn(
+    &'a PgPool,
+    &'a StageMessage,
+    Vec<RawRecord>,
+) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
+
+/// A raw row kind a source's transform messages carry, and its transform.
+pub struct KindTransform {
+    pub kind: &'static str,
+    pub transform: TransformFn,
+}
+
 /// One source's component: everything the stages need to know about it.
 pub trait Source: Send + Sync {
     fn provider(&self) -> Provider;
@@ -56,9 +71,10 @@ pub trait Source: Send + Sync {
     /// The steps of its job, in run order: the job's status lists exactly these.
     fn steps(&self) -> &'static [JobStep];
 
-    /// The raw row kinds its transform messages carry, in the order recovery replays them
-    /// (a comment is loaded only onto a known pull request, so pull requests come first).
-    fn transform_kinds(&self) -> &'static [&'static str];
+    /// The raw row kinds its transform messages carry, each with its transform, in the
+    /// order recovery replays them (a comment is loaded only onto a known pull request, so
+    /// pull requests come first).
+    fn transforms(&self) -> &'static [KindTransform];
 
     /// The tables its load work fills.
     fn load_tables(&self) -> &'static [&'static LoadTable];
@@ -76,16 +92,6 @@ pub trait Source: Send + Sync {
         context: &'a SyncContext<'a>,
         recorder: &'a mut StepRecorder<'_>,
     ) -> BoxFuture<'a, anyhow::Result<Synced>>;
-
-    /// Transforms a transform message's raw rows into load work (malformed rows are marked
-    /// failed and counted); `in_hand`: those of the rows this process holds as stored (the
-    /// rest are read from the database).
-    fn transform<'a>(
-        &'a self,
-        pool: &'a PgPool,
-        message: &'a StageMessage,
-        in_hand: Vec<RawRecord>,
-    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>>;
 
     /// Discovers the integration's custom fields (stored raw, merged into its known fields);
     /// returns how many it knows. Only sources whose form says they have custom fields.

@@ -83,10 +83,11 @@ impl<'a> TransformStage<'a> {
         if message.raw_data_ids().is_empty() {
             return Ok((LoadRows::default(), StepReport::default()));
         }
-        self.sources
-            .source(message.provider)
-            .transform(self.pool, message, in_hand)
-            .await
+        let kinds = self.sources.source(message.provider).transforms();
+        let Some(kind) = kinds.iter().find(|k| k.kind == message.kind) else {
+            return Err(TransformError::unknown(message));
+        };
+        (kind.transform)(self.pool, message, in_hand).await
     }
 
     /// Loads saved batch `batch` of the integration (see [`load_batches::load_saved`]);

@@ -30,8 +30,8 @@ fn link_sql(filter: &str) -> String {
          FROM prs p
          JOIN repositories r ON r.id = p.repository_id
          JOIN integrations gi ON gi.tenant_id = p.tenant_id AND gi.id = p.integration_id
-         JOIN work_items w ON w.tenant_id = p.tenant_id AND p.issue_keys @> ARRAY[w.key]
-                          AND w.deleted_at IS NULL
+         CROSS JOIN LATERAL unnest(p.issue_keys) AS k(key)
+         JOIN work_items w ON w.tenant_id = p.tenant_id AND w.key = k.key AND w.deleted_at IS NULL
          JOIN integrations ji ON ji.tenant_id = w.tenant_id AND ji.id = w.integration_id
                              AND NOT coalesce((ji.settings->>'dev_status')::boolean, false)
          CROSS JOIN LATERAL (

@@ -47,7 +47,7 @@ mod tests {
         let mut kinds: Vec<&str> = CATALOG
             .all
             .iter()
-            .flat_map(|s| s.transform_kinds().iter().copied())
+            .flat_map(|s| s.transforms().iter().map(|t| t.kind))
             .collect();
         let mut tables: Vec<&str> = CATALOG.load_tables().iter().map(|t| t.name()).collect();
         let (kind_count, table_count) = (kinds.len(), tables.len());

@@ -21,15 +21,14 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
-use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
 use crate::sources::{github, jira};
 use crate::store::integrations::IntegrationSummary;
-use crate::store::load_batches::{LoadRows, LoadTable};
+use crate::store::load_batches::LoadTable;
 use crate::store::raw::RawRecord;
 use crate::store::vectors::EmbedTable;
 use crate::store::StoreError;
@@ -88,6 +87,39 @@ static LOAD_TABLES: [&LoadTable; 7] = [
     &github::tables::COMMENTS,
 ];
 
+/// The kinds Azure DevOps' transform messages carry: work items and pull requests.
+static TRANSFORMS: [KindTransform; 2] = [
+    KindTransform {
+        kind: kinds::WORK_ITEM,
+        transform: |pool, message, in_hand| {
+            async move {
+                Ok(loader(pool, message)
+                    .transform_by_raw_ids(message.raw_data_ids(), in_hand)
+                    .await?)
+            }
+            .boxed()
+        },
+    },
+    KindTransform {
+        kind: kinds::PULL_REQUEST,
+        transform: |pool, message, in_hand| {
+            async move {
+                Ok(loader(pool, message)
+                    .transform_pulls_by_raw_ids(message.raw_data_ids(), in_hand)
+                    .await?)
+            }
+            .boxed()
+        },
+    },
+];
+
+fn loader<'a>(pool: &'a PgPool, message: &StageMessage) -> AzureLoader<'a> {
+    AzureLoader {
+        pool,
+        scope: message.scope(),
+    }
+}
+
 /// Work items and pull requests are embedded like Jira's and GitHub's, after this source's
 /// steps.
 static EMBED_TABLES: [&EmbedTable; 2] = [&jira::embed::AZURE_WORK_ITEMS, &github::embed::AZURE_PRS];
@@ -117,8 +149,8 @@ impl Source for AzureDevops {
         &STEPS
     }
 
-    fn transform_kinds(&self) -> &'static [&'static str] {
-        &[kinds::WORK_ITEM, kinds::PULL_REQUEST]
+    fn transforms(&self) -> &'static [KindTransform] {
+        &TRANSFORMS
     }
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
@@ -183,27 +215,6 @@ impl Source for AzureDevops {
             Ok(Synced {
                 requests: client.http().stats.snapshot(),
                 outcome,
-            })
-        }
-        .boxed()
-    }
-
-    fn transform<'a>(
-        &'a self,
-        pool: &'a PgPool,
-        message: &'a StageMessage,
-        in_hand: Vec<RawRecord>,
-    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
-        async move {
-            let loader = AzureLoader {
-                pool,
-                scope: message.scope(),
-            };
-            let ids = message.raw_data_ids();
-            Ok(match message.kind.as_str() {
-                kinds::WORK_ITEM => loader.transform_by_raw_ids(ids, in_hand).await?,
-                kinds::PULL_REQUEST => loader.transform_pulls_by_raw_ids(ids, in_hand).await?,
-                _ => return Err(TransformError::unknown(message)),
             })
         }
         .boxed()

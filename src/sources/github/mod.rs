@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
-use crate::pipeline::source::{Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -86,6 +86,61 @@ static LOAD_TABLES: [&LoadTable; 5] = [
     &tables::COMMENTS,
 ];
 
+/// The kinds GitHub's transform messages carry: pull requests (REST or GraphQL) before the
+/// comments that need them loaded.
+static TRANSFORMS: [KindTransform; 4] = [
+    KindTransform {
+        kind: kinds::PULL,
+        transform: |pool, message, in_hand| {
+            async move {
+                Ok(loader(pool, message)
+                    .transform_pulls(message.raw_data_ids(), in_hand)
+                    .await?)
+            }
+            .boxed()
+        },
+    },
+    KindTransform {
+        kind: kinds::GRAPHQL_PULL,
+        transform: |pool, message, in_hand| {
+            async move {
+                Ok(loader(pool, message)
+                    .transform_graphql_pulls(message.raw_data_ids(), in_hand)
+                    .await?)
+            }
+            .boxed()
+        },
+    },
+    KindTransform {
+        kind: kinds::REVIEW_COMMENT,
+        transform: transform_comments,
+    },
+    KindTransform {
+        kind: kinds::ISSUE_COMMENT,
+        transform: transform_comments,
+    },
+];
+
+fn loader<'a>(pool: &'a PgPool, message: &StageMessage) -> GithubLoader<'a> {
+    GithubLoader {
+        pool,
+        scope: message.scope(),
+    }
+}
+
+fn transform_comments<'a>(
+    pool: &'a PgPool,
+    message: &'a StageMessage,
+    in_hand: Vec<RawRecord>,
+) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
+    async move {
+        Ok(loader(pool, message)
+            .transform_comments(message.raw_data_ids(), in_hand)
+            .await?)
+    }
+    .boxed()
+}
+
 /// The GitHub source component.
 pub struct Github;
 
@@ -111,13 +166,8 @@ impl Source for Github {
         &STEPS
     }
 
-    fn transform_kinds(&self) -> &'static [&'static str] {
-        &[
-            kinds::PULL,
-            kinds::GRAPHQL_PULL,
-            kinds::REVIEW_COMMENT,
-            kinds::ISSUE_COMMENT,
-        ]
+    fn transforms(&self) -> &'static [KindTransform] {
+        &TRANSFORMS
     }
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
@@ -183,30 +233,6 @@ impl Source for Github {
             Ok(Synced {
                 requests: client.http().stats.snapshot(),
                 outcome,
-            })
-        }
-        .boxed()
-    }
-
-    fn transform<'a>(
-        &'a self,
-        pool: &'a PgPool,
-        message: &'a StageMessage,
-        in_hand: Vec<RawRecord>,
-    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
-        async move {
-            let loader = GithubLoader {
-                pool,
-                scope: message.scope(),
-            };
-            let ids = message.raw_data_ids();
-            Ok(match message.kind.as_str() {
-                kinds::PULL => loader.transform_pulls(ids, in_hand).await?,
-                kinds::GRAPHQL_PULL => loader.transform_graphql_pulls(ids, in_hand).await?,
-                kinds::REVIEW_COMMENT | kinds::ISSUE_COMMENT => {
-                    loader.transform_comments(ids, in_hand).await?
-                }
-                _ => return Err(TransformError::unknown(message)),
             })
         }
         .boxed()

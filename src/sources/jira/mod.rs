@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -85,6 +85,30 @@ pub mod kinds {
 /// The tables Jira's load work fills.
 static LOAD_TABLES: [&LoadTable; 2] = [&tables::WORK_ITEMS, &tables::CHANGELOGS];
 
+/// Issues are the one kind Jira's transform messages carry.
+static TRANSFORMS: [KindTransform; 1] = [KindTransform {
+    kind: kinds::ISSUE,
+    transform: transform_issues,
+}];
+
+fn transform_issues<'a>(
+    pool: &'a PgPool,
+    message: &'a StageMessage,
+    in_hand: Vec<RawRecord>,
+) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
+    async move {
+        let loader = JiraLoader {
+            pool,
+            scope: message.scope(),
+        };
+        let lookups = loader.issue_lookups().await?;
+        Ok(loader
+            .transform_issues_by_raw_ids(message.raw_data_ids(), in_hand, &lookups)
+            .await?)
+    }
+    .boxed()
+}
+
 /// The Jira source component.
 pub struct Jira;
 
@@ -110,8 +134,8 @@ impl Source for Jira {
         &STEPS
     }
 
-    fn transform_kinds(&self) -> &'static [&'static str] {
-        &[kinds::ISSUE]
+    fn transforms(&self) -> &'static [KindTransform] {
+        &TRANSFORMS
     }
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
@@ -185,28 +209,6 @@ impl Source for Jira {
                 requests: client.http().stats.snapshot(),
                 outcome,
             })
-        }
-        .boxed()
-    }
-
-    fn transform<'a>(
-        &'a self,
-        pool: &'a PgPool,
-        message: &'a StageMessage,
-        in_hand: Vec<RawRecord>,
-    ) -> BoxFuture<'a, Result<(LoadRows, StepReport), TransformError>> {
-        async move {
-            if message.kind != kinds::ISSUE {
-                return Err(TransformError::unknown(message));
-            }
-            let loader = JiraLoader {
-                pool,
-                scope: message.scope(),
-            };
-            let lookups = loader.issue_lookups().await?;
-            Ok(loader
-                .transform_issues_by_raw_ids(message.raw_data_ids(), in_hand, &lookups)
-                .await?)
         }
         .boxed()
     }
