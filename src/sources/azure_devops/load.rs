@@ -34,6 +34,17 @@ pub struct WorkItemLookups {
 }
 
 impl AzureLoader<'_> {
+    /// Marks a stored entity that failed to transform, saying why in the log.
+    pub(super) async fn fail(
+        &self,
+        raw_id: RawId,
+        error: &(dyn std::fmt::Display + Sync),
+    ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "Azure DevOps entity failed to transform");
+        raw::mark_failed(self.pool, self.scope.tenant_id, raw_id, &error).await
+    }
+
     /// The organization's projects.
     pub async fn projects(&self, raw_id: RawId, answer: &Value) -> Result<u64, StoreError> {
         let rows = transform::projects(answer);
@@ -123,9 +134,7 @@ impl AzureLoader<'_> {
                     load.processed([row.id]);
                 }
                 Err(error) => {
-                    tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = row.id.get(), %error, "work item failed to transform");
-                    raw::mark_failed(self.pool, self.scope.tenant_id, row.id, &error.to_string())
-                        .await?;
+                    self.fail(row.id, &error).await?;
                     report.failed += 1;
                 }
             }

@@ -11,6 +11,7 @@ use super::pull_transform::{self, work_item_keys};
 use crate::domain::RawId;
 use crate::pipeline::StepReport;
 use crate::sources::github::tables as pull_tables;
+use crate::sources::github::transform::PullBatch;
 use crate::sources::links;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
@@ -41,34 +42,23 @@ impl AzureLoader<'_> {
         let clock = Instant::now();
         let mut report = StepReport::default();
         let mut load = LoadRows::default();
-        let (mut repositories, mut pulls, mut reviews, mut commits, mut comments) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut batch = PullBatch::default();
         for row in rows {
             match pull_transform::pull_rows(&row.raw_data) {
                 Ok(parts) => {
-                    repositories.extend(parts.repository);
-                    pulls.push(parts.pull);
-                    reviews.extend(parts.reviews);
-                    commits.extend(parts.commits);
-                    comments.extend(parts.comments);
+                    batch.push(parts);
                     load.processed([row.id]);
                 }
                 Err(error) => {
-                    tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = row.id.get(), %error, "pull request failed to transform");
-                    raw::mark_failed(self.pool, self.scope.tenant_id, row.id, &error.to_string())
-                        .await?;
+                    self.fail(row.id, &error).await?;
                     report.failed += 1;
                 }
             }
         }
-        load.add(&repositories)?;
-        load.add(&pulls)?;
-        load.add(&reviews)?;
-        load.add(&commits)?;
-        load.add(&comments)?;
+        let pulls = batch.add_to(&mut load)?;
         report.extracted = rows.len() as u64;
-        report.transformed = pulls.len() as u64;
-        report.loaded = pulls.len() as u64;
+        report.transformed = pulls;
+        report.loaded = pulls;
         report.transform_seconds = clock.elapsed().as_secs_f64();
         Ok((load, report))
     }

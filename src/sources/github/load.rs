@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::kinds;
-use super::transform::{self, CommentType, GithubError, PullRows};
+use super::transform::{self, CommentType, GithubError, PullBatch, PullRows};
 use super::transform_graphql;
 use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
@@ -196,16 +196,11 @@ impl GithubLoader<'_> {
         rows_of: impl Fn(&RawRecord) -> Result<PullRows, GithubError>,
     ) -> Result<StepReport, StoreError> {
         let mut report = StepReport::default();
-        let (mut repositories, mut pulls, mut reviews, mut commits, mut comments) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut batch = PullBatch::default();
         for row in rows {
             match rows_of(row) {
                 Ok(parts) => {
-                    repositories.extend(parts.repository);
-                    pulls.push(parts.pull);
-                    reviews.extend(parts.reviews);
-                    commits.extend(parts.commits);
-                    comments.extend(parts.comments);
+                    batch.push(parts);
                     load.processed([row.id]);
                 }
                 Err(error) => {
@@ -214,14 +209,10 @@ impl GithubLoader<'_> {
                 }
             }
         }
-        load.add(&repositories)?;
-        load.add(&pulls)?;
-        load.add(&reviews)?;
-        load.add(&commits)?;
-        load.add(&comments)?;
+        let pulls = batch.add_to(load)?;
         report.extracted = rows.len() as u64;
-        report.transformed = pulls.len() as u64;
-        report.loaded = pulls.len() as u64;
+        report.transformed = pulls;
+        report.loaded = pulls;
         Ok(report)
     }
 

@@ -140,6 +140,39 @@ pub struct PullRows {
     pub repository: Option<RepositoryRow>,
 }
 
+/// Rows of many pull requests gathered for one load.
+#[derive(Debug, Default)]
+pub struct PullBatch {
+    repositories: Vec<RepositoryRow>,
+    pulls: Vec<PullRow>,
+    reviews: Vec<ReviewRow>,
+    commits: Vec<CommitRow>,
+    comments: Vec<CommentRow>,
+}
+
+impl PullBatch {
+    pub fn push(&mut self, parts: PullRows) {
+        self.repositories.extend(parts.repository);
+        self.pulls.push(parts.pull);
+        self.reviews.extend(parts.reviews);
+        self.commits.extend(parts.commits);
+        self.comments.extend(parts.comments);
+    }
+
+    /// Adds every row to `load`; returns how many pull requests there were.
+    pub fn add_to(
+        self,
+        load: &mut crate::store::load_batches::LoadRows,
+    ) -> Result<u64, crate::store::StoreError> {
+        load.add(&self.repositories)?;
+        load.add(&self.pulls)?;
+        load.add(&self.reviews)?;
+        load.add(&self.commits)?;
+        load.add(&self.comments)?;
+        Ok(self.pulls.len() as u64)
+    }
+}
+
 pub(super) fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |node, key| node.get(key))
