@@ -15,6 +15,7 @@ use crate::domain::input::{InvalidInput, SourceScope};
 use crate::domain::{IntegrationRef, JobStep, Provider};
 use crate::queue::StageMessage;
 use crate::security::CredentialCipher;
+use crate::store::bulk::Upsert;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::raw::RawRecord;
 use crate::store::vectors::EmbedTable;
@@ -78,6 +79,12 @@ pub trait Source: Send + Sync {
 
     /// The tables its load work fills.
     fn load_tables(&self) -> &'static [&'static LoadTable];
+
+    /// Upserts it runs directly rather than as load work (metadata it loads as it reads), so
+    /// the schema check prepares them too.
+    fn direct_upserts(&self) -> &'static [&'static Upsert] {
+        &[]
+    }
 
     /// The tables whose records are embedded for search.
     fn embed_tables(&self) -> &'static [&'static EmbedTable];
@@ -176,6 +183,17 @@ impl Catalog {
             }
         }
         tables
+    }
+
+    /// Every upsert a source runs directly (see [`Source::direct_upserts`]), once.
+    pub fn direct_upserts(&self) -> Vec<&'static Upsert> {
+        let mut upserts: Vec<&'static Upsert> = Vec::new();
+        for upsert in self.all.iter().flat_map(|s| s.direct_upserts()) {
+            if !upserts.iter().any(|u| std::ptr::eq(*u, *upsert)) {
+                upserts.push(upsert);
+            }
+        }
+        upserts
     }
 
     /// Every embedded table, once (sources sharing a table register it each with their own

@@ -191,27 +191,26 @@ pub async fn delete(
 pub(crate) mod checks {
     use std::collections::BTreeSet;
 
-    use super::LoadRow;
+    use super::{LoadRow, Upsert};
 
     /// The fields `R` serializes are exactly the record fields its table's upsert declares
     /// (a field the upsert does not read would be dropped without a word).
     pub fn record_matches_row<R: LoadRow + Default>() {
+        record_matches::<R>(&R::TABLE.upsert);
+    }
+
+    /// Asserts that row type `R` serialises exactly the fields `upsert`'s record reads.
+    pub fn record_matches<R: serde::Serialize + Default>(upsert: &Upsert) {
         let row = serde_json::to_value(R::default()).unwrap_or_default();
         let fields: BTreeSet<&str> = row
             .as_object()
             .map(|fields| fields.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let record: BTreeSet<&str> = R::TABLE
-            .upsert
-            .record
-            .iter()
-            .map(|(name, _)| *name)
-            .collect();
+        let record: BTreeSet<&str> = upsert.record.iter().map(|(name, _)| *name).collect();
         assert_eq!(
-            fields,
-            record,
+            fields, record,
             "{}: row fields vs upsert record",
-            R::TABLE.name()
+            upsert.table
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Every registered load table's upsert, in both forms (records bound directly, records read
-//! from a saved load batch), is prepared by PostgreSQL against the migrated schema: a column
-//! or type typo fails here in milliseconds instead of in an end-to-end sync.
+//! from a saved load batch), and every upsert a source runs directly, is prepared by
+//! PostgreSQL against the migrated schema: a column or type typo fails here in milliseconds
+//! instead of in an end-to-end sync.
 
 use sqlx::Executor;
 
@@ -20,6 +21,18 @@ async fn every_registered_upsert_prepares_against_the_schema() {
             if let Err(error) = (&db.pool).prepare(sql.as_str()).await {
                 panic!("{} ({form}) does not prepare: {error}\n{sql}", table.name());
             }
+        }
+    }
+    let direct = CATALOG.direct_upserts();
+    assert_eq!(
+        direct.len(),
+        5,
+        "statuses, projects, wits, custom fields, PR links"
+    );
+    for upsert in direct {
+        let sql = upsert.sql();
+        if let Err(error) = (&db.pool).prepare(sql.as_str()).await {
+            panic!("{} does not prepare: {error}\n{sql}", upsert.table);
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::store::bulk::{Column, Upsert};
 use crate::store::StoreError;
 
-const CUSTOM_FIELDS: Upsert = Upsert {
+pub const CUSTOM_FIELDS: Upsert = Upsert {
     table: "custom_fields",
     record: &[
         ("external_id", "text"),

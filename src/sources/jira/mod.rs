@@ -30,6 +30,7 @@ use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
+use crate::store::bulk::Upsert;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::raw::RawRecord;
@@ -109,6 +110,16 @@ fn transform_issues<'a>(
     .boxed()
 }
 
+/// Metadata upserted as it is read (Azure DevOps loads its statuses, projects and work item
+/// types through the same functions).
+static DIRECT_UPSERTS: [&Upsert; 5] = [
+    &tables::STATUSES,
+    &tables::PROJECTS,
+    &tables::WITS,
+    &custom_field_tables::CUSTOM_FIELDS,
+    &tables::PR_LINKS,
+];
+
 /// The Jira source component.
 pub struct Jira;
 
@@ -140,6 +151,10 @@ impl Source for Jira {
 
     fn load_tables(&self) -> &'static [&'static LoadTable] {
         &LOAD_TABLES
+    }
+
+    fn direct_upserts(&self) -> &'static [&'static Upsert] {
+        &DIRECT_UPSERTS
     }
 
     fn embed_tables(&self) -> &'static [&'static EmbedTable] {

@@ -14,7 +14,7 @@ use crate::store::bulk::{Column, Upsert};
 use crate::store::load_batches::{LoadRow, LoadTable};
 use crate::store::StoreError;
 
-const STATUSES: Upsert = Upsert {
+pub const STATUSES: Upsert = Upsert {
     table: "statuses",
     record: &[
         ("external_id", "text"),
@@ -36,7 +36,7 @@ const STATUSES: Upsert = Upsert {
     guard: None,
 };
 
-const PROJECTS: Upsert = Upsert {
+pub const PROJECTS: Upsert = Upsert {
     table: "projects",
     record: &[
         ("external_id", "text"),
@@ -51,7 +51,7 @@ const PROJECTS: Upsert = Upsert {
     guard: None,
 };
 
-const WITS: Upsert = Upsert {
+pub const WITS: Upsert = Upsert {
     table: "wits",
     record: &[
         ("external_id", "text"),
@@ -496,7 +496,7 @@ pub async fn mark_deleted(
     Ok(done.rows_affected())
 }
 
-const PR_LINKS: Upsert = Upsert {
+pub const PR_LINKS: Upsert = Upsert {
     table: "work_item_pr_links",
     record: &[
         ("external_id", "text"),
@@ -549,11 +549,18 @@ pub async fn project_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::load_batches::checks::record_matches_row;
+    use crate::sources::jira::custom_field_tables::CUSTOM_FIELDS;
+    use crate::sources::jira::transform::meta::{CustomFieldRow, PrLinkRow};
+    use crate::store::load_batches::checks::{record_matches, record_matches_row};
 
     #[test]
     fn each_row_type_writes_what_its_upsert_reads() {
         record_matches_row::<WorkItemRow>();
         record_matches_row::<ChangelogRow>();
+        record_matches::<StatusRow>(&STATUSES);
+        record_matches::<ProjectRow>(&PROJECTS);
+        record_matches::<WitRow>(&WITS);
+        record_matches::<CustomFieldRow>(&CUSTOM_FIELDS);
+        record_matches::<PrLinkRow>(&PR_LINKS);
     }
 }

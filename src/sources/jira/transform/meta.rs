@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::sources::fields::clean;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct StatusRow {
     pub external_id: String,
     pub name: String,
@@ -19,6 +20,7 @@ pub struct StatusRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct ProjectRow {
     pub external_id: String,
     pub key: String,
@@ -27,6 +29,7 @@ pub struct ProjectRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct WitRow {
     pub external_id: String,
     pub name: String,
@@ -174,6 +177,7 @@ mod tests {
 
 /// A pull request linked to a work item (from `/rest/dev-status/.../detail`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct PrLinkRow {
     pub external_id: String,
     pub work_item_external_id: String,
@@ -242,6 +246,7 @@ mod pr_link_tests {
 
 /// A custom field as discovered from `/field` and createmeta.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct CustomFieldRow {
     pub external_id: String,
     pub name: String,
