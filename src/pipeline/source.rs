@@ -39,10 +39,9 @@ pub struct SourceForm {
     /// The label of the account field where the source signs in with one (null: the token
     /// alone signs in).
     pub username_label: Option<&'static str>,
-    /// What the integration is narrowed to: `projects` or `repos`.
-    pub scope_field: &'static str,
-    /// How that list is described to people.
-    pub scope_label: &'static str,
+    /// The lists an integration is narrowed by, in the order the form asks for them.
+    #[schema(value_type = Vec<ScopeField>)]
+    pub scopes: &'static [ScopeField],
     /// Whether it has custom fields to discover and map to work-item columns.
     pub custom_fields: bool,
 }
@@ -60,6 +59,15 @@ pub type TransformFn = for<'a> fn(
 pub struct KindTransform {
     pub kind: &'static str,
     pub transform: TransformFn,
+}
+
+/// A list an integration is narrowed by (empty: everything the token sees).
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct ScopeField {
+    /// The integration setting it fills: `projects` or `repos`.
+    pub field: &'static str,
+    /// How the list is described to people.
+    pub label: &'static str,
 }
 
 /// One source's component: everything the stages need to know about it.

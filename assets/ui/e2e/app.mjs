@@ -5,7 +5,8 @@
 //   sign in; every page at 1280×800 (screenshot written) and at phone width; a job run from
 //   its card streams to FINISHED without a reload; a new integration with a wrong token
 //   tests as refused, in words, and works once edited with the right one; an Azure DevOps
-//   form asks no account and a wrong token is refused as a sign-in page; work items filtered and one opened; a status remapped,
+//   form asks no account but projects and repositories, and a wrong token is refused as a
+//   sign-in page; work items filtered and one opened; a status remapped,
 //   applied, and a metric changed; a search by words only and a status category shows why
 //   each result matched; a viewer sees no admin action and "Not allowed".
 // Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
@@ -138,6 +139,9 @@ try {
   if ((await page.getByLabel("Account e-mail").count()) > 0) failures.push("the Azure DevOps form asks for an account e-mail");
   await page.getByLabel("Base URL").fill(`${env("PULSE_UI_SOURCE")}/sim-org`);
   await page.getByLabel("API token").fill("wrong-token");
+  // Azure DevOps is narrowed by projects and by repositories: the form asks for both.
+  await page.getByLabel(/^Projects/).fill("Tailspin");
+  await page.getByLabel(/^Repositories project\/name/).fill("Tailspin/repo-1");
   await page.getByRole("button", { name: "Create" }).click();
   await page.waitForFunction((count) => document.querySelectorAll("tbody tr").length > count, rowsBeforeAzure);
   const azureRow = page.locator("tbody tr").last();

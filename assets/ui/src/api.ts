@@ -94,8 +94,8 @@ export interface SourceInfo {
   base_url_example: string;
   /** The account field's label where the source signs in with one. */
   username_label: string | null;
-  scope_field: "projects" | "repos";
-  scope_label: string;
+  /** The lists an integration is narrowed by (empty: everything the token sees). */
+  scopes: { field: "projects" | "repos"; label: string }[];
   custom_fields: boolean;
 }
 

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, ScopeField, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
@@ -139,8 +139,17 @@ impl Source for AzureDevops {
             label: "Azure DevOps",
             base_url_example: "https://dev.azure.com/{organization}",
             username_label: None,
-            scope_field: "projects",
-            scope_label: "Projects (comma-separated names, empty: all)",
+            scopes: &[
+                ScopeField {
+                    field: "projects",
+                    label: "Projects (comma-separated names, empty: all)",
+                },
+                ScopeField {
+                    field: "repos",
+                    label:
+                        "Repositories project/name (comma-separated, empty: all of the projects')",
+                },
+            ],
             custom_fields: true,
         }
     }

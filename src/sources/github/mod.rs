@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
-use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, ScopeField, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -156,8 +156,10 @@ impl Source for Github {
             label: "GitHub",
             base_url_example: "https://api.github.com",
             username_label: None,
-            scope_field: "repos",
-            scope_label: "Repositories owner/name (comma-separated, empty: all)",
+            scopes: &[ScopeField {
+                field: "repos",
+                label: "Repositories owner/name (comma-separated, empty: all)",
+            }],
             custom_fields: false,
         }
     }

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
-use crate::pipeline::source::{KindTransform, Reach, Source, SourceForm};
+use crate::pipeline::source::{KindTransform, Reach, ScopeField, Source, SourceForm};
 use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
@@ -135,8 +135,10 @@ impl Source for Jira {
             label: "Jira",
             base_url_example: "https://acme.atlassian.net",
             username_label: Some("Account e-mail"),
-            scope_field: "projects",
-            scope_label: "Projects (comma-separated keys, empty: all)",
+            scopes: &[ScopeField {
+                field: "projects",
+                label: "Projects (comma-separated keys, empty: all)",
+            }],
             custom_fields: true,
         }
     }

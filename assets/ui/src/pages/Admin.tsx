@@ -51,14 +51,18 @@ function Webhooks({ me, integration, run }: { me: Me; integration: IntegrationRo
   );
 }
 
+/** A comma-separated list field of a form, its entries trimmed, empty ones left out. */
+function words(form: FormData, name: string): string[] {
+  return String(form.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
 /** Edits an integration: URL, account, what it reads, and (write-only) a new token. */
 function EditIntegration({ integration, source, run, close }: { integration: IntegrationRow; source: SourceInfo; run: (action: () => Promise<unknown>, done: string) => void; close: () => void }) {
-  const scope = integration.settings[source.scope_field] ?? [];
   function save(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const words = String(form.get("scope") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-    const body: Record<string, unknown> = { base_url: String(form.get("base_url") ?? ""), [source.scope_field]: words };
+    const body: Record<string, unknown> = { base_url: String(form.get("base_url") ?? "") };
+    for (const scope of source.scopes) body[scope.field] = words(form, scope.field);
     const token = String(form.get("token") ?? "");
     if (token) body.tokens = [token];
     if (source.username_label) body.username = String(form.get("username") ?? "");
@@ -70,7 +74,7 @@ function EditIntegration({ integration, source, run, close }: { integration: Int
       <label>Base URL<input name="base_url" required defaultValue={integration.base_url} /></label>
       {source.username_label && <label>{source.username_label}<input name="username" type="email" required defaultValue={integration.username ?? ""} /></label>}
       <label>New API token (empty: keep)<input name="token" type="password" autoComplete="off" /></label>
-      <label>{source.scope_label}<input name="scope" defaultValue={scope.join(", ")} /></label>
+      {source.scopes.map((scope) => <label key={scope.field}>{scope.label}<input name={scope.field} defaultValue={(integration.settings[scope.field] ?? []).join(", ")} /></label>)}
       <button type="submit">Save</button>
       <button type="button" onClick={close}>Cancel</button>
     </form>
@@ -89,14 +93,13 @@ export function Integrations({ me }: { me: Me }) {
   function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const words = (name: string) => String(form.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const body: Record<string, unknown> = {
       provider,
       base_url: String(form.get("base_url") ?? ""),
       tokens: [String(form.get("token") ?? "")],
     };
     if (chosen?.username_label) body.username = String(form.get("username") ?? "");
-    body[chosen?.scope_field ?? "projects"] = words("scope");
+    for (const scope of chosen?.scopes ?? []) body[scope.field] = words(form, scope.field);
     run(() => api.post("/integrations", body), "Integration created; its first sync is due now.");
   }
 
@@ -143,7 +146,7 @@ export function Integrations({ me }: { me: Me }) {
             <label>Base URL<input name="base_url" required placeholder={chosen.base_url_example} /></label>
             {chosen.username_label && <label>{chosen.username_label}<input name="username" type="email" required /></label>}
             <label>API token<input name="token" type="password" required autoComplete="off" /></label>
-            <label>{chosen.scope_label}<input name="scope" /></label>
+            {chosen.scopes.map((scope) => <label key={scope.field}>{scope.label}<input name={scope.field} /></label>)}
             <button type="submit">Create</button>
           </form>
           <p className="muted">Tokens are stored encrypted and never shown again.</p>
