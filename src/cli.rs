@@ -392,7 +392,7 @@ pub struct ReprocessArgs {
     /// Tenant id.
     #[arg(long)]
     pub tenant: TenantId,
-    /// Integration id (Jira or GitHub).
+    /// Integration id (any source).
     #[arg(long)]
     pub integration: IntegrationId,
 }

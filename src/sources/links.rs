@@ -2,9 +2,10 @@
 //! per issue to Jira's development panel is needed. GitHub pull requests carry Jira issue
 //! keys in their title, branch or commit messages (as DevLake links them); Azure Repos pull
 //! requests carry work item ids, by reference or `AB#123` mention, found when they are
-//! read. Links are written from whichever side loads second, so the order of the syncs
-//! does not matter. Jira integrations set to `dev_status` keep the links their development
-//! panel gives and get none from here.
+//! read, and link only to their own organization's work items (ids are per organization).
+//! Links are written from whichever side loads second, so the order of the syncs does not
+//! matter. Jira integrations set to `dev_status` keep the links their development panel
+//! gives and get none from here.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -34,6 +35,8 @@ fn link_sql(filter: &str) -> String {
          JOIN work_items w ON w.tenant_id = p.tenant_id AND w.key = k.key AND w.deleted_at IS NULL
          JOIN integrations ji ON ji.tenant_id = w.tenant_id AND ji.id = w.integration_id
                              AND NOT coalesce((ji.settings->>'dev_status')::boolean, false)
+                             -- Azure work item ids are the organization's own.
+                             AND (gi.provider <> 'azure_devops' OR ji.id = gi.id)
          CROSS JOIN LATERAL (
              SELECT CASE WHEN gi.provider = 'azure_devops'
                          THEN rtrim(gi.base_url, '/') || '/' || replace(r.owner, ' ', '%20') || '/_git/'

@@ -301,3 +301,56 @@ async fn named_repositories_limit_the_pull_requests_read() {
     );
     sim.stop().await.unwrap();
 }
+
+/// Work item ids are an organization's own: a pull request never links to another Azure
+/// DevOps integration's work item with the same id.
+#[tokio::test]
+async fn pull_requests_link_only_to_their_own_organizations_work_items() {
+    let sim = simulator(SimulatorConfig {
+        azure_prs: 20,
+        ..small()
+    })
+    .await;
+    let db = ScratchDb::migrated().await;
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let links = count(&db, "SELECT count(*) FROM work_item_pr_links").await;
+    assert!(links > 0);
+    // A second organization whose work items carry the same ids, then the first one's pull
+    // requests linked again.
+    let second = strings(&[
+        "integration",
+        "create",
+        "--tenant",
+        &tenant,
+        "--provider",
+        "azure_devops",
+        "--base-url",
+        "https://dev.azure.com/another-org",
+        "--token",
+        "another-token",
+    ]);
+    let created = cli(&db, second).await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    sqlx::query(
+        "INSERT INTO work_items (tenant_id, integration_id, external_id, key, summary, created, updated)
+         SELECT w.tenant_id, o.id, 'other-' || w.external_id, w.key, w.summary, w.created, w.updated
+         FROM work_items w JOIN integrations o ON o.base_url LIKE '%another-org'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let first: String = sqlx::query_scalar("SELECT min(id)::text FROM integrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let args = strings(&["reprocess", "--tenant", &tenant, "--integration", &first]);
+    let reprocessed = cli(&db, args).await;
+    assert!(reprocessed.status.success(), "{}", stderr(&reprocessed));
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM work_item_pr_links").await,
+        links
+    );
+    sim.stop().await.unwrap();
+}
