@@ -15,7 +15,7 @@ use super::pagination::Page;
 use super::state::ApiState;
 use crate::domain::IntegrationId;
 use crate::service::custom_fields;
-use crate::sources::jira::custom_field_tables::{FieldListing, Target, TargetMapping};
+use crate::sources::work_items::custom_fields::{FieldListing, Target, TargetMapping};
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()

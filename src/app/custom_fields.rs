@@ -6,7 +6,7 @@ use super::output::{Output, Tabular};
 use crate::cli::{CustomFieldsCommand, MapArgs};
 use crate::config::Config;
 use crate::service::custom_fields;
-use crate::sources::jira::custom_field_tables::{FieldListing, Target};
+use crate::sources::work_items::custom_fields::{FieldListing, Target};
 
 impl Tabular for FieldListing {
     const HEADERS: &'static [&'static str] = &["field", "name", "type", "mapped to"];

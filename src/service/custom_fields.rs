@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::pipeline::source::Reach;
-use crate::sources::jira::custom_field_tables::{
+use crate::sources::work_items::custom_fields::{
     self as custom_fields, FieldListing, Target, TargetMapping,
 };
 use crate::sources::CATALOG;

@@ -5,8 +5,8 @@ use sqlx::PgPool;
 use super::{ServiceError, ServiceResult};
 use crate::domain::TenantId;
 use crate::search::query::is_key;
-use crate::sources::github::embed::PRS;
 use crate::sources::github::read::{self, PrDetail, PrFilter, PrRow};
+use crate::sources::github::EMBED_PRS;
 use crate::store::vectors;
 
 /// Up to `fetch` pull requests before id `before`, newest first.
@@ -32,7 +32,7 @@ pub async fn get_by_key(pool: &PgPool, tenant_id: TenantId, key: &str) -> Servic
             message: "must be owner/repo#number, e.g. acme/api#45".into(),
         });
     }
-    let id = *vectors::find_key(pool, &PRS, tenant_id, key)
+    let id = *vectors::find_key(pool, &EMBED_PRS, tenant_id, key)
         .await?
         .first()
         .ok_or_else(missing)?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::jira::transform::issue::ChangelogRow;
+use super::work_items::rows::ChangelogRow;
 use crate::domain::workflow::{workflow_metrics, StatusClass, Transition, WorkflowMetrics};
 
 /// One status change of a work item, as the source recorded it.

@@ -9,6 +9,8 @@ pub mod flow;
 pub mod github;
 pub mod jira;
 pub mod links;
+pub mod pull_requests;
+pub mod work_items;
 
 use crate::domain::Provider;
 use crate::pipeline::source::{Catalog, Source};

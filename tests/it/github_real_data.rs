@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use pulse_etl::domain::Scope;
 use pulse_etl::sources::github::kinds;
 use pulse_etl::sources::github::load::GithubLoader;
-use pulse_etl::sources::github::tables::refresh_flow_metrics;
+use pulse_etl::sources::pull_requests::tables::refresh_flow_metrics;
 use pulse_etl::store::raw;
 use serde_json::{json, Value};
 

@@ -5,7 +5,7 @@
 use crate::common;
 use crate::common::ScratchDb;
 use pulse_etl::domain::Scope;
-use pulse_etl::sources::github::transform::RepositoryRow;
+use pulse_etl::sources::pull_requests::rows::RepositoryRow;
 use pulse_etl::sources::CATALOG;
 use pulse_etl::store::load_batches::{self, LoadRows};
 use pulse_etl::store::raw;

@@ -26,7 +26,7 @@ use crate::pipeline::sync::{StepRecorder, SyncContext, Synced};
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
-use crate::sources::{github, jira};
+use crate::sources::{pull_requests, work_items};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::LoadTable;
 use crate::store::raw::RawRecord;
@@ -78,13 +78,13 @@ pub mod kinds {
 /// Work items land in the tables Jira's issues do, pull requests in those GitHub's do: the
 /// same tables, registered by both.
 static LOAD_TABLES: [&LoadTable; 7] = [
-    &jira::tables::WORK_ITEMS,
-    &jira::tables::CHANGELOGS,
-    &github::tables::REPOSITORIES,
-    &github::tables::PULLS,
-    &github::tables::REVIEWS,
-    &github::tables::COMMITS,
-    &github::tables::COMMENTS,
+    &work_items::tables::WORK_ITEMS,
+    &work_items::tables::CHANGELOGS,
+    &pull_requests::tables::REPOSITORIES,
+    &pull_requests::tables::PULLS,
+    &pull_requests::tables::REVIEWS,
+    &pull_requests::tables::COMMITS,
+    &pull_requests::tables::COMMENTS,
 ];
 
 /// The kinds Azure DevOps' transform messages carry: work items and pull requests.
@@ -122,7 +122,13 @@ fn loader<'a>(pool: &'a PgPool, message: &StageMessage) -> AzureLoader<'a> {
 
 /// Work items and pull requests are embedded like Jira's and GitHub's, after this source's
 /// steps.
-static EMBED_TABLES: [&EmbedTable; 2] = [&jira::embed::AZURE_WORK_ITEMS, &github::embed::AZURE_PRS];
+static EMBED_TABLES: [&EmbedTable; 2] = [&EMBED_WORK_ITEMS, &EMBED_PRS];
+
+/// Pull requests, embedded after the repositories and pull requests step.
+static EMBED_PRS: EmbedTable = pull_requests::embed::table(steps::PULL_REQUESTS);
+
+/// Work items, embedded after the work items step.
+static EMBED_WORK_ITEMS: EmbedTable = work_items::embed::table(steps::WORK_ITEMS);
 
 /// The Azure DevOps source component.
 pub struct AzureDevops;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::sources::fields::clean;
-use crate::sources::github::transform::{
+use crate::sources::pull_requests::rows::{
     CommentRow, CommentType, CommitRow, PullRow, PullRows, RepositoryRow, ReviewRow,
 };
 

@@ -23,7 +23,7 @@ use crate::connectors::http::ConnectorError;
 use crate::domain::{Provider, StageState};
 use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
-use crate::sources::github::tables as pull_tables;
+use crate::sources::pull_requests::tables as pull_tables;
 use crate::store::raw::{self, RawEntity};
 
 /// Pull requests stored (and handed on) together.

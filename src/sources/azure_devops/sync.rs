@@ -20,9 +20,9 @@ use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::{Handoff, StagePublisher};
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
-use crate::sources::jira::custom_field_tables as custom_fields;
-use crate::sources::jira::tables as work_items;
 use crate::sources::links;
+use crate::sources::work_items::custom_fields;
+use crate::sources::work_items::tables as work_items;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 

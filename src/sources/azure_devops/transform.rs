@@ -10,12 +10,10 @@ use serde_json::{Map, Value};
 use crate::domain::workflow::StatusClass;
 use crate::sources::fields::{as_number, as_text, clean, flatten, jira_time};
 use crate::sources::flow::{status_history, StatusChange};
-use crate::sources::jira::transform::issue::{
+use crate::sources::work_items::rows::{
     ChangelogRow, CustomFieldValues, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
 };
-use crate::sources::jira::transform::meta::{
-    CustomFieldRow, ProjectRow, ProjectWit, StatusRow, WitRow,
-};
+use crate::sources::work_items::rows::{CustomFieldRow, ProjectRow, ProjectWit, StatusRow, WitRow};
 
 /// The field Azure Boards keeps story points in, used unless the tenant mapped another.
 const STORY_POINTS: &str = "Microsoft.VSTS.Scheduling.StoryPoints";

@@ -31,7 +31,7 @@ pub async fn install(
         super::client(pool, reach, integration.tenant, integration.integration).await?;
     let targets = match summary.settings.repos.is_empty() {
         false => summary.settings.repos.clone(),
-        true => super::tables::repository_names(pool, integration).await?,
+        true => crate::sources::pull_requests::tables::repository_names(pool, integration).await?,
     };
     if targets.is_empty() {
         anyhow::bail!("no repositories known yet: run a sync first, or configure --repos");

@@ -8,10 +8,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::kinds;
-use super::transform::{self, CommentType, GithubError, PullBatch, PullRows};
+use super::transform::{self, GithubError};
 use super::transform_graphql;
 use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
+use crate::sources::pull_requests::rows::{CommentType, PullBatch, PullRows};
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
 use crate::store::{raw, StoreError};

@@ -3,7 +3,6 @@
 //! reprocess.
 
 pub mod client;
-pub mod embed;
 pub mod graphql;
 mod hooks;
 pub mod load;
@@ -11,7 +10,6 @@ pub mod read;
 pub mod reprocess;
 pub mod sync;
 mod sync_graphql;
-pub mod tables;
 pub mod transform;
 pub mod transform_graphql;
 mod webhook;
@@ -29,6 +27,7 @@ use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
+use crate::sources::pull_requests::{self, tables};
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
 use crate::store::raw::RawRecord;
@@ -39,7 +38,10 @@ use load::GithubLoader;
 use sync::GithubRun;
 
 /// The tables whose records are embedded.
-static EMBED_TABLES: [&EmbedTable; 1] = [&embed::PRS];
+static EMBED_TABLES: [&EmbedTable; 1] = [&EMBED_PRS];
+
+/// Pull requests, embedded after the pull requests step.
+pub static EMBED_PRS: EmbedTable = pull_requests::embed::table(steps::PULL_REQUESTS);
 
 /// A GitHub job's steps, in order.
 pub mod steps {

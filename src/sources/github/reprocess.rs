@@ -53,7 +53,7 @@ pub async fn reprocess(
             pulls.failed += comments.failed;
         }
     }
-    super::tables::refresh_flow_metrics(pool, ids, &pull_ids).await?;
+    crate::sources::pull_requests::tables::refresh_flow_metrics(pool, ids, &pull_ids).await?;
     crate::sources::links::link_pulls(pool, ids, &pull_ids).await?;
     Ok(vec![
         (steps::REPOSITORIES, repositories),

@@ -14,7 +14,6 @@ use sqlx::PgPool;
 
 use super::client::{GithubClient, Page, PER_PAGE};
 use super::load::GithubLoader;
-use super::tables as github;
 use super::transform::repository_and_number;
 use super::{kinds, steps};
 use crate::connectors::http::ConnectorError;
@@ -23,6 +22,7 @@ use crate::pipeline::handoff::Handoff;
 use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{set_step_state, stage_message, Outbox, PipelineError, StepReport};
 use crate::sources::links;
+use crate::sources::pull_requests::tables as github;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 

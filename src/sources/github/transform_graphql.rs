@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::graphql::{database_id, Nested};
-use super::transform::{
-    number, text, time, CommentRow, CommentType, CommitRow, GithubError, PullRow, PullRows,
-    ReviewRow,
+use super::transform::{number, text, time, GithubError};
+use crate::sources::pull_requests::rows::{
+    CommentRow, CommentType, CommitRow, PullRow, PullRows, ReviewRow,
 };
 use crate::store::raw::RawRecord;
 

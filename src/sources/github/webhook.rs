@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 
 use super::sync::GithubRun;
-use super::tables as github;
 use crate::domain::SourceApi;
 use crate::pipeline::sync::SyncContext;
 use crate::pipeline::webhooks::Refreshed;
+use crate::sources::pull_requests::tables as github;
 use crate::store::raw::RawRecord;
 
 /// A pull request as `(owner/name, number)`.

@@ -5,12 +5,12 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::client::JiraClient;
-use super::custom_field_tables as custom_fields;
 use super::kinds;
-use super::tables as jira;
 use super::transform::meta as jira_meta;
 use crate::domain::Scope;
 use crate::pipeline::PipelineError;
+use crate::sources::work_items::custom_fields;
+use crate::sources::work_items::tables as jira;
 use crate::store::raw;
 
 /// Discovers the integration's custom fields; `projects` limits createmeta to those keys

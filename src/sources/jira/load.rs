@@ -8,12 +8,13 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::kinds;
-use super::tables as jira;
-use super::transform::issue::{transform_issue, FieldMapping, IssueContext};
+use super::transform::issue::{transform_issue, IssueContext};
 use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
 use crate::domain::{RawId, Scope};
 use crate::pipeline::StepReport;
+use crate::sources::work_items::rows::FieldMapping;
+use crate::sources::work_items::tables as jira;
 use crate::store::load_batches::LoadRows;
 use crate::store::raw::RawRecord;
 use crate::store::{raw, StoreError};

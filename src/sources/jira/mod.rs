@@ -2,16 +2,13 @@
 //! metadata, its tables, custom-field discovery and reprocess.
 
 pub mod client;
-pub mod custom_field_tables;
 pub mod custom_fields;
 mod dev_status_due;
-pub mod embed;
 mod hooks;
 pub mod load;
 pub mod read;
 pub mod reprocess;
 pub mod sync;
-pub mod tables;
 pub mod transform;
 mod webhook;
 
@@ -30,6 +27,7 @@ use crate::pipeline::transform_stage::TransformError;
 use crate::pipeline::webhooks::{HookTarget, Installed, Refreshed};
 use crate::pipeline::{PipelineError, StepReport};
 use crate::queue::StageMessage;
+use crate::sources::work_items::{self, tables};
 use crate::store::bulk::Upsert;
 use crate::store::integrations::IntegrationSummary;
 use crate::store::load_batches::{LoadRows, LoadTable};
@@ -41,7 +39,10 @@ use load::JiraLoader;
 use sync::JiraRun;
 
 /// The tables whose records are embedded.
-static EMBED_TABLES: [&EmbedTable; 1] = [&embed::WORK_ITEMS];
+static EMBED_TABLES: [&EmbedTable; 1] = [&EMBED_WORK_ITEMS];
+
+/// Work items, embedded after the issues step.
+static EMBED_WORK_ITEMS: EmbedTable = work_items::embed::table(steps::ISSUES);
 
 /// A Jira job's steps, in order.
 pub mod steps {
@@ -116,7 +117,7 @@ static DIRECT_UPSERTS: [&Upsert; 5] = [
     &tables::STATUSES,
     &tables::PROJECTS,
     &tables::WITS,
-    &custom_field_tables::CUSTOM_FIELDS,
+    &work_items::custom_fields::CUSTOM_FIELDS,
     &tables::PR_LINKS,
 ];
 

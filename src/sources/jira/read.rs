@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
-use super::transform::issue::CUSTOM_FIELD_SLOTS;
 use crate::domain::workflow::WorkflowMetrics;
 use crate::domain::{IntegrationId, TenantId};
+use crate::sources::work_items::rows::CUSTOM_FIELD_SLOTS;
 use crate::store::stats::{percentile_columns, week_of};
 use crate::store::StoreError;
 

@@ -14,13 +14,13 @@ use sqlx::PgPool;
 use super::client::{JiraClient, BULK_CHANGELOG_ISSUES};
 use super::dev_status_due;
 use super::load::{changelog_is_partial, development_summary, JiraLoader};
-use super::tables as jira;
 use super::{kinds, steps};
 use crate::domain::{Provider, RawId, Scope, StageState};
 use crate::pipeline::handoff::Handoff;
 use crate::pipeline::handoff::StagePublisher;
 use crate::pipeline::{stage_message, Outbox, PipelineError, StepReport};
 use crate::sources::links;
+use crate::sources::work_items::tables as jira;
 use crate::store::raw::{self, RawEntity};
 use crate::store::StoreError;
 

@@ -10,11 +10,11 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::sync::{ordered_jql, project_clause, JiraRun};
-use super::tables as jira;
 use crate::connectors::http::ConnectorError;
 use crate::pipeline::sync::SyncContext;
 use crate::pipeline::webhooks::Refreshed;
 use crate::pipeline::{PipelineError, INCREMENTAL_OVERLAP};
+use crate::sources::work_items::tables as jira;
 use crate::store::raw::RawRecord;
 
 /// Issues one search reads.

@@ -3,47 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::sources::fields::clean;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Default))]
-pub struct StatusRow {
-    pub external_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    /// Jira's statusCategory.key: new | indeterminate | done.
-    pub category: String,
-    pub category_name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Default))]
-pub struct ProjectRow {
-    pub external_id: String,
-    pub key: String,
-    pub name: String,
-    pub project_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Default))]
-pub struct WitRow {
-    pub external_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub hierarchy_level: Option<i64>,
-    pub subtask: bool,
-}
-
-/// A project's use of an issue type, by external ids.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct ProjectWit {
-    pub project_external_id: String,
-    pub wit_external_id: String,
-}
+use crate::sources::work_items::rows::{
+    CustomFieldRow, PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow,
+};
 
 fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(clean)
@@ -175,19 +140,6 @@ mod tests {
     }
 }
 
-/// A pull request linked to a work item (from `/rest/dev-status/.../detail`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Default))]
-pub struct PrLinkRow {
-    pub external_id: String,
-    pub work_item_external_id: String,
-    pub repository_full_name: Option<String>,
-    pub pr_number: Option<i64>,
-    pub pr_url: String,
-    pub pr_status: Option<String>,
-    pub last_update: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// The pull requests of one issue's development details.
 pub fn pr_links(issue_id: &str, detail: &Value) -> Vec<PrLinkRow> {
     detail
@@ -242,18 +194,6 @@ mod pr_link_tests {
         assert_eq!(links[1].pr_number, Some(13), "number from the URL");
         assert!(pr_links("1", &json!({"errors": []})).is_empty());
     }
-}
-
-/// A custom field as discovered from `/field` and createmeta.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(test, derive(Default))]
-pub struct CustomFieldRow {
-    pub external_id: String,
-    pub name: String,
-    /// schema.type: string, number, option, array, user, date, ...
-    pub field_type: String,
-    pub field_schema: Value,
-    pub operations: Value,
 }
 
 /// Custom fields from the `/field` list, with the operations createmeta reports (the first

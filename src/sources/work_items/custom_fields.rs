@@ -4,8 +4,7 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::transform::issue::CUSTOM_FIELD_SLOTS;
-use super::transform::meta::CustomFieldRow;
+use super::rows::{CustomFieldRow, CUSTOM_FIELD_SLOTS};
 use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::store::bulk::{Column, Upsert};
 use crate::store::StoreError;

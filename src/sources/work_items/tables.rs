@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use sqlx::PgPool;
 
-use super::custom_field_tables::{mapping_targets_sql, Target};
-use super::transform::issue::{ChangelogRow, FieldMapping, WorkItemRow};
-use super::transform::meta::{PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow};
+use super::custom_fields::{mapping_targets_sql, Target};
+use super::rows::{
+    ChangelogRow, FieldMapping, PrLinkRow, ProjectRow, ProjectWit, StatusRow, WitRow, WorkItemRow,
+};
 use crate::domain::workflow::{StatusClass, StepCategory};
 use crate::domain::{IntegrationId, IntegrationRef, TenantId};
 use crate::store::bulk::{Column, Upsert};
@@ -549,8 +550,8 @@ pub async fn project_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::jira::custom_field_tables::CUSTOM_FIELDS;
-    use crate::sources::jira::transform::meta::{CustomFieldRow, PrLinkRow};
+    use crate::sources::work_items::custom_fields::CUSTOM_FIELDS;
+    use crate::sources::work_items::rows::CustomFieldRow;
     use crate::store::load_batches::checks::{record_matches, record_matches_row};
 
     #[test]

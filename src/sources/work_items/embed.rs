@@ -3,7 +3,6 @@
 //! issue is read at `{site}/browse/{key}`, an Azure work item at
 //! `{organization}/{project}/_workitems/edit/{id}`.
 
-use super::steps;
 use crate::store::vectors::EmbedTable;
 
 /// Reads work-item documents: `$1` tenant id, `$2` record ids.
@@ -27,8 +26,9 @@ const DOCUMENTS: &str = "SELECT r.id AS record_id, upper(i.provider) AS source_t
 const BY_KEY: &str = "SELECT r.id FROM work_items r
              WHERE r.tenant_id = $1 AND r.key = upper($2) AND r.deleted_at IS NULL";
 
-/// Work items, embedded after the job step that loads them.
-const fn work_items(step: &'static str) -> EmbedTable {
+/// The work-item table, embedded after `step`: the job step of the source registering it
+/// that loads work items.
+pub const fn table(step: &'static str) -> EmbedTable {
     EmbedTable {
         table: "work_items",
         step,
@@ -37,10 +37,3 @@ const fn work_items(step: &'static str) -> EmbedTable {
         by_key: BY_KEY,
     }
 }
-
-/// Work items, embedded after a Jira job's issues step.
-pub static WORK_ITEMS: EmbedTable = work_items(steps::ISSUES);
-
-/// The same table, embedded after an Azure DevOps job's work items step.
-pub static AZURE_WORK_ITEMS: EmbedTable =
-    work_items(crate::sources::azure_devops::steps::WORK_ITEMS);

@@ -3,11 +3,11 @@
 //! and number. A GitHub pull request is read at `github.com/{owner}/{repo}/pull/{n}`, an
 //! Azure one at `{organization}/{project}/_git/{repository}/pullrequest/{id}`.
 
-use super::steps;
 use crate::store::vectors::EmbedTable;
 
-/// Pull requests, embedded after the job step that loads them.
-const fn prs(step: &'static str) -> EmbedTable {
+/// The pull-request table, embedded after `step`: the job step of the source registering
+/// it that loads pull requests.
+pub const fn table(step: &'static str) -> EmbedTable {
     EmbedTable {
         table: "prs",
         step,
@@ -41,9 +41,3 @@ const fn prs(step: &'static str) -> EmbedTable {
                AND r.number::text = split_part($2, '#', 2)",
 }
 }
-
-/// Pull requests, embedded after a GitHub job's pull requests step.
-pub static PRS: EmbedTable = prs(steps::PULL_REQUESTS);
-
-/// The same table, embedded after an Azure DevOps job's pull requests step.
-pub static AZURE_PRS: EmbedTable = prs(crate::sources::azure_devops::steps::PULL_REQUESTS);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::transform::{CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow};
+use super::rows::{CommentRow, CommitRow, PullRow, RepositoryRow, ReviewRow};
 use crate::domain::pr_flow::{flow_metrics, FlowMetrics, PullActivity, Response};
 use crate::domain::IntegrationRef;
 use crate::store::bulk::{Column, Upsert};
