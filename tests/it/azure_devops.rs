@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use crate::common::source::{azure_tenant, cli, count, stats, strings, tenant};
+use crate::common::source::{azure_tenant, cli, count, create_azure, stats, strings, tenant};
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
@@ -26,6 +26,17 @@ fn small() -> SimulatorConfig {
         azure_prs: 0,
         ..SimulatorConfig::default()
     }
+}
+
+/// A simulator of `config`, a fresh database and a tenant whose Azure DevOps integration
+/// has synced once.
+async fn synced_org(config: SimulatorConfig) -> (RunningSimulator, ScratchDb, String) {
+    let sim = simulator(config).await;
+    let db = ScratchDb::migrated().await;
+    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
+    let synced = sync(&db, &tenant).await;
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    (sim, db, tenant)
 }
 
 async fn sync(db: &ScratchDb, tenant: &str) -> std::process::Output {
@@ -163,15 +174,11 @@ async fn a_token_answered_with_the_sign_in_page_fails_the_job_in_words() {
 /// slows the sync down but ends with every work item.
 #[tokio::test]
 async fn throttling_is_waited_out() {
-    let sim = simulator(SimulatorConfig {
+    let (sim, db, _) = synced_org(SimulatorConfig {
         azure_throttle_every: 5,
         ..small()
     })
     .await;
-    let db = ScratchDb::migrated().await;
-    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
-    let synced = sync(&db, &tenant).await;
-    assert!(synced.status.success(), "{}", stderr(&synced));
     let stats = crate::common::source::stats(&sim).await;
     assert_eq!(
         count(&db, "SELECT count(*) FROM work_items").await as u64,
@@ -187,15 +194,11 @@ async fn throttling_is_waited_out() {
 /// Azure's pull request address.
 #[tokio::test]
 async fn pull_requests_carry_votes_comments_metrics_and_work_item_links() {
-    let sim = simulator(SimulatorConfig {
+    let (sim, db, _) = synced_org(SimulatorConfig {
         azure_prs: 40,
         ..small()
     })
     .await;
-    let db = ScratchDb::migrated().await;
-    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
-    let synced = sync(&db, &tenant).await;
-    assert!(synced.status.success(), "{}", stderr(&synced));
     let truth = stats(&sim).await["truth"].clone();
     for (query, key) in [
         ("SELECT count(*) FROM prs", "azure_prs"),
@@ -261,30 +264,27 @@ async fn named_repositories_limit_the_pull_requests_read() {
     .await;
     let db = ScratchDb::migrated().await;
     let tenant = tenant(&db).await;
-    let create = |repos: &str| {
-        strings(&[
-            "integration",
-            "create",
-            "--tenant",
-            &tenant,
-            "--provider",
-            "azure_devops",
-            "--base-url",
-            &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
-            "--token",
-            "sim-azure-token",
-            "--repos",
-            repos,
-        ])
+    let base_url = sim.base_url_for(pulse_etl::domain::Provider::AzureDevops);
+    let create = |repos: &'static str| {
+        let (db, tenant, base_url) = (&db, &tenant, &base_url);
+        async move {
+            create_azure(
+                db,
+                tenant,
+                (base_url, "sim-azure-token"),
+                &["--repos", repos],
+            )
+            .await
+        }
     };
-    let refused = cli(&db, create("repo-1")).await;
+    let refused = create("repo-1").await;
     assert!(!refused.status.success());
     assert!(
         stderr(&refused).contains("project/name"),
         "{}",
         stderr(&refused)
     );
-    let created = cli(&db, create("tailspin/repo-1")).await;
+    let created = create("tailspin/repo-1").await;
     assert!(created.status.success(), "{}", stderr(&created));
     let synced = sync(&db, &tenant).await;
     assert!(synced.status.success(), "{}", stderr(&synced));
@@ -306,32 +306,17 @@ async fn named_repositories_limit_the_pull_requests_read() {
 /// DevOps integration's work item with the same id.
 #[tokio::test]
 async fn pull_requests_link_only_to_their_own_organizations_work_items() {
-    let sim = simulator(SimulatorConfig {
+    let (sim, db, tenant) = synced_org(SimulatorConfig {
         azure_prs: 20,
         ..small()
     })
     .await;
-    let db = ScratchDb::migrated().await;
-    let tenant = azure_tenant(&db, &sim, "sim-azure-token").await;
-    let synced = sync(&db, &tenant).await;
-    assert!(synced.status.success(), "{}", stderr(&synced));
     let links = count(&db, "SELECT count(*) FROM work_item_pr_links").await;
     assert!(links > 0);
     // A second organization whose work items carry the same ids, then the first one's pull
     // requests linked again.
-    let second = strings(&[
-        "integration",
-        "create",
-        "--tenant",
-        &tenant,
-        "--provider",
-        "azure_devops",
-        "--base-url",
-        "https://dev.azure.com/another-org",
-        "--token",
-        "another-token",
-    ]);
-    let created = cli(&db, second).await;
+    let other = ("https://dev.azure.com/another-org", "another-token");
+    let created = create_azure(&db, &tenant, other, &[]).await;
     assert!(created.status.success(), "{}", stderr(&created));
     sqlx::query(
         "INSERT INTO work_items (tenant_id, integration_id, external_id, key, summary, created, updated)

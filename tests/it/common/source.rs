@@ -131,25 +131,35 @@ pub async fn jira_tables(db: &ScratchDb) -> (Vec<Value>, Vec<Value>) {
 /// organization; returns the tenant id.
 pub async fn azure_tenant(db: &ScratchDb, sim: &RunningSimulator, token: &str) -> String {
     let tenant = tenant(db).await;
-    let args = strings(&[
+    let base_url = sim.base_url_for(pulse_etl::domain::Provider::AzureDevops);
+    let extra = ["--requests-per-second", "2000", "--concurrency", "16"];
+    let created = create_azure(db, &tenant, (&base_url, token), &extra).await;
+    assert!(created.status.success(), "{}", super::stderr(&created));
+    tenant
+}
+
+/// `integration create --provider azure_devops` for `tenant` at `base_url` with `token`
+/// and `extra` arguments.
+pub async fn create_azure(
+    db: &ScratchDb,
+    tenant: &str,
+    (base_url, token): (&str, &str),
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = strings(&[
         "integration",
         "create",
         "--tenant",
-        &tenant,
+        tenant,
         "--provider",
         "azure_devops",
         "--base-url",
-        &sim.base_url_for(pulse_etl::domain::Provider::AzureDevops),
+        base_url,
         "--token",
         token,
-        "--requests-per-second",
-        "2000",
-        "--concurrency",
-        "16",
     ]);
-    let created = cli(db, args).await;
-    assert!(created.status.success(), "{}", super::stderr(&created));
-    tenant
+    args.extend(strings(extra));
+    cli(db, args).await
 }
 
 /// A tenant with a Jira integration pointed at the simulator; returns the tenant id.
