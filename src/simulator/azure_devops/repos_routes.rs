@@ -1,8 +1,9 @@
 //! Azure Repos REST (api-version 7.1) over the simulated organization: a project's
 //! repositories, its pull requests of every status (`$top`/`$skip`, newest first, each
 //! description cut to 400 characters as Azure lists them), one pull request with its
-//! commits and work item references, and a pull request's threads: vote and status
-//! threads written by the system, comment threads on files and on the whole change.
+//! commits (`$top`, 100 unless asked) and work item references, and a pull request's
+//! threads: vote and status threads written by the system, comment threads on files and
+//! on the whole change.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ type Shared = State<Arc<AzureState>>;
 /// How much of a description a listing carries.
 const LISTED_DESCRIPTION: usize = 400;
 const PAGE_DEFAULT: usize = 100;
+/// Commits a pull request's answer carries unless `$top` asks otherwise.
+const COMMITS_DEFAULT: usize = 100;
 /// Thread ids of status threads: this plus the pull request's id.
 const STATUS_THREAD_BASE: u64 = 600_000_000;
 
@@ -248,6 +251,11 @@ async fn pull_request(
             if let Some(object) = answer.as_object_mut() {
                 if !asked("includeCommits") {
                     object.remove("commits");
+                }
+                // Azure sends `$top` commits, 100 unless asked.
+                let top = params.get("$top").and_then(|t| t.parse().ok());
+                if let Some(Value::Array(commits)) = object.get_mut("commits") {
+                    commits.truncate(top.unwrap_or(COMMITS_DEFAULT));
                 }
                 if !asked("includeWorkItemRefs") {
                     object.remove("workItemRefs");

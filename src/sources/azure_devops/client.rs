@@ -22,6 +22,8 @@ pub const WIQL_LIMIT: usize = 20_000;
 const REVISIONS_PAGE: usize = 1_000;
 /// Pull requests asked for per listing answer.
 pub const PULLS_PAGE: usize = 1_000;
+/// Commits asked for with a pull request (Azure sends 100 unless asked for more).
+const PULL_COMMITS: usize = 1_000;
 
 /// The work item fields read: everything the transform uses, custom fields included.
 pub const WORK_ITEM_FIELDS: &[&str] = &[
@@ -242,7 +244,8 @@ impl AzureClient {
         self.http.get(&url, &query).await
     }
 
-    /// One pull request whole: its description, commits and work item references.
+    /// One pull request whole: its description, its first [`PULL_COMMITS`] commits and its
+    /// work item references.
     pub async fn pull_request(
         &self,
         project: &str,
@@ -253,6 +256,7 @@ impl AzureClient {
             ("api-version", API_VERSION.to_owned()),
             ("includeCommits", "true".to_owned()),
             ("includeWorkItemRefs", "true".to_owned()),
+            ("$top", PULL_COMMITS.to_string()),
         ];
         let path = format!("git/repositories/{repository_id}/pullrequests/{id}");
         self.http
