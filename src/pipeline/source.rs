@@ -193,15 +193,11 @@ impl Catalog {
         tables
     }
 
-    /// Every upsert a source runs directly (see [`Source::direct_upserts`]), once.
-    pub fn direct_upserts(&self) -> Vec<&'static Upsert> {
-        let mut upserts: Vec<&'static Upsert> = Vec::new();
-        for upsert in self.all.iter().flat_map(|s| s.direct_upserts()) {
-            if !upserts.iter().any(|u| std::ptr::eq(*u, *upsert)) {
-                upserts.push(upsert);
-            }
-        }
-        upserts
+    /// Every upsert a source runs directly (see [`Source::direct_upserts`]).
+    pub fn direct_upserts(&self) -> impl Iterator<Item = &'static Upsert> + '_ {
+        self.all
+            .iter()
+            .flat_map(|source| source.direct_upserts().iter().copied())
     }
 
     /// Every embedded table, once (sources sharing a table register it each with their own

@@ -23,7 +23,7 @@ async fn every_registered_upsert_prepares_against_the_schema() {
             }
         }
     }
-    let direct = CATALOG.direct_upserts();
+    let direct: Vec<_> = CATALOG.direct_upserts().collect();
     assert_eq!(
         direct.len(),
         5,

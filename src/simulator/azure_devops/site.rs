@@ -173,9 +173,8 @@ impl AzureSite {
     }
 
     pub fn truth(&self) -> AzureTruth {
-        let items = self
-            .items
-            .live_updated()
+        let live = self.items.live_updated();
+        let items = live
             .iter()
             .filter_map(|(index, _)| self.items.by_index(*index))
             .fold(AzureTruth::default(), |truth, issue| {
@@ -190,7 +189,7 @@ impl AzureSite {
         AzureTruth {
             pulls: self
                 .pulls
-                .truth(|index| self.items.by_index(index).is_some()),
+                .truth(&live.iter().map(|(index, _)| *index).collect()),
             ..items
         }
     }
