@@ -73,6 +73,9 @@ pub enum Command {
     /// List a tenant's sync jobs; trigger, pause, resume or reset one.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Delivery reports: the four DORA keys.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// Look at, requeue or drop dead-lettered messages (RabbitMQ `etl.failed`).
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -215,6 +218,35 @@ pub enum JobsCommand {
         #[arg(long)]
         tenant: TenantId,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// The four DORA keys with their performance bands: deployment frequency, lead time for
+    /// changes, change failure rate, failed deployment recovery time.
+    Dora(DoraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoraArgs {
+    #[arg(long)]
+    pub tenant: TenantId,
+    /// One group for the tenant, or a group per repository or per week.
+    #[arg(long, value_enum, default_value_t = DoraGroupBy::Tenant)]
+    pub group_by: DoraGroupBy,
+    /// Window start (RFC 3339; default: the first production deployment).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Window end, excluded (RFC 3339; default: now).
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoraGroupBy {
+    Tenant,
+    Repository,
+    Week,
 }
 
 #[derive(Debug, Args)]

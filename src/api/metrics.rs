@@ -1,6 +1,7 @@
 //! `/metrics/flow` (work items: cycle and lead time p50/p85/p95, throughput, rework rate by
 //! project, type or week) and `/metrics/prs` (cycle, pickup and review time by repository
-//! or week). Times are in seconds.
+//! or week) and `/metrics/dora` (the four DORA keys with their bands, for the tenant or by
+//! repository or week). Times are in seconds.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use super::extract::Query;
 use super::pagination::Page;
 use super::state::ApiState;
 use crate::service::flow;
+use crate::sources::delivery::dora::{DoraGrouping, DoraReport};
 use crate::sources::github::read::{PrFlowGroup, PrGrouping, PrReportFilter};
 use crate::sources::jira::read::{FlowFilter, FlowGroup, FlowGrouping};
 
@@ -22,6 +24,42 @@ pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(work_item_flow))
         .routes(routes!(pr_flow))
+        .routes(routes!(dora_keys))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DoraQuery {
+    /// `tenant` (default: one group), `repository` or `week`.
+    #[param(inline)]
+    pub group_by: Option<DoraGrouping>,
+    /// Window start (RFC 3339; default: the first production deployment).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
+    pub since: Option<DateTime<Utc>>,
+    /// Window end, excluded (RFC 3339; default: now).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The four DORA keys over the window: deployment frequency, lead time for changes, change
+/// failure rate and failed deployment recovery time, each with its DORA performance band.
+#[utoipa::path(get, path = "/metrics/dora", tag = "metrics", params(DoraQuery),
+    responses((status = 200, body = DoraReport), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn dora_keys(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<DoraQuery>,
+) -> ApiResult<axum::Json<DoraReport>> {
+    Ok(axum::Json(
+        flow::dora(
+            &state.pool,
+            caller.tenant_id,
+            query.group_by.unwrap_or_default(),
+            query.since,
+            query.until,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -9,6 +9,7 @@ mod dlq;
 mod failure;
 mod jobs;
 mod mcp;
+mod metrics;
 mod ops;
 mod output;
 mod raw;
@@ -91,6 +92,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(command) => {
             with_database(&config, async |database| {
                 jobs::run(&database.pool, output, command).await
+            })
+            .await
+        }
+        Command::Metrics(command) => {
+            with_database(&config, async |database| {
+                metrics::run(&database.pool, output, command).await
             })
             .await
         }

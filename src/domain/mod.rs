@@ -1,6 +1,7 @@
 //! Pure domain types shared by every role: typed ids, tiers, providers, roles, job states and steps,
-//! input checks, workflow metrics and pull-request flow metrics.
+//! input checks, workflow metrics, pull-request flow metrics and delivery rules.
 
+pub mod delivery;
 mod ids;
 pub mod input;
 mod job;

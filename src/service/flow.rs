@@ -1,12 +1,14 @@
 //! Flow reports: work item cycle and lead time distributions, throughput and rework; pull
-//! request cycle, pickup and review time distributions.
+//! request cycle, pickup and review time distributions; the four DORA keys.
 
 use sqlx::PgPool;
 
 use super::ServiceResult;
 use crate::domain::{input, TenantId};
+use crate::sources::delivery::dora::{self, DoraGrouping, DoraReport};
 use crate::sources::github::read::{self as github, PrFlowGroup, PrReportFilter};
 use crate::sources::jira::read::{self as jira, FlowFilter, FlowGroup};
+use crate::store::integrations;
 
 fn check_window(
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -36,4 +38,21 @@ pub async fn prs(
 ) -> ServiceResult<Vec<PrFlowGroup>> {
     check_window(filter.since, filter.until)?;
     Ok(github::pr_flow(pool, tenant_id, filter).await?)
+}
+
+/// The four DORA keys over `[since, until)`, under each integration's delivery rules.
+pub async fn dora(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    group_by: DoraGrouping,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> ServiceResult<DoraReport> {
+    check_window(since, until)?;
+    let rules: Vec<_> = integrations::list(pool, tenant_id)
+        .await?
+        .into_iter()
+        .map(|integration| (integration.id, integration.settings.delivery))
+        .collect();
+    Ok(dora::report(pool, tenant_id, group_by, since, until, &rules).await?)
 }

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::ServiceResult;
 use crate::connectors::outbound::Outbound;
+use crate::domain::delivery::DeliveryRules;
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::Reach;
@@ -48,6 +49,7 @@ pub async fn create(
         api: scope.api,
         requests_per_second: new.requests_per_second,
         concurrency: new.concurrency,
+        delivery: DeliveryRules::default(),
     };
     let id = integrations::create(
         pool,
@@ -99,6 +101,34 @@ fn check_limits(rate: Option<f64>, concurrency: Option<usize>) -> Result<(), Inv
     Ok(())
 }
 
+/// Longest incident window: a year.
+const MAX_INCIDENT_WINDOW_HOURS: u32 = 366 * 24;
+
+/// Delivery rules as stored: a pattern that compiles, a window of an hour to a year, names
+/// that are not blank.
+fn check_delivery(rules: &DeliveryRules) -> Result<(), InvalidInput> {
+    if rules.production_environment().is_none() {
+        return Err(input::invalid(
+            "delivery.production_environment",
+            "is not a regular expression (or one too large)",
+        ));
+    }
+    if !(1..=MAX_INCIDENT_WINDOW_HOURS).contains(&rules.incident_window_hours) {
+        return Err(input::invalid(
+            "delivery.incident_window_hours",
+            format!("must be between 1 and {MAX_INCIDENT_WINDOW_HOURS}"),
+        ));
+    }
+    let names = rules.incident_types.iter().chain(&rules.incident_labels);
+    if names.clone().any(|name| name.trim().is_empty()) {
+        return Err(input::invalid(
+            "delivery.incident_types",
+            "incident types and labels must not be blank",
+        ));
+    }
+    Ok(())
+}
+
 /// What an edit changes; an absent field leaves a setting as it is. Credentials are
 /// written, never read back.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -120,6 +150,9 @@ pub struct IntegrationUpdate {
     pub concurrency: Option<usize>,
     /// False disables the integration: its jobs are skipped with the reason recorded.
     pub active: Option<bool>,
+    /// Replaces the delivery rules: what counts as a production deployment and as an
+    /// incident. Loaded deployments follow a new production rule after a reprocess.
+    pub delivery: Option<DeliveryRules>,
 }
 
 /// Edits one of the tenant's integrations after the same checks as creation; returns it. A
@@ -141,6 +174,9 @@ pub async fn update(
         api: change.api.or(current.settings.api),
     })?;
     check_limits(change.requests_per_second, change.concurrency)?;
+    if let Some(rules) = &change.delivery {
+        check_delivery(rules)?;
+    }
     let tokens = change.tokens.as_deref().map(clean_tokens).transpose()?;
     let base_url = change
         .base_url
@@ -166,6 +202,7 @@ pub async fn update(
             .requests_per_second
             .or(current.settings.requests_per_second),
         concurrency: change.concurrency.or(current.settings.concurrency),
+        delivery: change.delivery.unwrap_or(current.settings.delivery),
     };
     let credentials = tokens.map(|tokens| Credentials { tokens });
     let updated = integrations::update(

@@ -59,6 +59,12 @@ impl Activity {
         self.count
     }
 
+    /// Changes with every round, addition and deletion: what was derived from an equal
+    /// version still holds.
+    pub fn version(&self) -> (usize, usize, u32) {
+        (self.rounds_ms.len(), self.deleted.len(), self.count)
+    }
+
     pub fn is_live(&self, index: u32) -> bool {
         index < self.count && !self.deleted.contains(&index)
     }

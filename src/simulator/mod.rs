@@ -18,7 +18,7 @@ mod embeddings;
 mod faults;
 pub mod github;
 pub mod jira;
-pub(crate) mod links;
+pub mod links;
 mod params;
 mod quota;
 mod rng;
@@ -396,10 +396,26 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
         control.azure.clone(),
     );
     let truth = tokio::task::spawn_blocking(move || {
-        (jira.site.truth(), github.site.truth(), azure.site.truth())
+        let delivery = github.site.delivery();
+        let deployments: Vec<_> = delivery.iter().flat_map(|d| &d.deployments).collect();
+        let production = deployments
+            .iter()
+            .filter(|d| d.environment == github::deployments::PRODUCTION)
+            .count();
+        let delivery = (
+            deployments.len(),
+            production,
+            delivery.iter().map(|d| d.releases.len()).sum::<usize>(),
+        );
+        (
+            jira.site.truth(),
+            github.site.truth(),
+            azure.site.truth(),
+            delivery,
+        )
     })
     .await;
-    let Ok((jira, github, azure)) = truth else {
+    let Ok((jira, github, azure, (deployments, production_deployments, releases))) = truth else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let (requests, responses) = control.stats.snapshot();
@@ -415,6 +431,9 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
             "reviews": github.reviews,
             "commits": github.commits,
             "comments": github.comments,
+            "deployments": deployments,
+            "production_deployments": production_deployments,
+            "releases": releases,
             "azure_work_items": azure.work_items,
             "azure_revisions": azure.revisions,
             "azure_status_transitions": azure.state_transitions,

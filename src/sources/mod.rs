@@ -4,6 +4,7 @@
 
 mod access;
 pub mod azure_devops;
+pub mod delivery;
 pub mod fields;
 pub mod flow;
 pub mod github;

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use super::{jobs, tenants};
+use crate::domain::delivery::DeliveryRules;
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, TenantId};
 use crate::security::CredentialCipher;
 
@@ -48,6 +49,9 @@ pub struct IntegrationSettings {
     /// Requests in flight at once to this source (None: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// What counts as a production deployment and as an incident.
+    #[serde(default, skip_serializing_if = "DeliveryRules::is_default")]
+    pub delivery: DeliveryRules,
 }
 
 impl IntegrationSettings {

@@ -76,6 +76,7 @@ fn connector_queries() -> Vec<String> {
             .map(|(i, _)| continuation_query(&batch[i..=i]).0),
     );
     queries.push(continuation_query(&batch).0);
+    queries.extend(pulse_etl::sources::github::deployments::all_deployment_queries());
     queries
 }
 

@@ -15,6 +15,7 @@ mod api_ui;
 mod azure_devops;
 mod conformance;
 mod deploy_files;
+mod dora;
 mod embedded_postgres;
 mod embedding;
 mod failure_drills;

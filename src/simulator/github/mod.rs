@@ -1,6 +1,7 @@
 //! The simulated GitHub REST and GraphQL APIs: pull requests with commits, reviews and
-//! comments.
+//! comments, deployments and releases.
 
+pub mod deployments;
 pub mod etag;
 pub mod graphql;
 pub mod pulls;

@@ -1,8 +1,9 @@
 //! The simulated GitHub organisation: generated pull requests, their activity since
 //! start-up, and per-repository ordering by `updated_at` for `sort=updated` listings.
 
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
+use super::deployments::{self, Delivery};
 use super::pulls::{Population, Pull};
 use crate::simulator::activity::{Activity, Round};
 use crate::simulator::jira::issues::Population as JiraPopulation;
@@ -35,7 +36,11 @@ pub struct GithubSite {
     /// The Jira site whose issue keys pull requests carry.
     jira: JiraPopulation,
     activity: RwLock<Activity>,
+    /// Each repository's deployments and releases, as of an activity version.
+    delivery: Mutex<Option<(ActivityVersion, Arc<Vec<Delivery>>)>>,
 }
+
+type ActivityVersion = (usize, usize, u32);
 
 /// Which pull requests a listing wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +70,7 @@ impl GithubSite {
             population,
             jira,
             activity: RwLock::new(Activity::new(updated, population.repos, repo_bucket)),
+            delivery: Mutex::new(None),
         }
     }
 
@@ -189,6 +195,37 @@ impl GithubSite {
             now_ms,
             |activity, index| self.generate(activity, index).updated_ms(),
         )
+    }
+
+    /// Every repository's deployments and releases as the pull requests stand now (derived
+    /// once per activity version).
+    pub fn delivery(&self) -> Arc<Vec<Delivery>> {
+        let activity = self.read();
+        let mut cached = self
+            .delivery
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((version, delivery)) = cached.as_ref() {
+            if *version == activity.version() {
+                return delivery.clone();
+            }
+        }
+        let mut by_repo: Vec<Vec<Pull>> = vec![Vec::new(); self.population.repos.max(1)];
+        for index in activity.live() {
+            let pull = self.generate(&activity, index);
+            if pull.merged_ms.is_some() {
+                by_repo[pull.repo].push(pull);
+            }
+        }
+        let delivery: Arc<Vec<Delivery>> = Arc::new(
+            by_repo
+                .iter()
+                .enumerate()
+                .map(|(repo, pulls)| deployments::of_repository(self.population.seed, repo, pulls))
+                .collect(),
+        );
+        *cached = Some((activity.version(), delivery.clone()));
+        delivery
     }
 
     pub fn truth(&self) -> GithubTruth {

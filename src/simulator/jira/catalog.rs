@@ -176,6 +176,7 @@ pub struct IssueType {
 
 pub const EPIC: usize = 0;
 pub const SUBTASK: usize = 4;
+pub const BUG: usize = 2;
 
 pub const ISSUE_TYPES: &[IssueType] = &[
     IssueType {

@@ -2,7 +2,8 @@
 //! changelog that walks its workflow with rework, backlog returns and reopenings.
 
 use super::catalog::{
-    Category, StatusRef, Workflow, EPIC, ISSUE_TYPES, PRIORITIES, STATUSES, SUBTASK, USER_COUNT,
+    Category, StatusRef, Workflow, BUG, EPIC, ISSUE_TYPES, PRIORITIES, STATUSES, SUBTASK,
+    USER_COUNT,
 };
 use super::text;
 use crate::simulator::rng::Stream;
@@ -29,7 +30,14 @@ pub mod purpose {
     pub const LANGUAGE: u64 = 8;
     /// The description's sentences.
     pub const DESCRIPTION: u64 = 9;
+    /// Whether a bug is a production incident.
+    pub const INCIDENT: u64 = 10;
 }
+
+/// The label production incidents carry (a share of bugs).
+pub const INCIDENT_LABEL: &str = "incident";
+/// Share of bugs that are production incidents.
+const INCIDENT_RATE: f64 = 0.3;
 
 /// One changelog entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +210,11 @@ impl Population {
             has_code,
             histories: Vec::new(),
         };
+        if issue_type == BUG
+            && Stream::new(self.seed, &[purpose::INCIDENT, u64::from(index)]).chance(INCIDENT_RATE)
+        {
+            issue.labels.push(INCIDENT_LABEL);
+        }
         let mut history = Stream::new(self.seed, &[purpose::HISTORY, u64::from(index)]);
         // A few long-lived issues collect more histories than `expand=changelog` embeds.
         let long_lived = index % 997 == 13;

@@ -83,7 +83,7 @@ impl GithubLoader<'_> {
         .await
     }
 
-    async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
+    pub(super) async fn fail(&self, raw_id: RawId, error: &GithubError) -> Result<(), StoreError> {
         tracing::warn!(tenant_id = self.scope.tenant_id.get(), job_id = self.scope.job_id.map(|id| id.get()), raw_id = raw_id.get(), %error, "GitHub entity failed to transform");
         raw::mark_failed(self.pool, self.scope.tenant_id, raw_id, &error.to_string()).await
     }

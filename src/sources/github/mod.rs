@@ -1,8 +1,9 @@
 //! GitHub as a source: its client, the sync's steps (repositories, then pull requests with
-//! reviews, commits and comments, then flow metrics), the transform, its tables and
-//! reprocess.
+//! reviews, commits and comments, then flow metrics, then deployments and releases), the
+//! transform, its tables and reprocess.
 
 pub mod client;
+pub mod deployments;
 pub mod graphql;
 mod hooks;
 pub mod load;
@@ -11,6 +12,7 @@ pub mod reprocess;
 pub mod sync;
 mod sync_graphql;
 pub mod transform;
+pub mod transform_deployments;
 pub mod transform_graphql;
 mod webhook;
 
@@ -19,6 +21,7 @@ use futures_util::FutureExt;
 use sqlx::PgPool;
 
 use crate::connectors::http::{Auth, ClientPolicy, HttpClient};
+use crate::domain::delivery::DeliveryRules;
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, JobStep, Provider, SourceApi, TenantId};
 use crate::pipeline::source::{KindTransform, Reach, ScopeField, Source, SourceForm};
@@ -47,10 +50,11 @@ pub static EMBED_PRS: EmbedTable = pull_requests::embed::table(steps::PULL_REQUE
 pub mod steps {
     pub const REPOSITORIES: &str = "github_repositories";
     pub const PULL_REQUESTS: &str = "github_pull_requests";
+    pub const DEPLOYMENTS: &str = "github_deployments";
 }
 
 /// A GitHub job's steps as its status lists them.
-static STEPS: [JobStep; 2] = [
+static STEPS: [JobStep; 3] = [
     JobStep {
         name: steps::REPOSITORIES,
         display_name: "Repositories",
@@ -58,6 +62,10 @@ static STEPS: [JobStep; 2] = [
     JobStep {
         name: steps::PULL_REQUESTS,
         display_name: "Pull Requests",
+    },
+    JobStep {
+        name: steps::DEPLOYMENTS,
+        display_name: "Deployments",
     },
 ];
 
@@ -77,11 +85,17 @@ pub mod kinds {
     /// A further page of a nested list of a GraphQL pull request (external id: the pull
     /// request's database id; metadata: the extraction it belongs to).
     pub const GRAPHQL_CONTINUATION: &str = "github_graphql_continuation";
+    /// A deployment node with its statuses (external id: its database id; metadata: its
+    /// repository).
+    pub const DEPLOYMENT: &str = "github_deployment";
+    /// A release node (external id: its database id; metadata: its repository).
+    pub const RELEASE: &str = "github_release";
 }
 
 /// The tables GitHub's load work fills.
-static LOAD_TABLES: [&LoadTable; 5] = [
+static LOAD_TABLES: [&LoadTable; 6] = [
     &tables::REPOSITORIES,
+    &crate::sources::delivery::rows::DEPLOYMENTS,
     &tables::PULLS,
     &tables::REVIEWS,
     &tables::COMMITS,
@@ -233,7 +247,7 @@ impl Source for Github {
                 since: context.since,
                 full: context.full,
             };
-            let outcome = run_steps(&run, recorder).await;
+            let outcome = run_steps(&run, &integration.settings.delivery, recorder).await;
             Ok(Synced {
                 requests: client.http().stats.snapshot(),
                 outcome,
@@ -316,6 +330,7 @@ impl Source for Github {
 /// The steps of a GitHub job, each recorded as it ends.
 async fn run_steps(
     run: &GithubRun<'_>,
+    delivery: &DeliveryRules,
     recorder: &mut StepRecorder<'_>,
 ) -> Result<(), PipelineError> {
     let progress = recorder.start(steps::REPOSITORIES);
@@ -334,6 +349,9 @@ async fn run_steps(
         "pull request comments and flow metrics loaded"
     );
     recorder.record(steps::PULL_REQUESTS, progress, pulls.report);
+    let progress = recorder.start(steps::DEPLOYMENTS);
+    let report = run.deployments(&repositories, delivery).await?;
+    recorder.record(steps::DEPLOYMENTS, progress, report);
     Ok(())
 }
 

@@ -2,14 +2,19 @@
 //! API call: the newest stored copy of every repository, pull request (REST: with its newest
 //! review and commit pages; GraphQL: with the continuations of its extraction) and comment
 //! goes through the loader a sync uses, then the flow metrics of every pull request are
-//! computed again.
+//! computed again; the newest copy of every deployment and release is loaded under the
+//! integration's current delivery rules, and every merged pull request is matched to the
+//! deployment that shipped it again.
 
 use sqlx::PgPool;
 
+use super::deployments::load_deployments;
 use super::load::GithubLoader;
 use super::{kinds, steps};
 use crate::domain::{IntegrationRef, RawId, Scope};
 use crate::pipeline::StepReport;
+use crate::sources::delivery::shipping;
+use crate::store::integrations;
 use crate::store::raw::{self, LatestBatches};
 use crate::store::StoreError;
 
@@ -55,8 +60,25 @@ pub async fn reprocess(
     }
     crate::sources::pull_requests::tables::refresh_flow_metrics(pool, ids, &pull_ids).await?;
     crate::sources::links::link_pulls(pool, ids, &pull_ids).await?;
+    let rules = integrations::get(pool, ids.tenant, ids.integration)
+        .await?
+        .settings
+        .delivery;
+    let mut deployments = StepReport::default();
+    let mut loaded = Vec::new();
+    for kind in [kinds::DEPLOYMENT, kinds::RELEASE] {
+        let mut batches = LatestBatches::new(pool, ids, kind);
+        while let Some(rows) = batches.next().await? {
+            let (report, external_ids) =
+                load_deployments(pool, Scope::of(ids), rows, &rules).await?;
+            deployments += report;
+            loaded.extend(external_ids);
+        }
+    }
+    shipping::ship(pool, ids, &loaded).await?;
     Ok(vec![
         (steps::REPOSITORIES, repositories),
         (steps::PULL_REQUESTS, pulls),
+        (steps::DEPLOYMENTS, deployments),
     ])
 }

@@ -117,7 +117,7 @@ impl GithubRun<'_> {
         }
     }
 
-    async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
+    pub(super) async fn stages(&self, step: &str, state: StageState) -> Result<(), StoreError> {
         set_step_state(self.pool, self.scope, step, state).await
     }
 

@@ -7,6 +7,7 @@ use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedV
 use apollo_compiler::response::JsonValue;
 use base64::Engine;
 
+use crate::simulator::github::deployments::{Delivery, Deployed, Deployment, Outcome};
 use crate::simulator::github::pulls::{self, Actor, Pull};
 use crate::simulator::github::render::{self, github_time, node_id, node_id_of, repo_id};
 use crate::simulator::github::routes::GithubState;
@@ -51,6 +52,30 @@ enum Entity {
     IssueComment(Arc<Pull>, usize),
     Thread(Arc<Pull>, usize),
     ReviewComment(Arc<Pull>, usize),
+    /// A repository's deployment by position, among its repository's.
+    Deployment(Arc<Vec<Delivery>>, usize, usize),
+    /// A deployment's status: position 0 is the newest.
+    DeploymentStatus(Arc<Vec<Delivery>>, usize, usize, usize),
+    Release(Arc<Vec<Delivery>>, usize, usize),
+    /// The merge commit a deployment or release points at.
+    MergeCommit(Deployed),
+}
+
+/// A deployment's statuses, oldest first: in progress, its outcome, and inactive once a
+/// later deployment to the same environment succeeded (GitHub's `auto_inactive`).
+fn statuses(repo: &[Deployment], position: usize) -> Vec<(&'static str, i64)> {
+    let deployment = &repo[position];
+    let mut statuses = vec![
+        ("IN_PROGRESS", deployment.created_ms),
+        (deployment.outcome.state(), deployment.finished_ms),
+    ];
+    let superseded = repo[position + 1..].iter().find(|later| {
+        later.environment == deployment.environment && later.outcome == Outcome::Success
+    });
+    if let Some(later) = superseded.filter(|_| deployment.outcome == Outcome::Success) {
+        statuses.push(("INACTIVE", later.finished_ms));
+    }
+    statuses
 }
 
 /// One page of a connection.
@@ -191,6 +216,10 @@ impl ObjectValue for Resolver<'_> {
             Entity::IssueComment(..) => "IssueComment",
             Entity::Thread(..) => "PullRequestReviewThread",
             Entity::ReviewComment(..) => "PullRequestReviewComment",
+            Entity::Deployment(..) => "Deployment",
+            Entity::DeploymentStatus(..) => "DeploymentStatus",
+            Entity::Release(..) => "Release",
+            Entity::MergeCommit(_) => "Commit",
         }
     }
 
@@ -220,6 +249,8 @@ impl ObjectValue for Resolver<'_> {
                 "name" => leaf(repo_name(*repo)),
                 "nameWithOwner" => leaf(repo_full_name(*repo)),
                 "pullRequests" => self.page(self.pull_requests(info, *repo)),
+                "deployments" => self.page(self.deployments(info, *repo)),
+                "releases" => self.page(self.releases(info, *repo)),
                 "pullRequest" => {
                     let number = info
                         .arguments()
@@ -341,6 +372,48 @@ impl ObjectValue for Resolver<'_> {
                     1,
                     |_| Entity::ReviewComment(pull.clone(), *position),
                 )),
+                _ => Err(self.unknown_field_error(info)),
+            },
+            Entity::Deployment(delivery, repo, position) => {
+                self.deployment_field(info, field, delivery, *repo, *position)
+            }
+            Entity::DeploymentStatus(delivery, repo, position, status) => {
+                let deployments = &delivery[*repo].deployments;
+                let statuses = statuses(deployments, *position);
+                let (state, at) = statuses[statuses.len() - 1 - *status];
+                match field {
+                    "id" => leaf(node_id(
+                        "016:DeploymentStatus",
+                        deployments[*position].id * 4 + *status as u64,
+                    )),
+                    "state" => leaf(state),
+                    "createdAt" | "updatedAt" => time(at),
+                    "description" => leaf(JsonValue::Null),
+                    "environment" => leaf(deployments[*position].environment),
+                    _ => Err(self.unknown_field_error(info)),
+                }
+            }
+            Entity::Release(delivery, repo, position) => {
+                let release = &delivery[*repo].releases[*position];
+                match field {
+                    "id" => leaf(node_id("07:Release", release.id)),
+                    "databaseId" => leaf(release.id as i64),
+                    "tagName" => leaf(release.tag.clone()),
+                    "name" => leaf(format!("Release {}", release.tag)),
+                    "isDraft" | "isPrerelease" => leaf(false),
+                    "createdAt" | "publishedAt" | "updatedAt" => time(release.published_ms),
+                    "tagCommit" => child(Entity::MergeCommit(release.commit.clone())),
+                    _ => Err(self.unknown_field_error(info)),
+                }
+            }
+            Entity::MergeCommit(commit) => match field {
+                "oid" => leaf(commit.sha.clone()),
+                "id" => leaf(node_id("06:Commit", commit.committed_ms as u64)),
+                "message" => leaf(format!("Merge pull request #{}", commit.number)),
+                "authoredDate" | "committedDate" => time(commit.committed_ms),
+                "author" | "committer" => {
+                    child(Entity::GitActor(commit.author, commit.committed_ms))
+                }
                 _ => Err(self.unknown_field_error(info)),
             },
             Entity::ReviewComment(pull, position) => {
@@ -472,6 +545,82 @@ impl<'w> Resolver<'w> {
         })
     }
 
+    /// A repository's deployments, oldest first unless ordered `DESC`, of the environments
+    /// asked for.
+    fn deployments(&self, info: &ResolveInfo<'_>, repo: usize) -> Result<Connection, FieldError> {
+        let delivery = self.world.github.site.delivery();
+        let arguments = info.arguments();
+        let environments: Option<Vec<&str>> = arguments
+            .get("environments")
+            .and_then(JsonValue::as_array)
+            .map(|names| names.iter().filter_map(JsonValue::as_str).collect());
+        let mut positions: Vec<usize> = (0..delivery[repo].deployments.len())
+            .filter(|position| {
+                let environment = delivery[repo].deployments[*position].environment;
+                environments
+                    .as_ref()
+                    .is_none_or(|wanted| wanted.contains(&environment))
+            })
+            .collect();
+        if descending(info) {
+            positions.reverse();
+        }
+        connection(info, "DeploymentConnection", positions.len(), |i| {
+            Entity::Deployment(delivery.clone(), repo, positions[i])
+        })
+    }
+
+    /// A repository's releases, oldest first unless ordered `DESC`.
+    fn releases(&self, info: &ResolveInfo<'_>, repo: usize) -> Result<Connection, FieldError> {
+        let delivery = self.world.github.site.delivery();
+        let count = delivery[repo].releases.len();
+        let descending = descending(info);
+        connection(info, "ReleaseConnection", count, |i| {
+            let position = if descending { count - 1 - i } else { i };
+            Entity::Release(delivery.clone(), repo, position)
+        })
+    }
+
+    fn deployment_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+        field: &str,
+        delivery: &Arc<Vec<Delivery>>,
+        repo: usize,
+        position: usize,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        let deployments = &delivery[repo].deployments;
+        let deployment = &deployments[position];
+        let statuses = statuses(deployments, position);
+        let status = |status: usize| {
+            self.object(Entity::DeploymentStatus(
+                delivery.clone(),
+                repo,
+                position,
+                status,
+            ))
+        };
+        match field {
+            "id" => leaf(node_id("010:Deployment", deployment.id)),
+            "databaseId" => leaf(deployment.id as i64),
+            "environment" => leaf(deployment.environment),
+            "description" => leaf(deployment.description.clone()),
+            "createdAt" => time(deployment.created_ms),
+            "updatedAt" => time(statuses.last().map_or(deployment.created_ms, |s| s.1)),
+            "commitOid" => leaf(deployment.commit.sha.clone()),
+            "commit" => self.object(Entity::MergeCommit(deployment.commit.clone())),
+            "state" => leaf(statuses.last().map_or("PENDING", |s| s.0)),
+            "latestStatus" => status(0),
+            "statuses" => self.page(connection(
+                info,
+                "DeploymentStatusConnection",
+                statuses.len(),
+                |i| Entity::DeploymentStatus(delivery.clone(), repo, position, i),
+            )),
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+
     fn pull_field<'a>(
         &'a self,
         info: &'a ResolveInfo<'a>,
@@ -537,6 +686,16 @@ impl<'w> Resolver<'w> {
             _ => Err(self.unknown_field_error(info)),
         }
     }
+}
+
+/// Whether a connection is ordered `DESC` (by its `orderBy` argument).
+fn descending(info: &ResolveInfo<'_>) -> bool {
+    info.arguments()
+        .get("orderBy")
+        .and_then(JsonValue::as_object)
+        .and_then(|order| order.get("direction"))
+        .and_then(JsonValue::as_str)
+        == Some("DESC")
 }
 
 /// GitHub's GraphQL state: merged pull requests are `MERGED`, not `CLOSED`.

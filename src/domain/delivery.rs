@@ -1,0 +1,201 @@
+//! Delivery analytics rules: what an integration counts as a production deployment and as an
+//! incident, and DORA's performance bands for the four keys.
+
+use serde::{Deserialize, Serialize};
+
+/// What counts as a production deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductionSignal {
+    /// A successful deployment to an environment whose name matches the pattern.
+    #[default]
+    Environment,
+    /// A published release (not a draft, not a pre-release).
+    Releases,
+}
+
+/// An integration's delivery rules, kept in its settings. The defaults hold where the
+/// settings say nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct DeliveryRules {
+    /// Source code: what counts as a production deployment.
+    pub production: ProductionSignal,
+    /// Source code: a regular expression an environment's name matches (case-insensitive)
+    /// to count as production.
+    pub production_environment: String,
+    /// Work items: issue types that are incidents (case-insensitive).
+    pub incident_types: Vec<String>,
+    /// Work items: labels that make an issue an incident (case-insensitive).
+    pub incident_labels: Vec<String>,
+    /// Work items: an incident opened this many hours after a production deployment of
+    /// its repositories counts against that deployment.
+    pub incident_window_hours: u32,
+}
+
+impl Default for DeliveryRules {
+    fn default() -> Self {
+        DeliveryRules {
+            production: ProductionSignal::Environment,
+            production_environment: "^prod".into(),
+            incident_types: vec!["Incident".into()],
+            incident_labels: vec!["incident".into()],
+            incident_window_hours: 72,
+        }
+    }
+}
+
+impl DeliveryRules {
+    pub fn is_default(&self) -> bool {
+        *self == DeliveryRules::default()
+    }
+
+    /// The production environment pattern, compiled (None when it does not compile: nothing
+    /// counts as production, and the rule's check at input says why).
+    pub fn production_environment(&self) -> Option<regex::Regex> {
+        regex::RegexBuilder::new(&self.production_environment)
+            .case_insensitive(true)
+            .size_limit(1 << 16)
+            .build()
+            .ok()
+    }
+
+    /// Whether a deployment (`Some(environment)`) or a published release (`None`) counts
+    /// as production.
+    pub fn is_production(&self, environment: Option<&str>, pattern: Option<&regex::Regex>) -> bool {
+        match (self.production, environment) {
+            (ProductionSignal::Environment, Some(environment)) => {
+                pattern.is_some_and(|p| p.is_match(environment))
+            }
+            (ProductionSignal::Releases, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// DORA's performance bands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    Elite,
+    High,
+    Medium,
+    Low,
+}
+
+const HOUR: f64 = 3_600.0;
+const DAY: f64 = 24.0 * HOUR;
+const WEEK: f64 = 7.0 * DAY;
+const MONTH: f64 = 30.0 * DAY;
+
+// The thresholds are those of the Accelerate State of DevOps Report 2023 (DORA, Google
+// Cloud), as Apache DevLake's "2023 report" benchmarks apply them:
+// - deployment frequency: elite on demand (daily or more), high between once a day and once
+//   a week, medium between once a week and once a month, low less than once a month;
+// - lead time for changes: elite under a day, high under a week, medium under a month, low
+//   a month or more;
+// - change failure rate: elite up to 5 %, high up to 10 %, medium up to 15 %, low above;
+// - failed deployment recovery time: elite under an hour, high under a day, medium under a
+//   week, low a week or more.
+
+/// The band of a deployment frequency, in production deployments per week.
+pub fn deployment_frequency_band(per_week: f64) -> Band {
+    if per_week >= 7.0 {
+        Band::Elite
+    } else if per_week >= 1.0 {
+        Band::High
+    } else if per_week >= 7.0 / 30.0 {
+        Band::Medium
+    } else {
+        Band::Low
+    }
+}
+
+/// The band of a median lead time for changes, in seconds.
+pub fn lead_time_band(seconds: f64) -> Band {
+    band_below(seconds, [DAY, WEEK, MONTH])
+}
+
+/// The band of a change failure rate (0 to 1).
+pub fn change_failure_band(rate: f64) -> Band {
+    if rate <= 0.05 {
+        Band::Elite
+    } else if rate <= 0.10 {
+        Band::High
+    } else if rate <= 0.15 {
+        Band::Medium
+    } else {
+        Band::Low
+    }
+}
+
+/// The band of a median failed deployment recovery time, in seconds.
+pub fn recovery_band(seconds: f64) -> Band {
+    band_below(seconds, [HOUR, DAY, WEEK])
+}
+
+/// Elite under the first limit, high under the second, medium under the third.
+fn band_below(value: f64, [elite, high, medium]: [f64; 3]) -> Band {
+    if value < elite {
+        Band::Elite
+    } else if value < high {
+        Band::High
+    } else if value < medium {
+        Band::Medium
+    } else {
+        Band::Low
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_change_at_the_reports_limits() {
+        assert_eq!(deployment_frequency_band(7.0), Band::Elite);
+        assert_eq!(deployment_frequency_band(6.9), Band::High);
+        assert_eq!(deployment_frequency_band(1.0), Band::High);
+        assert_eq!(deployment_frequency_band(0.5), Band::Medium);
+        assert_eq!(deployment_frequency_band(0.2), Band::Low);
+        assert_eq!(lead_time_band(DAY - 1.0), Band::Elite);
+        assert_eq!(lead_time_band(DAY), Band::High);
+        assert_eq!(lead_time_band(WEEK), Band::Medium);
+        assert_eq!(lead_time_band(MONTH), Band::Low);
+        assert_eq!(change_failure_band(0.05), Band::Elite);
+        assert_eq!(change_failure_band(0.06), Band::High);
+        assert_eq!(change_failure_band(0.15), Band::Medium);
+        assert_eq!(change_failure_band(0.16), Band::Low);
+        assert_eq!(recovery_band(HOUR - 1.0), Band::Elite);
+        assert_eq!(recovery_band(HOUR), Band::High);
+        assert_eq!(recovery_band(DAY), Band::Medium);
+        assert_eq!(recovery_band(WEEK), Band::Low);
+    }
+
+    #[test]
+    fn production_follows_the_signal_and_the_pattern() {
+        let rules = DeliveryRules::default();
+        let pattern = rules.production_environment();
+        assert!(rules.is_production(Some("Production"), pattern.as_ref()));
+        assert!(rules.is_production(Some("prod-eu"), pattern.as_ref()));
+        assert!(!rules.is_production(Some("staging"), pattern.as_ref()));
+        assert!(!rules.is_production(None, pattern.as_ref()));
+        let releases = DeliveryRules {
+            production: ProductionSignal::Releases,
+            ..DeliveryRules::default()
+        };
+        assert!(releases.is_production(None, None));
+        assert!(!releases.is_production(Some("production"), pattern.as_ref()));
+        let broken = DeliveryRules {
+            production_environment: "(".into(),
+            ..DeliveryRules::default()
+        };
+        assert!(broken.production_environment().is_none());
+        let settings: DeliveryRules =
+            serde_json::from_str(r#"{"incident_window_hours": 24}"#).unwrap();
+        assert_eq!(settings.incident_labels, vec!["incident".to_owned()]);
+        assert_eq!(settings.incident_window_hours, 24);
+    }
+}
