@@ -25,6 +25,8 @@ CREATE TABLE deployments (
     deployment_created_at TIMESTAMPTZ NOT NULL,
     -- When it reached its outcome (a release: published).
     finished_at          TIMESTAMPTZ,
+    -- The row's version: when it reached its outcome, or was created (an older copy never
+    -- overwrites a newer one).
     deployment_updated_at TIMESTAMPTZ,
     -- Whether the integration's rule counts it as a production deployment.
     is_production        BOOLEAN NOT NULL DEFAULT FALSE,

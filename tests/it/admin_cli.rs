@@ -168,7 +168,7 @@ async fn tenant_integration_and_user_round_trip() {
         ("jira", "NOT_STARTED")
     );
     assert_eq!(jobs[0].2["steps"]["jira_dev_status"]["extraction"], "idle");
-    assert_eq!(jobs[1].2["steps"].as_object().unwrap().len(), 2);
+    assert_eq!(jobs[1].2["steps"].as_object().unwrap().len(), 3);
 
     let disabled = db.cli(dir, &["integration", "disable", &jira.to_string()], None);
     assert!(disabled.status.success());

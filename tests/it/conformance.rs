@@ -101,6 +101,7 @@ const GITHUB: Case = Case {
     replayed: &[
         "repositories",
         "prs",
+        "deployments",
         "pr_commits",
         "pr_reviews",
         "pr_comments",
@@ -110,12 +111,21 @@ const GITHUB: Case = Case {
         ("SELECT count(*) FROM pr_reviews", "reviews"),
         ("SELECT count(*) FROM pr_comments", "comments"),
         ("SELECT count(*) FROM pr_commits", "commits"),
+        (
+            "SELECT count(*) FROM deployments WHERE kind = 'deployment'",
+            "deployments",
+        ),
+        (
+            "SELECT count(*) FROM deployments WHERE kind = 'release'",
+            "releases",
+        ),
     ],
     poison: ("prs", "github_graphql_pull"),
     deliveries: Some("github_webhook"),
     incremental_share: 10,
-    // Each repository is read (REST) and its first page of pull requests asked for.
-    fixed_requests: 6,
+    // Each repository is read (REST), its first page of pull requests asked for, and its
+    // first page of deployments and releases.
+    fixed_requests: 9,
 };
 
 /// Azure Boards: work items with their revision history, into the work-item tables.

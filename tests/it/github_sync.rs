@@ -132,13 +132,13 @@ async fn sizes_flow_metrics_and_unchanged_listings_that_cost_no_quota() {
         match idle_run {
             0 => assert_eq!(
                 (costly, free),
-                (1 + 6, 3),
-                "repository list + 6 comment lists"
+                (1 + 6 + 3, 3),
+                "repository list + 6 comment lists + a deployments query per repository"
             ),
             _ => assert_eq!(
                 (costly, free),
-                (1, 9),
-                "only the repository list costs quota"
+                (1 + 3, 9),
+                "only the repository list and the deployments queries cost quota"
             ),
         }
     }
@@ -348,7 +348,7 @@ async fn reprocess_rebuilds_the_github_tables_from_raw_data_without_api_calls() 
     let requests_before = requests(&stats(&sim).await);
 
     // The loaded rows are lost; the raw rows are not.
-    sqlx::query("TRUNCATE pr_comments, pr_reviews, pr_commits, prs, repositories")
+    sqlx::query("TRUNCATE pr_deployments, deployments, pr_comments, pr_reviews, pr_commits, prs, repositories")
         .execute(&db.pool)
         .await
         .unwrap();

@@ -62,11 +62,11 @@ impl List {
     fn selection(self) -> String {
         match self {
             List::Deployments => format!(
-                "databaseId environment description createdAt updatedAt commitOid \
+                "databaseId environment description createdAt commitOid \
                  commit {{ committedDate }} statuses(first: {STATUSES}) {{ nodes {{ state createdAt }} }}"
             ),
             List::Releases => "databaseId tagName name isDraft isPrerelease createdAt \
-                 publishedAt updatedAt tagCommit { oid committedDate }"
+                 publishedAt tagCommit { oid committedDate }"
                 .to_owned(),
         }
     }

@@ -1,7 +1,9 @@
 //! GitHub deployments and releases (GraphQL nodes) to deployment rows. A deployment's
 //! outcome is its first final status (success, failure or error), taken from its statuses:
 //! GitHub marks a successful deployment `INACTIVE` once a later one to the same environment
-//! succeeds, so its latest status does not tell.
+//! succeeds, so its latest status does not tell. A row's version (`deployment_updated_at`)
+//! is when it reached its outcome (or was created): later statuses such as `INACTIVE` change
+//! nothing it records, so a copy read before them equals one read after.
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -74,7 +76,7 @@ pub fn deployment(
         commit_sha: text(node, &["commitOid"]),
         commit_committed_at: time(node, &["commit", "committedDate"], (ENTITY, &id))?,
         deployment_created_at: required(created, ENTITY, "createdAt")?,
-        deployment_updated_at: time(node, &["updatedAt"], (ENTITY, &id))?,
+        deployment_updated_at: outcome.as_ref().map(|(_, at)| *at).or(created),
         finished_at: outcome.as_ref().map(|(_, at)| *at),
         outcome: outcome.map(|(state, _)| state),
     })
@@ -106,7 +108,7 @@ pub fn release(
         commit_committed_at: time(node, &["tagCommit", "committedDate"], (ENTITY, &id))?,
         deployment_created_at: required(created, ENTITY, "createdAt")?,
         finished_at: published,
-        deployment_updated_at: time(node, &["updatedAt"], (ENTITY, &id))?,
+        deployment_updated_at: published.or(created),
         is_production: published.is_some() && !prerelease && rules.is_production(None, None),
     })
 }

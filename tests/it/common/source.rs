@@ -245,6 +245,7 @@ pub async fn github_tables(db: &ScratchDb) -> Vec<Vec<Value>> {
         ("pr_commits", "t.external_id"),
         ("pr_reviews", "t.external_id"),
         ("pr_comments", "t.comment_type, t.external_id"),
+        ("deployments", "t.external_id"),
     ] {
         let rows = sqlx::query_scalar(&format!(
             "SELECT to_jsonb(t) - {bookkeeping} FROM {table} t ORDER BY {order}"
