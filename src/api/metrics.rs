@@ -1,7 +1,8 @@
 //! `/metrics/flow` (work items: cycle and lead time p50/p85/p95, throughput, rework rate by
 //! project, type or week) and `/metrics/prs` (cycle, pickup and review time by repository
 //! or week) and `/metrics/dora` (the four DORA keys with their bands, for the tenant or by
-//! repository or week). Times are in seconds.
+//! repository or week) and `/data-quality` (each integration's data-quality checks with
+//! their counts, examples and weekly trend). Times are in seconds.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -19,12 +20,28 @@ use crate::service::flow;
 use crate::sources::delivery::dora::{DoraGrouping, DoraReport};
 use crate::sources::github::read::{PrFlowGroup, PrGrouping, PrReportFilter};
 use crate::sources::jira::read::{FlowFilter, FlowGroup, FlowGrouping};
+use crate::sources::quality::IntegrationQuality;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(work_item_flow))
         .routes(routes!(pr_flow))
         .routes(routes!(dora_keys))
+        .routes(routes!(data_quality))
+}
+
+/// Each integration's data-quality checks: how many rows offend among how many looked at,
+/// the newest offending ones, and the counts per week of creation (last eight weeks with
+/// rows).
+#[utoipa::path(get, path = "/data-quality", tag = "metrics",
+    responses((status = 200, body = Page<IntegrationQuality>), (status = 401, body = ErrorBody)))]
+async fn data_quality(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Page<IntegrationQuality>>> {
+    Ok(axum::Json(Page::complete(
+        crate::service::data_quality::report(&state.pool, caller.tenant_id).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

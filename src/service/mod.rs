@@ -4,6 +4,7 @@
 
 pub mod api_tokens;
 pub mod custom_fields;
+pub mod data_quality;
 pub mod dead_letters;
 pub mod flow;
 pub mod integrations;

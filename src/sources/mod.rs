@@ -11,6 +11,7 @@ pub mod github;
 pub mod jira;
 pub mod links;
 pub mod pull_requests;
+pub mod quality;
 pub mod work_items;
 
 use crate::domain::Provider;

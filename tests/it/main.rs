@@ -14,6 +14,7 @@ mod api_schema;
 mod api_ui;
 mod azure_devops;
 mod conformance;
+mod data_quality;
 mod deploy_files;
 mod dora;
 mod embedded_postgres;
