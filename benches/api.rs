@@ -3,8 +3,11 @@
 //! process. Prints requests/s and p50/p99 latency for the first page of work items and a
 //! filtered page (project + status + updated_since), the latency of flow metrics over all
 //! items, and — side by side in the same run — the same page queries sent straight to
-//! PostgreSQL (the ceiling the API's HTTP, auth and JSON work is measured against), and the
-//! web UI's weight and speed in Chromium (`assets/ui/e2e/bench.mjs`).
+//! PostgreSQL (the ceiling the API's HTTP, auth and JSON work is measured against), the
+//! DORA keys and data-quality checks over 100,000 merged pull requests and 10,000
+//! deployments (PULSE_BENCH_PRS, PULSE_BENCH_DEPLOYMENTS) with the time to match every pull
+//! request to its deployment, and the web UI's weight and speed in Chromium
+//! (`assets/ui/e2e/bench.mjs`).
 //! Asserts nothing. Run with `cargo bench --bench api` (PULSE_BENCH_WORK_ITEMS=100000).
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed set-up should stop it loudly
 
@@ -74,6 +77,63 @@ async fn generate(pool: &PgPool, tenant: i64, integration: i64, count: u32) {
     sqlx::query("ANALYZE").execute(pool).await.unwrap();
 }
 
+/// Ten repositories, `prs` merged pull requests over a year and `deployments` successful
+/// production deployments spread evenly among them; every hundredth work item (of the other integration) an incident
+/// resolved a few hours after it opened. Returns the seconds the pull requests took to be
+/// matched to their deployments.
+async fn generate_delivery(
+    pool: &PgPool,
+    tenant: i64,
+    integration: i64,
+    (prs, deployments): (u32, u32),
+) -> f64 {
+    let statements = [
+        (None, "INSERT INTO repositories (tenant_id, integration_id, external_id, owner, name, full_name)
+         SELECT $1, $2, n::text, 'acme', 'repo-' || n, 'acme/repo-' || n FROM generate_series(0, 9) n"),
+        (Some(prs), "INSERT INTO prs (tenant_id, integration_id, external_id, repository_id, number, title, state,
+                          first_commit_at, merged_at)
+         SELECT $1, $2, n::text,
+                (SELECT id FROM repositories WHERE tenant_id = $1 AND external_id = (n % 10)::text),
+                n, 'Change ' || n, 'closed',
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint) - (1 + n % 72) * interval '1 hour',
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint)
+         FROM generate_series(1, $3::bigint) n"),
+        (Some(deployments), "INSERT INTO deployments (tenant_id, integration_id, external_id, repository_id, kind, environment,
+                                  outcome, commit_committed_at, deployment_created_at, finished_at,
+                                  deployment_updated_at, is_production)
+         SELECT $1, $2, 'deployment:' || n,
+                (SELECT id FROM repositories WHERE tenant_id = $1 AND external_id = (n % 10)::text),
+                'deployment', 'production', 'success',
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint),
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint) + interval '30 minutes',
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint) + interval '40 minutes',
+                now() - interval '366 days' + n * (interval '365 days' / $3::bigint) + interval '40 minutes', TRUE
+         FROM generate_series(1, $3::bigint) n"),
+        (None, "UPDATE work_items SET labels = ARRAY['incident'],
+                created = now() - (id % 360) * interval '1 day',
+                resolved = now() - (id % 360) * interval '1 day' + (1 + id % 30) * interval '1 hour'
+         WHERE tenant_id = $1 AND integration_id <> $2 AND id % 100 = 0"),
+    ];
+    for (size, sql) in statements {
+        let mut query = sqlx::query(sql).bind(tenant).bind(integration);
+        if let Some(size) = size {
+            query = query.bind(i64::from(size));
+        }
+        query.execute(pool).await.unwrap();
+    }
+    let ids = pulse_etl::domain::IntegrationRef {
+        tenant: pulse_etl::domain::TenantId(tenant),
+        integration: pulse_etl::domain::IntegrationId(integration),
+    };
+    let started = Instant::now();
+    pulse_etl::sources::delivery::shipping::ship(pool, ids, &[])
+        .await
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    sqlx::query("ANALYZE").execute(pool).await.unwrap();
+    seconds
+}
+
 /// Latencies of `CLIENTS` concurrent loops of `request` for `RUN`.
 async fn hammer<F, Fut>(request: F) -> (usize, Duration, Vec<Duration>)
 where
@@ -121,6 +181,8 @@ fn report(label: &str, (count, elapsed, latencies): &(usize, Duration, Vec<Durat
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let count: u32 = common::sizes("PULSE_BENCH_WORK_ITEMS", "100000")[0];
+    let prs: u32 = common::sizes("PULSE_BENCH_PRS", "100000")[0];
+    let deployments: u32 = common::sizes("PULSE_BENCH_DEPLOYMENTS", "10000")[0];
     let db = runtime.block_on(ScratchDb::migrated());
     let tenant = db.tenant();
     let (integration, _) = pulse(
@@ -148,6 +210,28 @@ fn main() {
         count,
     ));
     println!("api benchmark: {count} work items generated in {:.1} s; {CLIENTS} clients for {} s per case (2 cores shared by server, clients and PostgreSQL)", started.elapsed().as_secs_f64(), RUN.as_secs());
+    let (github, _) = pulse(
+        &db.url,
+        &[
+            "integration",
+            "create",
+            "--tenant",
+            &tenant,
+            "--provider",
+            "github",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--token",
+            "unused",
+        ],
+    );
+    let shipping = runtime.block_on(generate_delivery(
+        &db.pool,
+        tenant.parse().unwrap(),
+        github.trim().parse().unwrap(),
+        (prs, deployments),
+    ));
+    println!("delivery: {prs} merged pull requests and {deployments} deployments over 10 repositories; every pull request matched to its deployment in {shipping:.2} s");
     let (token, _) = pulse(
         &db.url,
         &[
@@ -222,6 +306,18 @@ fn main() {
             }
             latencies.sort();
             println!("  GET /metrics/flow?group_by={grouping:<8}            p50 {:>6.1} ms   max {:>6.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 1.0));
+        }
+
+        println!("DORA keys and data quality over {prs} pull requests and {deployments} deployments (one client, 10 requests each):");
+        for path in ["metrics/dora", "metrics/dora?group_by=repository", "metrics/dora?group_by=week", "data-quality"] {
+            let mut latencies = Vec::new();
+            for _ in 0..10 {
+                let sent = Instant::now();
+                get(format!("{base}/{path}"))().await;
+                latencies.push(sent.elapsed());
+            }
+            latencies.sort();
+            println!("  GET /{path:<40} p50 {:>7.1} ms   max {:>7.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 1.0));
         }
 
         println!("the same page queries straight to PostgreSQL (16 connections, {CLIENTS} clients):");
