@@ -142,3 +142,24 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(webhooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", resources)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The web UI's types and client are generated from `assets/ui/openapi.json`, so it must
+    /// be this build's document (`PULSE_WRITE_OPENAPI=1` writes it).
+    #[test]
+    fn the_ui_is_generated_from_this_builds_openapi_document() {
+        let (_, document) = super::api();
+        let current = document.to_pretty_json().unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ui/openapi.json");
+        if std::env::var_os("PULSE_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, &current).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == current,
+            "assets/ui/openapi.json is not this build's API document: run \
+             `PULSE_WRITE_OPENAPI=1 cargo test --lib openapi_document`, then rebuild the UI"
+        );
+    }
+}

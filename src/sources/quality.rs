@@ -230,10 +230,16 @@ pub async fn report(
 ) -> Result<Vec<IntegrationQuality>, StoreError> {
     let mut report = Vec::with_capacity(integrations.len());
     for (integration_id, provider) in integrations {
-        let mut checks = Vec::new();
-        for check in CHECKS {
-            checks.extend(run(pool, tenant_id, *integration_id, check).await?);
-        }
+        // Side by side: each check is a query of its own.
+        let checks = futures_util::future::try_join_all(
+            CHECKS
+                .iter()
+                .map(|check| run(pool, tenant_id, *integration_id, check)),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
         report.push(IntegrationQuality {
             integration_id: *integration_id,
             provider: provider.clone(),

@@ -14,6 +14,25 @@ use sqlx::PgPool;
 use crate::domain::IntegrationRef;
 use crate::store::StoreError;
 
+/// Changed deployments from which the tables are analyzed before matching. Right after a
+/// bulk load the planner may hold no statistics of the rows just written, and without them
+/// it scans the deployments once per pull request: matching 100,000 pull requests to 10,000
+/// deployments took 61 s so, 1.5 s with statistics. An integration's first match (its first
+/// sync) and large ones (reprocess) refresh them first.
+const ANALYZE_FROM: usize = 1_000;
+
+/// Whether the integration has no pull request matched to a deployment yet.
+async fn first_match(pool: &PgPool, ids: IntegrationRef) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM pr_deployments pd JOIN prs p ON p.id = pd.pr_id
+                            WHERE pd.tenant_id = $1 AND p.integration_id = $2)",
+    )
+    .bind(ids.tenant)
+    .bind(ids.integration)
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Re-decides which deployment shipped the integration's merged pull requests that may have
 /// changed: those not yet shipped, and those a deployment among `changed` (external ids,
 /// just loaded) shipped or could have shipped earlier. Returns how many pull requests'
@@ -23,6 +42,11 @@ pub async fn ship(
     ids: IntegrationRef,
     changed: &[String],
 ) -> Result<u64, StoreError> {
+    if changed.len() >= ANALYZE_FROM || first_match(pool, ids).await? {
+        sqlx::query("ANALYZE deployments, prs, pr_deployments")
+            .execute(pool)
+            .await?;
+    }
     let result = sqlx::query(
         "WITH changed AS (
              SELECT id, repository_id, coalesce(finished_at, deployment_created_at) AS at
