@@ -32,7 +32,7 @@ pub struct IntegrationParam {
 }
 
 /// The integration's fields with what each is mapped to.
-#[utoipa::path(get, path = "/custom-fields", tag = "custom fields", params(IntegrationParam),
+#[utoipa::path(get, path = "/custom-fields", operation_id = "list_custom_fields", tag = "custom fields", params(IntegrationParam),
     responses((status = 200, body = Page<FieldListing>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,

@@ -145,6 +145,44 @@ fn api_router() -> OpenApiRouter<ApiState> {
 
 #[cfg(test)]
 mod tests {
+    /// Every `$ref` names a schema the document defines (generators refuse a dangling one).
+    #[test]
+    fn every_reference_resolves() {
+        let (_, document) = super::api();
+        let document = serde_json::to_value(&document).unwrap();
+        let defined = document["components"]["schemas"].as_object().unwrap();
+        let mut pending = vec![&document];
+        while let Some(node) = pending.pop() {
+            match node {
+                serde_json::Value::Object(map) => {
+                    if let Some(reference) = map.get("$ref").and_then(|r| r.as_str()) {
+                        let name = reference.trim_start_matches("#/components/schemas/");
+                        assert!(defined.contains_key(name), "{reference} is not defined");
+                    }
+                    pending.extend(map.values());
+                }
+                serde_json::Value::Array(items) => pending.extend(items),
+                _ => {}
+            }
+        }
+    }
+
+    /// Operation ids are unique (generated clients name their functions and types by them).
+    #[test]
+    fn operation_ids_are_unique() {
+        let (_, document) = super::api();
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, item) in &document.paths.paths {
+            let operations = [
+                &item.get, &item.put, &item.post, &item.delete, &item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(seen.insert(id.clone()), "{path}: operation id {id} is used twice");
+            }
+        }
+    }
+
     /// The web UI's types and client are generated from `assets/ui/openapi.json`, so it must
     /// be this build's document (`PULSE_WRITE_OPENAPI=1` writes it).
     #[test]

@@ -61,7 +61,7 @@ pub struct ConnectionTest {
 }
 
 /// The tenant's integrations (never their credentials).
-#[utoipa::path(get, path = "/integrations", tag = "integrations",
+#[utoipa::path(get, path = "/integrations", operation_id = "list_integrations", tag = "integrations",
     responses((status = 200, body = Page<IntegrationSummary>), (status = 401, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
@@ -72,7 +72,7 @@ async fn list(
 }
 
 /// Creates an integration and its sync job.
-#[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = NewIntegrationBody,
+#[utoipa::path(post, path = "/integrations", operation_id = "create_integration", tag = "integrations", request_body = NewIntegrationBody,
     responses((status = 201, body = IntegrationSummary), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
@@ -105,7 +105,7 @@ async fn create(
 }
 
 /// One integration.
-#[utoipa::path(get, path = "/integrations/{id}", tag = "integrations",
+#[utoipa::path(get, path = "/integrations/{id}", operation_id = "get_integration", tag = "integrations",
     params(("id" = i64, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationSummary), (status = 404, body = ErrorBody)))]
 async fn get(
@@ -119,7 +119,7 @@ async fn get(
 }
 
 /// Edits an integration (credentials are replaced, never shown).
-#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationUpdate,
+#[utoipa::path(patch, path = "/integrations/{id}", operation_id = "update_integration", tag = "integrations", request_body = IntegrationUpdate,
     params(("id" = i64, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationSummary), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 }
 
 /// The tenant's jobs with their status JSON.
-#[utoipa::path(get, path = "/jobs", tag = "jobs",
+#[utoipa::path(get, path = "/jobs", operation_id = "list_jobs", tag = "jobs",
     responses((status = 200, body = Page<JobSummary>), (status = 401, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
@@ -40,7 +40,7 @@ async fn list(
 }
 
 /// One job with its status JSON.
-#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
+#[utoipa::path(get, path = "/jobs/{id}", operation_id = "get_job", tag = "jobs",
     params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = JobSummary), (status = 404, body = ErrorBody)))]
 async fn get(

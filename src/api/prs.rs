@@ -38,7 +38,7 @@ pub struct PrQuery {
 }
 
 /// Pull requests, newest first.
-#[utoipa::path(get, path = "/prs", tag = "pull requests", params(PageQuery, PrQuery),
+#[utoipa::path(get, path = "/prs", operation_id = "list_prs", tag = "pull requests", params(PageQuery, PrQuery),
     responses((status = 200, body = Page<PrRow>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
@@ -65,7 +65,7 @@ async fn list(
 }
 
 /// One pull request in full.
-#[utoipa::path(get, path = "/prs/{id}", tag = "pull requests",
+#[utoipa::path(get, path = "/prs/{id}", operation_id = "get_pr", tag = "pull requests",
     params(("id" = i64, Path, description = "Pull request id (ours, not GitHub's number)")),
     responses((status = 200, body = PrDetail), (status = 404, body = ErrorBody)))]
 async fn get(

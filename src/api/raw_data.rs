@@ -35,7 +35,7 @@ pub struct RawQuery {
 }
 
 /// Stored source answers (without bodies), newest first.
-#[utoipa::path(get, path = "/raw-data", tag = "raw data", params(PageQuery, RawQuery),
+#[utoipa::path(get, path = "/raw-data", operation_id = "list_raw_data", tag = "raw data", params(PageQuery, RawQuery),
     responses((status = 200, body = Page<RawSummary>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
@@ -60,7 +60,7 @@ async fn list(
 }
 
 /// One stored answer, as the source sent it.
-#[utoipa::path(get, path = "/raw-data/{id}", tag = "raw data",
+#[utoipa::path(get, path = "/raw-data/{id}", operation_id = "get_raw_data", tag = "raw data",
     params(("id" = i64, Path, description = "Raw record id")),
     responses((status = 200, body = RawDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get(

@@ -35,6 +35,7 @@ pub struct SearchParams {
     /// puts its record first; records holding a "quoted phrase" come next.
     pub q: String,
     /// `hybrid` (words and meaning, fused; the default), `semantic` or `lexical`.
+    #[param(inline)]
     pub mode: Option<SearchMode>,
     /// Only work items (`jira`) or only pull requests (`github`).
     pub source: Option<Provider>,
@@ -102,7 +103,7 @@ async fn search(
 }
 
 /// Records, embedded, pending and failed per table, for the collection being filled.
-#[utoipa::path(get, path = "/vectors/status", tag = "search",
+#[utoipa::path(get, path = "/vectors/status", operation_id = "vectors_status", tag = "search",
     responses((status = 200, body = VectorsStatus), (status = 401, body = ErrorBody)))]
 async fn status(
     State(state): State<ApiState>,

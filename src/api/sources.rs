@@ -27,7 +27,7 @@ pub struct SourceInfo {
 }
 
 /// Every source an integration may read, in the order this build lists them.
-#[utoipa::path(get, path = "/sources", tag = "integrations",
+#[utoipa::path(get, path = "/sources", operation_id = "list_sources", tag = "integrations",
     responses((status = 200, body = Page<SourceInfo>), (status = 401, body = ErrorBody)))]
 async fn list(_caller: Caller) -> ApiResult<axum::Json<Page<SourceInfo>>> {
     let items = CATALOG

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 }
 
 /// The tenant's users.
-#[utoipa::path(get, path = "/users", tag = "users", responses((status = 200, body = Page<UserSummary>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", responses((status = 200, body = Page<UserSummary>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
     Admin(caller): Admin,
@@ -48,7 +48,7 @@ pub struct NewUserBody {
 }
 
 /// Creates a user of the tenant.
-#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", request_body = NewUserBody,
     responses((status = 201, body = UserSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(state): State<ApiState>,
@@ -69,7 +69,7 @@ async fn create(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", params(("id" = i64, Path, description = "User id")),
     responses((status = 200, body = UserSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get(
     State(state): State<ApiState>,
@@ -90,7 +90,7 @@ pub struct UserPatch {
 }
 
 /// Changes a user's role or disables them.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UserPatch, params(("id" = i64, Path, description = "User id")),
+#[utoipa::path(patch, path = "/users/{id}", operation_id = "update_user", tag = "users", request_body = UserPatch, params(("id" = i64, Path, description = "User id")),
     responses((status = 200, body = UserSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update(
     State(state): State<ApiState>,

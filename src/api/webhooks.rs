@@ -231,7 +231,7 @@ async fn rotate_secret(
 
 /// The integration's webhook deliveries: whether a secret is set, the last delivery, the
 /// last hour's deliveries and failures, and how many wait to be processed.
-#[utoipa::path(get, path = "/integrations/{id}/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/integrations/{id}/webhooks", operation_id = "webhook_status", tag = "webhooks",
     params(("id" = i64, Path, description = "Integration id")),
     responses((status = 200, body = WebhookStatus), (status = 404, body = ErrorBody)))]
 async fn status(

@@ -45,7 +45,7 @@ pub struct WorkItemQuery {
 }
 
 /// Work items, newest first.
-#[utoipa::path(get, path = "/work-items", tag = "work items", params(PageQuery, WorkItemQuery),
+#[utoipa::path(get, path = "/work-items", operation_id = "list_work_items", tag = "work items", params(PageQuery, WorkItemQuery),
     responses((status = 200, body = Page<WorkItemRow>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<ApiState>,
@@ -74,7 +74,7 @@ async fn list(
 }
 
 /// One work item by key, in full.
-#[utoipa::path(get, path = "/work-items/{key}", tag = "work items",
+#[utoipa::path(get, path = "/work-items/{key}", operation_id = "get_work_item", tag = "work items",
     params(("key" = String, Path, description = "Work item key, e.g. PROJ-42")),
     responses((status = 200, body = WorkItemDetail), (status = 404, body = ErrorBody)))]
 async fn get(

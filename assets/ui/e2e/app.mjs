@@ -44,7 +44,8 @@ const step = (text) => console.log(`- ${text}`);
 function watch(page) {
   page.on("pageerror", (error) => failures.push(`script error: ${error}`));
   page.on("console", (message) => {
-    if (/Content Security Policy/i.test(message.text())) failures.push(`CSP violation on ${page.url()}: ${message.text()}`);
+    if (/Content Security Policy/i.test(message.text()))
+      failures.push(`CSP violation on ${page.url()}: ${message.text()}`);
   });
   return page;
 }
@@ -71,7 +72,10 @@ async function audit(page, where) {
   }
 }
 
-const browser = await chromium.launch({ executablePath: process.env.PULSE_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await chromium.launch({
+  executablePath: process.env.PULSE_CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
 try {
   const page = await signIn(browser, env("PULSE_UI_ADMIN"));
   step("every page, desktop and phone width");
@@ -107,7 +111,11 @@ try {
     }).observe(element, { subtree: true, childList: true, characterData: true });
   });
   await card.getByRole("button", { name: "Run now" }).click();
-  await page.waitForFunction(() => window.seenStates.includes("RUNNING") && window.seenStates.at(-1) === "FINISHED", null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => window.seenStates.includes("RUNNING") && window.seenStates.at(-1) === "FINISHED",
+    null,
+    { timeout: 60_000 },
+  );
   const finishedSteps = await card.locator("td .state.finished").count();
   if (finishedSteps < 6) failures.push(`the finished card shows ${finishedSteps} finished stages`);
 
@@ -136,7 +144,8 @@ try {
   step("an Azure DevOps integration's form asks for no account, and a token it does not know is refused in words");
   const rowsBeforeAzure = await page.locator("tbody tr").count();
   await page.getByLabel("Source").selectOption("azure_devops");
-  if ((await page.getByLabel("Account e-mail").count()) > 0) failures.push("the Azure DevOps form asks for an account e-mail");
+  if ((await page.getByLabel("Account e-mail").count()) > 0)
+    failures.push("the Azure DevOps form asks for an account e-mail");
   await page.getByLabel("Base URL").fill(`${env("PULSE_UI_SOURCE")}/sim-org`);
   await page.getByLabel("API token").fill("wrong-token");
   // Azure DevOps is narrowed by projects and by repositories: the form asks for both.
@@ -169,7 +178,8 @@ try {
   await page.goto(`${base}/work-items/CORE-20`);
   const hostile = page.locator("a", { hasText: "evil/repo#1" });
   await hostile.waitFor();
-  if ((await hostile.getAttribute("href")) !== null) failures.push(`a javascript: link kept its href: ${await hostile.getAttribute("href")}`);
+  if ((await hostile.getAttribute("href")) !== null)
+    failures.push(`a javascript: link kept its href: ${await hostile.getAttribute("href")}`);
 
   step("a status remapped and applied changes a metric");
   const completions = async () => {
@@ -187,7 +197,8 @@ try {
   await page.getByRole("button", { name: "Apply (reprocess)" }).click();
   await page.getByRole("status").filter({ hasText: "Reprocessed" }).waitFor({ timeout: 60_000 });
   const after = await completions();
-  if (!(before === "0" && after === "1")) failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
+  if (!(before === "0" && after === "1"))
+    failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
 
   step("a search by words only says why each result matched; a status category narrows it");
   await page.goto(`${base}/search`);
@@ -199,15 +210,18 @@ try {
   if (address.searchParams.get("mode") !== "lexical") failures.push(`search address ${page.url()} lost the mode`);
   const results = page.locator("table").filter({ has: page.locator("caption", { hasText: "Best matches" }) });
   const top = results.locator("tbody tr").first();
-  if ((await top.locator("td").nth(2).textContent()) !== "CORE-20") failures.push("a key typed in the search is not the first result");
-  if ((await top.locator("td").nth(1).textContent()) !== "its key") failures.push("the first result does not say it matched by its key");
+  if ((await top.locator("td").nth(2).textContent()) !== "CORE-20")
+    failures.push("a key typed in the search is not the first result");
+  if ((await top.locator("td").nth(1).textContent()) !== "its key")
+    failures.push("the first result does not say it matched by its key");
   const matchedBy = await results.locator("tbody tr td:nth-child(2)").allTextContents();
   if (!matchedBy.slice(1).every((why) => why === "words")) failures.push(`words-only results matched by ${matchedBy}`);
   await page.getByLabel("Status category").selectOption("new");
   await page.getByRole("button", { name: "Search" }).click();
   await page.waitForURL(/status_category=new/);
   await page.locator("caption, p:has-text('Nothing here yet.'), p[role=alert]").first().waitFor();
-  if ((await page.getByRole("alert").count()) > 0) failures.push(`a filtered search failed: ${await page.getByRole("alert").first().textContent()}`);
+  if ((await page.getByRole("alert").count()) > 0)
+    failures.push(`a filtered search failed: ${await page.getByRole("alert").first().textContent()}`);
 
   step("a shared link survives the sign-in it asks for");
   const fresh = watch(await (await browser.newContext()).newPage());
@@ -226,8 +240,10 @@ try {
   await viewer.getByRole("alert").filter({ hasText: "Not allowed" }).waitFor();
   await viewer.goto(`${base}/integrations`);
   await viewer.locator("tbody tr").first().waitFor();
-  if ((await viewer.getByRole("button", { name: "Test connection" }).count()) > 0) failures.push("a viewer sees Test connection");
-  if ((await viewer.getByRole("button", { name: "Install webhooks" }).count()) > 0) failures.push("a viewer sees Install webhooks");
+  if ((await viewer.getByRole("button", { name: "Test connection" }).count()) > 0)
+    failures.push("a viewer sees Test connection");
+  if ((await viewer.getByRole("button", { name: "Install webhooks" }).count()) > 0)
+    failures.push("a viewer sees Install webhooks");
   await viewer.locator("tbody tr").first().getByText("installed, no recent delivery").waitFor();
 } catch (error) {
   failures.push(`stopped: ${error.message ?? error}`);

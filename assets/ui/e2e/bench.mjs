@@ -5,7 +5,10 @@
 import { chromium } from "playwright-core";
 
 const base = process.env.PULSE_UI_BASE;
-const browser = await chromium.launch({ executablePath: process.env.PULSE_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await chromium.launch({
+  executablePath: process.env.PULSE_CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 await page.goto(`${base}/login`);
 await page.getByLabel("E-mail").fill(process.env.PULSE_UI_EMAIL);
@@ -19,28 +22,38 @@ const cdp = await context.newCDPSession(page);
 await cdp.send("Network.enable");
 await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
 let bytes = 0;
-cdp.on("Network.loadingFinished", (event) => { bytes += event.encodedDataLength; });
+cdp.on("Network.loadingFinished", (event) => {
+  bytes += event.encodedDataLength;
+});
 const started = Date.now();
 await page.goto(`${base}/`);
 await page.waitForSelector(".card, main p");
 const usable = Date.now() - started;
 const assets = await page.evaluate(() =>
-  performance.getEntriesByType("resource")
+  performance
+    .getEntriesByType("resource")
     .filter((r) => /\.(js|css)$/.test(new URL(r.name).pathname))
-    .reduce((sum, r) => sum + r.encodedBodySize, 0));
-console.log(`  dashboard: JS+CSS ${(assets / 1024).toFixed(1)} KB compressed (all responses ${(bytes / 1024).toFixed(1)} KB), usable after ${usable} ms`);
+    .reduce((sum, r) => sum + r.encodedBodySize, 0),
+);
+console.log(
+  `  dashboard: JS+CSS ${(assets / 1024).toFixed(1)} KB compressed (all responses ${(bytes / 1024).toFixed(1)} KB), usable after ${usable} ms`,
+);
 
 // Scroll 10,000 work items: load them (keyset pages of 500 as the table scrolls), then
 // scroll top to bottom in steps, recording frame times.
 await page.goto(`${base}/work-items`);
 await page.waitForSelector("tbody tr");
 const loadStarted = Date.now();
-await page.waitForFunction(() => {
-  const rows = document.querySelector(".rows");
-  rows.scrollTo(0, rows.scrollHeight);
-  const shown = Number(document.querySelector("[role=status]")?.textContent?.match(/\d+/)?.[0] ?? 0);
-  return shown >= 10000;
-}, null, { timeout: 120_000, polling: 200 });
+await page.waitForFunction(
+  () => {
+    const rows = document.querySelector(".rows");
+    rows.scrollTo(0, rows.scrollHeight);
+    const shown = Number(document.querySelector("[role=status]")?.textContent?.match(/\d+/)?.[0] ?? 0);
+    return shown >= 10000;
+  },
+  null,
+  { timeout: 120_000, polling: 200 },
+);
 const loadMs = Date.now() - loadStarted;
 const frames = await page.evaluate(async () => {
   const rows = document.querySelector(".rows");
@@ -60,5 +73,7 @@ const frames = await page.evaluate(async () => {
 frames.sort((a, b) => a - b);
 const p = (q) => frames[Math.min(frames.length - 1, Math.floor(frames.length * q))].toFixed(1);
 const long = frames.filter((t) => t > 50).length;
-console.log(`  10,000 work items: loaded while scrolling in ${(loadMs / 1000).toFixed(1)} s; ${frames.length} scroll frames p50 ${p(0.5)} ms, p95 ${p(0.95)} ms, over 50 ms: ${long}`);
+console.log(
+  `  10,000 work items: loaded while scrolling in ${(loadMs / 1000).toFixed(1)} s; ${frames.length} scroll frames p50 ${p(0.5)} ms, p95 ${p(0.95)} ms, over 50 ms: ${long}`,
+);
 await browser.close();

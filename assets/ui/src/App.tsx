@@ -1,7 +1,7 @@
 // The shell: who is signed in (or the sign-in page), the navigation, and the page the
 // path names.
 import { useCallback, useEffect, useState } from "react";
-import { api, Me, SIGNED_OUT } from "./api";
+import { client, load, Me, SIGNED_OUT } from "./api";
 import { linkProps, navigate, useLocation } from "./router";
 import { Login } from "./pages/Login";
 import { Dashboard } from "./pages/Dashboard";
@@ -31,8 +31,7 @@ export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
 
   const loadMe = useCallback(() => {
-    api
-      .get<Me>("/me")
+    load(client.GET("/api/v1/me"))
       .then(setMe)
       .catch(() => setMe(null));
   }, []);
@@ -50,7 +49,8 @@ export function App() {
         onSignedIn={() => {
           loadMe();
           // Back to the page that asked for a sign-in (a shared link, say).
-          const wanted = location.path === "/login" ? "/" : `${location.path}${location.query.size ? `?${location.query}` : ""}`;
+          const wanted =
+            location.path === "/login" ? "/" : `${location.path}${location.query.size ? `?${location.query}` : ""}`;
           navigate(wanted, true);
         }}
       />
@@ -71,8 +71,20 @@ export function App() {
   else if (location.path === "/queues") page = <Queues />;
   else if (location.path === "/search") page = <Search me={me} query={location.query} />;
   else if (location.path === "/users")
-    page = me.role === "admin" ? <Users /> : <p role="alert" className="error">Not allowed: this page is for admins.</p>;
-  else page = <p role="alert">No page here. <a {...linkProps("/")}>Go to the dashboard</a>.</p>;
+    page =
+      me.role === "admin" ? (
+        <Users />
+      ) : (
+        <p role="alert" className="error">
+          Not allowed: this page is for admins.
+        </p>
+      );
+  else
+    page = (
+      <p role="alert">
+        No page here. <a {...linkProps("/")}>Go to the dashboard</a>.
+      </p>
+    );
 
   return (
     <div className="shell">
@@ -91,10 +103,7 @@ export function App() {
         </nav>
         <span className="who">
           {me.email ?? "API token"} ({me.role}){" "}
-          <button
-            type="button"
-            onClick={() => api.post("/auth/logout").finally(() => setMe(null))}
-          >
+          <button type="button" onClick={() => load(client.POST("/api/v1/auth/logout")).finally(() => setMe(null))}>
             Sign out
           </button>
         </span>

@@ -1,8 +1,17 @@
-// Calls to /api/v1 with the session cookie; writes carry the CSRF header the API asks of
-// cookie sessions. Errors arrive in the API's one shape and are thrown as ApiError.
+// The API client and types, generated from the server's OpenAPI document (`openapi.json`,
+// written by the server's tests; `npm run types` makes `schema.d.ts` from it): calls go to
+// /api/v1 with the session cookie, writes carry the CSRF header the API asks of cookie
+// sessions, and errors arrive in the API's one shape and are thrown as ApiError.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema";
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string, public field?: string) {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+  ) {
     super(message);
   }
 }
@@ -10,52 +19,20 @@ export class ApiError extends Error {
 /** Dispatched on `window` when a request finds the session gone. */
 export const SIGNED_OUT = "pulse:signed-out";
 
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (method !== "GET") headers["X-Pulse-CSRF"] = "1";
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 204) return undefined as T;
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const error = data?.error ?? {};
-    // A session that expired or a user disabled: back to the sign-in page.
-    if (response.status === 401 && path !== "/me" && path !== "/auth/login") {
-      window.dispatchEvent(new Event(SIGNED_OUT));
-    }
-    throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText, error.field);
-  }
-  return data as T;
-}
-
-export const api = {
-  get: <T>(path: string) => call<T>("GET", path),
-  post: <T>(path: string, body?: unknown) => call<T>("POST", path, body),
-  put: <T>(path: string, body?: unknown) => call<T>("PUT", path, body),
-  patch: <T>(path: string, body?: unknown) => call<T>("PATCH", path, body),
-  delete: <T>(path: string) => call<T>("DELETE", path),
-};
-
-export interface Me {
-  user_id: number | null;
-  tenant_id: number;
-  email: string | null;
-  role: "admin" | "viewer";
-}
+type Schemas = components["schemas"];
+export type Page<T> = { items: T[]; next_cursor?: string | null };
+export type Me = Schemas["Me"];
+export type Job = Omit<Schemas["JobSummary"], "status"> & { status: JobStatus };
+export type SourceInfo = Schemas["SourceInfo"];
+export type Integration = Schemas["IntegrationSummary"];
+export type WebhookStatus = Schemas["WebhookStatus"];
+export type Installation = Schemas["Installation"];
+export type WorkItemRow = Schemas["WorkItemRow"];
+export type { Schemas };
 
 export type StageState = "idle" | "running" | "finished" | "failed";
 
+/** A job's step × stage status: a free-form JSON value in the API document, this shape. */
 export interface StepStatus {
   order: number;
   display_name: string;
@@ -72,73 +49,31 @@ export interface JobStatus {
   steps?: Record<string, StepStatus>;
 }
 
-export interface Job {
-  id: number;
-  integration_id: number;
-  job_type: string;
-  state: string;
-  active: boolean;
-  next_run: string | null;
-  last_sync_date: string | null;
-  last_run_started_at: string | null;
-  last_run_finished_at: string | null;
-  skip_reason: string | null;
-  error_message: string | null;
-  status: JobStatus;
+export const client = createClient<paths>({ credentials: "same-origin" });
+
+client.use({
+  onRequest({ request }) {
+    if (request.method !== "GET") request.headers.set("X-Pulse-CSRF", "1");
+    return request;
+  },
+});
+
+/** What an openapi-fetch call answers. */
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
 }
 
-/** A source this build reads, and what connecting one asks (`GET /sources`). */
-export interface SourceInfo {
-  provider: string;
-  label: string;
-  base_url_example: string;
-  /** The account field's label where the source signs in with one. */
-  username_label: string | null;
-  /** The lists an integration is narrowed by (empty: everything the token sees). */
-  scopes: { field: "projects" | "repos"; label: string }[];
-  custom_fields: boolean;
-}
-
-export interface Integration {
-  id: number;
-  provider: string;
-  base_url: string;
-  active: boolean;
-}
-
-/** An integration's webhooks (`GET /integrations/{id}/webhooks`). */
-export interface WebhookStatus {
-  secret_set: boolean;
-  last_delivery_at: string | null;
-  deliveries_last_hour: number;
-  failures_last_hour: number;
-  pending: number;
-  /** A delivery within the scheduler's interval: polling only reconciles. */
-  live: boolean;
-  /** When a reconcile run last found changes no delivery had brought. */
-  last_gap_at: string | null;
-  last_gap_records: number | null;
-  installed: { target: string; hook_id: string; url: string; installed_at: string }[];
-}
-
-/** What installing webhooks did (`PUT /integrations/{id}/webhooks`). */
-export interface Installation {
-  url: string;
-  registered: string[];
-  manual: string[];
-}
-
-export interface WorkItemRow {
-  id: number;
-  key: string;
-  summary: string | null;
-  project_key: string | null;
-  type: string | null;
-  status: string | null;
-  status_category: string | null;
-  priority: string | null;
-  assignee: string | null;
-  updated: string | null;
-  total_cycle_time_seconds: number;
-  total_lead_time_seconds: number;
+/** The answer's data, or the API's error thrown as ApiError (a lost session also signs out). */
+export async function load<T>(request: Promise<Answer<T>>): Promise<T> {
+  const { data, error, response } = await request;
+  if (response.ok) return data as T;
+  const detail = (error as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error ?? {};
+  const path = new URL(response.url, window.location.href).pathname;
+  // A session that expired or a user disabled: back to the sign-in page.
+  if (response.status === 401 && path !== "/api/v1/me" && path !== "/api/v1/auth/login") {
+    window.dispatchEvent(new Event(SIGNED_OUT));
+  }
+  throw new ApiError(response.status, detail.code ?? "error", detail.message ?? response.statusText, detail.field);
 }

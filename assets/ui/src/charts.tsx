@@ -5,7 +5,7 @@ const COLOURS = ["#7aa2e3", "#2f6bc4", "#163a75"];
 
 export interface Series {
   label: string;
-  values: (number | null)[];
+  values: (number | null | undefined)[];
 }
 
 function days(seconds: number): string {
@@ -19,17 +19,34 @@ export function BarChart({ title, groups, series }: { title: string; groups: str
   return (
     <figure>
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 640 ${height}`} role="img" aria-label={`${title}: ${groups.map((g, i) => `${g} ${series.map((s) => `${s.label} ${days(s.values[i] ?? 0)}`).join(", ")}`).join("; ")}`}>
+      <svg
+        viewBox={`0 0 640 ${height}`}
+        role="img"
+        aria-label={`${title}: ${groups.map((g, i) => `${g} ${series.map((s) => `${s.label} ${days(s.values[i] ?? 0)}`).join(", ")}`).join("; ")}`}
+      >
         {groups.map((group, row) => (
           <g key={group} transform={`translate(0, ${row * rowHeight})`}>
-            <text x="0" y={rowHeight / 2 + 4} fontSize="11">{group.slice(0, 18)}</text>
+            <text x="0" y={rowHeight / 2 + 4} fontSize="11">
+              {group.slice(0, 18)}
+            </text>
             {series.map((s, i) => (
-              <rect key={s.label} x="130" y={4 + i * 10} height="8" width={(480 * (s.values[row] ?? 0)) / max} fill={COLOURS[i % COLOURS.length]} />
+              <rect
+                key={s.label}
+                x="130"
+                y={4 + i * 10}
+                height="8"
+                width={(480 * (s.values[row] ?? 0)) / max}
+                fill={COLOURS[i % COLOURS.length]}
+              />
             ))}
           </g>
         ))}
-        <text x="130" y={height - 6} fontSize="10">0</text>
-        <text x="610" y={height - 6} fontSize="10" textAnchor="end">{days(max)}</text>
+        <text x="130" y={height - 6} fontSize="10">
+          0
+        </text>
+        <text x="610" y={height - 6} fontSize="10" textAnchor="end">
+          {days(max)}
+        </text>
       </svg>
       <Legend series={series} />
     </figure>
@@ -45,7 +62,9 @@ export function LineChart({ title, points, series }: { title: string; points: st
       <figcaption>{title}</figcaption>
       <svg viewBox="0 0 640 210" role="img" aria-label={`${title} over ${points.length} weeks, up to ${days(max)}`}>
         <line x1="40" y1="180" x2="600" y2="180" stroke="#8a94a6" />
-        <text x="36" y="24" fontSize="10" textAnchor="end">{days(max)}</text>
+        <text x="36" y="24" fontSize="10" textAnchor="end">
+          {days(max)}
+        </text>
         {series.map((s, i) => (
           <polyline
             key={s.label}
@@ -55,8 +74,16 @@ export function LineChart({ title, points, series }: { title: string; points: st
             points={s.values.map((v, j) => `${x(j)},${y(v ?? 0)}`).join(" ")}
           />
         ))}
-        {points.length > 0 && <text x="40" y="198" fontSize="10">{points[0]}</text>}
-        {points.length > 1 && <text x="600" y="198" fontSize="10" textAnchor="end">{points[points.length - 1]}</text>}
+        {points.length > 0 && (
+          <text x="40" y="198" fontSize="10">
+            {points[0]}
+          </text>
+        )}
+        {points.length > 1 && (
+          <text x="600" y="198" fontSize="10" textAnchor="end">
+            {points[points.length - 1]}
+          </text>
+        )}
       </svg>
       <Legend series={series} />
     </figure>
@@ -67,7 +94,9 @@ function Legend({ series }: { series: Series[] }) {
   return (
     <p className="legend">
       {series.map((s, i) => (
-        <span key={s.label}><span className="swatch" style={{ background: COLOURS[i % COLOURS.length] }} aria-hidden="true" /> {s.label}</span>
+        <span key={s.label}>
+          <span className="swatch" style={{ background: COLOURS[i % COLOURS.length] }} aria-hidden="true" /> {s.label}
+        </span>
       ))}
     </p>
   );

@@ -1,6 +1,6 @@
 // Loading data for a page: the value, the error in words, and a way to load it again.
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "./api";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { ApiError, load } from "./api";
 
 export interface Loaded<T> {
   data: T | null;
@@ -14,22 +14,30 @@ export function errorText(failure: unknown): string {
   return failure instanceof Error ? failure.message : String(failure);
 }
 
-export function useApi<T>(path: string | null): Loaded<T> {
+/**
+ * Loads what `request` answers whenever `key` changes (null: nothing to load yet); `key`
+ * names the request, its parameters included.
+ */
+export function useApi<T>(
+  key: string | null,
+  request: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [round, setRound] = useState(0);
+  const latest = useRef(request);
+  latest.current = request;
   useEffect(() => {
-    if (path === null) return;
+    if (key === null) return;
     let live = true;
     setError(null);
-    api
-      .get<T>(path)
+    load(latest.current())
       .then((value) => live && setData(value))
       .catch((failure) => live && setError(errorText(failure)));
     return () => {
       live = false;
     };
-  }, [path, round]);
+  }, [key, round]);
   const reload = useCallback(() => setRound((n) => n + 1), []);
   return { data, error, reload };
 }

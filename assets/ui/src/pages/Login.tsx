@@ -1,5 +1,5 @@
 import { FormEvent, useState } from "react";
-import { api, ApiError } from "../api";
+import { ApiError, client, load } from "../api";
 
 export function Login({ onSignedIn }: { onSignedIn: () => void }) {
   const [email, setEmail] = useState("");
@@ -12,7 +12,7 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await api.post("/auth/login", { email, password });
+      await load(client.POST("/api/v1/auth/login", { body: { email, password } }));
       onSignedIn();
     } catch (failure) {
       setError(failure instanceof ApiError ? failure.message : "The server could not be reached.");
@@ -27,14 +27,32 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
       <form onSubmit={submit}>
         <label>
           E-mail
-          <input type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+          <input
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
         </label>
         <label>
           Password
-          <input type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+          <input
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
         </label>
-        {error && <p role="alert" className="error">{error}</p>}
-        <button type="submit" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
       </form>
     </main>
   );

@@ -2,7 +2,7 @@
 // virtualised: only the rows in view are in the page, and scrolling near the end loads the
 // next keyset page, so tens of thousands of rows scroll smoothly.
 import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
-import { api, Page, WorkItemRow } from "../api";
+import { client, load, WorkItemRow } from "../api";
 import { duration, when } from "../format";
 import { errorText } from "../hooks";
 import { linkProps, submitFilters } from "../router";
@@ -34,10 +34,9 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
 
   const fetchPage = useCallback(
     async (after: string | null) => {
-      const params = new URLSearchParams(search);
-      params.set("limit", String(BATCH));
-      if (after) params.set("cursor", after);
-      return api.get<Page<WorkItemRow>>(`/work-items?${params}`);
+      const query = Object.fromEntries(new URLSearchParams(search)) as Record<string, string>;
+      const cursor = after ? { cursor: after } : {};
+      return load(client.GET("/api/v1/work-items", { params: { query: { ...query, ...cursor, limit: BATCH } } }));
     },
     [search],
   );
@@ -50,7 +49,7 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
     fetchPage(null)
       .then((page) => {
         setRows(page.items);
-        setCursor(page.next_cursor);
+        setCursor(page.next_cursor ?? null);
       })
       .catch((failure) => setError(errorText(failure)));
   }, [fetchPage]);
@@ -61,7 +60,7 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
     try {
       const page = await fetchPage(cursor);
       setRows((current) => [...(current ?? []), ...page.items]);
-      setCursor(page.next_cursor);
+      setCursor(page.next_cursor ?? null);
     } catch (failure) {
       setError(errorText(failure));
     } finally {
@@ -78,9 +77,12 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
 
   function filter(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    submitFilters(event.currentTarget, "/work-items", FILTERS.map((f) => f.name));
+    submitFilters(
+      event.currentTarget,
+      "/work-items",
+      FILTERS.map((f) => f.name),
+    );
   }
-
 
   const first = Math.max(0, Math.floor(top / ROW) - 10);
   const visible = (rows ?? []).slice(first, first + Math.ceil(VIEW / ROW) + 20);
@@ -96,14 +98,23 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
         ))}
         <button type="submit">Filter</button>
       </form>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       {rows === null && !error && <p className="loading">Loading…</p>}
       {rows !== null && rows.length === 0 && <p>No work item matches.</p>}
       {rows !== null && rows.length > 0 && (
         <>
-          <p className="muted" role="status">{rows.length}{cursor ? "+" : ""} work items{loading ? " (loading more…)" : ""}</p>
+          <p className="muted" role="status">
+            {rows.length}
+            {cursor ? "+" : ""} work items{loading ? " (loading more…)" : ""}
+          </p>
           <div className="rows-head" aria-hidden="true">
-            {COLUMNS.map((column) => <span key={column}>{column}</span>)}
+            {COLUMNS.map((column) => (
+              <span key={column}>{column}</span>
+            ))}
           </div>
           <div
             className="rows"
@@ -117,12 +128,20 @@ export function WorkItems({ query }: { query: URLSearchParams }) {
             <table style={{ height: rows.length * ROW }}>
               <caption className="visually-hidden">Work items</caption>
               <thead className="visually-hidden">
-                <tr>{COLUMNS.map((column) => <th scope="col" key={column}>{column}</th>)}</tr>
+                <tr>
+                  {COLUMNS.map((column) => (
+                    <th scope="col" key={column}>
+                      {column}
+                    </th>
+                  ))}
+                </tr>
               </thead>
               <tbody style={{ transform: `translateY(${first * ROW}px)` }}>
                 {visible.map((row) => (
                   <tr key={row.id}>
-                    <td><a {...linkProps(`/work-items/${encodeURIComponent(row.key)}`)}>{row.key}</a></td>
+                    <td>
+                      <a {...linkProps(`/work-items/${encodeURIComponent(row.key)}`)}>{row.key}</a>
+                    </td>
                     <td>{row.summary}</td>
                     <td>{row.type}</td>
                     <td>{row.status}</td>

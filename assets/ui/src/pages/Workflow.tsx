@@ -1,35 +1,16 @@
 // Statuses → workflow steps, and each step's category and commitment point; "Apply"
 // reprocesses the stored data so the workflow metrics follow the edit.
 import { useState } from "react";
-import { api, Me, Page } from "../api";
+import { client, load, Me, Schemas } from "../api";
 import { Status } from "../components";
 import { errorText, useApi } from "../hooks";
 import { linkProps } from "../router";
 
-interface Mapping {
-  status_id: number;
-  integration_id: number;
-  status: string;
-  category: string;
-  workflow_id: number | null;
-  step_name: string | null;
-  tenant_override: boolean | null;
-}
-
-interface Step {
-  id: number;
-  integration_id: number;
-  step_name: string;
-  step_number: number;
-  step_category: string;
-  is_commitment_point: boolean;
-}
-
 const CATEGORIES = ["to do", "in progress", "done"];
 
 export function Workflow({ me }: { me: Me }) {
-  const mappings = useApi<Page<Mapping>>("/status-mappings");
-  const steps = useApi<Page<Step>>("/workflows");
+  const mappings = useApi("status-mappings", () => client.GET("/api/v1/status-mappings"));
+  const steps = useApi("workflows", () => client.GET("/api/v1/workflows"));
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const admin = me.role === "admin";
@@ -53,12 +34,21 @@ export function Workflow({ me }: { me: Me }) {
     <>
       <h1>Statuses and workflow steps</h1>
       <p>
-        How each status counts in the workflow metrics. Edits apply to new syncs; "Apply" recomputes
-        what is stored now (then see <a {...linkProps("/flow")}>flow metrics</a>).
+        How each status counts in the workflow metrics. Edits apply to new syncs; "Apply" recomputes what is stored now
+        (then see <a {...linkProps("/flow")}>flow metrics</a>).
       </p>
       {admin && (
         <p>
-          <button type="button" disabled={busy} onClick={() => run(() => api.post("/reprocess", {}), "Reprocessed: the metrics follow the mapping now.")}>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              run(
+                () => load(client.POST("/api/v1/reprocess", { body: {} })),
+                "Reprocessed: the metrics follow the mapping now.",
+              )
+            }
+          >
             {busy ? "Working…" : "Apply (reprocess)"}
           </button>
         </p>
@@ -68,7 +58,14 @@ export function Workflow({ me }: { me: Me }) {
       <Status loaded={steps}>
         {(page) => (
           <table>
-            <thead><tr><th scope="col">Step</th><th scope="col">Integration</th><th scope="col">Category</th><th scope="col">Commitment point</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Step</th>
+                <th scope="col">Integration</th>
+                <th scope="col">Category</th>
+                <th scope="col">Commitment point</th>
+              </tr>
+            </thead>
             <tbody>
               {page.items.map((step) => (
                 <tr key={step.id}>
@@ -79,9 +76,24 @@ export function Workflow({ me }: { me: Me }) {
                       aria-label={`Category of ${step.step_name}`}
                       disabled={!admin || busy}
                       value={step.step_category}
-                      onChange={(e) => run(() => api.patch(`/workflows/${step.id}`, { step_category: e.target.value }), `${step.step_name} is now "${e.target.value}".`)}
+                      onChange={(e) =>
+                        run(
+                          () =>
+                            load(
+                              client.PATCH("/api/v1/workflows/{id}", {
+                                params: { path: { id: step.id } },
+                                body: { step_category: e.target.value as Schemas["StepPatch"]["step_category"] },
+                              }),
+                            ),
+                          `${step.step_name} is now "${e.target.value}".`,
+                        )
+                      }
                     >
-                      {CATEGORIES.map((c) => <option key={c} value={c}>{c}</option>)}
+                      {CATEGORIES.map((c) => (
+                        <option key={c} value={c}>
+                          {c}
+                        </option>
+                      ))}
                     </select>
                   </td>
                   <td>
@@ -90,7 +102,18 @@ export function Workflow({ me }: { me: Me }) {
                       aria-label={`${step.step_name} is a commitment point`}
                       disabled={!admin || busy}
                       checked={step.is_commitment_point}
-                      onChange={(e) => run(() => api.patch(`/workflows/${step.id}`, { is_commitment_point: e.target.checked }), `Commitment point of ${step.step_name} changed.`)}
+                      onChange={(e) =>
+                        run(
+                          () =>
+                            load(
+                              client.PATCH("/api/v1/workflows/{id}", {
+                                params: { path: { id: step.id } },
+                                body: { is_commitment_point: e.target.checked },
+                              }),
+                            ),
+                          `Commitment point of ${step.step_name} changed.`,
+                        )
+                      }
                     />
                   </td>
                 </tr>
@@ -103,22 +126,46 @@ export function Workflow({ me }: { me: Me }) {
       <Status loaded={mappings}>
         {(page) => (
           <table>
-            <thead><tr><th scope="col">Status</th><th scope="col">Jira category</th><th scope="col">Workflow step</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Status</th>
+                <th scope="col">Jira category</th>
+                <th scope="col">Workflow step</th>
+              </tr>
+            </thead>
             <tbody>
               {page.items.map((m) => (
                 <tr key={m.status_id}>
-                  <th scope="row">{m.status}{m.tenant_override ? " *" : ""}</th>
+                  <th scope="row">
+                    {m.status}
+                    {m.tenant_override ? " *" : ""}
+                  </th>
                   <td>{m.category}</td>
                   <td>
                     <select
                       aria-label={`Workflow step of ${m.status}`}
                       disabled={!admin || busy}
                       value={m.workflow_id ?? ""}
-                      onChange={(e) => run(() => api.put(`/status-mappings/${m.status_id}`, { workflow_id: Number(e.target.value) }), `${m.status} mapped.`)}
+                      onChange={(e) =>
+                        run(
+                          () =>
+                            load(
+                              client.PUT("/api/v1/status-mappings/{status_id}", {
+                                params: { path: { status_id: m.status_id } },
+                                body: { workflow_id: Number(e.target.value) },
+                              }),
+                            ),
+                          `${m.status} mapped.`,
+                        )
+                      }
                     >
-                      {(steps.data?.items ?? []).filter((s) => s.integration_id === m.integration_id).map((s) => (
-                        <option key={s.id} value={s.id}>{s.step_name} ({s.step_category})</option>
-                      ))}
+                      {(steps.data?.items ?? [])
+                        .filter((s) => s.integration_id === m.integration_id)
+                        .map((s) => (
+                          <option key={s.id} value={s.id}>
+                            {s.step_name} ({s.step_category})
+                          </option>
+                        ))}
                     </select>
                   </td>
                 </tr>
