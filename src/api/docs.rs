@@ -173,12 +173,13 @@ mod tests {
         let (_, document) = super::api();
         let mut seen = std::collections::BTreeSet::new();
         for (path, item) in &document.paths.paths {
-            let operations = [
-                &item.get, &item.put, &item.post, &item.delete, &item.patch,
-            ];
+            let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
             for operation in operations.into_iter().flatten() {
                 let id = operation.operation_id.clone().unwrap_or_default();
-                assert!(seen.insert(id.clone()), "{path}: operation id {id} is used twice");
+                assert!(
+                    seen.insert(id.clone()),
+                    "{path}: operation id {id} is used twice"
+                );
             }
         }
     }

@@ -61,16 +61,16 @@ pub async fn serve(
     parts: ServerParts,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (job_events, _) = broadcast::channel(events::BUFFERED_EVENTS);
+    let (job_updates, _) = broadcast::channel(events::BUFFERED_EVENTS);
     let (stop, stopping) = watch::channel(false);
-    let forwarder = tokio::spawn(events::forward(parts.pool.clone(), job_events.clone()));
+    let forwarder = tokio::spawn(events::forward(parts.pool.clone(), job_updates.clone()));
     let state: ApiState = Arc::new(ApiContext {
         pool: parts.pool,
         reach: parts.reach,
         auth: parts.auth,
         broker: parts.broker,
         embedding: parts.embedding,
-        job_events,
+        job_updates,
         stopping,
         webhooks_live_within: parts.webhooks_live_within,
         mcp_allowed_hosts: parts.mcp_allowed_hosts,
@@ -131,6 +131,7 @@ pub fn router(
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/ws/job/{stage}/{tenant_id}/{job_id}", get(ws::job_status))
+        .route("/ws/jobs/{tenant_id}", get(ws::tenant_jobs))
         .merge(super::mcp::routes(&state))
         .merge(health::routes(readiness, metrics))
         .fallback(ui::serve)

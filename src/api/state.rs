@@ -9,10 +9,10 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
 use super::auth::Auth;
+use super::events::JobUpdate;
 use crate::pipeline::embed_stage::Embedding;
 use crate::pipeline::source::Reach;
 use crate::queue::rabbitmq::Broker;
-use crate::store::job_events::JobEvent;
 
 pub struct ApiContext {
     pub pool: PgPool,
@@ -22,8 +22,8 @@ pub struct ApiContext {
     pub broker: Option<Broker>,
     /// The vector store and embedders search uses.
     pub embedding: Arc<Embedding>,
-    /// Every job event of this deployment (see `events`).
-    pub job_events: broadcast::Sender<JobEvent>,
+    /// Every job event of this deployment with the job's status (see `events`).
+    pub job_updates: broadcast::Sender<Arc<JobUpdate>>,
     /// Becomes true when the server stops: WebSocket streams close cleanly.
     pub stopping: watch::Receiver<bool>,
     /// An integration whose last webhook delivery is this recent is live (the scheduler's

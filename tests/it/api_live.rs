@@ -319,3 +319,86 @@ async fn a_status_mapped_to_another_step_changes_the_metrics_after_reprocess() {
     );
     api.stop().await;
 }
+
+/// One socket for a dashboard: `/ws/jobs/{tenant}` sends the current status of every job of
+/// the tenant, then every job's updates until each run ends; another tenant's socket hears
+/// nothing and another tenant's path is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_streams_every_job_of_the_tenant() {
+    let db = ScratchDb::migrated().await;
+    let sim = small_simulator(2).await;
+    let tenant_a = jira_tenant(&db, &sim, "sim-token").await;
+    crate::common::source::connect_github(&db, &sim, &tenant_a, &["sim-gh-token"], &[]).await;
+    let tenant_b = jira_tenant(&db, &sim, "sim-token").await;
+    let api = TestApi::start(&db.pool).await;
+    let (viewer_a, _) = api::user(&db.pool, &tenant_a, UserRole::Viewer).await;
+    let (admin_b, _) = api::user(&db.pool, &tenant_b, UserRole::Admin).await;
+    let (viewer_a, admin_b) = (api.login(&viewer_a).await, api.login(&admin_b).await);
+    let job_b = job_of(&api, &admin_b).await;
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/jobs/{job_b}/pause"),
+            Some(&admin_b),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let path_a = format!("/ws/jobs/{tenant_a}");
+    assert_eq!(
+        connect(&api, &path_a, &admin_b).await.err(),
+        Some(StatusCode::NOT_FOUND),
+        "another tenant's path is refused"
+    );
+    let mut socket_a = connect(&api, &path_a, &viewer_a).await.unwrap();
+    let mut socket_b = connect(&api, &format!("/ws/jobs/{tenant_b}"), &admin_b)
+        .await
+        .unwrap();
+    let mut jobs = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let first = next_update(&mut socket_a, Duration::from_secs(5))
+            .await
+            .expect("each job's current status first");
+        assert_eq!(first["tenant_id"], tenant_a.parse::<i64>().unwrap());
+        jobs.insert(
+            first["job_id"].as_i64().unwrap(),
+            first["status"]["overall"].clone(),
+        );
+    }
+    assert_eq!(jobs.len(), 2, "both jobs: {jobs:?}");
+    assert!(next_update(&mut socket_b, Duration::from_secs(5))
+        .await
+        .is_some());
+
+    // Both jobs are due at creation: the scheduler runs them.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = vec![
+        ("DATABASE_URL", db.url.as_str()),
+        ("PULSE_SECRET_KEY", TEST_SECRET_KEY),
+        ("PULSE_SCHEDULER__POLL_SECS", "1"),
+    ];
+    env.extend(API_ENV);
+    let scheduler = spawn_cli(dir.path(), &env, &["all", "--interval-secs", "3600"]);
+    let mut finished = std::collections::BTreeSet::new();
+    while finished.len() < 2 {
+        let update = next_update(&mut socket_a, Duration::from_secs(90))
+            .await
+            .expect("updates until both jobs finish");
+        let job = update["job_id"].as_i64().unwrap();
+        assert!(jobs.contains_key(&job), "{update}");
+        assert_ne!(update["status"]["overall"], "FAILED", "{update}");
+        if update["status"]["overall"] == "FINISHED" {
+            finished.insert(job);
+        }
+    }
+    assert!(terminate(scheduler).success());
+    assert!(
+        next_update(&mut socket_b, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "tenant B heard nothing of A's jobs"
+    );
+    socket_a.close(None).await.ok();
+    socket_b.close(None).await.ok();
+}

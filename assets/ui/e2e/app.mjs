@@ -89,7 +89,20 @@ try {
         failures.push(`${path} at ${width}px never showed ${ready}`);
         continue;
       }
-      if (width === 1280) await page.screenshot({ path: `${shots}/${name}.png` });
+      if (width === 1280) {
+        await page.screenshot({ path: `${shots}/${name}.png` });
+        // At desktop width nothing sticks out of a card (the job table's last column was
+        // clipped once).
+        const overflowing = await page.evaluate(
+          () =>
+            [...document.querySelectorAll(".card")].filter((card) =>
+              [...card.querySelectorAll("table")].some(
+                (table) => table.getBoundingClientRect().right > card.getBoundingClientRect().right + 1,
+              ),
+            ).length,
+        );
+        if (overflowing > 0) failures.push(`${path} at ${width}px: a table sticks out of ${overflowing} card(s)`);
+      }
       await audit(page, `${path} at ${width}px`);
     }
   }

@@ -1,6 +1,7 @@
-// One card per sync job: each step × stage live over the WebSocket (no polling), last and
-// next run, the error of a failed run, and the operator's actions for admins.
-import { useCallback, useEffect, useState } from "react";
+// One card per sync job: each step × stage live over the tenant's one WebSocket (no
+// polling), last and next run, the error of a failed run, and the operator's actions for
+// admins.
+import { useCallback, useEffect, useRef, useState } from "react";
 import { client, Integration, Job, JobStatus, load, Me, SourceInfo } from "../api";
 import { errorText } from "../hooks";
 import { when } from "../format";
@@ -15,25 +16,26 @@ const ACTIONS = {
   reset: (id: number) => client.POST("/api/v1/jobs/{id}/reset", { params: { path: { id } } }),
 };
 
-/** Keeps `status` of the job current from its WebSocket channels. */
-function useLiveStatus(me: Me, job: Job, onStatus: (status: JobStatus) => void) {
+/**
+ * Keeps every job's status current from the tenant's one WebSocket (the current status of
+ * each job first, then each change); `onStatus` hears each.
+ */
+function useLiveStatuses(me: Me, onStatus: (jobId: number, status: JobStatus) => void) {
   useEffect(() => {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const sockets = STAGES.map((stage) => {
-      const socket = new WebSocket(`${scheme}://${window.location.host}/ws/job/${stage}/${me.tenant_id}/${job.id}`);
-      socket.onmessage = (event) => {
-        const message = JSON.parse(event.data);
-        if (message.type === "job_status_update") onStatus(message.status);
-      };
-      return socket;
-    });
-    return () => sockets.forEach((socket) => socket.close());
-  }, [me.tenant_id, job.id, onStatus]);
+    const socket = new WebSocket(`${scheme}://${window.location.host}/ws/jobs/${me.tenant_id}`);
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "job_status_update") onStatus(message.job_id, message.status);
+    };
+    return () => socket.close();
+  }, [me.tenant_id, onStatus]);
 }
 
 function JobCard({
   me,
   job,
+  status,
   integration,
   label,
   live,
@@ -41,28 +43,13 @@ function JobCard({
 }: {
   me: Me;
   job: Job;
+  status: JobStatus;
   integration?: Integration;
   label: string;
   live: boolean;
   reload: () => void;
 }) {
-  const [status, setStatus] = useState<JobStatus>(job.status);
   const [error, setError] = useState<string | null>(null);
-  // A run that ends brings new last/next run times and maybe an error: read the job again.
-  useLiveStatus(
-    me,
-    job,
-    useCallback(
-      (next: JobStatus) => {
-        setStatus((previous) => {
-          if (previous.overall !== next.overall && (next.overall === "FINISHED" || next.overall === "FAILED")) reload();
-          return next;
-        });
-      },
-      [reload],
-    ),
-  );
-  useEffect(() => setStatus(job.status), [job.status]);
 
   async function act(action: keyof typeof ACTIONS) {
     setError(null);
@@ -97,35 +84,39 @@ function JobCard({
         </p>
       )}
       {job.skip_reason && <p className="muted">Skipped: {job.skip_reason}</p>}
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Step</th>
-            {STAGES.map((stage) => (
-              <th scope="col" key={stage}>
-                {stage}
-              </th>
-            ))}
-            <th scope="col">Items</th>
-          </tr>
-        </thead>
-        <tbody>
-          {steps.map(([name, step]) => (
-            <tr key={name}>
-              <th scope="row">{step.display_name}</th>
+      <div className="table-scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
               {STAGES.map((stage) => (
-                <td key={stage}>
-                  <span className={`state ${step[stage]}`}>{step[stage]}</span>
-                </td>
+                <th scope="col" key={stage}>
+                  {stage}
+                </th>
               ))}
-              <td>
-                {step.counts ? `${step.counts.loaded} loaded` : "—"}
-                {step.counts && step.counts.failed > 0 && <span className="error"> · {step.counts.failed} failed</span>}
-              </td>
+              <th scope="col">Items</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {steps.map(([name, step]) => (
+              <tr key={name}>
+                <th scope="row">{step.display_name}</th>
+                {STAGES.map((stage) => (
+                  <td key={stage}>
+                    <span className={`state ${step[stage]}`}>{step[stage]}</span>
+                  </td>
+                ))}
+                <td>
+                  {step.counts ? `${step.counts.loaded} loaded` : "—"}
+                  {step.counts && step.counts.failed > 0 && (
+                    <span className="error"> · {step.counts.failed} failed</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {me.role === "admin" && (
         <div className="actions">
           <button type="button" onClick={() => act("trigger")} disabled={!job.active}>
@@ -160,6 +151,8 @@ export function Dashboard({ me }: { me: Me }) {
   const [sources, setSources] = useState<SourceInfo[]>([]);
   const [live, setLive] = useState<number[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [statuses, setStatuses] = useState<Record<number, JobStatus>>({});
+  const ended = useRef<Record<number, string | undefined>>({});
 
   const refresh = useCallback(() => {
     Promise.all([
@@ -182,6 +175,20 @@ export function Dashboard({ me }: { me: Me }) {
       .catch((failure) => setError(errorText(failure)));
   }, []);
   useEffect(refresh, [refresh]);
+  useLiveStatuses(
+    me,
+    useCallback(
+      (jobId: number, status: JobStatus) => {
+        setStatuses((current) => ({ ...current, [jobId]: status }));
+        // A run that ends brings new last/next run times and maybe an error: read the jobs again.
+        const previous = ended.current[jobId];
+        ended.current[jobId] = status.overall;
+        const over = status.overall === "FINISHED" || status.overall === "FAILED";
+        if (previous !== undefined && previous !== status.overall && over) refresh();
+      },
+      [refresh],
+    ),
+  );
 
   if (error)
     return (
@@ -205,6 +212,7 @@ export function Dashboard({ me }: { me: Me }) {
             key={job.id}
             me={me}
             job={job}
+            status={statuses[job.id] ?? job.status}
             integration={integrations.find((i) => i.id === job.integration_id)}
             label={sources.find((s) => s.provider === job.job_type)?.label ?? job.job_type}
             live={live.includes(job.integration_id)}
