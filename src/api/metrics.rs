@@ -18,6 +18,7 @@ use super::pagination::Page;
 use super::state::ApiState;
 use crate::service::flow;
 use crate::sources::delivery::dora::{DoraGrouping, DoraReport};
+use crate::sources::delivery::drill::{self, ChangeDrill, DeploymentDrill, IncidentDrill};
 use crate::sources::github::read::{PrFlowGroup, PrGrouping, PrReportFilter};
 use crate::sources::jira::read::{FlowFilter, FlowGroup, FlowGrouping};
 use crate::sources::quality::IntegrationQuality;
@@ -27,7 +28,89 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(work_item_flow))
         .routes(routes!(pr_flow))
         .routes(routes!(dora_keys))
+        .routes(routes!(dora_deployments))
+        .routes(routes!(dora_changes))
+        .routes(routes!(dora_incidents))
         .routes(routes!(data_quality))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DrillQuery {
+    /// Window start (RFC 3339; default: the first production deployment).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
+    pub since: Option<DateTime<Utc>>,
+    /// Window end, excluded (RFC 3339; default: now).
+    #[serde(default, deserialize_with = "super::extract::timestamp")]
+    pub until: Option<DateTime<Utc>>,
+    /// Only this repository (`owner/name`).
+    pub repository: Option<String>,
+    /// Rows, newest first: 1 to 2,000 (default 500).
+    pub limit: Option<i64>,
+}
+
+/// The successful production deployments finished in the window behind deployment
+/// frequency and change failure rate: each with the changes it shipped, whether it was
+/// rolled back and the incidents laid at it.
+#[utoipa::path(get, path = "/metrics/dora/deployments", tag = "metrics", params(DrillQuery),
+    responses((status = 200, body = Page<DeploymentDrill>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn dora_deployments(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<DrillQuery>,
+) -> ApiResult<axum::Json<Page<DeploymentDrill>>> {
+    let rows = flow::dora_drill(
+        &state.pool,
+        caller.tenant_id,
+        (query.since, query.until),
+        query.repository,
+        query.limit,
+        drill::deployments,
+    )
+    .await?;
+    Ok(axum::Json(Page::complete(rows)))
+}
+
+/// The pull requests shipped in the window behind lead time for changes, with their lead
+/// times.
+#[utoipa::path(get, path = "/metrics/dora/changes", tag = "metrics", params(DrillQuery),
+    responses((status = 200, body = Page<ChangeDrill>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn dora_changes(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<DrillQuery>,
+) -> ApiResult<axum::Json<Page<ChangeDrill>>> {
+    let rows = flow::dora_drill(
+        &state.pool,
+        caller.tenant_id,
+        (query.since, query.until),
+        query.repository,
+        query.limit,
+        drill::changes,
+    )
+    .await?;
+    Ok(axum::Json(Page::complete(rows)))
+}
+
+/// The incidents resolved in the window behind failed deployment recovery time, with their
+/// repositories and the deployments they were laid at.
+#[utoipa::path(get, path = "/metrics/dora/incidents", tag = "metrics", params(DrillQuery),
+    responses((status = 200, body = Page<IncidentDrill>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn dora_incidents(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<DrillQuery>,
+) -> ApiResult<axum::Json<Page<IncidentDrill>>> {
+    let rows = flow::dora_drill(
+        &state.pool,
+        caller.tenant_id,
+        (query.since, query.until),
+        query.repository,
+        query.limit,
+        drill::incidents,
+    )
+    .await?;
+    Ok(axum::Json(Page::complete(rows)))
 }
 
 /// Each integration's data-quality checks: how many rows offend among how many looked at,

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use super::ServiceResult;
 use crate::domain::{input, TenantId};
 use crate::sources::delivery::dora::{self, DoraGrouping, DoraReport};
+use crate::sources::delivery::drill;
 use crate::sources::github::read::{self as github, PrFlowGroup, PrReportFilter};
 use crate::sources::jira::read::{self as jira, FlowFilter, FlowGroup};
 use crate::store::integrations;
@@ -40,6 +41,70 @@ pub async fn prs(
     Ok(github::pr_flow(pool, tenant_id, filter).await?)
 }
 
+/// Each integration's delivery rules.
+async fn delivery_rules(
+    pool: &PgPool,
+    tenant_id: TenantId,
+) -> ServiceResult<
+    Vec<(
+        crate::domain::IntegrationId,
+        crate::domain::delivery::DeliveryRules,
+    )>,
+> {
+    Ok(integrations::list(pool, tenant_id)
+        .await?
+        .into_iter()
+        .map(|integration| (integration.id, integration.settings.delivery))
+        .collect())
+}
+
+/// The rows behind one DORA key over `[since, until)` (defaults as for the keys), newest
+/// first, at most `limit` (1 to 2,000).
+pub async fn dora_drill<T>(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    window: (
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
+    repository: Option<String>,
+    limit: Option<i64>,
+    read: impl AsyncFnOnce(
+        &PgPool,
+        TenantId,
+        &drill::Drill,
+        &[(
+            crate::domain::IntegrationId,
+            crate::domain::delivery::DeliveryRules,
+        )],
+    ) -> Result<Vec<T>, crate::store::StoreError>,
+) -> ServiceResult<Vec<T>> {
+    check_window(window.0, window.1)?;
+    let limit = limit.unwrap_or(DRILL_LIMIT);
+    if !(1..=MAX_DRILL_LIMIT).contains(&limit) {
+        return Err(
+            input::invalid("limit", format!("must be between 1 and {MAX_DRILL_LIMIT}")).into(),
+        );
+    }
+    let (since, until) = dora::window(pool, tenant_id, window.0, window.1).await?;
+    let Some(since) = since.filter(|since| *since < until) else {
+        return Ok(Vec::new());
+    };
+    let rules = delivery_rules(pool, tenant_id).await?;
+    let drill = drill::Drill {
+        since,
+        until,
+        repository,
+        limit,
+    };
+    Ok(read(pool, tenant_id, &drill, &rules).await?)
+}
+
+/// Rows a drill-down answers unless asked for fewer or more.
+const DRILL_LIMIT: i64 = 500;
+/// Most rows a drill-down answers.
+const MAX_DRILL_LIMIT: i64 = 2_000;
+
 /// The four DORA keys over `[since, until)`, under each integration's delivery rules.
 pub async fn dora(
     pool: &PgPool,
@@ -49,10 +114,6 @@ pub async fn dora(
     until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> ServiceResult<DoraReport> {
     check_window(since, until)?;
-    let rules: Vec<_> = integrations::list(pool, tenant_id)
-        .await?
-        .into_iter()
-        .map(|integration| (integration.id, integration.settings.delivery))
-        .collect();
+    let rules = delivery_rules(pool, tenant_id).await?;
     Ok(dora::report(pool, tenant_id, group_by, since, until, &rules).await?)
 }

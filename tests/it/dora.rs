@@ -577,6 +577,49 @@ async fn a_hand_worked_week_gives_exact_keys() {
     assert_eq!(keys["time_to_restore_seconds_p50"], 24.0 * 3_600.0);
     assert_eq!(keys["time_to_restore_band"], "medium");
 
+    // What stands behind the numbers.
+    let window = "since=2025-03-03T00:00:00Z&until=2025-03-10T00:00:00Z";
+    let deployments = api
+        .get(
+            &format!("/api/v1/metrics/dora/deployments?{window}"),
+            &token,
+        )
+        .await;
+    let deployments = deployments["items"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1, "production only: {deployments:?}");
+    assert_eq!(deployments[0]["incidents"], serde_json::json!(["OPS-1"]));
+    assert_eq!(deployments[0]["changes"], 1);
+    assert_eq!(deployments[0]["rolled_back"], false);
+    let changes = api
+        .get(
+            &format!("/api/v1/metrics/dora/changes?{window}&repository=acme/shop"),
+            &token,
+        )
+        .await;
+    assert_eq!(changes["items"][0]["number"], 7);
+    assert_eq!(changes["items"][0]["lead_time_seconds"], 49.5 * 3_600.0);
+    assert_eq!(changes["items"][0]["deployment_id"], deployments[0]["id"]);
+    let incidents = api
+        .get(&format!("/api/v1/metrics/dora/incidents?{window}"), &token)
+        .await;
+    assert_eq!(incidents["items"][0]["key"], "OPS-1");
+    assert_eq!(incidents["items"][0]["restore_seconds"], 24.0 * 3_600.0);
+    assert_eq!(
+        incidents["items"][0]["repositories"],
+        serde_json::json!(["acme/shop"])
+    );
+    assert_eq!(
+        incidents["items"][0]["deployments"],
+        serde_json::json!([deployments[0]["id"]])
+    );
+    let elsewhere = api
+        .get(
+            &format!("/api/v1/metrics/dora/changes?{window}&repository=acme/other"),
+            &token,
+        )
+        .await;
+    assert_eq!(elsewhere["items"], serde_json::json!([]));
+
     // The incident two weeks later is out of the window: the deployment did not fail.
     sqlx::query(
         "UPDATE work_items SET created = '2025-03-20T09:00:00Z', resolved = '2025-03-20T09:30:00Z'",

@@ -30,6 +30,8 @@ const PAGES = [
   ["/work-items/CORE-20", "h2", "work-item"],
   ["/prs", "tbody tr", "pull-requests"],
   ["/flow?group_by=week", "figure", "metrics"],
+  ["/delivery?key=changes", ".tile", "delivery"],
+  ["/data-quality", "tbody tr", "data-quality"],
   ["/workflow", "tbody tr", "workflow"],
   ["/custom-fields", "tbody tr", "custom-fields"],
   ["/integrations", "tbody tr", "integrations"],

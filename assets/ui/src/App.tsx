@@ -12,12 +12,16 @@ import { Metrics } from "./pages/Metrics";
 import { Workflow } from "./pages/Workflow";
 import { CustomFields, Integrations, Queues, Users } from "./pages/Admin";
 import { Search } from "./pages/Search";
+import { Delivery } from "./pages/Delivery";
+import { DataQuality } from "./pages/DataQuality";
 
 const NAV = [
   { path: "/", label: "Dashboard", admin: false },
   { path: "/work-items", label: "Work items", admin: false },
   { path: "/prs", label: "Pull requests", admin: false },
   { path: "/flow", label: "Flow metrics", admin: false },
+  { path: "/delivery", label: "Delivery", admin: false },
+  { path: "/data-quality", label: "Data quality", admin: false },
   { path: "/search", label: "Search", admin: false },
   { path: "/workflow", label: "Workflow", admin: false },
   { path: "/custom-fields", label: "Custom fields", admin: false },
@@ -65,6 +69,8 @@ export function App() {
   else if (location.path === "/prs") page = <PullRequests query={location.query} />;
   else if (location.path.startsWith("/prs/")) page = <PullRequestDetail id={location.path.slice("/prs/".length)} />;
   else if (location.path === "/flow") page = <Metrics query={location.query} />;
+  else if (location.path === "/delivery") page = <Delivery query={location.query} />;
+  else if (location.path === "/data-quality") page = <DataQuality />;
   else if (location.path === "/workflow") page = <Workflow me={me} />;
   else if (location.path === "/custom-fields") page = <CustomFields me={me} query={location.query} />;
   else if (location.path === "/integrations") page = <Integrations me={me} />;

@@ -100,7 +100,7 @@ struct IncidentRule {
     window_hours: u32,
 }
 
-fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) -> serde_json::Value {
+pub(super) fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) -> serde_json::Value {
     let lower = |names: &[String]| names.iter().map(|n| n.to_lowercase()).collect();
     let rules: Vec<IncidentRule> = integrations
         .iter()
@@ -114,37 +114,16 @@ fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) -> serde_json
     json!(rules)
 }
 
-/// The statement: `$1` tenant, `$2` since, `$3` until, `$4` the incident rules; each of the
-/// three measured sets grouped by its own expression of the grouping.
-fn statement(group_by: DoraGrouping) -> String {
-    let (deployment_group, pull_group, incident_group) = match group_by {
-        DoraGrouping::Tenant => ("'all'".to_owned(), "'all'".to_owned(), "'all'".to_owned()),
-        DoraGrouping::Repository => (
-            "rp.full_name".to_owned(),
-            "rp.full_name".to_owned(),
-            "rp.full_name".to_owned(),
-        ),
-        DoraGrouping::Week => (
-            week_of("d.finished_at"),
-            week_of("pd.deployed_at"),
-            week_of("i.resolved_at"),
-        ),
-    };
-    // Incidents counted per repository only where grouping by repository; otherwise once.
-    let incident_join = match group_by {
-        DoraGrouping::Repository => {
-            "JOIN incident_repositories ir ON ir.incident_id = i.id
-             JOIN repositories rp ON rp.id = ir.repository_id"
-        }
-        _ => "",
-    };
-    format!(
-        "WITH rules AS (
+/// What every DORA statement starts from (`$1` tenant, `$4` the incident rules): the
+/// incidents and their repositories, the successful production deployments with the commit
+/// of the next one (`next_committed_at`: a rollback goes back to an older one), and the
+/// deployments incidents are laid at (`blamed`).
+pub(super) const PRELUDE: &str = "WITH rules AS (
              SELECT * FROM jsonb_to_recordset($4)
                  AS r(integration_id bigint, types text[], labels text[], window_hours int)
          ), incidents AS (
-             SELECT w.id, w.project_id, w.created AS opened_at, w.resolved AS resolved_at,
-                    r.window_hours
+             SELECT w.id, w.key, w.summary, w.project_id, w.created AS opened_at,
+                    w.resolved AS resolved_at, r.window_hours
              FROM work_items w
              JOIN rules r ON r.integration_id = w.integration_id
              LEFT JOIN wits t ON t.id = w.wit_id
@@ -177,7 +156,7 @@ fn statement(group_by: DoraGrouping) -> String {
              WHERE d.tenant_id = $1 AND d.is_production AND d.outcome = 'success'
                AND d.finished_at IS NOT NULL
          ), blamed AS (
-             SELECT DISTINCT last.id
+             SELECT DISTINCT last.id, i.id AS incident_id
              FROM incidents i
              JOIN incident_repositories ir ON ir.incident_id = i.id
              CROSS JOIN LATERAL (
@@ -189,7 +168,35 @@ fn statement(group_by: DoraGrouping) -> String {
                  LIMIT 1
              ) last
              WHERE i.opened_at - last.finished_at <= make_interval(hours => i.window_hours)
-         ), deployed AS (
+         )";
+
+/// The statement: `$1` tenant, `$2` since, `$3` until, `$4` the incident rules; each of the
+/// three measured sets grouped by its own expression of the grouping.
+fn statement(group_by: DoraGrouping) -> String {
+    let (deployment_group, pull_group, incident_group) = match group_by {
+        DoraGrouping::Tenant => ("'all'".to_owned(), "'all'".to_owned(), "'all'".to_owned()),
+        DoraGrouping::Repository => (
+            "rp.full_name".to_owned(),
+            "rp.full_name".to_owned(),
+            "rp.full_name".to_owned(),
+        ),
+        DoraGrouping::Week => (
+            week_of("d.finished_at"),
+            week_of("pd.deployed_at"),
+            week_of("i.resolved_at"),
+        ),
+    };
+    // Incidents counted per repository only where grouping by repository; otherwise once.
+    let incident_join = match group_by {
+        DoraGrouping::Repository => {
+            "JOIN incident_repositories ir ON ir.incident_id = i.id
+             JOIN repositories rp ON rp.id = ir.repository_id"
+        }
+        _ => "",
+    };
+    format!(
+        "{PRELUDE}
+         , deployed AS (
              SELECT {deployment_group} AS grp, count(*) AS deployments,
                     count(*) FILTER (
                         WHERE d.next_committed_at < d.commit_committed_at
@@ -233,16 +240,14 @@ fn statement(group_by: DoraGrouping) -> String {
     )
 }
 
-/// Reads a tenant's four keys over `[since, until)` (since None: from its first production
-/// deployment; until None: now), with the incident rules of its integrations.
-pub async fn report(
+/// A window as asked for, its start by default the tenant's first production deployment
+/// (None when there is none) and its end now.
+pub async fn window(
     pool: &PgPool,
     tenant_id: TenantId,
-    group_by: DoraGrouping,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
-    integrations: &[(IntegrationId, DeliveryRules)],
-) -> Result<DoraReport, StoreError> {
+) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>), StoreError> {
     let until = until.unwrap_or_else(Utc::now);
     let since = match since {
         Some(since) => Some(since),
@@ -256,6 +261,20 @@ pub async fn report(
             .await?
         }
     };
+    Ok((since, until))
+}
+
+/// Reads a tenant's four keys over `[since, until)` (since None: from its first production
+/// deployment; until None: now), with the incident rules of its integrations.
+pub async fn report(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    group_by: DoraGrouping,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    integrations: &[(IntegrationId, DeliveryRules)],
+) -> Result<DoraReport, StoreError> {
+    let (since, until) = window(pool, tenant_id, since, until).await?;
     let Some(start) = since.filter(|since| *since < until) else {
         return Ok(DoraReport {
             group_by,

@@ -3,5 +3,6 @@
 //! computed from them and from incidents.
 
 pub mod dora;
+pub mod drill;
 pub mod rows;
 pub mod shipping;

@@ -139,11 +139,31 @@ impl GithubRun<'_> {
         rules: &DeliveryRules,
     ) -> Result<StepReport, PipelineError> {
         self.stages(steps::DEPLOYMENTS, StageState::Running).await?;
+        let report = self
+            .read_deployments(repositories, rules, self.since)
+            .await?;
+        let state = if report.failed > 0 {
+            StageState::Failed
+        } else {
+            StageState::Finished
+        };
+        self.stages(steps::DEPLOYMENTS, state).await?;
+        Ok(report)
+    }
+
+    /// Reads, stores and loads the repositories' deployments and releases created since
+    /// `since` (less the lookback; None: all), then matches pull requests to them.
+    pub(super) async fn read_deployments(
+        &self,
+        repositories: &[String],
+        rules: &DeliveryRules,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<StepReport, PipelineError> {
         let mut report = StepReport::default();
         let mut loaded = Vec::new();
         for repository in repositories {
             let clock = Instant::now();
-            let stored = self.extract_deployments(repository).await?;
+            let stored = self.extract_deployments(repository, since).await?;
             report.extract_seconds += clock.elapsed().as_secs_f64();
             let (part, external_ids) =
                 load_deployments(self.pool, self.scope, stored, rules).await?;
@@ -160,24 +180,22 @@ impl GithubRun<'_> {
             shipped,
             "deployments loaded and matched to pull requests"
         );
-        let state = if report.failed > 0 {
-            StageState::Failed
-        } else {
-            StageState::Finished
-        };
-        self.stages(steps::DEPLOYMENTS, state).await?;
         Ok(report)
     }
 
     /// One repository's deployments and releases down to the cursor, stored raw.
-    async fn extract_deployments(&self, repository: &str) -> Result<Vec<RawRecord>, PipelineError> {
+    async fn extract_deployments(
+        &self,
+        repository: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RawRecord>, PipelineError> {
         let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
-        let deployments_cutoff = self.since.map(|since| since - lookback());
+        let deployments_cutoff = since.map(|since| since - lookback());
         let mut wanted: Vec<(List, Option<String>, Option<DateTime<Utc>>)> = vec![
             (List::Deployments, None, deployments_cutoff),
-            (List::Releases, None, self.since),
+            (List::Releases, None, since),
         ];
-        let mut size = match self.since {
+        let mut size = match since {
             Some(_) => PER_FIRST_INCREMENTAL_PAGE,
             None => PER_PAGE,
         };

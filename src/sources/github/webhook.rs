@@ -2,9 +2,12 @@
 //! reviews, review comments and threads, comments on it, a push to its open head branch —
 //! read again one query each (GraphQL, as the sync reads them; REST: detail, reviews and
 //! commits) through the usual pull-request path; a renamed or transferred repository is read
-//! again and its pull requests take its new name. `ping`, other `repository` actions
-//! (deleted, archived: the next poll sees them) and events on repositories the integration
-//! does not read are ignored.
+//! again and its pull requests take its new name. The deployments and releases of the day
+//! are read again (one query) for every repository a `deployment`, `deployment_status` or
+//! `release` event names, and for every repository whose pull requests were read (a merge is
+//! usually deployed soon after). `ping`, other `repository` actions (deleted, archived: the
+//! next poll sees them) and events on repositories the integration does not read are
+//! ignored.
 
 use std::collections::BTreeSet;
 
@@ -26,6 +29,8 @@ pub struct Plan {
     pub pushed: BTreeSet<(String, String)>,
     /// Repositories renamed or transferred, as `(new owner/name, old owner/name)`.
     pub renamed: BTreeSet<(String, String)>,
+    /// Repositories whose deployments or releases changed.
+    pub deployed: BTreeSet<String>,
     pub ignored: u64,
 }
 
@@ -52,6 +57,9 @@ pub fn plan(deliveries: &[RawRecord]) -> Plan {
                 body["issue"]["number"]
                     .as_u64()
                     .map(|number| plan.pulls.insert((repository, number)))
+            }
+            ("deployment" | "deployment_status" | "release", Some(repository)) => {
+                Some(plan.deployed.insert(repository))
             }
             ("push", Some(repository)) => body["ref"]
                 .as_str()
@@ -112,16 +120,21 @@ pub async fn refresh(
             ));
         }
     }
-    let before = plan.pulls.len() + plan.renamed.len();
+    let before = plan.pulls.len() + plan.renamed.len() + plan.deployed.len();
     plan.pulls
         .retain(|(repository, _)| reads(configured, repository));
     plan.renamed
         .retain(|(new, old)| reads(configured, new) || reads(configured, old));
+    plan.deployed
+        .retain(|repository| reads(configured, repository));
+    let after = plan.pulls.len() + plan.renamed.len() + plan.deployed.len();
+    plan.deployed
+        .extend(plan.pulls.iter().map(|(repository, _)| repository.clone()));
     let mut done = Refreshed {
-        ignored: plan.ignored + (before - plan.pulls.len() - plan.renamed.len()) as u64,
+        ignored: plan.ignored + (before - after) as u64,
         ..Refreshed::default()
     };
-    if plan.pulls.is_empty() && plan.renamed.is_empty() {
+    if plan.pulls.is_empty() && plan.renamed.is_empty() && plan.deployed.is_empty() {
         return Ok(done);
     }
     let run = GithubRun {
@@ -139,6 +152,14 @@ pub async fn refresh(
     let wanted: Vec<PullRef> = plan.pulls.into_iter().collect();
     if !wanted.is_empty() {
         done.refreshed += run.refresh_pulls(&wanted).await?.report.extracted;
+    }
+    let deployed: Vec<String> = plan.deployed.into_iter().collect();
+    if !deployed.is_empty() {
+        let today = chrono::Utc::now();
+        let read = run
+            .read_deployments(&deployed, &integration.settings.delivery, Some(today))
+            .await?;
+        done.refreshed += read.extracted;
     }
     done.requests = client.http().stats.snapshot().requests;
     Ok(done)
@@ -228,6 +249,22 @@ mod tests {
             BTreeSet::from([("org/api".into(), "feature/x".into())])
         );
         assert_eq!(plan.pulls, BTreeSet::from([("org/api".into(), 7)]));
+        let deployed = super::plan(&[
+            delivery(
+                "deployment_status",
+                json!({"deployment_status": {"state": "success"}, "repository": repository}),
+            ),
+            delivery(
+                "release",
+                json!({"action": "published", "repository": {"full_name": "org/web"}}),
+            ),
+            delivery("deployment_status", json!({})),
+        ]);
+        assert_eq!(
+            deployed.deployed,
+            BTreeSet::from(["org/api".into(), "org/web".into()])
+        );
+        assert_eq!(deployed.ignored, 1, "an event naming no repository");
         assert!(reads(&[], "org/api"));
         assert!(reads(&["ORG/api".into()], "org/api"));
         assert!(!reads(&["org/web".into()], "org/api"));
