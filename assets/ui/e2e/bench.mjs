@@ -1,7 +1,8 @@
 // Page weight and speed of the app (a benchmark, run by `cargo bench --bench api`): the
 // JS and CSS transferred for the dashboard (compressed), the time from opening the
-// dashboard to its job cards, and scrolling 10,000 work items (frame times while the
-// virtualised table scrolls from top to bottom). Prints figures; asserts nothing.
+// dashboard to its job cards, the time from opening the Delivery page to its four tiles,
+// weekly trend and repository table, and scrolling 10,000 work items (frame times while
+// the virtualised table scrolls from top to bottom). Prints figures; asserts nothing.
 import { chromium } from "playwright-core";
 
 const base = process.env.PULSE_UI_BASE;
@@ -38,6 +39,14 @@ const assets = await page.evaluate(() =>
 console.log(
   `  dashboard: JS+CSS ${(assets / 1024).toFixed(1)} KB compressed (all responses ${(bytes / 1024).toFixed(1)} KB), usable after ${usable} ms`,
 );
+
+// The Delivery page over every pull request and deployment: its four reports side by side.
+const deliveryStarted = Date.now();
+await page.goto(`${base}/delivery`);
+await page.waitForSelector(".tile", { timeout: 60_000 });
+await page.waitForSelector("figure, main p:not(.loading)", { timeout: 60_000 });
+await page.waitForFunction(() => document.querySelectorAll("main .loading").length === 0, null, { timeout: 60_000 });
+console.log(`  Delivery page: tiles, weekly trend and repositories shown after ${Date.now() - deliveryStarted} ms`);
 
 // Scroll 10,000 work items: load them (keyset pages of 500 as the table scrolls), then
 // scroll top to bottom in steps, recording frame times.
