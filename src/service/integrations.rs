@@ -119,12 +119,13 @@ fn check_delivery(rules: &DeliveryRules) -> Result<(), InvalidInput> {
             format!("must be between 1 and {MAX_INCIDENT_WINDOW_HOURS}"),
         ));
     }
-    let names = rules.incident_types.iter().chain(&rules.incident_labels);
-    if names.clone().any(|name| name.trim().is_empty()) {
-        return Err(input::invalid(
-            "delivery.incident_types",
-            "incident types and labels must not be blank",
-        ));
+    for (field, names) in [
+        ("delivery.incident_types", &rules.incident_types),
+        ("delivery.incident_labels", &rules.incident_labels),
+    ] {
+        if names.iter().any(|name| name.trim().is_empty()) {
+            return Err(input::invalid(field, "must not hold a blank name"));
+        }
     }
     Ok(())
 }

@@ -693,3 +693,97 @@ async fn a_hand_worked_week_gives_exact_keys() {
         .await;
     assert_eq!(refused, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+/// Delivery rules are checked when they are set; an incident rule applies at once, a new
+/// production rule to loaded deployments after `reprocess`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_rules_are_checked_and_followed() {
+    let config = SimulatorConfig {
+        github_prs: 150,
+        jira_issues: 300,
+        ..config()
+    };
+    let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
+    sync(&db, &tenant, "jira").await;
+    sync(&db, &tenant, "github").await;
+    let api = TestApi::start(&db.pool).await;
+    let (admin, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
+    let token = api.login(&admin).await;
+    let integration = |provider: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM integrations WHERE provider = $1")
+                .bind(provider)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (github, jira) = (integration("github").await, integration("jira").await);
+    let patch = |id: i64, delivery: Value| {
+        let (api, token) = (&api, token.clone());
+        async move {
+            api.call(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/integrations/{id}"),
+                Some(&token),
+                Some(serde_json::json!({ "delivery": delivery })),
+            )
+            .await
+        }
+    };
+    let all_time = "/api/v1/metrics/dora?until=2026-02-01T00:00:00Z";
+    let before = api.get(all_time, &token).await["groups"][0].clone();
+    assert!(before["incidents"].as_i64().unwrap() > 0);
+
+    for (bad, field) in [
+        (
+            serde_json::json!({"production_environment": "("}),
+            "delivery.production_environment",
+        ),
+        (
+            serde_json::json!({"incident_window_hours": 0}),
+            "delivery.incident_window_hours",
+        ),
+        (
+            serde_json::json!({"incident_labels": [" "]}),
+            "delivery.incident_types",
+        ),
+    ] {
+        let (status, body) = patch(github, bad).await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+
+    // An incident rule naming nothing the site has: no incidents, at once.
+    let (status, body) = patch(jira, serde_json::json!({"incident_labels": ["outage"]})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let now = api.get(all_time, &token).await["groups"][0].clone();
+    assert_eq!(now["incidents"], 0);
+    assert_eq!(now["deployments"], before["deployments"]);
+
+    // Releases as production: after reprocess, the releases are the deployments counted.
+    let (status, body) = patch(github, serde_json::json!({"production": "releases"})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let ran = cli(
+        &db,
+        strings(&[
+            "reprocess",
+            "--tenant",
+            &tenant,
+            "--integration",
+            &github.to_string(),
+        ]),
+    )
+    .await;
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let releases = stats(&sim).await["truth"]["releases"].as_i64().unwrap();
+    let after = api.get(all_time, &token).await["groups"][0].clone();
+    assert_eq!(after["deployments"], releases);
+    assert!(releases > 0 && releases < before["deployments"].as_i64().unwrap());
+}
