@@ -752,7 +752,7 @@ async fn delivery_rules_are_checked_and_followed() {
         ),
         (
             serde_json::json!({"incident_labels": [" "]}),
-            "delivery.incident_types",
+            "delivery.incident_labels",
         ),
     ] {
         let (status, body) = patch(github, bad).await;
