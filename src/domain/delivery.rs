@@ -12,6 +12,9 @@ pub enum ProductionSignal {
     Environment,
     /// A published release (not a draft, not a pre-release).
     Releases,
+    /// A successful run of a workflow whose name matches the pattern (GitHub Actions runs
+    /// are read only when this is the rule).
+    Workflow,
 }
 
 /// An integration's delivery rules, kept in its settings. The defaults hold where the
@@ -24,6 +27,9 @@ pub struct DeliveryRules {
     /// Source code: a regular expression an environment's name matches (case-insensitive)
     /// to count as production.
     pub production_environment: String,
+    /// Source code: a regular expression a workflow's name matches (case-insensitive) for
+    /// its successful runs to count as production deployments.
+    pub production_workflow: String,
     /// Work items: issue types that are incidents (case-insensitive).
     pub incident_types: Vec<String>,
     /// Work items: labels that make an issue an incident (case-insensitive).
@@ -38,6 +44,7 @@ impl Default for DeliveryRules {
         DeliveryRules {
             production: ProductionSignal::Environment,
             production_environment: "^prod".into(),
+            production_workflow: "^deploy".into(),
             incident_types: vec!["Incident".into()],
             incident_labels: vec!["incident".into()],
             incident_window_hours: 72,
@@ -50,27 +57,62 @@ impl DeliveryRules {
         *self == DeliveryRules::default()
     }
 
-    /// The production environment pattern, compiled (None when it does not compile: nothing
-    /// counts as production, and the rule's check at input says why).
-    pub fn production_environment(&self) -> Option<regex::Regex> {
-        regex::RegexBuilder::new(&self.production_environment)
+    /// `pattern` compiled case-insensitively.
+    fn compiled(pattern: &str) -> Option<regex::Regex> {
+        regex::RegexBuilder::new(pattern)
             .case_insensitive(true)
             .size_limit(1 << 16)
             .build()
             .ok()
     }
 
-    /// Whether a deployment (`Some(environment)`) or a published release (`None`) counts
-    /// as production.
-    pub fn is_production(&self, environment: Option<&str>, pattern: Option<&regex::Regex>) -> bool {
-        match (self.production, environment) {
-            (ProductionSignal::Environment, Some(environment)) => {
-                pattern.is_some_and(|p| p.is_match(environment))
+    /// The patterns compiled, or the field of the first that does not compile (or is too
+    /// large).
+    pub fn check(&self) -> Result<ProductionPatterns, &'static str> {
+        Ok(ProductionPatterns {
+            environment: Self::compiled(&self.production_environment)
+                .ok_or("delivery.production_environment")?,
+            workflow: Self::compiled(&self.production_workflow)
+                .ok_or("delivery.production_workflow")?,
+        })
+    }
+
+    /// Whether a source record counts as a production deployment under the rule (without
+    /// patterns, as when stored ones no longer compile, only releases can).
+    pub fn is_production(
+        &self,
+        record: Deployed<'_>,
+        patterns: Option<&ProductionPatterns>,
+    ) -> bool {
+        match (self.production, record) {
+            (ProductionSignal::Environment, Deployed::Environment(name)) => {
+                patterns.is_some_and(|p| p.environment.is_match(name))
             }
-            (ProductionSignal::Releases, None) => true,
+            (ProductionSignal::Workflow, Deployed::WorkflowRun(name)) => {
+                patterns.is_some_and(|p| p.workflow.is_match(name))
+            }
+            (ProductionSignal::Releases, Deployed::Release) => true,
             _ => false,
         }
     }
+}
+
+/// The production patterns of a rule, compiled.
+#[derive(Debug, Clone)]
+pub struct ProductionPatterns {
+    environment: regex::Regex,
+    workflow: regex::Regex,
+}
+
+/// A record that may count as a production deployment.
+#[derive(Debug, Clone, Copy)]
+pub enum Deployed<'a> {
+    /// A deployment to the named environment.
+    Environment(&'a str),
+    /// A published release.
+    Release,
+    /// A run of the named workflow.
+    WorkflowRun(&'a str),
 }
 
 /// DORA's performance bands.
@@ -177,22 +219,30 @@ mod tests {
     #[test]
     fn production_follows_the_signal_and_the_pattern() {
         let rules = DeliveryRules::default();
-        let pattern = rules.production_environment();
-        assert!(rules.is_production(Some("Production"), pattern.as_ref()));
-        assert!(rules.is_production(Some("prod-eu"), pattern.as_ref()));
-        assert!(!rules.is_production(Some("staging"), pattern.as_ref()));
-        assert!(!rules.is_production(None, pattern.as_ref()));
+        let patterns = rules.check().ok();
+        let patterns = patterns.as_ref();
+        assert!(rules.is_production(Deployed::Environment("Production"), patterns));
+        assert!(rules.is_production(Deployed::Environment("prod-eu"), patterns));
+        assert!(!rules.is_production(Deployed::Environment("staging"), patterns));
+        assert!(!rules.is_production(Deployed::Release, patterns));
+        assert!(!rules.is_production(Deployed::WorkflowRun("Deploy"), patterns));
         let releases = DeliveryRules {
             production: ProductionSignal::Releases,
             ..DeliveryRules::default()
         };
-        assert!(releases.is_production(None, None));
-        assert!(!releases.is_production(Some("production"), pattern.as_ref()));
-        let broken = DeliveryRules {
-            production_environment: "(".into(),
+        assert!(releases.is_production(Deployed::Release, None));
+        assert!(!releases.is_production(Deployed::Environment("production"), patterns));
+        let workflows = DeliveryRules {
+            production: ProductionSignal::Workflow,
             ..DeliveryRules::default()
         };
-        assert!(broken.production_environment().is_none());
+        assert!(workflows.is_production(Deployed::WorkflowRun("Deploy to production"), patterns));
+        assert!(!workflows.is_production(Deployed::WorkflowRun("CI"), patterns));
+        let broken = DeliveryRules {
+            production_workflow: "(".into(),
+            ..DeliveryRules::default()
+        };
+        assert_eq!(broken.check().err(), Some("delivery.production_workflow"));
         let settings: DeliveryRules =
             serde_json::from_str(r#"{"incident_window_hours": 24}"#).unwrap();
         assert_eq!(settings.incident_labels, vec!["incident".to_owned()]);

@@ -107,9 +107,9 @@ const MAX_INCIDENT_WINDOW_HOURS: u32 = 366 * 24;
 /// Delivery rules as stored: a pattern that compiles, a window of an hour to a year, names
 /// that are not blank.
 fn check_delivery(rules: &DeliveryRules) -> Result<(), InvalidInput> {
-    if rules.production_environment().is_none() {
+    if let Err(field) = rules.check() {
         return Err(input::invalid(
-            "delivery.production_environment",
+            field,
             "is not a regular expression (or one too large)",
         ));
     }

@@ -786,4 +786,41 @@ async fn delivery_rules_are_checked_and_followed() {
     let after = api.get(all_time, &token).await["groups"][0].clone();
     assert_eq!(after["deployments"], releases);
     assert!(releases > 0 && releases < before["deployments"].as_i64().unwrap());
+
+    // Workflow runs as production: the next sync reads every run (the first time), and the
+    // successful runs of "Deploy" (not "Staging checks") are the deployments counted.
+    let runs_path = "GET /repos/{owner}/{repo}/actions/runs";
+    let runs_before = stats(&sim).await["requests"][runs_path]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(runs_before, 0, "runs are read only when they are the rule");
+    let (status, body) = patch(github, serde_json::json!({"production": "workflow"})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    sync(&db, &tenant, "github").await;
+    assert!(stats(&sim).await["requests"][runs_path].as_u64().unwrap() >= 3);
+    // The releases loaded before count until a reprocess applies the rule to them.
+    let ran = cli(
+        &db,
+        strings(&[
+            "reprocess",
+            "--tenant",
+            &tenant,
+            "--integration",
+            &github.to_string(),
+        ]),
+    )
+    .await;
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let truth = truth(&config);
+    let runs = api.get(all_time, &token).await["groups"][0].clone();
+    assert_eq!(runs["deployments"], truth.deployed.len() as i64);
+    let shipped: i64 = sqlx::query_scalar("SELECT count(*) FROM pr_deployments")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        shipped,
+        truth.shipped.len() as i64,
+        "runs ship what the deployments did"
+    );
 }

@@ -1,6 +1,7 @@
 //! The simulated GitHub REST and GraphQL APIs: pull requests with commits, reviews and
-//! comments, deployments and releases.
+//! comments, deployments, releases and workflow runs.
 
+pub mod actions;
 pub mod deployments;
 pub mod etag;
 pub mod graphql;

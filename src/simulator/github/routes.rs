@@ -36,7 +36,7 @@ impl GithubState {
     }
 }
 
-type Shared = State<Arc<GithubState>>;
+pub(super) type Shared = State<Arc<GithubState>>;
 
 pub fn router(state: Arc<GithubState>) -> Router {
     Router::new()
@@ -53,6 +53,10 @@ pub fn router(state: Arc<GithubState>) -> Router {
         )
         .route("/repos/{owner}/{repo}/issues/comments", get(issue_comments))
         .route("/repos/{owner}/{repo}/commits", get(repo_commits))
+        .route(
+            "/repos/{owner}/{repo}/actions/runs",
+            get(super::actions::workflow_runs),
+        )
         .with_state(state)
 }
 
@@ -83,7 +87,7 @@ impl IntoResponse for GithubError {
     }
 }
 
-type Answer = Result<Response, GithubError>;
+pub(super) type Answer = Result<Response, GithubError>;
 
 /// `since` as epoch ms; malformed is GitHub's 422.
 fn since(params: &Params) -> Result<Option<i64>, GithubError> {
@@ -116,6 +120,19 @@ fn page(params: &Params) -> (usize, usize) {
 
 /// One page of `items` with GitHub's `Link` header (`next`, `last`, `first`, `prev`).
 fn paged(base: &str, path: &str, raw: &Option<String>, items: Vec<Value>) -> Response {
+    paged_in(base, path, raw, items, None)
+}
+
+/// As [`paged`], the page's entries under `field` beside `total_count` when one is named
+/// (as GitHub answers workflow runs).
+pub(super) fn paged_in(
+    base: &str,
+    path: &str,
+    raw: &Option<String>,
+    items: Vec<Value>,
+    field: Option<&str>,
+) -> Response {
+    let total = items.len();
     let params = Params::parse(raw.as_deref());
     let (page, per_page) = page(&params);
     let total_pages = items.len().div_ceil(per_page).max(1);
@@ -146,7 +163,10 @@ fn paged(base: &str, path: &str, raw: &Option<String>, items: Vec<Value>) -> Res
         links.push(format!("{}; rel=\"first\"", link_to(1)));
         links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
     }
-    let mut response = Json(body).into_response();
+    let mut response = match field {
+        Some(field) => Json(json!({"total_count": total, field: body})).into_response(),
+        None => Json(body).into_response(),
+    };
     if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
         if !links.is_empty() {
             response.headers_mut().insert(header::LINK, value);
@@ -155,7 +175,11 @@ fn paged(base: &str, path: &str, raw: &Option<String>, items: Vec<Value>) -> Res
     response
 }
 
-fn repo_index(state: &GithubState, owner: &str, repo: &str) -> Result<usize, GithubError> {
+pub(super) fn repo_index(
+    state: &GithubState,
+    owner: &str,
+    repo: &str,
+) -> Result<usize, GithubError> {
     state.site.repo(owner, repo).ok_or(GithubError::NotFound)
 }
 

@@ -13,11 +13,12 @@ use crate::store::load_batches::{LoadRow, LoadTable};
 pub enum DeploymentKind {
     Deployment,
     Release,
+    WorkflowRun,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeploymentRow {
-    /// `deployment:<id>` or `release:<id>`.
+    /// `deployment:<id>`, `release:<id>` or `workflow_run:<id>`.
     pub external_id: String,
     pub repository_full_name: String,
     pub kind: DeploymentKind,

@@ -78,8 +78,17 @@ fn page_of(fetched: Fetched) -> Page {
         .and_then(|v| v.to_str().ok())
         .and_then(next_link);
     let etag = fetched.etag().map(str::to_owned);
+    // A listing is an array, or (workflow runs, search) an object holding its entries in
+    // one array beside `total_count`.
     let items = match fetched.body {
         Value::Array(items) => items,
+        Value::Object(fields) => fields
+            .into_iter()
+            .find_map(|(_, value)| match value {
+                Value::Array(items) => Some(items),
+                _ => None,
+            })
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     Page { items, next, etag }

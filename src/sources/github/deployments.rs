@@ -3,7 +3,10 @@
 //! query asks for twenty of each and is, when nothing changed, the only one; deployments
 //! created up to a day before the cursor are read again, since a deployment's statuses keep
 //! changing after it was created. Each node is stored raw, transformed and loaded here, then
-//! the merged pull requests the new deployments may have shipped are matched to them.
+//! the merged pull requests the new deployments may have shipped are matched to them. When
+//! the production rule is a workflow, each repository's completed workflow runs on its
+//! default branch are read too (REST, pages of a hundred, from a day before the cursor; the
+//! first time every one GitHub lists).
 
 use std::time::Instant;
 
@@ -16,7 +19,7 @@ use super::load::GithubLoader;
 use super::sync::GithubRun;
 use super::transform_deployments;
 use super::{kinds, steps};
-use crate::domain::delivery::DeliveryRules;
+use crate::domain::delivery::{DeliveryRules, ProductionSignal};
 use crate::domain::StageState;
 use crate::pipeline::{PipelineError, StepReport};
 use crate::sources::delivery::rows::DeploymentRow;
@@ -161,9 +164,18 @@ impl GithubRun<'_> {
     ) -> Result<StepReport, PipelineError> {
         let mut report = StepReport::default();
         let mut loaded = Vec::new();
+        // Workflow runs are read only when they are the rule; the first time from the start.
+        let runs_since = match rules.production {
+            ProductionSignal::Workflow if self.has_runs().await? => Some(since),
+            ProductionSignal::Workflow => Some(None),
+            _ => None,
+        };
         for repository in repositories {
             let clock = Instant::now();
-            let stored = self.extract_deployments(repository, since).await?;
+            let mut stored = self.extract_deployments(repository, since).await?;
+            if let Some(runs_since) = runs_since {
+                stored.extend(self.extract_workflow_runs(repository, runs_since).await?);
+            }
             report.extract_seconds += clock.elapsed().as_secs_f64();
             let (part, external_ids) =
                 load_deployments(self.pool, self.scope, stored, rules).await?;
@@ -181,6 +193,76 @@ impl GithubRun<'_> {
             "deployments loaded and matched to pull requests"
         );
         Ok(report)
+    }
+
+    /// Whether any workflow run of the integration is stored.
+    async fn has_runs(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM raw_extraction_data
+                            WHERE tenant_id = $1 AND integration_id = $2 AND type = $3)",
+        )
+        .bind(self.scope.tenant_id)
+        .bind(self.scope.integration_id)
+        .bind(kinds::WORKFLOW_RUN)
+        .fetch_one(self.pool)
+        .await?)
+    }
+
+    /// One repository's completed workflow runs on its default branch created since the
+    /// day before `since` (None: every one GitHub lists, at most 1,000), stored raw.
+    async fn extract_workflow_runs(
+        &self,
+        repository: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RawRecord>, PipelineError> {
+        let branch: Option<String> = sqlx::query_scalar(
+            "SELECT default_branch FROM repositories
+             WHERE tenant_id = $1 AND integration_id = $2 AND full_name = $3",
+        )
+        .bind(self.scope.tenant_id)
+        .bind(self.scope.integration_id)
+        .bind(repository)
+        .fetch_optional(self.pool)
+        .await
+        .map_err(StoreError::from)?
+        .flatten();
+        let mut query = vec![("status", "completed".to_owned())];
+        if let Some(branch) = branch {
+            query.push(("branch", branch));
+        }
+        if let Some(since) = since {
+            let from = (since - lookback()).format("%Y-%m-%d");
+            query.push(("created", format!(">={from}")));
+        }
+        let pages = self
+            .client
+            .all_pages(&format!("/repos/{repository}/actions/runs"), &query)
+            .await?;
+        let runs: Vec<(Option<String>, Value)> = pages
+            .into_iter()
+            .flat_map(|page| page.items)
+            .map(|run| (run["id"].as_i64().map(|id| id.to_string()), run))
+            .collect();
+        let metadata = json!({"repository": repository});
+        let ids = raw::insert(
+            self.pool,
+            self.scope,
+            kinds::WORKFLOW_RUN,
+            runs.clone(),
+            &metadata,
+        )
+        .await?;
+        Ok(ids
+            .into_iter()
+            .zip(runs)
+            .map(|(id, (external_id, run))| RawRecord {
+                id,
+                kind: kinds::WORKFLOW_RUN.to_owned(),
+                external_id,
+                raw_data: run,
+                extraction_metadata: metadata.clone(),
+            })
+            .collect())
     }
 
     /// One repository's deployments and releases down to the cursor, stored raw.
@@ -263,7 +345,7 @@ impl GithubRun<'_> {
     }
 }
 
-/// Transforms and loads stored deployment and release nodes under `rules`; returns the
+/// Transforms and loads stored deployments, releases and workflow runs under `rules`; returns the
 /// report and the external ids of the rows loaded.
 pub async fn load_deployments(
     pool: &PgPool,
@@ -271,7 +353,7 @@ pub async fn load_deployments(
     stored: Vec<RawRecord>,
     rules: &DeliveryRules,
 ) -> Result<(StepReport, Vec<String>), StoreError> {
-    let production = rules.production_environment();
+    let patterns = rules.check().ok();
     let loader = GithubLoader { pool, scope };
     let extracted = stored.len() as u64;
     let mut report = StepReport::default();
@@ -283,11 +365,17 @@ pub async fn load_deployments(
             .unwrap_or_default();
         let row = match record.kind.as_str() {
             kinds::RELEASE => transform_deployments::release(repository, &record.raw_data, rules),
+            kinds::WORKFLOW_RUN => transform_deployments::workflow_run(
+                repository,
+                &record.raw_data,
+                rules,
+                patterns.as_ref(),
+            ),
             _ => transform_deployments::deployment(
                 repository,
                 &record.raw_data,
                 rules,
-                production.as_ref(),
+                patterns.as_ref(),
             ),
         };
         match row {

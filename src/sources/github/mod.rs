@@ -90,6 +90,9 @@ pub mod kinds {
     pub const DEPLOYMENT: &str = "github_deployment";
     /// A release node (external id: its database id; metadata: its repository).
     pub const RELEASE: &str = "github_release";
+    /// A completed workflow run, read when workflows are the production rule (external id:
+    /// its id; metadata: its repository).
+    pub const WORKFLOW_RUN: &str = "github_workflow_run";
 }
 
 /// The tables GitHub's load work fills.

@@ -66,7 +66,7 @@ pub async fn reprocess(
         .delivery;
     let mut deployments = StepReport::default();
     let mut loaded = Vec::new();
-    for kind in [kinds::DEPLOYMENT, kinds::RELEASE] {
+    for kind in [kinds::DEPLOYMENT, kinds::RELEASE, kinds::WORKFLOW_RUN] {
         let mut batches = LatestBatches::new(pool, ids, kind);
         while let Some(rows) = batches.next().await? {
             let (report, external_ids) =

@@ -1,4 +1,5 @@
-//! GitHub deployments and releases (GraphQL nodes) to deployment rows. A deployment's
+//! GitHub deployments and releases (GraphQL nodes) and workflow runs (REST) to deployment
+//! rows. A deployment's
 //! outcome is its first final status (success, failure or error), taken from its statuses:
 //! GitHub marks a successful deployment `INACTIVE` once a later one to the same environment
 //! succeeds, so its latest status does not tell. A row's version (`deployment_updated_at`)
@@ -6,11 +7,10 @@
 //! nothing it records, so a copy read before them equals one read after.
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde_json::Value;
 
 use super::transform::{text, time, GithubError};
-use crate::domain::delivery::DeliveryRules;
+use crate::domain::delivery::{DeliveryRules, Deployed, ProductionPatterns};
 use crate::sources::delivery::rows::{DeploymentKind, DeploymentRow};
 
 /// A node's database id as text.
@@ -58,7 +58,7 @@ pub fn deployment(
     repository: &str,
     node: &Value,
     rules: &DeliveryRules,
-    production: Option<&Regex>,
+    patterns: Option<&ProductionPatterns>,
 ) -> Result<DeploymentRow, GithubError> {
     const ENTITY: &str = "deployment";
     let id = database_id(node, ENTITY)?;
@@ -69,7 +69,10 @@ pub fn deployment(
         external_id: format!("deployment:{id}"),
         repository_full_name: repository.to_owned(),
         kind: DeploymentKind::Deployment,
-        is_production: rules.is_production(Some(environment.as_deref().unwrap_or("")), production),
+        is_production: rules.is_production(
+            Deployed::Environment(environment.as_deref().unwrap_or("")),
+            patterns,
+        ),
         environment,
         description: text(node, &["description"]),
         ref_name: None,
@@ -109,7 +112,64 @@ pub fn release(
         deployment_created_at: required(created, ENTITY, "createdAt")?,
         finished_at: published,
         deployment_updated_at: published.or(created),
-        is_production: published.is_some() && !prerelease && rules.is_production(None, None),
+        is_production: published.is_some()
+            && !prerelease
+            && rules.is_production(Deployed::Release, None),
+    })
+}
+
+/// A completed workflow run of `repository` (REST): a production deployment when it
+/// succeeded and the rule counts its workflow's runs.
+pub fn workflow_run(
+    repository: &str,
+    run: &Value,
+    rules: &DeliveryRules,
+    patterns: Option<&ProductionPatterns>,
+) -> Result<DeploymentRow, GithubError> {
+    const ENTITY: &str = "workflow run";
+    let id = run["id"]
+        .as_i64()
+        .map(|id| id.to_string())
+        .ok_or(GithubError::Missing {
+            entity: ENTITY,
+            field: "id",
+        })?;
+    let name = text(run, &["name"]);
+    let created = time(run, &["run_started_at"], (ENTITY, &id))?.or(time(
+        run,
+        &["created_at"],
+        (ENTITY, &id),
+    )?);
+    let completed = run["status"].as_str() == Some("completed");
+    let finished = if completed {
+        time(run, &["updated_at"], (ENTITY, &id))?
+    } else {
+        None
+    };
+    let outcome = finished.and(match run["conclusion"].as_str() {
+        Some("success") => Some("success".to_owned()),
+        Some("failure" | "timed_out" | "startup_failure") => Some("failure".to_owned()),
+        _ => None,
+    });
+    let succeeded = outcome.as_deref() == Some("success");
+    Ok(DeploymentRow {
+        external_id: format!("workflow_run:{id}"),
+        repository_full_name: repository.to_owned(),
+        kind: DeploymentKind::WorkflowRun,
+        is_production: succeeded
+            && rules.is_production(
+                Deployed::WorkflowRun(name.as_deref().unwrap_or("")),
+                patterns,
+            ),
+        environment: name,
+        description: text(run, &["display_title"]),
+        ref_name: text(run, &["head_branch"]),
+        commit_sha: text(run, &["head_sha"]),
+        commit_committed_at: time(run, &["head_commit", "timestamp"], (ENTITY, &id))?,
+        deployment_created_at: required(created, ENTITY, "created_at")?,
+        deployment_updated_at: finished.or(created),
+        finished_at: finished,
+        outcome,
     })
 }
 
@@ -130,7 +190,7 @@ mod tests {
     #[test]
     fn the_first_final_status_decides_however_the_list_is_ordered() {
         let rules = DeliveryRules::default();
-        let pattern = rules.production_environment();
+        let pattern = rules.check().ok();
         let statuses = json!([
             {"state": "INACTIVE", "createdAt": "2025-03-04T10:00:00Z"},
             {"state": "SUCCESS", "createdAt": "2025-03-03T10:12:00Z"},
@@ -138,6 +198,35 @@ mod tests {
         ]);
         let row = deployment("o/r", &node(statuses), &rules, pattern.as_ref()).unwrap();
         assert_eq!(row.external_id, "deployment:7");
+        let run = json!({
+            "id": 31, "name": "Deploy", "display_title": "Ship #7", "status": "completed",
+            "conclusion": "success", "head_branch": "main", "head_sha": "abc",
+            "head_commit": {"timestamp": "2025-03-03T09:00:00Z"},
+            "created_at": "2025-03-03T10:00:00Z", "run_started_at": "2025-03-03T10:00:05Z",
+            "updated_at": "2025-03-03T10:09:00Z"
+        });
+        let workflows = DeliveryRules {
+            production: crate::domain::delivery::ProductionSignal::Workflow,
+            ..DeliveryRules::default()
+        };
+        let shipped = workflow_run("o/r", &run, &workflows, pattern.as_ref()).unwrap();
+        assert!(shipped.is_production);
+        assert_eq!(
+            shipped.finished_at.unwrap().to_rfc3339(),
+            "2025-03-03T10:09:00+00:00"
+        );
+        let mut failed = run.clone();
+        failed["conclusion"] = json!("failure");
+        let failed = workflow_run("o/r", &failed, &workflows, pattern.as_ref()).unwrap();
+        assert_eq!(
+            (failed.outcome.as_deref(), failed.is_production),
+            (Some("failure"), false)
+        );
+        assert!(
+            !workflow_run("o/r", &run, &rules, pattern.as_ref())
+                .unwrap()
+                .is_production
+        );
         assert_eq!(row.outcome.as_deref(), Some("success"));
         assert_eq!(
             row.finished_at.unwrap().to_rfc3339(),

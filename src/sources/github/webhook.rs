@@ -3,8 +3,8 @@
 //! read again one query each (GraphQL, as the sync reads them; REST: detail, reviews and
 //! commits) through the usual pull-request path; a renamed or transferred repository is read
 //! again and its pull requests take its new name. The deployments and releases of the day
-//! are read again (one query) for every repository a `deployment`, `deployment_status` or
-//! `release` event names, and for every repository whose pull requests were read (a merge is
+//! (and workflow runs, when they are the production rule) are read again for every
+//! repository a `deployment`, `deployment_status`, `release` or `workflow_run` event names, and for every repository whose pull requests were read (a merge is
 //! usually deployed soon after). `ping`, other `repository` actions (deleted, archived: the
 //! next poll sees them) and events on repositories the integration does not read are
 //! ignored.
@@ -58,7 +58,7 @@ pub fn plan(deliveries: &[RawRecord]) -> Plan {
                     .as_u64()
                     .map(|number| plan.pulls.insert((repository, number)))
             }
-            ("deployment" | "deployment_status" | "release", Some(repository)) => {
+            ("deployment" | "deployment_status" | "release" | "workflow_run", Some(repository)) => {
                 Some(plan.deployed.insert(repository))
             }
             ("push", Some(repository)) => body["ref"]
