@@ -53,10 +53,6 @@ impl Default for DeliveryRules {
 }
 
 impl DeliveryRules {
-    pub fn is_default(&self) -> bool {
-        *self == DeliveryRules::default()
-    }
-
     /// `pattern` compiled case-insensitively.
     fn compiled(pattern: &str) -> Option<regex::Regex> {
         regex::RegexBuilder::new(pattern)

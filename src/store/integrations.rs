@@ -49,8 +49,9 @@ pub struct IntegrationSettings {
     /// Requests in flight at once to this source (None: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
-    /// What counts as a production deployment and as an incident.
-    #[serde(default, skip_serializing_if = "DeliveryRules::is_default")]
+    /// What counts as a production deployment and as an incident (always shown, so a
+    /// client sees the defaults in force).
+    #[serde(default)]
     pub delivery: DeliveryRules,
 }
 

@@ -151,10 +151,18 @@ try {
   step("the integration edited with the right token tests as working");
   await page.locator("tbody tr").last().getByRole("button", { name: "Edit" }).click();
   await page.getByLabel("New API token (empty: keep)").fill("sim-gh-token");
+  await page.getByLabel("Incident window (hours after a deployment)").fill("48");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").filter({ hasText: "saved" }).waitFor();
   await page.locator("tbody tr").last().getByRole("button", { name: "Test connection" }).click();
   await page.getByRole("status").filter({ hasText: "connection works" }).waitFor({ timeout: 30_000 });
+  step("the delivery rules saved with it are shown again");
+  await page.locator("tbody tr").last().getByRole("button", { name: "Edit" }).click();
+  const kept = await page.getByLabel("Incident window (hours after a deployment)").inputValue();
+  if (kept !== "48") failures.push(`the incident window saved as 48 reads ${kept}`);
+  if ((await page.getByLabel("Production deployments are").inputValue()) !== "environment")
+    failures.push("the production rule is not the default");
+  await page.getByRole("button", { name: "Cancel" }).click();
 
   step("an Azure DevOps integration's form asks for no account, and a token it does not know is refused in words");
   const rowsBeforeAzure = await page.locator("tbody tr").count();

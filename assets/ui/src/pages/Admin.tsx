@@ -90,6 +90,43 @@ function words(form: FormData, name: string): string[] {
     .filter(Boolean);
 }
 
+/** An integration's delivery rules: what counts as a production deployment and as an incident. */
+function DeliveryFields({ rules }: { rules: Schemas["DeliveryRules"] }) {
+  return (
+    <fieldset>
+      <legend>Delivery rules (DORA)</legend>
+      <label>
+        Production deployments are
+        <select name="production" defaultValue={rules.production}>
+          <option value="environment">deployments to a matching environment</option>
+          <option value="releases">published releases</option>
+          <option value="workflow">successful runs of a matching workflow</option>
+        </select>
+      </label>
+      <label>
+        Production environment (regular expression)
+        <input name="production_environment" defaultValue={rules.production_environment} />
+      </label>
+      <label>
+        Deploy workflow (regular expression)
+        <input name="production_workflow" defaultValue={rules.production_workflow} />
+      </label>
+      <label>
+        Incident issue types (comma-separated)
+        <input name="incident_types" defaultValue={(rules.incident_types ?? []).join(", ")} />
+      </label>
+      <label>
+        Incident labels (comma-separated)
+        <input name="incident_labels" defaultValue={(rules.incident_labels ?? []).join(", ")} />
+      </label>
+      <label>
+        Incident window (hours after a deployment)
+        <input name="incident_window_hours" type="number" min={1} defaultValue={rules.incident_window_hours} />
+      </label>
+    </fieldset>
+  );
+}
+
 /** Edits an integration: URL, account, what it reads, and (write-only) a new token. */
 function EditIntegration({
   integration,
@@ -110,6 +147,17 @@ function EditIntegration({
     const token = String(form.get("token") ?? "");
     if (token) body.tokens = [token];
     if (source.username_label) body.username = String(form.get("username") ?? "");
+    const rules = integration.settings.delivery;
+    if (rules) {
+      body.delivery = {
+        production: String(form.get("production") ?? rules.production),
+        production_environment: String(form.get("production_environment") ?? ""),
+        production_workflow: String(form.get("production_workflow") ?? ""),
+        incident_types: words(form, "incident_types"),
+        incident_labels: words(form, "incident_labels"),
+        incident_window_hours: Number(form.get("incident_window_hours")),
+      };
+    }
     run(
       () =>
         load(
@@ -147,6 +195,7 @@ function EditIntegration({
           />
         </label>
       ))}
+      {integration.settings.delivery && <DeliveryFields rules={integration.settings.delivery} />}
       <button type="submit">Save</button>
       <button type="button" onClick={close}>
         Cancel
