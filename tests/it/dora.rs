@@ -308,6 +308,19 @@ async fn sync(db: &ScratchDb, tenant: &str, provider: &str) {
     assert!(ran.status.success(), "{}", stderr(&ran));
 }
 
+/// A simulator of `config` and a tenant with its Jira and GitHub integrations synced.
+async fn synced(config: &SimulatorConfig) -> (RunningSimulator, ScratchDb, String) {
+    let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let db = ScratchDb::migrated().await;
+    let tenant = jira_tenant(&db, &sim, "sim-token").await;
+    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
+    sync(&db, &tenant, "jira").await;
+    sync(&db, &tenant, "github").await;
+    (sim, db, tenant)
+}
+
 fn at(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text).unwrap().timestamp()
 }
@@ -326,14 +339,7 @@ fn week_of(seconds: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_four_keys_equal_an_oracle_over_the_simulators_truth() {
     let config = config();
-    let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
-    sync(&db, &tenant, "jira").await;
-    sync(&db, &tenant, "github").await;
+    let (sim, db, tenant) = synced(&config).await;
     let truth = truth(&config);
     let failures = truth.deployed.iter().filter(|d| failed(&truth, d)).count();
     assert!(
@@ -430,14 +436,7 @@ async fn new_deployments_update_the_keys_with_one_query_per_repository_when_noth
         jira_issues: 200,
         ..config()
     };
-    let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
-    sync(&db, &tenant, "jira").await;
-    sync(&db, &tenant, "github").await;
+    let (sim, db, tenant) = synced(&config).await;
 
     // Nothing changed: the deployments step sends one query per repository.
     let graphql = |stats: &Value| stats["requests"]["POST /graphql"].as_u64().unwrap_or(0);
@@ -703,14 +702,7 @@ async fn delivery_rules_are_checked_and_followed() {
         jira_issues: 300,
         ..config()
     };
-    let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let db = ScratchDb::migrated().await;
-    let tenant = jira_tenant(&db, &sim, "sim-token").await;
-    connect_github(&db, &sim, &tenant, &["sim-gh-token"], &[]).await;
-    sync(&db, &tenant, "jira").await;
-    sync(&db, &tenant, "github").await;
+    let (sim, db, tenant) = synced(&config).await;
     let api = TestApi::start(&db.pool).await;
     let (admin, _) = api::user(&db.pool, &tenant, UserRole::Admin).await;
     let token = api.login(&admin).await;
