@@ -241,28 +241,10 @@ impl GithubRun<'_> {
         let runs: Vec<(Option<String>, Value)> = pages
             .into_iter()
             .flat_map(|page| page.items)
-            .map(|run| (run["id"].as_i64().map(|id| id.to_string()), run))
+            .map(|run| (super::sync::id_text(&run), run))
             .collect();
-        let metadata = json!({"repository": repository});
-        let ids = raw::insert(
-            self.pool,
-            self.scope,
-            kinds::WORKFLOW_RUN,
-            runs.clone(),
-            &metadata,
-        )
-        .await?;
-        Ok(ids
-            .into_iter()
-            .zip(runs)
-            .map(|(id, (external_id, run))| RawRecord {
-                id,
-                kind: kinds::WORKFLOW_RUN.to_owned(),
-                external_id,
-                raw_data: run,
-                extraction_metadata: metadata.clone(),
-            })
-            .collect())
+        let entities = raw::with_metadata(runs, &json!({"repository": repository}));
+        Ok(raw::insert_returning(self.pool, self.scope, kinds::WORKFLOW_RUN, entities).await?)
     }
 
     /// One repository's deployments and releases down to the cursor, stored raw.
@@ -311,25 +293,11 @@ impl GithubRun<'_> {
                     })
                     .collect();
                 let reached_cursor = fresh.len() < nodes.len();
-                if !fresh.is_empty() {
-                    let ids = raw::insert(
-                        self.pool,
-                        self.scope,
-                        list.kind(),
-                        fresh.clone(),
-                        &json!({"repository": repository}),
-                    )
-                    .await?;
-                    stored.extend(ids.into_iter().zip(fresh).map(|(id, (external_id, node))| {
-                        RawRecord {
-                            id,
-                            kind: list.kind().to_owned(),
-                            external_id,
-                            raw_data: node,
-                            extraction_metadata: json!({"repository": repository}),
-                        }
-                    }));
-                }
+                // Stored as the raw store keeps them (cleaned), which is what the load reads.
+                let entities = raw::with_metadata(fresh, &json!({"repository": repository}));
+                stored.extend(
+                    raw::insert_returning(self.pool, self.scope, list.kind(), entities).await?,
+                );
                 let more = page["pageInfo"]["hasNextPage"].as_bool() == Some(true);
                 match page["pageInfo"]["endCursor"].as_str() {
                     Some(cursor) if more && !reached_cursor => {

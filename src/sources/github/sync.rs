@@ -56,7 +56,8 @@ pub struct PullsSynced {
 /// A listing's ETag, keyed by what it lists (not by `since`, which changes every run).
 type Etags = HashMap<String, String>;
 
-fn id_text(entity: &Value) -> Option<String> {
+/// An entity's `id` as text, whether GitHub sent a number or a string.
+pub(super) fn id_text(entity: &Value) -> Option<String> {
     match &entity["id"] {
         Value::Number(n) => Some(n.to_string()),
         Value::String(s) => Some(s.clone()),

@@ -39,7 +39,7 @@ pub(super) fn number(value: &Value, path: &[&str]) -> Option<i64> {
 }
 
 /// An id as text, whether GitHub sent a number or a string.
-fn id(value: &Value, entity: &'static str) -> Result<String, GithubError> {
+pub(super) fn id(value: &Value, entity: &'static str) -> Result<String, GithubError> {
     match value.get("id") {
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),

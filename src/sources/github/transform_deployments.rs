@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::transform::{text, time, GithubError};
+use super::transform::{id, text, time, GithubError};
 use crate::domain::delivery::{DeliveryRules, Deployed, ProductionPatterns};
 use crate::sources::delivery::rows::{DeploymentKind, DeploymentRow};
 
@@ -127,13 +127,7 @@ pub fn workflow_run(
     patterns: Option<&ProductionPatterns>,
 ) -> Result<DeploymentRow, GithubError> {
     const ENTITY: &str = "workflow run";
-    let id = run["id"]
-        .as_i64()
-        .map(|id| id.to_string())
-        .ok_or(GithubError::Missing {
-            entity: ENTITY,
-            field: "id",
-        })?;
+    let id = id(run, ENTITY)?;
     let name = text(run, &["name"]);
     let created = time(run, &["run_started_at"], (ENTITY, &id))?.or(time(
         run,
