@@ -231,7 +231,7 @@ pub enum MetricsCommand {
 pub struct DoraArgs {
     #[arg(long)]
     pub tenant: TenantId,
-    /// One group for the tenant, or a group per repository or per week.
+    /// One group for the tenant, or a group per repository, week or team.
     #[arg(long, value_enum, default_value_t = DoraGroupBy::Tenant)]
     pub group_by: DoraGroupBy,
     /// Window start (RFC 3339; default: the first production deployment).
@@ -247,6 +247,7 @@ pub enum DoraGroupBy {
     Tenant,
     Repository,
     Week,
+    Team,
 }
 
 #[derive(Debug, Args)]

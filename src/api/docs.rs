@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use super::error::ErrorBody;
 use super::state::ApiState;
 use super::{
-    custom_fields, integrations, jobs, metrics, prs, queues, raw_data, search, session, sources,
-    users, webhooks, work_items, workflow,
+    custom_fields, integrations, jobs, metrics, people, prs, queues, raw_data, search, session,
+    sources, users, webhooks, work_items, workflow,
 };
 
 #[derive(OpenApi)]
@@ -133,6 +133,7 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(work_items::router())
         .merge(prs::router())
         .merge(metrics::router())
+        .merge(people::router())
         .merge(workflow::router())
         .merge(custom_fields::router())
         .merge(raw_data::router())

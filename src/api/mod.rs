@@ -18,6 +18,7 @@ mod jobs;
 mod mcp;
 mod metrics;
 mod pagination;
+mod people;
 mod prs;
 mod queues;
 mod raw_data;

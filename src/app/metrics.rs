@@ -64,6 +64,7 @@ async fn dora(pool: &PgPool, output: Output, args: DoraArgs) -> anyhow::Result<(
         DoraGroupBy::Tenant => DoraGrouping::Tenant,
         DoraGroupBy::Repository => DoraGrouping::Repository,
         DoraGroupBy::Week => DoraGrouping::Week,
+        DoraGroupBy::Team => DoraGrouping::Team,
     };
     let report = flow::dora(pool, args.tenant, group_by, args.since, args.until).await?;
     if output.json {

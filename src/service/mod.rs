@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod flow;
 pub mod integrations;
 pub mod jobs;
+pub mod people;
 pub mod prs;
 pub mod queues;
 pub mod raw_data;

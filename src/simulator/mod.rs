@@ -20,6 +20,7 @@ pub mod github;
 pub mod jira;
 pub mod links;
 mod params;
+pub mod people;
 mod quota;
 mod rng;
 mod stats;

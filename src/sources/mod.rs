@@ -10,6 +10,7 @@ pub mod flow;
 pub mod github;
 pub mod jira;
 pub mod links;
+pub mod people;
 pub mod pull_requests;
 pub mod quality;
 pub mod work_items;

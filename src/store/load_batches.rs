@@ -2,6 +2,7 @@
 //! once in process, or saved to `load_batches` for a load worker, which upserts the saved
 //! records server-side, marks their raw rows processed and deletes the batch.
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlx::PgPool;
@@ -17,6 +18,25 @@ use crate::domain::{IntegrationRef, JobId, LoadBatchId, RawId, TenantId};
 pub struct LoadTable {
     pub upsert: Upsert,
     pub order: u8,
+    /// Work for the tenant once a load wrote rows here (before its raw rows are marked
+    /// processed, so an interrupted load runs it again when it is delivered again).
+    pub after_load: Option<AfterLoad>,
+}
+
+/// What follows a load into a table, given the tenant loaded for.
+pub type AfterLoad = for<'a> fn(&'a PgPool, TenantId) -> BoxFuture<'a, Result<(), StoreError>>;
+
+/// Runs the after-load work of `tables` (each table once).
+async fn after_load(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    tables: &[&'static LoadTable],
+) -> Result<(), StoreError> {
+    let hooks: Vec<AfterLoad> = tables.iter().filter_map(|table| table.after_load).collect();
+    for after in hooks {
+        after(pool, tenant_id).await?;
+    }
+    Ok(())
 }
 
 impl LoadTable {
@@ -77,6 +97,8 @@ impl LoadRows {
         for (table, records) in self.in_load_order() {
             table.upsert.run_records(pool, ids, records).await?;
         }
+        let tables: Vec<&'static LoadTable> = self.parts.iter().map(|(table, _)| *table).collect();
+        after_load(pool, ids.tenant, &tables).await?;
         raw::mark_processed(pool, ids.tenant, &self.raw_ids).await
     }
 
@@ -161,12 +183,13 @@ pub async fn load_saved(
         }
     }
     saved_tables.sort_by_key(|table| table.order);
-    for table in saved_tables {
+    for table in &saved_tables {
         table
             .upsert
             .run_saved(pool, ids, batch_id, table.name())
             .await?;
     }
+    after_load(pool, tenant_id, &saved_tables).await?;
     raw::mark_processed(pool, tenant_id, &raw_ids).await?;
     delete(pool, tenant_id, batch_id).await?;
     Ok(Some(records.unsigned_abs()))

@@ -17,7 +17,7 @@ use crate::common::source::{cli, connect_github, control, jira_tenant, stats, st
 use crate::common::{stderr, stdout, ScratchDb};
 use pulse_etl::domain::UserRole;
 use pulse_etl::simulator::github::deployments::{Outcome, PRODUCTION};
-use pulse_etl::simulator::github::pulls::Population as Pulls;
+use pulse_etl::simulator::github::pulls::{Actor, Population as Pulls};
 use pulse_etl::simulator::github::site::{repo_full_name, GithubSite};
 use pulse_etl::simulator::jira::issues::{Population as Issues, INCIDENT_LABEL};
 use pulse_etl::simulator::links::pull_of_issue;
@@ -27,7 +27,7 @@ const HOUR: i64 = 3_600;
 /// The default incident rule's window.
 const WINDOW_SECONDS: i64 = 72 * HOUR;
 
-fn config() -> SimulatorConfig {
+pub(crate) fn config() -> SimulatorConfig {
     SimulatorConfig {
         seed: 23,
         jira_issues: 900,
@@ -40,34 +40,48 @@ fn config() -> SimulatorConfig {
 }
 
 /// A production deployment that succeeded (GitHub's times are whole seconds).
-struct Deployed {
+pub(crate) struct Deployed {
     repo: String,
-    finished: i64,
+    pub(crate) finished: i64,
     rolled_back: bool,
+    /// The people (GitHub humans' indexes) whose pull requests it shipped.
+    pub(crate) authors: BTreeSet<u64>,
 }
 
-struct Shipped {
+pub(crate) struct Shipped {
     repo: String,
-    deployed: i64,
+    pub(crate) deployed: i64,
     first_commit: i64,
     merged: i64,
+    /// The GitHub human who opened it (None: a bot).
+    pub(crate) author: Option<u64>,
 }
 
-struct Incident {
+pub(crate) struct Incident {
     /// Milliseconds (Jira's times carry them).
     opened_ms: i64,
     resolved_ms: Option<i64>,
     repos: BTreeSet<String>,
+    /// The Jira user it is assigned to.
+    pub(crate) assignee: Option<u64>,
 }
 
-struct Truth {
-    deployed: Vec<Deployed>,
-    shipped: Vec<Shipped>,
-    incidents: Vec<Incident>,
+pub(crate) struct Truth {
+    pub(crate) deployed: Vec<Deployed>,
+    pub(crate) shipped: Vec<Shipped>,
+    pub(crate) incidents: Vec<Incident>,
+}
+
+/// The GitHub human behind an actor (None: a bot).
+fn human(actor: Actor) -> Option<u64> {
+    match actor {
+        Actor::Human(n) => Some(n),
+        Actor::Bot(_) => None,
+    }
 }
 
 /// The simulated tenant as the simulator generates it, read without any of our SQL.
-fn truth(config: &SimulatorConfig) -> Truth {
+pub(crate) fn truth(config: &SimulatorConfig) -> Truth {
     let issues = Issues {
         seed: config.seed,
         issues: config.jira_issues,
@@ -93,21 +107,25 @@ fn truth(config: &SimulatorConfig) -> Truth {
             let rolled_back = production
                 .get(position + 1)
                 .is_some_and(|next| next.rollback);
-            deployed.push(Deployed {
-                repo: repo_full_name(repo),
-                finished: seconds(deployment.finished_ms),
-                rolled_back,
-            });
+            let mut authors = BTreeSet::new();
             for index in &deployment.ships {
                 let pull = pulls.pull(*index, &[]);
                 let first_commit = pull.commits.iter().map(|c| c.authored_ms).min().unwrap();
+                authors.extend(human(pull.author));
                 shipped.push(Shipped {
                     repo: repo_full_name(repo),
                     deployed: seconds(deployment.finished_ms),
                     first_commit: seconds(first_commit),
                     merged: seconds(pull.merged_ms.unwrap()),
+                    author: human(pull.author),
                 });
             }
+            deployed.push(Deployed {
+                repo: repo_full_name(repo),
+                finished: seconds(deployment.finished_ms),
+                rolled_back,
+                authors,
+            });
         }
     }
     // A project's repositories: those of the pull requests its issues with code name.
@@ -129,6 +147,7 @@ fn truth(config: &SimulatorConfig) -> Truth {
         .map(|(index, issue)| Incident {
             opened_ms: issue.created_ms,
             resolved_ms: issue.resolved_ms,
+            assignee: issue.assignee,
             repos: if issue.has_code {
                 BTreeSet::from([repo_of_issue(index)])
             } else {
@@ -147,7 +166,7 @@ fn truth(config: &SimulatorConfig) -> Truth {
 }
 
 /// PostgreSQL's `percentile_cont(0.5)`.
-fn median(mut values: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -161,7 +180,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 #[derive(Debug, Default, PartialEq)]
-struct Keys {
+pub(crate) struct Keys {
     deployments: i64,
     failed: i64,
     changes: i64,
@@ -173,7 +192,7 @@ struct Keys {
 
 /// Whether a deployment failed: rolled back, or the latest production deployment of its
 /// repository before an incident of that repository opened within the window.
-fn failed(truth: &Truth, deployment: &Deployed) -> bool {
+pub(crate) fn failed(truth: &Truth, deployment: &Deployed) -> bool {
     deployment.rolled_back
         || truth.incidents.iter().any(|incident| {
             let opened_exact = incident.opened_ms as f64 / 1_000.0;
@@ -247,8 +266,65 @@ fn oracle(
     keys
 }
 
+/// The oracle's keys of team `name` over `[since, until)` (seconds): the changes its GitHub
+/// people (`authors`) opened, the deployments that shipped one of them (failed as any
+/// deployment fails), and the incidents assigned to its Jira people (`assignees`).
+pub(crate) fn team_oracle(
+    truth: &Truth,
+    (since, until): (i64, i64),
+    name: &str,
+    authors: &BTreeSet<u64>,
+    assignees: &BTreeSet<u64>,
+) -> BTreeMap<String, Keys> {
+    let inside = |at: i64| at >= since && at < until;
+    let mut keys = Keys::default();
+    for deployment in truth
+        .deployed
+        .iter()
+        .filter(|d| inside(d.finished) && !d.authors.is_disjoint(authors))
+    {
+        keys.deployments += 1;
+        keys.failed += i64::from(failed(truth, deployment));
+    }
+    let changes: Vec<&Shipped> = truth
+        .shipped
+        .iter()
+        .filter(|s| inside(s.deployed) && s.author.is_some_and(|a| authors.contains(&a)))
+        .collect();
+    keys.changes = changes.len() as i64;
+    keys.lead_time = median(
+        changes
+            .iter()
+            .map(|c| (c.deployed - c.first_commit) as f64)
+            .collect(),
+    );
+    keys.merge_to_deploy = median(
+        changes
+            .iter()
+            .map(|c| (c.deployed - c.merged) as f64)
+            .collect(),
+    );
+    let restores: Vec<f64> = truth
+        .incidents
+        .iter()
+        .filter(|i| i.assignee.is_some_and(|a| assignees.contains(&a)))
+        .filter_map(|incident| {
+            let resolved_ms = incident.resolved_ms?;
+            let resolved = resolved_ms as f64 / 1_000.0;
+            (resolved >= since as f64 && resolved < until as f64)
+                .then(|| (resolved_ms - incident.opened_ms) as f64 / 1_000.0)
+        })
+        .collect();
+    keys.incidents = restores.len() as i64;
+    keys.restore = median(restores);
+    if keys == Keys::default() {
+        return BTreeMap::new();
+    }
+    BTreeMap::from([(name.to_owned(), keys)])
+}
+
 /// The keys a report answered, by group.
-fn answered(report: &Value) -> BTreeMap<String, Keys> {
+pub(crate) fn answered(report: &Value) -> BTreeMap<String, Keys> {
     report["groups"]
         .as_array()
         .unwrap()
@@ -270,7 +346,11 @@ fn answered(report: &Value) -> BTreeMap<String, Keys> {
         .collect()
 }
 
-fn assert_same(answered: &BTreeMap<String, Keys>, expected: &BTreeMap<String, Keys>, what: &str) {
+pub(crate) fn assert_same(
+    answered: &BTreeMap<String, Keys>,
+    expected: &BTreeMap<String, Keys>,
+    what: &str,
+) {
     let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * b.abs().max(1.0),
         (a, b) => a == b,
@@ -295,7 +375,7 @@ fn assert_same(answered: &BTreeMap<String, Keys>, expected: &BTreeMap<String, Ke
     }
 }
 
-async fn dora(db: &ScratchDb, tenant: &str, extra: &[&str]) -> Value {
+pub(crate) async fn dora(db: &ScratchDb, tenant: &str, extra: &[&str]) -> Value {
     let mut args = strings(&["--json", "metrics", "dora", "--tenant", tenant]);
     args.extend(strings(extra));
     let ran = cli(db, args).await;
@@ -303,13 +383,13 @@ async fn dora(db: &ScratchDb, tenant: &str, extra: &[&str]) -> Value {
     serde_json::from_str(&stdout(&ran)).unwrap()
 }
 
-async fn sync(db: &ScratchDb, tenant: &str, provider: &str) {
+pub(crate) async fn sync(db: &ScratchDb, tenant: &str, provider: &str) {
     let ran = cli(db, strings(&["run-job", provider, "--tenant", tenant])).await;
     assert!(ran.status.success(), "{}", stderr(&ran));
 }
 
 /// A simulator of `config` and a tenant with its Jira and GitHub integrations synced.
-async fn synced(config: &SimulatorConfig) -> (RunningSimulator, ScratchDb, String) {
+pub(crate) async fn synced(config: &SimulatorConfig) -> (RunningSimulator, ScratchDb, String) {
     let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
@@ -321,7 +401,7 @@ async fn synced(config: &SimulatorConfig) -> (RunningSimulator, ScratchDb, Strin
     (sim, db, tenant)
 }
 
-fn at(text: &str) -> i64 {
+pub(crate) fn at(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text).unwrap().timestamp()
 }
 

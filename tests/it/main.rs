@@ -30,6 +30,7 @@ mod load_batches;
 mod mcp;
 mod migrations;
 mod ops_metrics;
+mod people;
 mod rabbitmq_queue;
 mod raw_store;
 mod scheduler_claims;

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::pulls::{Actor, Comment, Commit, Pull, Review};
 use super::site::{repo_full_name, repo_name, ORG};
+use crate::simulator::people;
 
 pub fn github_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -208,14 +209,26 @@ pub fn review(base: &str, pull: &Pull, review: &Review) -> Value {
     })
 }
 
+/// The e-mail a commit of `actor` carries: a human's work e-mail, a bot's no-reply one.
 pub fn email(actor: Actor) -> String {
-    format!("{}@users.noreply.example.com", actor.login())
+    match actor {
+        Actor::Human(n) => people::email(n),
+        Actor::Bot(_) => format!("{}@users.noreply.example.com", actor.login()),
+    }
+}
+
+/// The name a commit of `actor` carries: a human's full name, a bot's login.
+pub fn author_name(actor: Actor) -> String {
+    match actor {
+        Actor::Human(n) => people::name(n),
+        Actor::Bot(_) => actor.login(),
+    }
 }
 
 pub fn commit(base: &str, pull: &Pull, commit: &Commit) -> Value {
     let full = repo_full_name(pull.repo);
     let api = format!("{base}/repos/{full}");
-    let signature = |ms: i64| json!({"name": commit.author.login(), "email": email(commit.author), "date": github_time(ms)});
+    let signature = |ms: i64| json!({"name": author_name(commit.author), "email": email(commit.author), "date": github_time(ms)});
     json!({
         "sha": commit.sha, "node_id": node_id("06:Commit", commit.authored_ms as u64),
         "commit": {

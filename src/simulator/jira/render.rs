@@ -9,6 +9,7 @@ use super::catalog::{
     STATUSES,
 };
 use super::issues::{field_stream, History, Issue, Item, Population};
+use crate::simulator::people;
 use crate::simulator::rng::Stream;
 
 /// Jira's timestamp format, e.g. `2021-03-28T16:06:08.713+0000`.
@@ -37,19 +38,20 @@ fn avatar_urls() -> Value {
 
 pub fn user(base: &str, index: u64) -> Value {
     let account = format!("sim-acc-{index:04}");
-    json!({
+    let mut user = json!({
         "self": format!("{base}/rest/api/3/user?accountId={account}"),
         "accountId": account,
         "avatarUrls": avatar_urls(),
-        "displayName": format!("User {:03}", index + 1),
+        "displayName": people::name(index),
         "active": index % 13 != 12,
         "timeZone": if index % 3 == 0 { "Asia/Shanghai" } else { "Europe/Berlin" },
         "accountType": "atlassian",
-    })
-}
-
-fn user_name(index: u64) -> String {
-    format!("User {:03}", index + 1)
+    });
+    // Jira leaves the field out where the user's privacy setting hides it.
+    if people::jira_shows_email(index) {
+        user["emailAddress"] = Value::from(people::email(index));
+    }
+    user
 }
 
 pub fn status_category(base: &str, category: Category) -> Value {
@@ -486,8 +488,8 @@ fn item(item: &Item) -> Value {
         }),
         Item::Assignee { from, to } => json!({
             "field": "assignee", "fieldtype": "jira", "fieldId": "assignee",
-            "from": from.map(|u| format!("sim-acc-{u:04}")), "fromString": from.map(user_name),
-            "to": to.map(|u| format!("sim-acc-{u:04}")), "toString": to.map(user_name),
+            "from": from.map(|u| format!("sim-acc-{u:04}")), "fromString": from.map(people::name),
+            "to": to.map(|u| format!("sim-acc-{u:04}")), "toString": to.map(people::name),
         }),
         Item::Priority { from, to } => json!({
             "field": "priority", "fieldtype": "jira", "fieldId": "priority",

@@ -120,6 +120,7 @@ impl AzureLoader<'_> {
         let mut report = StepReport::default();
         let mut items = Vec::with_capacity(rows.len());
         let mut changelogs = Vec::new();
+        let mut accounts = Vec::new();
         let mut load = LoadRows::default();
         for row in rows {
             let revisions = row.raw_data["revisions"].as_array();
@@ -131,6 +132,7 @@ impl AzureLoader<'_> {
                 Ok((item, transitions)) => {
                     items.push(item);
                     changelogs.extend(transitions);
+                    accounts.extend(transform::work_item_accounts(stored.work_item));
                     load.processed([row.id]);
                 }
                 Err(error) => {
@@ -144,6 +146,7 @@ impl AzureLoader<'_> {
         report.loaded = items.len() as u64;
         load.add(&items)?;
         load.add(&changelogs)?;
+        load.add(&accounts)?;
         report.transform_seconds = clock.elapsed().as_secs_f64();
         Ok((load, report))
     }

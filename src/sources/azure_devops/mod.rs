@@ -77,7 +77,8 @@ pub mod kinds {
 
 /// Work items land in the tables Jira's issues do, pull requests in those GitHub's do: the
 /// same tables, registered by both.
-static LOAD_TABLES: [&LoadTable; 7] = [
+static LOAD_TABLES: [&LoadTable; 8] = [
+    &crate::sources::people::accounts::ACCOUNTS,
     &work_items::tables::WORK_ITEMS,
     &work_items::tables::CHANGELOGS,
     &pull_requests::tables::REPOSITORIES,

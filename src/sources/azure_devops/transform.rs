@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::domain::workflow::StatusClass;
 use crate::sources::fields::{as_number, as_text, clean, flatten, jira_time};
 use crate::sources::flow::{status_history, StatusChange};
+use crate::sources::people::accounts::AccountRow;
 use crate::sources::work_items::rows::{
     ChangelogRow, CustomFieldValues, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
 };
@@ -139,6 +140,33 @@ pub fn custom_fields(answer: &Value) -> Vec<CustomFieldRow> {
                 external_id: id,
             })
         })
+        .collect()
+}
+
+/// An identity field's account: its uniqueName (the e-mail of an Entra ID or Microsoft
+/// account) with its display name (answers carry `{displayName, uniqueName}` or, without
+/// identity references, `"Name <account>"`).
+fn identity(value: Option<&Value>) -> Option<AccountRow> {
+    let (key, name) = match value? {
+        Value::Object(identity) => (
+            identity.get("uniqueName").and_then(Value::as_str),
+            identity.get("displayName").and_then(Value::as_str),
+        ),
+        Value::String(text) => match text.split_once(" <") {
+            Some((name, rest)) => (rest.strip_suffix('>'), Some(name)),
+            None => (None, Some(text.as_str())),
+        },
+        _ => (None, None),
+    };
+    AccountRow::new(key, key, name.map(clean).as_deref())
+}
+
+/// The accounts a work item names (assignee and creator).
+pub fn work_item_accounts(work_item: &Value) -> Vec<AccountRow> {
+    let fields = &work_item["fields"];
+    ["System.AssignedTo", "System.CreatedBy"]
+        .iter()
+        .filter_map(|field| identity(fields.get(field)))
         .collect()
 }
 
@@ -315,6 +343,7 @@ pub fn transform_work_item(
         priority: scalar_text(fields.get("Microsoft.VSTS.Common.Priority")),
         parent_external_id: scalar_text(fields.get("System.Parent")),
         assignee: person(fields.get("System.AssignedTo")),
+        assignee_account: identity(fields.get("System.AssignedTo")).map(|a| a.account_key),
         reporter: person(fields.get("System.CreatedBy")),
         labels: text_field(fields, "System.Tags")
             .map(|tags| {

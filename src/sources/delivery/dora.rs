@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 
 use crate::domain::delivery::{self, Band, DeliveryRules};
 use crate::domain::{IntegrationId, TenantId};
+use crate::sources::people::teams;
 use crate::store::stats::week_of;
 use crate::store::StoreError;
 
@@ -40,12 +41,16 @@ pub enum DoraGrouping {
     Tenant,
     Repository,
     Week,
+    /// Per team: the changes its members authored, the deployments that shipped one of
+    /// them, and the incidents assigned to its members.
+    Team,
 }
 
 /// The four keys of one group, with their bands (None where there is nothing to measure).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DoraGroup {
-    /// `all`, a repository `owner/name`, or the Monday of a week (`YYYY-MM-DD`).
+    /// `all`, a repository `owner/name`, the Monday of a week (`YYYY-MM-DD`) or a team's
+    /// name.
     pub group: String,
     /// Successful production deployments finished in the window.
     pub deployments: i64,
@@ -123,7 +128,8 @@ pub(super) const PRELUDE: &str = "WITH rules AS (
                  AS r(integration_id bigint, types text[], labels text[], window_hours int)
          ), incidents AS (
              SELECT w.id, w.key, w.summary, w.project_id, w.created AS opened_at,
-                    w.resolved AS resolved_at, r.window_hours
+                    w.resolved AS resolved_at, r.window_hours, w.integration_id,
+                    w.assignee_account
              FROM work_items w
              JOIN rules r ON r.integration_id = w.integration_id
              LEFT JOIN wits t ON t.id = w.wit_id
@@ -170,30 +176,81 @@ pub(super) const PRELUDE: &str = "WITH rules AS (
              WHERE i.opened_at - last.finished_at <= make_interval(hours => i.window_hours)
          )";
 
+/// How one measured set is grouped: the group expression and the joins it needs.
+struct SetGrouping {
+    group: String,
+    joins: String,
+}
+
+impl SetGrouping {
+    fn by(group: impl Into<String>, joins: impl Into<String>) -> Self {
+        SetGrouping {
+            group: group.into(),
+            joins: joins.into(),
+        }
+    }
+}
+
+/// The groupings of the deployments, the shipped pull requests and the incidents.
+fn set_groupings(group_by: DoraGrouping) -> [SetGrouping; 3] {
+    let by_repository = "JOIN repositories rp ON rp.id = d.repository_id";
+    let pull_repository = "JOIN repositories rp ON rp.id = p.repository_id";
+    match group_by {
+        DoraGrouping::Tenant => [
+            SetGrouping::by("'all'", ""),
+            SetGrouping::by("'all'", ""),
+            SetGrouping::by("'all'", ""),
+        ],
+        DoraGrouping::Repository => [
+            SetGrouping::by("rp.full_name", by_repository),
+            SetGrouping::by("rp.full_name", pull_repository),
+            // Incidents counted per repository only where grouping by repository.
+            SetGrouping::by(
+                "rp.full_name",
+                "JOIN incident_repositories ir ON ir.incident_id = i.id
+                 JOIN repositories rp ON rp.id = ir.repository_id",
+            ),
+        ],
+        DoraGrouping::Week => [
+            SetGrouping::by(week_of("d.finished_at"), ""),
+            SetGrouping::by(week_of("pd.deployed_at"), ""),
+            SetGrouping::by(week_of("i.resolved_at"), ""),
+        ],
+        DoraGrouping::Team => {
+            let author = teams::team_of(
+                "author",
+                "p.tenant_id",
+                "p.integration_id",
+                "p.author_login",
+            );
+            [
+                SetGrouping::by(
+                    "team.name",
+                    format!(
+                        "JOIN LATERAL (
+                             SELECT DISTINCT author.name FROM pr_deployments sd
+                             JOIN prs p ON p.id = sd.pr_id {author}
+                             WHERE sd.tenant_id = $1 AND sd.deployment_id = d.id
+                         ) team ON TRUE"
+                    ),
+                ),
+                SetGrouping::by("author.name", author.clone()),
+                SetGrouping::by(
+                    "team.name",
+                    teams::team_of("team", "$1", "i.integration_id", "i.assignee_account"),
+                ),
+            ]
+        }
+    }
+}
+
 /// The statement: `$1` tenant, `$2` since, `$3` until, `$4` the incident rules; each of the
 /// three measured sets grouped by its own expression of the grouping.
 fn statement(group_by: DoraGrouping) -> String {
-    let (deployment_group, pull_group, incident_group) = match group_by {
-        DoraGrouping::Tenant => ("'all'".to_owned(), "'all'".to_owned(), "'all'".to_owned()),
-        DoraGrouping::Repository => (
-            "rp.full_name".to_owned(),
-            "rp.full_name".to_owned(),
-            "rp.full_name".to_owned(),
-        ),
-        DoraGrouping::Week => (
-            week_of("d.finished_at"),
-            week_of("pd.deployed_at"),
-            week_of("i.resolved_at"),
-        ),
-    };
-    // Incidents counted per repository only where grouping by repository; otherwise once.
-    let incident_join = match group_by {
-        DoraGrouping::Repository => {
-            "JOIN incident_repositories ir ON ir.incident_id = i.id
-             JOIN repositories rp ON rp.id = ir.repository_id"
-        }
-        _ => "",
-    };
+    let [deployed, shipped, restored] = set_groupings(group_by);
+    let (deployment_group, deployment_joins) = (deployed.group, deployed.joins);
+    let (pull_group, pull_joins) = (shipped.group, shipped.joins);
+    let (incident_group, incident_joins) = (restored.group, restored.joins);
     format!(
         "{PRELUDE}
          , deployed AS (
@@ -202,7 +259,7 @@ fn statement(group_by: DoraGrouping) -> String {
                         WHERE d.next_committed_at < d.commit_committed_at
                            OR d.id IN (SELECT id FROM blamed)
                     ) AS failed_deployments
-             FROM production d JOIN repositories rp ON rp.id = d.repository_id
+             FROM production d {deployment_joins}
              WHERE d.finished_at >= $2 AND d.finished_at < $3
              GROUP BY 1
          ), shipped AS (
@@ -214,8 +271,7 @@ fn statement(group_by: DoraGrouping) -> String {
                         extract(epoch FROM pd.deployed_at - p.merged_at)::float8)
                         AS merge_to_deploy_seconds_p50
              FROM pr_deployments pd
-             JOIN prs p ON p.id = pd.pr_id
-             JOIN repositories rp ON rp.id = p.repository_id
+             JOIN prs p ON p.id = pd.pr_id {pull_joins}
              WHERE pd.tenant_id = $1 AND pd.deployed_at >= $2 AND pd.deployed_at < $3
              GROUP BY 1
          ), restored AS (
@@ -223,7 +279,7 @@ fn statement(group_by: DoraGrouping) -> String {
                     percentile_cont(0.5) WITHIN GROUP (ORDER BY
                         extract(epoch FROM i.resolved_at - i.opened_at)::float8)
                         AS time_to_restore_seconds_p50
-             FROM incidents i {incident_join}
+             FROM incidents i {incident_joins}
              WHERE i.resolved_at >= $2 AND i.resolved_at < $3
              GROUP BY 1
          )

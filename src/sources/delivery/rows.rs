@@ -36,6 +36,7 @@ pub struct DeploymentRow {
 }
 
 pub static DEPLOYMENTS: LoadTable = LoadTable {
+    after_load: None,
     // After the repositories they belong to.
     order: 1,
     upsert: Upsert {

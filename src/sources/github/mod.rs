@@ -96,8 +96,9 @@ pub mod kinds {
 }
 
 /// The tables GitHub's load work fills.
-static LOAD_TABLES: [&LoadTable; 6] = [
+static LOAD_TABLES: [&LoadTable; 7] = [
     &tables::REPOSITORIES,
+    &crate::sources::people::accounts::ACCOUNTS,
     &crate::sources::delivery::rows::DEPLOYMENTS,
     &tables::PULLS,
     &tables::REVIEWS,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::pr_flow::FlowMetrics;
 use crate::domain::{IntegrationId, TenantId};
+use crate::sources::people::teams;
 use crate::store::stats::{percentile_columns, week_of};
 use crate::store::StoreError;
 
@@ -219,6 +220,8 @@ pub enum PrGrouping {
     #[default]
     Repository,
     Week,
+    /// The teams of each pull request's author (those of authors in no team drop out).
+    Team,
 }
 
 /// Which merged pull requests a report counts.
@@ -235,7 +238,7 @@ pub struct PrReportFilter {
 /// Pull request flow of one group (seconds).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct PrFlowGroup {
-    /// Repository `owner/name`, or the Monday of the week (`YYYY-MM-DD`).
+    /// Repository `owner/name`, the Monday of the week (`YYYY-MM-DD`) or a team's name.
     pub group: String,
     pub merged: i64,
     pub cycle_time_p50: Option<f64>,
@@ -255,13 +258,22 @@ pub async fn pr_flow(
     tenant_id: TenantId,
     filter: &PrReportFilter,
 ) -> Result<Vec<PrFlowGroup>, StoreError> {
-    let group = match filter.group_by {
-        PrGrouping::Repository => "r.full_name".to_owned(),
-        PrGrouping::Week => week_of("pr.merged_at"),
+    let (group, team_join) = match filter.group_by {
+        PrGrouping::Repository => ("r.full_name".to_owned(), String::new()),
+        PrGrouping::Week => (week_of("pr.merged_at"), String::new()),
+        PrGrouping::Team => (
+            "team.name".to_owned(),
+            teams::team_of(
+                "team",
+                "pr.tenant_id",
+                "pr.integration_id",
+                "pr.author_login",
+            ),
+        ),
     };
     let mut query = QueryBuilder::<Postgres>::new(format!(
         "SELECT {group} AS \"group\", count(*) AS merged, {}, {}, {}
-         FROM prs pr JOIN repositories r ON r.id = pr.repository_id
+         FROM prs pr JOIN repositories r ON r.id = pr.repository_id {team_join}
          WHERE pr.merged_at IS NOT NULL AND pr.tenant_id = ",
         percentile_columns("pr.cycle_time_seconds", "cycle_time"),
         percentile_columns("pr.pickup_time_seconds", "pickup_time"),

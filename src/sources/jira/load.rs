@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::kinds;
-use super::transform::issue::{transform_issue, IssueContext};
+use super::transform::issue::{issue_accounts, transform_issue, IssueContext};
 use super::transform::meta as jira_meta;
 use crate::domain::workflow::StatusClass;
 use crate::domain::{RawId, Scope};
@@ -157,6 +157,7 @@ impl JiraLoader<'_> {
         let clock = Instant::now();
         let mut items = Vec::with_capacity(batch.len());
         let mut changelogs = Vec::new();
+        let mut accounts = Vec::new();
         let mut load = LoadRows::default();
         for entry in batch {
             let histories = entry
@@ -167,6 +168,7 @@ impl JiraLoader<'_> {
                 Ok((item, rows)) => {
                     items.push(item);
                     changelogs.extend(rows);
+                    accounts.extend(issue_accounts(&entry.issue));
                     load.processed([entry.raw_id]);
                     load.processed(entry.pages.iter().flat_map(|(_, ids)| ids.iter().copied()));
                 }
@@ -188,6 +190,7 @@ impl JiraLoader<'_> {
         report.loaded = items.len() as u64;
         load.add(&items)?;
         load.add(&changelogs)?;
+        load.add(&accounts)?;
         report.transform_seconds = clock.elapsed().as_secs_f64();
         Ok((load, report))
     }

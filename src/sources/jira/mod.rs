@@ -85,7 +85,11 @@ pub mod kinds {
 }
 
 /// The tables Jira's load work fills.
-static LOAD_TABLES: [&LoadTable; 2] = [&tables::WORK_ITEMS, &tables::CHANGELOGS];
+static LOAD_TABLES: [&LoadTable; 3] = [
+    &tables::WORK_ITEMS,
+    &tables::CHANGELOGS,
+    &crate::sources::people::accounts::ACCOUNTS,
+];
 
 /// Issues are the one kind Jira's transform messages carry.
 static TRANSFORMS: [KindTransform; 1] = [KindTransform {

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::workflow::WorkflowMetrics;
 use crate::domain::{IntegrationId, TenantId};
+use crate::sources::people::teams;
 use crate::sources::work_items::rows::CUSTOM_FIELD_SLOTS;
 use crate::store::stats::{percentile_columns, week_of};
 use crate::store::StoreError;
@@ -293,6 +294,8 @@ pub enum FlowGrouping {
     Project,
     Type,
     Week,
+    /// The teams of each work item's assignee (items of assignees in no team drop out).
+    Team,
 }
 
 /// Which completed work items a flow report counts.
@@ -309,7 +312,7 @@ pub struct FlowFilter {
 /// Flow of one group: work items completed (last completion in the window).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct FlowGroup {
-    /// Project key, work item type, or the Monday of the week (`YYYY-MM-DD`).
+    /// Project key, work item type, the Monday of the week (`YYYY-MM-DD`) or a team's name.
     pub group: String,
     /// Work items completed: the group's throughput.
     pub throughput: i64,
@@ -329,15 +332,24 @@ pub async fn flow(
     tenant_id: TenantId,
     filter: &FlowFilter,
 ) -> Result<Vec<FlowGroup>, StoreError> {
-    let group = match filter.group_by {
-        FlowGrouping::Project => "coalesce(p.key, '(none)')".to_owned(),
-        FlowGrouping::Type => "coalesce(t.name, '(none)')".to_owned(),
-        FlowGrouping::Week => week_of("w.work_last_completed_at"),
+    let (group, team_join) = match filter.group_by {
+        FlowGrouping::Project => ("coalesce(p.key, '(none)')".to_owned(), String::new()),
+        FlowGrouping::Type => ("coalesce(t.name, '(none)')".to_owned(), String::new()),
+        FlowGrouping::Week => (week_of("w.work_last_completed_at"), String::new()),
+        FlowGrouping::Team => (
+            "team.name".to_owned(),
+            teams::team_of(
+                "team",
+                "w.tenant_id",
+                "w.integration_id",
+                "w.assignee_account",
+            ),
+        ),
     };
     let mut query = QueryBuilder::<Postgres>::new(format!(
         "SELECT {group} AS \"group\", count(*) AS throughput, {}, {},
                 coalesce(avg(w.rework_indicator::int)::float8, 0) AS rework_rate
-         {WORK_ITEM_JOINS}
+         {WORK_ITEM_JOINS} {team_join}
          WHERE w.work_last_completed_at IS NOT NULL AND w.deleted_at IS NULL AND w.tenant_id = ",
         percentile_columns("w.total_cycle_time_seconds", "cycle_time"),
         percentile_columns("w.total_lead_time_seconds", "lead_time"),

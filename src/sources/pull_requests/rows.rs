@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::sources::people::accounts::AccountRow;
 use crate::store::load_batches::LoadRows;
 use crate::store::StoreError;
 
@@ -144,8 +145,29 @@ impl PullBatch {
         self.comments.extend(parts.comments);
     }
 
+    /// The accounts the rows name: authors and assignees of pull requests, reviewers, and
+    /// commit authors with the name and e-mail the commit carries (a commit names a login
+    /// only when the source linked its e-mail to that login).
+    fn accounts(&self) -> Vec<AccountRow> {
+        let logins = self
+            .pulls
+            .iter()
+            .flat_map(|p| [&p.author_login, &p.assignee_login])
+            .chain(self.reviews.iter().map(|r| &r.author_login))
+            .filter_map(|login| AccountRow::new(login.as_deref(), None, None));
+        let authors = self.commits.iter().filter_map(|c| {
+            AccountRow::new(
+                c.author_login.as_deref(),
+                c.author_email.as_deref(),
+                c.author_name.as_deref(),
+            )
+        });
+        logins.chain(authors).collect()
+    }
+
     /// Adds every row to `load`; returns how many pull requests there were.
     pub fn add_to(self, load: &mut LoadRows) -> Result<u64, StoreError> {
+        load.add(&self.accounts())?;
         load.add(&self.repositories)?;
         load.add(&self.pulls)?;
         load.add(&self.reviews)?;

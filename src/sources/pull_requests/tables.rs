@@ -15,6 +15,7 @@ use crate::store::load_batches::{LoadRow, LoadTable};
 use crate::store::StoreError;
 
 pub static REPOSITORIES: LoadTable = LoadTable {
+    after_load: None,
     order: 0,
     upsert: Upsert {
         table: "repositories",
@@ -54,6 +55,7 @@ pub static REPOSITORIES: LoadTable = LoadTable {
 };
 
 pub static PULLS: LoadTable = LoadTable {
+    after_load: None,
     order: 1,
     upsert: Upsert {
         table: "prs",
@@ -126,6 +128,7 @@ const PULL_BY_ID: &str =
     "JOIN prs p ON p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = r.pr_external_id";
 
 pub static COMMITS: LoadTable = LoadTable {
+    after_load: None,
     order: 3,
     upsert: Upsert {
         table: "pr_commits",
@@ -165,6 +168,7 @@ pub static COMMITS: LoadTable = LoadTable {
 };
 
 pub static REVIEWS: LoadTable = LoadTable {
+    after_load: None,
     order: 2,
     upsert: Upsert {
         table: "pr_reviews",
@@ -198,6 +202,7 @@ pub static REVIEWS: LoadTable = LoadTable {
 };
 
 pub static COMMENTS: LoadTable = LoadTable {
+    after_load: None,
     order: 4,
     upsert: Upsert {
         table: "pr_comments",

@@ -62,6 +62,8 @@ pub struct WorkItemRow {
     pub priority: Option<String>,
     pub parent_external_id: Option<String>,
     pub assignee: Option<String>,
+    /// The assignee's account (Jira accountId, Azure DevOps uniqueName).
+    pub assignee_account: Option<String>,
     pub reporter: Option<String>,
     pub labels: Vec<String>,
     pub created: Option<DateTime<Utc>>,

@@ -82,6 +82,7 @@ const WORK_ITEM_RECORD: &[(&str, &str)] = &[
     ("priority", "text"),
     ("parent_external_id", "text"),
     ("assignee", "text"),
+    ("assignee_account", "text"),
     ("reporter", "text"),
     ("labels", "text[]"),
     ("created", "timestamptz"),
@@ -137,6 +138,7 @@ const WORK_ITEM_COPIED: &[&str] = &[
     "priority",
     "parent_external_id",
     "assignee",
+    "assignee_account",
     "reporter",
     "created",
     "updated",
@@ -210,6 +212,7 @@ const WORK_ITEM_COMPUTED: &[Column] = &[
 ];
 
 pub static WORK_ITEMS: LoadTable = LoadTable {
+    after_load: None,
     order: 10,
     upsert: Upsert {
         table: "work_items",
@@ -226,6 +229,7 @@ pub static WORK_ITEMS: LoadTable = LoadTable {
 };
 
 pub static CHANGELOGS: LoadTable = LoadTable {
+    after_load: None,
     order: 11,
     upsert: Upsert {
         table: "changelogs",

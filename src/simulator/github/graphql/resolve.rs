@@ -329,7 +329,7 @@ impl ObjectValue for Resolver<'_> {
                 }
             }
             Entity::GitActor(actor, at) => match field {
-                "name" => leaf(actor.login()),
+                "name" => leaf(render::author_name(*actor)),
                 "email" => leaf(render::email(*actor)),
                 "date" => time(*at),
                 "user" => child(Entity::GitUser(*actor)),

@@ -11,6 +11,7 @@ use crate::sources::fields::{
     as_flag, as_number, as_text, clean, document_text, flatten, jira_time,
 };
 use crate::sources::flow::{status_history, StatusChange};
+use crate::sources::people::accounts::AccountRow;
 use crate::sources::work_items::rows::{
     ChangelogRow, CustomFieldValues, FieldMapping, WorkItemRow, CUSTOM_FIELD_SLOTS,
 };
@@ -94,6 +95,27 @@ fn status_changes(histories: &[Value]) -> Vec<StatusChange> {
 
 /// Transforms one issue. `histories` is its full changelog when it was paged separately;
 /// otherwise the embedded `changelog.histories` is used.
+/// A Jira user's account: its accountId (Cloud), or its name (Server and Data Center).
+fn account_key(user: &Value) -> Option<&str> {
+    user["accountId"].as_str().or_else(|| user["name"].as_str())
+}
+
+/// The accounts an issue names (assignee and reporter), with the e-mail Jira gives when the
+/// user's privacy settings allow it.
+pub fn issue_accounts(issue: &Value) -> Vec<AccountRow> {
+    ["assignee", "reporter"]
+        .iter()
+        .filter_map(|role| {
+            let user = &issue["fields"][role];
+            AccountRow::new(
+                account_key(user),
+                user["emailAddress"].as_str(),
+                user["displayName"].as_str(),
+            )
+        })
+        .collect()
+}
+
 pub fn transform_issue(
     issue: &Value,
     histories: Option<&[Value]>,
@@ -145,6 +167,7 @@ pub fn transform_issue(
         priority: text_at(issue, &["fields", "priority", "name"]),
         parent_external_id: text_at(issue, &["fields", "parent", "id"]),
         assignee: text_at(issue, &["fields", "assignee", "displayName"]),
+        assignee_account: account_key(&issue["fields"]["assignee"]).map(str::to_owned),
         reporter: text_at(issue, &["fields", "reporter", "displayName"]),
         labels: fields
             .get("labels")
