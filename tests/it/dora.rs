@@ -183,10 +183,10 @@ pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
 pub(crate) struct Keys {
     deployments: i64,
     failed: i64,
-    changes: i64,
+    pub(crate) changes: i64,
     lead_time: Option<f64>,
     merge_to_deploy: Option<f64>,
-    incidents: i64,
+    pub(crate) incidents: i64,
     restore: Option<f64>,
 }
 

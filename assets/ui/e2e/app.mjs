@@ -7,8 +7,9 @@
 //   tests as refused, in words, and works once edited with the right one; an Azure DevOps
 //   form asks no account but projects and repositories, and a wrong token is refused as a
 //   sign-in page; work items filtered and one opened; a status remapped,
-//   applied, and a metric changed; a search by words only and a status category shows why
-//   each result matched; a viewer sees no admin action and "Not allowed".
+//   applied, and a metric changed; a team made of people groups the flow metrics, and a
+//   person is split (or a suggested pair merged); a search by words only and a status
+//   category shows why each result matched; a viewer sees no admin action and "Not allowed".
 // Run by the Rust test `api_ui::the_app_works_in_a_real_browser`, with
 //   PULSE_UI_BASE, PULSE_UI_ADMIN, PULSE_UI_VIEWER, PULSE_UI_PASSWORD, PULSE_UI_SOURCE
 //   (the simulator), PULSE_UI_SCREENSHOTS (a folder) and optionally PULSE_CHROMIUM.
@@ -37,6 +38,8 @@ const PAGES = [
   ["/integrations", "tbody tr", "integrations"],
   ["/queues", ".metrics", "queues"],
   ["/search", "h2", "search"],
+  ["/teams", "form[aria-label='New team']", "teams"],
+  ["/people", "tbody tr", "people"],
   ["/users", "tbody tr", "users"],
 ];
 const failures = [];
@@ -223,6 +226,28 @@ try {
   if (!(before === "0" && after === "1"))
     failures.push(`CORE-20 completions went from ${before} to ${after}, not 0 to 1`);
 
+  step("a team of people groups the flow metrics; a person split or a suggested pair merged");
+  await page.goto(`${base}/teams`);
+  const newTeam = page.getByRole("form", { name: "New team" });
+  await newTeam.getByLabel("Name").fill("Checkout");
+  for (const box of await newTeam.getByRole("checkbox").all()) await box.check();
+  await newTeam.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("status").filter({ hasText: "Team Checkout created." }).waitFor();
+  await page.getByRole("rowheader", { name: "Checkout" }).waitFor();
+  await page.goto(`${base}/flow?group_by=team&pr_group_by=team`);
+  await page.getByRole("rowheader", { name: "Checkout" }).first().waitFor();
+  await page.goto(`${base}/people`);
+  await page.locator("tbody tr").first().waitFor();
+  const splits = page.getByRole("button", { name: /^Split / });
+  const merges = page.getByRole("button", { name: /^Merge / });
+  if ((await splits.count()) > 0) {
+    await splits.first().click();
+    await page.getByRole("status").filter({ hasText: "Split:" }).waitFor();
+  } else if ((await merges.count()) > 0) {
+    await merges.first().click();
+    await page.getByRole("status").filter({ hasText: "Merged:" }).waitFor();
+  } else failures.push("the people page offers neither a split nor a merge");
+
   step("a search by words only says why each result matched; a status category narrows it");
   await page.goto(`${base}/search`);
   await page.getByRole("searchbox", { name: "Words" }).fill("CORE-20 fix");
@@ -259,6 +284,10 @@ try {
   const viewer = await signIn(browser, env("PULSE_UI_VIEWER"));
   if ((await viewer.getByRole("button", { name: "Run now" }).count()) > 0) failures.push("a viewer sees Run now");
   if ((await viewer.getByRole("link", { name: "Users" }).count()) > 0) failures.push("a viewer sees the Users page");
+  if ((await viewer.getByRole("link", { name: "People" }).count()) > 0) failures.push("a viewer sees the People page");
+  await viewer.goto(`${base}/teams`);
+  await viewer.getByRole("rowheader", { name: "Checkout" }).waitFor();
+  if ((await viewer.getByRole("button", { name: /Edit team/ }).count()) > 0) failures.push("a viewer can edit a team");
   await viewer.goto(`${base}/users`);
   await viewer.getByRole("alert").filter({ hasText: "Not allowed" }).waitFor();
   await viewer.goto(`${base}/integrations`);

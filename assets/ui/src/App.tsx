@@ -14,6 +14,7 @@ import { CustomFields, Integrations, Queues, Users } from "./pages/Admin";
 import { Search } from "./pages/Search";
 import { Delivery } from "./pages/Delivery";
 import { DataQuality } from "./pages/DataQuality";
+import { People, Teams } from "./pages/People";
 
 const NAV = [
   { path: "/", label: "Dashboard", admin: false },
@@ -27,6 +28,8 @@ const NAV = [
   { path: "/custom-fields", label: "Custom fields", admin: false },
   { path: "/integrations", label: "Integrations", admin: false },
   { path: "/queues", label: "Queues", admin: false },
+  { path: "/teams", label: "Teams", admin: false },
+  { path: "/people", label: "People", admin: true },
   { path: "/users", label: "Users", admin: true },
 ];
 
@@ -76,14 +79,17 @@ export function App() {
   else if (location.path === "/integrations") page = <Integrations me={me} />;
   else if (location.path === "/queues") page = <Queues />;
   else if (location.path === "/search") page = <Search me={me} query={location.query} />;
-  else if (location.path === "/users")
+  else if (location.path === "/teams") page = <Teams me={me} />;
+  else if (location.path === "/users" || location.path === "/people")
     page =
-      me.role === "admin" ? (
-        <Users />
-      ) : (
+      me.role !== "admin" ? (
         <p role="alert" className="error">
           Not allowed: this page is for admins.
         </p>
+      ) : location.path === "/users" ? (
+        <Users />
+      ) : (
+        <People />
       );
   else
     page = (

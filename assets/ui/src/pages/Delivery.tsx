@@ -1,7 +1,7 @@
 // Delivery analytics: the four DORA keys over a window as tiles with their performance
-// bands, their weekly trend and per repository, and — a tile chosen — the deployments,
-// changes or incidents behind the number. The window and the chosen tile are in the query
-// string.
+// bands, their weekly trend and per repository or team, and — a tile chosen — the
+// deployments, changes or incidents behind the number. The window, the comparison and the
+// chosen tile are in the query string.
 import { client, Schemas } from "../api";
 import { LineChart } from "../charts";
 import { Select, Status } from "../components";
@@ -211,8 +211,9 @@ export function Delivery({ query }: { query: URLSearchParams }) {
   const byWeek = useApi(`dora week ${weeks}`, () =>
     client.GET("/api/v1/metrics/dora", { params: { query: { ...window, group_by: "week" } } }),
   );
-  const byRepository = useApi(`dora repository ${weeks}`, () =>
-    client.GET("/api/v1/metrics/dora", { params: { query: { ...window, group_by: "repository" } } }),
+  const compare = query.get("compare") === "team" ? "team" : "repository";
+  const byGroup = useApi(`dora ${compare} ${weeks}`, () =>
+    client.GET("/api/v1/metrics/dora", { params: { query: { ...window, group_by: compare } } }),
   );
   const set = (name: string, value: string) => {
     const params = new URLSearchParams(query);
@@ -252,13 +253,24 @@ export function Delivery({ query }: { query: URLSearchParams }) {
           )
         }
       </Status>
-      <h2>By repository</h2>
-      <Status loaded={byRepository}>
+      <h2>By {compare}</h2>
+      <div className="filters">
+        <Select
+          label="Compare by"
+          value={compare}
+          options={[
+            ["repository", "Repository"],
+            ["team", "Team"],
+          ]}
+          onChange={(v) => set("compare", v)}
+        />
+      </div>
+      <Status loaded={byGroup} empty={compare === "team" && byGroup.data?.groups.length === 0}>
         {(report) => (
           <table>
             <thead>
               <tr>
-                <th scope="col">Repository</th>
+                <th scope="col">{compare === "team" ? "Team" : "Repository"}</th>
                 <th scope="col">Deployments / week</th>
                 <th scope="col">Lead time p50</th>
                 <th scope="col">Failure rate</th>

@@ -1,6 +1,6 @@
-// Flow metrics: work item cycle and lead time distributions by project, type or week (and
-// their trend), throughput and rework; pull request pickup, review and cycle times by
-// repository or week. The grouping is in the query string.
+// Flow metrics: work item cycle and lead time distributions by project, type, week or team
+// (and their trend), throughput and rework; pull request pickup, review and cycle times by
+// repository, week or team. The grouping is in the query string.
 import { client } from "../api";
 import type { operations } from "../schema";
 import { BarChart, LineChart } from "../charts";
@@ -39,6 +39,7 @@ export function Metrics({ query }: { query: URLSearchParams }) {
             ["project", "Project"],
             ["type", "Type"],
             ["week", "Week"],
+            ["team", "Team"],
           ]}
           onChange={(v) => set("group_by", v)}
         />
@@ -48,6 +49,7 @@ export function Metrics({ query }: { query: URLSearchParams }) {
           options={[
             ["repository", "Repository"],
             ["week", "Week"],
+            ["team", "Team"],
           ]}
           onChange={(v) => set("pr_group_by", v)}
         />
