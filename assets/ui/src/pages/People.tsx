@@ -98,7 +98,7 @@ export function People() {
                       </button>{" "}
                       <button
                         type="button"
-                        aria-label={`Keep ${names} apart`}
+                        aria-label={`Keep apart ${names}`}
                         onClick={() => keepApart(s.person_id, s.other_person_id, names)}
                       >
                         Keep apart
