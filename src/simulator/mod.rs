@@ -157,6 +157,24 @@ impl SimulatorConfig {
             Provider::AzureDevops => (self.azure_token.clone(), None),
         }
     }
+
+    /// The Jira issues the simulator generates (also what tests work its truth out from).
+    pub fn jira_population(&self) -> jira::issues::Population {
+        jira::issues::Population {
+            seed: self.seed,
+            issues: self.jira_issues,
+            projects: self.jira_projects.max(1),
+        }
+    }
+
+    /// The GitHub pull requests the simulator generates.
+    pub fn github_population(&self) -> github::pulls::Population {
+        github::pulls::Population {
+            seed: self.seed,
+            repos: self.github_repos.max(1),
+            pulls: self.github_prs,
+        }
+    }
 }
 
 struct Control {
@@ -186,16 +204,8 @@ impl RunningSimulator {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
-        let jira_population = jira::issues::Population {
-            seed: config.seed,
-            issues: config.jira_issues,
-            projects: config.jira_projects.max(1),
-        };
-        let github_population = github::pulls::Population {
-            seed: config.seed,
-            repos: config.github_repos.max(1),
-            pulls: config.github_prs,
-        };
+        let (jira_population, github_population) =
+            (config.jira_population(), config.github_population());
         // The work items are an issue population of their own (another seed, two projects).
         let azure_population = jira::issues::Population {
             seed: config.seed ^ 0x617a_7572_6520,

@@ -13,9 +13,7 @@ use crate::common::api::{self, TestApi};
 use crate::common::source::{cli, connect_github, jira_tenant, strings};
 use crate::common::{stderr, ScratchDb};
 use pulse_etl::domain::UserRole;
-use pulse_etl::simulator::github::pulls::Population as Pulls;
 use pulse_etl::simulator::jira::catalog::{Category, STATUSES};
-use pulse_etl::simulator::jira::issues::Population as Issues;
 use pulse_etl::simulator::links::{keys_of_pull, pull_of_issue};
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
@@ -78,16 +76,7 @@ async fn checks_count_what_the_source_generated_and_follow_the_tenants_mappings(
     let token = api.login(&viewer).await;
 
     // What the simulator generated.
-    let issues = Issues {
-        seed: config.seed,
-        issues: config.jira_issues,
-        projects: config.jira_projects,
-    };
-    let pulls = Pulls {
-        seed: config.seed,
-        repos: config.github_repos,
-        pulls: config.github_prs,
-    };
+    let (issues, pulls) = (config.jira_population(), config.github_population());
     let generated: Vec<_> = (0..issues.issues).map(|i| issues.issue(i, &[])).collect();
     let category =
         |issue: &pulse_etl::simulator::jira::issues::Issue| STATUSES[issue.status].category;

@@ -17,9 +17,9 @@ use crate::common::source::{cli, connect_github, control, jira_tenant, stats, st
 use crate::common::{stderr, stdout, ScratchDb};
 use pulse_etl::domain::UserRole;
 use pulse_etl::simulator::github::deployments::{Outcome, PRODUCTION};
-use pulse_etl::simulator::github::pulls::{Actor, Population as Pulls};
+use pulse_etl::simulator::github::pulls::Actor;
 use pulse_etl::simulator::github::site::{repo_full_name, GithubSite};
-use pulse_etl::simulator::jira::issues::{Population as Issues, INCIDENT_LABEL};
+use pulse_etl::simulator::jira::issues::INCIDENT_LABEL;
 use pulse_etl::simulator::links::pull_of_issue;
 use pulse_etl::simulator::{RunningSimulator, SimulatorConfig};
 
@@ -82,16 +82,7 @@ fn human(actor: Actor) -> Option<u64> {
 
 /// The simulated tenant as the simulator generates it, read without any of our SQL.
 pub(crate) fn truth(config: &SimulatorConfig) -> Truth {
-    let issues = Issues {
-        seed: config.seed,
-        issues: config.jira_issues,
-        projects: config.jira_projects,
-    };
-    let pulls = Pulls {
-        seed: config.seed,
-        repos: config.github_repos,
-        pulls: config.github_prs,
-    };
+    let (issues, pulls) = (config.jira_population(), config.github_population());
     let site = GithubSite::new(pulls, issues);
     let seconds = |ms: i64| ms.div_euclid(1_000);
     let mut deployed = Vec::new();

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use crate::common::api::{self, TestApi};
 use crate::dora::{answered, assert_same, at, config, dora, sync, synced, team_oracle, truth};
 use pulse_etl::domain::UserRole;
-use pulse_etl::simulator::github::pulls::{Actor, Population as Pulls, HUMANS};
-use pulse_etl::simulator::jira::issues::Population as Issues;
+use pulse_etl::simulator::github::pulls::{Actor, HUMANS};
 use pulse_etl::simulator::people;
 
 fn jira_key(person: u64) -> String {
@@ -48,16 +47,7 @@ async fn accounts_merge_by_email_are_suggested_by_name_and_teams_follow_merges_a
 
     // Which accounts the sources name, from the generator: Jira assignees and reporters,
     // GitHub commit authors (a commit ties its e-mail to a login).
-    let issues = Issues {
-        seed: config.seed,
-        issues: config.jira_issues,
-        projects: config.jira_projects,
-    };
-    let pulls = Pulls {
-        seed: config.seed,
-        repos: config.github_repos,
-        pulls: config.github_prs,
-    };
+    let (issues, pulls) = (config.jira_population(), config.github_population());
     let mut in_jira = BTreeSet::new();
     for index in 0..issues.issues {
         let issue = issues.issue(index, &[]);

@@ -335,15 +335,7 @@ pub async fn split(
     .execute(&mut *tx)
     .await?;
     // Once split, the pair is known to be two people.
-    sqlx::query(
-        "INSERT INTO people_kept_apart (tenant_id, person_id, other_person_id)
-         VALUES ($1, least($2::bigint, $3::bigint), greatest($2::bigint, $3::bigint)) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(person)
-    .bind(new_person)
-    .execute(&mut *tx)
-    .await?;
+    record_apart(&mut tx, tenant_id, person, new_person).await?;
     tx.commit().await?;
     Ok(new_person)
 }
@@ -355,23 +347,30 @@ pub async fn keep_apart(
     person: i64,
     other: i64,
 ) -> Result<(), StoreError> {
-    if person == other {
-        return Err(StoreError::Conflict(
-            "a person is not apart from itself".into(),
-        ));
-    }
     let mut tx = pool.begin().await?;
     exists(&mut tx, tenant_id, person).await?;
     exists(&mut tx, tenant_id, other).await?;
+    record_apart(&mut tx, tenant_id, person, other).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Notes a pair of different people (in either order; a person is never apart from itself).
+async fn record_apart(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: TenantId,
+    person: i64,
+    other: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO people_kept_apart (tenant_id, person_id, other_person_id)
-         VALUES ($1, least($2::bigint, $3::bigint), greatest($2::bigint, $3::bigint)) ON CONFLICT DO NOTHING",
+         VALUES ($1, least($2::bigint, $3::bigint), greatest($2::bigint, $3::bigint))
+         ON CONFLICT DO NOTHING",
     )
     .bind(tenant_id)
     .bind(person)
     .bind(other)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
