@@ -2,9 +2,10 @@
 //! tenant with 100,000 generated work items, hit by 32 concurrent clients from this
 //! process. Prints requests/s and p50/p99 latency for the first page of work items and a
 //! filtered page (project + status + updated_since), the latency of flow metrics over all
-//! items, and — side by side in the same run — the same page queries sent straight to
-//! PostgreSQL (the ceiling the API's HTTP, auth and JSON work is measured against), the
-//! DORA keys and data-quality checks over 100,000 merged pull requests and 10,000
+//! items (by project, type, week and team), and — side by side in the same run — the same
+//! page queries sent straight to PostgreSQL (the ceiling the API's HTTP, auth and JSON work
+//! is measured against), the DORA keys (also by team), pull request metrics and data-quality
+//! checks over 100,000 merged pull requests (50 authors in 5 teams) and 10,000
 //! deployments (PULSE_BENCH_PRS, PULSE_BENCH_DEPLOYMENTS) with the time to match every pull
 //! request to its deployment, and the web UI's weight and speed in Chromium
 //! (`assets/ui/e2e/bench.mjs`).
@@ -91,10 +92,10 @@ async fn generate_delivery(
         (None, "INSERT INTO repositories (tenant_id, integration_id, external_id, owner, name, full_name)
          SELECT $1, $2, n::text, 'acme', 'repo-' || n, 'acme/repo-' || n FROM generate_series(0, 9) n"),
         (Some(prs), "INSERT INTO prs (tenant_id, integration_id, external_id, repository_id, number, title, state,
-                          first_commit_at, merged_at)
+                          author_login, first_commit_at, merged_at)
          SELECT $1, $2, n::text,
                 (SELECT id FROM repositories WHERE tenant_id = $1 AND external_id = (n % 10)::text),
-                n, 'Change ' || n, 'closed',
+                n, 'Change ' || n, 'closed', 'dev-' || (n % 50),
                 now() - interval '366 days' + n * (interval '365 days' / $3::bigint) - (1 + n % 72) * interval '1 hour',
                 now() - interval '366 days' + n * (interval '365 days' / $3::bigint)
          FROM generate_series(1, $3::bigint) n"),
@@ -113,6 +114,25 @@ async fn generate_delivery(
                 created = now() - (id % 360) * interval '1 day',
                 resolved = now() - (id % 360) * interval '1 day' + (1 + id % 30) * interval '1 hour'
          WHERE tenant_id = $1 AND integration_id <> $2 AND id % 100 = 0"),
+        // 50 people, each with an account in every integration, in 5 teams of 10; every
+        // work item assigned to one of them.
+        (None, "UPDATE work_items SET assignee_account = 'dev-' || (id % 50)
+         WHERE tenant_id = $1 AND integration_id <> $2"),
+        (None, "INSERT INTO people (tenant_id, display_name)
+         SELECT $1, 'Dev ' || n FROM generate_series(0, 49) n WHERE $2::bigint > 0"),
+        (None, "INSERT INTO source_accounts (tenant_id, integration_id, account_key, display_name)
+         SELECT $1, i.id, 'dev-' || n, 'Dev ' || n
+         FROM integrations i, generate_series(0, 49) n WHERE i.tenant_id = $1 AND $2::bigint > 0"),
+        (None, "INSERT INTO person_accounts (tenant_id, integration_id, account_key, person_id, decided_by)
+         SELECT $1, a.integration_id, a.account_key, p.id, 'own'
+         FROM source_accounts a JOIN people p ON p.tenant_id = $1 AND p.display_name = a.display_name
+         WHERE a.tenant_id = $1 AND $2::bigint > 0"),
+        (None, "INSERT INTO teams (tenant_id, name)
+         SELECT $1, 'team-' || n FROM generate_series(0, 4) n WHERE $2::bigint > 0"),
+        (None, "INSERT INTO team_members (tenant_id, team_id, person_id)
+         SELECT $1, t.id, p.id FROM people p
+         JOIN teams t ON t.tenant_id = $1 AND t.name = 'team-' || (substring(p.display_name FROM 5)::int % 5)
+         WHERE p.tenant_id = $1 AND $2::bigint > 0"),
     ];
     for (size, sql) in statements {
         let mut query = sqlx::query(sql).bind(tenant).bind(integration);
@@ -297,7 +317,7 @@ fn main() {
         let api_filtered = report("GET /work-items?project&status&updated_since", &hammer(get(filtered.clone())).await);
 
         println!("flow metrics over every item (one client, 20 requests each):");
-        for grouping in ["project", "type", "week"] {
+        for grouping in ["project", "type", "week", "team"] {
             let mut latencies = Vec::new();
             for _ in 0..20 {
                 let sent = Instant::now();
@@ -308,8 +328,16 @@ fn main() {
             println!("  GET /metrics/flow?group_by={grouping:<8}            p50 {:>6.1} ms   max {:>6.1} ms", percentile(&latencies, 0.5), percentile(&latencies, 1.0));
         }
 
-        println!("DORA keys and data quality over {prs} pull requests and {deployments} deployments (one client, 10 requests each):");
-        for path in ["metrics/dora", "metrics/dora?group_by=repository", "metrics/dora?group_by=week", "data-quality"] {
+        println!("DORA keys, pull request metrics and data quality over {prs} pull requests and {deployments} deployments (one client, 10 requests each):");
+        for path in [
+            "metrics/dora",
+            "metrics/dora?group_by=repository",
+            "metrics/dora?group_by=week",
+            "metrics/dora?group_by=team",
+            "metrics/prs?group_by=repository",
+            "metrics/prs?group_by=team",
+            "data-quality",
+        ] {
             let mut latencies = Vec::new();
             for _ in 0..10 {
                 let sent = Instant::now();

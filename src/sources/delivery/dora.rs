@@ -227,11 +227,11 @@ fn set_groupings(group_by: DoraGrouping) -> [SetGrouping; 3] {
                 SetGrouping::by(
                     "team.name",
                     format!(
-                        "JOIN LATERAL (
-                             SELECT DISTINCT author.name FROM pr_deployments sd
+                        "JOIN (
+                             SELECT DISTINCT sd.deployment_id, author.name FROM pr_deployments sd
                              JOIN prs p ON p.id = sd.pr_id {author}
-                             WHERE sd.tenant_id = $1 AND sd.deployment_id = d.id
-                         ) team ON TRUE"
+                             WHERE sd.tenant_id = $1
+                         ) team ON team.deployment_id = d.id"
                     ),
                 ),
                 SetGrouping::by("author.name", author.clone()),

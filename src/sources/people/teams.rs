@@ -23,18 +23,20 @@ pub struct Team {
     pub members: Vec<TeamMember>,
 }
 
-/// `JOIN LATERAL (...) {alias} ON TRUE`: one row per team of the person holding the account
+/// `JOIN (...) {alias} ON ...`: one row per team of the person holding the account
 /// `account` of integration `integration` in tenant `tenant` (SQL expressions), its name as
-/// `{alias}.name`. Records of accounts in no team drop out.
+/// `{alias}.name`. Records of accounts in no team drop out. A plain join (the planner
+/// flattens it and hash-joins the few team accounts), never a lookup per record: per
+/// record, the DORA keys by team over 100,000 pull requests took 2 s.
 pub fn team_of(alias: &str, tenant: &str, integration: &str, account: &str) -> String {
     format!(
-        "JOIN LATERAL (
-             SELECT t.name FROM person_accounts pa
+        "JOIN (
+             SELECT pa.tenant_id, pa.integration_id, pa.account_key, t.name
+             FROM person_accounts pa
              JOIN team_members m ON m.tenant_id = pa.tenant_id AND m.person_id = pa.person_id
              JOIN teams t ON t.tenant_id = m.tenant_id AND t.id = m.team_id
-             WHERE pa.tenant_id = {tenant} AND pa.integration_id = {integration}
-               AND pa.account_key = {account}
-         ) {alias} ON TRUE"
+         ) {alias} ON {alias}.tenant_id = {tenant} AND {alias}.integration_id = {integration}
+              AND {alias}.account_key = {account}"
     )
 }
 
