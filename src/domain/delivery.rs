@@ -37,6 +37,9 @@ pub struct DeliveryRules {
     /// Work items: an incident opened this many hours after a production deployment of
     /// its repositories counts against that deployment.
     pub incident_window_hours: u32,
+    /// Jira: a JQL query whose issues are the incidents, in place of the types and labels
+    /// (read again at each sync, within the integration's projects).
+    pub incident_jql: Option<String>,
 }
 
 impl Default for DeliveryRules {
@@ -48,6 +51,7 @@ impl Default for DeliveryRules {
             incident_types: vec!["Incident".into()],
             incident_labels: vec!["incident".into()],
             incident_window_hours: 72,
+            incident_jql: None,
         }
     }
 }

@@ -103,9 +103,12 @@ fn check_limits(rate: Option<f64>, concurrency: Option<usize>) -> Result<(), Inv
 
 /// Longest incident window: a year.
 const MAX_INCIDENT_WINDOW_HOURS: u32 = 366 * 24;
+/// Longest incident JQL query accepted.
+const MAX_INCIDENT_JQL: usize = 2_000;
 
 /// Delivery rules as stored: a pattern that compiles, a window of an hour to a year, names
-/// that are not blank.
+/// that are not blank, an incident JQL condition of bounded length (Jira refuses bad JQL
+/// itself; the sync then says so).
 fn check_delivery(rules: &DeliveryRules) -> Result<(), InvalidInput> {
     if let Err(field) = rules.check() {
         return Err(input::invalid(
@@ -125,6 +128,18 @@ fn check_delivery(rules: &DeliveryRules) -> Result<(), InvalidInput> {
     ] {
         if names.iter().any(|name| name.trim().is_empty()) {
             return Err(input::invalid(field, "must not hold a blank name"));
+        }
+    }
+    if let Some(jql) = &rules.incident_jql {
+        let usable = !jql.trim().is_empty()
+            && jql.chars().count() <= MAX_INCIDENT_JQL
+            && !jql.chars().any(char::is_control)
+            && !jql.to_ascii_lowercase().contains("order by");
+        if !usable {
+            return Err(input::invalid(
+                "delivery.incident_jql",
+                format!("must be a JQL condition of 1 to {MAX_INCIDENT_JQL} characters, without ORDER BY"),
+            ));
         }
     }
     Ok(())

@@ -58,6 +58,9 @@ struct Ids {
     workflow: i64,
     user: i64,
     token: i64,
+    person: i64,
+    other_person: i64,
+    team: i64,
 }
 
 /// `tenant`'s ids; its work item is one whose key `other` does not have (tenants synced
@@ -107,6 +110,10 @@ async fn ids_of(db: &ScratchDb, tenant: &str, other: &str) -> Ids {
         .await,
         user,
         token,
+        person: one("SELECT id FROM people WHERE tenant_id = $1 ORDER BY id LIMIT 1").await,
+        other_person: one("SELECT id FROM people WHERE tenant_id = $1 ORDER BY id OFFSET 1 LIMIT 1")
+            .await,
+        team: one("INSERT INTO teams (tenant_id, name) VALUES ($1, 'probe') RETURNING id").await,
     }
 }
 
@@ -163,6 +170,10 @@ fn concrete(route: &Route, ids: &Ids) -> String {
         ids.token
     } else if t.starts_with("/api/v1/workflows/{id}") {
         ids.workflow
+    } else if t.starts_with("/api/v1/people/{id}") {
+        ids.person
+    } else if t.starts_with("/api/v1/teams/{id}") {
+        ids.team
     } else {
         0
     };
@@ -212,6 +223,14 @@ fn body_for(route: &Route, ids: &Ids) -> Option<Value> {
         ("PUT", "/api/v1/integrations/{id}/webhooks") => {
             json!({"public_url": "https://pulse.example.com"})
         }
+        ("POST", "/api/v1/people/{id}/merge" | "/api/v1/people/{id}/keep-apart") => {
+            json!({"person_id": ids.other_person})
+        }
+        ("POST", "/api/v1/people/{id}/split") => {
+            json!({"integration_id": ids.integration, "account_key": "nobody"})
+        }
+        ("POST", "/api/v1/teams") => json!({"name": unique}),
+        ("PATCH", "/api/v1/teams/{id}") => json!({"name": unique}),
         ("POST", "/api/v1/auth/login") => {
             json!({"email": "nobody@example.com", "password": "wrong password"})
         }
@@ -367,6 +386,15 @@ async fn every_route_answers_strangers_viewers_and_other_tenants_as_it_must() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key"], ids_a.key.as_str());
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/people/{}", ids_a.person),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     api.stop().await;
 }
 

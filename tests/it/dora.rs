@@ -64,6 +64,8 @@ pub(crate) struct Incident {
     repos: BTreeSet<String>,
     /// The Jira user it is assigned to.
     pub(crate) assignee: Option<u64>,
+    /// Its project's index.
+    project: usize,
 }
 
 pub(crate) struct Truth {
@@ -139,6 +141,7 @@ pub(crate) fn truth(config: &SimulatorConfig) -> Truth {
             opened_ms: issue.created_ms,
             resolved_ms: issue.resolved_ms,
             assignee: issue.assignee,
+            project: issue.project,
             repos: if issue.has_code {
                 BTreeSet::from([repo_of_issue(index)])
             } else {
@@ -829,6 +832,35 @@ async fn delivery_rules_are_checked_and_followed() {
     let now = api.get(all_time, &token).await["groups"][0].clone();
     assert_eq!(now["incidents"], 0);
     assert_eq!(now["deployments"], before["deployments"]);
+
+    // An incident JQL replaces types and labels: from the next sync the incidents are the
+    // issues it finds (here those of the first project carrying the label).
+    let (status, body) = patch(jira, serde_json::json!({"incident_jql": "  "})).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "delivery.incident_jql", "{body}");
+    let first_project = pulse_etl::simulator::jira::render::project_key(0);
+    let jql = format!("labels = incident AND project = {first_project}");
+    let (status, body) = patch(jira, serde_json::json!({"incident_jql": jql})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    sync(&db, &tenant, "jira").await;
+    let until_ms = at("2026-02-01T00:00:00Z") * 1_000;
+    let expected = truth(&config)
+        .incidents
+        .iter()
+        .filter(|i| i.project == 0 && i.resolved_ms.is_some_and(|r| r < until_ms))
+        .count() as i64;
+    let by_jql = api.get(all_time, &token).await["groups"][0].clone();
+    assert_eq!(by_jql["incidents"].as_i64().unwrap(), expected);
+    assert!(expected > 0 && expected < before["incidents"].as_i64().unwrap());
+    // Cleared, the labels rule holds again.
+    let (status, body) = patch(
+        jira,
+        serde_json::json!({"incident_jql": null, "incident_labels": ["incident"]}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let again = api.get(all_time, &token).await["groups"][0].clone();
+    assert_eq!(again["incidents"], before["incidents"]);
 
     // Releases as production: after reprocess, the releases are the deployments counted.
     let (status, body) = patch(github, serde_json::json!({"production": "releases"})).await;

@@ -1,6 +1,8 @@
 //! The JQL subset the simulator understands: `project = K`, `project in (A, B)`,
-//! `project not in (A, B)`,
-//! `updated >= "yyyy/MM/dd HH:mm"` (also `>`, and `created`), joined by `AND`, then
+//! `project not in (A, B)`, `labels = L` / `labels in (...)`, `issuetype = T` /
+//! `issuetype in (...)` (also `type`), `id in (...)`,
+//! `updated >= "yyyy/MM/dd HH:mm"` (also `>`, and `created`), joined by `AND` (parentheses
+//! group, which changes nothing under AND alone), then
 //! `ORDER BY updated|created [ASC|DESC]`. Anything else is an error, as Jira answers 400.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
@@ -18,6 +20,10 @@ pub struct Query {
     pub created_from_ms: Option<i64>,
     /// Only these issue ids; each must exist (Jira refuses the query otherwise).
     pub ids: Option<Vec<u64>>,
+    /// Only issues carrying one of these labels (case-insensitive, as stored lower case).
+    pub labels: Option<Vec<String>>,
+    /// Only issues of one of these types (names, lower case).
+    pub types: Option<Vec<String>>,
     pub order: Order,
 }
 
@@ -124,6 +130,13 @@ impl Parser {
         token
     }
 
+    /// Passes over any run of `token` (parentheses, which group nothing under AND alone).
+    fn skip(&mut self, token: Token) {
+        while self.tokens.get(self.at) == Some(&token) {
+            self.at += 1;
+        }
+    }
+
     fn peek_word(&self, word: &str) -> bool {
         matches!(self.tokens.get(self.at), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
     }
@@ -212,6 +225,8 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
         updated_from_ms: None,
         created_from_ms: None,
         ids: None,
+        labels: None,
+        types: None,
         order: Order::CreatedAsc,
     };
     let mut first = true;
@@ -228,6 +243,7 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
             }
         }
         first = false;
+        parser.skip(Token::Open);
         let field = match parser.next() {
             Some(Token::Word(w)) => w.to_ascii_lowercase(),
             other => {
@@ -265,6 +281,25 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
                     .collect::<Result<Vec<u64>, _>>()?;
                 query.ids = Some(ids);
             }
+            "labels" | "issuetype" | "type" => {
+                let values: Vec<String> = parser
+                    .values(&field)?
+                    .into_iter()
+                    .map(|v| v.to_lowercase())
+                    .collect();
+                let slot = if field == "labels" {
+                    &mut query.labels
+                } else {
+                    &mut query.types
+                };
+                *slot = Some(match slot.take() {
+                    None => values,
+                    Some(existing) => existing
+                        .into_iter()
+                        .filter(|v| values.contains(v))
+                        .collect(),
+                });
+            }
             "updated" | "created" => {
                 let strict = match parser.next() {
                     Some(Token::Op(">=")) => false,
@@ -290,6 +325,7 @@ pub fn parse(jql: &str, zone: Tz) -> Result<Query, JqlError> {
                 )))
             }
         }
+        parser.skip(Token::Close);
     }
     if parser.at < parser.tokens.len() {
         parser.next();
@@ -374,6 +410,21 @@ mod tests {
             query.updated_from_ms,
             Some(1_736_937_000_000 + 5 * 3_600_000)
         );
+    }
+
+    #[test]
+    fn labels_and_types_filter_and_parentheses_group() {
+        let query = parse(
+            r#"project in (CORE) AND (labels in (Incident, outage) AND issuetype = "Bug")"#,
+            Tz::UTC,
+        )
+        .unwrap();
+        assert_eq!(query.projects, Some(vec!["CORE".to_owned()]));
+        assert_eq!(
+            query.labels,
+            Some(vec!["incident".to_owned(), "outage".to_owned()])
+        );
+        assert_eq!(query.types, Some(vec!["bug".to_owned()]));
     }
 
     #[test]

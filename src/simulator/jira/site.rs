@@ -4,6 +4,7 @@
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::catalog::ISSUE_TYPES;
 use super::issues::{purpose, Issue, Population};
 use super::jql::{JqlError, Order, Query};
 use super::render;
@@ -173,6 +174,19 @@ impl JiraSite {
                 && by_id
                     .as_ref()
                     .is_none_or(|ids| ids.contains(&(activity.updated_ms(index), index)))
+                && (query.labels.is_none() && query.types.is_none() || {
+                    let issue = Self::generate(&self.population, &activity, index);
+                    let type_name = ISSUE_TYPES[issue.issue_type].name.to_lowercase();
+                    query.labels.as_ref().is_none_or(|labels| {
+                        issue
+                            .labels
+                            .iter()
+                            .any(|l| labels.contains(&l.to_lowercase()))
+                    }) && query
+                        .types
+                        .as_ref()
+                        .is_none_or(|types| types.contains(&type_name))
+                })
         };
         let take = limit + 1;
         let ordered = by_id.as_ref().unwrap_or_else(|| activity.by_updated(0));

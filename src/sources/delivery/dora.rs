@@ -11,10 +11,10 @@
 //! - failed deployment recovery time: median time from an incident's opening to its
 //!   resolution, over incidents resolved in the window.
 //!
-//! Incidents are work items matching their integration's rule (issue type or label). An
-//! incident's repositories are those of the pull requests linked to it; an incident linked
-//! to none belongs to every repository whose pull requests are linked to its project's
-//! work items.
+//! Incidents are work items matching their integration's rule (issue type or label, or the
+//! issues its JQL found at the last sync). An incident's repositories are those of the pull
+//! requests linked to it; an incident linked to none belongs to every repository whose pull
+//! requests are linked to its project's work items.
 //!
 //! Everything is computed at query time from indexed rows: deployments, which deployment
 //! shipped each pull request (kept up to date as deployments and pull requests load) and
@@ -103,6 +103,8 @@ struct IncidentRule {
     types: Vec<String>,
     labels: Vec<String>,
     window_hours: u32,
+    /// Incidents are the issues the integration's JQL found (`jql_incidents`).
+    by_jql: bool,
 }
 
 pub(super) fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) -> serde_json::Value {
@@ -114,6 +116,7 @@ pub(super) fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) ->
             types: lower(&rules.incident_types),
             labels: lower(&rules.incident_labels),
             window_hours: rules.incident_window_hours,
+            by_jql: rules.incident_jql.is_some(),
         })
         .collect();
     json!(rules)
@@ -125,7 +128,8 @@ pub(super) fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) ->
 /// deployments incidents are laid at (`blamed`).
 pub(super) const PRELUDE: &str = "WITH rules AS (
              SELECT * FROM jsonb_to_recordset($4)
-                 AS r(integration_id bigint, types text[], labels text[], window_hours int)
+                 AS r(integration_id bigint, types text[], labels text[], window_hours int,
+                      by_jql boolean)
          ), incidents AS (
              SELECT w.id, w.key, w.summary, w.project_id, w.created AS opened_at,
                     w.resolved AS resolved_at, r.window_hours, w.integration_id,
@@ -134,8 +138,13 @@ pub(super) const PRELUDE: &str = "WITH rules AS (
              JOIN rules r ON r.integration_id = w.integration_id
              LEFT JOIN wits t ON t.id = w.wit_id
              WHERE w.tenant_id = $1 AND w.created IS NOT NULL
-               AND (lower(t.name) = ANY (r.types)
-                    OR EXISTS (SELECT 1 FROM unnest(w.labels) l WHERE lower(l) = ANY (r.labels)))
+               AND CASE WHEN r.by_jql THEN EXISTS (
+                        SELECT 1 FROM jql_incidents j
+                        WHERE j.tenant_id = $1 AND j.integration_id = w.integration_id
+                          AND j.external_id = w.external_id)
+                   ELSE lower(t.name) = ANY (r.types)
+                        OR EXISTS (SELECT 1 FROM unnest(w.labels) l WHERE lower(l) = ANY (r.labels))
+                   END
          ), linked_repositories AS (
              SELECT DISTINCT l.work_item_id AS incident_id, rp.id AS repository_id
              FROM work_item_pr_links l

@@ -125,6 +125,21 @@ impl JiraClient {
             .await
     }
 
+    /// One page of `/search/jql` with the issue ids only.
+    pub async fn search_ids(
+        &self,
+        jql: &str,
+        next_page_token: Option<&str>,
+    ) -> Result<Fetched, ConnectorError> {
+        let mut body = json!({"jql": jql, "maxResults": PAGE_SIZE, "fields": ["id"]});
+        if let Some(token) = next_page_token {
+            body["nextPageToken"] = Value::from(token);
+        }
+        self.http
+            .post(&self.url("/rest/api/3/search/jql"), &body)
+            .await
+    }
+
     /// One answer of the bulk changelog fetch for up to [`BULK_CHANGELOG_ISSUES`] issues:
     /// `issueChangeLogs` (each `{issueId, changeHistories}`) and, when more follow,
     /// `nextPageToken`.

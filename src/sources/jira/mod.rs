@@ -5,6 +5,7 @@ pub mod client;
 pub mod custom_fields;
 mod dev_status_due;
 mod hooks;
+mod incidents;
 pub mod load;
 pub mod read;
 pub mod reprocess;
@@ -225,6 +226,7 @@ impl Source for Jira {
                 timezone,
                 full: context.full,
                 dev_status: integration.settings.dev_status,
+                incident_jql: integration.settings.delivery.incident_jql.clone(),
             };
             let outcome = run_steps(&run, recorder).await;
             Ok(Synced {
@@ -323,6 +325,15 @@ async fn run_steps(
         .issues(&recorder.on_page(steps::ISSUES, &progress))
         .await?;
     recorder.record(steps::ISSUES, progress, issues.report);
+    if let Some(rule) = &run.incident_jql {
+        let incidents = run.incidents(rule).await?;
+        tracing::info!(
+            tenant_id = run.scope.tenant_id.get(),
+            job_id = run.scope.job_id.map(|id| id.get()),
+            incidents,
+            "incident JQL read"
+        );
+    }
     let progress = recorder.start(steps::DEV_STATUS);
     let report = run.dev_status(&issues.with_code).await?;
     recorder.record(steps::DEV_STATUS, progress, report);

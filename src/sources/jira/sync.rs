@@ -60,6 +60,8 @@ pub struct JiraRun<'a> {
     /// Link pull requests through the development panel (one call per issue with code)
     /// instead of by the keys pull requests carry.
     pub dev_status: bool,
+    /// The incident rule's JQL, when the integration sets one.
+    pub incident_jql: Option<String>,
 }
 
 /// The JQL for the issues step; `since` is written in the account's time zone, since Jira

@@ -134,6 +134,7 @@ pub async fn refresh(
         timezone: Tz::UTC,
         full: false,
         dev_status: settings.settings.dev_status,
+        incident_jql: settings.settings.delivery.incident_jql.clone(),
     };
     let ids: Vec<String> = plan.refresh.into_iter().collect();
     let mut with_code = Vec::new();
@@ -167,6 +168,10 @@ pub async fn refresh(
         }
     }
     run.dev_status(&with_code).await?;
+    // An issue read now may have started or stopped matching the incident rule.
+    if let (Some(rule), true) = (&run.incident_jql, done.refreshed > 0) {
+        run.incidents(rule).await?;
+    }
     done.requests = client.http().stats.snapshot().requests;
     Ok(done)
 }

@@ -123,6 +123,10 @@ function DeliveryFields({ rules }: { rules: Schemas["DeliveryRules"] }) {
         Incident window (hours after a deployment)
         <input name="incident_window_hours" type="number" min={1} defaultValue={rules.incident_window_hours} />
       </label>
+      <label>
+        Incident JQL (Jira; when set, replaces the types and labels)
+        <input name="incident_jql" defaultValue={rules.incident_jql ?? ""} />
+      </label>
     </fieldset>
   );
 }
@@ -156,6 +160,7 @@ function EditIntegration({
         incident_types: words(form, "incident_types"),
         incident_labels: words(form, "incident_labels"),
         incident_window_hours: Number(form.get("incident_window_hours")),
+        incident_jql: String(form.get("incident_jql") ?? "").trim() || null,
       };
     }
     run(
