@@ -115,14 +115,9 @@ impl JiraClient {
         jql: &str,
         next_page_token: Option<&str>,
     ) -> Result<Fetched, ConnectorError> {
-        let mut body =
+        let body =
             json!({"jql": jql, "maxResults": PAGE_SIZE, "fields": ["*all"], "expand": "changelog"});
-        if let Some(token) = next_page_token {
-            body["nextPageToken"] = Value::from(token);
-        }
-        self.http
-            .post(&self.url("/rest/api/3/search/jql"), &body)
-            .await
+        self.search(body, next_page_token).await
     }
 
     /// One page of `/search/jql` with the issue ids only.
@@ -131,7 +126,16 @@ impl JiraClient {
         jql: &str,
         next_page_token: Option<&str>,
     ) -> Result<Fetched, ConnectorError> {
-        let mut body = json!({"jql": jql, "maxResults": PAGE_SIZE, "fields": ["id"]});
+        let body = json!({"jql": jql, "maxResults": PAGE_SIZE, "fields": ["id"]});
+        self.search(body, next_page_token).await
+    }
+
+    /// `/search/jql` with `body`, from `next_page_token` when given.
+    async fn search(
+        &self,
+        mut body: Value,
+        next_page_token: Option<&str>,
+    ) -> Result<Fetched, ConnectorError> {
         if let Some(token) = next_page_token {
             body["nextPageToken"] = Value::from(token);
         }
