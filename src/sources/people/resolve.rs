@@ -68,6 +68,22 @@ fn group(
     groups.into_values().collect()
 }
 
+/// Whether the tenant has an account that belongs to no person (checked without the lock:
+/// most loads name only accounts already assigned).
+async fn any_unassigned(pool: &PgPool, tenant_id: TenantId) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM source_accounts a
+             WHERE a.tenant_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM person_accounts pa
+                 WHERE pa.tenant_id = $1 AND pa.integration_id = a.integration_id
+                   AND pa.account_key = a.account_key))",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Assigns the tenant's accounts that belong to no person yet. One assignment per tenant
 /// runs at a time (a transaction-scoped advisory lock), so two loads never make two people
 /// of one e-mail.
@@ -75,6 +91,9 @@ pub async fn assign_new_accounts(
     pool: &PgPool,
     tenant_id: TenantId,
 ) -> Result<Assigned, StoreError> {
+    if !any_unassigned(pool, tenant_id).await? {
+        return Ok(Assigned::default());
+    }
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('pulse-etl people', $1))")
         .bind(tenant_id)
