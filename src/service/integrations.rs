@@ -11,6 +11,7 @@ use crate::domain::delivery::DeliveryRules;
 use crate::domain::input::{self, InvalidInput, SourceScope};
 use crate::domain::{IntegrationId, IntegrationRef, Provider, TenantId};
 use crate::pipeline::source::Reach;
+use crate::sources::people::directory;
 use crate::sources::CATALOG;
 use crate::store::integrations::{
     self, Credentials, IntegrationChange, IntegrationSettings, IntegrationSummary, NewIntegration,
@@ -243,16 +244,19 @@ pub async fn update(
     Ok(updated)
 }
 
-/// Deletes one of the tenant's integrations and everything loaded from it.
+/// Deletes one of the tenant's integrations and everything loaded from it, the people
+/// known only through it included.
 pub async fn delete(
     pool: &PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> ServiceResult<()> {
     integrations::delete(pool, tenant_id, integration_id).await?;
+    let people = directory::delete_without_accounts(pool, tenant_id).await?;
     tracing::info!(
         tenant_id = tenant_id.get(),
         integration_id = integration_id.get(),
+        people,
         "integration deleted"
     );
     Ok(())

@@ -308,4 +308,24 @@ async fn accounts_merge_by_email_are_suggested_by_name_and_teams_follow_merges_a
     assert_eq!(status, StatusCode::FORBIDDEN);
     let teams = api.get("/api/v1/teams", &viewer).await;
     assert_eq!(teams["items"][0]["name"], "Platform");
+
+    // Deleting the GitHub integration forgets its accounts and the people known only
+    // through them; the others keep their Jira accounts.
+    let (status, body) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/integrations/{github}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let after = api.get("/api/v1/people", &token).await;
+    let people = after["items"].as_array().unwrap();
+    assert!(people.iter().all(|p| {
+        let accounts = p["accounts"].as_array().unwrap();
+        !accounts.is_empty() && accounts.iter().all(|a| a["provider"] == "jira")
+    }));
+    let holder = holders(&after);
+    assert!(holder.contains_key(&jira_key(first)) && !holder.contains_key(&github_login(first)));
 }

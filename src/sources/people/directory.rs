@@ -340,6 +340,22 @@ pub async fn split(
     Ok(new_person)
 }
 
+/// Deletes the tenant's people no account is left to (their integrations deleted); returns
+/// how many.
+pub async fn delete_without_accounts(
+    pool: &PgPool,
+    tenant_id: TenantId,
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM people p WHERE p.tenant_id = $1 AND NOT EXISTS (
+             SELECT 1 FROM person_accounts pa WHERE pa.tenant_id = $1 AND pa.person_id = p.id)",
+    )
+    .bind(tenant_id)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 /// Records that `person` and `other` are different people: no longer suggested.
 pub async fn keep_apart(
     pool: &PgPool,
