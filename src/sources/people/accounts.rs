@@ -60,11 +60,7 @@ pub static ACCOUNTS: LoadTable = LoadTable {
         // A record without a name (a pull request's author) keeps the name known.
         guard: Some("excluded.display_name IS NOT NULL"),
     },
-    after_load: Some(|pool, tenant| {
-        resolve::assign_new_accounts(pool, tenant)
-            .map(|done| done.map(drop))
-            .boxed()
-    }),
+    after_load: Some(|pool, tenant| resolve::assign_new_accounts(pool, tenant).boxed()),
 };
 
 impl LoadRow for AccountRow {

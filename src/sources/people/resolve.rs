@@ -10,15 +10,6 @@ use sqlx::PgPool;
 use crate::domain::{IntegrationId, TenantId};
 use crate::store::StoreError;
 
-/// What one assignment did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Assigned {
-    /// Accounts that joined an existing person by e-mail.
-    pub joined: u64,
-    /// New people made (each of one account, or several sharing an e-mail).
-    pub created: u64,
-}
-
 #[derive(sqlx::FromRow)]
 struct NewAccount {
     integration_id: IntegrationId,
@@ -87,12 +78,9 @@ async fn any_unassigned(pool: &PgPool, tenant_id: TenantId) -> Result<bool, Stor
 /// Assigns the tenant's accounts that belong to no person yet. One assignment per tenant
 /// runs at a time (a transaction-scoped advisory lock), so two loads never make two people
 /// of one e-mail.
-pub async fn assign_new_accounts(
-    pool: &PgPool,
-    tenant_id: TenantId,
-) -> Result<Assigned, StoreError> {
+pub async fn assign_new_accounts(pool: &PgPool, tenant_id: TenantId) -> Result<(), StoreError> {
     if !any_unassigned(pool, tenant_id).await? {
-        return Ok(Assigned::default());
+        return Ok(());
     }
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('pulse-etl people', $1))")
@@ -115,7 +103,7 @@ pub async fn assign_new_accounts(
     .fetch_all(&mut *tx)
     .await?;
     if accounts.is_empty() {
-        return Ok(Assigned::default());
+        return Ok(());
     }
     let emails: Vec<&str> = accounts
         .iter()
@@ -136,28 +124,33 @@ pub async fn assign_new_accounts(
     .into_iter()
     .collect();
 
-    let groups = group(&accounts, &holders);
-    let mut assigned = Assigned::default();
+    let (joining, new): (Vec<_>, Vec<_>) = group(&accounts, &holders)
+        .into_iter()
+        .partition(|(_, holder)| holder.is_some());
+    // Ids for the new people, drawn at once, so that they are written in one statement.
+    let fresh: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('people', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(new.len() as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let joining = joining
+        .into_iter()
+        .filter_map(|(members, holder)| holder.map(|person| (members, person, "email", false)));
+    let created = new.into_iter().zip(fresh).map(|((members, _), person)| {
+        let how = if members.len() > 1 { "email" } else { "own" };
+        (members, person, how, true)
+    });
+    let mut joined = 0;
+    let (mut new_ids, mut names) = (Vec::new(), Vec::new());
     let (mut integrations, mut keys, mut people, mut decided) = (vec![], vec![], vec![], vec![]);
-    for (members, holder) in groups {
-        let (person, how) = match holder {
-            Some(person) => {
-                assigned.joined += members.len() as u64;
-                (person, "email")
-            }
-            None => {
-                assigned.created += 1;
-                let name = &accounts[members[0]].display_name;
-                let person: i64 = sqlx::query_scalar(
-                    "INSERT INTO people (tenant_id, display_name) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(tenant_id)
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-                (person, if members.len() > 1 { "email" } else { "own" })
-            }
-        };
+    for (members, person, how, is_new) in joining.chain(created) {
+        if is_new {
+            new_ids.push(person);
+            names.push(accounts[members[0]].display_name.as_str());
+        } else {
+            joined += members.len();
+        }
         for index in members {
             integrations.push(accounts[index].integration_id.get());
             keys.push(accounts[index].account_key.clone());
@@ -165,6 +158,15 @@ pub async fn assign_new_accounts(
             decided.push(how);
         }
     }
+    sqlx::query(
+        "INSERT INTO people (id, tenant_id, display_name)
+         SELECT id, $1, name FROM unnest($2::bigint[], $3::text[]) AS p(id, name)",
+    )
+    .bind(tenant_id)
+    .bind(&new_ids)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO person_accounts (tenant_id, integration_id, account_key, person_id, decided_by)
          SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[])",
@@ -177,7 +179,14 @@ pub async fn assign_new_accounts(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(assigned)
+    tracing::info!(
+        tenant_id = tenant_id.get(),
+        accounts = accounts.len(),
+        joined_by_email = joined,
+        new_people = new_ids.len(),
+        "accounts assigned to people"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
