@@ -413,10 +413,12 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
             .iter()
             .filter(|d| d.environment == github::deployments::PRODUCTION)
             .count();
+        let shipped: usize = deployments.iter().map(|d| d.ships.len()).sum();
         let delivery = (
             deployments.len(),
             production,
             delivery.iter().map(|d| d.releases.len()).sum::<usize>(),
+            shipped,
         );
         (
             jira.site.truth(),
@@ -426,7 +428,8 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
         )
     })
     .await;
-    let Ok((jira, github, azure, (deployments, production_deployments, releases))) = truth else {
+    let Ok((jira, github, azure, (deployments, production_deployments, releases, shipped))) = truth
+    else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let (requests, responses) = control.stats.snapshot();
@@ -445,6 +448,7 @@ async fn stats_handler(State(control): State<Arc<Control>>) -> Response {
             "deployments": deployments,
             "production_deployments": production_deployments,
             "releases": releases,
+            "shipped": shipped,
             "azure_work_items": azure.work_items,
             "azure_revisions": azure.revisions,
             "azure_status_transitions": azure.state_transitions,
