@@ -5,6 +5,12 @@
 
 use chrono::{DateTime, Utc};
 
+/// Whether a GitHub login is a bot's (`dependabot[bot]`; GraphQL's bot logins are given
+/// the suffix as they are read).
+pub fn is_bot_login(login: &str) -> bool {
+    login.ends_with("[bot]")
+}
+
 /// A review or comment: who and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -17,8 +23,7 @@ pub struct Response {
 impl Response {
     /// Bots by their account type or GitHub's `[bot]` login suffix.
     fn is_bot(&self) -> bool {
-        self.user_type.as_deref() == Some("Bot")
-            || self.login.as_deref().is_some_and(|l| l.ends_with("[bot]"))
+        self.user_type.as_deref() == Some("Bot") || self.login.as_deref().is_some_and(is_bot_login)
     }
 
     /// A response that counts as someone picking the PR up: a person other than its author.

@@ -83,6 +83,12 @@ async fn accounts_merge_by_email_are_suggested_by_name_and_teams_follow_merges_a
         merged.len() >= 15 && hidden.len() >= 3,
         "{merged:?} {hidden:?}"
     );
+    // Bots review and comment, and are nobody.
+    assert!(
+        !holder.keys().any(|key| key.ends_with("[bot]")),
+        "{:?}",
+        holder.keys().collect::<Vec<_>>()
+    );
     let by_email = list["items"]
         .as_array()
         .unwrap()

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::pr_flow::is_bot_login;
 use crate::sources::people::accounts::AccountRow;
 use crate::store::load_batches::LoadRows;
 use crate::store::StoreError;
@@ -147,7 +148,7 @@ impl PullBatch {
 
     /// The accounts the rows name: authors and assignees of pull requests, reviewers, and
     /// commit authors with the name and e-mail the commit carries (a commit names a login
-    /// only when the source linked its e-mail to that login).
+    /// only when the source linked its e-mail to that login). Bots are nobody.
     fn accounts(&self) -> Vec<AccountRow> {
         let logins = self
             .pulls
@@ -155,6 +156,7 @@ impl PullBatch {
             .flat_map(|p| [&p.author_login, &p.assignee_login])
             .chain(self.reviews.iter().map(|r| &r.author_login))
             .filter_map(|login| AccountRow::new(login.as_deref(), None, None));
+        let person = |row: &AccountRow| !is_bot_login(&row.account_key);
         let authors = self.commits.iter().filter_map(|c| {
             AccountRow::new(
                 c.author_login.as_deref(),
@@ -162,7 +164,7 @@ impl PullBatch {
                 c.author_name.as_deref(),
             )
         });
-        logins.chain(authors).collect()
+        logins.chain(authors).filter(person).collect()
     }
 
     /// Adds every row to `load`; returns how many pull requests there were.
