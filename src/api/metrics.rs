@@ -49,6 +49,17 @@ pub struct DrillQuery {
     pub limit: Option<i64>,
 }
 
+impl From<DrillQuery> for flow::DrillRequest {
+    fn from(query: DrillQuery) -> Self {
+        flow::DrillRequest {
+            since: query.since,
+            until: query.until,
+            repository: query.repository,
+            limit: query.limit,
+        }
+    }
+}
+
 /// The successful production deployments finished in the window behind deployment
 /// frequency and change failure rate: each with the changes it shipped, whether it was
 /// rolled back and the incidents laid at it.
@@ -62,9 +73,7 @@ async fn dora_deployments(
     let rows = flow::dora_drill(
         &state.pool,
         caller.tenant_id,
-        (query.since, query.until),
-        query.repository,
-        query.limit,
+        query.into(),
         drill::deployments,
     )
     .await?;
@@ -80,15 +89,8 @@ async fn dora_changes(
     caller: Caller,
     Query(query): Query<DrillQuery>,
 ) -> ApiResult<axum::Json<Page<ChangeDrill>>> {
-    let rows = flow::dora_drill(
-        &state.pool,
-        caller.tenant_id,
-        (query.since, query.until),
-        query.repository,
-        query.limit,
-        drill::changes,
-    )
-    .await?;
+    let rows =
+        flow::dora_drill(&state.pool, caller.tenant_id, query.into(), drill::changes).await?;
     Ok(axum::Json(Page::complete(rows)))
 }
 
@@ -104,9 +106,7 @@ async fn dora_incidents(
     let rows = flow::dora_drill(
         &state.pool,
         caller.tenant_id,
-        (query.since, query.until),
-        query.repository,
-        query.limit,
+        query.into(),
         drill::incidents,
     )
     .await?;

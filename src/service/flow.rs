@@ -5,7 +5,7 @@ use sqlx::PgPool;
 
 use super::ServiceResult;
 use crate::domain::{input, TenantId};
-use crate::sources::delivery::dora::{self, DoraGrouping, DoraReport};
+use crate::sources::delivery::dora::{self, DoraGrouping, DoraReport, IntegrationRules};
 use crate::sources::delivery::drill;
 use crate::sources::github::read::{self as github, PrFlowGroup, PrReportFilter};
 use crate::sources::jira::read::{self as jira, FlowFilter, FlowGroup};
@@ -45,12 +45,7 @@ pub async fn prs(
 async fn delivery_rules(
     pool: &PgPool,
     tenant_id: TenantId,
-) -> ServiceResult<
-    Vec<(
-        crate::domain::IntegrationId,
-        crate::domain::delivery::DeliveryRules,
-    )>,
-> {
+) -> ServiceResult<Box<IntegrationRules>> {
     Ok(integrations::list(pool, tenant_id)
         .await?
         .into_iter()
@@ -58,43 +53,48 @@ async fn delivery_rules(
         .collect())
 }
 
+/// Which rows behind a DORA key to read.
+#[derive(Debug, Clone)]
+pub struct DrillRequest {
+    /// Window start (default: the first production deployment).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Window end, excluded (default: now).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this repository (`owner/name`).
+    pub repository: Option<String>,
+    /// 1 to 2,000 rows (default 500).
+    pub limit: Option<i64>,
+}
+
 /// The rows behind one DORA key over `[since, until)` (defaults as for the keys), newest
 /// first, at most `limit` (1 to 2,000).
 pub async fn dora_drill<T>(
     pool: &PgPool,
     tenant_id: TenantId,
-    window: (
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    ),
-    repository: Option<String>,
-    limit: Option<i64>,
+    request: DrillRequest,
     read: impl AsyncFnOnce(
         &PgPool,
         TenantId,
         &drill::Drill,
-        &[(
-            crate::domain::IntegrationId,
-            crate::domain::delivery::DeliveryRules,
-        )],
+        &IntegrationRules,
     ) -> Result<Vec<T>, crate::store::StoreError>,
 ) -> ServiceResult<Vec<T>> {
-    check_window(window.0, window.1)?;
-    let limit = limit.unwrap_or(DRILL_LIMIT);
+    check_window(request.since, request.until)?;
+    let limit = request.limit.unwrap_or(DRILL_LIMIT);
     if !(1..=MAX_DRILL_LIMIT).contains(&limit) {
         return Err(
             input::invalid("limit", format!("must be between 1 and {MAX_DRILL_LIMIT}")).into(),
         );
     }
-    let (since, until) = dora::window(pool, tenant_id, window.0, window.1).await?;
-    let Some(since) = since.filter(|since| *since < until) else {
+    let window = dora::window(pool, tenant_id, request.since, request.until).await?;
+    let Some(since) = window.start() else {
         return Ok(Vec::new());
     };
     let rules = delivery_rules(pool, tenant_id).await?;
     let drill = drill::Drill {
         since,
-        until,
-        repository,
+        until: window.until,
+        repository: request.repository,
         limit,
     };
     Ok(read(pool, tenant_id, &drill, &rules).await?)

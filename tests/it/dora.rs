@@ -382,6 +382,20 @@ pub(crate) async fn sync(db: &ScratchDb, tenant: &str, provider: &str) {
     assert!(ran.status.success(), "{}", stderr(&ran));
 }
 
+/// `reprocess` of one integration, which must succeed.
+async fn reprocess(db: &ScratchDb, tenant: &str, integration: i64) {
+    let integration = integration.to_string();
+    let args = [
+        "reprocess",
+        "--tenant",
+        tenant,
+        "--integration",
+        &integration,
+    ];
+    let ran = cli(db, strings(&args)).await;
+    assert!(ran.status.success(), "{}", stderr(&ran));
+}
+
 /// A simulator of `config` and a tenant with its Jira and GitHub integrations synced.
 pub(crate) async fn synced(config: &SimulatorConfig) -> (RunningSimulator, ScratchDb, String) {
     let sim = RunningSimulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -487,18 +501,7 @@ async fn the_four_keys_equal_an_oracle_over_the_simulators_truth() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    let ran = cli(
-        &db,
-        strings(&[
-            "reprocess",
-            "--tenant",
-            &tenant,
-            "--integration",
-            &integration.to_string(),
-        ]),
-    )
-    .await;
-    assert!(ran.status.success(), "{}", stderr(&ran));
+    reprocess(&db, &tenant, integration).await;
     let after = dora(&db, &tenant, &all_time).await;
     assert_eq!(before["groups"], after["groups"]);
 }
@@ -882,18 +885,7 @@ async fn delivery_rules_are_checked_and_followed() {
     // Releases as production: after reprocess, the releases are the deployments counted.
     let (status, body) = patch(github, serde_json::json!({"production": "releases"})).await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    let ran = cli(
-        &db,
-        strings(&[
-            "reprocess",
-            "--tenant",
-            &tenant,
-            "--integration",
-            &github.to_string(),
-        ]),
-    )
-    .await;
-    assert!(ran.status.success(), "{}", stderr(&ran));
+    reprocess(&db, &tenant, github).await;
     let releases = stats(&sim).await["truth"]["releases"].as_i64().unwrap();
     let after = api.get(all_time, &token).await["groups"][0].clone();
     assert_eq!(after["deployments"], releases);
@@ -911,18 +903,7 @@ async fn delivery_rules_are_checked_and_followed() {
     sync(&db, &tenant, "github").await;
     assert!(stats(&sim).await["requests"][runs_path].as_u64().unwrap() >= 3);
     // The releases loaded before count until a reprocess applies the rule to them.
-    let ran = cli(
-        &db,
-        strings(&[
-            "reprocess",
-            "--tenant",
-            &tenant,
-            "--integration",
-            &github.to_string(),
-        ]),
-    )
-    .await;
-    assert!(ran.status.success(), "{}", stderr(&ran));
+    reprocess(&db, &tenant, github).await;
     let truth = truth(&config);
     let runs = api.get(all_time, &token).await["groups"][0].clone();
     assert_eq!(runs["deployments"], truth.deployed.len() as i64);

@@ -107,7 +107,7 @@ struct IncidentRule {
     by_jql: bool,
 }
 
-pub(super) fn incident_rules(integrations: &[(IntegrationId, DeliveryRules)]) -> serde_json::Value {
+pub(super) fn incident_rules(integrations: &IntegrationRules) -> serde_json::Value {
     let lower = |names: &[String]| names.iter().map(|n| n.to_lowercase()).collect();
     let rules: Vec<IncidentRule> = integrations
         .iter()
@@ -305,14 +305,32 @@ fn statement(group_by: DoraGrouping) -> String {
     )
 }
 
-/// A window as asked for, its start by default the tenant's first production deployment
+/// Each integration of a tenant with its delivery rules: what the keys are computed under.
+pub type IntegrationRules = [(IntegrationId, DeliveryRules)];
+
+/// A window of the keys: its start by default the tenant's first production deployment
 /// (None when there is none) and its end now.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub since: Option<DateTime<Utc>>,
+    pub until: DateTime<Utc>,
+}
+
+impl Window {
+    /// The start of a window that holds any time: None without a start, or when the start
+    /// is not before the end (nothing to measure).
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.since.filter(|since| *since < self.until)
+    }
+}
+
+/// The window as asked for, with its defaults.
 pub async fn window(
     pool: &PgPool,
     tenant_id: TenantId,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
-) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>), StoreError> {
+) -> Result<Window, StoreError> {
     let until = until.unwrap_or_else(Utc::now);
     let since = match since {
         Some(since) => Some(since),
@@ -326,7 +344,7 @@ pub async fn window(
             .await?
         }
     };
-    Ok((since, until))
+    Ok(Window { since, until })
 }
 
 /// Reads a tenant's four keys over `[since, until)` (since None: from its first production
@@ -337,10 +355,11 @@ pub async fn report(
     group_by: DoraGrouping,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
-    integrations: &[(IntegrationId, DeliveryRules)],
+    integrations: &IntegrationRules,
 ) -> Result<DoraReport, StoreError> {
-    let (since, until) = window(pool, tenant_id, since, until).await?;
-    let Some(start) = since.filter(|since| *since < until) else {
+    let window = window(pool, tenant_id, since, until).await?;
+    let Window { since, until } = window;
+    let Some(start) = window.start() else {
         return Ok(DoraReport {
             group_by,
             since,

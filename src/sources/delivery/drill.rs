@@ -8,9 +8,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::dora::{incident_rules, PRELUDE};
-use crate::domain::delivery::DeliveryRules;
-use crate::domain::{IntegrationId, TenantId};
+use super::dora::{incident_rules, IntegrationRules, PRELUDE};
+use crate::domain::TenantId;
 use crate::store::StoreError;
 
 /// The window and filter a drill-down reads.
@@ -71,7 +70,7 @@ fn bound<'q, O>(
     query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
     tenant_id: TenantId,
     drill: &'q Drill,
-    integrations: &[(IntegrationId, DeliveryRules)],
+    integrations: &IntegrationRules,
 ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
     query
         .bind(tenant_id)
@@ -87,7 +86,7 @@ pub async fn deployments(
     pool: &PgPool,
     tenant_id: TenantId,
     drill: &Drill,
-    integrations: &[(IntegrationId, DeliveryRules)],
+    integrations: &IntegrationRules,
 ) -> Result<Vec<DeploymentDrill>, StoreError> {
     let statement = format!(
         "{PRELUDE}
@@ -117,7 +116,7 @@ pub async fn changes(
     pool: &PgPool,
     tenant_id: TenantId,
     drill: &Drill,
-    integrations: &[(IntegrationId, DeliveryRules)],
+    integrations: &IntegrationRules,
 ) -> Result<Vec<ChangeDrill>, StoreError> {
     let statement = format!(
         "{PRELUDE}
@@ -144,7 +143,7 @@ pub async fn incidents(
     pool: &PgPool,
     tenant_id: TenantId,
     drill: &Drill,
-    integrations: &[(IntegrationId, DeliveryRules)],
+    integrations: &IntegrationRules,
 ) -> Result<Vec<IncidentDrill>, StoreError> {
     let statement = format!(
         "{PRELUDE}

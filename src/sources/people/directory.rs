@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 
+use super::resolve;
 use crate::domain::{IntegrationId, TenantId};
 use crate::store::StoreError;
 
@@ -203,15 +204,6 @@ pub async fn suggestions(
     .await?)
 }
 
-/// Locks the tenant's people against account assignment for the transaction.
-async fn lock(tx: &mut Transaction<'_, Postgres>, tenant_id: TenantId) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('pulse-etl people', $1))")
-        .bind(tenant_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 async fn exists(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: TenantId,
@@ -243,7 +235,7 @@ pub async fn merge(
         ));
     }
     let mut tx = pool.begin().await?;
-    lock(&mut tx, tenant_id).await?;
+    resolve::lock(&mut tx, tenant_id).await?;
     exists(&mut tx, tenant_id, person).await?;
     exists(&mut tx, tenant_id, other).await?;
     sqlx::query(
@@ -285,7 +277,7 @@ pub async fn split(
     account_key: &str,
 ) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
-    lock(&mut tx, tenant_id).await?;
+    resolve::lock(&mut tx, tenant_id).await?;
     exists(&mut tx, tenant_id, person).await?;
     let accounts: Vec<(IntegrationId, String)> = sqlx::query_as(
         "SELECT integration_id, account_key FROM person_accounts

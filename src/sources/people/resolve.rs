@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::domain::{IntegrationId, TenantId};
 use crate::store::StoreError;
@@ -59,35 +59,24 @@ fn group(
     groups.into_values().collect()
 }
 
-/// Whether the tenant has an account that belongs to no person (checked without the lock:
-/// most loads name only accounts already assigned).
-async fn any_unassigned(pool: &PgPool, tenant_id: TenantId) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM source_accounts a
-             WHERE a.tenant_id = $1 AND NOT EXISTS (
-                 SELECT 1 FROM person_accounts pa
-                 WHERE pa.tenant_id = $1 AND pa.integration_id = a.integration_id
-                   AND pa.account_key = a.account_key))",
-    )
-    .bind(tenant_id)
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Assigns the tenant's accounts that belong to no person yet. One assignment per tenant
-/// runs at a time (a transaction-scoped advisory lock), so two loads never make two people
-/// of one e-mail.
-pub async fn assign_new_accounts(pool: &PgPool, tenant_id: TenantId) -> Result<(), StoreError> {
-    if !any_unassigned(pool, tenant_id).await? {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await?;
+/// Locks the tenant's people for the transaction: one assignment, merge or split at a time.
+pub(super) async fn lock(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: TenantId,
+) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('pulse-etl people', $1))")
         .bind(tenant_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    let accounts: Vec<NewAccount> = sqlx::query_as(
+    Ok(())
+}
+
+/// The tenant's accounts that belong to no person, each with its e-mails and a name.
+async fn unassigned(
+    db: impl sqlx::PgExecutor<'_>,
+    tenant_id: TenantId,
+) -> Result<Vec<NewAccount>, StoreError> {
+    Ok(sqlx::query_as(
         "SELECT a.integration_id, a.account_key,
                 coalesce(array_agg(DISTINCT a.email ORDER BY a.email) FILTER (WHERE a.email <> ''), '{}') AS emails,
                 coalesce(max(a.display_name), a.account_key) AS display_name
@@ -100,8 +89,21 @@ pub async fn assign_new_accounts(pool: &PgPool, tenant_id: TenantId) -> Result<(
          ORDER BY a.integration_id, a.account_key",
     )
     .bind(tenant_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    .fetch_all(db)
+    .await?)
+}
+
+/// Assigns the tenant's accounts that belong to no person yet. One assignment per tenant
+/// runs at a time (a transaction-scoped advisory lock), so two loads never make two people
+/// of one e-mail.
+pub async fn assign_new_accounts(pool: &PgPool, tenant_id: TenantId) -> Result<(), StoreError> {
+    // Looked at first without the lock: most loads name only accounts already assigned.
+    if unassigned(pool, tenant_id).await?.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, tenant_id).await?;
+    let accounts = unassigned(&mut *tx, tenant_id).await?;
     if accounts.is_empty() {
         return Ok(());
     }

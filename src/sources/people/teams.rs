@@ -42,17 +42,42 @@ pub fn team_of(alias: &str, tenant: &str, integration: &str, account: &str) -> S
 
 /// The tenant's teams by name, with their members.
 pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<Team>, StoreError> {
-    let teams: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM teams WHERE tenant_id = $1 ORDER BY lower(name), id")
-            .bind(tenant_id)
-            .fetch_all(pool)
-            .await?;
+    read(pool, tenant_id, None).await
+}
+
+/// One team of the tenant.
+pub async fn get(pool: &PgPool, tenant_id: TenantId, team: i64) -> Result<Team, StoreError> {
+    read(pool, tenant_id, Some(team))
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound {
+            entity: "team",
+            id: team,
+        })
+}
+
+/// The tenant's teams (`only`: just that one), by name, with their members.
+async fn read(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    only: Option<i64>,
+) -> Result<Vec<Team>, StoreError> {
+    let teams: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, name FROM teams WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id = $2)
+         ORDER BY lower(name), id",
+    )
+    .bind(tenant_id)
+    .bind(only)
+    .fetch_all(pool)
+    .await?;
     let members: Vec<TeamMember> = sqlx::query_as(
         "SELECT m.team_id, p.id AS person_id, p.display_name FROM team_members m
          JOIN people p ON p.tenant_id = m.tenant_id AND p.id = m.person_id
-         WHERE m.tenant_id = $1 ORDER BY m.team_id, lower(p.display_name), p.id",
+         WHERE m.tenant_id = $1 AND ($2::bigint IS NULL OR m.team_id = $2)
+         ORDER BY m.team_id, lower(p.display_name), p.id",
     )
     .bind(tenant_id)
+    .bind(only)
     .fetch_all(pool)
     .await?;
     Ok(teams
@@ -67,18 +92,6 @@ pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<Team>, Store
                 .collect(),
         })
         .collect())
-}
-
-/// One team of the tenant.
-pub async fn get(pool: &PgPool, tenant_id: TenantId, team: i64) -> Result<Team, StoreError> {
-    list(pool, tenant_id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == team)
-        .ok_or(StoreError::NotFound {
-            entity: "team",
-            id: team,
-        })
 }
 
 /// Sets a team's members: each must be a person of the tenant.
